@@ -1,0 +1,386 @@
+// Package dcsa is a tracking source that polls a carrier's DCSA Track & Trace v2.2 API
+// (GET /v2/events) and maps the events to trackhook's domain types.
+package dcsa
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// Client fetches the events of one shipment from one carrier's DCSA endpoint. It is
+// safe for concurrent use; the rate and concurrency limits are shared by all callers.
+type Client struct {
+	name    string
+	cfg     Config
+	events  *url.URL // base URL + /v2/events
+	http    *http.Client
+	now     func() time.Time
+	log     *slog.Logger
+	limiter *rate.Limiter // nil without a rate limit
+	slots   chan struct{} // nil without a concurrency limit
+	tokens  *tokenCache   // nil without OAuth2
+}
+
+// Option changes how New builds a Client.
+type Option func(*Client)
+
+// WithHTTPClient replaces the HTTP client New builds. Config.Timeout is then not
+// applied: the given client's own timeout is.
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
+
+// WithClock sets the clock used to read Retry-After dates and to expire OAuth2 tokens.
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+
+// WithLogger sets the logger that reports skipped events. The default discards.
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
+
+// New returns a Client for the carrier called name (used in error texts, such as
+// "dcsa MAEU: ..."). It checks cfg and fills its zero limits with the defaults.
+func New(name string, cfg Config, opts ...Option) (*Client, error) {
+	cfg = cfg.withDefaults()
+	base, err := cfg.validate()
+	if err != nil {
+		return nil, fmt.Errorf("dcsa %s: %w", name, err)
+	}
+	c := &Client{
+		name:   name,
+		cfg:    cfg,
+		events: base.JoinPath("v2", "events"),
+		now:    time.Now,
+		log:    slog.New(slog.DiscardHandler),
+	}
+	for _, opt := range opts {
+		opt(c)
+	}
+	if c.http == nil {
+		c.http = newHTTPClient(cfg)
+	}
+	if rps := cfg.RequestsPerSecond; rps > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+	}
+	if cfg.MaxConcurrency > 0 {
+		c.slots = make(chan struct{}, cfg.MaxConcurrency)
+	}
+	if cfg.Auth.OAuth2 != nil {
+		c.tokens = newTokenCache(cfg.Auth.OAuth2, c.http, c.now)
+	}
+	return c, nil
+}
+
+// newHTTPClient returns a client tuned for polling one host: more idle connections
+// than net/http's default of 2 per host, bounded dials and handshakes, and redirects
+// followed only within the same host, because the auth headers would follow them.
+func newHTTPClient(cfg Config) *http.Client {
+	idle := max(cfg.MaxConcurrency, 8)
+	return &http.Client{
+		Timeout: cfg.Timeout,
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          idle,
+			MaxIdleConnsPerHost:   idle,
+			MaxConnsPerHost:       cfg.MaxConcurrency, // 0: no limit
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 {
+				return errors.New("stopped after 3 redirects")
+			}
+			if req.URL.Host != via[0].URL.Host {
+				return fmt.Errorf("refusing a redirect to another host (%s)", req.URL.Host)
+			}
+			return nil
+		},
+	}
+}
+
+// Fetch returns the shipment's events, following pagination. Events are sorted by
+// time (stable, so the carrier's order breaks ties) and an event id seen twice across
+// pages is kept once. An empty result, or a 404, is an error wrapping
+// references.ErrShipmentNotFound: DCSA answers an unknown reference with an empty list.
+// A 429 (or a 503 with Retry-After) is a *RetryAfterError.
+func (c *Client) Fetch(ctx context.Context, ref references.Reference) (*references.Shipment, error) {
+	query, err := filter(ref)
+	if err != nil {
+		return nil, fmt.Errorf("dcsa %s: %w", c.name, err)
+	}
+	events, err := c.fetchAll(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("dcsa %s: %w", c.name, err)
+	}
+	return &references.Shipment{Events: events}, nil
+}
+
+// filter returns the query selecting the reference's events.
+func filter(ref references.Reference) (url.Values, error) {
+	kind, value := ref.Identifier()
+	if value == "" {
+		return nil, errors.New("the reference has no identifier")
+	}
+	param := map[references.IdentifierKind]string{
+		references.KindContainer:    "equipmentReference",
+		references.KindBooking:      "carrierBookingReference",
+		references.KindBillOfLading: "transportDocumentReference",
+	}[kind]
+	return url.Values{param: {value}}, nil
+}
+
+func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.Event, error) {
+	var (
+		events  []references.Event
+		total   int
+		seen    = map[string]bool{} // event ids
+		cursors = map[string]bool{}
+	)
+	for n := 1; ; n++ {
+		p, next, err := c.fetchPage(ctx, query, c.cfg.MaxEvents-total)
+		if err != nil {
+			if n > 1 {
+				return nil, fmt.Errorf("page %d: %w", n, err)
+			}
+			return nil, err
+		}
+		total += p.total
+		if p.nSkip > 0 {
+			c.log.WarnContext(ctx, "dcsa: skipped unusable events", "source", c.name, "page", n, "skipped", p.nSkip, "reasons", p.skipped)
+		}
+		for _, ev := range p.events {
+			if ev.ID != "" {
+				if seen[ev.ID] {
+					continue
+				}
+				seen[ev.ID] = true
+			}
+			events = append(events, ev)
+		}
+		if p.total > 0 && len(p.events) == 0 && len(events) == 0 && next == "" {
+			// Every event was refused: more likely a format this client does not read
+			// than a shipment without events, so say so instead of "not found".
+			return nil, fmt.Errorf("none of the %d events could be used: %s", p.total, strings.Join(p.skipped, "; "))
+		}
+		if next == "" {
+			break
+		}
+		if n >= c.cfg.MaxPages {
+			return nil, fmt.Errorf("more than %d pages: the server keeps paginating", c.cfg.MaxPages)
+		}
+		if cursors[next] {
+			return nil, errors.New("the server sent the same Next-Page cursor twice")
+		}
+		cursors[next] = true
+		query.Set("cursor", next)
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("no events for %s: %w", describe(query), references.ErrShipmentNotFound)
+	}
+	slices.SortStableFunc(events, func(a, b references.Event) int { return a.Time.Compare(b.Time) })
+	return events, nil
+}
+
+// describe names the filter of a query for error texts: "equipmentReference MSKU1234565".
+func describe(query url.Values) string {
+	for _, k := range []string{"equipmentReference", "carrierBookingReference", "transportDocumentReference"} {
+		if v := query.Get(k); v != "" {
+			return k + " " + v
+		}
+	}
+	return "the reference"
+}
+
+// fetchPage makes one request and parses its events, reading at most maxEvents. It
+// returns the cursor of the next page, or "" on the last page.
+func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int) (*page, string, error) {
+	if err := c.acquire(ctx); err != nil {
+		return nil, "", err
+	}
+	defer c.release()
+
+	u := *c.events
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("API-Version", "2")
+	for name, value := range c.cfg.Auth.Headers {
+		req.Header.Set(name, value)
+	}
+	tok, err := c.authorize(ctx, req)
+	if err != nil {
+		return nil, "", err
+	}
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, "", requestError(err)
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode != http.StatusOK {
+		if resp.StatusCode == http.StatusUnauthorized && tok != nil {
+			c.tokens.invalidate(ctx, tok)
+		}
+		return nil, "", c.statusError(resp)
+	}
+	p, err := parseEvents(&limitedReader{r: resp.Body, left: c.cfg.MaxBodyBytes}, maxEvents)
+	if err != nil {
+		return nil, "", err
+	}
+	next, err := nextCursor(resp.Header.Get("Next-Page"))
+	if err != nil {
+		return nil, "", err
+	}
+	return p, next, nil
+}
+
+// acquire waits for a concurrency slot, then for the rate limiter.
+func (c *Client) acquire(ctx context.Context) error {
+	if c.slots != nil {
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for a free connection (max_concurrency %d): %w", c.cfg.MaxConcurrency, ctx.Err())
+		}
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			c.release()
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return fmt.Errorf("waiting for the rate limit (requests_per_second %g): %w", c.cfg.RequestsPerSecond, err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) release() {
+	if c.slots != nil {
+		<-c.slots
+	}
+}
+
+// authorize sets the OAuth2 bearer token, if the client uses one, and returns it.
+func (c *Client) authorize(ctx context.Context, req *http.Request) (*oauth2Token, error) {
+	if c.tokens == nil {
+		return nil, nil
+	}
+	tok, err := c.tokens.token(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok.SetAuthHeader(req)
+	return tok, nil
+}
+
+// requestError drops the URL that net/http puts in front of transport errors: it is
+// long, and the query is already in the error's context.
+func requestError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("GET /v2/events: %w", ue.Err)
+	}
+	return err
+}
+
+// statusError reads a non-200 response into an *APIError, wrapped as not found or as
+// a *RetryAfterError where that applies.
+func (c *Client) statusError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	apiErr := newAPIError(resp.StatusCode, body)
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		if looksLikeJSON(resp.Header.Get("Content-Type"), body) {
+			return fmt.Errorf("%w: %w", apiErr, references.ErrShipmentNotFound)
+		}
+		// A 404 page that is not the API's own answer means a wrong base_url; calling it
+		// "not found" would make the poller unsubscribe every reference.
+		return fmt.Errorf("%w (not an answer of a DCSA API: check base_url)", apiErr)
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		if ok || resp.StatusCode == http.StatusTooManyRequests {
+			return &RetryAfterError{After: after, Err: apiErr}
+		}
+	}
+	return apiErr
+}
+
+// looksLikeJSON tells an API's own 404 (JSON, or empty) from a proxy's or a web
+// server's error page.
+func looksLikeJSON(contentType string, body []byte) bool {
+	trimmed := strings.TrimSpace(string(body))
+	if trimmed == "" {
+		return true
+	}
+	return strings.Contains(contentType, "json") || trimmed[0] == '{' || trimmed[0] == '['
+}
+
+// nextCursor reads the Next-Page header. DCSA documents it as a cursor, but some
+// servers send a URL; then only its cursor parameter is used, never the URL itself,
+// which could point anywhere and would receive the credentials.
+func nextCursor(header string) (string, error) {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return "", nil
+	}
+	if !strings.ContainsAny(header, "?/") {
+		return header, nil
+	}
+	u, err := url.Parse(header)
+	if err != nil {
+		return "", errors.New("unreadable Next-Page header")
+	}
+	cursor := u.Query().Get("cursor")
+	if cursor == "" {
+		return "", errors.New("the Next-Page header has no cursor parameter")
+	}
+	return cursor, nil
+}
+
+// errBodyTooLarge is returned when a page is over Config.MaxBodyBytes.
+var errBodyTooLarge = errors.New("response body too large")
+
+// limitedReader reads at most left bytes and then fails with errBodyTooLarge rather
+// than ending quietly as io.LimitReader does, so a cut body is not mistaken for
+// malformed JSON.
+type limitedReader struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// Check whether the body really goes on before failing.
+		var one [1]byte
+		if n, _ := l.r.Read(one[:]); n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), l.left)]
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// keep cmp imported for sorting helpers below.
+var _ = cmp.Compare[int]

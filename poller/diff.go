@@ -1,0 +1,419 @@
+package poller
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// Diff returns what changed from the snapshot old to the snapshot cur, both as Derive
+// returns them; no change gives an empty (nil) slice. The order in which a source lists
+// events does not matter.
+//
+// Events are matched by milestone, not by id, because sources republish a revised
+// estimate under a new id. A milestone is identified by (see milestoneKey): event type,
+// code, location (UN/LOCODE, else name), vessel (IMO, else name) and voyage of the
+// transport call, equipment reference and empty indicator; not by classifier or time,
+// so that a planned departure and the actual one are the same milestone. When a
+// snapshot holds several events of one milestone (a source listing both the plan and
+// the estimate, say), the most definite one stands for it (ACT over EST over PLN), and
+// among equally definite ones the last in canonical order.
+//
+// Per milestone:
+//   - new: event_added;
+//   - gone, and it was planned or estimated: event_removed;
+//   - gone, and it was actual: actual_corrected with an empty New (the source
+//     withdrew it);
+//   - planned or estimated, now actual: estimate_actual;
+//   - planned or estimated at another time: estimate_changed (a plan becoming an
+//     estimate at the same time is no change);
+//   - actual at another time, or no longer actual: actual_corrected.
+//
+// Then the shipment-level fields, in this order: status_changed, location_changed,
+// vessel_changed and voyage_changed (both when a transshipment brings another vessel
+// on another voyage), eta_changed. Event changes come first, in the canonical order of
+// their events (see Derive).
+//
+// old may be nil: the first poll. Every event is then event_added, and each
+// shipment-level field that is known (a status other than unknown, a location, a
+// vessel, a voyage, an ETA) is reported as a change with an empty Old, so the first
+// update carries the starting point. A nil cur is an empty snapshot.
+//
+// Old and New hold times in RFC 3339 (UTC), statuses, UN/LOCODEs (else location
+// names), vessels as "NAME (IMO 1234567)" and voyage numbers. Change.Event is a copy of
+// the event in cur (in old for a removal), nil for shipment-level changes.
+func Diff(old, cur *references.Shipment) []references.Change {
+	if old == nil {
+		old = &references.Shipment{}
+	}
+	if cur == nil {
+		cur = &references.Shipment{}
+	}
+	changes := diffEvents(old.Events, cur.Events)
+	return diffShipment(changes, old, cur)
+}
+
+// milestoneKey identifies one milestone of a shipment across snapshots. Text is trimmed
+// and upper-cased, because sources are not consistent about case.
+type milestoneKey struct {
+	typ       string
+	code      string
+	location  string // UN/LOCODE, else name
+	vessel    string // IMO number, else vessel name
+	voyage    string
+	equipment string
+	empty     string // EMPTY, LADEN or nothing
+}
+
+func keyOf(e *references.Event) milestoneKey {
+	k := milestoneKey{
+		typ:       norm(string(e.Type)),
+		code:      norm(e.Code),
+		location:  locationKey(e.Location),
+		equipment: norm(e.EquipmentReference),
+		empty:     norm(e.EmptyIndicator),
+	}
+	if tc := e.TransportCall; tc != nil {
+		k.vessel = vesselKey(tc)
+		k.voyage = norm(tc.Voyage)
+	}
+	return k
+}
+
+func norm(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
+
+// vesselKey identifies a vessel: its IMO number, or its name where it has none.
+func vesselKey(tc *references.TransportCall) string {
+	if tc == nil {
+		return ""
+	}
+	if imo := norm(tc.VesselIMO); imo != "" {
+		return imo
+	}
+	return norm(tc.VesselName)
+}
+
+// milestones indexes events by milestone, keeping the event that stands for each one.
+func milestones(events []references.Event) map[milestoneKey]*references.Event {
+	m := make(map[milestoneKey]*references.Event, len(events))
+	for i := range events {
+		e := &events[i]
+		k := keyOf(e)
+		if cur, ok := m[k]; !ok || standsBefore(cur, e) {
+			m[k] = e
+		}
+	}
+	return m
+}
+
+// standsBefore reports whether b rather than a stands for their common milestone.
+func standsBefore(a, b *references.Event) bool {
+	ra, rb := classifierRank(a.Classifier), classifierRank(b.Classifier)
+	if ra != rb {
+		return rb > ra
+	}
+	return compareEvents(b, a) > 0
+}
+
+func diffEvents(oldEvents, curEvents []references.Event) []references.Change {
+	before, after := milestones(oldEvents), milestones(curEvents)
+	var changes []references.Change
+	for k, e := range after {
+		if o, ok := before[k]; ok {
+			if c, changed := eventChange(o, e); changed {
+				changes = append(changes, c)
+			}
+			continue
+		}
+		changes = append(changes, references.Change{
+			Type:        references.ChangeEventAdded,
+			Description: "New " + classifierWord(e.Classifier) + " milestone: " + milestone(e) + " on " + stamp(e.Time),
+			New:         stamp(e.Time),
+			Event:       eventCopy(e),
+		})
+	}
+	for k, o := range before {
+		if _, ok := after[k]; ok {
+			continue
+		}
+		if o.Classifier == references.ClassifierActual {
+			changes = append(changes, references.Change{
+				Type:        references.ChangeActualCorrected,
+				Description: capitalize("actual " + milestone(o) + " on " + stamp(o.Time) + " withdrawn by the source"),
+				Old:         stamp(o.Time),
+				Event:       eventCopy(o),
+			})
+			continue
+		}
+		changes = append(changes, references.Change{
+			Type:        references.ChangeEventRemoved,
+			Description: capitalize(classifierWord(o.Classifier) + " " + milestone(o) + " on " + stamp(o.Time) + " removed"),
+			Old:         stamp(o.Time),
+			Event:       eventCopy(o),
+		})
+	}
+	// Map iteration is random: sort by the events the changes are about. Each event
+	// appears once (one change per milestone), so the order is total.
+	slices.SortFunc(changes, func(a, b references.Change) int { return compareEvents(a.Event, b.Event) })
+	return changes
+}
+
+// eventChange compares the old and current event standing for one milestone.
+func eventChange(o, e *references.Event) (references.Change, bool) {
+	wasActual := o.Classifier == references.ClassifierActual
+	isActual := e.Classifier == references.ClassifierActual
+	sameTime := o.Time.Equal(e.Time)
+	c := references.Change{Old: stamp(o.Time), New: stamp(e.Time)}
+	switch {
+	case !wasActual && isActual:
+		c.Type = references.ChangeActualized
+		c.Description = capitalize(milestone(e) + " happened on " + c.New + " (" + classifierWord(o.Classifier) + " " + c.Old + ")")
+	case wasActual && !isActual:
+		c.Type = references.ChangeActualCorrected
+		c.Description = capitalize("actual " + milestone(e) + " on " + c.Old + " withdrawn by the source, now " + classifierWord(e.Classifier) + " for " + c.New)
+	case sameTime:
+		return c, false
+	case isActual:
+		c.Type = references.ChangeActualCorrected
+		c.Description = capitalize("actual " + milestone(e) + " corrected from " + c.Old + " to " + c.New)
+	default:
+		c.Type = references.ChangeEstimateChanged
+		c.Description = capitalize(classifierWord(e.Classifier) + " " + milestone(e) + " moved from " + c.Old + " to " + c.New)
+	}
+	c.Event = eventCopy(e)
+	return c, true
+}
+
+// diffShipment appends the changes of the shipment-level fields.
+func diffShipment(changes []references.Change, old, cur *references.Shipment) []references.Change {
+	if statusKey(old.Status) != statusKey(cur.Status) {
+		o, n := string(old.Status), string(cur.Status)
+		changes = append(changes, fieldChange(references.ChangeStatusChanged, "status", o, n))
+	}
+	if o, n := locationKey(old.CurrentLocation), locationKey(cur.CurrentLocation); o != n {
+		c := fieldChange(references.ChangeLocationChanged, "current location",
+			locationLabel(old.CurrentLocation), locationLabel(cur.CurrentLocation))
+		c.Old, c.New = o, n
+		changes = append(changes, c)
+	}
+	if o, n := vesselKey(old.CurrentVessel), vesselKey(cur.CurrentVessel); o != n {
+		changes = append(changes, fieldChange(references.ChangeVesselChanged, "current vessel",
+			vesselLabel(old.CurrentVessel), vesselLabel(cur.CurrentVessel)))
+	}
+	if o, n := voyageOf(old.CurrentVessel), voyageOf(cur.CurrentVessel); norm(o) != norm(n) {
+		changes = append(changes, fieldChange(references.ChangeVoyageChanged, "current voyage", o, n))
+	}
+	if !sameInstant(old.ETA, cur.ETA) {
+		what := "ETA"
+		dest := cur.Destination
+		if dest == nil {
+			dest = old.Destination
+		}
+		if code := locationKey(dest); code != "" {
+			what += " at " + code
+		}
+		changes = append(changes, fieldChange(references.ChangeETAChanged, what, stampPtr(old.ETA), stampPtr(cur.ETA)))
+	}
+	return changes
+}
+
+// fieldChange describes a shipment-level field going from old to cur (either may be
+// empty: not known).
+func fieldChange(t references.ChangeType, what, old, cur string) references.Change {
+	var d string
+	switch {
+	case old == "":
+		d = what + " is " + cur
+	case cur == "":
+		d = what + " no longer known (was " + old + ")"
+	default:
+		d = what + " changed from " + old + " to " + cur
+	}
+	if t == references.ChangeETAChanged && old != "" && cur != "" {
+		d = what + " moved from " + old + " to " + cur
+	}
+	return references.Change{Type: t, Description: capitalize(d), Old: old, New: cur}
+}
+
+// statusKey makes a missing status and unknown the same: both say nothing is known.
+func statusKey(s references.ShipmentStatus) references.ShipmentStatus {
+	if s == "" {
+		return references.ShipmentUnknown
+	}
+	return s
+}
+
+func sameInstant(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+func stampPtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return stamp(*t)
+}
+
+func voyageOf(tc *references.TransportCall) string {
+	if tc == nil {
+		return ""
+	}
+	return strings.TrimSpace(tc.Voyage)
+}
+
+// locationLabel names a location for people: "NLRTM (Rotterdam)".
+func locationLabel(l *references.Location) string {
+	if l == nil {
+		return ""
+	}
+	code, name := strings.TrimSpace(l.UNLocode), strings.TrimSpace(l.Name)
+	switch {
+	case code != "" && name != "":
+		return code + " (" + name + ")"
+	case code != "":
+		return code
+	}
+	return name
+}
+
+// vesselLabel names a vessel for people and receivers: "NORDIC AURORA (IMO 9434761)".
+func vesselLabel(tc *references.TransportCall) string {
+	if tc == nil {
+		return ""
+	}
+	name, imo := strings.TrimSpace(tc.VesselName), strings.TrimSpace(tc.VesselIMO)
+	switch {
+	case name != "" && imo != "":
+		return name + " (IMO " + imo + ")"
+	case imo != "":
+		return "IMO " + imo
+	}
+	return name
+}
+
+// milestone names the milestone of e for people: "vessel arrival at NLRTM (NORDIC
+// AURORA 412W)".
+func milestone(e *references.Event) string {
+	s := eventName(e)
+	if code := locationKey(e.Location); code != "" {
+		s += " at " + code
+	}
+	if tc := e.TransportCall; tc != nil {
+		v := strings.TrimSpace(strings.TrimSpace(tc.VesselName) + " " + strings.TrimSpace(tc.Voyage))
+		if v == "" {
+			v = strings.TrimSpace(tc.VesselIMO)
+		}
+		if v != "" {
+			s += " (" + v + ")"
+		}
+	}
+	if eq := strings.TrimSpace(e.EquipmentReference); eq != "" {
+		s += " for " + eq
+	}
+	return s
+}
+
+// eventName says what an event code means in words; unknown codes are shown as they are.
+func eventName(e *references.Event) string {
+	code := norm(e.Code)
+	if e.Type == references.EventShipment {
+		if w := documentStatus(code); w != "" {
+			return "document " + w + " (" + code + ")"
+		}
+		return "document status " + code
+	}
+	empty := ""
+	switch norm(e.EmptyIndicator) {
+	case "EMPTY":
+		empty = "empty "
+	case "LADEN":
+		empty = "laden "
+	}
+	switch code {
+	case references.CodeArrival:
+		return "vessel arrival"
+	case references.CodeDeparture:
+		return "vessel departure"
+	case references.CodeLoad:
+		return "load"
+	case references.CodeDischarge:
+		return "discharge"
+	case references.CodeGateIn:
+		return empty + "gate-in"
+	case references.CodeGateOut:
+		return empty + "gate-out"
+	case references.CodeStuffing:
+		return "stuffing"
+	case references.CodeStripping:
+		return "stripping"
+	}
+	return "event " + code
+}
+
+// documentStatus words the DCSA document status codes of shipment events.
+func documentStatus(code string) string {
+	switch code {
+	case "RECE":
+		return "received"
+	case "DRFT":
+		return "drafted"
+	case "PENA":
+		return "pending approval"
+	case "PENU":
+		return "pending update"
+	case "REJE":
+		return "rejected"
+	case "APPR":
+		return "approved"
+	case "ISSU":
+		return "issued"
+	case "SURR":
+		return "surrendered"
+	case "SUBM":
+		return "submitted"
+	case "VOID":
+		return "voided"
+	case "CONF":
+		return "confirmed"
+	case "REQS":
+		return "requested"
+	case "CMPL":
+		return "completed"
+	case "HOLD":
+		return "on hold"
+	case "RELS":
+		return "released"
+	}
+	return ""
+}
+
+func classifierWord(c references.Classifier) string {
+	switch c {
+	case references.ClassifierPlanned:
+		return "planned"
+	case references.ClassifierEstimated:
+		return "estimated"
+	case references.ClassifierActual:
+		return "actual"
+	}
+	return "reported"
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}
+
+func eventCopy(e *references.Event) *references.Event {
+	c := cloneEvent(e)
+	return &c
+}

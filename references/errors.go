@@ -1,0 +1,77 @@
+package references
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes a client can branch on. The HTTP layer maps each to one status.
+const (
+	CodeBadRequest   = "bad_request"    // the request could not be read (malformed JSON, unknown field)
+	CodeInvalid      = "invalid"        // the request was read but a value is not acceptable
+	CodeUnauthorized = "unauthorized"   // no key, unknown key or revoked key
+	CodeForbidden    = "forbidden"      // a valid key without the right (admin routes)
+	CodeNotFound     = "not_found"      // no such thing in the caller's account
+	CodeConflict     = "conflict"       // the thing exists already
+	CodeTooLarge     = "too_large"      // the body is over the limit
+	CodeRateLimited  = "rate_limited"   // too many requests for this key
+	CodeInternal     = "internal"       // anything unexpected; details are only logged
+	CodeUnavailable  = "unavailable"    // shutting down or not ready
+	CodeUnsupported  = "unsupported"    // e.g. no tracking source for a carrier
+	CodeGone         = "gone"           // the thing existed but is no longer available
+	CodeTooManyItems = "too_many_items" // a list or map in the request is over its limit
+)
+
+// Error is a domain error with a machine-readable code and a message written for the
+// API user. Field names the request field at fault, when there is one; ReferenceID
+// names the existing reference on a conflict.
+type Error struct {
+	Code        string
+	Message     string
+	Field       string
+	ReferenceID string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Code, e.Field, e.Message)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Is makes errors.Is(err, ErrNotFound) and friends match any *Error of the same code.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && t.Message == "" && t.Field == ""
+}
+
+// Sentinels for errors.Is. They carry only a code, so they match any error of that code.
+var (
+	ErrNotFound     = &Error{Code: CodeNotFound}
+	ErrConflict     = &Error{Code: CodeConflict}
+	ErrInvalid      = &Error{Code: CodeInvalid}
+	ErrUnauthorized = &Error{Code: CodeUnauthorized}
+)
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalidf returns an invalid-input error naming the field at fault.
+func Invalidf(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or CodeInternal.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrShipmentNotFound is returned (wrapped) by a tracking source that does not know the
+// shipment. The poller counts how long this lasts and unsubscribes after a limit.
+var ErrShipmentNotFound = errors.New("shipment not found at the source")

@@ -1,0 +1,403 @@
+package references
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Store is what the Service needs of persistence. store.DB implements it.
+type Store interface {
+	// CreateReference stores a new active reference and its first due time. When idem
+	// is set and a reference was already created under the same key, it returns that
+	// reference and replayed=true instead (or ErrIdempotencyMismatch-coded error when the
+	// request differed). An active reference with the same identifier and carrier in the
+	// account is an *Error with CodeConflict and ReferenceID set.
+	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
+	GetReference(ctx context.Context, accountID, id string) (Reference, error)
+	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
+	// UnsubscribeReference stops tracking and delivery; unsubscribing twice is not an error.
+	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
+	// PatchReference changes the callback URL and event filter of an active reference.
+	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
+	ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]Update, error)
+	LookupAPIKey(ctx context.Context, hash string) (APIKey, error)
+
+	GetAccount(ctx context.Context, accountID string) (Account, error)
+	// RotateWebhookSecret adds secret as the account's newest signing secret and makes
+	// the others expire at graceUntil.
+	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
+	ListDeliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error)
+	// RequestRedelivery queues one update of the reference to be sent again now.
+	RequestRedelivery(ctx context.Context, accountID, refID, updateID string, at time.Time) error
+}
+
+// DeliveryQuery selects a page of a reference's delivery log, newest first.
+type DeliveryQuery struct {
+	Limit  int
+	Cursor string
+}
+
+// DeliveryPage is one page of the delivery log.
+type DeliveryPage struct {
+	Deliveries []DeliveryAttempt `json:"deliveries"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// IdempotencyKey is a client's Idempotency-Key for a create, with a hash of the
+// request it came with, so the same key reused for another request is refused.
+type IdempotencyKey struct {
+	Key         string
+	RequestHash string
+	ExpiresAt   time.Time
+}
+
+// ListQuery selects a page of references.
+type ListQuery struct {
+	Status Status // empty for all
+	Limit  int
+	Cursor string // opaque, from a previous ReferencePage.NextCursor
+}
+
+// ReferencePage is one page of references in creation order.
+type ReferencePage struct {
+	References []Reference `json:"references"`
+	NextCursor string      `json:"next_cursor,omitempty"` // empty on the last page
+}
+
+// UpdatePage is one page of a reference's feed.
+type UpdatePage struct {
+	Updates   []Update `json:"updates"`
+	NextAfter uint64   `json:"next_after"` // pass as ?after= to continue
+}
+
+// Patch is a change to an active reference. Nil fields are left as they are.
+type Patch struct {
+	CallbackURL *string   `json:"callback_url"`
+	EventTypes  *[]string `json:"event_types"`
+}
+
+// Page size limits.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 500
+	// IdempotencyTTL is how long an Idempotency-Key is remembered.
+	IdempotencyTTL = 24 * time.Hour
+	// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+	MaxIdempotencyKeyLen = 255
+)
+
+// ServiceOptions configures a Service.
+type ServiceOptions struct {
+	AllowInsecureCallbacks bool          // accept http:// callback URLs
+	DefaultPollInterval    time.Duration // when a create gives none; default 15m
+	MinPollInterval        time.Duration // default 5m
+	MaxPollInterval        time.Duration // default 24h
+	// CheckCallback, when set, is asked whether a callback URL's host is a permitted
+	// destination (the notifier's SSRF guard). Its error is shown to the client.
+	CheckCallback func(ctx context.Context, rawURL string) error
+	Now           func() time.Time
+}
+
+// Service is the references API: validation and account scoping in front of the Store.
+type Service struct {
+	store Store
+	opts  ServiceOptions
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, opts ServiceOptions) *Service {
+	if opts.DefaultPollInterval == 0 {
+		opts.DefaultPollInterval = 15 * time.Minute
+	}
+	if opts.MinPollInterval == 0 {
+		opts.MinPollInterval = 5 * time.Minute
+	}
+	if opts.MaxPollInterval == 0 {
+		opts.MaxPollInterval = 24 * time.Hour
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Service{store: store, opts: opts}
+}
+
+// CreateRequest is the body of POST /references.
+type CreateRequest struct {
+	ContainerID   string            `json:"container_id,omitempty"`
+	BillOfLading  string            `json:"bill_of_lading,omitempty"`
+	BookingNumber string            `json:"booking_number,omitempty"`
+	CarrierCode   string            `json:"carrier_code"`
+	CallbackURL   string            `json:"callback_url,omitempty"`
+	EventTypes    []string          `json:"event_types,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+	PollInterval  *Duration         `json:"poll_interval,omitempty"`
+}
+
+// NewID returns a random, URL-safe id with the given prefix, such as "ref_".
+func NewID(prefix string) string {
+	return prefix + rand.Text()
+}
+
+// Create validates req and creates an active reference in the account. With an
+// idempotency key, a retried request returns the reference the first one created
+// (replayed is true).
+func (s *Service) Create(ctx context.Context, accountID string, req CreateRequest, idempotencyKey string) (ref Reference, replayed bool, err error) {
+	ref, err = s.validateCreate(ctx, req)
+	if err != nil {
+		return Reference{}, false, err
+	}
+	now := s.opts.Now().UTC()
+	ref.ID = NewID("ref_")
+	ref.AccountID = accountID
+	ref.Status = StatusActive
+	ref.CreatedAt, ref.UpdatedAt = now, now
+	next := now // the first poll is due at once
+	ref.NextPollAt = &next
+
+	var idem *IdempotencyKey
+	if idempotencyKey != "" {
+		if len(idempotencyKey) > MaxIdempotencyKeyLen {
+			return Reference{}, false, Invalidf("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLen)
+		}
+		body, _ := json.Marshal(req) // a struct of strings and maps: cannot fail
+		sum := sha256.Sum256(body)
+		idem = &IdempotencyKey{Key: idempotencyKey, RequestHash: hex.EncodeToString(sum[:]), ExpiresAt: now.Add(IdempotencyTTL)}
+	}
+	return s.store.CreateReference(ctx, ref, idem)
+}
+
+func (s *Service) validateCreate(ctx context.Context, req CreateRequest) (Reference, error) {
+	var ref Reference
+	set := 0
+	var err error
+	if req.ContainerID != "" {
+		set++
+		if ref.ContainerID, err = NormalizeContainerID(req.ContainerID); err != nil {
+			return ref, err
+		}
+	}
+	if req.BillOfLading != "" {
+		set++
+		if ref.BillOfLading, err = NormalizeDocumentNumber("bill_of_lading", req.BillOfLading); err != nil {
+			return ref, err
+		}
+	}
+	if req.BookingNumber != "" {
+		set++
+		if ref.BookingNumber, err = NormalizeDocumentNumber("booking_number", req.BookingNumber); err != nil {
+			return ref, err
+		}
+	}
+	if set != 1 {
+		return ref, Invalidf("container_id", "give exactly one of container_id, bill_of_lading and booking_number (got %d)", set)
+	}
+	if ref.CarrierCode, err = NormalizeCarrierCode(req.CarrierCode); err != nil {
+		return ref, err
+	}
+	if req.CallbackURL != "" {
+		if err := s.checkCallback(ctx, req.CallbackURL); err != nil {
+			return ref, err
+		}
+		ref.CallbackURL = req.CallbackURL
+	}
+	if ref.EventTypes, err = ValidateEventTypes(req.EventTypes); err != nil {
+		return ref, err
+	}
+	if err := ValidateMetadata(req.Metadata); err != nil {
+		return ref, err
+	}
+	ref.Metadata = req.Metadata
+	ref.PollInterval = Duration(s.opts.DefaultPollInterval)
+	if req.PollInterval != nil {
+		d := time.Duration(*req.PollInterval)
+		if d < s.opts.MinPollInterval || d > s.opts.MaxPollInterval {
+			return ref, Invalidf("poll_interval", "must be between %s and %s", s.opts.MinPollInterval, s.opts.MaxPollInterval)
+		}
+		ref.PollInterval = *req.PollInterval
+	}
+	return ref, nil
+}
+
+func (s *Service) checkCallback(ctx context.Context, raw string) error {
+	if _, err := ValidateCallbackURL(raw, s.opts.AllowInsecureCallbacks); err != nil {
+		return err
+	}
+	if s.opts.CheckCallback != nil {
+		if err := s.opts.CheckCallback(ctx, raw); err != nil {
+			return Invalidf("callback_url", "is not a permitted destination: %v", err)
+		}
+	}
+	return nil
+}
+
+// Get returns a reference of the account; another account's reference is not found.
+func (s *Service) Get(ctx context.Context, accountID, id string) (Reference, error) {
+	return s.store.GetReference(ctx, accountID, id)
+}
+
+// List returns a page of the account's references in creation order.
+func (s *Service) List(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error) {
+	switch q.Status {
+	case "", StatusActive, StatusUnsubscribed:
+	default:
+		return ReferencePage{}, Invalidf("status", "must be active or unsubscribed")
+	}
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return ReferencePage{}, err
+	}
+	q.Limit = limit
+	return s.store.ListReferences(ctx, accountID, q)
+}
+
+// Unsubscribe stops tracking a reference at the user's request. It is idempotent.
+func (s *Service) Unsubscribe(ctx context.Context, accountID, id string) (Reference, error) {
+	return s.store.UnsubscribeReference(ctx, accountID, id, ReasonUser, s.opts.Now().UTC())
+}
+
+// Patch changes the callback URL (empty string removes it) and the event filter of an
+// active reference. Updates not yet delivered go to the new URL.
+func (s *Service) Patch(ctx context.Context, accountID, id string, p Patch) (Reference, error) {
+	if p.CallbackURL == nil && p.EventTypes == nil {
+		return Reference{}, Invalidf("callback_url", "give callback_url and/or event_types to change")
+	}
+	if p.CallbackURL != nil && *p.CallbackURL != "" {
+		if err := s.checkCallback(ctx, *p.CallbackURL); err != nil {
+			return Reference{}, err
+		}
+	}
+	if p.EventTypes != nil {
+		types, err := ValidateEventTypes(*p.EventTypes)
+		if err != nil {
+			return Reference{}, err
+		}
+		p.EventTypes = &types
+	}
+	return s.store.PatchReference(ctx, accountID, id, p, s.opts.Now().UTC())
+}
+
+// Updates returns the reference's feed after the given sequence.
+func (s *Service) Updates(ctx context.Context, accountID, id string, after uint64, limit int) (UpdatePage, error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return UpdatePage{}, err
+	}
+	ups, err := s.store.ListUpdates(ctx, accountID, id, after, limit)
+	if err != nil {
+		return UpdatePage{}, err
+	}
+	page := UpdatePage{Updates: ups, NextAfter: after}
+	if page.Updates == nil {
+		page.Updates = []Update{}
+	}
+	if n := len(ups); n > 0 {
+		page.NextAfter = ups[n-1].Sequence
+	}
+	return page, nil
+}
+
+func pageLimit(limit int) (int, error) {
+	switch {
+	case limit == 0:
+		return DefaultPageSize, nil
+	case limit < 0 || limit > MaxPageSize:
+		return 0, Invalidf("limit", "must be between 1 and %d", MaxPageSize)
+	}
+	return limit, nil
+}
+
+// HashAPIKey returns the hex SHA-256 of an API key, the form keys are stored in.
+func HashAPIKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewAPIKey returns a new random API key and its stored form for the account.
+func NewAPIKey(accountID string, admin bool, now time.Time) (key string, stored APIKey) {
+	key = "thk_" + rand.Text() + rand.Text()
+	return key, APIKey{
+		ID:        NewID("key_"),
+		AccountID: accountID,
+		Prefix:    key[:12],
+		Hash:      HashAPIKey(key),
+		Admin:     admin,
+		CreatedAt: now.UTC(),
+	}
+}
+
+// Authenticate returns the live API key matching key, or an unauthorized error.
+func (s *Service) Authenticate(ctx context.Context, key string) (APIKey, error) {
+	if key == "" {
+		return APIKey{}, Errorf(CodeUnauthorized, "missing API key: send Authorization: Bearer <key>")
+	}
+	k, err := s.store.LookupAPIKey(ctx, HashAPIKey(key))
+	if err != nil {
+		if ErrorCode(err) == CodeNotFound {
+			return APIKey{}, Errorf(CodeUnauthorized, "unknown or revoked API key")
+		}
+		return APIKey{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if k.RevokedAt != nil {
+		return APIKey{}, Errorf(CodeUnauthorized, "unknown or revoked API key")
+	}
+	return k, nil
+}
+
+// DefaultRotationGrace is how long the previous webhook secret keeps signing after a rotation.
+const DefaultRotationGrace = 24 * time.Hour
+
+// MaxRotationGrace bounds grace_seconds on a rotation.
+const MaxRotationGrace = 7 * 24 * time.Hour
+
+// NewWebhookSecret returns a Standard Webhooks secret: "whsec_" + base64 of 32 random bytes.
+func NewWebhookSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// WebhookSecret returns the account's signing secrets, newest first, with expiries.
+func (s *Service) WebhookSecret(ctx context.Context, accountID string) (Account, error) {
+	return s.store.GetAccount(ctx, accountID)
+}
+
+// RotateWebhookSecret makes a new signing secret; the old ones keep signing for grace
+// (DefaultRotationGrace when zero), so receivers can switch without dropping events.
+func (s *Service) RotateWebhookSecret(ctx context.Context, accountID string, grace time.Duration) (Account, error) {
+	if grace < 0 || grace > MaxRotationGrace {
+		return Account{}, Invalidf("grace_seconds", "must be between 0 and %d", int(MaxRotationGrace.Seconds()))
+	}
+	if grace == 0 {
+		grace = DefaultRotationGrace
+	}
+	return s.store.RotateWebhookSecret(ctx, accountID, NewWebhookSecret(), s.opts.Now().UTC().Add(grace))
+}
+
+// Deliveries returns a page of the reference's delivery log, newest first.
+func (s *Service) Deliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error) {
+	limit, err := pageLimit(q.Limit)
+	if err != nil {
+		return DeliveryPage{}, err
+	}
+	q.Limit = limit
+	return s.store.ListDeliveries(ctx, accountID, refID, q)
+}
+
+// Redeliver queues one update of the reference to be POSTed again now, whatever its
+// earlier outcome. The reference must have a callback URL.
+func (s *Service) Redeliver(ctx context.Context, accountID, refID, updateID string) error {
+	ref, err := s.store.GetReference(ctx, accountID, refID)
+	if err != nil {
+		return err
+	}
+	if ref.CallbackURL == "" {
+		return Invalidf("callback_url", "the reference has no callback_url to deliver to; read its updates with GET /references/%s/updates", ref.ID)
+	}
+	return s.store.RequestRedelivery(ctx, accountID, refID, updateID, s.opts.Now().UTC())
+}

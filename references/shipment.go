@@ -1,0 +1,97 @@
+package references
+
+import "time"
+
+// Shipment is the normalised snapshot of what a tracking source reports for one
+// reference, modelled on the DCSA Track & Trace event model. Events are the source's
+// facts; the remaining fields are derived from them (see poller.Derive).
+type Shipment struct {
+	Events []Event `json:"events"`
+
+	Status          ShipmentStatus `json:"status"`
+	Origin          *Location      `json:"origin,omitempty"`
+	Destination     *Location      `json:"destination,omitempty"`
+	CurrentLocation *Location      `json:"current_location,omitempty"`
+	CurrentVessel   *TransportCall `json:"current_vessel,omitempty"`
+	ETA             *time.Time     `json:"eta,omitempty"` // estimated arrival at Destination
+}
+
+// ShipmentStatus is the overall progress of a shipment, derived from its events.
+type ShipmentStatus string
+
+// Shipment statuses in the order a shipment normally goes through them.
+const (
+	ShipmentUnknown       ShipmentStatus = "unknown"        // no actual event yet
+	ShipmentBooked        ShipmentStatus = "booked"         // planned, nothing happened yet
+	ShipmentAtOrigin      ShipmentStatus = "at_origin"      // gated in or loaded at the origin
+	ShipmentInTransit     ShipmentStatus = "in_transit"     // departed the origin
+	ShipmentTransshipment ShipmentStatus = "transshipment"  // discharged at an intermediate port
+	ShipmentArrived       ShipmentStatus = "arrived"        // arrived or discharged at the destination
+	ShipmentDelivered     ShipmentStatus = "delivered"      // gated out full at the destination
+	ShipmentEmptyReturned ShipmentStatus = "empty_returned" // the empty container came back: tracking is complete
+)
+
+// EventType is the DCSA event type.
+type EventType string
+
+// DCSA event types.
+const (
+	EventTransport EventType = "TRANSPORT"
+	EventEquipment EventType = "EQUIPMENT"
+	EventShipment  EventType = "SHIPMENT"
+)
+
+// Classifier says whether an event is planned, estimated or actual (DCSA eventClassifierCode).
+type Classifier string
+
+// DCSA event classifiers.
+const (
+	ClassifierPlanned   Classifier = "PLN"
+	ClassifierEstimated Classifier = "EST"
+	ClassifierActual    Classifier = "ACT"
+)
+
+// Common DCSA event codes. Transport: ARRI, DEPA. Equipment: LOAD, DISC, GTIN, GTOT,
+// STUF, STRP. Shipment events use DCSA document status codes (RECE, CONF, ISSU, ...).
+const (
+	CodeArrival   = "ARRI"
+	CodeDeparture = "DEPA"
+	CodeLoad      = "LOAD"
+	CodeDischarge = "DISC"
+	CodeGateIn    = "GTIN"
+	CodeGateOut   = "GTOT"
+	CodeStuffing  = "STUF"
+	CodeStripping = "STRP"
+)
+
+// Event is one fact about a shipment.
+type Event struct {
+	// ID is the source's id for the event. It is stable for one fact but a source may
+	// publish a revised estimate under a new id, so the diff does not rely on it alone.
+	ID         string     `json:"id"`
+	Type       EventType  `json:"type"`
+	Classifier Classifier `json:"classifier"`
+	Code       string     `json:"code"`
+	Time       time.Time  `json:"event_time"`
+
+	Location      *Location      `json:"location,omitempty"`
+	TransportCall *TransportCall `json:"transport_call,omitempty"`
+
+	EquipmentReference string `json:"equipment_reference,omitempty"`
+	EmptyIndicator     string `json:"empty_indicator,omitempty"` // EMPTY or LADEN, equipment events
+	Description        string `json:"description,omitempty"`
+}
+
+// Location is a place, identified by its UN/LOCODE where known.
+type Location struct {
+	UNLocode string `json:"unlocode,omitempty"`
+	Name     string `json:"name,omitempty"`
+}
+
+// TransportCall is the vessel and voyage an event belongs to.
+type TransportCall struct {
+	VesselName      string `json:"vessel_name,omitempty"`
+	VesselIMO       string `json:"vessel_imo,omitempty"`
+	Voyage          string `json:"voyage,omitempty"`
+	ModeOfTransport string `json:"mode_of_transport,omitempty"` // VESSEL, RAIL, TRUCK, BARGE
+}

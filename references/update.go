@@ -1,0 +1,116 @@
+package references
+
+import "time"
+
+// UpdateType is the kind of an update in a reference's feed; it is also the webhook
+// event type.
+type UpdateType string
+
+// Update types.
+const (
+	UpdateShipment       UpdateType = "shipment.updated"
+	UpdateTrackingFailed UpdateType = "tracking.failed"
+	UpdateUnsubscribed   UpdateType = "reference.unsubscribed"
+)
+
+// UpdateTypes lists every update type, for validating event_types filters.
+var UpdateTypes = []UpdateType{UpdateShipment, UpdateTrackingFailed, UpdateUnsubscribed}
+
+// Update is one entry in a reference's feed: what changed, and the full snapshot after
+// the change. It is what GET /references/:id/updates returns and what a webhook carries.
+type Update struct {
+	ID          string     `json:"id"` // upd_...; also the webhook-id
+	ReferenceID string     `json:"reference_id"`
+	Sequence    uint64     `json:"sequence"` // 1, 2, 3 ... per reference, no gaps
+	Type        UpdateType `json:"type"`
+	CreatedAt   time.Time  `json:"created_at"`
+
+	Reference ReferenceSummary `json:"reference"`
+	Changes   []Change         `json:"changes"`
+	Shipment  *Shipment        `json:"shipment,omitempty"`
+
+	// Error is set on tracking.failed: why the source could not be polled.
+	Error string `json:"error,omitempty"`
+	// UnsubscribeReason is set on reference.unsubscribed.
+	UnsubscribeReason UnsubscribeReason `json:"unsubscribe_reason,omitempty"`
+}
+
+// ReferenceSummary identifies the reference inside an update, with the metadata the
+// user attached, so a receiver needs no second call to route it.
+type ReferenceSummary struct {
+	ID            string            `json:"id"`
+	ContainerID   string            `json:"container_id,omitempty"`
+	BillOfLading  string            `json:"bill_of_lading,omitempty"`
+	BookingNumber string            `json:"booking_number,omitempty"`
+	CarrierCode   string            `json:"carrier_code"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+}
+
+// Summary returns the part of the reference that travels with each update.
+func (r *Reference) Summary() ReferenceSummary {
+	return ReferenceSummary{
+		ID:            r.ID,
+		ContainerID:   r.ContainerID,
+		BillOfLading:  r.BillOfLading,
+		BookingNumber: r.BookingNumber,
+		CarrierCode:   r.CarrierCode,
+		Metadata:      r.Metadata,
+	}
+}
+
+// ChangeType is the kind of one change between two snapshots.
+type ChangeType string
+
+// Change types.
+const (
+	ChangeEventAdded      ChangeType = "event_added"      // a new milestone appeared
+	ChangeEventRemoved    ChangeType = "event_removed"    // a planned or estimated milestone disappeared
+	ChangeEstimateChanged ChangeType = "estimate_changed" // a PLN/EST time moved
+	ChangeActualized      ChangeType = "estimate_actual"  // a PLN/EST milestone became ACT
+	ChangeActualCorrected ChangeType = "actual_corrected" // an ACT time was corrected by the source
+	ChangeVesselChanged   ChangeType = "vessel_changed"   // the current vessel changed
+	ChangeVoyageChanged   ChangeType = "voyage_changed"   // the current voyage changed
+	ChangeStatusChanged   ChangeType = "status_changed"   // the overall status changed
+	ChangeETAChanged      ChangeType = "eta_changed"      // the ETA at destination changed
+	ChangeLocationChanged ChangeType = "location_changed" // the current location changed
+)
+
+// Change is one typed difference between two snapshots, with the old and new values
+// written as strings (times in RFC 3339) and a sentence for humans.
+type Change struct {
+	Type        ChangeType `json:"type"`
+	Description string     `json:"description"`
+	Old         string     `json:"old,omitempty"`
+	New         string     `json:"new,omitempty"`
+	// Event is the event the change is about, as it is in the new snapshot (or the old
+	// one for a removal); nil for shipment-level changes.
+	Event *Event `json:"event,omitempty"`
+}
+
+// DeliveryAttempt is one POST of an update to a callback URL, as kept in the delivery log.
+type DeliveryAttempt struct {
+	ReferenceID  string         `json:"reference_id"`
+	UpdateID     string         `json:"update_id"`
+	Sequence     uint64         `json:"sequence"` // the update's sequence
+	Attempt      int            `json:"attempt"`  // 1 for the first try of that update
+	URL          string         `json:"url"`
+	At           time.Time      `json:"attempted_at"`
+	StatusCode   int            `json:"status_code,omitempty"`
+	Error        string         `json:"error,omitempty"`
+	LatencyMS    int64          `json:"latency_ms"`
+	ResponseBody string         `json:"response_body,omitempty"`
+	Outcome      AttemptOutcome `json:"outcome"`
+	NextRetryAt  *time.Time     `json:"next_retry_at,omitempty"`
+	Redelivery   bool           `json:"redelivery,omitempty"` // asked for with POST .../redeliver
+}
+
+// AttemptOutcome is what one delivery attempt came to.
+type AttemptOutcome string
+
+// Attempt outcomes.
+const (
+	OutcomeDelivered AttemptOutcome = "delivered" // 2xx
+	OutcomeFailed    AttemptOutcome = "failed"    // will be retried
+	OutcomeGaveUp    AttemptOutcome = "gave_up"   // the retry window ran out
+	OutcomeGone      AttemptOutcome = "gone"      // 410: the reference was unsubscribed
+)

@@ -1,0 +1,182 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// EnsureAccount returns the account, creating it with the given first webhook secret
+// when it does not exist.
+func (db *DB) EnsureAccount(ctx context.Context, accountID, secret string, now time.Time) (references.Account, error) {
+	var acct references.Account
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAccounts)
+		found, err := getJSON(b, []byte(accountID), &acct)
+		if err != nil || found {
+			return err
+		}
+		acct = references.Account{
+			ID:             accountID,
+			CreatedAt:      now.UTC(),
+			WebhookSecrets: []references.WebhookSecret{{Secret: secret, CreatedAt: now.UTC()}},
+		}
+		return putJSON(b, []byte(accountID), &acct)
+	})
+	if err != nil {
+		return references.Account{}, fmt.Errorf("ensure account %s: %w", accountID, err)
+	}
+	return acct, nil
+}
+
+// GetAccount returns an account with its webhook secrets.
+func (db *DB) GetAccount(ctx context.Context, accountID string) (references.Account, error) {
+	var acct references.Account
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		found, err := getJSON(tx.Bucket(bucketAccounts), []byte(accountID), &acct)
+		if err == nil && !found {
+			err = references.Errorf(references.CodeNotFound, "account %s not found", accountID)
+		}
+		return err
+	})
+	return acct, err
+}
+
+// RotateWebhookSecret adds secret as the newest signing secret; older secrets still
+// live expire at graceUntil, and secrets already expired are dropped.
+func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (references.Account, error) {
+	var acct references.Account
+	now := db.now().UTC()
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAccounts)
+		found, err := getJSON(b, []byte(accountID), &acct)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return references.Errorf(references.CodeNotFound, "account %s not found", accountID)
+		}
+		var kept []references.WebhookSecret
+		for _, s := range acct.WebhookSecrets {
+			if s.ExpiresAt != nil && !now.Before(*s.ExpiresAt) {
+				continue
+			}
+			if s.ExpiresAt == nil || graceUntil.Before(*s.ExpiresAt) {
+				s.ExpiresAt = &graceUntil
+			}
+			kept = append(kept, s)
+		}
+		acct.WebhookSecrets = append(kept, references.WebhookSecret{Secret: secret, CreatedAt: now})
+		return putJSON(b, []byte(accountID), &acct)
+	})
+	if err != nil {
+		return references.Account{}, fmt.Errorf("rotate secret of %s: %w", accountID, err)
+	}
+	return acct, nil
+}
+
+// CreateAPIKey stores a key (its hash) for an existing account.
+func (db *DB) CreateAPIKey(ctx context.Context, key references.APIKey) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketAccounts).Get([]byte(key.AccountID)) == nil {
+			return references.Errorf(references.CodeNotFound, "account %s not found", key.AccountID)
+		}
+		b := tx.Bucket(bucketAPIKeys)
+		if b.Get([]byte(key.Hash)) != nil {
+			return references.Errorf(references.CodeConflict, "this API key is already registered")
+		}
+		return putJSON(b, []byte(key.Hash), &key)
+	})
+	if err != nil {
+		return fmt.Errorf("create API key: %w", err)
+	}
+	return nil
+}
+
+// LookupAPIKey returns the key with the given hash, revoked or not.
+func (db *DB) LookupAPIKey(ctx context.Context, hash string) (references.APIKey, error) {
+	var key references.APIKey
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		found, err := getJSON(tx.Bucket(bucketAPIKeys), []byte(hash), &key)
+		if err == nil && !found {
+			err = references.Errorf(references.CodeNotFound, "API key not found")
+		}
+		return err
+	})
+	return key, err
+}
+
+// ListAPIKeys returns every stored key (hashes and prefixes only), in hash order.
+func (db *DB) ListAPIKeys(ctx context.Context) ([]references.APIKey, error) {
+	var keys []references.APIKey
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAPIKeys).ForEach(func(_, v []byte) error {
+			var k references.APIKey
+			if err := unmarshal(v, &k); err != nil {
+				return err
+			}
+			keys = append(keys, k)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	return keys, nil
+}
+
+// RevokeAPIKey revokes the key with the given id (key_...) or prefix; it stops working
+// at once. Revoking a revoked key is not an error.
+func (db *DB) RevokeAPIKey(ctx context.Context, idOrPrefix string, at time.Time) (references.APIKey, error) {
+	var key references.APIKey
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAPIKeys)
+		var hash []byte
+		matches := 0
+		err := b.ForEach(func(k, v []byte) error {
+			var cand references.APIKey
+			if err := unmarshal(v, &cand); err != nil {
+				return err
+			}
+			if cand.ID == idOrPrefix || (len(idOrPrefix) >= 8 && bytes.HasPrefix([]byte(cand.Prefix), []byte(idOrPrefix))) {
+				matches++
+				key, hash = cand, append([]byte(nil), k...)
+			}
+			return nil
+		})
+		switch {
+		case err != nil:
+			return err
+		case matches == 0:
+			return references.Errorf(references.CodeNotFound, "no API key with id or prefix %q", idOrPrefix)
+		case matches > 1:
+			return references.Errorf(references.CodeConflict, "%q matches %d keys: give the key id", idOrPrefix, matches)
+		}
+		if key.RevokedAt == nil {
+			t := at.UTC()
+			key.RevokedAt = &t
+		}
+		return putJSON(b, hash, &key)
+	})
+	if err != nil {
+		return references.APIKey{}, fmt.Errorf("revoke API key: %w", err)
+	}
+	return key, nil
+}
+
+// CountAPIKeys returns how many live (unrevoked) keys there are.
+func (db *DB) CountAPIKeys(ctx context.Context) (int, error) {
+	keys, err := db.ListAPIKeys(ctx)
+	n := 0
+	for _, k := range keys {
+		if k.RevokedAt == nil {
+			n++
+		}
+	}
+	return n, err
+}

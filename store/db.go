@@ -1,0 +1,178 @@
+// Package store keeps trackhook's state in one bbolt file: references and their
+// indexes, shipment snapshots, update feeds, the delivery outbox and log, accounts and
+// API keys. It stores the domain types of package references and nothing else; every
+// logical change is one transaction.
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout version this code reads and writes. A file written by a
+// newer version is refused rather than misread.
+const SchemaVersion = 1
+
+// ErrNewerSchema is returned by Open for a file written by a newer trackhook.
+var ErrNewerSchema = errors.New("store was written by a newer trackhook")
+
+// Bucket names. Keys are described next to each; ids never contain a NUL byte, which
+// separates key parts.
+var (
+	bucketMeta        = []byte("meta")            // "schema_version" -> uint64
+	bucketAccounts    = []byte("accounts")        // account id -> Account
+	bucketAPIKeys     = []byte("api_keys")        // key hash -> APIKey
+	bucketRefs        = []byte("refs")            // ref id -> Reference
+	bucketRefsByAcct  = []byte("refs_by_account") // account \0 created_at(8) ref id -> nil
+	bucketRefsByIdent = []byte("refs_by_ident")   // account \0 kind \0 value \0 carrier -> ref id (active only)
+	bucketDue         = []byte("due")             // next_poll_at(8) ref id -> nil (active only)
+	bucketShipments   = []byte("shipments")       // ref id -> Shipment (the last snapshot)
+	bucketUpdates     = []byte("updates")         // ref id \0 seq(8) -> Update
+	bucketUpdatesAge  = []byte("updates_by_time") // created_at(8) ref id \0 seq(8) -> nil, for retention
+	bucketIdempotency = []byte("idempotency")     // account \0 key -> idempotencyRecord
+	bucketOutbox      = []byte("outbox")          // deliver_at(8) ref id -> nil: references with updates to deliver
+	bucketDelivery    = []byte("delivery_state")  // ref id -> deliveryState
+	bucketRedeliver   = []byte("redeliver")       // ref id \0 update id -> requested_at(8)
+	bucketAttempts    = []byte("attempts")        // ref id \0 n(8) -> DeliveryAttempt
+)
+
+var allBuckets = [][]byte{
+	bucketMeta, bucketAccounts, bucketAPIKeys, bucketRefs, bucketRefsByAcct, bucketRefsByIdent,
+	bucketDue, bucketShipments, bucketUpdates, bucketUpdatesAge, bucketIdempotency,
+	bucketOutbox, bucketDelivery, bucketRedeliver, bucketAttempts,
+}
+
+// Options configures Open.
+type Options struct {
+	// Timeout bounds the wait for the file lock another process holds; default 1s.
+	Timeout time.Duration
+	// NoSync skips fsync on commit. Only for tests: a crash can lose or corrupt data.
+	NoSync bool
+	// Now is the clock; default time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// DB is trackhook's store.
+type DB struct {
+	bolt *bolt.DB
+	now  func() time.Time
+	log  *slog.Logger
+}
+
+// Open opens or creates the store at path, creating buckets and the schema version on
+// a new file and refusing a file of a newer schema.
+func Open(path string, opts Options) (*DB, error) {
+	if opts.Timeout == 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      opts.Timeout,
+		NoSync:       opts.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db := &DB{bolt: b, now: opts.Now, log: opts.Logger}
+	if err := db.migrate(); err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func (db *DB) migrate() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		v := meta.Get([]byte("schema_version"))
+		switch {
+		case v == nil:
+			return meta.Put([]byte("schema_version"), u64(SchemaVersion))
+		case len(v) != 8:
+			return fmt.Errorf("schema version is corrupt (%d bytes)", len(v))
+		case binary.BigEndian.Uint64(v) > SchemaVersion:
+			return fmt.Errorf("%w: schema %d, this binary reads up to %d", ErrNewerSchema, binary.BigEndian.Uint64(v), SchemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close closes the file. Transactions in flight finish first.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path returns the file's path.
+func (db *DB) Path() string { return db.bolt.Path() }
+
+// Backup writes a consistent copy of the whole database to w from one read
+// transaction, while writers go on. It returns the number of bytes written.
+func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	return n, nil
+}
+
+// Ping checks that the store answers, for readiness probes.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			return errors.New("store is not initialised")
+		}
+		return nil
+	})
+}
+
+// view and update run fn in a read or write transaction after checking ctx.
+func (db *DB) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(fn)
+}
+
+func (db *DB) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.Update(fn)
+}
+
+// batch runs fn in a write transaction shared with concurrent batch callers (one
+// fsync for many changes). fn may run more than once, so it must be idempotent.
+func (db *DB) batch(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.Batch(fn)
+}

@@ -1,0 +1,254 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// idempotencyRecord remembers which reference a create with an Idempotency-Key made.
+type idempotencyRecord struct {
+	ReferenceID string    `json:"reference_id"`
+	RequestHash string    `json:"request_hash"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+func notFound(id string) error {
+	return references.Errorf(references.CodeNotFound, "reference %s not found", id)
+}
+
+// CreateReference stores a new active reference with its indexes and due time. See
+// references.Store for the idempotency and conflict rules.
+func (db *DB) CreateReference(ctx context.Context, ref references.Reference, idem *references.IdempotencyKey) (references.Reference, bool, error) {
+	var out references.Reference
+	replayed := false
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if idem != nil {
+			rec, found, err := getIdempotency(tx, ref.AccountID, idem.Key, db.now())
+			if err != nil {
+				return err
+			}
+			if found {
+				if rec.RequestHash != idem.RequestHash {
+					return references.Errorf("idempotency_mismatch", "Idempotency-Key %q was already used with a different request", idem.Key)
+				}
+				replayed = true
+				return getRef(tx, ref.AccountID, rec.ReferenceID, &out)
+			}
+		}
+		kind, value := ref.Identifier()
+		ik := identKey(ref.AccountID, string(kind), value, ref.CarrierCode)
+		idx := tx.Bucket(bucketRefsByIdent)
+		if existing := idx.Get(ik); existing != nil {
+			return &references.Error{
+				Code:        references.CodeConflict,
+				Message:     fmt.Sprintf("%s %s with carrier %s is already tracked by %s", kind, value, ref.CarrierCode, existing),
+				ReferenceID: string(existing),
+			}
+		}
+		if err := idx.Put(ik, []byte(ref.ID)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketRefsByAcct).Put(acctRefKey(ref.AccountID, ref.CreatedAt, ref.ID), nil); err != nil {
+			return err
+		}
+		if ref.NextPollAt != nil {
+			if err := tx.Bucket(bucketDue).Put(dueKey(*ref.NextPollAt, ref.ID), nil); err != nil {
+				return err
+			}
+		}
+		if err := putJSON(tx.Bucket(bucketRefs), []byte(ref.ID), &ref); err != nil {
+			return err
+		}
+		if idem != nil {
+			rec := idempotencyRecord{ReferenceID: ref.ID, RequestHash: idem.RequestHash, ExpiresAt: idem.ExpiresAt}
+			if err := putJSON(tx.Bucket(bucketIdempotency), join(str(ref.AccountID), []byte(idem.Key)), &rec); err != nil {
+				return err
+			}
+		}
+		out = ref
+		return nil
+	})
+	if err != nil {
+		return references.Reference{}, false, fmt.Errorf("create reference: %w", err)
+	}
+	return out, replayed, nil
+}
+
+func getIdempotency(tx *bolt.Tx, accountID, key string, now time.Time) (idempotencyRecord, bool, error) {
+	var rec idempotencyRecord
+	found, err := getJSON(tx.Bucket(bucketIdempotency), join(str(accountID), []byte(key)), &rec)
+	if err != nil || !found || now.After(rec.ExpiresAt) {
+		return rec, false, err
+	}
+	return rec, true, nil
+}
+
+// getRef loads a reference of the account; accountID "" means any account (internal use).
+func getRef(tx *bolt.Tx, accountID, id string, ref *references.Reference) error {
+	found, err := getJSON(tx.Bucket(bucketRefs), []byte(id), ref)
+	if err != nil {
+		return err
+	}
+	if !found || (accountID != "" && ref.AccountID != accountID) {
+		return notFound(id)
+	}
+	return nil
+}
+
+func putRef(tx *bolt.Tx, ref *references.Reference) error {
+	return putJSON(tx.Bucket(bucketRefs), []byte(ref.ID), ref)
+}
+
+// GetReference returns a reference of the account; another account's is not found.
+func (db *DB) GetReference(ctx context.Context, accountID, id string) (references.Reference, error) {
+	var ref references.Reference
+	err := db.view(ctx, func(tx *bolt.Tx) error { return getRef(tx, accountID, id, &ref) })
+	return ref, err
+}
+
+// Reference returns a reference whatever its account, for the poller and notifier.
+func (db *DB) Reference(ctx context.Context, id string) (references.Reference, error) {
+	return db.GetReference(ctx, "", id)
+}
+
+// ListReferences returns a page of the account's references in creation order. The
+// cursor is the index key of the last reference returned.
+func (db *DB) ListReferences(ctx context.Context, accountID string, q references.ListQuery) (references.ReferencePage, error) {
+	prefix := str(accountID)
+	start := prefix
+	if q.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
+		if err != nil || len(raw) < 8 {
+			return references.ReferencePage{}, references.Invalidf("cursor", "is not a cursor this server returned")
+		}
+		start = join(prefix, raw)
+	}
+	page := references.ReferencePage{References: []references.Reference{}}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRefsByAcct).Cursor()
+		k, _ := c.Seek(start)
+		if q.Cursor != "" && bytes.Equal(k, start) {
+			k, _ = c.Next() // the cursor names the last one already returned
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			var ref references.Reference
+			if err := getRef(tx, accountID, string(k[len(prefix)+8:]), &ref); err != nil {
+				return err
+			}
+			if q.Status != "" && ref.Status != q.Status {
+				continue
+			}
+			if len(page.References) == q.Limit {
+				// There is at least one more: the cursor points at the last one returned.
+				last := page.References[len(page.References)-1]
+				page.NextCursor = base64.RawURLEncoding.EncodeToString(join(timeKey(last.CreatedAt), []byte(last.ID)))
+				return nil
+			}
+			page.References = append(page.References, ref)
+		}
+		return nil
+	})
+	if err != nil {
+		return references.ReferencePage{}, fmt.Errorf("list references: %w", err)
+	}
+	return page, nil
+}
+
+// UnsubscribeReference stops tracking: the reference leaves the due and identifier
+// indexes (so the identifier can be tracked again) and pending deliveries stop.
+// Unsubscribing an unsubscribed reference returns it unchanged.
+func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, reason references.UnsubscribeReason, at time.Time) (references.Reference, error) {
+	var ref references.Reference
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if err := getRef(tx, accountID, id, &ref); err != nil {
+			return err
+		}
+		if !ref.Active() {
+			return nil
+		}
+		return unsubscribe(tx, &ref, reason, at)
+	})
+	if err != nil {
+		return references.Reference{}, fmt.Errorf("unsubscribe %s: %w", id, err)
+	}
+	return ref, nil
+}
+
+// unsubscribe marks ref unsubscribed and removes it from the due and identifier
+// indexes. A user's or the receiver's unsubscribe also stops delivery of what is
+// pending; an automatic one (tracking complete, not found, max age) lets the feed
+// drain, so the receiver gets the final reference.unsubscribed update.
+func unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
+	if ref.NextPollAt != nil {
+		if err := tx.Bucket(bucketDue).Delete(dueKey(*ref.NextPollAt, ref.ID)); err != nil {
+			return err
+		}
+	}
+	kind, value := ref.Identifier()
+	if err := tx.Bucket(bucketRefsByIdent).Delete(identKey(ref.AccountID, string(kind), value, ref.CarrierCode)); err != nil {
+		return err
+	}
+	ref.Status = references.StatusUnsubscribed
+	ref.UnsubscribeReason = reason
+	ref.UnsubscribedAt = &at
+	ref.NextPollAt = nil
+	ref.UpdatedAt = at
+	if stopsDelivery(reason) {
+		if err := clearOutbox(tx, ref.ID); err != nil {
+			return err
+		}
+	}
+	return putRef(tx, ref)
+}
+
+// stopsDelivery reports whether an unsubscribe for reason ends webhook delivery at once.
+func stopsDelivery(reason references.UnsubscribeReason) bool {
+	switch reason {
+	case references.ReasonUser, references.ReasonCallbackGone, references.ReasonCallbackFailing:
+		return true
+	}
+	return false
+}
+
+// PatchReference changes the callback URL and event filter of an active reference.
+// Updates not yet delivered go to the new URL; removing the URL stops delivery.
+func (db *DB) PatchReference(ctx context.Context, accountID, id string, p references.Patch, at time.Time) (references.Reference, error) {
+	var ref references.Reference
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if err := getRef(tx, accountID, id, &ref); err != nil {
+			return err
+		}
+		if !ref.Active() {
+			return references.Errorf(references.CodeConflict, "reference %s is unsubscribed and cannot be changed", id)
+		}
+		if p.EventTypes != nil {
+			ref.EventTypes = *p.EventTypes
+		}
+		if p.CallbackURL != nil && *p.CallbackURL != ref.CallbackURL {
+			ref.CallbackURL = *p.CallbackURL
+			ref.DeliveryState, ref.FailingSince = "", nil
+			if err := clearOutbox(tx, ref.ID); err != nil {
+				return err
+			}
+			if ref.CallbackURL == "" {
+				// Nothing to deliver to: what is in the feed stays readable there.
+				ref.DeliveredSequence = ref.LastSequence
+			} else if err := scheduleDelivery(tx, &ref, at); err != nil {
+				return err
+			}
+		}
+		ref.UpdatedAt = at
+		return putRef(tx, &ref)
+	})
+	if err != nil {
+		return references.Reference{}, fmt.Errorf("patch %s: %w", id, err)
+	}
+	return ref, nil
+}

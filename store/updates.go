@@ -1,0 +1,115 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// appendUpdate gives u the reference's next sequence, writes it to the feed and the
+// retention index, and schedules its delivery when the reference has a callback.
+// The caller writes ref afterwards.
+func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update) error {
+	ref.LastSequence++
+	u.Sequence = ref.LastSequence
+	u.ReferenceID = ref.ID
+	if u.ID == "" {
+		u.ID = references.NewID("upd_")
+	}
+	u.Reference = ref.Summary()
+	if err := putJSON(tx.Bucket(bucketUpdates), updateKey(ref.ID, u.Sequence), u); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketUpdatesAge).Put(join(timeKey(u.CreatedAt), updateKey(ref.ID, u.Sequence)), nil); err != nil {
+		return err
+	}
+	if ref.CallbackURL == "" {
+		// No receiver: the update is "delivered" by being readable in the feed.
+		ref.DeliveredSequence = ref.LastSequence
+		return nil
+	}
+	return scheduleDelivery(tx, ref, u.CreatedAt)
+}
+
+// ListUpdates returns up to limit updates of the account's reference with a sequence
+// above after, in sequence order.
+func (db *DB) ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]references.Update, error) {
+	var out []references.Update
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var ref references.Reference
+		if err := getRef(tx, accountID, refID, &ref); err != nil {
+			return err
+		}
+		prefix := str(refID)
+		c := tx.Bucket(bucketUpdates).Cursor()
+		for k, v := c.Seek(updateKey(refID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
+			var u references.Update
+			if err := unmarshal(v, &u); err != nil {
+				return fmt.Errorf("update %q: %w", k, err)
+			}
+			out = append(out, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list updates of %s: %w", refID, err)
+	}
+	return out, nil
+}
+
+// getUpdate loads one update of a reference by sequence.
+func getUpdate(tx *bolt.Tx, refID string, seq uint64, u *references.Update) (bool, error) {
+	return getJSON(tx.Bucket(bucketUpdates), updateKey(refID, seq), u)
+}
+
+// PruneUpdates deletes up to max feed entries created before cutoff, oldest first,
+// keeping those still waiting for delivery. It returns how many it deleted. Deleting in
+// bounded batches keeps each commit (and bbolt's freelist) small.
+func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error) {
+	deleted := 0
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		age := tx.Bucket(bucketUpdatesAge)
+		feed := tx.Bucket(bucketUpdates)
+		refs := map[string]*references.Reference{}
+		c := age.Cursor()
+		end := timeKey(cutoff)
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && deleted < max; {
+			k = append([]byte(nil), k...) // keep the key past the delete below
+			fk := k[8:]
+			refID := string(fk[:len(fk)-9])
+			seq := binary.BigEndian.Uint64(fk[len(fk)-8:])
+			ref, ok := refs[refID]
+			if !ok {
+				ref = &references.Reference{}
+				if err := getRef(tx, "", refID, ref); err != nil {
+					ref = nil // the reference is gone: drop its updates
+				}
+				refs[refID] = ref
+			}
+			if ref != nil && seq > ref.DeliveredSequence {
+				k, _ = c.Next() // still to be delivered
+				continue
+			}
+			if err := feed.Delete(fk); err != nil {
+				return err
+			}
+			if err := c.Delete(); err != nil {
+				return err
+			}
+			deleted++
+			// After Delete the cursor already points at the next key.
+			k, _ = c.Seek(k)
+		}
+		return nil
+	})
+	if err != nil {
+		return deleted, fmt.Errorf("prune updates: %w", err)
+	}
+	return deleted, nil
+}
