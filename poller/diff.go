@@ -165,16 +165,20 @@ func eventChange(o, e *references.Event) (references.Change, bool) {
 	wasActual := o.Classifier == references.ClassifierActual
 	isActual := e.Classifier == references.ClassifierActual
 	sameTime := o.Time.Equal(e.Time)
-	c := references.Change{Old: stamp(o.Time), New: stamp(e.Time)}
+	if sameTime && wasActual == isActual {
+		return references.Change{}, false // the common case: check it before formatting
+	}
+	c := references.Change{Old: stamp(o.Time), New: stamp(e.Time), Event: eventCopy(e)}
 	switch {
 	case !wasActual && isActual:
 		c.Type = references.ChangeActualized
-		c.Description = capitalize(milestone(e) + " happened on " + c.New + " (" + classifierWord(o.Classifier) + " " + c.Old + ")")
+		c.Description = capitalize(milestone(e) + " happened on " + c.New + " (" + classifierWord(o.Classifier) + " for " + c.Old + ")")
+		if sameTime {
+			c.Description = capitalize(milestone(e) + " happened on " + c.New + ", as " + classifierWord(o.Classifier))
+		}
 	case wasActual && !isActual:
 		c.Type = references.ChangeActualCorrected
 		c.Description = capitalize("actual " + milestone(e) + " on " + c.Old + " withdrawn by the source, now " + classifierWord(e.Classifier) + " for " + c.New)
-	case sameTime:
-		return c, false
 	case isActual:
 		c.Type = references.ChangeActualCorrected
 		c.Description = capitalize("actual " + milestone(e) + " corrected from " + c.Old + " to " + c.New)
@@ -182,7 +186,6 @@ func eventChange(o, e *references.Event) (references.Change, bool) {
 		c.Type = references.ChangeEstimateChanged
 		c.Description = capitalize(classifierWord(e.Classifier) + " " + milestone(e) + " moved from " + c.Old + " to " + c.New)
 	}
-	c.Event = eventCopy(e)
 	return c, true
 }
 

@@ -29,14 +29,15 @@ func TestVerifier_Verify(t *testing.T) {
 	const body = `{"type":"shipment.updated","timestamp":"2025-03-01T09:30:00Z","data":{"id":"upd_1"}}`
 	validSig := handSign(t, testSecret, testID, testTime, []byte(body))
 
-	tests := []struct {
+	type verifyCase struct {
 		name     string
-		signWith []string              // secrets the sender signs with
-		verifyBy []string              // secrets the receiver knows
-		now      time.Time             // receiver clock
+		signWith []string               // secrets the sender signs with
+		verifyBy []string               // secrets the receiver knows
+		now      time.Time              // receiver clock
 		modify   func(r *signedRequest) // tampering after signing
-		want     error                 // nil for accepted
-	}{
+		want     error                  // nil for accepted
+	}
+	tests := []verifyCase{
 		{name: "valid", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime},
 		{name: "tampered body", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
 			modify: func(r *signedRequest) { r.body = []byte(strings.Replace(string(r.body), "upd_1", "upd_2", 1)) },
@@ -113,26 +114,12 @@ func TestVerifier_Verify(t *testing.T) {
 			}, want: ErrMissingHeader},
 	}
 	for _, ts := range []string{"abc", "-1740821400", "+1740821400", "1740821400.5", "1.7e9", "0x67c2d318", " 1740821400", "99999999999999999999"} {
-		tests = append(tests, struct {
-			name     string
-			signWith []string
-			verifyBy []string
-			now      time.Time
-			modify   func(r *signedRequest)
-			want     error
-		}{name: "malformed timestamp " + strconv.Quote(ts), signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+		tests = append(tests, verifyCase{name: "malformed timestamp " + strconv.Quote(ts), signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
 			modify: func(r *signedRequest) { r.header.Set(HeaderTimestamp, ts) }, want: ErrInvalidTimestamp})
 	}
 	for _, sig := range []string{"garbage", "v1", "v1,", "v1,!!!!", "v1,AAAA", ",", "v1 ,x", strings.TrimPrefix(validSig, "v1,"),
 		"v1," + strings.TrimRight(strings.TrimPrefix(validSig, "v1,"), "="), validSig[:len(validSig)-2] + "A="} {
-		tests = append(tests, struct {
-			name     string
-			signWith []string
-			verifyBy []string
-			now      time.Time
-			modify   func(r *signedRequest)
-			want     error
-		}{name: "malformed signature " + strconv.Quote(sig), signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+		tests = append(tests, verifyCase{name: "malformed signature " + strconv.Quote(sig), signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
 			modify: func(r *signedRequest) { r.header.Set(HeaderSignature, sig) }, want: ErrNoMatchingSignature})
 	}
 

@@ -3,7 +3,6 @@
 package dcsa
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/references"
@@ -146,11 +146,15 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 	var (
 		events  []references.Event
 		total   int
+		skipped []string
 		seen    = map[string]bool{} // event ids
 		cursors = map[string]bool{}
 	)
 	for n := 1; ; n++ {
 		p, next, err := c.fetchPage(ctx, query, c.cfg.MaxEvents-total)
+		if errors.Is(err, errTooManyEvents) {
+			return nil, fmt.Errorf("more than %d events (max_events): the server keeps sending", c.cfg.MaxEvents)
+		}
 		if err != nil {
 			if n > 1 {
 				return nil, fmt.Errorf("page %d: %w", n, err)
@@ -160,6 +164,7 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 		total += p.total
 		if p.nSkip > 0 {
 			c.log.WarnContext(ctx, "dcsa: skipped unusable events", "source", c.name, "page", n, "skipped", p.nSkip, "reasons", p.skipped)
+			skipped = append(skipped, p.skipped...)
 		}
 		for _, ev := range p.events {
 			if ev.ID != "" {
@@ -169,11 +174,6 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 				seen[ev.ID] = true
 			}
 			events = append(events, ev)
-		}
-		if p.total > 0 && len(p.events) == 0 && len(events) == 0 && next == "" {
-			// Every event was refused: more likely a format this client does not read
-			// than a shipment without events, so say so instead of "not found".
-			return nil, fmt.Errorf("none of the %d events could be used: %s", p.total, strings.Join(p.skipped, "; "))
 		}
 		if next == "" {
 			break
@@ -187,7 +187,12 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 		cursors[next] = true
 		query.Set("cursor", next)
 	}
-	if len(events) == 0 {
+	switch {
+	case len(events) == 0 && total > 0:
+		// Every event was refused: more likely a format this client does not read than
+		// a shipment without events, so say so instead of "not found".
+		return nil, fmt.Errorf("none of the %d events could be used: %s", total, strings.Join(skipped[:min(len(skipped), maxSkipReasons)], "; "))
+	case len(events) == 0:
 		return nil, fmt.Errorf("no events for %s: %w", describe(query), references.ErrShipmentNotFound)
 	}
 	slices.SortStableFunc(events, func(a, b references.Event) int { return a.Time.Compare(b.Time) })
@@ -241,6 +246,9 @@ func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int)
 		return nil, "", c.statusError(resp)
 	}
 	p, err := parseEvents(&limitedReader{r: resp.Body, left: c.cfg.MaxBodyBytes}, maxEvents)
+	if errors.Is(err, errBodyTooLarge) {
+		return nil, "", fmt.Errorf("response body over %d bytes (max_body_bytes)", c.cfg.MaxBodyBytes)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -279,7 +287,7 @@ func (c *Client) release() {
 }
 
 // authorize sets the OAuth2 bearer token, if the client uses one, and returns it.
-func (c *Client) authorize(ctx context.Context, req *http.Request) (*oauth2Token, error) {
+func (c *Client) authorize(ctx context.Context, req *http.Request) (*oauth2.Token, error) {
 	if c.tokens == nil {
 		return nil, nil
 	}
@@ -364,23 +372,20 @@ var errBodyTooLarge = errors.New("response body too large")
 type limitedReader struct {
 	r    io.Reader
 	left int64
-	max  int64
 }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.left <= 0 {
 		// Check whether the body really goes on before failing.
 		var one [1]byte
-		if n, _ := l.r.Read(one[:]); n > 0 {
+		n, err := l.r.Read(one[:])
+		if n > 0 {
 			return 0, errBodyTooLarge
 		}
-		return 0, io.EOF
+		return 0, err
 	}
 	p = p[:min(int64(len(p)), l.left)]
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	return n, err
 }
-
-// keep cmp imported for sorting helpers below.
-var _ = cmp.Compare[int]

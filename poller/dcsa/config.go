@@ -59,24 +59,47 @@ type OAuth2 struct {
 
 // LogValue keeps secrets out of logs: header values and the client secret are redacted.
 func (c Config) LogValue() slog.Value {
-	attrs := []slog.Attr{
+	return slog.GroupValue(
 		slog.String("base_url", c.BaseURL),
+		slog.Any("auth", c.Auth),
 		slog.Duration("timeout", c.Timeout),
 		slog.Float64("requests_per_second", c.RequestsPerSecond),
 		slog.Int("max_concurrency", c.MaxConcurrency),
-	}
-	if len(c.Auth.Headers) > 0 {
-		names := slices.Sorted(maps.Keys(c.Auth.Headers))
-		attrs = append(attrs, slog.String("auth_headers", strings.Join(names, ",")+" (values redacted)"))
-	}
-	if o := c.Auth.OAuth2; o != nil {
-		attrs = append(attrs, slog.String("oauth2_token_url", o.TokenURL), slog.String("oauth2_client_id", o.ClientID))
-	}
-	return slog.GroupValue(attrs...)
+	)
 }
 
 // String is LogValue for fmt, so that printing a Config with %v shows no secret.
 func (c Config) String() string { return c.LogValue().String() }
+
+// LogValue shows the header names and the OAuth2 client, never a header value or the
+// client secret.
+func (a Auth) LogValue() slog.Value {
+	var attrs []slog.Attr
+	if len(a.Headers) > 0 {
+		names := slices.Sorted(maps.Keys(a.Headers))
+		attrs = append(attrs, slog.String("headers", strings.Join(names, ",")+" (values redacted)"))
+	}
+	if a.OAuth2 != nil {
+		attrs = append(attrs, slog.Any("oauth2", *a.OAuth2))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String is LogValue for fmt.
+func (a Auth) String() string { return a.LogValue().String() }
+
+// LogValue shows the grant without its client secret.
+func (o OAuth2) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("token_url", o.TokenURL),
+		slog.String("client_id", o.ClientID),
+		slog.String("client_secret", "(redacted)"),
+		slog.Any("scopes", o.Scopes),
+	)
+}
+
+// String is LogValue for fmt.
+func (o OAuth2) String() string { return o.LogValue().String() }
 
 // withDefaults returns a copy of c with the zero limits replaced by the defaults.
 func (c Config) withDefaults() Config {

@@ -105,6 +105,9 @@ type page struct {
 
 const maxSkipReasons = 5
 
+// errTooManyEvents is returned when a body holds more events than parseEvents may read.
+var errTooManyEvents = errors.New("too many events")
+
 // parseEvents reads a DCSA event array. It streams the array so that a body of many
 // tiny elements cannot allocate more than maxEvents events. An element that is not a
 // usable event (no time, no type, a wrong type of value) is skipped and counted; a body
@@ -125,7 +128,7 @@ func parseEvents(r io.Reader, maxEvents int) (*page, error) {
 	}
 	for dec.More() {
 		if p.total >= maxEvents {
-			return nil, fmt.Errorf("more than %d events", maxEvents)
+			return nil, errTooManyEvents
 		}
 		p.total++
 		var w wireEvent

@@ -1,0 +1,110 @@
+// Package api serves the references Service as a JSON REST API over echo. It owns
+// what is HTTP-specific (routes, status codes, the Bearer key check, rate limits,
+// request logs) and no business rules: those are in references.
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// Defaults for Options.
+const (
+	DefaultBodyLimit = 64 << 10 // bytes
+	DefaultRateLimit = rate.Limit(50)
+	DefaultRateBurst = 100
+)
+
+// Backuper writes a consistent copy of the database to w. store.DB implements it.
+type Backuper interface {
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+}
+
+// Options configures the API. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger // default slog.Default()
+	// BodyLimit caps request bodies in bytes (default DefaultBodyLimit).
+	BodyLimit int64
+	// RateLimit is the sustained requests per second allowed per API key (default
+	// DefaultRateLimit); rate.Inf turns limiting off. RateBurst is the bucket size
+	// (default DefaultRateBurst).
+	RateLimit rate.Limit
+	RateBurst int
+	// Backup serves GET /admin/backup; the route does not exist when it is nil.
+	Backup Backuper
+	// Ready answers GET /readyz; nil means always ready.
+	Ready func(context.Context) error
+	Now   func() time.Time // default time.Now
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = DefaultBodyLimit
+	}
+	if o.RateLimit <= 0 {
+		o.RateLimit = DefaultRateLimit
+	}
+	if o.RateBurst <= 0 {
+		o.RateBurst = DefaultRateBurst
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// server holds what the handlers share.
+type server struct {
+	svc     *references.Service
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	limiter *keyLimiters // nil when rate limiting is off
+}
+
+// New returns the API as an *echo.Echo ready to serve. Routes added to it later (such
+// as /metrics) get request ids, logs and JSON errors but no authentication: every
+// route New registers other than /healthz and /readyz requires an API key.
+func New(svc *references.Service, opts Options) *echo.Echo {
+	opts = opts.withDefaults()
+	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}
+	if opts.RateLimit != rate.Inf {
+		s.limiter = newKeyLimiters(opts.RateLimit, opts.RateBurst, opts.Now)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.logRequests, recoverPanics, s.limitBody)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	// Authentication is attached per route rather than with e.Use, so that unknown
+	// paths are a plain 404 and routes the caller adds stay public.
+	authed := []echo.MiddlewareFunc{s.authenticate, s.rateLimit}
+	e.POST("/references", s.createReference, authed...)
+	e.GET("/references", s.listReferences, authed...)
+	e.GET("/references/:id", s.getReference, authed...)
+	e.DELETE("/references/:id", s.unsubscribeReference, authed...)
+	e.PATCH("/references/:id", s.patchReference, authed...)
+	e.GET("/references/:id/updates", s.listUpdates, authed...)
+	e.GET("/references/:id/deliveries", s.listDeliveries, authed...)
+	e.POST("/references/:id/updates/:update_id/redeliver", s.redeliver, authed...)
+	e.GET("/account/webhook-secret", s.getWebhookSecret, authed...)
+	e.POST("/account/webhook-secret/rotate", s.rotateWebhookSecret, authed...)
+	if opts.Backup != nil {
+		e.GET("/admin/backup", s.backup, append(authed, requireAdmin)...)
+	}
+	return e
+}

@@ -1,0 +1,59 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// authenticate requires "Authorization: Bearer <api key>" and leaves the key's stored
+// form in the context for the handlers (see apiKey).
+func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, err := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		if err == nil {
+			var key references.APIKey
+			if key, err = s.svc.Authenticate(c.Request().Context(), token); err == nil {
+				c.Set(ctxAPIKey, key)
+				return next(c)
+			}
+		}
+		if references.ErrorCode(err) == references.CodeUnauthorized {
+			// RFC 6750: tell the client which scheme to use.
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="trackhook"`)
+		}
+		return err
+	}
+}
+
+// bearerToken extracts the key from an Authorization header value. An empty header
+// gives an empty key, which the service reports as missing.
+func bearerToken(header string) (string, error) {
+	if header == "" {
+		return "", nil
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", references.Errorf(references.CodeUnauthorized, `the Authorization header must be "Bearer <api key>"`)
+	}
+	return token, nil
+}
+
+// apiKey returns the key authenticate accepted. Only call it behind authenticate.
+func apiKey(c echo.Context) references.APIKey {
+	key, _ := c.Get(ctxAPIKey).(references.APIKey)
+	return key
+}
+
+// requireAdmin lets only admin keys through.
+func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !apiKey(c).Admin {
+			return references.Errorf(references.CodeForbidden, "this route needs an admin API key")
+		}
+		return next(c)
+	}
+}

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// minIdleEviction is the shortest time a key's bucket is kept after its last request.
+const minIdleEviction = 10 * time.Minute
+
+// keyLimiters keeps one token bucket per API key, so one busy client cannot starve
+// the others. Buckets unused for idleAfter are dropped to bound memory; idleAfter is at
+// least the time a bucket takes to refill, so dropping one never grants extra tokens.
+type keyLimiters struct {
+	limit     rate.Limit
+	burst     int
+	idleAfter time.Duration
+	now       func() time.Time
+
+	mu        sync.Mutex
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	limiter  *rate.Limiter
+	lastUsed time.Time
+}
+
+func newKeyLimiters(limit rate.Limit, burst int, now func() time.Time) *keyLimiters {
+	idle := minIdleEviction
+	if refill := time.Duration(float64(burst) / float64(limit) * float64(time.Second)); refill > idle {
+		idle = refill
+	}
+	return &keyLimiters{limit: limit, burst: burst, idleAfter: idle, now: now, buckets: map[string]*bucket{}}
+}
+
+// wait takes a token for keyID and returns zero, or, when the bucket is empty, takes
+// nothing and returns how long until a token will be there.
+func (k *keyLimiters) wait(keyID string) time.Duration {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.sweep(now)
+	b := k.buckets[keyID]
+	if b == nil {
+		b = &bucket{limiter: rate.NewLimiter(k.limit, k.burst)}
+		k.buckets[keyID] = b
+	}
+	b.lastUsed = now
+	r := b.limiter.ReserveN(now, 1)
+	if !r.OK() {
+		return time.Duration(math.MaxInt64) // burst < 1: never; not reachable with New's defaults
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now) // a refused request must not use up a future token
+		return d
+	}
+	return 0
+}
+
+// sweep drops idle buckets, at most once per idleAfter so the cost stays amortised.
+func (k *keyLimiters) sweep(now time.Time) {
+	if now.Sub(k.lastSweep) < k.idleAfter {
+		return
+	}
+	for id, b := range k.buckets {
+		if now.Sub(b.lastUsed) >= k.idleAfter {
+			delete(k.buckets, id)
+		}
+	}
+	k.lastSweep = now
+}
+
+// size returns how many buckets are kept.
+func (k *keyLimiters) size() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.buckets)
+}
+
+// rateLimit refuses a request with 429 and Retry-After when the key is over its rate.
+// It runs after authenticate, since it counts per key.
+func (s *server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	if s.limiter == nil {
+		return next
+	}
+	return func(c echo.Context) error {
+		d := s.limiter.wait(apiKey(c).ID)
+		if d == 0 {
+			return next(c)
+		}
+		secs := int64(math.Ceil(d.Seconds()))
+		if secs < 1 {
+			secs = 1
+		}
+		c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		return references.Errorf(references.CodeRateLimited, "too many requests for this API key; retry after %d s", secs)
+	}
+}

@@ -1,0 +1,230 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// maxPathIDLen bounds ids taken from the path. Real ids are a prefix and 26 characters.
+const maxPathIDLen = 64
+
+// pathID returns the path parameter name when it looks like an id, and a not-found
+// error otherwise, so junk never reaches the store.
+func pathID(c echo.Context, name, what string) (string, error) {
+	id := c.Param(name)
+	if !isToken(id, maxPathIDLen, false) {
+		return "", references.Errorf(references.CodeNotFound, "%s not found", what)
+	}
+	return id, nil
+}
+
+// queryLimit reads ?limit=; absent means the service's default page size.
+func queryLimit(c echo.Context) (int, error) {
+	raw := c.QueryParam("limit")
+	if raw == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 {
+		return 0, references.Invalidf("limit", "must be an integer between 1 and %d", references.MaxPageSize)
+	}
+	return n, nil
+}
+
+// createBody is the JSON body of POST /references. It mirrors references.CreateRequest
+// field for field (a test keeps them in step), except that poll_interval is read here:
+// references.Duration's own error cannot know which field it is in, and embedding
+// CreateRequest would put its Go name into encoding/json's field paths.
+type createBody struct {
+	ContainerID   string            `json:"container_id"`
+	BillOfLading  string            `json:"bill_of_lading"`
+	BookingNumber string            `json:"booking_number"`
+	CarrierCode   string            `json:"carrier_code"`
+	CallbackURL   string            `json:"callback_url"`
+	EventTypes    []string          `json:"event_types"`
+	Metadata      map[string]string `json:"metadata"`
+	PollInterval  json.RawMessage   `json:"poll_interval"`
+}
+
+func (b *createBody) request() (references.CreateRequest, error) {
+	req := references.CreateRequest{
+		ContainerID:   b.ContainerID,
+		BillOfLading:  b.BillOfLading,
+		BookingNumber: b.BookingNumber,
+		CarrierCode:   b.CarrierCode,
+		CallbackURL:   b.CallbackURL,
+		EventTypes:    b.EventTypes,
+		Metadata:      b.Metadata,
+	}
+	if len(b.PollInterval) == 0 || string(b.PollInterval) == "null" {
+		return req, nil
+	}
+	var d references.Duration
+	if err := json.Unmarshal(b.PollInterval, &d); err != nil {
+		code := references.CodeInvalid // a string, but not a duration
+		if b.PollInterval[0] != '"' {
+			code = references.CodeBadRequest // not even a string
+		}
+		return req, &references.Error{Code: code, Field: "poll_interval", Message: "poll_interval: " + err.Error()}
+	}
+	req.PollInterval = &d
+	return req, nil
+}
+
+// createReference is POST /references. With an Idempotency-Key, a retry of a request
+// that already succeeded answers with the same reference and Idempotent-Replayed: true.
+func (s *server) createReference(c echo.Context) error {
+	var body createBody
+	if err := decodeJSON(c, &body, false); err != nil {
+		return err
+	}
+	req, err := body.request()
+	if err != nil {
+		return err
+	}
+	ref, replayed, err := s.svc.Create(c.Request().Context(), apiKey(c).AccountID, req, c.Request().Header.Get("Idempotency-Key"))
+	if err != nil {
+		return err
+	}
+	if replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/references/"+ref.ID)
+	return c.JSON(http.StatusCreated, ref)
+}
+
+// listReferences is GET /references?status=&limit=&cursor=.
+func (s *server) listReferences(c echo.Context) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.List(c.Request().Context(), apiKey(c).AccountID, references.ListQuery{
+		Status: references.Status(c.QueryParam("status")),
+		Limit:  limit,
+		Cursor: c.QueryParam("cursor"),
+	})
+	if err != nil {
+		return err
+	}
+	if page.References == nil {
+		page.References = []references.Reference{}
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// getReference is GET /references/:id.
+func (s *server) getReference(c echo.Context) error {
+	id, err := pathID(c, "id", "reference")
+	if err != nil {
+		return err
+	}
+	ref, err := s.svc.Get(c.Request().Context(), apiKey(c).AccountID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ref)
+}
+
+// unsubscribeReference is DELETE /references/:id: tracking stops, the reference stays
+// readable. Deleting twice answers the same.
+func (s *server) unsubscribeReference(c echo.Context) error {
+	id, err := pathID(c, "id", "reference")
+	if err != nil {
+		return err
+	}
+	ref, err := s.svc.Unsubscribe(c.Request().Context(), apiKey(c).AccountID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ref)
+}
+
+// patchReference is PATCH /references/:id with {"callback_url", "event_types"}.
+func (s *server) patchReference(c echo.Context) error {
+	id, err := pathID(c, "id", "reference")
+	if err != nil {
+		return err
+	}
+	var patch references.Patch
+	if err := decodeJSON(c, &patch, false); err != nil {
+		return err
+	}
+	ref, err := s.svc.Patch(c.Request().Context(), apiKey(c).AccountID, id, patch)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ref)
+}
+
+// listUpdates is GET /references/:id/updates?after=&limit=, the pull feed.
+func (s *server) listUpdates(c echo.Context) error {
+	id, err := pathID(c, "id", "reference")
+	if err != nil {
+		return err
+	}
+	var after uint64
+	if raw := c.QueryParam("after"); raw != "" {
+		if after, err = strconv.ParseUint(raw, 10, 64); err != nil {
+			return references.Invalidf("after", "must be the sequence number of an update (an integer of 0 or more)")
+		}
+	}
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.Updates(c.Request().Context(), apiKey(c).AccountID, id, after, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// listDeliveries is GET /references/:id/deliveries?limit=&cursor=, newest first.
+func (s *server) listDeliveries(c echo.Context) error {
+	id, err := pathID(c, "id", "reference")
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	page, err := s.svc.Deliveries(c.Request().Context(), apiKey(c).AccountID, id, references.DeliveryQuery{
+		Limit:  limit,
+		Cursor: c.QueryParam("cursor"),
+	})
+	if err != nil {
+		return err
+	}
+	if page.Deliveries == nil {
+		page.Deliveries = []references.DeliveryAttempt{}
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// queuedBody is the answer to a redelivery request.
+type queuedBody struct {
+	Status string `json:"status"`
+}
+
+// redeliver is POST /references/:id/updates/:update_id/redeliver.
+func (s *server) redeliver(c echo.Context) error {
+	id, err := pathID(c, "id", "reference")
+	if err != nil {
+		return err
+	}
+	updateID, err := pathID(c, "update_id", "update")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.Redeliver(c.Request().Context(), apiKey(c).AccountID, id, updateID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, queuedBody{Status: "queued"})
+}

@@ -1,0 +1,87 @@
+// Package demo is a simulated carrier: the tracking source trackhook uses when no real
+// one is configured, so that a fresh install tracks something and sends webhooks.
+//
+// Every reference gets a plausible container voyage between real ports, drawn from a
+// seed hashed from the reference, and the voyage unfolds in simulated time: milestones
+// are planned, then estimated (sometimes delayed), then happen, up to the empty
+// container's return. The same reference at the same simulated time always yields the
+// same events, ids included.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// CarrierCode is the carrier code under which references are tracked by the demo.
+const CarrierCode = "DEMO"
+
+// NotFoundPrefix starts the identifiers the demo carrier does not know: Fetch answers
+// them with references.ErrShipmentNotFound, to show what happens then.
+const NotFoundPrefix = "NOTFOUND"
+
+// Options configures a Source.
+type Options struct {
+	// Speed is how many simulated seconds pass per real second; 0 (or any value that
+	// is not positive and finite) means 1. 3600 plays a month-long voyage in twelve
+	// minutes or so.
+	Speed float64
+	// Now is the real clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Source is the demo carrier. It is safe for concurrent use.
+type Source struct {
+	speed float64
+	now   func() time.Time
+}
+
+// New returns a demo carrier.
+func New(opts Options) *Source {
+	s := &Source{speed: opts.Speed, now: opts.Now}
+	if !(s.speed > 0) || math.IsInf(s.speed, 1) {
+		s.speed = 1
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Fetch returns what the carrier reports for ref now: a Shipment with only Events set,
+// in no particular order. Identifiers starting with NotFoundPrefix give an error
+// wrapping references.ErrShipmentNotFound.
+func (s *Source) Fetch(ctx context.Context, ref references.Reference) (*references.Shipment, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("demo fetch %s: %w", ref.ID, err)
+	}
+	kind, ident := ref.Identifier()
+	if strings.HasPrefix(strings.ToUpper(ident), NotFoundPrefix) {
+		return nil, fmt.Errorf("demo fetch %s: %s %s: %w", ref.ID, kind, ident, references.ErrShipmentNotFound)
+	}
+	v := planVoyage(&ref)
+	return &references.Shipment{Events: v.events(s.SimulatedTime(ref.CreatedAt))}, nil
+}
+
+// maxSimulated bounds how far simulated time runs ahead, so that a huge speed cannot
+// overflow a time.Duration; it is far beyond the end of any voyage.
+const maxSimulated = 100 * 365 * 24 * time.Hour
+
+// SimulatedTime is the simulated time of a reference created at start: start plus
+// the real time elapsed since, times the speed. Before start it is start.
+func (s *Source) SimulatedTime(start time.Time) time.Time {
+	elapsed := s.now().Sub(start)
+	if elapsed <= 0 {
+		return start
+	}
+	scaled := float64(elapsed) * s.speed
+	if scaled >= float64(maxSimulated) {
+		return start.Add(maxSimulated)
+	}
+	return start.Add(time.Duration(scaled))
+}

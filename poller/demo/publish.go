@@ -1,0 +1,76 @@
+package demo
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// estimateLead is how long before its planned time a milestone is published as an
+// estimate rather than a plan.
+const estimateLead = 7 * 24 * time.Hour
+
+// events returns what the carrier publishes about the voyage at simulated time at:
+//   - a milestone whose actual time has passed is ACT at that time;
+//   - one planned less than estimateLead ahead is EST, at the planned time plus the
+//     delays announced so far;
+//   - any other is PLN at its planned time.
+//
+// Like some real carriers, the demo publishes a revised estimate under a new event id;
+// plans and actuals keep theirs.
+func (v *voyage) events(at time.Time) []references.Event {
+	out := make([]references.Event, 0, len(v.milestones))
+	for i := range v.milestones {
+		m := &v.milestones[i]
+		actual, estimate, revision := m.planned, m.planned, 0
+		for _, l := range v.legs[:m.delayedBy] {
+			actual = actual.Add(l.delay)
+			if l.delay > 0 && !at.Before(l.revealed) {
+				estimate = estimate.Add(l.delay)
+				revision++
+			}
+		}
+		e := references.Event{
+			Type:               m.typ,
+			Code:               m.code,
+			Location:           copyLocation(m.location),
+			EquipmentReference: m.equipment,
+			EmptyIndicator:     m.empty,
+		}
+		if m.leg >= 0 {
+			tc := v.legs[m.leg].call
+			e.TransportCall = &tc
+		}
+		switch {
+		case !at.Before(actual):
+			e.Classifier, e.Time = references.ClassifierActual, actual
+			revision = 0
+		case !at.Before(m.planned.Add(-estimateLead)):
+			e.Classifier, e.Time = references.ClassifierEstimated, estimate
+		default:
+			e.Classifier, e.Time = references.ClassifierPlanned, m.planned
+			revision = 0
+		}
+		e.ID = v.eventID(i, e.Classifier, revision)
+		out = append(out, e)
+	}
+	return out
+}
+
+// eventID is a UUID-shaped id, stable for one milestone, classifier and revision.
+func (v *voyage) eventID(milestone int, c references.Classifier, revision int) string {
+	b := sha256.Sum256(fmt.Appendf(nil, "%d/%d/%s/%d", v.seed, milestone, c, revision))
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func copyLocation(l *references.Location) *references.Location {
+	if l == nil {
+		return nil
+	}
+	c := *l
+	return &c
+}

@@ -1,0 +1,384 @@
+package poller
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// evTime0 is the origin of the hour offsets the test events are written with.
+var evTime0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// eventBuilder builds a test event; the methods return modified copies.
+type eventBuilder references.Event
+
+// ev is an event with code and classifier at hour h after evTime0. Arrivals and departures
+// are transport events, the rest equipment events.
+func mkEvent(code string, c references.Classifier, h int) eventBuilder {
+	e := eventBuilder{ID: code + "-" + string(c), Code: code, Classifier: c, Time: evTime0.Add(time.Duration(h) * time.Hour), Type: references.EventEquipment}
+	if code == references.CodeArrival || code == references.CodeDeparture {
+		e.Type = references.EventTransport
+	}
+	return e
+}
+
+func (b eventBuilder) at(locode string) eventBuilder {
+	b.Location = &references.Location{UNLocode: locode}
+	b.ID += "-" + locode
+	return b
+}
+
+func (b eventBuilder) on(vessel, imo, voyage string) eventBuilder {
+	b.TransportCall = &references.TransportCall{VesselName: vessel, VesselIMO: imo, Voyage: voyage}
+	b.ID += "-" + imo
+	return b
+}
+
+func (b eventBuilder) empty() eventBuilder                      { b.EmptyIndicator = "EMPTY"; return b }
+func (b eventBuilder) laden() eventBuilder                      { b.EmptyIndicator = "LADEN"; return b }
+func (b eventBuilder) id(id string) eventBuilder                { b.ID = id; return b }
+func (b eventBuilder) kind(t references.EventType) eventBuilder { b.Type = t; return b }
+func (b eventBuilder) e() references.Event                      { return references.Event(b) }
+
+const (
+	clsPLN = references.ClassifierPlanned
+	clsEST = references.ClassifierEstimated
+	clsACT = references.ClassifierActual
+)
+
+func mkShipment(events ...eventBuilder) *references.Shipment {
+	s := &references.Shipment{}
+	for _, b := range events {
+		s.Events = append(s.Events, b.e())
+	}
+	return s
+}
+
+// transshippedVoyage is a transshipped trip CNSHA -> SGSIN -> NLRTM where the first n
+// milestones happened and the rest are estimated.
+func transshippedVoyage(n int) []eventBuilder {
+	all := []eventBuilder{
+		mkEvent("GTOT", clsACT, 0).at("CNSHA").empty(),
+		mkEvent("STUF", clsACT, 10).at("CNSHA"),
+		mkEvent("GTIN", clsACT, 20).at("CNSHA").laden(),
+		mkEvent("LOAD", clsACT, 40).at("CNSHA").on("PACIFIC MERIDIAN", "9815903", "412W"),
+		mkEvent("DEPA", clsACT, 50).at("CNSHA").on("PACIFIC MERIDIAN", "9815903", "412W"),
+		mkEvent("ARRI", clsACT, 200).at("SGSIN").on("PACIFIC MERIDIAN", "9815903", "412W"),
+		mkEvent("DISC", clsACT, 210).at("SGSIN").on("PACIFIC MERIDIAN", "9815903", "412W"),
+		mkEvent("LOAD", clsACT, 260).at("SGSIN").on("NORDIC AURORA", "9526019", "051W"),
+		mkEvent("DEPA", clsACT, 270).at("SGSIN").on("NORDIC AURORA", "9526019", "051W"),
+		mkEvent("ARRI", clsACT, 700).at("NLRTM").on("NORDIC AURORA", "9526019", "051W"),
+		mkEvent("DISC", clsACT, 710).at("NLRTM").on("NORDIC AURORA", "9526019", "051W"),
+		mkEvent("GTOT", clsACT, 750).at("NLRTM").laden(),
+		mkEvent("STRP", clsACT, 780).at("NLRTM"),
+		mkEvent("GTIN", clsACT, 800).at("NLRTM").empty(),
+	}
+	for i := n; i < len(all); i++ {
+		all[i].Classifier = clsEST
+		all[i].ID += "-clsEST"
+	}
+	return all
+}
+
+func TestDerive_StatusFollowsTheActualEvents(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		events []eventBuilder
+		want   references.ShipmentStatus
+	}{
+		{"nothing reported", nil, references.ShipmentUnknown},
+		{"only plans", transshippedVoyage(0), references.ShipmentBooked},
+		{"booking confirmed", []eventBuilder{mkEvent("CONF", clsACT, 0).kind(references.EventShipment)}, references.ShipmentBooked},
+		{"empty container picked up", transshippedVoyage(1), references.ShipmentBooked},
+		{"stuffed", transshippedVoyage(2), references.ShipmentAtOrigin},
+		{"gated in", transshippedVoyage(3), references.ShipmentAtOrigin},
+		{"loaded at origin", transshippedVoyage(4), references.ShipmentAtOrigin},
+		{"departed", transshippedVoyage(5), references.ShipmentInTransit},
+		{"arrived at the hub", transshippedVoyage(6), references.ShipmentInTransit},
+		{"discharged at the hub", transshippedVoyage(7), references.ShipmentTransshipment},
+		{"loaded at the hub", transshippedVoyage(8), references.ShipmentTransshipment},
+		{"departed the hub", transshippedVoyage(9), references.ShipmentInTransit},
+		{"arrived", transshippedVoyage(10), references.ShipmentArrived},
+		{"discharged", transshippedVoyage(11), references.ShipmentArrived},
+		{"gated out full", transshippedVoyage(12), references.ShipmentDelivered},
+		{"stripped", transshippedVoyage(13), references.ShipmentDelivered},
+		{"empty returned", transshippedVoyage(14), references.ShipmentEmptyReturned},
+		{
+			"an empty gate-in before the trip is not the return",
+			[]eventBuilder{mkEvent("GTIN", clsACT, -100).at("CNSHA").empty(), mkEvent("LOAD", clsEST, 40).at("CNSHA"), mkEvent("ARRI", clsEST, 700).at("NLRTM")},
+			references.ShipmentBooked,
+		},
+		{
+			"a late-reported gate-in does not take the status back",
+			append(transshippedVoyage(5), mkEvent("GTIN", clsACT, 60).at("CNSHA").laden().id("late")),
+			references.ShipmentInTransit,
+		},
+		{
+			"a load without location before departure is at the origin",
+			[]eventBuilder{mkEvent("LOAD", clsACT, 40), mkEvent("ARRI", clsEST, 700).at("NLRTM")},
+			references.ShipmentAtOrigin,
+		},
+		{
+			"an estimated arrival is not an arrival",
+			append(transshippedVoyage(9), mkEvent("ARRI", clsEST, 10).at("NLRTM").id("early-estimate")),
+			references.ShipmentInTransit,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := Derive(mkShipment(tt.events...)).Status; got != tt.want {
+				t.Errorf("status = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDerive_Fields(t *testing.T) {
+	t.Parallel()
+	at := func(h int) *time.Time { v := evTime0.Add(time.Duration(h) * time.Hour); return &v }
+	tests := []struct {
+		name                string
+		events              []eventBuilder
+		origin, dest, where string
+		vessel              string // IMO
+		eta                 *time.Time
+	}{
+		{name: "nothing reported"},
+		{
+			name:   "before departure the vessel is the next planned one",
+			events: transshippedVoyage(3),
+			origin: "CNSHA", dest: "NLRTM", where: "CNSHA", vessel: "9815903", eta: at(700),
+		},
+		{
+			name:   "at the hub the vessel is still the one that brought the container",
+			events: transshippedVoyage(7),
+			origin: "CNSHA", dest: "NLRTM", where: "SGSIN", vessel: "9815903", eta: at(700),
+		},
+		{
+			name:   "loaded on the second vessel",
+			events: transshippedVoyage(8),
+			origin: "CNSHA", dest: "NLRTM", where: "SGSIN", vessel: "9526019", eta: at(700),
+		},
+		{
+			name:   "the actual arrival is the ETA, not a later estimate",
+			events: append(transshippedVoyage(10), mkEvent("ARRI", clsEST, 720).at("NLRTM").on("NORDIC AURORA", "9526019", "051W").id("stale")),
+			origin: "CNSHA", dest: "NLRTM", where: "NLRTM", vessel: "9526019", eta: at(700),
+		},
+		{
+			name: "an estimate beats a plan",
+			events: []eventBuilder{
+				mkEvent("LOAD", clsPLN, 40).at("CNSHA").on("A", "1", "1W"),
+				mkEvent("ARRI", clsPLN, 700).at("NLRTM").on("A", "1", "1W"),
+				mkEvent("ARRI", clsEST, 690).at("NLRTM").on("A", "1", "1W").id("clsEST"),
+			},
+			origin: "CNSHA", dest: "NLRTM", vessel: "1", eta: at(690),
+		},
+		{
+			name: "without arrivals the discharge gives the ETA",
+			events: []eventBuilder{
+				mkEvent("LOAD", clsACT, 40).at("CNSHA").on("A", "1", "1W"),
+				mkEvent("DISC", clsEST, 710).at("NLRTM").on("A", "1", "1W"),
+			},
+			origin: "CNSHA", dest: "NLRTM", where: "CNSHA", vessel: "1", eta: at(710),
+		},
+		{
+			name: "a truck is not a vessel",
+			events: []eventBuilder{
+				mkEvent("LOAD", clsACT, 40).at("CNSHA").on("A", "1", "1W"),
+				mkEvent("DEPA", clsACT, 50).at("CNSHA").on("A", "1", "1W"),
+				mkEvent("ARRI", clsACT, 700).at("NLRTM").on("A", "1", "1W"),
+				func() eventBuilder {
+					b := mkEvent("DEPA", clsACT, 720).at("NLRTM").on("", "", "TRK1")
+					b.TransportCall.ModeOfTransport = "TRUCK"
+					return b
+				}(),
+			},
+			origin: "CNSHA", dest: "NLRTM", where: "NLRTM", vessel: "1", eta: at(700),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d := Derive(mkShipment(tt.events...))
+			if got := locationKey(d.Origin); got != tt.origin {
+				t.Errorf("origin = %q, want %q", got, tt.origin)
+			}
+			if got := locationKey(d.Destination); got != tt.dest {
+				t.Errorf("destination = %q, want %q", got, tt.dest)
+			}
+			if got := locationKey(d.CurrentLocation); got != tt.where {
+				t.Errorf("current location = %q, want %q", got, tt.where)
+			}
+			if got := vesselKey(d.CurrentVessel); got != tt.vessel {
+				t.Errorf("current vessel = %q, want %q", got, tt.vessel)
+			}
+			if !sameInstant(d.ETA, tt.eta) {
+				t.Errorf("ETA = %v, want %v", d.ETA, tt.eta)
+			}
+		})
+	}
+}
+
+func TestDerive_SortsIntoCanonicalOrder(t *testing.T) {
+	t.Parallel()
+	s := mkShipment(
+		mkEvent("DEPA", clsEST, 50).at("CNSHA").id("b"),
+		mkEvent("LOAD", clsACT, 40).at("CNSHA").id("z"),
+		mkEvent("DEPA", clsEST, 50).at("CNSHA").id("a"),
+		mkEvent("ARRI", clsEST, 50).at("SGSIN"),
+	)
+	d := Derive(s)
+	var got []string
+	for _, e := range d.Events {
+		got = append(got, e.ID)
+	}
+	want := []string{"z", "ARRI-EST-SGSIN", "a", "b"} // time; then code ARRI < DEPA; then id
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("order = %v, want %v", got, want)
+	}
+}
+
+func TestDerive_IgnoresSourceOrderAndTimeZones(t *testing.T) {
+	t.Parallel()
+	base := mkShipment(append(transshippedVoyage(7), mkEvent("CONF", clsACT, -20).kind(references.EventShipment))...)
+	want := Derive(base)
+	rng := rand.New(rand.NewPCG(1, 2))
+	shanghai := time.FixedZone("CST", 8*3600)
+	for i := range 20 {
+		s := mkShipment(append(transshippedVoyage(7), mkEvent("CONF", clsACT, -20).kind(references.EventShipment))...)
+		rng.Shuffle(len(s.Events), func(a, b int) { s.Events[a], s.Events[b] = s.Events[b], s.Events[a] })
+		if i%2 == 1 {
+			for j := range s.Events {
+				s.Events[j].Time = s.Events[j].Time.In(shanghai)
+			}
+		}
+		if got := Derive(s); !reflect.DeepEqual(got, want) {
+			t.Fatalf("shuffle %d derived differently:\n got %+v\nwant %+v", i, got, want)
+		}
+	}
+}
+
+func TestDerive_LeavesItsInputAlone(t *testing.T) {
+	t.Parallel()
+	s := mkShipment(transshippedVoyage(6)...)
+	s.Events[0], s.Events[5] = s.Events[5], s.Events[0]
+	before, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Derive(s)
+	d.Events[0].Location.UNLocode = "XXXXX"
+	d.Events[0].TransportCall = nil
+	d.CurrentLocation.Name = "changed"
+	after, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(before) != string(after) {
+		t.Errorf("Derive or its result changed the input:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func TestDerive_OfDerivedIsTheSame(t *testing.T) {
+	t.Parallel()
+	for n := range 15 {
+		d := Derive(mkShipment(transshippedVoyage(n)...))
+		if again := Derive(d); !reflect.DeepEqual(again, d) {
+			t.Errorf("%d events happened: Derive(Derive(x)) != Derive(x)", n)
+		}
+	}
+	if d := Derive(nil); d.Status != references.ShipmentUnknown || d.Events == nil {
+		t.Errorf("Derive(nil) = %+v, want unknown status and empty events", d)
+	}
+}
+
+func TestIsComplete(t *testing.T) {
+	t.Parallel()
+	cmpl := TerminalRule{{Type: references.EventShipment, Code: "CMPL"}}
+	anyEmptyGateIn := TerminalRule{{Code: "GTIN", EmptyIndicator: "EMPTY"}}
+	tests := []struct {
+		name   string
+		s      *references.Shipment
+		rule   TerminalRule
+		wanted bool
+	}{
+		{"nil snapshot", nil, nil, false},
+		{"no events", &references.Shipment{}, nil, false},
+		{"delivered but not returned", mkShipment(transshippedVoyage(13)...), nil, false},
+		{"empty returned", mkShipment(transshippedVoyage(14)...), nil, true},
+		{"empty return only estimated", mkShipment(transshippedVoyage(13)...), DefaultTerminalRule(), false},
+		{
+			"empty gate-in left from the previous trip",
+			mkShipment(mkEvent("GTIN", clsACT, -50).at("NLRTM").empty(), mkEvent("LOAD", clsEST, 40).at("CNSHA"), mkEvent("ARRI", clsEST, 700).at("NLRTM")),
+			nil, false,
+		},
+		{
+			"same, with a rule that does not ask for arrival first",
+			mkShipment(mkEvent("GTIN", clsACT, -50).at("NLRTM").empty(), mkEvent("LOAD", clsEST, 40).at("CNSHA"), mkEvent("ARRI", clsEST, 700).at("NLRTM")),
+			anyEmptyGateIn, true,
+		},
+		{
+			"a configured document code",
+			mkShipment(append(transshippedVoyage(5), mkEvent("CMPL", clsACT, 60).kind(references.EventShipment))...),
+			cmpl, true,
+		},
+		{
+			"the configured code of another event type",
+			mkShipment(append(transshippedVoyage(5), mkEvent("CMPL", clsACT, 60))...),
+			cmpl, false,
+		},
+		{
+			"codes match whatever their case",
+			mkShipment(append(transshippedVoyage(5), mkEvent("cmpl", clsACT, 60).kind(references.EventShipment))...),
+			cmpl, true,
+		},
+		{"order does not matter", reversedEvents(mkShipment(transshippedVoyage(14)...)), nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := IsComplete(tt.s, tt.rule); got != tt.wanted {
+				t.Errorf("IsComplete = %v, want %v", got, tt.wanted)
+			}
+		})
+	}
+}
+
+// TestIsComplete_AgreesWithStatus checks on every fixture that the default rule and
+// the empty_returned status are the same condition.
+func TestIsComplete_AgreesWithStatus(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "testdata", "diff", "*", "[0-9][0-9].json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	completes := 0
+	for _, f := range files {
+		s := readShipmentFixture(t, f)
+		returned := Derive(s).Status == references.ShipmentEmptyReturned
+		if IsComplete(s, nil) != returned {
+			t.Errorf("%s: IsComplete = %v but status empty_returned = %v", f, !returned, returned)
+		}
+		if returned {
+			completes++
+		}
+	}
+	if completes == 0 {
+		t.Error("no fixture reaches empty_returned; the check proves nothing")
+	}
+}
+
+func reversedEvents(s *references.Shipment) *references.Shipment {
+	c := &references.Shipment{Events: make([]references.Event, len(s.Events))}
+	for i, e := range s.Events {
+		c.Events[len(s.Events)-1-i] = e
+	}
+	return c
+}

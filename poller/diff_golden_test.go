@@ -1,0 +1,111 @@
+package poller
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// updateGolden rewrites golden files instead of comparing with them:
+// go test ./poller -run Golden -update
+var updateGolden = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// diffGoldenStep is one poll of a golden case: the changes from the previous snapshot, and
+// what Derive made of the new one (without its events, which are in the fixture).
+type diffGoldenStep struct {
+	From     string               `json:"from,omitempty"`
+	To       string               `json:"to"`
+	Derived  *references.Shipment `json:"derived"`
+	Complete bool                 `json:"complete"`
+	Changes  []references.Change  `json:"changes"`
+}
+
+// TestDiff_Golden replays each case under testdata/diff: the snapshots 01.json, 02.json
+// ... are polled in turn, the first against nothing, and the steps are compared with
+// the case's changes.golden.json.
+func TestDiff_Golden(t *testing.T) {
+	cases, err := filepath.Glob(filepath.Join("..", "testdata", "diff", "*", "01.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) < 8 {
+		t.Fatalf("found %d golden cases, want at least 8", len(cases))
+	}
+	for _, first := range cases {
+		dir := filepath.Dir(first)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			files, err := filepath.Glob(filepath.Join(dir, "[0-9][0-9].json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var (
+				steps []diffGoldenStep
+				prev  *references.Shipment
+				from  string
+			)
+			for _, f := range files {
+				cur := Derive(readShipmentFixture(t, f))
+				steps = append(steps, diffGoldenStep{
+					From:     from,
+					To:       filepath.Base(f),
+					Derived:  withoutEventsList(cur),
+					Complete: IsComplete(cur, nil),
+					Changes:  changesOrEmpty(Diff(prev, cur)),
+				})
+				prev, from = cur, filepath.Base(f)
+			}
+			got, err := json.MarshalIndent(steps, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			golden := filepath.Join(dir, "changes.golden.json")
+			if *updateGolden {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("changes differ from %s (run with -update to accept):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+func readShipmentFixture(t testing.TB, path string) *references.Shipment {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s references.Shipment
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return &s
+}
+
+func withoutEventsList(s *references.Shipment) *references.Shipment {
+	c := *s
+	c.Events = nil
+	return &c
+}
+
+// changesOrEmpty makes "no change" read as [] rather than null in golden files.
+func changesOrEmpty(c []references.Change) []references.Change {
+	if c == nil {
+		return []references.Change{}
+	}
+	return c
+}
