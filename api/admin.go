@@ -25,6 +25,8 @@ func (s *server) backup(c echo.Context) error {
 		return nil
 	}
 	if !res.Committed {
+		// The error handler writes JSON, and echo keeps a Content-Type already set.
+		res.Header().Del(echo.HeaderContentType)
 		res.Header().Del(echo.HeaderContentDisposition)
 		return fmt.Errorf("backup: %w", err)
 	}

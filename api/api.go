@@ -85,7 +85,7 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.requestID, s.logRequests, recoverPanics, s.limitBody)
+	e.Use(s.assignRequestID, s.logRequests, recoverPanics, s.limitBody)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -42,9 +42,14 @@ func bearerToken(header string) (string, error) {
 	return token, nil
 }
 
-// apiKey returns the key authenticate accepted. Only call it behind authenticate.
+// apiKey returns the key authenticate accepted. On a route registered without
+// authenticate it panics (a 500) rather than return a zero key: an empty account id
+// would read as "any account" further down.
 func apiKey(c echo.Context) references.APIKey {
-	key, _ := c.Get(ctxAPIKey).(references.APIKey)
+	key, ok := c.Get(ctxAPIKey).(references.APIKey)
+	if !ok || key.AccountID == "" {
+		panic("api: apiKey called on a route without authenticate")
+	}
 	return key
 }
 

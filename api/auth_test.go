@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/trackhook/trackhook/references"
 )
@@ -88,4 +91,22 @@ func TestBearerToken(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAPIKey_FailsClosedWithoutAuthenticate(t *testing.T) {
+	b := setup(t)
+	// A route wired by mistake without authenticate must not act for "any account".
+	b.e.GET("/unguarded", b.unguardedList)
+	rec := httptest.NewRecorder()
+	b.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/unguarded", nil))
+	wantError(t, rec.Result(), rec.Body.Bytes(), http.StatusInternalServerError, references.CodeInternal, "")
+}
+
+// unguardedList lists references the way a handler does, for the test above.
+func (b *testBundle) unguardedList(c echo.Context) error {
+	page, err := b.svc.List(c.Request().Context(), apiKey(c).AccountID, references.ListQuery{})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
 }

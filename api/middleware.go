@@ -21,10 +21,10 @@ const (
 // maxRequestIDLen bounds a request id a client sends, so it cannot bloat every log line.
 const maxRequestIDLen = 64
 
-// requestID gives every request an id, echoed in X-Request-Id and written in its log
+// assignRequestID gives every request an id, echoed in X-Request-Id and written in its log
 // lines. A client's own id is kept when it is a short token, so it can trace a call
 // end to end; anything else is replaced.
-func (s *server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
+func (s *server) assignRequestID(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Request().Header.Get(echo.HeaderXRequestID)
 		if !isToken(id, maxRequestIDLen, true) {
@@ -36,7 +36,7 @@ func (s *server) requestID(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requestID returns the id requestID gave the request.
+// requestID returns the id assignRequestID gave the request.
 func requestID(c echo.Context) string {
 	id, _ := c.Get(ctxRequestID).(string)
 	return id

@@ -12,8 +12,11 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// minIdleEviction is the shortest time a key's bucket is kept after its last request.
-const minIdleEviction = 10 * time.Minute
+// Bounds on how long a key's bucket is kept after its last request.
+const (
+	minIdleEviction = 10 * time.Minute
+	maxIdleEviction = 30 * 24 * time.Hour // for absurdly slow rates; keeps the arithmetic in range
+)
 
 // keyLimiters keeps one token bucket per API key, so one busy client cannot starve
 // the others. Buckets unused for idleAfter are dropped to bound memory; idleAfter is at
@@ -36,8 +39,8 @@ type bucket struct {
 
 func newKeyLimiters(limit rate.Limit, burst int, now func() time.Time) *keyLimiters {
 	idle := minIdleEviction
-	if refill := time.Duration(float64(burst) / float64(limit) * float64(time.Second)); refill > idle {
-		idle = refill
+	if refill := float64(burst) / float64(limit) * float64(time.Second); refill > float64(idle) {
+		idle = time.Duration(math.Min(refill, float64(maxIdleEviction)))
 	}
 	return &keyLimiters{limit: limit, burst: burst, idleAfter: idle, now: now, buckets: map[string]*bucket{}}
 }

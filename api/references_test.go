@@ -780,3 +780,35 @@ func TestCreateBody_MirrorsCreateRequest(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkGetReference(b *testing.B) {
+	tb := setup(b)
+	ref := tb.create(b, tb.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU"})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/references/"+ref.ID, nil)
+		req.Header.Set("Authorization", "Bearer "+tb.keyA)
+		tb.e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatal(rec.Body.String())
+		}
+	}
+}
+
+func BenchmarkCreateReference(b *testing.B) {
+	tb := setup(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rec := httptest.NewRecorder()
+		body := fmt.Sprintf(`{"booking_number":"BK%08d","carrier_code":"MAEU"}`, i)
+		req := httptest.NewRequest(http.MethodPost, "/references", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tb.keyA)
+		tb.e.ServeHTTP(rec, req)
+		if rec.Code != http.StatusCreated {
+			b.Fatal(rec.Body.String())
+		}
+	}
+}

@@ -47,6 +47,7 @@ type StatusError struct {
 	Location string
 }
 
+// Error says what the receiver answered and, for a redirect, where it pointed.
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("receiver answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	if e.StatusCode >= 300 && e.StatusCode < 400 {

@@ -146,7 +146,7 @@ func TestSender_Outcomes(t *testing.T) {
 			w.Header().Set("Retry-After", sendTime.Add(time.Hour).Format(http.TimeFormat))
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}, wantOutcome: references.OutcomeFailed, wantStatus: 503, wantRetry: time.Hour},
-		{name: "100 is not success", handler: func(w http.ResponseWriter, r *http.Request) {
+		{name: "300 is not success", handler: func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusMultipleChoices)
 		}, wantOutcome: references.OutcomeFailed, wantStatus: 300},
 	}

@@ -59,6 +59,9 @@ type Options struct {
 	Now      func() time.Time
 	Rand     func() float64 // in [0, 1); math/rand/v2 by default
 	Logger   *slog.Logger
+	// Observe, when set, is called after every recorded poll: for metrics, and to wake
+	// the notifier when updates were appended.
+	Observe func(PollReport)
 }
 
 func (o *Options) defaults() {
@@ -116,8 +119,6 @@ type Poller struct {
 	cron    *cron.Cron
 	cancel  context.CancelFunc
 	workers sync.WaitGroup
-	// Observe, when set before Start, is called after every poll (for metrics).
-	Observe func(PollReport)
 }
 
 // PollReport describes one finished poll, for metrics and logs.
@@ -249,8 +250,8 @@ func (p *Poller) PollOne(ctx context.Context, id string) error {
 	if _, err := p.store.RecordPoll(ctx, id, res); err != nil {
 		return fmt.Errorf("poll %s: %w", id, err)
 	}
-	if p.Observe != nil {
-		p.Observe(PollReport{ReferenceID: id, Carrier: ref.CarrierCode, Outcome: outcome, Updates: len(res.Updates), Duration: p.opts.Now().Sub(start)})
+	if p.opts.Observe != nil {
+		p.opts.Observe(PollReport{ReferenceID: id, Carrier: ref.CarrierCode, Outcome: outcome, Updates: len(res.Updates), Duration: p.opts.Now().Sub(start)})
 	}
 	return nil
 }

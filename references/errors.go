@@ -75,3 +75,7 @@ func ErrorCode(err error) string {
 // ErrShipmentNotFound is returned (wrapped) by a tracking source that does not know the
 // shipment. The poller counts how long this lasts and unsubscribes after a limit.
 var ErrShipmentNotFound = errors.New("shipment not found at the source")
+
+// ErrNothingToDeliver is returned by the store when a reference has no update waiting
+// for delivery.
+var ErrNothingToDeliver = errors.New("nothing to deliver")

@@ -99,7 +99,7 @@ func (r *Reference) Identifier() (IdentifierKind, string) {
 }
 
 // Active reports whether the reference is still tracked.
-func (r *Reference) Active() bool { return r.Status == StatusActive }
+func (r Reference) Active() bool { return r.Status == StatusActive }
 
 // WantsEvent reports whether an update of type t is to be POSTed to the callback, given
 // the reference's event_types filter (empty means all).

@@ -325,7 +325,7 @@ func TestRecordPoll_AutoUnsubscribeLetsFeedDrain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.NextDelivery(ctx, ref.ID, now); !errors.Is(err, ErrNothingToDeliver) {
+	if _, err := db.NextDelivery(ctx, ref.ID, now); !errors.Is(err, references.ErrNothingToDeliver) {
 		t.Fatalf("after draining: %v", err)
 	}
 }

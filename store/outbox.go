@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
@@ -98,17 +97,15 @@ func (db *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]st
 	return ids, nil
 }
 
-// ErrNothingToDeliver is returned by NextDelivery when the reference has nothing due.
-var ErrNothingToDeliver = errors.New("nothing to deliver")
-
 // NextDelivery returns the reference's next update to send, in sequence order.
 // Updates its event_types filter excludes are passed over (they stay in the feed);
-// when nothing is left the reference leaves the outbox and ErrNothingToDeliver is
+// when nothing is left the reference leaves the outbox and references.ErrNothingToDeliver is
 // returned.
 func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (references.DeliveryJob, error) {
 	var job references.DeliveryJob
+	nothing := false
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		job = references.DeliveryJob{}
+		job, nothing = references.DeliveryJob{}, false
 		ref := &job.Reference
 		if err := getRef(tx, "", refID, ref); err != nil {
 			return err
@@ -118,13 +115,12 @@ func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (re
 			return err
 		}
 		if st == nil {
-			return ErrNothingToDeliver
+			nothing = true
+			return nil
 		}
 		if ref.CallbackURL == "" || (!ref.Active() && stopsDelivery(ref.UnsubscribeReason)) {
-			if err := setDeliveryState(tx, refID, st, nil); err != nil {
-				return err
-			}
-			return ErrNothingToDeliver
+			nothing = true
+			return setDeliveryState(tx, refID, st, nil)
 		}
 		skipped := false
 		for ref.DeliveredSequence < ref.LastSequence {
@@ -144,10 +140,8 @@ func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (re
 			}
 		}
 		if ref.DeliveredSequence >= ref.LastSequence {
-			if err := setDeliveryState(tx, refID, st, nil); err != nil {
-				return err
-			}
-			return ErrNothingToDeliver
+			nothing = true
+			return setDeliveryState(tx, refID, st, nil)
 		}
 		job.Attempt = st.Attempts + 1
 		if st.FirstAttemptAt != nil {
@@ -158,6 +152,9 @@ func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (re
 	})
 	if err != nil {
 		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, err)
+	}
+	if nothing {
+		return references.DeliveryJob{}, references.ErrNothingToDeliver
 	}
 	return job, nil
 }

@@ -20,17 +20,17 @@ const DefaultTolerance = 5 * time.Minute
 // with details, so a receiver can log why and branch with errors.Is. A receiver should
 // answer any of them with a 4xx status and not process the body.
 var (
-	// ErrMissingHeader: webhook-id, webhook-timestamp or webhook-signature is absent or empty.
+	// ErrMissingHeader means webhook-id, webhook-timestamp or webhook-signature is absent or empty.
 	ErrMissingHeader = errors.New("missing webhook header")
-	// ErrInvalidTimestamp: webhook-timestamp is not a whole number of Unix seconds.
+	// ErrInvalidTimestamp means webhook-timestamp is not a whole number of Unix seconds.
 	ErrInvalidTimestamp = errors.New("invalid webhook timestamp")
-	// ErrTooOld: the timestamp is further in the past than the tolerance (a replay, or
+	// ErrTooOld means the timestamp is further in the past than the tolerance (a replay, or
 	// a receiver clock running fast).
 	ErrTooOld = errors.New("webhook timestamp too old")
-	// ErrTooNew: the timestamp is further in the future than the tolerance (a receiver
+	// ErrTooNew means the timestamp is further in the future than the tolerance (a receiver
 	// clock running slow).
 	ErrTooNew = errors.New("webhook timestamp too new")
-	// ErrNoMatchingSignature: no v1 signature in webhook-signature matches any of the
+	// ErrNoMatchingSignature means no v1 signature in webhook-signature matches any of the
 	// secrets for this id, timestamp and body.
 	ErrNoMatchingSignature = errors.New("no matching webhook signature")
 )

@@ -118,8 +118,15 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// validate checks c (after defaults) and returns the parsed base URL. Each error names
-// the field at fault, as written in a sources file.
+// Validate checks c as New would, for callers that load configurations before
+// building clients. Each error names the field at fault as a sources file writes it
+// ("base_url: is required").
+func (c Config) Validate() error {
+	_, err := c.withDefaults().validate()
+	return err
+}
+
+// validate checks c (after defaults) and returns the parsed base URL.
 func (c Config) validate() (*url.URL, error) {
 	base, err := parseHTTPURL(c.BaseURL)
 	if err != nil {

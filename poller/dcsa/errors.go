@@ -54,7 +54,7 @@ func (e *APIError) HTTPStatus() int { return e.StatusCode }
 // RetryAfterError is returned (wrapped) when the carrier asks the client to slow down:
 // a 429, or a 503 with a Retry-After header. After is the wait the carrier asked for,
 // zero when it did not say; callers back off at least that long. Find it with
-// errors.As.
+// errors.As, as a *RetryAfterError or as an interface{ RetryAfter() time.Duration }.
 type RetryAfterError struct {
 	After time.Duration
 	Err   error // the *APIError of the response
@@ -68,6 +68,10 @@ func (e *RetryAfterError) Error() string {
 }
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns After; the poller finds it by this method, without importing
+// this package.
+func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
 
 // maxRetryAfter caps what a server can make the poller wait.
 const maxRetryAfter = 24 * time.Hour

@@ -86,7 +86,7 @@ func (f *fakeDCSA) serveEvents(w http.ResponseWriter, r *http.Request) {
 func (f *fakeDCSA) serveFixtures(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	pages := map[string]struct{ file, next string }{
-		"":   {"container_page1.json", "Y3Vyc29yOjI="},
+		"":             {"container_page1.json", "Y3Vyc29yOjI="},
 		"Y3Vyc29yOjI=": {"container_page2.json", "Y3Vyc29yOjM="},
 		"Y3Vyc29yOjM=": {"container_page3.json", ""},
 	}

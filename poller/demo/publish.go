@@ -2,7 +2,8 @@ package demo
 
 import (
 	"crypto/sha256"
-	"fmt"
+	"encoding/binary"
+	"encoding/hex"
 	"time"
 
 	"github.com/trackhook/trackhook/references"
@@ -61,10 +62,22 @@ func (v *voyage) events(at time.Time) []references.Event {
 
 // eventID is a UUID-shaped id, stable for one milestone, classifier and revision.
 func (v *voyage) eventID(milestone int, c references.Classifier, revision int) string {
-	b := sha256.Sum256(fmt.Appendf(nil, "%d/%d/%s/%d", v.seed, milestone, c, revision))
+	in := make([]byte, 0, 32)
+	in = binary.BigEndian.AppendUint64(in, v.seed)
+	in = binary.BigEndian.AppendUint32(in, uint32(milestone))
+	in = binary.BigEndian.AppendUint32(in, uint32(revision))
+	in = append(in, c...)
+	b := sha256.Sum256(in)
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	hex.Encode(out[9:13], b[4:6])
+	hex.Encode(out[14:18], b[6:8])
+	hex.Encode(out[19:23], b[8:10])
+	hex.Encode(out[24:36], b[10:16])
+	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
+	return string(out[:])
 }
 
 func copyLocation(l *references.Location) *references.Location {

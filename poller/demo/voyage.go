@@ -150,7 +150,7 @@ func planVoyage(ref *references.Reference) *voyage {
 	}
 	last := 0
 	if hub != nil {
-		leg1 := sea * time.Duration(35+rng.IntN(20)) / 100
+		leg1 := (sea * time.Duration(35+rng.IntN(20)) / 100).Round(time.Hour)
 		t = t.Add(leg1)
 		transport(references.CodeArrival, hub.location(), 0, 1, t)
 		v.legs[0].revealed = t.Add(-time.Duration(24+rng.IntN(5*24)) * time.Hour)

@@ -1,0 +1,124 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/store"
+)
+
+func TestBackup_AdminOnlyAndOpensAsStore(t *testing.T) {
+	b := setup(t)
+	ref := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU"})
+
+	t.Run("non-admin key is forbidden", func(t *testing.T) {
+		for _, key := range []string{b.keyA, b.keyB} {
+			resp, body := b.do(t, http.MethodGet, "/admin/backup", key, nil)
+			wantError(t, resp, body, http.StatusForbidden, references.CodeForbidden, "")
+		}
+	})
+
+	resp, body := b.do(t, http.MethodGet, "/admin/backup", b.adminKey, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %.200s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/octet-stream" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="trackhook-20260301T120000Z.db"` {
+		t.Errorf("Content-Disposition %q", cd)
+	}
+
+	path := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// It is a bbolt file in its own right ...
+	raw, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("backup is not a bbolt file: %v", err)
+	}
+	err = raw.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("bbolt consistency check: %v", err)
+	}
+	raw.Close()
+	// ... and the store opens it with the data and keys in it.
+	db, err := store.Open(path, store.Options{NoSync: true, Now: b.clock.Now})
+	if err != nil {
+		t.Fatalf("open backup as store: %v", err)
+	}
+	defer db.Close()
+	got, err := db.GetReference(context.Background(), accountA, ref.ID)
+	if err != nil || got.ContainerID != "CSQU3054383" {
+		t.Errorf("reference in backup: %+v, %v", got, err)
+	}
+	if _, err := db.LookupAPIKey(context.Background(), references.HashAPIKey(b.keyA)); err != nil {
+		t.Errorf("key in backup: %v", err)
+	}
+}
+
+func TestBackup_RouteAbsentWithoutBackuper(t *testing.T) {
+	b := setup(t, func(c *setupConfig) { c.api.Backup = nil })
+	resp, body := b.do(t, http.MethodGet, "/admin/backup", b.adminKey, nil)
+	wantError(t, resp, body, http.StatusNotFound, references.CodeNotFound, "")
+}
+
+// failingBackup writes n bytes and then fails, like a disk error midway.
+type failingBackup struct{ n int }
+
+func (f failingBackup) Backup(_ context.Context, w io.Writer) (int64, error) {
+	if f.n > 0 {
+		if _, err := w.Write([]byte(strings.Repeat("x", f.n))); err != nil {
+			return 0, err
+		}
+	}
+	return int64(f.n), errors.New("disk on fire")
+}
+
+func TestBackup_Failures(t *testing.T) {
+	t.Run("before any byte: JSON 500", func(t *testing.T) {
+		b := setup(t, func(c *setupConfig) { c.api.Backup = failingBackup{n: 0} })
+		resp, body := b.do(t, http.MethodGet, "/admin/backup", b.adminKey, nil)
+		wantError(t, resp, body, http.StatusInternalServerError, references.CodeInternal, "")
+		if resp.Header.Get("Content-Disposition") != "" {
+			t.Error("error response still offers a file download")
+		}
+		if strings.Contains(string(body), "disk on fire") {
+			t.Error("internal error leaked to the client")
+		}
+	})
+	t.Run("midway: the transfer is cut", func(t *testing.T) {
+		b := setup(t, func(c *setupConfig) { c.api.Backup = failingBackup{n: 100 << 10} })
+		req, err := http.NewRequest(http.MethodGet, b.srv.URL+"/admin/backup", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+b.adminKey)
+		resp, err := b.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if _, err := io.ReadAll(resp.Body); err == nil {
+			t.Fatal("a failed backup was received as a complete file")
+		}
+		if !strings.Contains(b.logs.String(), "disk on fire") {
+			t.Errorf("failure not logged:\n%s", b.logs.String())
+		}
+	})
+}

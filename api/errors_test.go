@@ -1,0 +1,148 @@
+package api
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/api")
+
+func TestStatusFor_EveryDomainCode(t *testing.T) {
+	tests := []struct {
+		code   string
+		status int
+	}{
+		{references.CodeBadRequest, 400},
+		{references.CodeUnauthorized, 401},
+		{references.CodeForbidden, 403},
+		{references.CodeNotFound, 404},
+		{codeMethodNotAllowed, 405},
+		{references.CodeConflict, 409},
+		{references.CodeGone, 410},
+		{references.CodeTooLarge, 413},
+		{codeUnsupportedMediaType, 415},
+		{references.CodeInvalid, 422},
+		{references.CodeTooManyItems, 422},
+		{references.CodeUnsupported, 422},
+		{codeIdempotencyMismatch, 422},
+		{references.CodeRateLimited, 429},
+		{references.CodeInternal, 500},
+		{references.CodeUnavailable, 503},
+		{"some_future_code", 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			if got := statusFor(tt.code); got != tt.status {
+				t.Errorf("statusFor(%q) = %d, want %d", tt.code, got, tt.status)
+			}
+		})
+	}
+}
+
+func TestHandleError_UnknownAndWrappedErrors(t *testing.T) {
+	b := setup(t)
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+		leak   string // must not appear in the body
+	}{
+		{"plain error is internal", errors.New("db exploded at /var/lib/x"), 500, references.CodeInternal, "exploded"},
+		{"unknown code is internal", references.Errorf("weird", "secret detail"), 500, references.CodeInternal, "secret"},
+		{"wrapped domain error keeps its code", fmt.Errorf("get: %w", references.Errorf(references.CodeNotFound, "reference x not found")), 404, references.CodeNotFound, "get:"},
+		{"echo 5xx is internal", echo.NewHTTPError(http.StatusBadGateway, "upstream details"), 500, references.CodeInternal, "upstream"},
+		{"echo 4xx keeps its status", echo.NewHTTPError(http.StatusRequestEntityTooLarge), 413, references.CodeTooLarge, ""},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := fmt.Sprintf("/test-error-%d", i)
+			b.e.GET(path, func(echo.Context) error { return tt.err })
+			rec := httptest.NewRecorder()
+			b.e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+			wantError(t, rec.Result(), rec.Body.Bytes(), tt.status, tt.code, "")
+			if tt.leak != "" && strings.Contains(rec.Body.String(), tt.leak) {
+				t.Errorf("body %s leaks %q", rec.Body.String(), tt.leak)
+			}
+		})
+	}
+}
+
+// TestErrorResponses_Golden records what clients see for typical mistakes, so a change
+// of wording or status shows up in review. Rewrite with go test ./api -run Golden -update.
+func TestErrorResponses_Golden(t *testing.T) {
+	b := setup(t)
+	ref := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU"})
+	requests := []struct {
+		method, path, key, body string
+	}{
+		{http.MethodGet, "/references", "", ""},
+		{http.MethodGet, "/references", "nope", ""},
+		{http.MethodGet, "/admin/backup", b.keyA, ""},
+		{http.MethodGet, "/nowhere", b.keyA, ""},
+		{http.MethodPut, "/references", b.keyA, ""},
+		{http.MethodGet, "/references/ref_NOSUCH", b.keyA, ""},
+		{http.MethodGet, "/references?limit=1000", b.keyA, ""},
+		{http.MethodPost, "/references", b.keyA, `{"container_id":"CSQU3054384","carrier_code":"MAEU"}`},
+		{http.MethodPost, "/references", b.keyA, `{"container_id":"CSQU3054383","carrier_code":"MAEU"}`},
+		{http.MethodPost, "/references", b.keyA, `{"container_id":"CSQU3054383","carrier":"MAEU"}`},
+		{http.MethodPost, "/references", b.keyA, `{"container_id":["CSQU3054383"],"carrier_code":"MAEU"}`},
+		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","poll_interval":15}`},
+		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","callback_url":"http://example.com"}`},
+		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456",}`},
+		{http.MethodPatch, "/references/" + ref.ID, b.keyA, `{}`},
+		{http.MethodGet, "/references/" + ref.ID + "/updates?after=first", b.keyA, ""},
+	}
+	var out strings.Builder
+	for _, r := range requests {
+		var body *strings.Reader
+		if r.body != "" {
+			body = strings.NewReader(r.body)
+		}
+		var req *http.Request
+		if body != nil {
+			req = httptest.NewRequest(r.method, r.path, body)
+			req.Header.Set("Content-Type", "application/json")
+		} else {
+			req = httptest.NewRequest(r.method, r.path, nil)
+		}
+		if r.key != "" {
+			req.Header.Set("Authorization", "Bearer "+r.key)
+		}
+		rec := httptest.NewRecorder()
+		b.e.ServeHTTP(rec, req)
+		// Ids are random: name them by role so the file is stable.
+		got := strings.ReplaceAll(rec.Body.String(), ref.ID, "<ref_id>")
+		shownPath := strings.ReplaceAll(r.path, ref.ID, "<ref_id>")
+		fmt.Fprintf(&out, "%s %s %s\n%d %s", r.method, shownPath, r.body, rec.Code, got)
+		out.WriteString("\n")
+	}
+
+	golden := filepath.Join("..", "testdata", "api", "errors.golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(out.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if out.String() != string(want) {
+		t.Errorf("error responses differ from %s (rerun with -update if intended):\n%s", golden, out.String())
+	}
+}

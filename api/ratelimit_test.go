@@ -1,0 +1,136 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
+	b := setup(t, func(c *setupConfig) {
+		c.api.RateLimit = rate.Every(4 * time.Second) // one token per 4 s
+		c.api.RateBurst = 3
+	})
+	get := func(key string) (*http.Response, []byte) {
+		return b.do(t, http.MethodGet, "/references", key, nil)
+	}
+	for i := 0; i < 3; i++ {
+		if resp, body := get(b.keyA); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d within the burst: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body := get(b.keyA)
+	wantError(t, resp, body, http.StatusTooManyRequests, references.CodeRateLimited, "")
+	if got := resp.Header.Get("Retry-After"); got != "4" {
+		t.Errorf("Retry-After %q, want 4", got)
+	}
+
+	// Another key has its own bucket; unauthenticated routes are not limited.
+	if resp, body := get(b.keyB); resp.StatusCode != http.StatusOK {
+		t.Fatalf("account B limited by A's traffic: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := b.do(t, http.MethodGet, "/healthz", "", nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz limited: %d", resp.StatusCode)
+	}
+
+	// Refused requests do not use up future tokens: after 3 s one second is left.
+	b.clock.Advance(3 * time.Second)
+	resp, _ = get(b.keyA)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("after 3 s: status %d, Retry-After %q; want 429 and 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	b.clock.Advance(time.Second)
+	if resp, body := get(b.keyA); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the wait: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestKeyLimiters_EvictsIdleBuckets(t *testing.T) {
+	clock := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	k := newKeyLimiters(10, 5, clock.Now)
+	if k.idleAfter != minIdleEviction {
+		t.Fatalf("idleAfter %v, want %v", k.idleAfter, minIdleEviction)
+	}
+	for _, id := range []string{"key_1", "key_2", "key_3"} {
+		if d := k.wait(id); d != 0 {
+			t.Fatalf("first request of %s waits %v", id, d)
+		}
+	}
+	clock.Advance(minIdleEviction / 2)
+	k.wait("key_1") // key_1 stays busy
+	clock.Advance(minIdleEviction/2 + time.Second)
+	k.wait("key_4")
+	if got := k.size(); got != 2 {
+		t.Errorf("%d buckets after eviction, want 2 (key_1 and key_4)", got)
+	}
+}
+
+func TestKeyLimiters_IdleLongerThanRefill(t *testing.T) {
+	// A bucket that takes an hour to refill must not be dropped, and so refilled, sooner.
+	k := newKeyLimiters(rate.Every(time.Hour), 2, time.Now)
+	if k.idleAfter < 2*time.Hour {
+		t.Errorf("idleAfter %v, want at least the 2 h refill time", k.idleAfter)
+	}
+	if k := newKeyLimiters(1e-12, 100, time.Now); k.idleAfter != maxIdleEviction {
+		t.Errorf("idleAfter %v for a near-zero rate, want the cap %v", k.idleAfter, maxIdleEviction)
+	}
+}
+
+func TestRateLimit_RetryAfterRoundsUp(t *testing.T) {
+	b := setup(t, func(c *setupConfig) {
+		c.api.RateLimit = 2 // a token every 500 ms
+		c.api.RateBurst = 1
+	})
+	b.do(t, http.MethodGet, "/references", b.keyA, nil)
+	resp, _ := b.do(t, http.MethodGet, "/references", b.keyA, nil)
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != http.StatusTooManyRequests || err != nil || secs != 1 {
+		t.Fatalf("status %d, Retry-After %q; want 429 and 1", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestRateLimit_ConcurrentKeys(t *testing.T) {
+	b := setup(t, func(c *setupConfig) {
+		c.api.RateLimit = rate.Every(time.Hour) // no refill during the test
+		c.api.RateBurst = 20
+	})
+	type result struct{ ok, limited int }
+	results := make(chan result, 4)
+	for _, key := range []string{b.keyA, b.keyA, b.keyB, b.keyB} {
+		go func() {
+			var r result
+			for i := 0; i < 15; i++ {
+				req, _ := http.NewRequest(http.MethodGet, b.srv.URL+"/references", nil)
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := b.srv.Client().Do(req)
+				if err != nil {
+					results <- r
+					return
+				}
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case http.StatusOK:
+					r.ok++
+				case http.StatusTooManyRequests:
+					r.limited++
+				}
+			}
+			results <- r
+		}()
+	}
+	var total result
+	for i := 0; i < 4; i++ {
+		r := <-results
+		total.ok += r.ok
+		total.limited += r.limited
+	}
+	// Two keys, 30 requests each, a burst of 20 each: exactly 40 pass.
+	if total.ok != 40 || total.limited != 20 {
+		t.Errorf("%d passed and %d limited, want 40 and 20", total.ok, total.limited)
+	}
+}

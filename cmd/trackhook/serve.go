@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/trackhook/trackhook/api"
+	"github.com/trackhook/trackhook/notifier"
+	"github.com/trackhook/trackhook/poller"
+	"github.com/trackhook/trackhook/poller/demo"
+	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/store"
+)
+
+const serveUsage = `trackhook serve runs the API, the poller and the webhook notifier on one store.
+
+With no flags it listens on :8080, keeps its data in ./trackhook.db and tracks every
+carrier with the built-in demo carrier. On a store without API keys it creates one for
+account "default" and prints it once.
+
+Example (a fast demo: a whole voyage in about ten minutes):
+  trackhook serve --demo-speed 3600 --poll-interval 10s --min-poll-interval 1s --allow-insecure-callbacks --allow-private-callbacks`
+
+// serveConfig is everything serve reads from flags and the environment.
+type serveConfig struct {
+	addr, dbPath, sourcesPath      string
+	logFormat, logLevel            string
+	allowInsecure, allowPrivate    bool
+	demoSpeed                      float64
+	pollInterval, minPollInterval  time.Duration
+	maxAge, notFoundFor, retention time.Duration
+	pollWorkers, deliveryWorkers   int
+	deliveryTimeout, retryWindow   time.Duration
+	failingUnsubscribeAfter        time.Duration
+	rateLimit                      float64
+	rateBurst                      int
+	shutdownTimeout                time.Duration
+}
+
+func parseServeFlags(args []string, e env) (serveConfig, error) {
+	var c serveConfig
+	fs := newFlagSet("serve", serveUsage, e.stderr)
+	fs.StringVar(&c.addr, "addr", ":8080", "address the API listens on")
+	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file (created when missing)")
+	fs.StringVar(&c.sourcesPath, "sources", "", "YAML or JSON file choosing a tracking source per carrier (default: the demo carrier for all)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&c.allowInsecure, "allow-insecure-callbacks", false, "accept http:// callback URLs (development only)")
+	fs.BoolVar(&c.allowPrivate, "allow-private-callbacks", false, "allow callbacks to loopback and private addresses (development and tests only)")
+	fs.Float64Var(&c.demoSpeed, "demo-speed", 1, "simulated seconds per real second of the demo carrier, e.g. 3600")
+	fs.DurationVar(&c.pollInterval, "poll-interval", 15*time.Minute, "poll interval of references that set none")
+	fs.DurationVar(&c.minPollInterval, "min-poll-interval", 5*time.Minute, "smallest poll_interval a reference may ask for")
+	fs.DurationVar(&c.maxAge, "max-tracking-age", 90*24*time.Hour, "unsubscribe references older than this")
+	fs.DurationVar(&c.notFoundFor, "not-found-for", 72*time.Hour, "unsubscribe references the source has not known for this long")
+	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "how long delivered updates stay in the feed")
+	fs.IntVar(&c.pollWorkers, "poll-workers", 16, "polls running at once")
+	fs.IntVar(&c.deliveryWorkers, "delivery-workers", 32, "webhook deliveries running at once")
+	fs.DurationVar(&c.deliveryTimeout, "delivery-timeout", 10*time.Second, "timeout of one webhook attempt")
+	fs.DurationVar(&c.retryWindow, "retry-window", 72*time.Hour, "how long a failing webhook is retried before it is given up")
+	fs.DurationVar(&c.failingUnsubscribeAfter, "unsubscribe-failing-after", 5*24*time.Hour, "unsubscribe references whose callback has failed for this long")
+	fs.Float64Var(&c.rateLimit, "rate-limit", float64(api.DefaultRateLimit), "API requests per second allowed per key")
+	fs.IntVar(&c.rateBurst, "rate-burst", api.DefaultRateBurst, "API request burst allowed per key")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests, polls and deliveries")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return c, err
+	}
+	if fs.NArg() != 0 {
+		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	switch {
+	case c.logFormat != "text" && c.logFormat != "json":
+		return c, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
+	case c.demoSpeed <= 0:
+		return c, errors.New("--demo-speed must be above 0")
+	case c.minPollInterval <= 0 || c.pollInterval < c.minPollInterval:
+		return c, errors.New("--poll-interval must be at least --min-poll-interval, and both above 0")
+	case c.pollWorkers <= 0 || c.deliveryWorkers <= 0:
+		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
+	case c.retention <= 0:
+		return c, errors.New("--retention must be above 0")
+	}
+	return c, nil
+}
+
+func newLogger(c serveConfig, e env) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
+}
+
+func serve(ctx context.Context, args []string, e env) error {
+	c, err := parseServeFlags(args, e)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(c, e)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(c.dbPath, store.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := bootstrapKeys(ctx, db, e); err != nil {
+		return err
+	}
+
+	router, err := sourceRouter(c, e)
+	if err != nil {
+		return err
+	}
+	svcOpts := references.ServiceOptions{
+		AllowInsecureCallbacks: c.allowInsecure,
+		DefaultPollInterval:    c.pollInterval,
+		MinPollInterval:        c.minPollInterval,
+	}
+	if !c.allowPrivate {
+		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
+			return notifier.CheckCallbackURL(ctx, nil, raw)
+		}
+	}
+	svc := references.NewService(db, svcOpts)
+
+	deliveries := notifier.New(db, notifier.NewSender(notifier.SenderOptions{
+		Timeout: c.deliveryTimeout, UserAgent: "trackhook/" + version, AllowPrivate: c.allowPrivate,
+	}), notifier.Options{
+		Workers: c.deliveryWorkers, RetryWindow: c.retryWindow,
+		UnsubscribeFailingAfter: c.failingUnsubscribeAfter, Logger: log.With("component", "notifier"),
+	})
+	polls := poller.New(db, poller.Options{
+		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
+		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Logger: log.With("component", "poller"),
+		Observe: func(r poller.PollReport) {
+			if r.Updates > 0 {
+				deliveries.Wake() // deliver now rather than at the next outbox scan
+			}
+		},
+	})
+	retention := newRetention(db, c.retention, log.With("component", "retention"))
+
+	var shuttingDown atomic.Bool
+	handler := api.New(svc, api.Options{
+		Logger: log.With("component", "api"), Backup: db,
+		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
+		Ready: func(ctx context.Context) error {
+			if shuttingDown.Load() {
+				return errors.New("shutting down")
+			}
+			return db.Ping(ctx)
+		},
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // a backup of a large store streams for a while
+		IdleTimeout:       2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+
+	// Background work runs under its own context: it is stopped in order below,
+	// after the API stops taking requests.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	if err := polls.Start(work); err != nil {
+		return err
+	}
+	deliveries.Start(work)
+	retention.Start(work)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("trackhook serving", "addr", ln.Addr().String(), "db", c.dbPath, "version", version)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-serveErr:
+		log.Error("server stopped", "err", err)
+	}
+	shuttingDown.Store(true)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
+	defer cancel()
+	if shutErr := srv.Shutdown(stopCtx); shutErr != nil {
+		log.Error("API shutdown", "err", shutErr)
+	}
+	retention.Stop()
+	polls.Stop(stopCtx)
+	deliveries.Stop(stopCtx)
+	stopWork()
+	log.Info("stopped")
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// bootstrapKeys registers TRACKHOOK_API_KEY (so scripts know a key in advance) and,
+// on a store with no live key, creates one for the default account and prints it once.
+func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
+	now := time.Now()
+	if _, err := db.EnsureAccount(ctx, references.DefaultAccount, references.NewWebhookSecret(), now); err != nil {
+		return err
+	}
+	if key := e.getenv("TRACKHOOK_API_KEY"); key != "" {
+		if len(key) < 16 {
+			return errors.New("TRACKHOOK_API_KEY must be at least 16 characters")
+		}
+		_, stored := references.NewAPIKey(references.DefaultAccount, true, now)
+		stored.Hash, stored.Prefix = references.HashAPIKey(key), key[:min(8, len(key))]
+		if existing, err := db.LookupAPIKey(ctx, stored.Hash); err == nil {
+			if existing.RevokedAt != nil {
+				return errors.New("TRACKHOOK_API_KEY was revoked on this store; set another key")
+			}
+			return nil
+		}
+		return db.CreateAPIKey(ctx, stored)
+	}
+	n, err := db.CountAPIKeys(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	key, err := createKey(ctx, db, references.DefaultAccount, true, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, key)
+	return nil
+}
+
+// sourceRouter builds the tracking sources: from --sources when given, else the demo
+// carrier for every carrier.
+func sourceRouter(c serveConfig, e env) (poller.Router, error) {
+	demoSrc := demo.New(demo.Options{Speed: c.demoSpeed})
+	if c.sourcesPath == "" {
+		return poller.Router{Default: demoSrc}, nil
+	}
+	cfg, err := loadSourcesConfig(c.sourcesPath, e.getenv)
+	if err != nil {
+		return poller.Router{}, err
+	}
+	byCarrier, def, err := buildSources(cfg, demoSrc, time.Now)
+	if err != nil {
+		return poller.Router{}, err
+	}
+	return poller.Router{ByCarrier: byCarrier, Default: def}, nil
+}
+
+// rateLimit turns the --rate-limit flag into a limit; 0 or less turns limiting off.
+func rateLimit(perSecond float64) rate.Limit {
+	if perSecond <= 0 {
+		return rate.Inf
+	}
+	return rate.Limit(perSecond)
+}
