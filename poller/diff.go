@@ -16,7 +16,9 @@ import (
 // estimate under a new id. A milestone is identified by (see milestoneKey): event type,
 // code, location (UN/LOCODE, else name), vessel (IMO, else name) and voyage of the
 // transport call, equipment reference and empty indicator; not by classifier or time,
-// so that a planned departure and the actual one are the same milestone. When a
+// so that a planned departure and the actual one are the same milestone. A milestone
+// moved to another vessel or voyage is another milestone: the old one is reported
+// removed and the new one added. When a
 // snapshot holds several events of one milestone (a source listing both the plan and
 // the estimate, say), the most definite one stands for it (ACT over EST over PLN), and
 // among equally definite ones the last in canonical order.

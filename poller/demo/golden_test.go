@@ -30,7 +30,7 @@ func TestFetch_Golden(t *testing.T) {
 		t.Run(ref.ID, func(t *testing.T) {
 			t.Parallel()
 			type poll struct {
-				SimulatedTime time.Time           `json:"simulated_time"`
+				SimulatedTime time.Time          `json:"simulated_time"`
 				Events        []references.Event `json:"events"`
 			}
 			var polls []poll
