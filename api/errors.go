@@ -17,7 +17,7 @@ const (
 	codeUnsupportedMediaType = "unsupported_media_type"
 	// codeIdempotencyMismatch is what the store answers when an Idempotency-Key is
 	// reused with a different request.
-	codeIdempotencyMismatch = "idempotency_mismatch"
+	codeIdempotencyMismatch = references.CodeIdempotencyMismatch
 )
 
 // statusFor is the one table from error codes to HTTP statuses. Codes it does not know

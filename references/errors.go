@@ -20,6 +20,8 @@ const (
 	CodeUnsupported  = "unsupported"    // e.g. no tracking source for a carrier
 	CodeGone         = "gone"           // the thing existed but is no longer available
 	CodeTooManyItems = "too_many_items" // a list or map in the request is over its limit
+	// CodeIdempotencyMismatch: an Idempotency-Key was reused with a different request.
+	CodeIdempotencyMismatch = "idempotency_mismatch"
 )
 
 // Error is a domain error with a machine-readable code and a message written for the

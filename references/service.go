@@ -15,8 +15,8 @@ import (
 type Store interface {
 	// CreateReference stores a new active reference and its first due time. When idem
 	// is set and a reference was already created under the same key, it returns that
-	// reference and replayed=true instead (or ErrIdempotencyMismatch-coded error when the
-	// request differed). An active reference with the same identifier and carrier in the
+	// reference and replayed=true instead (or an error with CodeIdempotencyMismatch when
+	// the request differed). An active reference with the same identifier and carrier in the
 	// account is an *Error with CodeConflict and ReferenceID set.
 	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)

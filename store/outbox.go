@@ -107,7 +107,7 @@ func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (re
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		job, nothing = references.DeliveryJob{}, false
 		ref := &job.Reference
-		if err := getRef(tx, "", refID, ref); err != nil {
+		if err := getRef(tx, anyAccount, refID, ref); err != nil {
 			return err
 		}
 		st, err := getDeliveryState(tx, refID)
@@ -204,7 +204,7 @@ func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a r
 	var ref references.Reference
 	err := db.batch(ctx, func(tx *bolt.Tx) error {
 		ref = references.Reference{}
-		if err := getRef(tx, "", job.Reference.ID, &ref); err != nil {
+		if err := getRef(tx, anyAccount, job.Reference.ID, &ref); err != nil {
 			return err
 		}
 		if err := appendAttempt(tx, &a); err != nil {
@@ -395,7 +395,7 @@ func (db *DB) Redeliveries(ctx context.Context, now time.Time, limit int) ([]ref
 			i := bytes.IndexByte(k, sep)
 			refID, updateID := string(k[:i]), string(k[i+1:])
 			job := references.DeliveryJob{Redelivery: true, Attempt: 1}
-			if err := getRef(tx, "", refID, &job.Reference); err != nil {
+			if err := getRef(tx, anyAccount, refID, &job.Reference); err != nil {
 				return err
 			}
 			u, err := findUpdate(tx, refID, updateID, job.Reference.LastSequence)

@@ -62,7 +62,7 @@ func (db *DB) RecordPoll(ctx context.Context, refID string, res references.PollR
 	var ref references.Reference
 	err := db.batch(ctx, func(tx *bolt.Tx) error {
 		ref = references.Reference{}
-		if err := getRef(tx, "", refID, &ref); err != nil {
+		if err := getRef(tx, anyAccount, refID, &ref); err != nil {
 			return err
 		}
 		if !ref.Active() {

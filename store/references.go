@@ -36,7 +36,7 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 			}
 			if found {
 				if rec.RequestHash != idem.RequestHash {
-					return references.Errorf("idempotency_mismatch", "Idempotency-Key %q was already used with a different request", idem.Key)
+					return references.Errorf(references.CodeIdempotencyMismatch, "Idempotency-Key %q was already used with a different request", idem.Key)
 				}
 				replayed = true
 				return getRef(tx, ref.AccountID, rec.ReferenceID, &out)
@@ -90,13 +90,17 @@ func getIdempotency(tx *bolt.Tx, accountID, key string, now time.Time) (idempote
 	return rec, true, nil
 }
 
-// getRef loads a reference of the account; accountID "" means any account (internal use).
+// anyAccount makes getRef skip the account check, for the poller and the notifier.
+// Account ids never contain NUL, so no caller can pass it by accident.
+const anyAccount = "\x00"
+
+// getRef loads a reference of the account (or of anyAccount).
 func getRef(tx *bolt.Tx, accountID, id string, ref *references.Reference) error {
 	found, err := getJSON(tx.Bucket(bucketRefs), []byte(id), ref)
 	if err != nil {
 		return err
 	}
-	if !found || (accountID != "" && ref.AccountID != accountID) {
+	if !found || (accountID != anyAccount && ref.AccountID != accountID) {
 		return notFound(id)
 	}
 	return nil
@@ -115,7 +119,7 @@ func (db *DB) GetReference(ctx context.Context, accountID, id string) (reference
 
 // Reference returns a reference whatever its account, for the poller and notifier.
 func (db *DB) Reference(ctx context.Context, id string) (references.Reference, error) {
-	return db.GetReference(ctx, "", id)
+	return db.GetReference(ctx, anyAccount, id)
 }
 
 // ListReferences returns a page of the account's references in creation order. The

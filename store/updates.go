@@ -87,7 +87,7 @@ func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int,
 			ref, ok := refs[refID]
 			if !ok {
 				ref = &references.Reference{}
-				if err := getRef(tx, "", refID, ref); err != nil {
+				if err := getRef(tx, anyAccount, refID, ref); err != nil {
 					ref = nil // the reference is gone: drop its updates
 				}
 				refs[refID] = ref
