@@ -130,7 +130,8 @@ func parseSourcesConfig(data []byte, format string, getenv func(string) string) 
 		err = decodeSourcesYAML(data, &cfg)
 	}
 	if err != nil {
-		return sourcesConfig{}, err
+		// The file's own text can end up in the message: keep it one line.
+		return sourcesConfig{}, errors.New(strings.Join(strings.Fields(err.Error()), " "))
 	}
 	if err := cfg.expandEnv(getenv); err != nil {
 		return sourcesConfig{}, err
@@ -193,7 +194,7 @@ func decodeSourcesYAML(data []byte, cfg *sourcesConfig) error {
 
 var (
 	yamlUnknownField = regexp.MustCompile(`field (.+) not found in type \S+`)
-	yamlWrongType    = regexp.MustCompile("cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)")
+	yamlWrongType    = regexp.MustCompile("(?s)cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)")
 )
 
 // yamlErrorText rewrites yaml.v3's errors, which can span lines and name Go types,

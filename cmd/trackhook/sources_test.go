@@ -119,6 +119,7 @@ func TestSourcesRejectsBadConfigs(t *testing.T) {
 		{"YAML syntax", "yaml", "carriers:\n  MAEU: [\n", "line 2: did not find expected node content"},
 		{"unquoted variable in braces", "yaml", "carriers:\n  MAEU: {type: dcsa, auth: {headers: {K: ${KEY}}}}\n", `line 1: did not find expected ',' or '}' (inside { } write "${NAME}" in quotes)`},
 		{"YAML wrong type", "yaml", "demo:\n  speed: fast\n", `line 2: "fast" is not a valid number`},
+		{"YAML scalar for the whole file", "yaml", "0\n\n0", `line 1: "0\n0" is not a valid mapping`},
 		{"YAML list for a mapping", "yaml", "carriers: [MAEU]\n", "line 1: a list is not a valid mapping"},
 		{"negative failures", "yaml", "breaker: {failures: -1}\n", `line 1: "-1" is not a valid whole number, 0 or more`},
 		{"two documents", "yaml", "default: demo\n---\ndefault: none\n", "more than one YAML document"},
@@ -375,6 +376,7 @@ func FuzzLoadSourcesConfig(f *testing.F) {
 	f.Add([]byte("carriers:\n  MAEU: {type: dcsa, base_url: 'https://a.test', auth: {headers: {K: \"${MAEU_KEY}\"}}}\n"), false)
 	f.Add([]byte(`{"default": "none", "breaker": {"open_for": "1h"}, "demo": {"speed": 1e308}}`), true)
 	f.Add([]byte("&a [*a, *a]\n"), false)
+	f.Add([]byte("0\n\n0"), false) // a multi-line scalar once made a multi-line error
 	f.Fuzz(func(t *testing.T, data []byte, isJSON bool) {
 		format := "yaml"
 		if isJSON {

@@ -155,11 +155,16 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 		if errors.Is(err, errTooManyEvents) {
 			return nil, fmt.Errorf("more than %d events (max_events): the server keeps sending", c.cfg.MaxEvents)
 		}
-		if err != nil {
-			if n > 1 {
-				return nil, fmt.Errorf("page %d: %w", n, err)
-			}
+		switch {
+		case err == nil:
+		case n == 1:
 			return nil, err
+		case errors.Is(err, references.ErrShipmentNotFound):
+			// A later page that is gone (an expired cursor, say) does not mean the
+			// shipment is unknown: drop the wrapping, or the poller would count it so.
+			return nil, fmt.Errorf("page %d: %v", n, err)
+		default:
+			return nil, fmt.Errorf("page %d: %w", n, err)
 		}
 		total += p.total
 		if p.nSkip > 0 {
@@ -179,7 +184,7 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 			break
 		}
 		if n >= c.cfg.MaxPages {
-			return nil, fmt.Errorf("more than %d pages: the server keeps paginating", c.cfg.MaxPages)
+			return nil, fmt.Errorf("more than %d pages (max_pages): the server keeps paginating", c.cfg.MaxPages)
 		}
 		if cursors[next] {
 			return nil, errors.New("the server sent the same Next-Page cursor twice")
@@ -341,6 +346,9 @@ func looksLikeJSON(contentType string, body []byte) bool {
 	return strings.Contains(contentType, "json") || trimmed[0] == '{' || trimmed[0] == '['
 }
 
+// maxCursorLen bounds the cursor sent back in the query string.
+const maxCursorLen = 2048
+
 // nextCursor reads the Next-Page header. DCSA documents it as a cursor, but some
 // servers send a URL; then only its cursor parameter is used, never the URL itself,
 // which could point anywhere and would receive the credentials.
@@ -348,6 +356,9 @@ func nextCursor(header string) (string, error) {
 	header = strings.TrimSpace(header)
 	if header == "" {
 		return "", nil
+	}
+	if len(header) > maxCursorLen {
+		return "", fmt.Errorf("the Next-Page header is over %d bytes", maxCursorLen)
 	}
 	if !strings.ContainsAny(header, "?/") {
 		return header, nil

@@ -451,8 +451,8 @@ func TestClient_StopsEndlessPagination(t *testing.T) {
 		want         string
 		wantRequests int
 	}{
-		{"page limit", Config{MaxPages: 5}, 1, false, "dcsa MAEU: more than 5 pages: the server keeps paginating", 5},
-		{"default page limit", Config{}, 1, false, fmt.Sprintf("dcsa MAEU: more than %d pages: the server keeps paginating", DefaultMaxPages), DefaultMaxPages},
+		{"page limit", Config{MaxPages: 5}, 1, false, "dcsa MAEU: more than 5 pages (max_pages): the server keeps paginating", 5},
+		{"default page limit", Config{}, 1, false, fmt.Sprintf("dcsa MAEU: more than %d pages (max_pages): the server keeps paginating", DefaultMaxPages), DefaultMaxPages},
 		{"event limit", Config{MaxEvents: 25}, 10, false, "dcsa MAEU: more than 25 events (max_events): the server keeps sending", 3},
 		{"repeated cursor", Config{}, 1, true, "dcsa MAEU: the server sent the same Next-Page cursor twice", 2},
 	}
@@ -480,6 +480,54 @@ func TestClient_StopsEndlessPagination(t *testing.T) {
 			}
 			if got := len(f.recorded()); got != tt.wantRequests {
 				t.Errorf("%d requests, want %d", got, tt.wantRequests)
+			}
+		})
+	}
+}
+
+func TestClient_LaterPageErrors(t *testing.T) {
+	first := `[{"eventID": "1", "eventType": "TRANSPORT", "eventClassifierCode": "ACT", "eventDateTime": "2024-03-05T18:00:00Z", "transportEventTypeCode": "DEPA"}]`
+	tests := []struct {
+		name         string
+		nextPage     string
+		second       http.HandlerFunc
+		want         string
+		wantNotFound bool
+		wantRetry    bool
+	}{
+		{"expired cursor is not an unknown shipment", "p2",
+			func(w http.ResponseWriter, r *http.Request) { writeDCSAError(w, 404, "notFound", "cursor expired") },
+			"dcsa MAEU: page 2: 404 Not Found: notFound: cursor expired: shipment not found at the source", false, false},
+		{"rate limit on page 2", "p2",
+			func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "5"); w.WriteHeader(429) },
+			"dcsa MAEU: page 2: 429 Too Many Requests (retry after 5s)", false, true},
+		{"Next-Page URL without a cursor", "https://elsewhere.test/v2/events?page=2", nil,
+			"dcsa MAEU: the Next-Page header has no cursor parameter", false, false},
+		{"huge cursor", strings.Repeat("c", 3000), nil,
+			"dcsa MAEU: the Next-Page header is over 2048 bytes", false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, f := setup(t, Config{})
+			f.events = func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Query().Get("cursor") == "" {
+					w.Header().Set("Next-Page", tt.nextPage)
+					fmt.Fprint(w, first)
+					return
+				}
+				tt.second(w, r)
+			}
+			_, err := c.Fetch(t.Context(), containerRef(fixtureContainer))
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if errors.Is(err, references.ErrShipmentNotFound) != tt.wantNotFound {
+				t.Errorf("errors.Is(err, ErrShipmentNotFound) = %v", !tt.wantNotFound)
+			}
+			var ra *RetryAfterError
+			if errors.As(err, &ra) != tt.wantRetry {
+				t.Errorf("errors.As(err, *RetryAfterError) = %v", !tt.wantRetry)
 			}
 		})
 	}
