@@ -552,3 +552,38 @@ func TestKeys_TimeOrder(t *testing.T) {
 		t.Fatalf("time before 1970 encodes as %d", got)
 	}
 }
+
+func TestStats_CountersFollowChanges(t *testing.T) {
+	ctx := context.Background()
+	db, clock := mustOpen(t)
+	now := clock.Now()
+	db.EnsureAccount(ctx, "a", "whsec_one", now)
+	push := newRef("a", "MSCU1234566", now)
+	push.CallbackURL = "https://example.com/hook"
+	push, _, _ = db.CreateReference(ctx, push, nil)
+	pull, _, _ := db.CreateReference(ctx, newRef("a", "CSQU3054383", now), nil)
+	for _, id := range []string{push.ID, pull.ID} {
+		db.RecordPoll(ctx, id, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+			{Type: references.UpdateShipment, CreatedAt: now.Add(-time.Hour)},
+			{Type: references.UpdateShipment, CreatedAt: now},
+		}})
+	}
+	db.UnsubscribeReference(ctx, "a", pull.ID, references.ReasonUser, now)
+	db.UnsubscribeReference(ctx, "a", pull.ID, references.ReasonUser, now) // idempotent: counted once
+	s, err := db.Stats(ctx)
+	if err != nil || s.ActiveReferences != 1 || s.UnsubscribedReferences != 1 || s.PendingDeliveries != 1 || s.FileBytes == 0 {
+		t.Fatalf("stats: %+v, %v", s, err)
+	}
+	oldest, err := db.OldestUndelivered(ctx)
+	if err != nil || oldest == nil || oldest.Sequence != 1 || oldest.ReferenceID != push.ID {
+		t.Fatalf("oldest undelivered: %+v, %v", oldest, err)
+	}
+	db.UnsubscribeReference(ctx, "a", push.ID, references.ReasonUser, now) // stops delivery
+	s, _ = db.Stats(ctx)
+	if s.ActiveReferences != 0 || s.UnsubscribedReferences != 2 || s.PendingDeliveries != 0 {
+		t.Fatalf("after unsubscribing the pushed reference: %+v", s)
+	}
+	if oldest, _ := db.OldestUndelivered(ctx); oldest != nil {
+		t.Fatalf("nothing is pending, got %+v", oldest)
+	}
+}

@@ -35,6 +35,16 @@ func scheduleDelivery(tx *bolt.Tx, ref *references.Reference, at time.Time) erro
 // outbox entry to match.
 func setDeliveryState(tx *bolt.Tx, refID string, old, st *deliveryState) error {
 	outbox := tx.Bucket(bucketOutbox)
+	switch {
+	case old == nil && st != nil:
+		if err := addCount(tx, countPending, 1); err != nil {
+			return err
+		}
+	case old != nil && st == nil:
+		if err := addCount(tx, countPending, -1); err != nil {
+			return err
+		}
+	}
 	if old != nil {
 		if err := outbox.Delete(dueKey(old.DueAt, refID)); err != nil {
 			return err

@@ -66,6 +66,9 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 		if err := putJSON(tx.Bucket(bucketRefs), []byte(ref.ID), &ref); err != nil {
 			return err
 		}
+		if err := addCount(tx, countActive, 1); err != nil {
+			return err
+		}
 		if idem != nil {
 			rec := idempotencyRecord{ReferenceID: ref.ID, RequestHash: idem.RequestHash, ExpiresAt: idem.ExpiresAt}
 			if err := putJSON(tx.Bucket(bucketIdempotency), join(str(ref.AccountID), []byte(idem.Key)), &rec); err != nil {
@@ -197,6 +200,12 @@ func unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.Unsub
 	}
 	kind, value := ref.Identifier()
 	if err := tx.Bucket(bucketRefsByIdent).Delete(identKey(ref.AccountID, string(kind), value, ref.CarrierCode)); err != nil {
+		return err
+	}
+	if err := addCount(tx, countActive, -1); err != nil {
+		return err
+	}
+	if err := addCount(tx, countUnsubscribed, 1); err != nil {
 		return err
 	}
 	ref.Status = references.StatusUnsubscribed

@@ -43,6 +43,7 @@ type serveConfig struct {
 	rateLimit                      float64
 	rateBurst                      int
 	shutdownTimeout                time.Duration
+	terminal                       poller.TerminalRule
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -69,11 +70,16 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.Float64Var(&c.rateLimit, "rate-limit", float64(api.DefaultRateLimit), "API requests per second allowed per key")
 	fs.IntVar(&c.rateBurst, "rate-burst", api.DefaultRateBurst, "API request burst allowed per key")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests, polls and deliveries")
+	terminal := fs.String("terminal-events", "GTIN:EMPTY", "actual events that end tracking after arrival: CODE or CODE:EMPTY|LADEN, comma-separated")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return c, err
 	}
 	if fs.NArg() != 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	var err error
+	if c.terminal, err = poller.ParseTerminalRule(*terminal); err != nil {
+		return c, fmt.Errorf("--terminal-events: %w", err)
 	}
 	switch {
 	case c.logFormat != "text" && c.logFormat != "json":
@@ -144,7 +150,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	})
 	polls := poller.New(db, poller.Options{
 		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
-		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Logger: log.With("component", "poller"),
+		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Terminal: c.terminal, Logger: log.With("component", "poller"),
 		Observe: func(r poller.PollReport) {
 			if r.Updates > 0 {
 				deliveries.Wake() // deliver now rather than at the next outbox scan
