@@ -30,7 +30,26 @@ func mustOpen(t testing.TB) (*DB, *testClock) {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	if _, err := db.EnsureAccount(context.Background(), "a", "whsec_one", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	return db, clock
+}
+
+// mustCreate stores ref and returns it as stored.
+func mustCreate(t testing.TB, db *DB, ref references.Reference) references.Reference {
+	t.Helper()
+	got, _, err := db.CreateReference(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// withCallback returns ref with a callback URL, so its updates go to the outbox.
+func withCallback(ref references.Reference, url string) references.Reference {
+	ref.CallbackURL = url
+	return ref
 }
 
 // newRef returns a valid, active reference for the account, due now.
@@ -238,10 +257,7 @@ func TestRecordPoll_AppendsFeedMovesScheduleAndQueuesDelivery(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	db.EnsureAccount(ctx, "a", "whsec_one", now)
-	ref := newRef("a", "MSCU1234566", now)
-	ref.CallbackURL = "https://example.com/hook"
-	ref, _, _ = db.CreateReference(ctx, ref, nil)
+	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
 
 	due, _ := db.DueReferences(ctx, now, 10)
 	if len(due) != 1 || due[0] != ref.ID {
@@ -301,10 +317,7 @@ func TestRecordPoll_AutoUnsubscribeLetsFeedDrain(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	db.EnsureAccount(ctx, "a", "whsec_one", now)
-	ref := newRef("a", "MSCU1234566", now)
-	ref.CallbackURL = "https://example.com/hook"
-	ref, _, _ = db.CreateReference(ctx, ref, nil)
+	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
 	got, err := db.RecordPoll(ctx, ref.ID, references.PollResult{
 		PolledAt: now, NextPollAt: now.Add(time.Hour),
 		Updates: []references.Update{
@@ -341,7 +354,6 @@ func TestOutbox_OrderRetriesGiveUpAndFilter(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	db.EnsureAccount(ctx, "a", "whsec_one", now)
 	ref := newRef("a", "MSCU1234566", now)
 	ref.CallbackURL = "https://example.com/hook"
 	ref.EventTypes = []string{string(references.UpdateShipment)}
@@ -395,10 +407,7 @@ func TestOutbox_GoneUnsubscribesAndPatchRedirects(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	db.EnsureAccount(ctx, "a", "whsec_one", now)
-	ref := newRef("a", "MSCU1234566", now)
-	ref.CallbackURL = "https://old.example.com/hook"
-	ref, _, _ = db.CreateReference(ctx, ref, nil)
+	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://old.example.com/hook"))
 	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
 	}})
@@ -423,10 +432,7 @@ func TestRedelivery(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	db.EnsureAccount(ctx, "a", "whsec_one", now)
-	ref := newRef("a", "MSCU1234566", now)
-	ref.CallbackURL = "https://example.com/hook"
-	ref, _, _ = db.CreateReference(ctx, ref, nil)
+	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
 	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
 	}})
@@ -456,11 +462,8 @@ func TestPruneUpdates_KeepsUndelivered(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	db.EnsureAccount(ctx, "a", "whsec_one", now)
 	pull, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", now), nil)
-	push := newRef("a", "CSQU3054383", now)
-	push.CallbackURL = "https://example.com/hook"
-	push, _, _ = db.CreateReference(ctx, push, nil)
+	push := mustCreate(t, db, withCallback(newRef("a", "CSQU3054383", now), "https://example.com/hook"))
 	for i := 0; i < 3; i++ {
 		at := now.Add(time.Duration(i) * 24 * time.Hour)
 		for _, id := range []string{pull.ID, push.ID} {
@@ -491,7 +494,6 @@ func TestAPIKeys_RevokeAndRotateSecrets(t *testing.T) {
 	if err := db.CreateAPIKey(ctx, references.APIKey{ID: "key_x", AccountID: "nobody", Hash: "h"}); !errors.Is(err, references.ErrNotFound) {
 		t.Fatalf("key for a missing account: %v", err)
 	}
-	db.EnsureAccount(ctx, "a", "whsec_first", now)
 	_, k := references.NewAPIKey("a", false, now)
 	if err := db.CreateAPIKey(ctx, k); err != nil {
 		t.Fatal(err)
@@ -557,10 +559,7 @@ func TestStats_CountersFollowChanges(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	db.EnsureAccount(ctx, "a", "whsec_one", now)
-	push := newRef("a", "MSCU1234566", now)
-	push.CallbackURL = "https://example.com/hook"
-	push, _, _ = db.CreateReference(ctx, push, nil)
+	push := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
 	pull, _, _ := db.CreateReference(ctx, newRef("a", "CSQU3054383", now), nil)
 	for _, id := range []string{push.ID, pull.ID} {
 		db.RecordPoll(ctx, id, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
