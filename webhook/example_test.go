@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -136,14 +135,14 @@ func ExampleDecode() {
 	// eta_changed: 2025-03-12T06:00:00Z -> 2025-03-14T06:00:00Z
 }
 
-// NewSecret makes a signing secret; trackhook does this for each account.
-func ExampleNewSecret() {
-	s, err := webhook.NewSecret(rand.Reader)
-	if err != nil {
-		panic(err)
-	}
-	key, err := webhook.ParseSecret(s)
-	fmt.Println(strings.HasPrefix(s, webhook.SecretPrefix), len(key), err)
+// ParseSecret checks a secret copied from GET /account/webhook-secret and returns its
+// key bytes; a mistyped secret gives an error that never repeats the secret.
+func ExampleParseSecret() {
+	key, err := webhook.ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	fmt.Println(len(key), err)
+	_, err = webhook.ParseSecret("whsec_not base64!")
+	fmt.Println(err)
 	// Output:
-	// true 32 <nil>
+	// 24 <nil>
+	// invalid webhook secret: the part after "whsec_" is not standard base64
 }

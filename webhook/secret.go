@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -13,26 +12,16 @@ import (
 const SecretPrefix = "whsec_"
 
 // Key sizes accepted by [ParseSecret]. The specification asks for at least 24 random
-// bytes (192 bits) and at most 512 bits; [NewSecret] makes 32.
+// bytes (192 bits) and at most 512 bits; trackhook makes 32
+// (references.NewWebhookSecret).
 const (
 	MinSecretBytes = 24
 	MaxSecretBytes = 64
-	newSecretBytes = 32
 )
 
 // ErrInvalidSecret is returned (wrapped, with the reason) for a signing secret that is
 // not "whsec_" followed by the standard base64 encoding of 24 to 64 bytes.
 var ErrInvalidSecret = errors.New("invalid webhook secret")
-
-// NewSecret returns a new signing secret made of 32 bytes read from rand, which should
-// be crypto/rand.Reader outside tests.
-func NewSecret(rand io.Reader) (string, error) {
-	key := make([]byte, newSecretBytes)
-	if _, err := io.ReadFull(rand, key); err != nil {
-		return "", fmt.Errorf("new webhook secret: %w", err)
-	}
-	return SecretPrefix + base64.StdEncoding.EncodeToString(key), nil
-}
 
 // ParseSecret returns the key bytes of a signing secret, or an error wrapping
 // [ErrInvalidSecret] that says what is wrong with it. The error never contains the

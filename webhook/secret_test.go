@@ -6,36 +6,22 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"testing/iotest"
+
+	"github.com/trackhook/trackhook/references"
 )
 
-func TestNewSecret_Is32BytesReadFromRand(t *testing.T) {
+func TestParseSecret_ReadsTrackhooksSecrets(t *testing.T) {
 	t.Parallel()
-	key := bytes.Repeat([]byte{0xAB}, 40) // more than needed: only 32 may be used
-	s, err := NewSecret(bytes.NewReader(key))
+	s := references.NewWebhookSecret()
+	key, err := ParseSecret(s)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("ParseSecret(%q...) = %v", s[:10], err)
 	}
-	want := "whsec_" + base64.StdEncoding.EncodeToString(key[:32])
-	if s != want {
-		t.Fatalf("NewSecret = %q, want %q", s, want)
+	if len(key) != 32 {
+		t.Fatalf("trackhook's secrets carry %d key bytes, want 32", len(key))
 	}
-	got, err := ParseSecret(s)
-	if err != nil {
-		t.Fatalf("ParseSecret(NewSecret()) = %v", err)
-	}
-	if !bytes.Equal(got, key[:32]) {
-		t.Fatalf("ParseSecret returned %x, want %x", got, key[:32])
-	}
-}
-
-func TestNewSecret_ShortRandIsAnError(t *testing.T) {
-	t.Parallel()
-	if _, err := NewSecret(bytes.NewReader(make([]byte, 31))); err == nil {
-		t.Fatal("NewSecret with 31 bytes of randomness returned no error")
-	}
-	if _, err := NewSecret(iotest.ErrReader(errors.New("no entropy"))); err == nil {
-		t.Fatal("NewSecret with a failing reader returned no error")
+	if key2, _ := ParseSecret(references.NewWebhookSecret()); bytes.Equal(key, key2) {
+		t.Fatal("two new secrets are equal")
 	}
 }
 
