@@ -1,11 +1,15 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/trackhook/trackhook/references"
 )
 
 // backup is GET /admin/backup: it streams a consistent copy of the database as a file
@@ -33,4 +37,40 @@ func (s *server) backup(c echo.Context) error {
 	s.log.ErrorContext(c.Request().Context(), "backup failed after it started streaming",
 		slog.String("request_id", requestID(c)), slog.Int64("bytes", n), slog.Any("err", err))
 	panic(http.ErrAbortHandler)
+}
+
+// StatusReporter reports the store's counts for GET /admin/status. The binary
+// implements it over the store, and `trackhook status` prints the same numbers.
+type StatusReporter interface {
+	Status(ctx context.Context) (StoreStatus, error)
+}
+
+// StoreStatus is an operator's quick look at a store: the body of GET /admin/status
+// and of `trackhook status --json`. Counts are for the whole store, all accounts.
+type StoreStatus struct {
+	ActiveReferences       int64 `json:"active_references"`
+	UnsubscribedReferences int64 `json:"unsubscribed_references"`
+	// PendingDeliveries is how many references have an update waiting for delivery.
+	PendingDeliveries int64 `json:"pending_deliveries"`
+	FileBytes         int64 `json:"file_bytes"`
+	// OldestUndelivered is the oldest update waiting for delivery, nil when none is.
+	OldestUndelivered *PendingUpdate `json:"oldest_undelivered"`
+}
+
+// PendingUpdate names an update waiting for delivery, without its snapshot.
+type PendingUpdate struct {
+	ID          string                `json:"id"`
+	ReferenceID string                `json:"reference_id"`
+	Sequence    uint64                `json:"sequence"`
+	Type        references.UpdateType `json:"type"`
+	CreatedAt   time.Time             `json:"created_at"`
+}
+
+// status is GET /admin/status.
+func (s *server) status(c echo.Context) error {
+	st, err := s.opts.Status.Status(c.Request().Context())
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	return c.JSON(http.StatusOK, st)
 }

@@ -122,3 +122,83 @@ func TestBackup_Failures(t *testing.T) {
 		}
 	})
 }
+
+// storeStatus reports a real store's counts, as the binary's adapter does.
+type storeStatus struct{ db *store.DB }
+
+func (s *storeStatus) Status(ctx context.Context) (StoreStatus, error) {
+	st, err := s.db.Stats(ctx)
+	if err != nil {
+		return StoreStatus{}, err
+	}
+	out := StoreStatus{ActiveReferences: st.ActiveReferences, UnsubscribedReferences: st.UnsubscribedReferences,
+		PendingDeliveries: st.PendingDeliveries, FileBytes: st.FileBytes}
+	u, err := s.db.OldestUndelivered(ctx)
+	if err != nil || u == nil {
+		return out, err
+	}
+	out.OldestUndelivered = &PendingUpdate{ID: u.ID, ReferenceID: u.ReferenceID, Sequence: u.Sequence, Type: u.Type, CreatedAt: u.CreatedAt}
+	return out, nil
+}
+
+func TestStatus_AdminSeesStoreCounts(t *testing.T) {
+	reporter := &storeStatus{} // the store exists once setup has run
+	b := setup(t, func(c *setupConfig) { c.api.Status = reporter })
+	reporter.db = b.db
+	hooked := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU", "callback_url": "https://example.com/h"})
+	b.create(t, b.keyB, map[string]any{"booking_number": "BK123456", "carrier_code": "MAEU"})
+	gone := b.create(t, b.keyA, map[string]any{"booking_number": "BK654321", "carrier_code": "MAEU"})
+	b.do(t, http.MethodDelete, "/references/"+gone.ID, b.keyA, nil)
+
+	t.Run("nothing waiting", func(t *testing.T) {
+		resp, body := b.do(t, http.MethodGet, "/admin/status", b.adminKey, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if !strings.Contains(string(body), `"oldest_undelivered":null`) {
+			t.Errorf("oldest_undelivered not null: %s", body)
+		}
+		st := decode[StoreStatus](t, body)
+		if st.ActiveReferences != 2 || st.UnsubscribedReferences != 1 || st.PendingDeliveries != 0 || st.FileBytes <= 0 {
+			t.Errorf("status %+v, want 2 active (both accounts), 1 unsubscribed, 0 pending", st)
+		}
+	})
+	t.Run("an update waiting", func(t *testing.T) {
+		ups := b.seedUpdates(t, hooked.ID, 2)
+		resp, body := b.do(t, http.MethodGet, "/admin/status", b.adminKey, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		st := decode[StoreStatus](t, body)
+		if st.PendingDeliveries != 1 || st.OldestUndelivered == nil || st.OldestUndelivered.ID != ups[0].ID ||
+			st.OldestUndelivered.Sequence != 1 || st.OldestUndelivered.ReferenceID != hooked.ID {
+			t.Errorf("status %s, want update 1 of %s waiting", body, hooked.ID)
+		}
+	})
+	t.Run("non-admin key is forbidden", func(t *testing.T) {
+		resp, body := b.do(t, http.MethodGet, "/admin/status", b.keyA, nil)
+		wantError(t, resp, body, http.StatusForbidden, references.CodeForbidden, "")
+	})
+	t.Run("no key", func(t *testing.T) {
+		resp, body := b.do(t, http.MethodGet, "/admin/status", "", nil)
+		wantError(t, resp, body, http.StatusUnauthorized, references.CodeUnauthorized, "")
+	})
+}
+
+func TestStatus_RouteAbsentWithoutReporter(t *testing.T) {
+	b := setup(t)
+	resp, body := b.do(t, http.MethodGet, "/admin/status", b.adminKey, nil)
+	wantError(t, resp, body, http.StatusNotFound, references.CodeNotFound, "")
+}
+
+func TestStatus_StoreFailureIsInternal(t *testing.T) {
+	b := setup(t, func(c *setupConfig) { c.api.Status = failingStatus{} })
+	resp, body := b.do(t, http.MethodGet, "/admin/status", b.adminKey, nil)
+	wantError(t, resp, body, http.StatusInternalServerError, references.CodeInternal, "")
+	if strings.Contains(string(body), "disk on fire") {
+		t.Error("internal error leaked to the client")
+	}
+	if !strings.Contains(b.logs.String(), "disk on fire") {
+		t.Errorf("failure not logged:\n%s", b.logs.String())
+	}
+}

@@ -39,6 +39,8 @@ type Options struct {
 	RateBurst int
 	// Backup serves GET /admin/backup; the route does not exist when it is nil.
 	Backup Backuper
+	// Status serves GET /admin/status; the route does not exist when it is nil.
+	Status StatusReporter
 	// Ready answers GET /readyz; nil means always ready.
 	Ready func(context.Context) error
 	Now   func() time.Time // default time.Now
@@ -74,7 +76,8 @@ type server struct {
 
 // New returns the API as an *echo.Echo ready to serve. Routes added to it later (such
 // as /metrics) get request ids, logs and JSON errors but no authentication: every
-// route New registers other than /healthz and /readyz requires an API key.
+// route New registers other than /healthz, /readyz and /openapi.yaml requires an API
+// key.
 func New(svc *references.Service, opts Options) *echo.Echo {
 	opts = opts.withDefaults()
 	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}
@@ -89,6 +92,7 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.yaml", s.openAPI)
 
 	// Authentication is attached per route rather than with e.Use, so that unknown
 	// paths are a plain 404 and routes the caller adds stay public.
@@ -105,6 +109,9 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.POST("/account/webhook-secret/rotate", s.rotateWebhookSecret, authed...)
 	if opts.Backup != nil {
 		e.GET("/admin/backup", s.backup, append(authed, requireAdmin)...)
+	}
+	if opts.Status != nil {
+		e.GET("/admin/status", s.status, append(authed, requireAdmin)...)
 	}
 	return e
 }

@@ -146,3 +146,35 @@ func ExampleParseSecret() {
 	// 24 <nil>
 	// invalid webhook secret: the part after "whsec_" is not standard base64
 }
+
+// During a rotation (POST /account/webhook-secret/rotate), give the receiver both the
+// new and the old secret: a webhook signed with either verifies, so the receiver can
+// be switched before or after trackhook starts using the new one.
+func ExampleNewVerifier_rotation() {
+	const newSecret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	v, err := webhook.NewVerifier(newSecret, secret)
+	if err != nil {
+		panic(err)
+	}
+	attempt := time.Unix(1740821400, 0)
+	v.Now = func() time.Time { return attempt } // for the example only
+
+	for _, sender := range []struct {
+		name    string
+		secrets []string
+	}{
+		{"before the rotation", []string{secret}},
+		{"during the grace period", []string{newSecret, secret}},
+		{"after the grace period", []string{newSecret}},
+	} {
+		header := http.Header{}
+		if err := webhook.SetHeaders(header, sender.secrets, "upd_2KWPBgLlAfxdpx2AI54pPJ85f4W", attempt, []byte(body)); err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s: %v\n", sender.name, v.Verify(header, []byte(body)))
+	}
+	// Output:
+	// before the rotation: <nil>
+	// during the grace period: <nil>
+	// after the grace period: <nil>
+}

@@ -2,6 +2,8 @@
 // into a signed webhook or a pull feed.
 //
 //	trackhook serve                 run the service (embedded store, demo carrier)
+//	trackhook listen                receive and verify webhooks locally, for development
+//	trackhook status                counts of a stopped store
 //	trackhook keys create|list|revoke  manage API keys on a stopped store
 //	trackhook version               print the version
 //
@@ -20,6 +22,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -29,6 +32,8 @@ const usage = `trackhook tracks shipments and turns every change into a signed w
 
 Usage:
   trackhook serve [flags]             run the service
+  trackhook listen --secret whsec_... receive and verify webhooks on this machine
+  trackhook status [--db FILE]        counts and oldest undelivered update of a stopped store
   trackhook keys create [flags]       create an API key (on a stopped store)
   trackhook keys list [flags]         list API keys
   trackhook keys revoke KEY_ID        revoke an API key
@@ -64,6 +69,10 @@ func run(ctx context.Context, args []string, e env) error {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], e)
+	case "listen":
+		return listen(ctx, args[1:], e)
+	case "status":
+		return status(ctx, args[1:], e, time.Now)
 	case "keys":
 		return keys(ctx, args[1:], e)
 	case "version", "--version", "-version":

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/api"
@@ -142,16 +143,23 @@ func serve(ctx context.Context, args []string, e env) error {
 	}
 	svc := references.NewService(db, svcOpts)
 
+	breakers := notifier.NewBreakers(notifier.BreakerSettings{})
+	meters, err := newMetrics(db, router, breakers, log.With("component", "metrics"))
+	if err != nil {
+		return err
+	}
 	deliveries := notifier.New(db, notifier.NewSender(notifier.SenderOptions{
 		Timeout: c.deliveryTimeout, UserAgent: "trackhook/" + version, AllowPrivate: c.allowPrivate,
 	}), notifier.Options{
-		Workers: c.deliveryWorkers, RetryWindow: c.retryWindow,
+		Workers: c.deliveryWorkers, RetryWindow: c.retryWindow, Breakers: breakers,
 		UnsubscribeFailingAfter: c.failingUnsubscribeAfter, Logger: log.With("component", "notifier"),
+		Observe: meters.ObserveDelivery,
 	})
 	polls := poller.New(db, poller.Options{
 		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
 		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Terminal: c.terminal, Logger: log.With("component", "poller"),
 		Observe: func(r poller.PollReport) {
+			meters.ObservePoll(r)
 			if r.Updates > 0 {
 				deliveries.Wake() // deliver now rather than at the next outbox scan
 			}
@@ -161,7 +169,7 @@ func serve(ctx context.Context, args []string, e env) error {
 
 	var shuttingDown atomic.Bool
 	handler := api.New(svc, api.Options{
-		Logger: log.With("component", "api"), Backup: db,
+		Logger: log.With("component", "api"), Backup: db, Status: storeStatus{db: db},
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
 		Ready: func(ctx context.Context) error {
 			if shuttingDown.Load() {
@@ -170,6 +178,8 @@ func serve(ctx context.Context, args []string, e env) error {
 			return db.Ping(ctx)
 		},
 	})
+	// Prometheus scrapes without an API key; see the README on keeping it internal.
+	handler.GET("/metrics", echo.WrapHandler(meters.Handler()))
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

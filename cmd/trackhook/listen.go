@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
+)
+
+const listenUsage = `trackhook listen receives trackhook's webhooks on your machine, verifies each
+signature and timestamp, and prints one line per delivery. Use it as a reference's
+callback_url while you develop a receiver, and to watch retries: --fail-rate answers a
+share of the deliveries with an error on purpose.
+
+Get the secret with
+  curl -s localhost:8080/account/webhook-secret -H "Authorization: Bearer $KEY"
+and give "secret" (or, during a rotation, each of "secrets") with --secret.
+
+Example:
+  trackhook listen --secret whsec_... --addr 127.0.0.1:9000 --fail-rate 0.2
+
+A server sends webhooks to http://127.0.0.1 only when it runs with
+--allow-insecure-callbacks --allow-private-callbacks (development only).`
+
+// Limits of the listener.
+const (
+	listenMaxBody      = 5 << 20 // bytes; a webhook with a long event history is well under
+	listenSeenIDs      = 10000   // webhook ids remembered to mark repeats
+	listenChangesWidth = 120     // characters of change descriptions per line
+)
+
+// listenConfig is what listen reads from flags and the environment.
+type listenConfig struct {
+	addr       string
+	secrets    []string
+	failRate   float64
+	failStatus int
+	json       bool
+	tolerance  time.Duration
+}
+
+func parseListenFlags(args []string, e env) (listenConfig, error) {
+	c := listenConfig{}
+	fs := newFlagSet("listen", listenUsage, e.stderr)
+	fs.Func("secret", "webhook signing secret (whsec_...); repeat it, or separate with commas, to accept several during a rotation", func(v string) error {
+		for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			c.secrets = append(c.secrets, s)
+		}
+		return nil
+	})
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:9000", "address to listen on")
+	fs.Float64Var(&c.failRate, "fail-rate", 0, "share of verified deliveries to answer with --status instead of 204, from 0 to 1")
+	fs.IntVar(&c.failStatus, "status", http.StatusServiceUnavailable, "status of the deliveries failed on purpose (410 makes trackhook unsubscribe the reference)")
+	fs.BoolVar(&c.json, "json", false, "print each verified body instead of a summary, one compact JSON document per line")
+	fs.DurationVar(&c.tolerance, "tolerance", webhook.DefaultTolerance, "how far webhook-timestamp may be from this machine's clock")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return c, err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return c, fmt.Errorf("listen takes no arguments, got %q", fs.Args())
+	case len(c.secrets) == 0:
+		return c, errors.New("listen needs --secret whsec_... (GET /account/webhook-secret shows it)")
+	case !(c.failRate >= 0 && c.failRate <= 1):
+		return c, fmt.Errorf("--fail-rate must be between 0 and 1, not %v", c.failRate)
+	case c.failStatus < 300 || c.failStatus > 599:
+		return c, fmt.Errorf("--status must be a status from 300 to 599 (trackhook retries anything but 2xx), not %d", c.failStatus)
+	case c.tolerance <= 0:
+		return c, errors.New("--tolerance must be above 0")
+	}
+	return c, nil
+}
+
+// listen is `trackhook listen`: it serves until ctx ends.
+func listen(ctx context.Context, args []string, e env) error {
+	c, err := parseListenFlags(args, e)
+	if err != nil {
+		return err
+	}
+	rcv, err := newReceiver(c, e.stdout, e.stderr, time.Now, rand.Float64)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(e.stderr, "listening on http://%s/ for webhooks; use it as callback_url. Ctrl-C stops.\n", ln.Addr())
+	if c.failRate > 0 {
+		fmt.Fprintf(e.stderr, "answering %.0f%% of verified deliveries with %d on purpose.\n", c.failRate*100, c.failStatus)
+	}
+
+	select {
+	case err = <-served:
+		return fmt.Errorf("listen: %w", err)
+	case <-ctx.Done():
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(stopCtx)
+}
+
+// receiver is the handler of listen: verify, decide the answer, print a line.
+type receiver struct {
+	verifier   *webhook.Verifier
+	failRate   float64
+	failStatus int
+	json       bool
+	now        func() time.Time
+	rand       func() float64 // in [0, 1); called with mu held
+
+	mu     sync.Mutex // serialises output and the seen set
+	stdout io.Writer
+	stderr io.Writer
+	seen   map[string]bool // webhook ids answered with 2xx
+}
+
+func newReceiver(c listenConfig, stdout, stderr io.Writer, now func() time.Time, random func() float64) (*receiver, error) {
+	v, err := webhook.NewVerifier(c.secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("--secret: %w", err)
+	}
+	v.Tolerance = c.tolerance
+	v.Now = now
+	return &receiver{
+		verifier: v, failRate: c.failRate, failStatus: c.failStatus, json: c.json,
+		now: now, rand: random, stdout: stdout, stderr: stderr, seen: map[string]bool{},
+	}, nil
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	at := r.now()
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "trackhook listen takes webhooks: POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	id := req.Header.Get(webhook.HeaderID)
+	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, listenMaxBody))
+	if err != nil {
+		r.reject(w, at, id, http.StatusRequestEntityTooLarge, "NOT VERIFIED", fmt.Sprintf("body not read: %v", err))
+		return
+	}
+	if err := r.verifier.Verify(req.Header, body); err != nil {
+		r.reject(w, at, id, http.StatusUnauthorized, "NOT VERIFIED", whyNotVerified(err))
+		return
+	}
+	p, err := webhook.Decode(body)
+	if err != nil {
+		r.reject(w, at, id, http.StatusBadRequest, "REFUSED", "verified, but "+err.Error())
+		return
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	status := http.StatusNoContent
+	if r.failRate > 0 && r.rand() < r.failRate {
+		status = r.failStatus
+	}
+	repeat := r.seen[id]
+	if status < 300 {
+		if len(r.seen) >= listenSeenIDs {
+			clear(r.seen) // only marks repeats: forgetting old ids is harmless
+		}
+		r.seen[id] = true
+	}
+	switch {
+	case r.json && status < 300:
+		// One document per line, for jq and friends: a sender other than trackhook
+		// may have indented its JSON. The content is unchanged.
+		var line bytes.Buffer
+		if json.Compact(&line, body) != nil {
+			line.Reset()
+			line.Write(body) // Decode read it, so this does not happen
+		}
+		fmt.Fprintf(r.stdout, "%s\n", line.Bytes())
+	case r.json:
+		fmt.Fprintf(r.stderr, "%s %s answered %d on purpose (--fail-rate); trackhook will retry it\n", clock(at), oneLine(id), status)
+	default:
+		fmt.Fprintln(r.stdout, summary(at, p, status, repeat))
+	}
+	w.WriteHeader(status)
+}
+
+// reject answers a delivery that cannot be used and says why on stderr.
+func (r *receiver) reject(w http.ResponseWriter, at time.Time, id string, status int, verdict, why string) {
+	if id == "" {
+		id = "(no webhook-id)"
+	}
+	r.mu.Lock()
+	fmt.Fprintf(r.stderr, "%s %s %s -> %d: %s\n", clock(at), verdict, oneLine(truncateText(id, 64)), status, oneLine(why))
+	r.mu.Unlock()
+	http.Error(w, http.StatusText(status), status)
+}
+
+// whyNotVerified words a verification error with what usually causes it.
+func whyNotVerified(err error) string {
+	switch {
+	case errors.Is(err, webhook.ErrNoMatchingSignature):
+		return err.Error() + " (a different --secret than the account's, or the body was changed on the way)"
+	case errors.Is(err, webhook.ErrTooOld), errors.Is(err, webhook.ErrTooNew):
+		return err.Error() + " (check both clocks, or a replayed request)"
+	case errors.Is(err, webhook.ErrMissingHeader):
+		return err.Error() + " (not a Standard Webhooks request)"
+	}
+	return err.Error()
+}
+
+// summary is the line printed for a verified delivery:
+//
+//	15:04:05 verified ref_K3... MSCU1234566 shipment.updated #3 -> 204  Departed Rotterdam; ETA ...
+func summary(at time.Time, p *webhook.Payload, status int, repeat bool) string {
+	u := p.Data
+	ident := identifier(u.Reference)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s verified %s %s %s #%d -> %d", clock(at), u.ReferenceID, ident, p.Type, u.Sequence, status)
+	if status >= 300 {
+		b.WriteString(" (on purpose)")
+	}
+	if repeat {
+		b.WriteString(" (again: already received)")
+	}
+	var details []string
+	for _, c := range u.Changes {
+		details = append(details, c.Description)
+	}
+	if u.Error != "" {
+		details = append(details, "error: "+u.Error)
+	}
+	if u.UnsubscribeReason != "" {
+		details = append(details, "reason: "+string(u.UnsubscribeReason))
+	}
+	if len(details) > 0 {
+		b.WriteString("  ")
+		b.WriteString(truncateText(strings.Join(details, "; "), listenChangesWidth))
+	}
+	return oneLine(b.String())
+}
+
+// oneLine replaces control characters (a description with a line break, say) with
+// spaces, so that each delivery stays one line of output.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// identifier returns the container, bill of lading or booking number the update is about.
+func identifier(s references.ReferenceSummary) string {
+	ref := references.Reference{ContainerID: s.ContainerID, BillOfLading: s.BillOfLading, BookingNumber: s.BookingNumber}
+	_, ident := ref.Identifier()
+	return ident
+}
+
+func clock(t time.Time) string { return t.Format("15:04:05") }
+
+// truncateText shortens s to at most n runes, marking the cut with "...".
+func truncateText(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-3]) + "..."
+}

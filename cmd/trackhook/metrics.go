@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/trackhook/trackhook/metrics"
+	"github.com/trackhook/trackhook/notifier"
+	"github.com/trackhook/trackhook/poller"
+	"github.com/trackhook/trackhook/store"
+)
+
+// newMetrics builds the metrics served at /metrics: trackhook's own, read from the
+// store, the poller's sources and the notifier's breakers, plus the Go runtime's and
+// the process's.
+func newMetrics(db *store.DB, router poller.Router, breakers *notifier.Breakers, log *slog.Logger) (*metrics.Metrics, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return metrics.New(reg, metrics.Options{
+		Stats: func(ctx context.Context) (metrics.StoreStats, error) {
+			st, err := db.Stats(ctx)
+			return metrics.StoreStats{
+				ActiveReferences:       st.ActiveReferences,
+				UnsubscribedReferences: st.UnsubscribedReferences,
+				PendingDeliveries:      st.PendingDeliveries,
+				FileBytes:              st.FileBytes,
+			}, err
+		},
+		Destinations: breakers,
+		Sources:      guardedSources(router),
+		SourceLabel:  sourceLabel(router),
+		Logger:       log,
+	})
+}
+
+// guardedSources returns the router's sources that have a circuit breaker, in name
+// order (those --sources configures; the built-in demo carrier has none).
+func guardedSources(r poller.Router) []metrics.SourceBreaker {
+	var out []metrics.SourceBreaker
+	for _, s := range append(slices.Collect(maps.Values(r.ByCarrier)), r.Default) {
+		if g, ok := s.(metrics.SourceBreaker); ok {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b metrics.SourceBreaker) int { return strings.Compare(a.Name(), b.Name()) })
+	return out
+}
+
+// sourceLabel names the source a carrier's polls go to, so the label takes one value
+// per configured source rather than one per carrier code users type: the guard's
+// name, "default" for an unguarded default source, "none" when no source serves it.
+func sourceLabel(r poller.Router) func(carrier string) string {
+	return func(carrier string) string {
+		switch s := r.For(carrier).(type) {
+		case nil:
+			return "none"
+		case interface{ Name() string }:
+			return s.Name()
+		}
+		return "default"
+	}
+}

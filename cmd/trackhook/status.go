@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/trackhook/trackhook/api"
+	"github.com/trackhook/trackhook/store"
+)
+
+const statusUsage = `trackhook status prints a store's counts and its oldest undelivered update.
+
+It reads the store file directly, so the server must be stopped. For a running server,
+ask it instead (admin key):
+  curl -s localhost:8080/admin/status -H "Authorization: Bearer $ADMIN_KEY"
+
+  trackhook status [--db FILE] [--json]`
+
+// statusLockTimeout is how long status waits for the file lock before it concludes
+// that a server holds the store.
+const statusLockTimeout = 300 * time.Millisecond
+
+// status is `trackhook status`. now is the clock the age of the oldest update is
+// counted with.
+func status(ctx context.Context, args []string, e env, now func() time.Time) error {
+	fs := newFlagSet("status", statusUsage, e.stderr)
+	dbPath := fs.String("db", "trackhook.db", "path of the store file")
+	asJSON := fs.Bool("json", false, "print JSON, the same as GET /admin/status answers")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("status takes no arguments, got %q", fs.Args())
+	}
+	// Opening a missing file would create an empty store: say it is missing instead.
+	if _, err := os.Stat(*dbPath); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	db, err := store.Open(*dbPath, store.Options{Timeout: statusLockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return fmt.Errorf("status: %s is in use, most likely by a running trackhook serve: stop it, or ask the server with GET /admin/status", *dbPath)
+	}
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	defer db.Close()
+
+	st, err := storeStatus{db: db}.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	return printStatus(e, *dbPath, st, now())
+}
+
+func printStatus(e env, path string, st api.StoreStatus, now time.Time) error {
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "store\t%s, %s\n", path, humanBytes(st.FileBytes))
+	fmt.Fprintf(tw, "references\t%d active, %d unsubscribed\n", st.ActiveReferences, st.UnsubscribedReferences)
+	fmt.Fprintf(tw, "deliveries\t%d %s with updates waiting\n", st.PendingDeliveries, plural(st.PendingDeliveries, "reference", "references"))
+	if u := st.OldestUndelivered; u != nil {
+		age := now.Sub(u.CreatedAt).Round(time.Second)
+		fmt.Fprintf(tw, "oldest waiting\t%s (update %d of %s, %s), created %s, %s ago\n",
+			u.ID, u.Sequence, u.ReferenceID, u.Type, u.CreatedAt.UTC().Format(time.RFC3339), age)
+	} else {
+		fmt.Fprintf(tw, "oldest waiting\tnone: every update was delivered or given up on\n")
+	}
+	return tw.Flush()
+}
+
+// storeStatus reads what `trackhook status` prints and GET /admin/status answers.
+type storeStatus struct{ db *store.DB }
+
+// Status implements api.StatusReporter.
+func (s storeStatus) Status(ctx context.Context) (api.StoreStatus, error) {
+	st, err := s.db.Stats(ctx)
+	if err != nil {
+		return api.StoreStatus{}, err
+	}
+	out := api.StoreStatus{
+		ActiveReferences:       st.ActiveReferences,
+		UnsubscribedReferences: st.UnsubscribedReferences,
+		PendingDeliveries:      st.PendingDeliveries,
+		FileBytes:              st.FileBytes,
+	}
+	u, err := s.db.OldestUndelivered(ctx)
+	if err != nil || u == nil {
+		return out, err
+	}
+	out.OldestUndelivered = &api.PendingUpdate{ID: u.ID, ReferenceID: u.ReferenceID, Sequence: u.Sequence, Type: u.Type, CreatedAt: u.CreatedAt}
+	return out, nil
+}
+
+// humanBytes writes a size in B, KiB, MiB or GiB.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, suffix := float64(n)/unit, "KiB"
+	for _, s := range []string{"MiB", "GiB", "TiB"} {
+		if v < unit {
+			break
+		}
+		v, suffix = v/unit, s
+	}
+	return fmt.Sprintf("%.1f %s", v, suffix)
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

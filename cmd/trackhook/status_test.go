@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trackhook/trackhook/api"
+	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/store"
+)
+
+// statusStore writes a stopped store with two active references (one with two updates
+// waiting for its callback) and one unsubscribed, all created at created.
+func statusStore(t *testing.T, created time.Time) (path string, waiting references.Update) {
+	t.Helper()
+	ctx := context.Background()
+	path = filepath.Join(t.TempDir(), "status.db")
+	now := func() time.Time { return created }
+	db, err := store.Open(path, store.Options{NoSync: true, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.EnsureAccount(ctx, "acct", references.NewWebhookSecret(), created); err != nil {
+		t.Fatal(err)
+	}
+	svc := references.NewService(db, references.ServiceOptions{Now: now})
+	create := func(req references.CreateRequest) references.Reference {
+		ref, _, err := svc.Create(ctx, "acct", req, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	hooked := create(references.CreateRequest{ContainerID: "MSCU1234566", CarrierCode: "MSCU", CallbackURL: "https://example.com/hooks"})
+	create(references.CreateRequest{BookingNumber: "BK123456", CarrierCode: "HLCU"})
+	gone := create(references.CreateRequest{BookingNumber: "BK654321", CarrierCode: "HLCU"})
+	if _, err := svc.Unsubscribe(ctx, "acct", gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	res := references.PollResult{PolledAt: created, NextPollAt: created.Add(time.Hour)}
+	for i := range 2 {
+		res.Updates = append(res.Updates, references.Update{
+			Type: references.UpdateShipment, CreatedAt: created.Add(time.Duration(i) * time.Minute), Changes: []references.Change{},
+		})
+	}
+	if _, err := db.RecordPoll(ctx, hooked.ID, res); err != nil {
+		t.Fatal(err)
+	}
+	ups, err := db.ListUpdates(ctx, "acct", hooked.ID, 0, 10)
+	if err != nil || len(ups) != 2 {
+		t.Fatalf("updates %v, %v", ups, err)
+	}
+	return path, ups[0]
+}
+
+func TestStatus_PrintsCountsAndOldestUndelivered(t *testing.T) {
+	created := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	path, waiting := statusStore(t, created)
+	now := func() time.Time { return created.Add(2*time.Hour + 13*time.Minute) }
+
+	t.Run("text", func(t *testing.T) {
+		e, out, _ := newTestEnv(nil)
+		if err := status(context.Background(), []string{"--db", path}, e, now); err != nil {
+			t.Fatal(err)
+		}
+		text := out.String()
+		for _, want := range []string{
+			"store           " + path + ", ",
+			"references      2 active, 1 unsubscribed\n",
+			"deliveries      1 reference with updates waiting\n",
+			"oldest waiting  " + waiting.ID + " (update 1 of " + waiting.ReferenceID + ", shipment.updated), created 2026-03-01T10:00:00Z, 2h13m0s ago\n",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("output lacks %q:\n%s", want, text)
+			}
+		}
+	})
+	t.Run("json", func(t *testing.T) {
+		e, out, _ := newTestEnv(map[string]string{"TRACKHOOK_DB": path})
+		if err := status(context.Background(), []string{"--json"}, e, now); err != nil {
+			t.Fatal(err)
+		}
+		var st api.StoreStatus
+		if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if st.ActiveReferences != 2 || st.UnsubscribedReferences != 1 || st.PendingDeliveries != 1 || st.FileBytes <= 0 ||
+			st.OldestUndelivered == nil || st.OldestUndelivered.ID != waiting.ID || !st.OldestUndelivered.CreatedAt.Equal(created) {
+			t.Errorf("status %s", out)
+		}
+	})
+}
+
+func TestStatus_NothingWaiting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.db")
+	db, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	e, out, _ := newTestEnv(nil)
+	if err := status(context.Background(), []string{"--db", path}, e, time.Now); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "references      0 active, 0 unsubscribed") || !strings.Contains(out.String(), "oldest waiting  none") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestStatus_MissingFileIsNotCreated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.db")
+	e, _, _ := newTestEnv(nil)
+	err := run(context.Background(), []string{"status", "--db", path}, e)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("status of a missing file = %v, want not exist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("status created %s", path)
+	}
+}
+
+func TestStatus_SaysWhenAServerHoldsTheStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	db, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close() // held open, as a running server does
+	e, _, _ := newTestEnv(nil)
+	err = run(context.Background(), []string{"status", "--db", path}, e)
+	if err == nil || !strings.Contains(err.Error(), "is in use, most likely by a running trackhook serve") || !strings.Contains(err.Error(), "GET /admin/status") {
+		t.Fatalf("status of a held store = %v", err)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"}, {32 << 20, "32.0 MiB"}, {3 << 30, "3.0 GiB"}, {5 << 40, "5.0 TiB"}}
+	for _, tt := range tests {
+		if got := humanBytes(tt.n); got != tt.want {
+			t.Errorf("humanBytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
