@@ -355,7 +355,8 @@ func TestListen_FlagErrors(t *testing.T) {
 }
 
 func TestListen_SecretsFromEnvironmentAndCommas(t *testing.T) {
-	e, _, _ := newTestEnv(map[string]string{"TRACKHOOK_SECRET": listenSecret + "," + listenOtherSecret})
+	// The service's own TRACKHOOK_ADDR must not move the receiver onto its port.
+	e, _, _ := newTestEnv(map[string]string{"TRACKHOOK_LISTEN_SECRET": listenSecret + "," + listenOtherSecret, "TRACKHOOK_ADDR": ":8080"})
 	c, err := parseListenFlags(nil, e)
 	if err != nil {
 		t.Fatal(err)

@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, e env) error {
 }
 
 // parseFlags parses args, then fills every flag not given on the command line from
-// its environment variable (TRACKHOOK_ + the flag name upper-cased, - as _).
+// its environment variable (see envName).
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,7 +99,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 		if given[f.Name] || err != nil {
 			return
 		}
-		name := envName(f.Name)
+		name := envName(fs.Name(), f.Name)
 		if v := getenv(name); v != "" {
 			if setErr := fs.Set(f.Name, v); setErr != nil {
 				err = fmt.Errorf("%s=%q: %w", name, v, setErr)
@@ -109,8 +109,17 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 	return err
 }
 
-func envName(flagName string) string {
-	return "TRACKHOOK_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+// envName is the environment variable of a command's flag: TRACKHOOK_ + the flag
+// name upper-cased with _ for -. The service's commands (serve, keys, status) share
+// them, so TRACKHOOK_DB names one store for all three; listen, which runs beside the
+// service on the same machine, has its own (TRACKHOOK_LISTEN_ADDR, ...), so the
+// service's TRACKHOOK_ADDR does not move it.
+func envName(command, flagName string) string {
+	prefix := "TRACKHOOK_"
+	if command == "listen" {
+		prefix = "TRACKHOOK_LISTEN_"
+	}
+	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting and prints its
@@ -121,7 +130,7 @@ func newFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprintf(out, "%s\n\nFlags (each also read from the environment variable shown):\n", summary)
 		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(out, "  --%s (%s)\n      %s", f.Name, envName(f.Name), f.Usage)
+			fmt.Fprintf(out, "  --%s (%s)\n      %s", f.Name, envName(name, f.Name), f.Usage)
 			if f.DefValue != "" && f.DefValue != "false" {
 				fmt.Fprintf(out, " (default %s)", f.DefValue)
 			}
