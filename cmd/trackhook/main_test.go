@@ -117,7 +117,7 @@ func freeAddr(t *testing.T) string {
 // service shuts down cleanly.
 func TestServe_EndToEnd(t *testing.T) {
 	const key = "e2e-test-key-0123456789"
-	addr := freeAddr(t)
+	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	received := make(chan []byte, 100)
 	var gotHeaders http.Header
 	var mu sync.Mutex
@@ -136,7 +136,7 @@ func TestServe_EndToEnd(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", addr, "--db", filepath.Join(t.TempDir(), "e2e.db"),
 			"--demo-speed", "200000", "--poll-interval", "1s", "--min-poll-interval", "1s",
-			"--allow-insecure-callbacks", "--allow-private-callbacks"}, e)
+			"--allow-insecure-callbacks", "--allow-private-callbacks", "--metrics-addr", metricsAddr}, e)
 	}()
 	base := "http://" + addr
 	call := func(method, path string, body any) (int, map[string]any) {
@@ -188,6 +188,20 @@ func TestServe_EndToEnd(t *testing.T) {
 	status, feed := call("GET", fmt.Sprintf("/references/%s/updates", ref["id"]), nil)
 	if status != 200 || len(feed["updates"].([]any)) == 0 {
 		t.Fatalf("feed: %d %v", status, feed)
+	}
+
+	// With --metrics-addr, /metrics is served there and not on the API's port.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(scrape, []byte("trackhook_polls_total")) {
+		t.Fatalf("metrics port: %d\n%.300s", resp.StatusCode, scrape)
+	}
+	if status, _ := call("GET", "/metrics", nil); status != 404 {
+		t.Fatalf("/metrics on the API port: %d, want 404", status)
 	}
 
 	cancel()

@@ -32,7 +32,8 @@ Example (a fast demo: a whole voyage in about ten minutes):
 
 // serveConfig is everything serve reads from flags and the environment.
 type serveConfig struct {
-	addr, dbPath, sourcesPath      string
+	addr, metricsAddr, dbPath      string
+	sourcesPath                    string
 	logFormat, logLevel            string
 	allowInsecure, allowPrivate    bool
 	demoSpeed                      float64
@@ -51,6 +52,7 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	var c serveConfig
 	fs := newFlagSet("serve", serveUsage, e.stderr)
 	fs.StringVar(&c.addr, "addr", ":8080", "address the API listens on")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9090) instead of on --addr, to keep it off the API's port")
 	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file (created when missing)")
 	fs.StringVar(&c.sourcesPath, "sources", "", "YAML or JSON file choosing a tracking source per carrier (default: the demo carrier for all)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -178,8 +180,16 @@ func serve(ctx context.Context, args []string, e env) error {
 			return db.Ping(ctx)
 		},
 	})
-	// Prometheus scrapes without an API key; see the README on keeping it internal.
-	handler.GET("/metrics", echo.WrapHandler(meters.Handler()))
+	// Prometheus scrapes without an API key: on the API's port unless --metrics-addr
+	// gives it a port of its own.
+	var metricsSrv *http.Server
+	if c.metricsAddr == "" {
+		handler.GET("/metrics", echo.WrapHandler(meters.Handler()))
+	} else {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", meters.Handler())
+		metricsSrv = &http.Server{Addr: c.metricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -190,6 +200,18 @@ func serve(ctx context.Context, args []string, e env) error {
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	if metricsSrv != nil {
+		mln, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s: %w", c.metricsAddr, err)
+		}
+		go func() {
+			if err := metricsSrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("metrics server stopped", "err", err)
+			}
+		}()
 	}
 
 	// Background work runs under its own context: it is stopped in order below,
@@ -217,6 +239,9 @@ func serve(ctx context.Context, args []string, e env) error {
 	defer cancel()
 	if shutErr := srv.Shutdown(stopCtx); shutErr != nil {
 		log.Error("API shutdown", "err", shutErr)
+	}
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(stopCtx) // a scrape cut short loses nothing
 	}
 	retention.Stop()
 	polls.Stop(stopCtx)
