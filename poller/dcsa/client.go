@@ -3,6 +3,7 @@
 package dcsa
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -318,7 +319,10 @@ func requestError(err error) error {
 // a *RetryAfterError where that applies.
 func (c *Client) statusError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	apiErr := newAPIError(resp.StatusCode, body)
+	// The answer becomes last_poll_error and a tracking.failed update, which every
+	// account tracking this carrier reads: a carrier echoing our credentials must not
+	// spread them.
+	apiErr := newAPIError(resp.StatusCode, redact(body, c.credentialsOf(resp.Request)))
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		if looksLikeJSON(resp.Header.Get("Content-Type"), body) {
@@ -334,6 +338,41 @@ func (c *Client) statusError(resp *http.Response) error {
 		}
 	}
 	return apiErr
+}
+
+// minCredentialLen is the length from which a header value counts as a credential to
+// redact; shorter values (a version number, "true") would mangle ordinary text.
+const minCredentialLen = 8
+
+// credentialsOf returns the credentials req carried: the configured auth headers'
+// values, the bearer token, and the OAuth2 client secret.
+func (c *Client) credentialsOf(req *http.Request) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= minCredentialLen {
+			out = append(out, s)
+		}
+	}
+	if req != nil {
+		for name := range c.cfg.Auth.Headers {
+			add(req.Header.Get(name))
+		}
+		if _, token, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
+			add(token)
+		}
+	}
+	if o := c.cfg.Auth.OAuth2; o != nil {
+		add(o.ClientSecret)
+	}
+	return out
+}
+
+// redact replaces every credential in body with [redacted].
+func redact(body []byte, credentials []string) []byte {
+	for _, s := range credentials {
+		body = bytes.ReplaceAll(body, []byte(s), []byte("[redacted]"))
+	}
+	return body
 }
 
 // looksLikeJSON tells an API's own 404 (JSON, or empty) from a proxy's or a web

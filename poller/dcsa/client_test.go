@@ -181,7 +181,7 @@ func TestClient_SendsStaticAuthHeaders(t *testing.T) {
 
 func oauthConfig(f *fakeDCSA) Config {
 	return Config{Auth: Auth{OAuth2: &OAuth2{
-		TokenURL: f.srv.URL + "/oauth/token", ClientID: "trackhook", ClientSecret: "s3cret", Scopes: []string{"tnt:read"},
+		TokenURL: f.srv.URL + "/oauth/token", ClientID: "trackhook", ClientSecret: "client-s3cret", Scopes: []string{"tnt:read"},
 	}}}
 }
 
@@ -215,7 +215,7 @@ func TestClient_OAuth2TokenIsCachedAndRefreshedOnExpiry(t *testing.T) {
 		t.Fatalf("%d token requests after expiry, want 2 (refreshed)", n)
 	}
 	reqs := f.recorded()
-	if got := reqs[len(reqs)-1].Header.Get("Authorization"); got != "Bearer tok-2" {
+	if got := reqs[len(reqs)-1].Header.Get("Authorization"); got != "Bearer access-token-2" {
 		t.Errorf("Authorization %q after refresh, want the new token", got)
 	}
 }
@@ -233,7 +233,7 @@ func TestClient_OAuth2TokenRefusedIsFetchedAgain(t *testing.T) {
 	if _, err := c.Fetch(t.Context(), ref); err != nil {
 		t.Fatal(err)
 	}
-	f.revoke("tok-1")
+	f.revoke("access-token-1")
 
 	_, err = c.Fetch(t.Context(), ref)
 	if want := "dcsa HLCU: 401 Unauthorized: invalidToken: token expired"; err == nil || err.Error() != want {
@@ -694,5 +694,55 @@ func TestClient_RefusesRedirectToAnotherHost(t *testing.T) {
 	}
 	if leaked.Load() {
 		t.Error("the API key was sent to the other host")
+	}
+}
+
+// A carrier whose error answer repeats the credentials it was sent must not put them
+// into the poll error, which reaches every account's last_poll_error and feed.
+func TestClient_ErrorAnswersDoNotRepeatCredentials(t *testing.T) {
+	const apiKey = "carrier-api-key-0123456789"
+	tests := []struct {
+		name   string
+		config func(f *fakeDCSA) Config
+		secret func(f *fakeDCSA) []string
+	}{
+		{"static header", func(f *fakeDCSA) Config {
+			return Config{BaseURL: f.baseURL(), Auth: Auth{Headers: map[string]string{"X-Api-Key": apiKey}}}
+		}, func(*fakeDCSA) []string { return []string{apiKey} }},
+		{"oauth2 token and client secret", func(f *fakeDCSA) Config {
+			cfg := oauthConfig(f)
+			cfg.BaseURL = f.baseURL()
+			return cfg
+		}, func(f *fakeDCSA) []string {
+			var toks []string
+			f.mu.Lock()
+			for tok := range f.issued {
+				toks = append(toks, tok)
+			}
+			f.mu.Unlock()
+			return append(toks, "client-s3cret")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeDCSA(t)
+			f.events = func(w http.ResponseWriter, r *http.Request) {
+				echo := r.Header.Get("X-Api-Key") + " " + r.Header.Get("Authorization") + " client-s3cret"
+				writeDCSAError(w, http.StatusForbidden, "forbidden", "credentials "+echo+" may not read this")
+			}
+			c, err := New("ECHO", tt.config(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.Fetch(context.Background(), containerRef(fixtureContainer))
+			if err == nil || !strings.Contains(err.Error(), "[redacted]") {
+				t.Fatalf("error %v does not show the redaction", err)
+			}
+			for _, s := range tt.secret(f) {
+				if strings.Contains(err.Error(), s) {
+					t.Fatalf("error repeats a credential: %v", err)
+				}
+			}
+		})
 	}
 }

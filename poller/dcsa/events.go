@@ -387,8 +387,11 @@ func clean(s string, max int) string {
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return ' '
+		case unicode.Is(unicode.Cf, r):
+			return -1 // bidi overrides and zero-width characters: invisible, and misleading in a UI
 		}
 		return r
 	}, s)

@@ -268,3 +268,11 @@ func checkEventInvariants(t *testing.T, ev references.Event) {
 		}
 	}
 }
+
+func TestClean_DropsInvisibleFormatCharacters(t *testing.T) {
+	// U+202E reverses the text after it on screen; U+200B is invisible.
+	got := clean("ROTTER\u202eMAD\u200b\tPORT\x00", 256)
+	if got != "ROTTERMAD PORT " {
+		t.Fatalf("clean = %q", got)
+	}
+}

@@ -122,13 +122,13 @@ func (f *fakeDCSA) serveFile(w http.ResponseWriter, name string) {
 }
 
 // serveToken is an OAuth2 client-credentials token endpoint for client "trackhook"
-// with secret "s3cret".
+// with secret "client-s3cret".
 func (f *fakeDCSA) serveToken(w http.ResponseWriter, r *http.Request) {
 	id, secret, ok := r.BasicAuth()
 	if !ok {
 		id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
 	}
-	if r.PostFormValue("grant_type") != "client_credentials" || id != "trackhook" || secret != "s3cret" {
+	if r.PostFormValue("grant_type") != "client_credentials" || id != "trackhook" || secret != "client-s3cret" {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"error":"invalid_client"}`)
@@ -136,7 +136,7 @@ func (f *fakeDCSA) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.tokenRequests++
-	tok := fmt.Sprintf("tok-%d", f.tokenRequests)
+	tok := fmt.Sprintf("access-token-%d", f.tokenRequests)
 	f.issued[tok] = true
 	lifetime := f.tokenLifetime
 	f.mu.Unlock()

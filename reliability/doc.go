@@ -1,0 +1,29 @@
+// Package reliability holds trackhook's black-box reliability and security suites.
+// It has no code of its own: its tests drive the real packages (api, store, poller,
+// notifier, poller/dcsa) and the real trackhook binary from the outside, and check
+// that nothing is lost and that no one gets in where they don't belong.
+//
+//	crash_test.go            SIGKILL the real `trackhook serve` at random moments, restart it
+//	                         on the same store, check every update reached the receiver
+//	shutdown_test.go         SIGTERM under load: exit 0 in time, nothing lost after restart
+//	receiver_chaos_test.go   receivers that time out, reset, answer 5xx/429, drip, send huge
+//	                         bodies or flap, against the real notifier; no leaks
+//	source_chaos_test.go     a hostile DCSA server against the real poller and dcsa client
+//	hostile_api_test.go      malformed, oversized, look-alike and injected input against the
+//	                         real API; 1,000 concurrent creates; per-key rate limits
+//	security_test.go         account isolation on every route, key revocation, secrets kept
+//	                         out of logs and error bodies, SSRF through DNS
+//
+// How to run:
+//
+//	go test -race ./reliability/                     # what CI runs (in `go test -race ./...`)
+//	go test -race ./reliability/ -run Crash -v       # one suite, with its figures logged
+//	go test -race ./reliability/ -seed 1234 -v       # replay the random choices of a run
+//	go test -race ./reliability/ -soak -timeout 30m  # the longer soak variants
+//
+// Every randomised test logs its seed; pass it back with -seed to replay the same kill
+// moments and delays. The figures (kills survived, updates checked, hostile inputs
+// tried, latencies under chaos) are written with t.Logf, so run with -v to see them.
+// The -soak flag makes the crash test kill the service 30 times over 150 references,
+// the shutdown test run longer under load, and the receiver chaos last 30 seconds.
+package reliability
