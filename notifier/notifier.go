@@ -29,7 +29,8 @@ type Store interface {
 
 // Options configures a Notifier. Zero values take the defaults in parentheses.
 type Options struct {
-	// Workers is how many deliveries run at once (32).
+	// Workers is how many deliveries run at once (32): POSTs under way. Recording an
+	// attempt durably does not hold one of them (see streamsPerWorker).
 	Workers int
 	// ScanEvery is how often the outbox is scanned when nothing wakes the notifier (250ms).
 	ScanEvery time.Duration
@@ -43,9 +44,14 @@ type Options struct {
 	UnsubscribeFailingAfter time.Duration
 	// Breakers are the per-destination circuit breakers (NewBreakers with defaults).
 	Breakers *Breakers
-	// BreakerWait is how long a delivery to a host whose breaker is open waits before
-	// it is looked at again, uncounted (5s).
+	// BreakerWait is how long a delivery to a host whose breaker is open, or that has
+	// MaxInFlightPerHost attempts under way, waits before it is looked at again,
+	// uncounted (5s).
 	BreakerWait time.Duration
+	// MaxInFlightPerHost bounds the attempts under way to one destination host (4), so
+	// a receiver that hangs holds that many workers at most, not all of them: its
+	// breaker counts attempts only when they end.
+	MaxInFlightPerHost int
 	// BurstPerReference is how many updates of one reference a worker sends in a row
 	// before it lets others have a turn (50).
 	BurstPerReference int
@@ -64,15 +70,25 @@ type Notifier struct {
 	log    *slog.Logger
 
 	wake     chan struct{}
+	sends    chan struct{} // a slot per delivery under way: Workers of them
 	jobs     chan task
+	room     chan struct{} // the queue is half empty again: a full scan may go on
 	mu       sync.Mutex
 	inFlight map[string]bool // references (and redelivery requests) being worked on
+	perHost  map[string]int  // attempts under way per destination host
 
 	stopScan context.CancelFunc // ends the scan loop
 	cancel   context.CancelFunc // cancels attempts under way
 	scanning sync.WaitGroup
 	workers  sync.WaitGroup
 }
+
+// streamsPerWorker is how many references' streams are worked on per delivery slot.
+// A stream waits for the durable record of each attempt before its next one (the
+// order per reference, and nothing marked delivered before it is on disk), and that
+// wait, a group commit, is as long as a POST to a nearby receiver: with one stream
+// per slot, the slots would stand idle half the time.
+const streamsPerWorker = 4
 
 // task is one unit of work: the ordered stream of a reference, or one redelivery.
 type task struct {
@@ -110,6 +126,9 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 	if opts.BreakerWait <= 0 {
 		opts.BreakerWait = 5 * time.Second
 	}
+	if opts.MaxInFlightPerHost <= 0 {
+		opts.MaxInFlightPerHost = 4
+	}
 	if opts.BurstPerReference <= 0 {
 		opts.BurstPerReference = 50
 	}
@@ -125,8 +144,11 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 	return &Notifier{
 		store: store, sender: sender, opts: opts, log: opts.Logger,
 		wake:     make(chan struct{}, 1),
+		sends:    make(chan struct{}, opts.Workers),
 		jobs:     make(chan task, opts.Workers*2),
+		room:     make(chan struct{}, 1),
 		inFlight: map[string]bool{},
+		perHost:  map[string]int{},
 	}
 }
 
@@ -144,7 +166,7 @@ func (n *Notifier) Start(ctx context.Context) {
 	workCtx, cancel := context.WithCancel(ctx)
 	scanCtx, stopScan := context.WithCancel(workCtx)
 	n.cancel, n.stopScan = cancel, stopScan
-	for range n.opts.Workers {
+	for range n.opts.Workers * streamsPerWorker {
 		n.workers.Add(1)
 		go n.work(workCtx)
 	}
@@ -157,8 +179,20 @@ func (n *Notifier) scanLoop(ctx context.Context) {
 	ticker := time.NewTicker(n.opts.ScanEvery)
 	defer ticker.Stop()
 	for {
-		if _, err := n.Scan(ctx); err != nil && ctx.Err() == nil {
+		_, more, err := n.scan(ctx)
+		if err != nil && ctx.Err() == nil {
 			n.log.Error("outbox scan failed", "err", err)
+		}
+		if more {
+			// The queue filled up with references still due: scan again as soon as
+			// the workers have taken half of it, not at the next tick, or a backlog
+			// would drain at one queue's worth per ScanEvery.
+			select {
+			case <-ctx.Done():
+				return
+			case <-n.room:
+			}
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -192,29 +226,39 @@ func (n *Notifier) Stop(ctx context.Context) {
 // are not already being worked on. It does not wait for the deliveries; it returns how
 // many tasks it queued.
 func (n *Notifier) Scan(ctx context.Context) (int, error) {
+	queued, _, err := n.scan(ctx)
+	return queued, err
+}
+
+// scan is Scan; more reports that the queue filled up with work still due.
+func (n *Notifier) scan(ctx context.Context) (queued int, more bool, err error) {
 	now := n.opts.Now()
+	n.mu.Lock()
 	free := cap(n.jobs) - len(n.jobs)
+	busy := len(n.inFlight)
+	n.mu.Unlock()
 	if free == 0 {
-		return 0, nil
+		return 0, true, nil
 	}
 	var tasks []task
 	redeliveries, err := n.store.Redeliveries(ctx, now, free)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for i := range redeliveries {
 		tasks = append(tasks, task{refID: redeliveries[i].Reference.ID, redelivery: &redeliveries[i]})
 	}
-	ids, err := n.store.DueDeliveries(ctx, now, free+n.opts.Workers)
+	// Ask for more than fits: the most overdue may be in flight already.
+	limit := free + busy
+	ids, err := n.store.DueDeliveries(ctx, now, limit)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	for _, id := range ids {
 		tasks = append(tasks, task{refID: id})
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	queued := 0
 	for _, t := range tasks {
 		if n.inFlight[t.key()] {
 			continue
@@ -224,15 +268,21 @@ func (n *Notifier) Scan(ctx context.Context) (int, error) {
 			n.inFlight[t.key()] = true
 			queued++
 		default:
-			return queued, nil // full: the rest wait for the next scan
+			return queued, true, nil // full: the rest wait for the next scan
 		}
 	}
-	return queued, nil
+	return queued, len(ids) == limit, nil
 }
 
 func (n *Notifier) work(ctx context.Context) {
 	defer n.workers.Done()
 	for t := range n.jobs {
+		if len(n.jobs) <= cap(n.jobs)/2 {
+			select {
+			case n.room <- struct{}{}:
+			default:
+			}
+		}
 		if ctx.Err() == nil {
 			var err error
 			if t.redelivery != nil {
@@ -288,26 +338,70 @@ func destination(rawURL string) string {
 }
 
 // attempt makes one POST for job through the destination's breaker and records it.
-// A breaker that is open postpones the delivery without an attempt; a shutdown during
-// the POST records nothing.
+// An open breaker, or MaxInFlightPerHost attempts to the host under way, postpones
+// the delivery without an attempt; a shutdown during the POST records nothing.
 func (n *Notifier) attempt(ctx context.Context, job references.DeliveryJob) (references.AttemptOutcome, error) {
 	body, err := webhook.Encode(job.Update)
 	if err != nil {
 		return "", fmt.Errorf("encode update %s: %w", job.Update.ID, err)
 	}
-	host := destination(job.Reference.CallbackURL)
-	res, err := n.opts.Breakers.Do(host, func() Result {
-		return n.sender.Send(ctx, Request{URL: job.Reference.CallbackURL, UpdateID: job.Update.ID, Body: body, Secrets: job.Secrets})
-	})
+	res, err := n.send(ctx, destination(job.Reference.CallbackURL), job, body)
+	if err == nil {
+		return n.record(ctx, job, res)
+	}
 	if errors.Is(err, ErrHostUnavailable) {
 		if job.Redelivery {
 			return "", nil // stays queued; a later scan tries again
 		}
 		return "", n.store.PostponeDelivery(ctx, job.Reference.ID, n.opts.Now().Add(n.opts.BreakerWait))
 	}
-	if ctx.Err() != nil {
-		return "", ctx.Err() // shutting down: unrecorded, so it is sent again after restart
+	return "", err
+}
+
+// send makes one POST through the host's breaker, holding one of the Workers slots
+// and one of the host's MaxInFlightPerHost places; with the host's places taken it
+// sends nothing and returns ErrHostUnavailable, as for an open breaker.
+func (n *Notifier) send(ctx context.Context, host string, job references.DeliveryJob, body []byte) (Result, error) {
+	select {
+	case n.sends <- struct{}{}:
+	case <-ctx.Done():
+		return Result{}, ctx.Err() // shutting down: nothing was sent
 	}
+	defer func() { <-n.sends }()
+	if !n.enterHost(host) {
+		return Result{}, fmt.Errorf("%w: %s: %d attempts under way", ErrHostUnavailable, host, n.opts.MaxInFlightPerHost)
+	}
+	defer n.leaveHost(host)
+	res, err := n.opts.Breakers.Do(host, func() Result {
+		return n.sender.Send(ctx, Request{URL: job.Reference.CallbackURL, UpdateID: job.Update.ID, Body: body, Secrets: job.Secrets})
+	})
+	if err == nil && ctx.Err() != nil {
+		return res, ctx.Err() // shutting down: unrecorded, so it is sent again after restart
+	}
+	return res, err
+}
+
+// enterHost takes one of the host's MaxInFlightPerHost places, if one is free.
+func (n *Notifier) enterHost(host string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.perHost[host] >= n.opts.MaxInFlightPerHost {
+		return false
+	}
+	n.perHost[host]++
+	return true
+}
+
+func (n *Notifier) leaveHost(host string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.perHost[host]--; n.perHost[host] <= 0 {
+		delete(n.perHost, host)
+	}
+}
+
+// record decides what the attempt came to and writes it to the delivery log.
+func (n *Notifier) record(ctx context.Context, job references.DeliveryJob, res Result) (references.AttemptOutcome, error) {
 	a, unsubscribe := n.decide(job, res)
 	// The attempt happened: record it even if shutdown starts now.
 	ref, err := n.store.RecordAttempt(context.WithoutCancel(ctx), job, a, unsubscribe)

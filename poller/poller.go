@@ -115,6 +115,8 @@ type Poller struct {
 	mu       sync.Mutex
 	inFlight map[string]bool // references queued or being polled: one poll each at a time
 	jobs     chan string
+	room     chan struct{} // the queue is half empty again: a full scan may go on
+	stopping chan struct{} // closed by Stop: the scan returns
 
 	cron    *cron.Cron
 	cancel  context.CancelFunc
@@ -139,6 +141,8 @@ func New(store Store, opts Options) *Poller {
 		log:      opts.Logger,
 		inFlight: map[string]bool{},
 		jobs:     make(chan string, opts.Workers*4),
+		room:     make(chan struct{}, 1),
+		stopping: make(chan struct{}),
 	}
 }
 
@@ -152,11 +156,7 @@ func (p *Poller) Start(ctx context.Context) error {
 	}
 	logger := cron.PrintfLogger(slogPrintf{p.log})
 	p.cron = cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
-	if _, err := p.cron.AddFunc(p.opts.TickSchedule, func() {
-		if _, err := p.Tick(ctx); err != nil && ctx.Err() == nil {
-			p.log.Error("poll scan failed", "err", err)
-		}
-	}); err != nil {
+	if _, err := p.cron.AddFunc(p.opts.TickSchedule, func() { p.scan(ctx) }); err != nil {
 		p.cancel()
 		close(p.jobs)
 		p.workers.Wait()
@@ -170,6 +170,7 @@ func (p *Poller) Start(ctx context.Context) error {
 // then cancels them) and waits for the workers. Queued polls that did not start stay
 // due in the store and run after the next start.
 func (p *Poller) Stop(ctx context.Context) {
+	close(p.stopping)
 	<-p.cron.Stop().Done()
 	p.mu.Lock()
 	close(p.jobs)
@@ -185,23 +186,57 @@ func (p *Poller) Stop(ctx context.Context) {
 	p.cancel()
 }
 
+// scan queues every due reference that is not in flight, until nothing more is due or
+// Stop is called; when the queue is full it waits for the workers to take half of it.
+// Each cron tick starts it, and SkipIfStillRunning keeps one at a time. Queuing only
+// one queue's worth per tick would cap polling at Workers*4 polls per tick, whatever
+// the number of references due.
+func (p *Poller) scan(ctx context.Context) {
+	for {
+		_, more, err := p.tick(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("poll scan failed", "err", err)
+			}
+			return
+		}
+		if !more {
+			return
+		}
+		select {
+		case <-p.room:
+		case <-p.stopping:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // Tick scans the store for due references and queues those not already in flight,
 // without waiting for any poll. It returns how many it queued.
 func (p *Poller) Tick(ctx context.Context) (int, error) {
+	n, _, err := p.tick(ctx)
+	return n, err
+}
+
+// tick is Tick; more reports that the queue filled up with references still due.
+func (p *Poller) tick(ctx context.Context) (queued int, more bool, err error) {
 	p.mu.Lock()
 	free := cap(p.jobs) - len(p.jobs)
+	busy := len(p.inFlight)
 	p.mu.Unlock()
 	if free == 0 {
-		return 0, nil
+		return 0, true, nil
 	}
-	// Ask for more than fits: some of the due ones may be in flight already.
-	ids, err := p.store.DueReferences(ctx, p.opts.Now(), free+p.opts.Workers)
+	// Ask for more than fits: the most overdue may be in flight already.
+	limit := free + busy
+	ids, err := p.store.DueReferences(ctx, p.opts.Now(), limit)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	queued := 0
 	for _, id := range ids {
 		if p.inFlight[id] {
 			continue
@@ -211,15 +246,23 @@ func (p *Poller) Tick(ctx context.Context) (int, error) {
 			p.inFlight[id] = true
 			queued++
 		default:
-			return queued, nil // the queue is full; the rest stay due for the next tick
+			return queued, true, nil // the queue is full; the rest stay due
 		}
 	}
-	return queued, nil
+	return queued, len(ids) == limit, nil
 }
 
 func (p *Poller) work(ctx context.Context) {
 	defer p.workers.Done()
 	for id := range p.jobs {
+		// Each scan walks the schedule from its start: let the queue empty by half
+		// before asking for another, not after every job.
+		if len(p.jobs) <= cap(p.jobs)/2 {
+			select {
+			case p.room <- struct{}{}:
+			default:
+			}
+		}
 		if ctx.Err() == nil {
 			if err := p.PollOne(ctx, id); err != nil && ctx.Err() == nil {
 				p.log.Error("poll failed", "reference_id", id, "err", err)

@@ -292,15 +292,6 @@ func (s *Service) Updates(ctx context.Context, accountID, id string, after uint6
 	if err != nil {
 		return UpdatePage{}, err
 	}
-	// Keep only what comes after: a store seeking to after+1 wraps around to the start
-	// of the feed when after is the largest sequence (?after=18446744073709551615).
-	kept := ups[:0]
-	for _, u := range ups {
-		if u.Sequence > after {
-			kept = append(kept, u)
-		}
-	}
-	ups = kept
 	page := UpdatePage{Updates: ups, NextAfter: after}
 	if page.Updates == nil {
 		page.Updates = []Update{}

@@ -452,11 +452,9 @@ func countFailedAttempts(t *testing.T, db *store.DB, accountID string, chaos []*
 // Deliveries to other hosts must go on: their p99 latency, change detected to 2xx,
 // must stay under 2 s although one attempt to the hanging host takes 3 s to time out.
 //
-// It fails today: every worker can be taken by attempts to the one hanging host (the
-// breaker only counts attempts once they end, and workers beyond the transport's
-// MaxConnsPerHost wait for a connection to that host), so all deliveries stall for a
-// whole send timeout (10 s by default) whenever the breaker is closed. See the report
-// of issue 7: bound the attempts in flight per destination in notifier.
+// Without notifier.Options.MaxInFlightPerHost every worker could be taken by attempts
+// to the one hanging host (its breaker counts attempts only once they end), and all
+// deliveries stalled for a whole send timeout whenever the breaker was closed.
 func TestReceiverChaos_CrowdedHangingReceiverDoesNotStallOthers(t *testing.T) {
 	leakCheck(t)
 	const sendTimeout = 3 * time.Second

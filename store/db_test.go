@@ -586,3 +586,47 @@ func TestStats_CountersFollowChanges(t *testing.T) {
 		t.Fatalf("nothing is pending, got %+v", oldest)
 	}
 }
+
+func TestListUpdates_AfterTheNewestIsEmpty(t *testing.T) {
+	ctx := context.Background()
+	db, clock := mustOpen(t)
+	now := clock.Now()
+	ref := mustCreate(t, db, newRef("a", "MSCU1234566", now))
+	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+		{Type: references.UpdateShipment, CreatedAt: now}, {Type: references.UpdateShipment, CreatedAt: now},
+	}})
+	// ^uint64(0) is the case where seeking to after+1 would wrap around to the start.
+	for after, want := range map[uint64]int{0: 2, 1: 1, 2: 0, 3: 0, ^uint64(0) - 1: 0, ^uint64(0): 0} {
+		ups, err := db.ListUpdates(ctx, "a", ref.ID, after, 10)
+		if err != nil || len(ups) != want {
+			t.Errorf("after %d: %d updates, %v; want %d", after, len(ups), err, want)
+		}
+	}
+}
+
+func TestRecordAttempt_ToAnOldCallbackURLOnlyLogs(t *testing.T) {
+	ctx := context.Background()
+	db, clock := mustOpen(t)
+	now := clock.Now()
+	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://old.example.com/hook"))
+	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
+	}})
+	job, err := db.NextDelivery(ctx, ref.ID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newURL := "https://new.example.com/hook"
+	if _, err := db.PatchReference(ctx, "a", ref.ID, references.Patch{CallbackURL: &newURL}, now); err != nil {
+		t.Fatal(err)
+	}
+	// The attempt to the old URL ends after the PATCH: it must not count for the new one.
+	got, err := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeDelivered, now), "")
+	if err != nil || got.DeliveredSequence != 0 {
+		t.Fatalf("an old URL's success marked the update delivered: %+v, %v", got, err)
+	}
+	next, err := db.NextDelivery(ctx, ref.ID, now)
+	if err != nil || next.Update.ID != "upd_1" || next.Reference.CallbackURL != newURL {
+		t.Fatalf("the new URL does not get the update: %+v, %v", next, err)
+	}
+}

@@ -56,14 +56,17 @@ func setDeliveryState(tx *bolt.Tx, refID string, old, st *deliveryState) error {
 	if err := outbox.Put(dueKey(st.DueAt, refID), nil); err != nil {
 		return err
 	}
-	return putJSON(tx.Bucket(bucketDelivery), []byte(refID), st)
+	return tx.Bucket(bucketDelivery).Put([]byte(refID), encodeDeliveryState(st))
 }
 
 func getDeliveryState(tx *bolt.Tx, refID string) (*deliveryState, error) {
+	data := tx.Bucket(bucketDelivery).Get([]byte(refID))
+	if data == nil {
+		return nil, nil
+	}
 	var st deliveryState
-	found, err := getJSON(tx.Bucket(bucketDelivery), []byte(refID), &st)
-	if err != nil || !found {
-		return nil, err
+	if err := decodeDeliveryState(data, &st); err != nil {
+		return nil, fmt.Errorf("decode delivery state of %s: %w", refID, err)
 	}
 	return &st, nil
 }
@@ -111,55 +114,28 @@ func (db *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]st
 // Updates its event_types filter excludes are passed over (they stay in the feed);
 // when nothing is left the reference leaves the outbox and references.ErrNothingToDeliver is
 // returned.
+//
+// It only reads, in the common case where the next update is the one after
+// DeliveredSequence: a write transaction (and its fsync) per delivery would cost as
+// much as the delivery's own durable record. Passing over filtered updates and taking
+// a drained reference out of the outbox are written, in a shared commit. A job read
+// here can be stale by the time its attempt is recorded; RecordAttempt checks the
+// sequence and only logs an attempt the stream has moved past.
 func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (references.DeliveryJob, error) {
 	var job references.DeliveryJob
-	nothing := false
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		job, nothing = references.DeliveryJob{}, false
-		ref := &job.Reference
-		if err := getRef(tx, anyAccount, refID, ref); err != nil {
-			return err
-		}
-		st, err := getDeliveryState(tx, refID)
-		if err != nil {
-			return err
-		}
-		if st == nil {
-			nothing = true
-			return nil
-		}
-		if ref.CallbackURL == "" || (!ref.Active() && stopsDelivery(ref.UnsubscribeReason)) {
-			nothing = true
-			return setDeliveryState(tx, refID, st, nil)
-		}
-		skipped := false
-		for ref.DeliveredSequence < ref.LastSequence {
-			found, err := getUpdate(tx, refID, ref.DeliveredSequence+1, &job.Update)
-			if err != nil {
-				return err
-			}
-			if found && ref.WantsEvent(job.Update.Type) {
-				break
-			}
-			ref.DeliveredSequence++ // filtered out (or pruned): nothing to send
-			skipped = true
-		}
-		if skipped {
-			if err := putRef(tx, ref); err != nil {
-				return err
-			}
-		}
-		if ref.DeliveredSequence >= ref.LastSequence {
-			nothing = true
-			return setDeliveryState(tx, refID, st, nil)
-		}
-		job.Attempt = st.Attempts + 1
-		if st.FirstAttemptAt != nil {
-			job.FirstAttemptAt = *st.FirstAttemptAt
-		}
-		job.Secrets, err = liveSecrets(tx, ref.AccountID, now)
+	nothing, needsWrite := false, false
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		nothing, needsWrite, err = db.nextDelivery(tx, refID, now, &job, false)
 		return err
 	})
+	if err == nil && needsWrite {
+		err = db.batch(ctx, func(tx *bolt.Tx) error {
+			var err error
+			nothing, _, err = db.nextDelivery(tx, refID, now, &job, true)
+			return err
+		})
+	}
 	if err != nil {
 		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, err)
 	}
@@ -169,14 +145,72 @@ func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (re
 	return job, nil
 }
 
-func liveSecrets(tx *bolt.Tx, accountID string, now time.Time) ([]string, error) {
-	var acct references.Account
-	found, err := getJSON(tx.Bucket(bucketAccounts), []byte(accountID), &acct)
-	if err != nil {
-		return nil, err
+// nextDelivery fills job with the reference's next update to send, or reports that
+// there is nothing. When the outbox needs a change first (updates to pass over, an
+// entry to remove) it makes it if write is set, and otherwise changes nothing and
+// reports needsWrite.
+func (db *DB) nextDelivery(tx *bolt.Tx, refID string, now time.Time, job *references.DeliveryJob, write bool) (nothing, needsWrite bool, err error) {
+	*job = references.DeliveryJob{}
+	ref := &job.Reference
+	if err := getRef(tx, anyAccount, refID, ref); err != nil {
+		return false, false, err
 	}
-	if !found {
+	st, err := getDeliveryState(tx, refID)
+	if err != nil {
+		return false, false, err
+	}
+	if st == nil {
+		return true, false, nil
+	}
+	if ref.CallbackURL == "" || (!ref.Active() && stopsDelivery(ref.UnsubscribeReason)) {
+		if !write {
+			return false, true, nil
+		}
+		return true, false, setDeliveryState(tx, refID, st, nil)
+	}
+	skipped := false
+	for ref.DeliveredSequence < ref.LastSequence {
+		found, err := getUpdate(tx, refID, ref.DeliveredSequence+1, &job.Update)
+		if err != nil {
+			return false, false, err
+		}
+		if found && ref.WantsEvent(job.Update.Type) {
+			break
+		}
+		if !write {
+			return false, true, nil
+		}
+		ref.DeliveredSequence++ // filtered out (or pruned): nothing to send
+		skipped = true
+	}
+	if skipped {
+		if err := putRef(tx, ref); err != nil {
+			return false, false, err
+		}
+	}
+	if ref.DeliveredSequence >= ref.LastSequence {
+		if !write {
+			return false, true, nil
+		}
+		return true, false, setDeliveryState(tx, refID, st, nil)
+	}
+	job.Attempt = st.Attempts + 1
+	if st.FirstAttemptAt != nil {
+		job.FirstAttemptAt = *st.FirstAttemptAt
+	}
+	job.Secrets, err = db.liveSecrets(tx, ref.AccountID, now)
+	return false, false, err
+}
+
+// liveSecrets returns the account's signing secrets live at now.
+func (db *DB) liveSecrets(tx *bolt.Tx, accountID string, now time.Time) ([]string, error) {
+	data := tx.Bucket(bucketAccounts).Get([]byte(accountID))
+	if data == nil {
 		return nil, fmt.Errorf("account %s not found", accountID)
+	}
+	acct, err := db.accounts.get(accountID, data)
+	if err != nil {
+		return nil, fmt.Errorf("decode account %s: %w", accountID, err)
 	}
 	return acct.LiveSecrets(now), nil
 }
@@ -210,9 +244,12 @@ func (db *DB) PostponeDelivery(ctx context.Context, refID string, until time.Tim
 // unsubscribe, when set with a failed or gave_up outcome, also unsubscribes the
 // reference (callback_failing). Redeliveries are logged but do not move the ordered
 // stream. Nothing is marked delivered before this returns.
+//
+// The attempt has been made when this is called, so its caller can wait a little:
+// concurrent calls are committed together with patience (see attemptPatience).
 func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribeReason references.UnsubscribeReason) (references.Reference, error) {
 	var ref references.Reference
-	err := db.batch(ctx, func(tx *bolt.Tx) error {
+	err := db.patientBatch(ctx, func(tx *bolt.Tx) error {
 		ref = references.Reference{}
 		if err := getRef(tx, anyAccount, job.Reference.ID, &ref); err != nil {
 			return err
@@ -225,7 +262,7 @@ func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a r
 				return err
 			}
 			if a.Outcome == references.OutcomeGone && ref.Active() {
-				return unsubscribe(tx, &ref, references.ReasonCallbackGone, a.At)
+				return db.unsubscribe(tx, &ref, references.ReasonCallbackGone, a.At)
 			}
 			return nil
 		}
@@ -233,8 +270,10 @@ func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a r
 		if err != nil {
 			return err
 		}
-		if st == nil || job.Update.Sequence != ref.DeliveredSequence+1 {
-			return nil // the stream moved on meanwhile (PATCH, unsubscribe): only log
+		if st == nil || job.Update.Sequence != ref.DeliveredSequence+1 || job.Reference.CallbackURL != ref.CallbackURL {
+			// The stream moved on meanwhile (unsubscribe), or the callback URL was
+			// changed during the attempt: only log. The new URL still gets the update.
+			return nil
 		}
 		switch a.Outcome {
 		case references.OutcomeDelivered:
@@ -271,7 +310,7 @@ func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a r
 				return err
 			}
 		case references.OutcomeGone:
-			if err := unsubscribe(tx, &ref, references.ReasonCallbackGone, a.At); err != nil {
+			if err := db.unsubscribe(tx, &ref, references.ReasonCallbackGone, a.At); err != nil {
 				return err
 			}
 			return nil
@@ -279,7 +318,7 @@ func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a r
 			return fmt.Errorf("unknown attempt outcome %q", a.Outcome)
 		}
 		if unsubscribeReason != "" && ref.Active() {
-			return unsubscribe(tx, &ref, unsubscribeReason, a.At)
+			return db.unsubscribe(tx, &ref, unsubscribeReason, a.At)
 		}
 		return putRef(tx, &ref)
 	})
@@ -386,7 +425,7 @@ func findUpdate(tx *bolt.Tx, refID, updateID string, last uint64) (references.Up
 		if !bytes.Contains(v, []byte(updateID)) {
 			continue
 		}
-		if err := unmarshal(v, &u); err != nil {
+		if err := decodeUpdate(v, &u); err != nil {
 			return u, err
 		}
 		if u.ID == updateID {
@@ -413,7 +452,7 @@ func (db *DB) Redeliveries(ctx context.Context, now time.Time, limit int) ([]ref
 				return err
 			}
 			job.Update = u
-			if job.Secrets, err = liveSecrets(tx, job.Reference.AccountID, now); err != nil {
+			if job.Secrets, err = db.liveSecrets(tx, job.Reference.AccountID, now); err != nil {
 				return err
 			}
 			jobs = append(jobs, job)

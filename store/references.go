@@ -24,11 +24,13 @@ func notFound(id string) error {
 }
 
 // CreateReference stores a new active reference with its indexes and due time. See
-// references.Store for the idempotency and conflict rules.
+// references.Store for the idempotency and conflict rules. Concurrent calls are
+// committed together (see groupCommit).
 func (db *DB) CreateReference(ctx context.Context, ref references.Reference, idem *references.IdempotencyKey) (references.Reference, bool, error) {
 	var out references.Reference
 	replayed := false
-	err := db.update(ctx, func(tx *bolt.Tx) error {
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
+		out, replayed = references.Reference{}, false
 		if idem != nil {
 			rec, found, err := getIdempotency(tx, ref.AccountID, idem.Key, db.now())
 			if err != nil {
@@ -63,7 +65,7 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 				return err
 			}
 		}
-		if err := putJSON(tx.Bucket(bucketRefs), []byte(ref.ID), &ref); err != nil {
+		if err := putRef(tx, &ref); err != nil {
 			return err
 		}
 		if err := addCount(tx, countActive, 1); err != nil {
@@ -76,10 +78,18 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 			}
 		}
 		out = ref
+		if ref.NextPollAt != nil {
+			// Not handed to the poller before the reference can be read.
+			db.sched.put(ref.ID, *ref.NextPollAt, true)
+			tx.OnCommit(func() { db.sched.confirm(ref.ID) })
+		}
 		return nil
 	})
 	if err != nil {
 		return references.Reference{}, false, fmt.Errorf("create reference: %w", err)
+	}
+	if replayed {
+		db.withSchedule(&out)
 	}
 	return out, replayed, nil
 }
@@ -99,25 +109,48 @@ const anyAccount = "\x00"
 
 // getRef loads a reference of the account (or of anyAccount).
 func getRef(tx *bolt.Tx, accountID, id string, ref *references.Reference) error {
-	found, err := getJSON(tx.Bucket(bucketRefs), []byte(id), ref)
-	if err != nil {
-		return err
+	data := tx.Bucket(bucketRefs).Get([]byte(id))
+	if data == nil {
+		return notFound(id)
 	}
-	if !found || (accountID != anyAccount && ref.AccountID != accountID) {
+	*ref = references.Reference{}
+	if err := decodeReference(data, ref); err != nil {
+		return fmt.Errorf("decode reference %s: %w", id, err)
+	}
+	if accountID != anyAccount && ref.AccountID != accountID {
 		return notFound(id)
 	}
 	return nil
 }
 
 func putRef(tx *bolt.Tx, ref *references.Reference) error {
-	return putJSON(tx.Bucket(bucketRefs), []byte(ref.ID), ref)
+	return tx.Bucket(bucketRefs).Put([]byte(ref.ID), encodeReference(ref))
 }
 
 // GetReference returns a reference of the account; another account's is not found.
 func (db *DB) GetReference(ctx context.Context, accountID, id string) (references.Reference, error) {
 	var ref references.Reference
 	err := db.view(ctx, func(tx *bolt.Tx) error { return getRef(tx, accountID, id, &ref) })
+	if err == nil {
+		db.withSchedule(&ref)
+	}
 	return ref, err
+}
+
+// withSchedule sets the polling times of an active reference from the schedule, which
+// knows of the unchanged polls that are not on disk.
+func (db *DB) withSchedule(ref *references.Reference) {
+	if !ref.Active() {
+		return
+	}
+	at, polled, ok := db.sched.lookup(ref.ID)
+	if !ok {
+		return
+	}
+	ref.NextPollAt = &at
+	if !polled.IsZero() && (ref.LastPolledAt == nil || polled.After(*ref.LastPolledAt)) {
+		ref.LastPolledAt = &polled
+	}
 }
 
 // Reference returns a reference whatever its account, for the poller and notifier.
@@ -152,6 +185,7 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 			if q.Status != "" && ref.Status != q.Status {
 				continue
 			}
+			db.withSchedule(&ref)
 			if len(page.References) == q.Limit {
 				// There is at least one more: the cursor points at the last one returned.
 				last := page.References[len(page.References)-1]
@@ -180,7 +214,7 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 		if !ref.Active() {
 			return nil
 		}
-		return unsubscribe(tx, &ref, reason, at)
+		return db.unsubscribe(tx, &ref, reason, at)
 	})
 	if err != nil {
 		return references.Reference{}, fmt.Errorf("unsubscribe %s: %w", id, err)
@@ -192,9 +226,9 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 // indexes. A user's or the receiver's unsubscribe also stops delivery of what is
 // pending; an automatic one (tracking complete, not found, max age) lets the feed
 // drain, so the receiver gets the final reference.unsubscribed update.
-func unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
-	if ref.NextPollAt != nil {
-		if err := tx.Bucket(bucketDue).Delete(dueKey(*ref.NextPollAt, ref.ID)); err != nil {
+func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
+	if k := db.dueKeyOf(ref); k != nil {
+		if err := tx.Bucket(bucketDue).Delete(k); err != nil {
 			return err
 		}
 	}
@@ -218,7 +252,11 @@ func unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.Unsub
 			return err
 		}
 	}
-	return putRef(tx, ref)
+	if err := putRef(tx, ref); err != nil {
+		return err
+	}
+	db.sched.remove(ref.ID)
+	return nil
 }
 
 // stopsDelivery reports whether an unsubscribe for reason ends webhook delivery at once.
@@ -263,5 +301,6 @@ func (db *DB) PatchReference(ctx context.Context, accountID, id string, p refere
 	if err != nil {
 		return references.Reference{}, fmt.Errorf("patch %s: %w", id, err)
 	}
+	db.withSchedule(&ref)
 	return ref, nil
 }

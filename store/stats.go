@@ -41,6 +41,9 @@ type Stats struct {
 	PendingDeliveries int64 `json:"pending_deliveries"`
 	// FileBytes is the size of the store file.
 	FileBytes int64 `json:"file_bytes"`
+	// Commits is how many write transactions the file has committed since it was
+	// created (bbolt's transaction id). Polls that change nothing add none.
+	Commits int64 `json:"commits"`
 }
 
 // Stats returns the counters. It reads a few keys, whatever the store's size.
@@ -52,6 +55,7 @@ func (db *DB) Stats(ctx context.Context) (Stats, error) {
 		s.UnsubscribedReferences = readCount(meta, countUnsubscribed)
 		s.PendingDeliveries = readCount(meta, countPending)
 		s.FileBytes = tx.Size()
+		s.Commits = int64(tx.ID())
 		return nil
 	})
 	if err != nil {

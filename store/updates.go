@@ -14,8 +14,8 @@ import (
 
 // appendUpdate gives u the reference's next sequence, writes it to the feed and the
 // retention index, and schedules its delivery when the reference has a callback.
-// The caller writes ref afterwards.
-func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update) error {
+// The caller writes ref afterwards. shipment, when not nil, is u.Shipment encoded.
+func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update, shipment []byte) error {
 	ref.LastSequence++
 	u.Sequence = ref.LastSequence
 	u.ReferenceID = ref.ID
@@ -23,7 +23,7 @@ func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update) 
 		u.ID = references.NewID("upd_")
 	}
 	u.Reference = ref.Summary()
-	if err := putJSON(tx.Bucket(bucketUpdates), updateKey(ref.ID, u.Sequence), u); err != nil {
+	if err := tx.Bucket(bucketUpdates).Put(updateKey(ref.ID, u.Sequence), encodeUpdateWith(u, shipment)); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketUpdatesAge).Put(join(timeKey(u.CreatedAt), updateKey(ref.ID, u.Sequence)), nil); err != nil {
@@ -46,11 +46,14 @@ func (db *DB) ListUpdates(ctx context.Context, accountID, refID string, after ui
 		if err := getRef(tx, accountID, refID, &ref); err != nil {
 			return err
 		}
+		if after >= ref.LastSequence {
+			return nil // nothing newer (and after+1 would wrap at the largest sequence)
+		}
 		prefix := str(refID)
 		c := tx.Bucket(bucketUpdates).Cursor()
 		for k, v := c.Seek(updateKey(refID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
 			var u references.Update
-			if err := unmarshal(v, &u); err != nil {
+			if err := decodeUpdate(v, &u); err != nil {
 				return fmt.Errorf("update %q: %w", k, err)
 			}
 			out = append(out, u)
@@ -65,7 +68,15 @@ func (db *DB) ListUpdates(ctx context.Context, accountID, refID string, after ui
 
 // getUpdate loads one update of a reference by sequence.
 func getUpdate(tx *bolt.Tx, refID string, seq uint64, u *references.Update) (bool, error) {
-	return getJSON(tx.Bucket(bucketUpdates), updateKey(refID, seq), u)
+	key := updateKey(refID, seq)
+	data := tx.Bucket(bucketUpdates).Get(key)
+	if data == nil {
+		return false, nil
+	}
+	if err := decodeUpdate(data, u); err != nil {
+		return true, fmt.Errorf("decode %q: %w", key, err)
+	}
+	return true, nil
 }
 
 // PruneUpdates deletes up to max feed entries created before cutoff, oldest first,

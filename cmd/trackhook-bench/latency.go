@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// latencyFigures are the latency phase's results. Latency is from detection (the
+// start of the poll that found the change, the update's created_at) to the receiver
+// having the webhook in hand and answering 2xx.
+type latencyFigures struct {
+	References int     `json:"references"`
+	Offered    rate    `json:"offered_polls"` // polls started at the fixed rate
+	Updates    rate    `json:"updates"`       // updates those polls appended
+	Late       int64   `json:"late_polls"`    // polls started behind schedule (workers all busy)
+	Delivered  int     `json:"delivered"`
+	P50Ms      float64 `json:"p50_ms"`
+	P90Ms      float64 `json:"p90_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	MaxMs      float64 `json:"max_ms"`
+	Missing    int64   `json:"missing"`
+}
+
+// runLatency offers updates at a fixed rate on a fresh store and measures how long each
+// takes from detection to the receiver. The polls are started at the rate by the tool
+// (the poller's cron tick would start a second's worth at once) through the poller's
+// PollOne, so persisting, waking the notifier, signing and posting are the service's.
+func runLatency(ctx context.Context, cfg config, path string, rcv *receiver, prog *progress) (latencyFigures, error) {
+	f := latencyFigures{References: cfg.latencyRefs}
+	prog.begin("latency: create")
+	db, err := openStore(path, true)
+	if err != nil {
+		return f, err
+	}
+	ids, err := seed(ctx, db, cfg.latencyRefs, rcv.url+"/hooks", prog)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return f, err
+	}
+	if db, err = openStore(path, false); err != nil {
+		return f, err
+	}
+	defer db.Close()
+	r := newRig(db, rcv, cfg)
+	p := r.newPoller()
+	stop := r.startNotifier(ctx)
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+
+	prog.begin("latency: offered")
+	rcv.record()
+	updates0 := r.polls.updates.Load()
+	var offered, late atomic.Int64
+	start := time.Now()
+	prog.show(func() string {
+		return fmt.Sprintf("%d polls, %d updates, %d late", offered.Load(), r.polls.updates.Load()-updates0, late.Load())
+	})
+	jobs := make(chan string, cfg.pollWorkers)
+	var wg sync.WaitGroup
+	var pollErr error
+	var once sync.Once
+	for range cfg.pollWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				if err := p.PollOne(ctx, id); err != nil {
+					once.Do(func() { pollErr = err })
+				}
+			}
+		}()
+	}
+	interval := time.Duration(float64(time.Second) / cfg.latencyRate)
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if time.Since(start) >= cfg.latencyDuration || ctx.Err() != nil {
+			break
+		}
+		if d := time.Until(at); d > 0 {
+			if err := sleep(ctx, d); err != nil {
+				break
+			}
+		}
+		select {
+		case jobs <- ids[i%len(ids)]:
+		default:
+			late.Add(1) // every worker is busy: this poll waits
+			jobs <- ids[i%len(ids)]
+		}
+		offered.Add(1)
+	}
+	close(jobs)
+	wg.Wait()
+	d := time.Since(start)
+	if pollErr != nil {
+		return f, pollErr
+	}
+	f.Offered = newRate(offered.Load(), d)
+	f.Updates = newRate(r.polls.updates.Load()-updates0, d)
+	f.Late = late.Load()
+
+	prog.begin("latency: drain")
+	if err := drain(ctx, r); err != nil {
+		return f, err
+	}
+	stop()
+	stop = nil
+	lat := rcv.stopRecording()
+	f.Delivered = len(lat)
+	f.P50Ms, f.P90Ms, f.P99Ms, f.MaxMs = percentile(lat, 0.50), percentile(lat, 0.90), percentile(lat, 0.99), percentile(lat, 1)
+	f.Missing, err = missing(ctx, r, ids)
+	return f, err
+}
+
+// percentile returns the q-quantile of ds in milliseconds (nearest rank), sorting ds.
+func percentile(ds []time.Duration, q float64) float64 {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	i := int(q*float64(len(ds))+0.5) - 1
+	i = min(max(i, 0), len(ds)-1)
+	return float64(ds[i]) / float64(time.Millisecond)
+}

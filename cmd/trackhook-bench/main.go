@@ -1,0 +1,190 @@
+// Command trackhook-bench measures trackhook on this machine: it runs the real store,
+// poller and notifier in one process against a loopback webhook receiver and reports
+// polls per second (with and without changes), deliveries per second against a raw
+// net/http baseline, detect -> 2xx latency at a fixed rate, store size, memory and
+// start-up time. See BENCHMARKS.md for the figures and how to reproduce them.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+const usage = `trackhook-bench runs trackhook's store, poller and notifier in one process against a
+webhook receiver on loopback, with the demo carrier stepping through voyages as fast as
+it is polled, and prints what it measured.
+
+Phases: create the references; poll them all once (first polls), then with a change on
+every poll, then with nothing changed; deliver the backlog of webhooks, after a raw
+net/http POST loop to the same receiver as the baseline, and check that every update
+arrived in order; detect -> 2xx latency at a fixed rate of updates on a fresh store; and,
+with --startup-refs, start-up time and memory on a store of that many references.
+
+Examples:
+  trackhook-bench                                   # 100,000 references, about 2 minutes
+  trackhook-bench --refs 10000 --poll-duration 5s --json
+  trackhook-bench --refs 0 --startup-refs 1000000   # start-up and memory at a million
+
+Flags:
+`
+
+// config is what the flags choose.
+type config struct {
+	refs            int
+	dir             string
+	keep            bool
+	pollWorkers     int
+	deliveryWorkers int
+	pollInterval    time.Duration
+	step            time.Duration
+	pollDuration    time.Duration
+	deliverDuration time.Duration
+	drainTimeout    time.Duration
+	latencyRate     float64
+	latencyRefs     int
+	latencyDuration time.Duration
+	startupRefs     int
+	deliveries      bool
+	json            bool
+	progressEvery   time.Duration
+	profileDir      string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("trackhook-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&c.refs, "refs", 100_000, "references tracked in the main run (0 skips polls and deliveries)")
+	fs.StringVar(&c.dir, "dir", "", "directory for the store files (default: a new temporary directory, removed at the end)")
+	fs.BoolVar(&c.keep, "keep", false, "keep the store files")
+	fs.IntVar(&c.pollWorkers, "poll-workers", 16, "polls running at once (trackhook serve --poll-workers)")
+	fs.IntVar(&c.deliveryWorkers, "delivery-workers", 32, "deliveries running at once (trackhook serve --delivery-workers)")
+	fs.DurationVar(&c.pollInterval, "poll-interval", time.Millisecond, "poll interval of the references: the default keeps every reference due, so the poller runs flat out")
+	fs.DurationVar(&c.step, "step", 24*time.Hour, "simulated time the demo carrier moves on per step; a poll takes as many steps as it needs to see a change")
+	fs.DurationVar(&c.pollDuration, "poll-duration", 10*time.Second, "how long polls with changes, then unchanged polls, are measured")
+	fs.DurationVar(&c.deliverDuration, "delivery-duration", 10*time.Second, "how long deliveries, then the raw baseline, are measured")
+	fs.DurationVar(&c.drainTimeout, "drain-timeout", 10*time.Minute, "how long the rest of the backlog may take to deliver before the run fails")
+	fs.Float64Var(&c.latencyRate, "latency-rate", 1000, "updates per second offered in the latency phase (0 skips it)")
+	fs.IntVar(&c.latencyRefs, "latency-refs", 20_000, "references of the latency phase (each is polled every latency-refs/latency-rate seconds)")
+	fs.DurationVar(&c.latencyDuration, "latency-duration", 10*time.Second, "how long updates are offered in the latency phase")
+	fs.BoolVar(&c.deliveries, "deliveries", true, "measure deliveries after the polls (off: store size and memory only, for very large runs)")
+	fs.IntVar(&c.startupRefs, "startup-refs", 0, "references in a store made to measure start-up time and memory, e.g. 1000000 (0 skips it)")
+	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
+	fs.DurationVar(&c.progressEvery, "progress-every", 500*time.Millisecond, "how often the progress line is redrawn")
+	fs.StringVar(&c.profileDir, "profile-dir", "", "write a CPU profile of each measured phase to this directory (cpu-<phase>.pprof)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return c, fmt.Errorf("trackhook-bench takes no arguments, got %q", fs.Args())
+	case c.refs < 0 || c.startupRefs < 0 || c.latencyRefs < 0:
+		return c, errors.New("--refs, --latency-refs and --startup-refs cannot be negative")
+	case c.pollWorkers <= 0 || c.deliveryWorkers <= 0:
+		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
+	case c.pollInterval <= 0 || c.step <= 0 || c.progressEvery <= 0:
+		return c, errors.New("--poll-interval, --step and --progress-every must be above 0")
+	case c.pollDuration <= 0 || c.deliverDuration <= 0 || c.latencyDuration <= 0 || c.drainTimeout <= 0:
+		return c, errors.New("durations must be above 0")
+	case c.latencyRate < 0:
+		return c, errors.New("--latency-rate cannot be negative")
+	case c.latencyRate > 0 && c.latencyRefs == 0:
+		return c, errors.New("--latency-refs must be above 0 when --latency-rate is")
+	}
+	return c, nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trackhook-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// run parses args, runs the phases and writes the result to stdout, the progress
+// line to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	dir := cfg.dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "trackhook-bench-"); err != nil {
+			return err
+		}
+		if !cfg.keep {
+			defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if cfg.profileDir != "" {
+		if err := os.MkdirAll(cfg.profileDir, 0o700); err != nil {
+			return err
+		}
+	}
+
+	rcv, err := startReceiver(time.Now)
+	if err != nil {
+		return fmt.Errorf("receiver: %w", err)
+	}
+	defer func() { err = errors.Join(err, rcv.close(context.WithoutCancel(ctx))) }()
+
+	prog := startProgress(stderr, cfg.progressEvery, isTerminal(stderr))
+	res := result{Machine: thisMachine(), Config: cfg.summary()}
+	err = runPhases(ctx, cfg, dir, rcv, prog, &res)
+	prog.close()
+	if err != nil {
+		return err
+	}
+	if cfg.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.writeText(stdout)
+}
+
+// runPhases runs the phases the configuration asks for, filling res.
+func runPhases(ctx context.Context, cfg config, dir string, rcv *receiver, prog *progress, res *result) error {
+	if cfg.refs > 0 {
+		if err := mainRun(ctx, cfg, filepath.Join(dir, "main.db"), rcv, prog, res); err != nil {
+			return err
+		}
+	}
+	if cfg.latencyRate > 0 {
+		lat, err := runLatency(ctx, cfg, filepath.Join(dir, "latency.db"), rcv, prog)
+		if err != nil {
+			return fmt.Errorf("latency: %w", err)
+		}
+		res.Latency = &lat
+	}
+	if cfg.startupRefs > 0 {
+		st, err := runStartup(ctx, cfg, filepath.Join(dir, "startup.db"), prog)
+		if err != nil {
+			return fmt.Errorf("start-up: %w", err)
+		}
+		res.Startup = &st
+	}
+	return nil
+}

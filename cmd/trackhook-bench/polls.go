@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/trackhook/trackhook/store"
+)
+
+// rate is a count over a duration, and the CPU time the whole process spent per
+// counted operation meanwhile (when measured).
+type rate struct {
+	Count    int64   `json:"count"`
+	Seconds  float64 `json:"seconds"`
+	PerSec   float64 `json:"per_second"`
+	CPUMicro float64 `json:"cpu_us_per_op,omitempty"`
+}
+
+func newRate(n int64, d time.Duration) rate {
+	r := rate{Count: n, Seconds: d.Seconds()}
+	if d > 0 {
+		r.PerSec = float64(n) / d.Seconds()
+	}
+	return r
+}
+
+// pollFigures are the poll phases' results.
+type pollFigures struct {
+	// First is the first poll of every reference: no snapshot yet, every event new.
+	First rate `json:"first"`
+	// Changed is polls while the carrier reports something new at every poll;
+	// ChangedOnly counts those of them that did find a change.
+	Changed     rate `json:"changed"`
+	ChangedOnly rate `json:"changed_only"`
+	// Unchanged is polls while the carrier reports the same as at the last poll;
+	// UnchangedCommits is how many store transactions were committed meanwhile.
+	Unchanged        rate  `json:"unchanged"`
+	UnchangedCommits int64 `json:"unchanged_commits"`
+	Unsubscribed     int64 `json:"unsubscribed"` // voyages that ended during the run
+	Updates          int64 `json:"updates"`      // appended to the feeds in all
+}
+
+// mainRun creates the references, runs the poll phases, measures the store and the
+// memory, and delivers the backlog.
+func mainRun(ctx context.Context, cfg config, path string, rcv *receiver, prog *progress, res *result) error {
+	prog.begin("create references")
+	db, err := openStore(path, true) // seeding is set-up, not measured: no fsync
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	ids, err := seed(ctx, db, cfg.refs, rcv.url+"/hooks", prog)
+	if err != nil {
+		db.Close()
+		return err
+	}
+	res.Seed = newRate(int64(len(ids)), time.Since(start))
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if db, err = openStore(path, false); err != nil {
+		return err
+	}
+	defer db.Close()
+
+	r := newRig(db, rcv, cfg)
+	polls, err := runPolls(ctx, r, len(ids), prog)
+	if err != nil {
+		return fmt.Errorf("polls: %w", err)
+	}
+	res.Polls = &polls
+
+	stats, err := db.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	mem := measureMemory()
+	res.Store = &storeFigures{
+		References: len(ids), FileBytes: stats.FileBytes, Updates: polls.Updates,
+		FileBytesPer100k: stats.FileBytes * 100_000 / int64(len(ids)),
+		Memory:           mem, MemoryPer100k: mem.per(100_000, len(ids)),
+	}
+
+	if !cfg.deliveries {
+		return nil
+	}
+	deliveries, err := runDeliveries(ctx, r, ids, prog)
+	if err != nil {
+		return fmt.Errorf("deliveries: %w", err)
+	}
+	res.Deliveries = &deliveries
+	return nil
+}
+
+// runPolls runs the poller flat out on every reference: first polls until each has
+// been polled once, then polls with a change each, then polls that change nothing.
+func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, error) {
+	var f pollFigures
+	p := r.newPoller()
+	if err := p.Start(ctx); err != nil {
+		return f, err
+	}
+	defer p.Stop(context.WithoutCancel(ctx))
+	c := &r.polls
+	rateOf := func(since int64, t time.Time) string {
+		n := c.total.Load() - since
+		return fmt.Sprintf("%d polls, %.0f/s", n, float64(n)/time.Since(t).Seconds())
+	}
+
+	prog.begin("polls: first")
+	start := time.Now()
+	prog.show(func() string { return rateOf(0, start) })
+	if err := waitUntil(ctx, func() bool { return c.total.Load() >= int64(n) }); err != nil {
+		return f, err
+	}
+	f.First = newRate(c.total.Load(), time.Since(start))
+
+	prog.begin("polls: changed")
+	total0, changed0, start, cpu0 := c.total.Load(), c.changed.Load(), time.Now(), cpuTime()
+	prog.show(func() string { return rateOf(total0, start) })
+	if err := measure(ctx, r.cfg, "polls-changed", r.cfg.pollDuration, round(c, total0, n)); err != nil {
+		return f, err
+	}
+	d := time.Since(start)
+	f.Changed = newRate(c.total.Load()-total0, d)
+	f.Changed.CPUMicro = cpuPer(cpu0, f.Changed.Count)
+	f.ChangedOnly = newRate(c.changed.Load()-changed0, d)
+
+	// Polls that started before the switch may still find a change: let them end.
+	r.source.advance.Store(false)
+	if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		return f, err
+	}
+	prog.begin("polls: unchanged")
+	commits0, err := commits(ctx, r.db)
+	if err != nil {
+		return f, err
+	}
+	total0, start, cpu0 = c.total.Load(), time.Now(), cpuTime()
+	prog.show(func() string { return rateOf(total0, start) })
+	if err := measure(ctx, r.cfg, "polls-unchanged", r.cfg.pollDuration, round(c, total0, n)); err != nil {
+		return f, err
+	}
+	f.Unchanged = newRate(c.total.Load()-total0, time.Since(start))
+	f.Unchanged.CPUMicro = cpuPer(cpu0, f.Unchanged.Count)
+	commits1, err := commits(ctx, r.db)
+	if err != nil {
+		return f, err
+	}
+	f.UnchangedCommits = commits1 - commits0
+	f.Unsubscribed, f.Updates = c.unsubscribed.Load(), c.updates.Load()
+	return f, nil
+}
+
+func commits(ctx context.Context, db *store.DB) (int64, error) {
+	s, err := db.Stats(ctx)
+	return s.Commits, err
+}
+
+// round reports, once the poll counter has gone n-unsubscribed past since, that
+// every reference still tracked has been polled about once.
+func round(c *pollCounts, since int64, n int) func() bool {
+	return func() bool { return c.total.Load()-since >= int64(n)-c.unsubscribed.Load() }
+}
+
+// measure waits for d, and then for done when it is given, while a phase runs,
+// profiling it when asked to. A phase of polls lasts a round at least: with few
+// references the poller polls them all, then waits for its next tick.
+func measure(ctx context.Context, cfg config, name string, d time.Duration, done func() bool) error {
+	stop, err := profile(cfg.profileDir, name)
+	if err != nil {
+		return err
+	}
+	err = sleep(ctx, d)
+	if err == nil && done != nil {
+		err = waitUntil(ctx, done)
+	}
+	return errors.Join(err, stop())
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitUntil checks cond every few milliseconds until it holds or ctx ends.
+func waitUntil(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

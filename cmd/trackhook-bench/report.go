@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// result is everything one run measured; sections of phases that did not run are nil.
+type result struct {
+	Machine    machine          `json:"machine"`
+	Config     configSummary    `json:"config"`
+	Seed       rate             `json:"create_references"`
+	Polls      *pollFigures     `json:"polls,omitempty"`
+	Store      *storeFigures    `json:"store,omitempty"`
+	Deliveries *deliveryFigures `json:"deliveries,omitempty"`
+	Latency    *latencyFigures  `json:"latency,omitempty"`
+	Startup    *startupFigures  `json:"startup,omitempty"`
+}
+
+// configSummary is the configuration as the result records it.
+type configSummary struct {
+	References      int     `json:"references"`
+	PollWorkers     int     `json:"poll_workers"`
+	DeliveryWorkers int     `json:"delivery_workers"`
+	PollInterval    string  `json:"poll_interval"`
+	Step            string  `json:"step"`
+	PollDuration    string  `json:"poll_duration"`
+	DeliverDuration string  `json:"delivery_duration"`
+	LatencyRate     float64 `json:"latency_rate"`
+	LatencyRefs     int     `json:"latency_references"`
+	LatencyDuration string  `json:"latency_duration"`
+	StartupRefs     int     `json:"startup_references"`
+	Deliveries      bool    `json:"deliveries"`
+}
+
+func (c config) summary() configSummary {
+	return configSummary{
+		References: c.refs, PollWorkers: c.pollWorkers, DeliveryWorkers: c.deliveryWorkers,
+		PollInterval: c.pollInterval.String(), Step: c.step.String(),
+		PollDuration: c.pollDuration.String(), DeliverDuration: c.deliverDuration.String(),
+		LatencyRate: c.latencyRate, LatencyRefs: c.latencyRefs, LatencyDuration: c.latencyDuration.String(),
+		StartupRefs: c.startupRefs, Deliveries: c.deliveries,
+	}
+}
+
+// storeFigures are the store's size and the process's memory after the poll phases.
+type storeFigures struct {
+	References       int    `json:"references"`
+	Updates          int64  `json:"updates"`
+	FileBytes        int64  `json:"file_bytes"`
+	FileBytesPer100k int64  `json:"file_bytes_per_100k_references"`
+	Memory           memory `json:"memory"`
+	MemoryPer100k    memory `json:"memory_per_100k_references"`
+}
+
+// writeText writes the result as a table for people.
+func (r result) writeText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	line := func(name, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
+	}
+	m := r.Machine
+	line("machine", "%d CPUs (GOMAXPROCS %d), %s, %s %s/%s", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS, m.Arch)
+	if r.Polls != nil {
+		line("references", "%d, %d poll workers, %d delivery workers", r.Config.References, r.Config.PollWorkers, r.Config.DeliveryWorkers)
+		line("create", "%s", r.Seed)
+		p := r.Polls
+		line("polls: first", "%s", p.First)
+		line("polls: changed", "%s (%.0f/s found a change)", p.Changed, p.ChangedOnly.PerSec)
+		line("polls: unchanged", "%s, %d store commits meanwhile", p.Unchanged, p.UnchangedCommits)
+		line("updates appended", "%d (%d voyages ended)", p.Updates, p.Unsubscribed)
+	}
+	if s := r.Store; s != nil {
+		line("store file", "%s (%s per 100,000 references)", bytesOf(s.FileBytes), bytesOf(s.FileBytesPer100k))
+		line("memory", "%s per 100,000 references (%s)", s.MemoryPer100k, s.Memory)
+	}
+	if d := r.Deliveries; d != nil {
+		line("deliveries: baseline", "%s (raw net/http POST, %d-byte payloads)", d.Baseline, d.PayloadBytes)
+		line("deliveries: trackhook", "%s = %.0f%% of the baseline (%.0f%% by CPU time), %.1f attempts per commit", d.Trackhook, 100*d.Ratio, 100*d.CPURatio, d.AttemptsPerCommit)
+		line("deliveries: drain", "%s; missing %d, duplicates %d, out of order %d, failed attempts %d", d.Drain, d.Missing, d.Duplicates, d.OutOfOrder, d.Failed)
+	}
+	if l := r.Latency; l != nil {
+		line("latency: offered", "%.0f polls/s, %.0f updates/s on %d references (%d polls late)", l.Offered.PerSec, l.Updates.PerSec, l.References, l.Late)
+		line("latency: detect->2xx", "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (%d webhooks, %d missing)", l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs, l.Delivered, l.Missing)
+	}
+	if s := r.Startup; s != nil {
+		line("start-up: store", "%d references, %s, created at %.0f/s", s.References, bytesOf(s.FileBytes), s.Create.PerSec)
+		line("start-up: time", "%.2fs (open %.2fs, first scans %.3fs)", s.StartupSeconds, s.OpenSeconds, s.FirstScanSeconds)
+		line("start-up: memory", "%s per reference (%s in all)", s.PerReference.bytesPlain(), s.Memory)
+	}
+	return tw.Flush()
+}
+
+func (r rate) String() string {
+	s := fmt.Sprintf("%.0f/s (%d in %.1fs", r.PerSec, r.Count, r.Seconds)
+	if r.CPUMicro > 0 {
+		s += fmt.Sprintf(", %.0f µs CPU each", r.CPUMicro)
+	}
+	return s + ")"
+}
+
+func (m memory) String() string {
+	return fmt.Sprintf("RSS %s: anonymous %s, file %s; Go heap %s",
+		bytesOf(m.RSSBytes), bytesOf(m.RSSAnonBytes), bytesOf(m.RSSFileBytes), bytesOf(m.HeapInuseBytes))
+}
+
+// bytesPlain is String for small figures, in bytes.
+func (m memory) bytesPlain() string {
+	return fmt.Sprintf("RSS %d B: anonymous %d B, file %d B; Go heap %d B", m.RSSBytes, m.RSSAnonBytes, m.RSSFileBytes, m.HeapInuseBytes)
+}
+
+// bytesOf writes n in binary units.
+func bytesOf(n int64) string {
+	const unit = 1024
+	if n < unit && n > -unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n), 0
+	for ; (f >= unit || f <= -unit) && i < 4; i++ {
+		f /= unit
+	}
+	return strings.TrimSpace(fmt.Sprintf("%.1f %ciB", f, "KMGT"[i-1]))
+}

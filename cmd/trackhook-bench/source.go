@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/fnv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trackhook/trackhook/poller/demo"
+	"github.com/trackhook/trackhook/references"
+)
+
+// maxSteps bounds how far one poll moves a voyage on looking for a change; past the
+// end of a voyage nothing changes any more.
+const maxSteps = 64
+
+// stepSource is the demo carrier running as fast as the poller polls: each poll of a
+// reference sees its voyage step further on in simulated time, as many steps as it
+// takes for the carrier to report something new. So every poll finds a change, as it
+// would against a real carrier polled at a high speed, until the voyage ends and the
+// poller unsubscribes the reference. With advance off, a poll sees the same moment as
+// the one before it: nothing changes.
+//
+// It is the real demo carrier (poller/demo) underneath: each step asks it for the
+// voyage at the reference's creation plus k steps.
+type stepSource struct {
+	step    time.Duration
+	advance atomic.Bool
+
+	mu     sync.Mutex
+	clocks map[string]*voyageClock
+}
+
+// voyageClock is where one reference's voyage stands: k steps, and the fingerprint of
+// what the carrier reported there.
+type voyageClock struct {
+	k  int
+	fp uint64
+}
+
+func newStepSource(step time.Duration) *stepSource {
+	s := &stepSource{step: step, clocks: map[string]*voyageClock{}}
+	s.advance.Store(true)
+	return s
+}
+
+// Fetch returns the reference's voyage at its next change (or at the same moment as
+// the last poll when advance is off).
+func (s *stepSource) Fetch(ctx context.Context, ref references.Reference) (*references.Shipment, error) {
+	s.mu.Lock()
+	c, ok := s.clocks[ref.ID]
+	if !ok {
+		c = &voyageClock{}
+		s.clocks[ref.ID] = c
+	}
+	k, fp := c.k, c.fp
+	s.mu.Unlock()
+
+	if !s.advance.Load() && k > 0 {
+		return s.at(ctx, ref, k)
+	}
+	var sh *references.Shipment
+	for range maxSteps {
+		k++
+		var err error
+		if sh, err = s.at(ctx, ref, k); err != nil {
+			return nil, err
+		}
+		if f := fingerprint(sh.Events); f != fp {
+			fp = f
+			break
+		}
+	}
+	s.mu.Lock()
+	c.k, c.fp = k, fp
+	s.mu.Unlock()
+	return sh, nil
+}
+
+// at asks the demo carrier for the voyage k steps after the reference was created.
+func (s *stepSource) at(ctx context.Context, ref references.Reference, k int) (*references.Shipment, error) {
+	t := ref.CreatedAt.Add(time.Duration(k) * s.step)
+	return demo.New(demo.Options{Speed: 1, Now: func() time.Time { return t }}).Fetch(ctx, ref)
+}
+
+// fingerprint hashes what the poller's diff looks at in a list of events: not the
+// event ids, which the demo changes on revisions the diff does not report, nor the
+// difference between planned and estimated, which is no change at the same time.
+func fingerprint(events []references.Event) uint64 {
+	h := fnv.New64a()
+	var buf [8]byte
+	for _, e := range events {
+		h.Write([]byte(e.Code))
+		if e.Classifier == references.ClassifierActual {
+			h.Write([]byte{'A'})
+		} else {
+			h.Write([]byte{'P'})
+		}
+		binary.BigEndian.PutUint64(buf[:], uint64(e.Time.UnixNano()))
+		h.Write(buf[:])
+		if e.Location != nil {
+			h.Write([]byte(e.Location.UNLocode))
+		}
+		if e.TransportCall != nil {
+			h.Write([]byte(e.TransportCall.VesselIMO))
+			h.Write([]byte(e.TransportCall.Voyage))
+		}
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}

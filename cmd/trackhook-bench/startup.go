@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/trackhook/trackhook/store"
+)
+
+// startupFigures are the start-up phase's results, on a store of References active
+// references made for it (references only: their snapshots and feeds do not change
+// what start-up reads).
+type startupFigures struct {
+	References int   `json:"references"`
+	Create     rate  `json:"create"`
+	FileBytes  int64 `json:"file_bytes"`
+	// OpenSeconds is store.Open, which loads the poll schedule; FirstScanSeconds
+	// the first due scans of the poller and the notifier after it.
+	OpenSeconds      float64 `json:"open_seconds"`
+	FirstScanSeconds float64 `json:"first_scan_seconds"`
+	StartupSeconds   float64 `json:"startup_seconds"`
+	// Memory is what opening the store added to the process; PerReference is it
+	// divided by References.
+	Memory       memory `json:"memory"`
+	PerReference memory `json:"per_reference"`
+}
+
+// runStartup creates a store of cfg.startupRefs references, closes it, and measures
+// opening it again until the first due scans have answered, and the memory that took.
+func runStartup(ctx context.Context, cfg config, path string, prog *progress) (startupFigures, error) {
+	f := startupFigures{References: cfg.startupRefs}
+	prog.begin("start-up: create")
+	db, err := openStore(path, true)
+	if err != nil {
+		return f, err
+	}
+	start := time.Now()
+	ids, err := seed(ctx, db, cfg.startupRefs, "http://127.0.0.1:9/hooks", prog)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return f, err
+	}
+	f.Create = newRate(int64(len(ids)), time.Since(start))
+
+	prog.begin("start-up: open")
+	before := measureMemory()
+	start = time.Now()
+	db, err = store.Open(path, store.Options{})
+	if err != nil {
+		return f, err
+	}
+	defer db.Close()
+	f.OpenSeconds = time.Since(start).Seconds()
+	scan := time.Now()
+	if _, err := db.DueReferences(ctx, time.Now(), 100); err != nil {
+		return f, err
+	}
+	if _, err := db.DueDeliveries(ctx, time.Now(), 100); err != nil {
+		return f, err
+	}
+	f.FirstScanSeconds = time.Since(scan).Seconds()
+	f.StartupSeconds = time.Since(start).Seconds()
+	f.Memory = measureMemory().minus(before)
+	f.PerReference = f.Memory.per(1, cfg.startupRefs)
+	stats, err := db.Stats(ctx)
+	f.FileBytes = stats.FileBytes
+	return f, err
+}

@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// benchRefs is the size of the store the benchmarks run on. The figures in
+// BENCHMARKS.md use the default; -bench.refs=1000000 measures a large store.
+var benchRefs = flag.Int("bench.refs", 20_000, "references in the store the benchmarks use")
+
+// benchShipment is a realistic snapshot: the 15 events of a transshipped voyage half
+// way through, as a source reports them (about 6 KB of JSON).
+func benchShipment(b testing.TB) *references.Shipment {
+	b.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "diff", "full_voyage", "05.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s references.Shipment
+	if err := json.Unmarshal(data, &s); err != nil {
+		b.Fatal(err)
+	}
+	s.Status = references.ShipmentInTransit
+	return &s
+}
+
+// benchStore opens a store with n active references with a callback, all due at the
+// returned time. Seeding runs without fsync; the benchmark itself runs with fsync on,
+// as production does, unless noSync.
+func benchStore(b *testing.B, n int, noSync bool) (*DB, []string, time.Time) {
+	b.Helper()
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	db, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Now: func() time.Time { return now }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	if _, err := db.EnsureAccount(ctx, "a", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", now); err != nil {
+		b.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ref := withCallback(newRef("a", fmt.Sprintf("BNCH%07d", i), now), "https://example.com/hook")
+		ids[i] = mustCreate(b, db, ref).ID
+	}
+	db.bolt.NoSync = noSync
+	if d := os.Getenv("XDELAY"); d != "" {
+		db.bolt.MaxBatchDelay, _ = time.ParseDuration(d)
+	}
+	return db, ids, now
+}
+
+// changedPoll is what the poller records for a poll that found one change: the new
+// snapshot and one update carrying it.
+func changedPoll(s *references.Shipment, now time.Time) references.PollResult {
+	return references.PollResult{
+		PolledAt: now, NextPollAt: now.Add(time.Hour), Shipment: s,
+		Updates: []references.Update{{
+			Type: references.UpdateShipment, CreatedAt: now, Shipment: s,
+			Changes: []references.Change{
+				{Type: references.ChangeEstimateChanged, Description: "Estimated arrival at Rotterdam moved by 5h", Old: "2026-04-02T06:00:00Z", New: "2026-04-02T11:00:00Z", Event: &s.Events[0]},
+				{Type: references.ChangeETAChanged, Description: "ETA moved by 5h", Old: "2026-04-02T06:00:00Z", New: "2026-04-02T11:00:00Z"},
+			},
+		}},
+	}
+}
+
+// BenchmarkRecordPoll measures persisting one poll, with many concurrent callers as
+// the poller's workers are: "changed" writes a snapshot and appends an update that
+// carries it (and queues its delivery); "feed_append" appends the update only;
+// "unchanged" records a poll that found nothing new.
+func BenchmarkRecordPoll(b *testing.B) {
+	s := benchShipment(b)
+	cases := []struct {
+		name string
+		res  func(now time.Time) references.PollResult
+	}{
+		{"changed", func(now time.Time) references.PollResult { return changedPoll(s, now) }},
+		{"feed_append", func(now time.Time) references.PollResult {
+			r := changedPoll(s, now)
+			r.Shipment = nil
+			return r
+		}},
+		{"unchanged", func(now time.Time) references.PollResult {
+			return references.PollResult{PolledAt: now, NextPollAt: now.Add(time.Hour)}
+		}},
+	}
+	// One store for all cases and runs: seeding is slow, and a store that has been
+	// written to for a while is the realistic one.
+	db, ids, now := benchStore(b, *benchRefs, false)
+	var next atomic.Int64
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetParallelism(16) // 16 callers per core, like the poller's default 16 workers or more
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					i := next.Add(1)
+					id := ids[int(i)%len(ids)]
+					at := now.Add(time.Duration(i) * time.Millisecond)
+					if _, err := db.RecordPoll(ctx, id, tc.res(at)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "polls/s")
+		})
+	}
+}
+
+// BenchmarkDueReferences measures the poller's due scan on a store of -bench.refs
+// references: "due" when all of them are due (the scan returns a full batch),
+// "none_due" when none is.
+func BenchmarkDueReferences(b *testing.B) {
+	db, _, now := benchStore(b, *benchRefs, true)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want int
+	}{
+		{"due", now, 100},
+		{"none_due", now.Add(-time.Hour), 0},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ids, err := db.DueReferences(ctx, tc.at, 100)
+				if err != nil || len(ids) != tc.want {
+					b.Fatalf("got %d ids, %v", len(ids), err)
+				}
+			}
+		})
+	}
+}
+
+// deliveryBatch is how many updates a reference gets at a time in BenchmarkDelivery.
+const deliveryBatch = 10
+
+// BenchmarkDelivery measures the store's part of one delivery, with concurrent
+// callers as the notifier's workers are: NextDelivery, then RecordAttempt of a
+// success, which is durable before it returns. Each reference's feed is refilled with
+// deliveryBatch updates when it runs dry (b.N is not known in advance); that append is
+// inside the timing, about one call in deliveryBatch.
+func BenchmarkDelivery(b *testing.B) {
+	db, ids, now := benchStore(b, min(*benchRefs, 2_000), true)
+	ctx := context.Background()
+	s := benchShipment(b)
+	fill := func(id string) error {
+		res := changedPoll(s, now)
+		for len(res.Updates) < deliveryBatch {
+			res.Updates = append(res.Updates, res.Updates[0])
+		}
+		_, err := db.RecordPoll(ctx, id, res)
+		return err
+	}
+	for _, id := range ids {
+		if err := fill(id); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db.bolt.NoSync = false
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			id := ids[int(next.Add(1))%len(ids)]
+			job, err := db.NextDelivery(ctx, id, now)
+			if errors.Is(err, references.ErrNothingToDeliver) {
+				if err = fill(id); err == nil {
+					job, err = db.NextDelivery(ctx, id, now)
+				}
+			}
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if _, err := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeDelivered, now), ""); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
+}
+
+// BenchmarkCreateReference measures creating references from many concurrent
+// callers, as a burst of POST /references does, with fsync on.
+func BenchmarkCreateReference(b *testing.B) {
+	db, _, now := benchStore(b, 0, false)
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ref := withCallback(newRef("a", fmt.Sprintf("CRTU%07d", next.Add(1)), now), "https://example.com/hook")
+			if _, _, err := db.CreateReference(context.Background(), ref, nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
+}
+
+// BenchmarkCodec compares the stored forms of the hot values: JSON, which the store
+// wrote before, and the binary form (codec.go), encoding and decoding a 15-event
+// snapshot, an update carrying it, and a reference.
+func BenchmarkCodec(b *testing.B) {
+	s := benchShipment(b)
+	u := changedPoll(s, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)).Updates[0]
+	u.ID, u.ReferenceID, u.Sequence = "upd_2KWPBgLlAfxdpx2AI54pPJ85f4W", "ref_XR3JY2KQZWBM6T4H5DGE7NCA7Q", 7
+	u.Reference = references.ReferenceSummary{ID: u.ReferenceID, ContainerID: "MSCU1234566", CarrierCode: "MAEU", Metadata: map[string]string{"po": "4711"}}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ref := withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook")
+	ref.LastPolledAt, ref.LastSequence, ref.Metadata = &now, 7, map[string]string{"po": "4711"}
+	values := []struct {
+		name   string
+		v      any
+		binary func() []byte
+		decode func([]byte) error
+	}{
+		{"shipment", s, func() []byte { return encodeShipment(s) }, func(d []byte) error { var v references.Shipment; return decodeShipment(d, &v) }},
+		{"update", &u, func() []byte { return encodeUpdate(&u) }, func(d []byte) error { var v references.Update; return decodeUpdate(d, &v) }},
+		{"reference", &ref, func() []byte { return encodeReference(&ref) }, func(d []byte) error { var v references.Reference; return decodeReference(d, &v) }},
+	}
+	for _, v := range values {
+		js, err := json.Marshal(v.v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bin := v.binary()
+		b.Run(v.name+"/json_encode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := json.Marshal(v.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(js)), "bytes")
+		})
+		b.Run(v.name+"/json_decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := v.decode(js); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(v.name+"/binary_encode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				v.binary()
+			}
+			b.ReportMetric(float64(len(bin)), "bytes")
+		})
+		b.Run(v.name+"/binary_decode", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := v.decode(bin); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
