@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/inflight"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/webhook"
 )
@@ -74,8 +75,8 @@ type Notifier struct {
 	jobs     chan task
 	room     chan struct{} // the queue is half empty again: a full scan may go on
 	mu       sync.Mutex
-	inFlight map[string]bool // references (and redelivery requests) being worked on
-	perHost  map[string]int  // attempts under way per destination host
+	inFlight *inflight.Set  // references (and redelivery requests) being worked on
+	perHost  map[string]int // attempts under way per destination host
 
 	stopScan context.CancelFunc // ends the scan loop
 	cancel   context.CancelFunc // cancels attempts under way
@@ -147,7 +148,7 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 		sends:    make(chan struct{}, opts.Workers),
 		jobs:     make(chan task, opts.Workers*2),
 		room:     make(chan struct{}, 1),
-		inFlight: map[string]bool{},
+		inFlight: inflight.New(),
 		perHost:  map[string]int{},
 	}
 }
@@ -233,13 +234,12 @@ func (n *Notifier) Scan(ctx context.Context) (int, error) {
 // scan is Scan; more reports that the queue filled up with work still due.
 func (n *Notifier) scan(ctx context.Context) (queued int, more bool, err error) {
 	now := n.opts.Now()
-	n.mu.Lock()
 	free := cap(n.jobs) - len(n.jobs)
-	busy := len(n.inFlight)
-	n.mu.Unlock()
 	if free == 0 {
 		return 0, true, nil
 	}
+	mark := n.inFlight.Scan()
+	defer n.inFlight.EndScan(mark)
 	var tasks []task
 	redeliveries, err := n.store.Redeliveries(ctx, now, free)
 	if err != nil {
@@ -249,7 +249,7 @@ func (n *Notifier) scan(ctx context.Context) (queued int, more bool, err error) 
 		tasks = append(tasks, task{refID: redeliveries[i].Reference.ID, redelivery: &redeliveries[i]})
 	}
 	// Ask for more than fits: the most overdue may be in flight already.
-	limit := free + busy
+	limit := free + n.inFlight.Len()
 	ids, err := n.store.DueDeliveries(ctx, now, limit)
 	if err != nil {
 		return 0, false, err
@@ -257,17 +257,15 @@ func (n *Notifier) scan(ctx context.Context) (queued int, more bool, err error) 
 	for _, id := range ids {
 		tasks = append(tasks, task{refID: id})
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	for _, t := range tasks {
-		if n.inFlight[t.key()] {
+		if !n.inFlight.Claim(t.key(), mark) {
 			continue
 		}
 		select {
 		case n.jobs <- t:
-			n.inFlight[t.key()] = true
 			queued++
 		default:
+			n.inFlight.Unclaim(t.key())
 			return queued, true, nil // full: the rest wait for the next scan
 		}
 	}
@@ -294,9 +292,7 @@ func (n *Notifier) work(ctx context.Context) {
 				n.log.Error("delivery failed", "reference_id", t.refID, "err", err)
 			}
 		}
-		n.mu.Lock()
-		delete(n.inFlight, t.key())
-		n.mu.Unlock()
+		n.inFlight.Release(t.key())
 	}
 }
 

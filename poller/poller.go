@@ -15,6 +15,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/trackhook/trackhook/internal/inflight"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -112,8 +113,7 @@ type Poller struct {
 	opts  Options
 	log   *slog.Logger
 
-	mu       sync.Mutex
-	inFlight map[string]bool // references queued or being polled: one poll each at a time
+	inFlight *inflight.Set // references queued or being polled: one poll each at a time
 	jobs     chan string
 	room     chan struct{} // the queue is half empty again: a full scan may go on
 	stopping chan struct{} // closed by Stop: the scan returns
@@ -139,7 +139,7 @@ func New(store Store, opts Options) *Poller {
 		store:    store,
 		opts:     opts,
 		log:      opts.Logger,
-		inFlight: map[string]bool{},
+		inFlight: inflight.New(),
 		jobs:     make(chan string, opts.Workers*4),
 		room:     make(chan struct{}, 1),
 		stopping: make(chan struct{}),
@@ -171,10 +171,8 @@ func (p *Poller) Start(ctx context.Context) error {
 // due in the store and run after the next start.
 func (p *Poller) Stop(ctx context.Context) {
 	close(p.stopping)
-	<-p.cron.Stop().Done()
-	p.mu.Lock()
+	<-p.cron.Stop().Done() // no tick runs after this: closing the queue is safe
 	close(p.jobs)
-	p.mu.Unlock()
 	done := make(chan struct{})
 	go func() { p.workers.Wait(); close(done) }()
 	select {
@@ -222,30 +220,27 @@ func (p *Poller) Tick(ctx context.Context) (int, error) {
 
 // tick is Tick; more reports that the queue filled up with references still due.
 func (p *Poller) tick(ctx context.Context) (queued int, more bool, err error) {
-	p.mu.Lock()
 	free := cap(p.jobs) - len(p.jobs)
-	busy := len(p.inFlight)
-	p.mu.Unlock()
 	if free == 0 {
 		return 0, true, nil
 	}
+	mark := p.inFlight.Scan()
+	defer p.inFlight.EndScan(mark)
 	// Ask for more than fits: the most overdue may be in flight already.
-	limit := free + busy
+	limit := free + p.inFlight.Len()
 	ids, err := p.store.DueReferences(ctx, p.opts.Now(), limit)
 	if err != nil {
 		return 0, false, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, id := range ids {
-		if p.inFlight[id] {
+		if !p.inFlight.Claim(id, mark) {
 			continue
 		}
 		select {
 		case p.jobs <- id:
-			p.inFlight[id] = true
 			queued++
 		default:
+			p.inFlight.Unclaim(id)
 			return queued, true, nil // the queue is full; the rest stay due
 		}
 	}
@@ -268,9 +263,7 @@ func (p *Poller) work(ctx context.Context) {
 				p.log.Error("poll failed", "reference_id", id, "err", err)
 			}
 		}
-		p.mu.Lock()
-		delete(p.inFlight, id)
-		p.mu.Unlock()
+		p.inFlight.Release(id)
 	}
 }
 
