@@ -49,10 +49,12 @@ type Options struct {
 	// MaxInFlightPerHost attempts under way, waits before it is looked at again,
 	// uncounted (5s).
 	BreakerWait time.Duration
-	// MaxInFlightPerHost bounds the attempts under way to one destination host (4), so
-	// a receiver that hangs holds that many workers at most, not all of them: its
-	// breaker counts attempts only when they end.
+	// MaxInFlightPerHost bounds the attempts under way to one destination host (3/4
+	// of Workers), so a receiver that hangs holds that many workers at most, not all
+	// of them: its breaker counts attempts only when they end. A delivery waits up to
+	// HostWait (250ms) for a place, then is postponed by BreakerWait, uncounted.
 	MaxInFlightPerHost int
+	HostWait           time.Duration
 	// BurstPerReference is how many updates of one reference a worker sends in a row
 	// before it lets others have a turn (50).
 	BurstPerReference int
@@ -75,8 +77,8 @@ type Notifier struct {
 	jobs     chan task
 	room     chan struct{} // the queue is half empty again: a full scan may go on
 	mu       sync.Mutex
-	inFlight *inflight.Set  // references (and redelivery requests) being worked on
-	perHost  map[string]int // attempts under way per destination host
+	inFlight *inflight.Set            // references (and redelivery requests) being worked on
+	perHost  map[string]chan struct{} // a place per attempt under way to a destination host
 
 	stopScan context.CancelFunc // ends the scan loop
 	cancel   context.CancelFunc // cancels attempts under way
@@ -128,7 +130,10 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 		opts.BreakerWait = 5 * time.Second
 	}
 	if opts.MaxInFlightPerHost <= 0 {
-		opts.MaxInFlightPerHost = 4
+		opts.MaxInFlightPerHost = max(opts.Workers*3/4, 1)
+	}
+	if opts.HostWait <= 0 {
+		opts.HostWait = 250 * time.Millisecond
 	}
 	if opts.BurstPerReference <= 0 {
 		opts.BurstPerReference = 50
@@ -149,7 +154,7 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 		jobs:     make(chan task, opts.Workers*2),
 		room:     make(chan struct{}, 1),
 		inFlight: inflight.New(),
-		perHost:  map[string]int{},
+		perHost:  map[string]chan struct{}{},
 	}
 }
 
@@ -354,20 +359,31 @@ func (n *Notifier) attempt(ctx context.Context, job references.DeliveryJob) (ref
 	return "", err
 }
 
-// send makes one POST through the host's breaker, holding one of the Workers slots
-// and one of the host's MaxInFlightPerHost places; with the host's places taken it
-// sends nothing and returns ErrHostUnavailable, as for an open breaker.
+// send makes one POST through the host's breaker, holding one of the host's
+// MaxInFlightPerHost places and one of the Workers slots. With no place free for
+// HostWait it sends nothing and returns ErrHostUnavailable, as for an open breaker.
 func (n *Notifier) send(ctx context.Context, host string, job references.DeliveryJob, body []byte) (Result, error) {
+	places := n.hostPlaces(host)
+	select {
+	case places <- struct{}{}:
+	default:
+		wait := time.NewTimer(n.opts.HostWait)
+		defer wait.Stop()
+		select {
+		case places <- struct{}{}:
+		case <-wait.C:
+			return Result{}, fmt.Errorf("%w: %s: %d attempts under way", ErrHostUnavailable, host, n.opts.MaxInFlightPerHost)
+		case <-ctx.Done():
+			return Result{}, ctx.Err()
+		}
+	}
+	defer func() { <-places }()
 	select {
 	case n.sends <- struct{}{}:
 	case <-ctx.Done():
 		return Result{}, ctx.Err() // shutting down: nothing was sent
 	}
 	defer func() { <-n.sends }()
-	if !n.enterHost(host) {
-		return Result{}, fmt.Errorf("%w: %s: %d attempts under way", ErrHostUnavailable, host, n.opts.MaxInFlightPerHost)
-	}
-	defer n.leaveHost(host)
 	res, err := n.opts.Breakers.Do(host, func() Result {
 		return n.sender.Send(ctx, Request{URL: job.Reference.CallbackURL, UpdateID: job.Update.ID, Body: body, Secrets: job.Secrets})
 	})
@@ -377,23 +393,16 @@ func (n *Notifier) send(ctx context.Context, host string, job references.Deliver
 	return res, err
 }
 
-// enterHost takes one of the host's MaxInFlightPerHost places, if one is free.
-func (n *Notifier) enterHost(host string) bool {
+// hostPlaces returns the host's places, made on first use (like its breaker).
+func (n *Notifier) hostPlaces(host string) chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.perHost[host] >= n.opts.MaxInFlightPerHost {
-		return false
+	places, ok := n.perHost[host]
+	if !ok {
+		places = make(chan struct{}, n.opts.MaxInFlightPerHost)
+		n.perHost[host] = places
 	}
-	n.perHost[host]++
-	return true
-}
-
-func (n *Notifier) leaveHost(host string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.perHost[host]--; n.perHost[host] <= 0 {
-		delete(n.perHost, host)
-	}
+	return places
 }
 
 // record decides what the attempt came to and writes it to the delivery log.

@@ -47,7 +47,8 @@ func TestNotifier_ScanKeepsFeedingAFullQueue(t *testing.T) {
 // in flight, although more references' streams are worked on than that.
 func TestNotifier_WorkersBoundsThePostsUnderWay(t *testing.T) {
 	ctx := context.Background()
-	n, b := setup(t, notifier.Options{Workers: 2})
+	// One receiver host: let it have every worker, to see Workers bound them.
+	n, b := setup(t, notifier.Options{Workers: 2, MaxInFlightPerHost: 2})
 	var mu sync.Mutex
 	inFlight, most, got := 0, 0, 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
