@@ -84,7 +84,8 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	if err := measure(ctx, r.cfg, "deliveries", r.cfg.deliverDuration, nil); err != nil {
 		return f, err
 	}
-	f.Trackhook = newRate(r.rcv.webhooks.Load()-got0, time.Since(start))
+	got1 := r.rcv.webhooks.Load() // the drain counts from here: none is counted twice or lost
+	f.Trackhook = newRate(got1-got0, time.Since(start))
 	f.Trackhook.CPUMicro = cpuPer(cpu0, f.Trackhook.Count)
 	commits1, err := commits(ctx, r.db)
 	if err != nil {
@@ -101,7 +102,7 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	}
 
 	prog.begin("deliveries: drain")
-	got1, start := r.rcv.webhooks.Load(), time.Now()
+	start = time.Now()
 	prog.show(func() string { return fmt.Sprintf("%d delivered", r.rcv.webhooks.Load()-got1) })
 	if err := drain(ctx, r); err != nil {
 		return f, err

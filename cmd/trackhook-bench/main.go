@@ -53,6 +53,7 @@ type config struct {
 	latencyRefs     int
 	latencyDuration time.Duration
 	startupRefs     int
+	startupStore    string
 	deliveries      bool
 	json            bool
 	progressEvery   time.Duration
@@ -80,6 +81,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.latencyRate, "latency-rate", 1000, "updates per second offered in the latency phase (0 skips it)")
 	fs.IntVar(&c.latencyRefs, "latency-refs", 20_000, "references of the latency phase (each is polled every latency-refs/latency-rate seconds)")
 	fs.DurationVar(&c.latencyDuration, "latency-duration", 10*time.Second, "how long updates are offered in the latency phase")
+	fs.StringVar(&c.startupStore, "startup-store", "", "measure start-up and memory on this existing store (e.g. main.db of a run with --keep) instead of one made with --startup-refs")
 	fs.BoolVar(&c.deliveries, "deliveries", true, "measure deliveries after the polls (off: store size and memory only, for very large runs)")
 	fs.IntVar(&c.startupRefs, "startup-refs", 0, "references in a store made to measure start-up time and memory, e.g. 1000000 (0 skips it)")
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
@@ -103,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--latency-rate cannot be negative")
 	case c.latencyRate > 0 && c.latencyRefs == 0:
 		return c, errors.New("--latency-refs must be above 0 when --latency-rate is")
+	case c.startupStore != "" && c.startupRefs > 0:
+		return c, errors.New("give --startup-refs or --startup-store, not both")
 	}
 	return c, nil
 }
@@ -179,7 +183,7 @@ func runPhases(ctx context.Context, cfg config, dir string, rcv *receiver, prog 
 		}
 		res.Latency = &lat
 	}
-	if cfg.startupRefs > 0 {
+	if cfg.startupRefs > 0 || cfg.startupStore != "" {
 		st, err := runStartup(ctx, cfg, filepath.Join(dir, "startup.db"), prog)
 		if err != nil {
 			return fmt.Errorf("start-up: %w", err)

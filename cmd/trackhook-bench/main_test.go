@@ -104,6 +104,7 @@ func TestParseFlags_Rejects(t *testing.T) {
 		{"zero duration", []string{"--poll-duration", "0s"}},
 		{"latency without references", []string{"--latency-refs", "0"}},
 		{"an unknown flag", []string{"--nope"}},
+		{"two start-up stores", []string{"--startup-refs", "10", "--startup-store", "x.db"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/trackhook/trackhook/store"
@@ -102,7 +103,8 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 	if err := p.Start(ctx); err != nil {
 		return f, err
 	}
-	defer p.Stop(context.WithoutCancel(ctx))
+	stop := sync.OnceFunc(func() { p.Stop(context.WithoutCancel(ctx)) })
+	defer stop()
 	c := &r.polls
 	rateOf := func(since int64, t time.Time) string {
 		n := c.total.Load() - since
@@ -150,6 +152,7 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 		return f, err
 	}
 	f.UnchangedCommits = commits1 - commits0
+	stop() // the polls under way finish: count their updates too
 	f.Unsubscribed, f.Updates = c.unsubscribed.Load(), c.updates.Load()
 	return f, nil
 }

@@ -8,8 +8,7 @@ import (
 )
 
 // startupFigures are the start-up phase's results, on a store of References active
-// references made for it (references only: their snapshots and feeds do not change
-// what start-up reads).
+// references made for it (references only) or on an existing store (--startup-store).
 type startupFigures struct {
 	References int   `json:"references"`
 	Create     rate  `json:"create"`
@@ -29,25 +28,29 @@ type startupFigures struct {
 // opening it again until the first due scans have answered, and the memory that took.
 func runStartup(ctx context.Context, cfg config, path string, prog *progress) (startupFigures, error) {
 	f := startupFigures{References: cfg.startupRefs}
-	prog.begin("start-up: create")
-	db, err := openStore(path, true)
-	if err != nil {
-		return f, err
+	if cfg.startupStore != "" {
+		path = cfg.startupStore
+	} else {
+		prog.begin("start-up: create")
+		db, err := openStore(path, true)
+		if err != nil {
+			return f, err
+		}
+		start := time.Now()
+		ids, err := seed(ctx, db, cfg.startupRefs, "http://127.0.0.1:9/hooks", prog)
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return f, err
+		}
+		f.Create = newRate(int64(len(ids)), time.Since(start))
 	}
-	start := time.Now()
-	ids, err := seed(ctx, db, cfg.startupRefs, "http://127.0.0.1:9/hooks", prog)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return f, err
-	}
-	f.Create = newRate(int64(len(ids)), time.Since(start))
 
 	prog.begin("start-up: open")
 	before := measureMemory()
-	start = time.Now()
-	db, err = store.Open(path, store.Options{})
+	start := time.Now()
+	db, err := store.Open(path, store.Options{})
 	if err != nil {
 		return f, err
 	}
@@ -63,8 +66,9 @@ func runStartup(ctx context.Context, cfg config, path string, prog *progress) (s
 	f.FirstScanSeconds = time.Since(scan).Seconds()
 	f.StartupSeconds = time.Since(start).Seconds()
 	f.Memory = measureMemory().minus(before)
-	f.PerReference = f.Memory.per(1, cfg.startupRefs)
 	stats, err := db.Stats(ctx)
 	f.FileBytes = stats.FileBytes
+	f.References = int(stats.ActiveReferences)
+	f.PerReference = f.Memory.per(1, f.References)
 	return f, err
 }
