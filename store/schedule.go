@@ -170,54 +170,65 @@ func (s *schedule) due(now time.Time, limit int) []string {
 	end := nanos(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var ids []string
-	var cand []int // indexes into s.heap, a min-heap by the slots they point to
-	less := func(i, j int) bool { return s.heap[cand[i]].less(s.heap[cand[j]]) }
-	push := func(i int) {
-		if i >= len(s.heap) || s.heap[i].at > end {
-			return // neither it nor anything below it is due
-		}
-		cand = append(cand, i)
-		for c := len(cand) - 1; c > 0; {
-			p := (c - 1) / 2
-			if !less(c, p) {
-				break
-			}
-			cand[c], cand[p] = cand[p], cand[c]
-			c = p
-		}
+	if limit <= 0 || len(s.heap) == 0 || s.heap[0].at > end {
+		return nil
 	}
-	pop := func() int {
-		top := cand[0]
-		last := len(cand) - 1
-		cand[0] = cand[last]
-		cand = cand[:last]
-		for p := 0; ; {
-			l, r, m := 2*p+1, 2*p+2, p
-			if l < len(cand) && less(l, m) {
-				m = l
-			}
-			if r < len(cand) && less(r, m) {
-				m = r
-			}
-			if m == p {
-				break
-			}
-			cand[p], cand[m] = cand[m], cand[p]
-			p = m
-		}
-		return top
-	}
-	push(0)
-	for len(cand) > 0 && len(ids) < limit {
-		i := pop()
+	ids := make([]string, 0, min(limit, len(s.heap)))
+	c := candidates{heap: s.heap, idx: make([]int, 0, 2*min(limit, len(s.heap))+1)}
+	c.push(0)
+	for len(c.idx) > 0 && len(ids) < limit {
+		i := c.pop()
 		if sl := s.heap[i]; !sl.pending {
 			ids = append(ids, sl.id)
 		}
-		push(2*i + 1)
-		push(2*i + 2)
+		for _, child := range [2]int{2*i + 1, 2*i + 2} {
+			if child < len(s.heap) && s.heap[child].at <= end {
+				c.push(child) // nothing below a slot not due is due
+			}
+		}
 	}
 	return ids
+}
+
+// candidates is a min-heap of positions in a schedule's heap, for due.
+type candidates struct {
+	heap []*slot
+	idx  []int
+}
+
+func (c *candidates) less(a, b int) bool { return c.heap[c.idx[a]].less(c.heap[c.idx[b]]) }
+
+func (c *candidates) push(i int) {
+	c.idx = append(c.idx, i)
+	for j := len(c.idx) - 1; j > 0; {
+		p := (j - 1) / 2
+		if !c.less(j, p) {
+			break
+		}
+		c.idx[j], c.idx[p] = c.idx[p], c.idx[j]
+		j = p
+	}
+}
+
+func (c *candidates) pop() int {
+	top := c.idx[0]
+	last := len(c.idx) - 1
+	c.idx[0] = c.idx[last]
+	c.idx = c.idx[:last]
+	for p := 0; ; {
+		l, r, m := 2*p+1, 2*p+2, p
+		if l < len(c.idx) && c.less(l, m) {
+			m = l
+		}
+		if r < len(c.idx) && c.less(r, m) {
+			m = r
+		}
+		if m == p {
+			return top
+		}
+		c.idx[p], c.idx[m] = c.idx[m], c.idx[p]
+		p = m
+	}
 }
 
 // count returns how many references are due at or before now.
