@@ -1,0 +1,188 @@
+package references
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Backend is the storage contract: everything trackhook needs of a store, grouped by
+// subject. store.DB (bbolt) implements it; store/storetest is the suite every
+// backend must pass. A backend only reads and writes and hands out work with leases:
+// the rules of the business (what an attempt outcome does to a delivery, which updates
+// a filter lets through, when a poll ends tracking) are the functions of rules.go,
+// which every backend calls, so they cannot drift apart.
+//
+// The backend's clock decides due-ness and lease ends (on PostgreSQL, the database's
+// now(): instances' clocks differ). Times passed in (at, PolledAt, an attempt's At) are
+// the caller's record of when something happened.
+//
+// Room to grow: an account-level update sequence (the account feed) is a FeedStore
+// method beside ListUpdates; an update fanned out to several destinations is several
+// delivery streams, keyed by (Destination, ReferenceID) as DeliveryJob already is.
+type Backend interface {
+	ReferenceStore
+	FeedStore
+	PollQueue
+	DeliveryQueue
+	AccountStore
+	Maintenance
+}
+
+// ReferenceStore keeps the tracked references.
+type ReferenceStore interface {
+	// CreateReference stores a new active reference, due for its first poll at once.
+	// When idem is set and a reference was already created under the same key, it
+	// returns that reference and replayed=true instead (or an error with
+	// CodeIdempotencyMismatch when the request differed). An active reference with the
+	// same identifier and carrier in the account is an *Error with CodeConflict and
+	// ReferenceID set.
+	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
+	// GetReference returns the account's reference, or ErrNotFound (also for another
+	// account's).
+	GetReference(ctx context.Context, accountID, id string) (Reference, error)
+	// ListReferences returns a page of the account's references in creation order.
+	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
+	// UnsubscribeReference stops tracking and delivery; unsubscribing twice is not an
+	// error. Pending deliveries end (see StopsDelivery).
+	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
+	// PatchReference changes the callback URL and event filter of an active reference.
+	// Pending work, redeliveries included, goes to the new URL.
+	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
+}
+
+// FeedStore keeps each reference's feed of updates.
+type FeedStore interface {
+	// ListUpdates returns up to limit updates of the account's reference with a
+	// sequence above after, in sequence order.
+	ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]Update, error)
+	// Shipment returns the reference's last stored snapshot, or nil before the first
+	// successful poll.
+	Shipment(ctx context.Context, refID string) (*Shipment, error)
+}
+
+// PollQueue hands out due polls and records their results.
+type PollQueue interface {
+	// ClaimDuePolls leases up to limit active references whose next poll is due, most
+	// overdue first, to owner for lease. No other claim returns them until the lease
+	// ends or its outcome is recorded.
+	ClaimDuePolls(ctx context.Context, owner string, limit int, lease time.Duration) ([]PollClaim, error)
+	// RecordPoll writes the outcome of one claimed poll in one transaction: the polling
+	// fields and next due time, the new snapshot, the updates appended to the feed and
+	// their deliveries, and an unsubscribe (see PollResult.EndsTracking); then it ends
+	// the lease. A lease that was lost is refused with ErrLeaseLost and nothing is
+	// written. A reference unsubscribed while it was polled is left as it is.
+	RecordPoll(ctx context.Context, lease Lease, res PollResult) (Reference, error)
+	LeaseKeeper
+}
+
+// DeliveryQueue hands out due deliveries, one destination's ordered stream of a
+// reference at a time, and records their attempts.
+type DeliveryQueue interface {
+	// ClaimDueDeliveries leases up to limit delivery streams with an update due, and
+	// requested redeliveries, most overdue first, each with its first job. A stream is
+	// leased as a whole: updates of one (destination, reference) are sent in order by
+	// one owner at a time. A redelivery whose update no longer exists is dropped with
+	// an entry in the delivery log, never returned, and never blocks other work.
+	ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]DeliveryClaim, error)
+	// NextDelivery returns the next job of a stream leased by a claim (after an
+	// attempt was recorded), or ErrNothingToDeliver when the stream is drained. Updates
+	// the destination's filter excludes are passed over (see Reference.WantsEvent).
+	NextDelivery(ctx context.Context, lease Lease) (DeliveryJob, error)
+	// RecordAttempt logs the attempt and moves the stream on (see AfterAttempt), in one
+	// transaction; unsubscribe, when set, also unsubscribes the reference. An attempt
+	// of a lost lease is refused with ErrLeaseLost. An attempt the stream has moved
+	// past meanwhile (a PATCH of the URL, an unsubscribe) is only logged.
+	RecordAttempt(ctx context.Context, lease Lease, job DeliveryJob, a DeliveryAttempt, unsubscribe UnsubscribeReason) (Reference, error)
+	// PostponeDelivery makes the leased stream due again at until without counting an
+	// attempt (its host's breaker is open), and ends the lease.
+	PostponeDelivery(ctx context.Context, lease Lease, until time.Time) error
+	// ListDeliveries returns a page of the reference's delivery log, newest first.
+	ListDeliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error)
+	// RequestRedelivery queues one update of the account's reference to be sent again.
+	RequestRedelivery(ctx context.Context, accountID, refID, updateID string, at time.Time) error
+	LeaseKeeper
+}
+
+// LeaseKeeper renews and gives back leases of claimed work.
+type LeaseKeeper interface {
+	// RenewLease extends a held lease to d from now, or returns ErrLeaseLost: the
+	// worker must then cancel its work, which another owner may be doing.
+	RenewLease(ctx context.Context, lease Lease, d time.Duration) (Lease, error)
+	// ReleaseLease gives back claimed work that was not done (shutdown): it is due
+	// again at once for any claimer. Releasing a lost lease does nothing.
+	ReleaseLease(ctx context.Context, lease Lease) error
+}
+
+// AccountStore keeps accounts, their signing secrets and API keys.
+type AccountStore interface {
+	// EnsureAccount creates the account with secret as its first signing secret,
+	// unless it exists.
+	EnsureAccount(ctx context.Context, accountID, secret string, now time.Time) (Account, error)
+	GetAccount(ctx context.Context, accountID string) (Account, error)
+	// RotateWebhookSecret adds secret as the account's newest signing secret and makes
+	// the others expire at graceUntil.
+	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
+	CreateAPIKey(ctx context.Context, key APIKey) error
+	// LookupAPIKey finds a key by the hex SHA-256 of its text; ErrNotFound otherwise.
+	LookupAPIKey(ctx context.Context, hash string) (APIKey, error)
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeAPIKey revokes the key with this id or unique prefix.
+	RevokeAPIKey(ctx context.Context, idOrPrefix string, at time.Time) (APIKey, error)
+	CountAPIKeys(ctx context.Context) (int, error)
+}
+
+// Maintenance is what operators and retention need.
+type Maintenance interface {
+	// PruneUpdates deletes up to max feed entries created before cutoff, oldest first,
+	// keeping those still to be delivered or queued for redelivery. It returns how
+	// many it deleted.
+	PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error)
+	// Backup writes a consistent copy of the store to w.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// ErrLeaseLost is returned when work is recorded, renewed or postponed under a lease
+// that is no longer held: it ran out (and may have been claimed by another owner), or
+// the work was recorded already.
+var ErrLeaseLost = errors.New("lease lost")
+
+// Lease is a claim on one unit of work, held by Owner until Until (the backend's
+// clock). Token tells apart two grants of the same Key, so an owner whose lease ran
+// out and was granted again cannot record under the old one.
+type Lease struct {
+	Key   string
+	Owner string
+	Token uint64
+	Until time.Time
+}
+
+// PollClaim is a due poll handed to one owner.
+type PollClaim struct {
+	Lease     Lease
+	Reference Reference
+}
+
+// DeliveryClaim is a delivery stream (or a redelivery) handed to one owner, with its
+// first job.
+type DeliveryClaim struct {
+	Lease Lease
+	Job   DeliveryJob
+}
+
+// Lease keys: one namespace per kind of work, so the keys of a poll and of a delivery
+// of the same reference never meet.
+func PollLeaseKey(refID string) string { return "poll/" + refID }
+
+// DeliveryLeaseKey names a delivery stream: one destination of one reference.
+func DeliveryLeaseKey(destination, refID string) string {
+	return "deliver/" + destination + "/" + refID
+}
+
+// RedeliveryLeaseKey names a requested redelivery of one update.
+func RedeliveryLeaseKey(refID, updateID string) string {
+	return "redeliver/" + refID + "/" + updateID
+}
