@@ -1,0 +1,173 @@
+package storetest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// runAccounts exercises the AccountStore: accounts, signing secrets and API keys.
+func runAccounts(t *testing.T, open Opener) {
+	t.Run("EnsureAccount", func(t *testing.T) {
+		t.Run("CreatesOnceWithTheFirstSecret", func(t *testing.T) {
+			f := setup(t, open)
+			acct, err := f.b.EnsureAccount(f.ctx, "acct_new", "whsec_1", f.now())
+			if err != nil || acct.ID != "acct_new" || len(acct.WebhookSecrets) != 1 || acct.WebhookSecrets[0].Secret != "whsec_1" {
+				t.Fatalf("EnsureAccount = %+v, %v; want acct_new with whsec_1", acct, err)
+			}
+			f.clk.Advance(time.Hour)
+			again, err := f.b.EnsureAccount(f.ctx, "acct_new", "whsec_2", f.now())
+			if err != nil || len(again.WebhookSecrets) != 1 || again.WebhookSecrets[0].Secret != "whsec_1" || !again.CreatedAt.Equal(Start) {
+				t.Fatalf("second EnsureAccount = %+v, %v; want the existing account unchanged", again, err)
+			}
+			got, err := f.b.GetAccount(f.ctx, "acct_new")
+			if err != nil || !slices.Equal(got.LiveSecrets(f.now()), []string{"whsec_1"}) {
+				t.Fatalf("GetAccount = %+v, %v; want whsec_1 live", got, err)
+			}
+		})
+
+		t.Run("UnknownAccountIsNotFound", func(t *testing.T) {
+			f := setup(t, open)
+			if _, err := f.b.GetAccount(f.ctx, "acct_nope"); !errors.Is(err, references.ErrNotFound) {
+				t.Fatalf("GetAccount of an unknown account: %v, want ErrNotFound", err)
+			}
+		})
+	})
+
+	t.Run("RotateWebhookSecret", func(t *testing.T) {
+		t.Run("NewestFirstAndTheOldOneLivesUntilGraceEnds", func(t *testing.T) {
+			f := setup(t, open)
+			grace := f.now().Add(time.Hour)
+			acct, err := f.b.RotateWebhookSecret(f.ctx, acctA, "whsec_2", grace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"whsec_2", secretOf(acctA)}
+			if got := acct.LiveSecrets(f.now()); !slices.Equal(got, want) {
+				t.Errorf("live secrets after rotation = %q, want %q", got, want)
+			}
+			read, err := f.b.GetAccount(f.ctx, acctA)
+			if err != nil || !slices.Equal(read.LiveSecrets(f.now()), want) {
+				t.Errorf("live secrets read back = %q, %v; want %q", read.LiveSecrets(f.now()), err, want)
+			}
+			if got := read.LiveSecrets(grace); !slices.Equal(got, []string{"whsec_2"}) {
+				t.Errorf("live secrets at the end of the grace = %q, want only the new one", got)
+			}
+		})
+
+		t.Run("DeliveryJobsCarryTheSecretsLiveAtTheStoresClock", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, withCallback(url1))
+			if _, err := f.b.RotateWebhookSecret(f.ctx, acctA, "whsec_2", f.now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			f.appendUpdates(ref.ID)
+			c := f.claimStream("owner-1", ref.ID)
+			if want := []string{"whsec_2", secretOf(acctA)}; !slices.Equal(c.Job.Secrets, want) {
+				t.Errorf("secrets during the grace = %q, want %q", c.Job.Secrets, want)
+			}
+			f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
+			f.clk.Advance(time.Hour + time.Second)
+			f.appendUpdates(ref.ID)
+			c = f.claimStream("owner-1", ref.ID)
+			if want := []string{"whsec_2"}; !slices.Equal(c.Job.Secrets, want) {
+				t.Errorf("secrets after the grace = %q, want %q", c.Job.Secrets, want)
+			}
+		})
+
+		t.Run("UnknownAccountIsNotFound", func(t *testing.T) {
+			f := setup(t, open)
+			_, err := f.b.RotateWebhookSecret(f.ctx, "acct_nope", "whsec_2", f.now())
+			if !errors.Is(err, references.ErrNotFound) {
+				t.Fatalf("rotation of an unknown account: %v, want ErrNotFound", err)
+			}
+		})
+	})
+
+	t.Run("APIKeys", func(t *testing.T) {
+		t.Run("CreateLookupListAndCount", func(t *testing.T) {
+			f := setup(t, open)
+			_, k1 := references.NewAPIKey(acctA, false, f.now())
+			_, k2 := references.NewAPIKey(acctB, true, f.now())
+			for _, k := range []references.APIKey{k1, k2} {
+				if err := f.b.CreateAPIKey(f.ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := f.b.LookupAPIKey(f.ctx, k2.Hash)
+			if err != nil || got.ID != k2.ID || got.AccountID != acctB || !got.Admin || got.Prefix != k2.Prefix || got.RevokedAt != nil {
+				t.Errorf("LookupAPIKey = %+v, %v; want %+v", got, err, k2)
+			}
+			if _, err := f.b.LookupAPIKey(f.ctx, references.HashAPIKey("thk_unknown")); !errors.Is(err, references.ErrNotFound) {
+				t.Errorf("LookupAPIKey of an unknown hash: %v, want ErrNotFound", err)
+			}
+			keys, err := f.b.ListAPIKeys(f.ctx)
+			var ids []string
+			for _, k := range keys {
+				ids = append(ids, k.ID)
+			}
+			slices.Sort(ids)
+			want := []string{k1.ID, k2.ID}
+			slices.Sort(want)
+			if err != nil || !slices.Equal(ids, want) {
+				t.Errorf("ListAPIKeys = %q, %v; want %q", ids, err, want)
+			}
+			if n, err := f.b.CountAPIKeys(f.ctx); err != nil || n != 2 {
+				t.Errorf("CountAPIKeys = %d, %v; want 2", n, err)
+			}
+		})
+
+		t.Run("RevokeByIDOrUniquePrefix", func(t *testing.T) {
+			f := setup(t, open)
+			_, k1 := references.NewAPIKey(acctA, false, f.now())
+			_, k2 := references.NewAPIKey(acctA, false, f.now())
+			k1.Prefix, k2.Prefix = "thk_AAAA1111", "thk_BBBB2222"
+			for _, k := range []references.APIKey{k1, k2} {
+				if err := f.b.CreateAPIKey(f.ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.clk.Advance(time.Minute)
+			got, err := f.b.RevokeAPIKey(f.ctx, k1.ID, f.now())
+			if err != nil || got.ID != k1.ID || got.RevokedAt == nil || !got.RevokedAt.Equal(f.now()) {
+				t.Fatalf("revoke by id = %+v, %v; want %s revoked at %v", got, err, k1.ID, f.now())
+			}
+			got, err = f.b.RevokeAPIKey(f.ctx, "thk_BBBB", f.now())
+			if err != nil || got.ID != k2.ID || got.RevokedAt == nil {
+				t.Fatalf("revoke by prefix = %+v, %v; want %s revoked", got, err, k2.ID)
+			}
+			for _, k := range []references.APIKey{k1, k2} {
+				if read, err := f.b.LookupAPIKey(f.ctx, k.Hash); err != nil || read.RevokedAt == nil {
+					t.Errorf("LookupAPIKey(%s) after revoking = revoked %v, %v; want revoked", k.ID, read.RevokedAt, err)
+				}
+			}
+			if n, err := f.b.CountAPIKeys(f.ctx); err != nil || n != 0 {
+				t.Errorf("CountAPIKeys = %d, %v; want 0 live keys", n, err)
+			}
+		})
+
+		t.Run("AmbiguousPrefixOrUnknownRevokesNothing", func(t *testing.T) {
+			f := setup(t, open)
+			_, k1 := references.NewAPIKey(acctA, false, f.now())
+			_, k2 := references.NewAPIKey(acctA, false, f.now())
+			k1.Prefix, k2.Prefix = "thk_SAME1111", "thk_SAME2222"
+			for _, k := range []references.APIKey{k1, k2} {
+				if err := f.b.CreateAPIKey(f.ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := f.b.RevokeAPIKey(f.ctx, "thk_SAME", f.now()); err == nil {
+				t.Error("revoke by a prefix of two keys: no error")
+			}
+			if _, err := f.b.RevokeAPIKey(f.ctx, "key_nope", f.now()); !errors.Is(err, references.ErrNotFound) {
+				t.Errorf("revoke of an unknown key: %v, want ErrNotFound", err)
+			}
+			if n, err := f.b.CountAPIKeys(f.ctx); err != nil || n != 2 {
+				t.Errorf("CountAPIKeys = %d, %v; want both keys still live", n, err)
+			}
+		})
+	})
+}

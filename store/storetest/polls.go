@@ -1,0 +1,236 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// runPolls exercises the PollQueue: which polls are due, who gets them, and what
+// recording a poll writes.
+func runPolls(t *testing.T, open Opener) {
+	t.Run("ClaimDuePolls", func(t *testing.T) {
+		t.Run("NewReferenceIsDueAtOnceWithALeaseForTheOwner", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			claims, err := f.b.ClaimDuePolls(f.ctx, "owner-1", 10, 30*time.Second)
+			if err != nil || len(claims) != 1 {
+				t.Fatalf("ClaimDuePolls = %d claims, %v; want the new reference", len(claims), err)
+			}
+			c := claims[0]
+			if c.Reference.ID != ref.ID || c.Reference.AccountID != acctA || c.Reference.ContainerID != ref.ContainerID {
+				t.Errorf("claimed reference %+v, want %s", c.Reference, ref.ID)
+			}
+			if c.Lease.Key != references.PollLeaseKey(ref.ID) || c.Lease.Owner != "owner-1" || !c.Lease.Until.Equal(f.now().Add(30*time.Second)) {
+				t.Errorf("lease %+v, want key %s, owner owner-1, until %v", c.Lease, references.PollLeaseKey(ref.ID), f.now().Add(30*time.Second))
+			}
+		})
+
+		t.Run("MostOverdueFirstUpToLimit", func(t *testing.T) {
+			f := setup(t, open)
+			var refs []references.Reference
+			for range 3 {
+				refs = append(refs, f.create(acctA, nil))
+			}
+			// Due in 3, 1 and 2 minutes.
+			for i, m := range []time.Duration{3, 1, 2} {
+				f.poll(refs[i].ID, references.PollResult{NextPollAt: f.now().Add(m * time.Minute)})
+			}
+			f.clk.Advance(5 * time.Minute)
+			var got []string
+			for range 2 {
+				claims, err := f.b.ClaimDuePolls(f.ctx, "owner-1", 2, leaseFor)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(claims) > 2 {
+					t.Fatalf("limit 2 gave %d claims", len(claims))
+				}
+				for _, c := range claims {
+					got = append(got, c.Reference.ID)
+				}
+			}
+			want := []string{refs[1].ID, refs[2].ID, refs[0].ID}
+			if !slices.Equal(got, want) {
+				t.Fatalf("claim order %q, want most overdue first %q", got, want)
+			}
+		})
+
+		t.Run("NotDueBeforeNextPollAt", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			f.poll(ref.ID, references.PollResult{NextPollAt: f.now().Add(10 * time.Minute)})
+			f.clk.Advance(10*time.Minute - time.Second)
+			f.noPollDue(ref.ID, "a second before NextPollAt")
+			f.clk.Advance(time.Second)
+			f.claimPoll("owner-1", ref.ID)
+		})
+
+		t.Run("ClaimedIsNotClaimedAgainBeforeTheLeaseEnds", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			f.claimPoll("owner-1", ref.ID)
+			f.noPollDue(ref.ID, "claimed by owner-1, lease held")
+			f.clk.Advance(leaseFor - time.Second)
+			f.noPollDue(ref.ID, "claimed by owner-1, a second before the lease ends")
+		})
+
+		t.Run("NeverOverlapsUnderConcurrentClaimers", func(t *testing.T) {
+			f := setup(t, open)
+			const refs, workers = 60, 8
+			for range refs {
+				f.create(acctA, nil)
+			}
+			var mu sync.Mutex
+			holder := map[string]string{}
+			var problems []string
+			var wg sync.WaitGroup
+			for w := range workers {
+				owner := fmt.Sprintf("owner-%d", w)
+				wg.Go(func() {
+					for {
+						claims, err := f.b.ClaimDuePolls(f.ctx, owner, 3, leaseFor)
+						mu.Lock()
+						if err != nil {
+							problems = append(problems, err.Error())
+						}
+						for _, c := range claims {
+							if prev, ok := holder[c.Reference.ID]; ok {
+								problems = append(problems, fmt.Sprintf("%s claimed by %s and %s", c.Reference.ID, prev, owner))
+							}
+							holder[c.Reference.ID] = owner
+						}
+						mu.Unlock()
+						if len(claims) == 0 || err != nil {
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, p := range problems {
+				t.Error(p)
+			}
+			if len(holder) != refs {
+				t.Errorf("%d of %d due polls were claimed", len(holder), refs)
+			}
+		})
+
+		t.Run("UnsubscribedIsNeverClaimed", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now()); err != nil {
+				t.Fatal(err)
+			}
+			f.noPollDue(ref.ID, "unsubscribed")
+		})
+	})
+
+	t.Run("RecordPoll", func(t *testing.T) {
+		t.Run("WritesPollingFieldsSnapshotUpdatesAndSchedule", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			c := f.claimPoll("poller", ref.ID)
+			f.clk.Advance(5 * time.Second)
+			since := f.now().Add(-time.Hour)
+			res := references.PollResult{
+				PolledAt: f.now(), NextPollAt: f.now().Add(15 * time.Minute),
+				Error: "not found", ConsecutiveFailures: 2, NotFoundSince: &since,
+				Shipment: &references.Shipment{Status: references.ShipmentBooked},
+				Updates:  []references.Update{f.update(references.UpdateShipment), f.update(references.UpdateTrackingFailed)},
+			}
+			got, err := f.b.RecordPoll(f.ctx, c.Lease, res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := f.get(acctA, ref.ID)
+			for name, r := range map[string]references.Reference{"returned": got, "read back": read} {
+				if r.LastPolledAt == nil || !r.LastPolledAt.Equal(res.PolledAt) || r.NextPollAt == nil || !r.NextPollAt.Equal(res.NextPollAt) ||
+					r.LastPollError != res.Error || r.ConsecutiveFailures != 2 || !sameTime(r.NotFoundSince, &since) ||
+					r.LastSequence != 2 || !r.Active() {
+					t.Errorf("%s: polled %v next %v error %q failures %d not found since %v last %d status %s; want the poll result recorded",
+						name, r.LastPolledAt, r.NextPollAt, r.LastPollError, r.ConsecutiveFailures, r.NotFoundSince, r.LastSequence, r.Status)
+				}
+			}
+			if s, err := f.b.Shipment(f.ctx, ref.ID); err != nil || s == nil || s.Status != references.ShipmentBooked {
+				t.Errorf("Shipment = %+v, %v; want the recorded snapshot", s, err)
+			}
+			if ups := f.updatesOf(acctA, ref.ID); !slices.Equal(seqs(ups), []uint64{1, 2}) {
+				t.Errorf("feed %v, want [1 2]", seqs(ups))
+			}
+			f.clk.Advance(15*time.Minute - time.Second)
+			f.noPollDue(ref.ID, "before the recorded NextPollAt")
+			f.clk.Advance(time.Second)
+			f.claimPoll("poller", ref.ID)
+		})
+
+		t.Run("QuietPollAfterFailuresClearsTheErrorState", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			f.poll(ref.ID, references.PollResult{Error: "timeout", ConsecutiveFailures: 1})
+			f.poll(ref.ID, references.PollResult{Error: "timeout", ConsecutiveFailures: 2})
+			got := f.poll(ref.ID, references.PollResult{NextPollAt: f.now().Add(time.Hour)})
+			read := f.get(acctA, ref.ID)
+			for name, r := range map[string]references.Reference{"returned": got, "read back": read} {
+				if r.LastPollError != "" || r.ConsecutiveFailures != 0 || r.NextPollAt == nil || !r.NextPollAt.Equal(f.now().Add(time.Hour)) {
+					t.Errorf("%s: error %q, failures %d, next %v; want the error cleared and next poll in 1h", name, r.LastPollError, r.ConsecutiveFailures, r.NextPollAt)
+				}
+			}
+			f.noPollDue(ref.ID, "after a quiet poll scheduled in 1h")
+		})
+
+		t.Run("EndsTrackingAfterAppendingTheUpdates", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, withCallback(url1))
+			final := f.update(references.UpdateUnsubscribed)
+			final.UnsubscribeReason = references.ReasonTrackingComplete
+			got := f.poll(ref.ID, references.PollResult{
+				Updates: []references.Update{f.update(references.UpdateShipment), final}, Unsubscribe: references.ReasonTrackingComplete,
+			})
+			if got.Active() || got.UnsubscribeReason != references.ReasonTrackingComplete || got.LastSequence != 2 {
+				t.Fatalf("after a poll that ends tracking: status %s, reason %s, last %d; want unsubscribed (tracking_complete) with 2 updates", got.Status, got.UnsubscribeReason, got.LastSequence)
+			}
+			f.clk.Advance(24 * time.Hour)
+			f.noPollDue(ref.ID, "tracking ended")
+			// An automatic end delivers the final updates (StopsDelivery is false).
+			c := f.claimStream("deliverer", ref.ID)
+			if c.Job.Update.Sequence != 1 {
+				t.Fatalf("first delivery after the end of tracking: update %d, want 1", c.Job.Update.Sequence)
+			}
+			f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
+			if job := f.next(c.Lease); job.Update.ID != final.ID {
+				t.Fatalf("second delivery: %s, want the final update %s", job.Update.ID, final.ID)
+			}
+		})
+
+		t.Run("UnsubscribedWhilePolledIsLeftAsItIs", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			c := f.claimPoll("poller", ref.ID)
+			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.b.RecordPoll(f.ctx, c.Lease, references.PollResult{
+				PolledAt: f.now(), NextPollAt: f.now(), Shipment: &references.Shipment{Status: references.ShipmentBooked},
+				Updates: []references.Update{f.update(references.UpdateShipment)},
+			})
+			if err != nil {
+				t.Fatalf("RecordPoll of a reference unsubscribed meanwhile: %v", err)
+			}
+			read := f.get(acctA, ref.ID)
+			for name, r := range map[string]references.Reference{"returned": got, "read back": read} {
+				if r.Active() || r.UnsubscribeReason != references.ReasonUser || r.LastSequence != 0 {
+					t.Errorf("%s: status %s, reason %s, last %d; want left unsubscribed by the user with an empty feed", name, r.Status, r.UnsubscribeReason, r.LastSequence)
+				}
+			}
+			if s, err := f.b.Shipment(f.ctx, ref.ID); err != nil || s != nil {
+				t.Errorf("Shipment = %+v, %v; want no snapshot written", s, err)
+			}
+			f.noPollDue(ref.ID, "unsubscribed while it was polled")
+		})
+	})
+}
