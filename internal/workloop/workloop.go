@@ -82,7 +82,7 @@ func New[T any](cfg Config[T]) *Loop[T] {
 		cfg.Queue = 2 * cfg.Workers
 	}
 	if cfg.Schedule == nil {
-		cfg.Schedule = cron.ConstantDelaySchedule{Delay: time.Second}
+		cfg.Schedule = Every(time.Second)
 	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
 	if cfg.Logger == nil {
@@ -287,3 +287,11 @@ func (l *Loop[T]) renewLoop(ctx context.Context) {
 		timer.Reset(l.cfg.RenewEvery)
 	}
 }
+
+// Every is a schedule that fires d after each scan. Unlike cron's "@every", it
+// takes durations under a second as they are.
+func Every(d time.Duration) cron.Schedule { return every(d) }
+
+type every time.Duration
+
+func (e every) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
