@@ -10,22 +10,24 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
-	"github.com/trackhook/trackhook/internal/inflight"
+	"github.com/trackhook/trackhook/internal/clock"
+	"github.com/trackhook/trackhook/internal/workloop"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/webhook"
 )
 
-// Store is what the notifier needs of persistence: the outbox, the delivery log and
-// the redelivery queue.
+// Store is what the notifier needs of persistence: delivery streams handed out with
+// leases, and the durable record of each attempt.
 type Store interface {
-	DueDeliveries(ctx context.Context, now time.Time, limit int) ([]string, error)
-	NextDelivery(ctx context.Context, refID string, now time.Time) (references.DeliveryJob, error)
-	RecordAttempt(ctx context.Context, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribe references.UnsubscribeReason) (references.Reference, error)
-	PostponeDelivery(ctx context.Context, refID string, until time.Time) error
-	Redeliveries(ctx context.Context, now time.Time, limit int) ([]references.DeliveryJob, error)
+	ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.DeliveryClaim, error)
+	ClaimDelivery(ctx context.Context, owner, refID string, lease time.Duration) (references.DeliveryClaim, error)
+	NextDelivery(ctx context.Context, lease references.Lease) (references.DeliveryJob, error)
+	RecordAttempt(ctx context.Context, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribe references.UnsubscribeReason) (references.Reference, error)
+	PostponeDelivery(ctx context.Context, lease references.Lease, until time.Time) error
+	RenewLease(ctx context.Context, lease references.Lease, d time.Duration) (references.Lease, error)
+	ReleaseLease(ctx context.Context, lease references.Lease) error
 }
 
 // Options configures a Notifier. Zero values take the defaults in parentheses.
@@ -58,9 +60,15 @@ type Options struct {
 	// BurstPerReference is how many updates of one reference a worker sends in a row
 	// before it lets others have a turn (50).
 	BurstPerReference int
-	Now               func() time.Time
-	Rand              func() float64
-	Logger            *slog.Logger
+	// Owner names this notifier in its leases ("notifier"); instances sharing a
+	// store need different names.
+	Owner string
+	// Lease is how long a claimed stream stays this notifier's without renewal (30s,
+	// and at least twice the sender's timeout); it is renewed every third of it.
+	Lease  time.Duration
+	Clock  clock.Clock
+	Rand   func() float64
+	Logger *slog.Logger
 	// Observe, when set, is called after every attempt (for metrics).
 	Observe func(references.DeliveryJob, references.DeliveryAttempt)
 }
@@ -71,40 +79,16 @@ type Notifier struct {
 	sender *Sender
 	opts   Options
 	log    *slog.Logger
-
-	wake     chan struct{}
-	sends    chan struct{} // a slot per delivery under way: Workers of them
-	jobs     chan task
-	room     chan struct{} // the queue is half empty again: a full scan may go on
-	mu       sync.Mutex
-	inFlight *inflight.Set            // references (and redelivery requests) being worked on
-	perHost  map[string]chan struct{} // a place per attempt under way to a destination host
-
-	stopScan context.CancelFunc // ends the scan loop
-	cancel   context.CancelFunc // cancels attempts under way
-	scanning sync.WaitGroup
-	workers  sync.WaitGroup
+	slots  *slots
+	loop   *workloop.Loop[references.DeliveryClaim]
 }
 
-// streamsPerWorker is how many references' streams are worked on per delivery slot.
-// A stream waits for the durable record of each attempt before its next one (the
-// order per reference, and nothing marked delivered before it is on disk), and that
-// wait, a group commit, is as long as a POST to a nearby receiver: with one stream
-// per slot, the slots would stand idle half the time.
+// streamsPerWorker is how many streams are worked on per delivery slot. A stream
+// waits for the durable record of each attempt before its next one (the order per
+// reference, and nothing marked delivered before it is on disk), and that wait, a
+// group commit, is as long as a POST to a nearby receiver: with one stream per slot,
+// the slots would stand idle half the time.
 const streamsPerWorker = 4
-
-// task is one unit of work: the ordered stream of a reference, or one redelivery.
-type task struct {
-	refID      string
-	redelivery *references.DeliveryJob
-}
-
-func (t task) key() string {
-	if t.redelivery != nil {
-		return "redeliver/" + t.refID + "/" + t.redelivery.Update.ID
-	}
-	return t.refID
-}
 
 // New returns a Notifier that sends through sender. It does nothing until Start.
 func New(store Store, sender *Sender, opts Options) *Notifier {
@@ -138,194 +122,108 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 	if opts.BurstPerReference <= 0 {
 		opts.BurstPerReference = 50
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if opts.Owner == "" {
+		opts.Owner = "notifier"
 	}
+	if opts.Lease <= 0 {
+		opts.Lease = 30 * time.Second
+	}
+	opts.Clock = clock.OrReal(opts.Clock)
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Notifier{
+	n := &Notifier{
 		store: store, sender: sender, opts: opts, log: opts.Logger,
-		wake:     make(chan struct{}, 1),
-		sends:    make(chan struct{}, opts.Workers),
-		jobs:     make(chan task, opts.Workers*2),
-		room:     make(chan struct{}, 1),
-		inFlight: inflight.New(),
-		perHost:  map[string]chan struct{}{},
+		slots: newSlots(opts.Workers, opts.MaxInFlightPerHost, opts.HostWait, opts.Clock),
 	}
+	n.loop = workloop.New(workloop.Config[references.DeliveryClaim]{
+		Name: "notifier",
+		Claim: func(ctx context.Context, limit int) ([]references.DeliveryClaim, error) {
+			return store.ClaimDueDeliveries(ctx, opts.Owner, limit, opts.Lease)
+		},
+		Work:    n.work,
+		Release: n.release,
+		Renew: func(ctx context.Context, c references.DeliveryClaim) error {
+			_, err := store.RenewLease(ctx, c.Lease, opts.Lease)
+			return err
+		},
+		RenewEvery: opts.Lease / 3,
+		Workers:    opts.Workers * streamsPerWorker,
+		Queue:      opts.Workers * 2,
+		Schedule:   workloop.Every(opts.ScanEvery),
+		Clock:      opts.Clock,
+		Logger:     opts.Logger,
+	})
+	return n
 }
 
 // Wake asks for an outbox scan now, e.g. right after the poller appended an update.
 // It never blocks.
-func (n *Notifier) Wake() {
-	select {
-	case n.wake <- struct{}{}:
-	default:
-	}
-}
+func (n *Notifier) Wake() { n.loop.Wake() }
 
-// Start launches the scan loop and the workers; they run until Stop.
-func (n *Notifier) Start(ctx context.Context) {
-	workCtx, cancel := context.WithCancel(ctx)
-	scanCtx, stopScan := context.WithCancel(workCtx)
-	n.cancel, n.stopScan = cancel, stopScan
-	for range n.opts.Workers * streamsPerWorker {
-		n.workers.Add(1)
-		go n.work(workCtx)
-	}
-	n.scanning.Add(1)
-	go n.scanLoop(scanCtx)
-}
-
-func (n *Notifier) scanLoop(ctx context.Context) {
-	defer n.scanning.Done()
-	ticker := time.NewTicker(n.opts.ScanEvery)
-	defer ticker.Stop()
-	for {
-		_, more, err := n.scan(ctx)
-		if err != nil && ctx.Err() == nil {
-			n.log.Error("outbox scan failed", "err", err)
-		}
-		if more {
-			// The queue filled up with references still due: scan again as soon as
-			// the workers have taken half of it, not at the next tick, or a backlog
-			// would drain at one queue's worth per ScanEvery.
-			select {
-			case <-ctx.Done():
-				return
-			case <-n.room:
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		case <-n.wake:
-		}
-	}
-}
+// Start launches the scan and the workers; they run until Stop.
+func (n *Notifier) Start(ctx context.Context) { n.loop.Start(ctx) }
 
 // Stop stops scanning, lets the queued and running deliveries finish until ctx is done
 // (then cancels them: an attempt cut short is not recorded and is sent again after the
 // next start, with the same webhook-id) and waits for the workers.
 func (n *Notifier) Stop(ctx context.Context) {
-	n.stopScan()
-	n.scanning.Wait()
-	close(n.jobs) // only the scan loop sends, and it has returned
-	done := make(chan struct{})
-	go func() { n.workers.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		n.cancel()
-		<-done
-	}
-	n.cancel()
+	n.loop.Stop(ctx)
 	n.sender.CloseIdleConnections()
 }
 
-// Scan queues the references with an update due, and the requested redeliveries, that
-// are not already being worked on. It does not wait for the deliveries; it returns how
-// many tasks it queued.
-func (n *Notifier) Scan(ctx context.Context) (int, error) {
-	queued, _, err := n.scan(ctx)
-	return queued, err
+// Scan claims the streams with an update due, and the requested redeliveries, and
+// queues them. It does not wait for the deliveries; it returns how many it queued.
+func (n *Notifier) Scan(ctx context.Context) (int, error) { return n.loop.Scan(ctx) }
+
+func (n *Notifier) work(ctx context.Context, c references.DeliveryClaim) {
+	if err := n.deliver(ctx, c); err != nil && ctx.Err() == nil {
+		n.log.Error("delivery failed", "reference_id", c.Job.Reference.ID, "err", err)
+	}
+	n.release(context.WithoutCancel(ctx), c)
 }
 
-// scan is Scan; more reports that the queue filled up with work still due.
-func (n *Notifier) scan(ctx context.Context) (queued int, more bool, err error) {
-	now := n.opts.Now()
-	free := cap(n.jobs) - len(n.jobs)
-	if free == 0 {
-		return 0, true, nil
-	}
-	mark := n.inFlight.Scan()
-	defer n.inFlight.EndScan(mark)
-	var tasks []task
-	redeliveries, err := n.store.Redeliveries(ctx, now, free)
-	if err != nil {
-		return 0, false, err
-	}
-	for i := range redeliveries {
-		tasks = append(tasks, task{refID: redeliveries[i].Reference.ID, redelivery: &redeliveries[i]})
-	}
-	// Ask for more than fits: the most overdue may be in flight already.
-	limit := free + n.inFlight.Len()
-	ids, err := n.store.DueDeliveries(ctx, now, limit)
-	if err != nil {
-		return 0, false, err
-	}
-	for _, id := range ids {
-		tasks = append(tasks, task{refID: id})
-	}
-	for _, t := range tasks {
-		if !n.inFlight.Claim(t.key(), mark) {
-			continue
-		}
-		select {
-		case n.jobs <- t:
-			queued++
-		default:
-			n.inFlight.Unclaim(t.key())
-			return queued, true, nil // full: the rest wait for the next scan
-		}
-	}
-	return queued, len(ids) == limit, nil
-}
-
-func (n *Notifier) work(ctx context.Context) {
-	defer n.workers.Done()
-	for t := range n.jobs {
-		if len(n.jobs) <= cap(n.jobs)/2 {
-			select {
-			case n.room <- struct{}{}:
-			default:
-			}
-		}
-		if ctx.Err() == nil {
-			var err error
-			if t.redelivery != nil {
-				_, err = n.attempt(ctx, *t.redelivery)
-			} else {
-				err = n.deliverStream(ctx, t.refID)
-			}
-			if err != nil && ctx.Err() == nil {
-				n.log.Error("delivery failed", "reference_id", t.refID, "err", err)
-			}
-		}
-		n.inFlight.Release(t.key())
+func (n *Notifier) release(ctx context.Context, c references.DeliveryClaim) {
+	if err := n.store.ReleaseLease(ctx, c.Lease); err != nil {
+		n.log.Warn("releasing a claimed delivery", "reference_id", c.Job.Reference.ID, "err", err)
 	}
 }
 
-// deliverStream sends the reference's due updates in order, up to BurstPerReference,
-// and stops at the first one that is not delivered: it waits for its retry, and
-// nothing after it is sent before.
-func (n *Notifier) deliverStream(ctx context.Context, refID string) error {
+// deliver sends a claimed stream's due updates in order, up to BurstPerReference, and
+// stops at the first one that is not delivered: it waits for its retry, and nothing
+// after it is sent before. A redelivery is one attempt.
+func (n *Notifier) deliver(ctx context.Context, c references.DeliveryClaim) error {
+	job := c.Job
 	for range n.opts.BurstPerReference {
-		outcome, err := n.DeliverNext(ctx, refID)
+		outcome, err := n.attempt(ctx, c.Lease, job)
+		if err != nil || outcome != references.OutcomeDelivered || job.Redelivery {
+			return err
+		}
+		job, err = n.store.NextDelivery(ctx, c.Lease)
 		if errors.Is(err, references.ErrNothingToDeliver) {
 			return nil
 		}
-		if err != nil || outcome != references.OutcomeDelivered {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// DeliverNext sends the reference's next update once, synchronously, and records the
-// attempt. It returns the attempt's outcome, or "" when no attempt was made because
-// the destination's breaker is open (the delivery was postponed, uncounted).
+// DeliverNext claims the reference's callback stream now, due or not, sends its next
+// update once, synchronously, records the attempt and gives the claim back. It
+// returns the attempt's outcome, or "" when no attempt was made because the
+// destination's breaker is open (the delivery was postponed, uncounted).
 func (n *Notifier) DeliverNext(ctx context.Context, refID string) (references.AttemptOutcome, error) {
-	job, err := n.store.NextDelivery(ctx, refID, n.opts.Now())
+	c, err := n.store.ClaimDelivery(ctx, n.opts.Owner, refID, n.opts.Lease)
 	if err != nil {
 		return "", err
 	}
-	return n.attempt(ctx, job)
+	defer n.release(context.WithoutCancel(ctx), c)
+	return n.attempt(ctx, c.Lease, c.Job)
 }
 
 // destination is the breaker key of a callback URL; an unparsable URL gets its own
@@ -341,49 +239,33 @@ func destination(rawURL string) string {
 // attempt makes one POST for job through the destination's breaker and records it.
 // An open breaker, or MaxInFlightPerHost attempts to the host under way, postpones
 // the delivery without an attempt; a shutdown during the POST records nothing.
-func (n *Notifier) attempt(ctx context.Context, job references.DeliveryJob) (references.AttemptOutcome, error) {
+func (n *Notifier) attempt(ctx context.Context, lease references.Lease, job references.DeliveryJob) (references.AttemptOutcome, error) {
 	body, err := webhook.Encode(job.Update)
 	if err != nil {
 		return "", fmt.Errorf("encode update %s: %w", job.Update.ID, err)
 	}
 	res, err := n.send(ctx, destination(job.Reference.CallbackURL), job, body)
 	if err == nil {
-		return n.record(ctx, job, res)
+		return n.record(ctx, lease, job, res)
 	}
 	if errors.Is(err, ErrHostUnavailable) {
 		if job.Redelivery {
 			return "", nil // stays queued; a later scan tries again
 		}
-		return "", n.store.PostponeDelivery(ctx, job.Reference.ID, n.opts.Now().Add(n.opts.BreakerWait))
+		return "", n.store.PostponeDelivery(ctx, lease, n.opts.Clock.Now().Add(n.opts.BreakerWait))
 	}
 	return "", err
 }
 
-// send makes one POST through the host's breaker, holding one of the host's
-// MaxInFlightPerHost places and one of the Workers slots. With no place free for
-// HostWait it sends nothing and returns ErrHostUnavailable, as for an open breaker.
+// send makes one POST through the host's breaker, holding one of the host's places
+// and one delivery slot (see slots). With no place free it sends nothing and returns
+// ErrHostUnavailable, as for an open breaker.
 func (n *Notifier) send(ctx context.Context, host string, job references.DeliveryJob, body []byte) (Result, error) {
-	places := n.hostPlaces(host)
-	select {
-	case places <- struct{}{}:
-	default:
-		wait := time.NewTimer(n.opts.HostWait)
-		defer wait.Stop()
-		select {
-		case places <- struct{}{}:
-		case <-wait.C:
-			return Result{}, fmt.Errorf("%w: %s: %d attempts under way", ErrHostUnavailable, host, n.opts.MaxInFlightPerHost)
-		case <-ctx.Done():
-			return Result{}, ctx.Err()
-		}
+	release, err := n.slots.acquire(ctx, host)
+	if err != nil {
+		return Result{}, err
 	}
-	defer func() { <-places }()
-	select {
-	case n.sends <- struct{}{}:
-	case <-ctx.Done():
-		return Result{}, ctx.Err() // shutting down: nothing was sent
-	}
-	defer func() { <-n.sends }()
+	defer release()
 	res, err := n.opts.Breakers.Do(host, func() Result {
 		return n.sender.Send(ctx, Request{URL: job.Reference.CallbackURL, UpdateID: job.Update.ID, Body: body, Secrets: job.Secrets})
 	})
@@ -393,23 +275,11 @@ func (n *Notifier) send(ctx context.Context, host string, job references.Deliver
 	return res, err
 }
 
-// hostPlaces returns the host's places, made on first use (like its breaker).
-func (n *Notifier) hostPlaces(host string) chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	places, ok := n.perHost[host]
-	if !ok {
-		places = make(chan struct{}, n.opts.MaxInFlightPerHost)
-		n.perHost[host] = places
-	}
-	return places
-}
-
 // record decides what the attempt came to and writes it to the delivery log.
-func (n *Notifier) record(ctx context.Context, job references.DeliveryJob, res Result) (references.AttemptOutcome, error) {
+func (n *Notifier) record(ctx context.Context, lease references.Lease, job references.DeliveryJob, res Result) (references.AttemptOutcome, error) {
 	a, unsubscribe := n.decide(job, res)
 	// The attempt happened: record it even if shutdown starts now.
-	ref, err := n.store.RecordAttempt(context.WithoutCancel(ctx), job, a, unsubscribe)
+	ref, err := n.store.RecordAttempt(context.WithoutCancel(ctx), lease, job, a, unsubscribe)
 	if err != nil {
 		return "", err
 	}
@@ -418,52 +288,4 @@ func (n *Notifier) record(ctx context.Context, job references.DeliveryJob, res R
 		n.opts.Observe(job, a)
 	}
 	return a.Outcome, nil
-}
-
-// decide turns a Result into the logged attempt: delivered, gone, failed with the
-// time of the next retry, or given up when the retry window is over; and says whether
-// the reference is to be unsubscribed because its callback has failed for too long.
-func (n *Notifier) decide(job references.DeliveryJob, res Result) (references.DeliveryAttempt, references.UnsubscribeReason) {
-	a := references.DeliveryAttempt{
-		ReferenceID: job.Reference.ID, UpdateID: job.Update.ID, Sequence: job.Update.Sequence,
-		Attempt: job.Attempt, URL: job.Reference.CallbackURL, At: res.At,
-		StatusCode: res.StatusCode, Error: res.ErrText(), LatencyMS: res.Latency.Milliseconds(),
-		ResponseBody: res.Body, Outcome: res.Outcome, Redelivery: job.Redelivery,
-	}
-	if res.Outcome != references.OutcomeFailed || job.Redelivery {
-		return a, ""
-	}
-	first := job.FirstAttemptAt
-	if first.IsZero() {
-		first = res.At
-	}
-	next, giveUp := n.opts.Retry.Next(job.Attempt, first, res.At, res.RetryAfter, n.opts.Rand)
-	if giveUp {
-		a.Outcome = references.OutcomeGaveUp
-	} else {
-		a.NextRetryAt = &next
-	}
-	failingSince := res.At
-	if job.Reference.FailingSince != nil {
-		failingSince = *job.Reference.FailingSince
-	}
-	if res.At.Sub(failingSince) >= n.opts.UnsubscribeFailingAfter {
-		return a, references.ReasonCallbackFailing
-	}
-	return a, ""
-}
-
-func (n *Notifier) logAttempt(job references.DeliveryJob, a references.DeliveryAttempt, ref references.Reference) {
-	attrs := []any{
-		"reference_id", job.Reference.ID, "update_id", job.Update.ID, "sequence", job.Update.Sequence,
-		"attempt", a.Attempt, "outcome", a.Outcome, "status", a.StatusCode, "latency_ms", a.LatencyMS,
-	}
-	switch {
-	case a.Outcome == references.OutcomeDelivered:
-		n.log.Debug("webhook delivered", attrs...)
-	case !ref.Active() && (ref.UnsubscribeReason == references.ReasonCallbackGone || ref.UnsubscribeReason == references.ReasonCallbackFailing):
-		n.log.Warn("webhook failed; reference unsubscribed", append(attrs, "reason", ref.UnsubscribeReason, "err", a.Error)...)
-	default:
-		n.log.Info("webhook not delivered", append(attrs, "err", a.Error)...)
-	}
 }

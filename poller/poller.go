@@ -1,7 +1,8 @@
-// Package poller finds references that are due, fetches their shipment from a
+// Package poller claims references that are due, fetches their shipment from a
 // tracking source, diffs it against the stored snapshot and records the result: the
 // new state, the update in the reference's feed and the next poll time, in one store
-// transaction. A robfig/cron entry ticks the scan; a bounded pool of workers polls.
+// transaction, under the claim's lease. internal/workloop runs the scan (on a
+// robfig/cron schedule) and the bounded pool of workers.
 package poller
 
 import (
@@ -10,21 +11,22 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
-	"github.com/trackhook/trackhook/internal/inflight"
+	"github.com/trackhook/trackhook/internal/clock"
+	"github.com/trackhook/trackhook/internal/workloop"
 	"github.com/trackhook/trackhook/references"
 )
 
-// Store is what the poller needs of persistence.
+// Store is what the poller needs of persistence: due polls handed out with leases,
+// the last snapshot, and the durable record of a poll.
 type Store interface {
-	DueReferences(ctx context.Context, now time.Time, limit int) ([]string, error)
-	Reference(ctx context.Context, id string) (references.Reference, error)
+	ClaimDuePolls(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.PollClaim, error)
+	ClaimPoll(ctx context.Context, owner, refID string, lease time.Duration) (references.PollClaim, error)
 	Shipment(ctx context.Context, refID string) (*references.Shipment, error)
-	RecordPoll(ctx context.Context, refID string, res references.PollResult) (references.Reference, error)
+	RecordPoll(ctx context.Context, lease references.Lease, res references.PollResult) (references.Reference, error)
+	RenewLease(ctx context.Context, lease references.Lease, d time.Duration) (references.Lease, error)
+	ReleaseLease(ctx context.Context, lease references.Lease) error
 }
 
 // retryAfterError is an error from a source that says when to ask again (HTTP 429).
@@ -57,9 +59,15 @@ type Options struct {
 	NotFoundFor time.Duration
 	// Terminal says which events end tracking (DefaultTerminalRule).
 	Terminal TerminalRule
-	Now      func() time.Time
-	Rand     func() float64 // in [0, 1); math/rand/v2 by default
-	Logger   *slog.Logger
+	// Owner names this poller in its leases ("poller"); instances sharing a store
+	// need different names.
+	Owner string
+	// Lease is how long a claimed poll stays this poller's without renewal (30s);
+	// it is renewed every third of it while the poll runs.
+	Lease  time.Duration
+	Clock  clock.Clock
+	Rand   func() float64 // in [0, 1); math/rand/v2 by default
+	Logger *slog.Logger
 	// Observe, when set, is called after every recorded poll: for metrics, and to wake
 	// the notifier when updates were appended.
 	Observe func(PollReport)
@@ -96,9 +104,13 @@ func (o *Options) defaults() {
 	if o.NotFoundFor == 0 {
 		o.NotFoundFor = 72 * time.Hour
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Owner == "" {
+		o.Owner = "poller"
 	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	o.Clock = clock.OrReal(o.Clock)
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
@@ -112,15 +124,7 @@ type Poller struct {
 	store Store
 	opts  Options
 	log   *slog.Logger
-
-	inFlight *inflight.Set // references queued or being polled: one poll each at a time
-	jobs     chan string
-	room     chan struct{} // the queue is half empty again: a full scan may go on
-	stopping chan struct{} // closed by Stop: the scan returns
-
-	cron    *cron.Cron
-	cancel  context.CancelFunc
-	workers sync.WaitGroup
+	loop  *workloop.Loop[references.PollClaim]
 }
 
 // PollReport describes one finished poll, for metrics and logs.
@@ -132,162 +136,88 @@ type PollReport struct {
 	Duration    time.Duration
 }
 
-// New returns a Poller over store. It does nothing until Start.
-func New(store Store, opts Options) *Poller {
+// New returns a Poller over store. It does nothing until Start; a TickSchedule that
+// is not a cron spec is an error.
+func New(store Store, opts Options) (*Poller, error) {
 	opts.defaults()
-	return &Poller{
-		store:    store,
-		opts:     opts,
-		log:      opts.Logger,
-		inFlight: inflight.New(),
-		jobs:     make(chan string, opts.Workers*4),
-		room:     make(chan struct{}, 1),
-		stopping: make(chan struct{}),
-	}
-}
-
-// Start launches the workers and the cron tick. They run until Stop; ctx is the
-// parent of every poll.
-func (p *Poller) Start(ctx context.Context) error {
-	ctx, p.cancel = context.WithCancel(ctx)
-	for range p.opts.Workers {
-		p.workers.Add(1)
-		go p.work(ctx)
-	}
-	logger := cron.PrintfLogger(slogPrintf{p.log})
-	p.cron = cron.New(cron.WithChain(cron.Recover(logger), cron.SkipIfStillRunning(logger)))
-	if _, err := p.cron.AddFunc(p.opts.TickSchedule, func() { p.scan(ctx) }); err != nil {
-		p.cancel()
-		close(p.jobs)
-		p.workers.Wait()
-		return fmt.Errorf("poll schedule %q: %w", p.opts.TickSchedule, err)
-	}
-	p.cron.Start()
-	return nil
-}
-
-// Stop stops the tick, lets the polls already running finish (until ctx is done,
-// then cancels them) and waits for the workers. Queued polls that did not start stay
-// due in the store and run after the next start.
-func (p *Poller) Stop(ctx context.Context) {
-	close(p.stopping)
-	<-p.cron.Stop().Done() // no tick runs after this: closing the queue is safe
-	close(p.jobs)
-	done := make(chan struct{})
-	go func() { p.workers.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		p.cancel()
-		<-done
-	}
-	p.cancel()
-}
-
-// scan queues every due reference that is not in flight, until nothing more is due or
-// Stop is called; when the queue is full it waits for the workers to take half of it.
-// Each cron tick starts it, and SkipIfStillRunning keeps one at a time. Queuing only
-// one queue's worth per tick would cap polling at Workers*4 polls per tick, whatever
-// the number of references due.
-func (p *Poller) scan(ctx context.Context) {
-	for {
-		_, more, err := p.tick(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				p.log.Error("poll scan failed", "err", err)
-			}
-			return
-		}
-		if !more {
-			return
-		}
-		select {
-		case <-p.room:
-		case <-p.stopping:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// Tick scans the store for due references and queues those not already in flight,
-// without waiting for any poll. It returns how many it queued.
-func (p *Poller) Tick(ctx context.Context) (int, error) {
-	n, _, err := p.tick(ctx)
-	return n, err
-}
-
-// tick is Tick; more reports that the queue filled up with references still due.
-func (p *Poller) tick(ctx context.Context) (queued int, more bool, err error) {
-	free := cap(p.jobs) - len(p.jobs)
-	if free == 0 {
-		return 0, true, nil
-	}
-	mark := p.inFlight.Scan()
-	defer p.inFlight.EndScan(mark)
-	// Ask for more than fits: the most overdue may be in flight already.
-	limit := free + p.inFlight.Len()
-	ids, err := p.store.DueReferences(ctx, p.opts.Now(), limit)
+	schedule, err := workloop.ParseSchedule(opts.TickSchedule)
 	if err != nil {
-		return 0, false, err
+		return nil, fmt.Errorf("poll %w", err)
 	}
-	for _, id := range ids {
-		if !p.inFlight.Claim(id, mark) {
-			continue
-		}
-		select {
-		case p.jobs <- id:
-			queued++
-		default:
-			p.inFlight.Unclaim(id)
-			return queued, true, nil // the queue is full; the rest stay due
-		}
-	}
-	return queued, len(ids) == limit, nil
+	p := &Poller{store: store, opts: opts, log: opts.Logger}
+	p.loop = workloop.New(workloop.Config[references.PollClaim]{
+		Name: "poller",
+		Claim: func(ctx context.Context, limit int) ([]references.PollClaim, error) {
+			return store.ClaimDuePolls(ctx, opts.Owner, limit, opts.Lease)
+		},
+		Work: p.work,
+		Release: func(ctx context.Context, c references.PollClaim) {
+			if err := store.ReleaseLease(ctx, c.Lease); err != nil {
+				p.log.Warn("releasing a claimed poll", "reference_id", c.Reference.ID, "err", err)
+			}
+		},
+		Renew: func(ctx context.Context, c references.PollClaim) error {
+			_, err := store.RenewLease(ctx, c.Lease, opts.Lease)
+			return err
+		},
+		RenewEvery: opts.Lease / 3,
+		Workers:    opts.Workers,
+		Queue:      opts.Workers * 4,
+		Schedule:   schedule,
+		Clock:      opts.Clock,
+		Logger:     opts.Logger,
+	})
+	return p, nil
 }
 
-func (p *Poller) work(ctx context.Context) {
-	defer p.workers.Done()
-	for id := range p.jobs {
-		// Each scan walks the schedule from its start: let the queue empty by half
-		// before asking for another, not after every job.
-		if len(p.jobs) <= cap(p.jobs)/2 {
-			select {
-			case p.room <- struct{}{}:
-			default:
-			}
-		}
-		if ctx.Err() == nil {
-			if err := p.PollOne(ctx, id); err != nil && ctx.Err() == nil {
-				p.log.Error("poll failed", "reference_id", id, "err", err)
-			}
-		}
-		p.inFlight.Release(id)
+// Start launches the workers and the scan. They run until Stop; ctx is the parent
+// of every poll.
+func (p *Poller) Start(ctx context.Context) { p.loop.Start(ctx) }
+
+// Stop stops scanning, lets the polls already running or queued finish (until ctx is
+// done, then cancels them and gives back their claims) and waits. Polls that did not
+// run stay due in the store and run after the next start.
+func (p *Poller) Stop(ctx context.Context) { p.loop.Stop(ctx) }
+
+// Tick claims due polls and queues them, without waiting for any. It returns how
+// many it queued.
+func (p *Poller) Tick(ctx context.Context) (int, error) { return p.loop.Scan(ctx) }
+
+func (p *Poller) work(ctx context.Context, c references.PollClaim) {
+	if err := p.pollClaimed(ctx, c); err != nil && ctx.Err() == nil {
+		p.log.Error("poll failed", "reference_id", c.Reference.ID, "err", err)
 	}
 }
 
-// PollOne polls one reference now and records the outcome. Errors of the source are
-// recorded on the reference, not returned; an error return means the store failed
-// or ctx ended (then nothing is recorded and the reference stays due).
+// PollOne polls one reference now, due or not, and records the outcome. Errors of
+// the source are recorded on the reference, not returned; an error return means the
+// store failed, the reference is being polled already (references.ErrBusy), or ctx
+// ended (then nothing is recorded and the reference stays due).
 func (p *Poller) PollOne(ctx context.Context, id string) error {
-	start := p.opts.Now()
-	ref, err := p.store.Reference(ctx, id)
+	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, p.opts.Lease)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", id, err)
 	}
-	if !ref.Active() {
-		return nil
-	}
+	return p.pollClaimed(ctx, c)
+}
+
+// pollClaimed polls a claimed reference and records the outcome under its lease; on
+// an error nothing is recorded and the claim is given back.
+func (p *Poller) pollClaimed(ctx context.Context, c references.PollClaim) error {
+	start := p.opts.Clock.Now()
+	ref := c.Reference
 	res, outcome, err := p.poll(ctx, ref, start)
-	if err != nil {
-		return fmt.Errorf("poll %s: %w", id, err)
+	if err == nil {
+		_, err = p.store.RecordPoll(ctx, c.Lease, res)
 	}
-	if _, err := p.store.RecordPoll(ctx, id, res); err != nil {
-		return fmt.Errorf("poll %s: %w", id, err)
+	if err != nil {
+		if rerr := p.store.ReleaseLease(context.WithoutCancel(ctx), c.Lease); rerr != nil {
+			p.log.Warn("releasing a claimed poll", "reference_id", ref.ID, "err", rerr)
+		}
+		return fmt.Errorf("poll %s: %w", ref.ID, err)
 	}
 	if p.opts.Observe != nil {
-		p.opts.Observe(PollReport{ReferenceID: id, Carrier: ref.CarrierCode, Outcome: outcome, Updates: len(res.Updates), Duration: p.opts.Now().Sub(start)})
+		p.opts.Observe(PollReport{ReferenceID: ref.ID, Carrier: ref.CarrierCode, Outcome: outcome, Updates: len(res.Updates), Duration: p.opts.Clock.Now().Sub(start)})
 	}
 	return nil
 }
@@ -391,11 +321,4 @@ func (p *Poller) nextPoll(ref references.Reference, now time.Time) time.Time {
 // jitter scales d by a random factor in [1-Jitter, 1+Jitter].
 func (p *Poller) jitter(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * (1 + p.opts.Jitter*(2*p.opts.Rand()-1)))
-}
-
-// slogPrintf adapts slog to cron's Printf logger.
-type slogPrintf struct{ l *slog.Logger }
-
-func (s slogPrintf) Printf(format string, args ...any) {
-	s.l.Error(fmt.Sprintf(format, args...), "component", "cron")
 }

@@ -74,6 +74,9 @@ type PollQueue interface {
 	// the lease. A lease that was lost is refused with ErrLeaseLost and nothing is
 	// written. A reference unsubscribed while it was polled is left as it is.
 	RecordPoll(ctx context.Context, lease Lease, res PollResult) (Reference, error)
+	// ClaimPoll leases one active reference's poll to owner now, due or not (a poll on
+	// demand); ErrBusy while another lease on it is live.
+	ClaimPoll(ctx context.Context, owner, refID string, lease time.Duration) (PollClaim, error)
 	LeaseKeeper
 }
 
@@ -149,6 +152,9 @@ type Maintenance interface {
 // that is no longer held: it ran out (and may have been claimed by another owner), or
 // the work was recorded already.
 var ErrLeaseLost = errors.New("lease lost")
+
+// ErrBusy is returned when work asked for by name is claimed by another owner.
+var ErrBusy = errors.New("claimed by another owner")
 
 // Lease is a claim on one unit of work, held by Owner until Until (the backend's
 // clock). Token tells apart two grants of the same Key, so an owner whose lease ran

@@ -22,6 +22,9 @@ type PollResult struct {
 // DeliveryJob is the next webhook to send for a reference: the update, the secrets to
 // sign it with, and how many times it was tried before.
 type DeliveryJob struct {
+	// Destination is where the job goes: DestinationCallback, the reference's own
+	// callback_url (account endpoints will be others).
+	Destination    string
 	Reference      Reference
 	Update         Update
 	Attempt        int       // the number of this attempt, 1 for the first

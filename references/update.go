@@ -113,4 +113,7 @@ const (
 	OutcomeFailed    AttemptOutcome = "failed"    // will be retried
 	OutcomeGaveUp    AttemptOutcome = "gave_up"   // the retry window ran out
 	OutcomeGone      AttemptOutcome = "gone"      // 410: the reference was unsubscribed
+	// OutcomeDropped is a requested redelivery of an update that retention removed
+	// meanwhile: nothing was sent.
+	OutcomeDropped AttemptOutcome = "dropped"
 )

@@ -51,7 +51,7 @@ func (db *DB) GetAccount(ctx context.Context, accountID string) (references.Acco
 // live expire at graceUntil, and secrets already expired are dropped.
 func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (references.Account, error) {
 	var acct references.Account
-	now := db.now().UTC()
+	now := db.clock.Now().UTC()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAccounts)
 		found, err := getJSON(b, []byte(accountID), &acct)

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/internal/clock"
 )
 
 // SchemaVersion is the layout version this code reads and writes. A file written by a
@@ -57,8 +59,8 @@ type Options struct {
 	Timeout time.Duration
 	// NoSync skips fsync on commit. Only for tests: a crash can lose or corrupt data.
 	NoSync bool
-	// Now is the clock; default time.Now.
-	Now    func() time.Time
+	// Clock decides due-ness and lease ends; default the wall clock.
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
@@ -68,7 +70,8 @@ type DB struct {
 	group    *groupCommit
 	sched    *schedule
 	accounts accountCache
-	now      func() time.Time
+	leases   *leases
+	clock    clock.Clock
 	log      *slog.Logger
 }
 
@@ -77,9 +80,6 @@ type DB struct {
 func Open(path string, opts Options) (*DB, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = time.Second
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -99,7 +99,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{bolt: b, sched: &schedule{}, now: opts.Now, log: opts.Logger}
+	db := &DB{bolt: b, sched: &schedule{}, leases: newLeases(), clock: clock.OrReal(opts.Clock), log: opts.Logger}
 	db.group = &groupCommit{db: b, failed: db.commitFailed}
 	if err := db.migrate(); err != nil {
 		_ = b.Close()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,50 +93,161 @@ func clearOutbox(tx *bolt.Tx, refID string) error {
 	return nil
 }
 
-// DueDeliveries returns the ids of up to limit references with an update due for
-// delivery at or before now, most overdue first.
-func (db *DB) DueDeliveries(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	var ids []string
-	end := timeKey(now)
+// callbackLease is the lease key prefix of a reference's callback stream.
+var callbackLease = references.DeliveryLeaseKey(references.DestinationCallback, "")
+
+// ClaimDueDeliveries leases up to limit due delivery streams and requested
+// redeliveries to owner, each with its first job (see references.DeliveryQueue).
+// Redeliveries come first: they were asked for by a person.
+func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.DeliveryClaim, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	mark := db.leases.begin()
+	defer db.leases.end()
+	now := db.clock.Now()
+	until := now.Add(lease)
+	var claims []references.DeliveryClaim
+	var stale []staleRedelivery
+	var toWrite []string // streams to move on in a write before they can be claimed
 	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		claims, stale, err = db.claimRedeliveries(tx, owner, limit, now, until, mark)
+		if err != nil {
+			return err
+		}
+		// Ask for more than wanted: the most overdue may be leased already.
+		want := limit - len(claims)
+		end := timeKey(now)
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0 && len(ids) < limit; k, _ = c.Next() {
-			ids = append(ids, string(k[8:]))
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0 && want > 0; k, _ = c.Next() {
+			refID := string(k[8:])
+			l, ok := db.leases.grant(callbackLease+refID, owner, now, until, mark)
+			if !ok {
+				continue
+			}
+			var job references.DeliveryJob
+			nothing, write, err := db.nextDelivery(tx, refID, now, &job, false)
+			if err != nil {
+				db.leases.ungrant(l)
+				return err
+			}
+			if nothing || write {
+				// Drained, or updates to pass over first: done below, in a write.
+				db.leases.ungrant(l)
+				if write {
+					toWrite = append(toWrite, refID)
+				}
+				continue
+			}
+			claims = append(claims, references.DeliveryClaim{Lease: l, Job: job})
+			want--
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("due deliveries: %w", err)
+		for _, c := range claims {
+			db.leases.ungrant(c.Lease)
+		}
+		return nil, fmt.Errorf("claim due deliveries: %w", err)
 	}
-	return ids, nil
+	if len(stale) > 0 {
+		if err := db.dropRedeliveries(ctx, stale, now); err != nil {
+			db.log.Error("dropping redeliveries of missing updates", "err", err)
+		}
+	}
+	// Streams whose next update is filtered out or pruned, or that are drained: move
+	// them on (a shared commit each), then lease those with something to send.
+	for _, refID := range toWrite {
+		if len(claims) == limit {
+			break
+		}
+		l, ok := db.leases.grant(callbackLease+refID, owner, now, until, mark)
+		if !ok {
+			continue
+		}
+		job, err := db.nextDeliveryWrite(ctx, refID, now)
+		if err != nil {
+			db.leases.ungrant(l)
+			if errors.Is(err, references.ErrNothingToDeliver) {
+				continue
+			}
+			for _, c := range claims {
+				db.leases.ungrant(c.Lease)
+			}
+			return nil, fmt.Errorf("claim due deliveries: %w", err)
+		}
+		claims = append(claims, references.DeliveryClaim{Lease: l, Job: job})
+	}
+	return claims, nil
 }
 
-// NextDelivery returns the reference's next update to send, in sequence order.
+// ClaimDelivery leases the callback stream of one reference to owner now, with its
+// next job, due or not: for a delivery on demand. It fails with
+// references.ErrNothingToDeliver when nothing waits, and references.ErrBusy while
+// another lease on the stream is live.
+func (db *DB) ClaimDelivery(ctx context.Context, owner, refID string, lease time.Duration) (references.DeliveryClaim, error) {
+	mark := db.leases.begin()
+	defer db.leases.end()
+	now := db.clock.Now()
+	l, ok := db.leases.grant(callbackLease+refID, owner, now, now.Add(lease), mark)
+	if !ok {
+		return references.DeliveryClaim{}, fmt.Errorf("claim delivery of %s: %w", refID, references.ErrBusy)
+	}
+	job, err := db.NextDelivery(ctx, l)
+	if err != nil {
+		db.leases.ungrant(l)
+		return references.DeliveryClaim{}, err
+	}
+	return references.DeliveryClaim{Lease: l, Job: job}, nil
+}
+
+// NextDelivery returns the next job of a leased callback stream, in sequence order.
 // Updates its event_types filter excludes are passed over (they stay in the feed);
-// when nothing is left the reference leaves the outbox and references.ErrNothingToDeliver is
-// returned.
+// when nothing is left the reference leaves the outbox and
+// references.ErrNothingToDeliver is returned.
 //
 // It only reads, in the common case where the next update is the one after
 // DeliveredSequence: a write transaction (and its fsync) per delivery would cost as
 // much as the delivery's own durable record. Passing over filtered updates and taking
-// a drained reference out of the outbox are written, in a shared commit. A job read
-// here can be stale by the time its attempt is recorded; RecordAttempt checks the
-// sequence and only logs an attempt the stream has moved past.
-func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (references.DeliveryJob, error) {
+// a drained reference out of the outbox are written, in a shared commit.
+func (db *DB) NextDelivery(ctx context.Context, lease references.Lease) (references.DeliveryJob, error) {
+	refID, err := leaseSubject(lease, callbackLease)
+	if err != nil {
+		return references.DeliveryJob{}, fmt.Errorf("next delivery: %w", err)
+	}
+	now := db.clock.Now()
+	if !db.leases.live(lease, now) {
+		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, references.ErrLeaseLost)
+	}
 	var job references.DeliveryJob
 	nothing, needsWrite := false, false
-	err := db.view(ctx, func(tx *bolt.Tx) error {
+	err = db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		nothing, needsWrite, err = db.nextDelivery(tx, refID, now, &job, false)
 		return err
 	})
-	if err == nil && needsWrite {
-		err = db.batch(ctx, func(tx *bolt.Tx) error {
-			var err error
-			nothing, _, err = db.nextDelivery(tx, refID, now, &job, true)
-			return err
-		})
+	if err != nil {
+		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, err)
 	}
+	if needsWrite {
+		return db.nextDeliveryWrite(ctx, refID, now)
+	}
+	if nothing {
+		return references.DeliveryJob{}, references.ErrNothingToDeliver
+	}
+	return job, nil
+}
+
+// nextDeliveryWrite is NextDelivery when the outbox needs a change first.
+func (db *DB) nextDeliveryWrite(ctx context.Context, refID string, now time.Time) (references.DeliveryJob, error) {
+	var job references.DeliveryJob
+	nothing := false
+	err := db.batch(ctx, func(tx *bolt.Tx) error {
+		var err error
+		nothing, _, err = db.nextDelivery(tx, refID, now, &job, true)
+		return err
+	})
 	if err != nil {
 		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, err)
 	}
@@ -150,9 +262,12 @@ func (db *DB) NextDelivery(ctx context.Context, refID string, now time.Time) (re
 // entry to remove) it makes it if write is set, and otherwise changes nothing and
 // reports needsWrite.
 func (db *DB) nextDelivery(tx *bolt.Tx, refID string, now time.Time, job *references.DeliveryJob, write bool) (nothing, needsWrite bool, err error) {
-	*job = references.DeliveryJob{}
+	*job = references.DeliveryJob{Destination: references.DestinationCallback}
 	ref := &job.Reference
 	if err := getRef(tx, anyAccount, refID, ref); err != nil {
+		if errors.Is(err, references.ErrNotFound) {
+			return true, false, nil
+		}
 		return false, false, err
 	}
 	st, err := getDeliveryState(tx, refID)
@@ -162,7 +277,7 @@ func (db *DB) nextDelivery(tx *bolt.Tx, refID string, now time.Time, job *refere
 	if st == nil {
 		return true, false, nil
 	}
-	if ref.CallbackURL == "" || (!ref.Active() && stopsDelivery(ref.UnsubscribeReason)) {
+	if !ref.Delivers() {
 		if !write {
 			return false, true, nil
 		}
@@ -215,10 +330,18 @@ func (db *DB) liveSecrets(tx *bolt.Tx, accountID string, now time.Time) ([]strin
 	return acct.LiveSecrets(now), nil
 }
 
-// PostponeDelivery moves the reference's pending delivery to until without counting an
-// attempt, for when the destination's circuit breaker is open.
-func (db *DB) PostponeDelivery(ctx context.Context, refID string, until time.Time) error {
-	err := db.batch(ctx, func(tx *bolt.Tx) error {
+// PostponeDelivery makes the leased stream due at until without counting an attempt,
+// for when the destination's circuit breaker is open, and ends the lease.
+func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, until time.Time) error {
+	refID, err := leaseSubject(lease, callbackLease)
+	if err != nil {
+		return fmt.Errorf("postpone delivery: %w", err)
+	}
+	if !db.leases.record(lease, db.clock.Now()) {
+		return fmt.Errorf("postpone delivery of %s: %w", refID, references.ErrLeaseLost)
+	}
+	defer db.leases.release(lease)
+	err = db.batch(ctx, func(tx *bolt.Tx) error {
 		st, err := getDeliveryState(tx, refID)
 		if err != nil || st == nil {
 			return err
@@ -234,20 +357,18 @@ func (db *DB) PostponeDelivery(ctx context.Context, refID string, until time.Tim
 }
 
 // RecordAttempt logs a delivery attempt and moves the reference's delivery on in the
-// same transaction, according to a.Outcome:
-//   - delivered: the update is done; the next one (if any) is due now.
-//   - failed: the same update is due again at a.NextRetryAt.
-//   - gave_up: the retry window ran out; the update stays in the feed, the reference is
-//     marked failing and the next update is due now.
-//   - gone: the receiver answered 410; the reference is unsubscribed (callback_gone).
-//
-// unsubscribe, when set with a failed or gave_up outcome, also unsubscribes the
-// reference (callback_failing). Redeliveries are logged but do not move the ordered
-// stream. Nothing is marked delivered before this returns.
+// same transaction, by the rules of references.AfterAttempt. unsubscribe, when set,
+// also unsubscribes the reference (callback_failing). Redeliveries are logged but do
+// not move the ordered stream. Nothing is marked delivered before this returns. The
+// lease stays held: its owner goes on with NextDelivery, then releases it.
 //
 // The attempt has been made when this is called, so its caller can wait a little:
 // concurrent calls are committed together with patience (see attemptPatience).
-func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribeReason references.UnsubscribeReason) (references.Reference, error) {
+func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribeReason references.UnsubscribeReason) (references.Reference, error) {
+	if !db.leases.record(lease, db.clock.Now()) {
+		return references.Reference{}, fmt.Errorf("record attempt for %s: %w", job.Update.ID, references.ErrLeaseLost)
+	}
+	defer db.leases.unrecord(lease)
 	var ref references.Reference
 	err := db.patientBatch(ctx, func(tx *bolt.Tx) error {
 		ref = references.Reference{}
@@ -270,55 +391,27 @@ func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a r
 		if err != nil {
 			return err
 		}
-		if st == nil || job.Update.Sequence != ref.DeliveredSequence+1 || job.Reference.CallbackURL != ref.CallbackURL {
+		stream := streamOf(&ref, st)
+		if st == nil || !stream.Expects(job.Update.Sequence) || job.Reference.CallbackURL != ref.CallbackURL {
 			// The stream moved on meanwhile (unsubscribe), or the callback URL was
 			// changed during the attempt: only log. The new URL still gets the update.
 			return nil
 		}
-		switch a.Outcome {
-		case references.OutcomeDelivered:
-			ref.DeliveredSequence = job.Update.Sequence
-			ref.DeliveryState, ref.FailingSince = references.DeliveryOK, nil
-			if err := setDeliveryState(tx, ref.ID, st, nextPending(&ref, a.At)); err != nil {
-				return err
-			}
-		case references.OutcomeFailed:
-			next := *st
-			next.Attempts++
-			if next.FirstAttemptAt == nil {
-				first := a.At
-				next.FirstAttemptAt = &first
-			}
-			if a.NextRetryAt != nil {
-				next.DueAt = a.NextRetryAt.UTC()
-			}
-			if ref.FailingSince == nil {
-				since := a.At
-				ref.FailingSince = &since
-			}
-			if err := setDeliveryState(tx, ref.ID, st, &next); err != nil {
-				return err
-			}
-		case references.OutcomeGaveUp:
-			ref.DeliveredSequence = job.Update.Sequence
-			ref.DeliveryState = references.DeliveryFailing
-			if ref.FailingSince == nil {
-				since := a.At
-				ref.FailingSince = &since
-			}
-			if err := setDeliveryState(tx, ref.ID, st, nextPending(&ref, a.At)); err != nil {
-				return err
-			}
-		case references.OutcomeGone:
-			if err := db.unsubscribe(tx, &ref, references.ReasonCallbackGone, a.At); err != nil {
-				return err
-			}
-			return nil
-		default:
-			return fmt.Errorf("unknown attempt outcome %q", a.Outcome)
+		next, unsubscribe, err := references.AfterAttempt(stream, a)
+		if err != nil {
+			return err
 		}
-		if unsubscribeReason != "" && ref.Active() {
-			return db.unsubscribe(tx, &ref, unsubscribeReason, a.At)
+		if unsubscribe == "" {
+			unsubscribe = unsubscribeReason
+		}
+		if unsubscribe == references.ReasonCallbackGone {
+			return db.unsubscribe(tx, &ref, unsubscribe, a.At)
+		}
+		if err := setDeliveryState(tx, ref.ID, st, applyStream(&ref, next)); err != nil {
+			return err
+		}
+		if unsubscribe != "" && ref.Active() {
+			return db.unsubscribe(tx, &ref, unsubscribe, a.At)
 		}
 		return putRef(tx, &ref)
 	})
@@ -328,13 +421,27 @@ func (db *DB) RecordAttempt(ctx context.Context, job references.DeliveryJob, a r
 	return ref, nil
 }
 
-// nextPending is the delivery state for the update after the one just finished, or
+// streamOf is the reference's callback stream: its progress lives on the reference,
+// the state of the update being sent in the delivery_state bucket.
+func streamOf(ref *references.Reference, st *deliveryState) references.DeliveryStream {
+	s := references.DeliveryStream{
+		DeliveredSequence: ref.DeliveredSequence, LastSequence: ref.LastSequence,
+		State: ref.DeliveryState, FailingSince: ref.FailingSince,
+	}
+	if st != nil {
+		s.DueAt, s.Attempts, s.FirstAttemptAt = st.DueAt, st.Attempts, st.FirstAttemptAt
+	}
+	return s
+}
+
+// applyStream writes s back to the reference and returns the delivery state to keep,
 // nil when the feed is drained.
-func nextPending(ref *references.Reference, at time.Time) *deliveryState {
-	if ref.DeliveredSequence >= ref.LastSequence {
+func applyStream(ref *references.Reference, s references.DeliveryStream) *deliveryState {
+	ref.DeliveredSequence, ref.DeliveryState, ref.FailingSince = s.DeliveredSequence, s.State, s.FailingSince
+	if !s.Pending() {
 		return nil
 	}
-	return &deliveryState{DueAt: at.UTC()}
+	return &deliveryState{DueAt: s.DueAt.UTC(), Attempts: s.Attempts, FirstAttemptAt: s.FirstAttemptAt}
 }
 
 func appendAttempt(tx *bolt.Tx, a *references.DeliveryAttempt) error {
@@ -400,7 +507,7 @@ func (db *DB) RequestRedelivery(ctx context.Context, accountID, refID, updateID 
 		if err := getRef(tx, accountID, refID, &ref); err != nil {
 			return err
 		}
-		if !ref.Active() && stopsDelivery(ref.UnsubscribeReason) {
+		if !ref.Active() && references.StopsDelivery(ref.UnsubscribeReason) {
 			return references.Errorf(references.CodeConflict, "reference %s was unsubscribed (%s): nothing is delivered for it", refID, ref.UnsubscribeReason)
 		}
 		if _, err := findUpdate(tx, refID, updateID, ref.LastSequence); err != nil {
@@ -435,34 +542,76 @@ func findUpdate(tx *bolt.Tx, refID, updateID string, last uint64) (references.Up
 	return u, references.Errorf(references.CodeNotFound, "update %s not found in the feed of %s", updateID, refID)
 }
 
-// Redeliveries returns up to limit queued redeliveries, each ready to send.
-func (db *DB) Redeliveries(ctx context.Context, now time.Time, limit int) ([]references.DeliveryJob, error) {
-	var jobs []references.DeliveryJob
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketRedeliver).Cursor()
-		for k, _ := c.First(); k != nil && len(jobs) < limit; k, _ = c.Next() {
-			i := bytes.IndexByte(k, sep)
-			refID, updateID := string(k[:i]), string(k[i+1:])
-			job := references.DeliveryJob{Redelivery: true, Attempt: 1}
-			if err := getRef(tx, anyAccount, refID, &job.Reference); err != nil {
+// staleRedelivery is a queued redelivery whose update (or reference) is gone.
+type staleRedelivery struct {
+	refID, updateID string
+}
+
+// claimRedeliveries leases up to limit queued redeliveries, each with its job, and
+// lists those whose update no longer exists.
+func (db *DB) claimRedeliveries(tx *bolt.Tx, owner string, limit int, now, until time.Time, mark claimMark) ([]references.DeliveryClaim, []staleRedelivery, error) {
+	var claims []references.DeliveryClaim
+	var stale []staleRedelivery
+	c := tx.Bucket(bucketRedeliver).Cursor()
+	for k, _ := c.First(); k != nil && len(claims) < limit; k, _ = c.Next() {
+		i := bytes.IndexByte(k, sep)
+		refID, updateID := string(k[:i]), string(k[i+1:])
+		l, ok := db.leases.grant(references.RedeliveryLeaseKey(refID, updateID), owner, now, until, mark)
+		if !ok {
+			continue
+		}
+		job := references.DeliveryJob{Destination: references.DestinationCallback, Redelivery: true, Attempt: 1}
+		err := getRef(tx, anyAccount, refID, &job.Reference)
+		if err == nil {
+			job.Update, err = findUpdate(tx, refID, updateID, job.Reference.LastSequence)
+		}
+		if errors.Is(err, references.ErrNotFound) {
+			db.leases.ungrant(l)
+			stale = append(stale, staleRedelivery{refID: refID, updateID: updateID})
+			continue
+		}
+		if err == nil {
+			job.Secrets, err = db.liveSecrets(tx, job.Reference.AccountID, now)
+		}
+		if err != nil {
+			db.leases.ungrant(l)
+			for _, c := range claims {
+				db.leases.ungrant(c.Lease)
+			}
+			return nil, nil, err
+		}
+		claims = append(claims, references.DeliveryClaim{Lease: l, Job: job})
+	}
+	return claims, stale, nil
+}
+
+// dropRedeliveries removes queued redeliveries whose update no longer exists, each
+// with an entry in the reference's delivery log saying so.
+func (db *DB) dropRedeliveries(ctx context.Context, stale []staleRedelivery, now time.Time) error {
+	return db.batch(ctx, func(tx *bolt.Tx) error {
+		for _, r := range stale {
+			key := join(str(r.refID), []byte(r.updateID))
+			if tx.Bucket(bucketRedeliver).Get(key) == nil {
+				continue // dropped already (a batch may run this twice)
+			}
+			if err := tx.Bucket(bucketRedeliver).Delete(key); err != nil {
 				return err
 			}
-			u, err := findUpdate(tx, refID, updateID, job.Reference.LastSequence)
-			if err != nil {
+			db.log.Warn("redelivery dropped: the update no longer exists", "reference_id", r.refID, "update_id", r.updateID)
+			if tx.Bucket(bucketRefs).Get([]byte(r.refID)) == nil {
+				continue // the reference is gone too: no log to write to
+			}
+			a := references.DeliveryAttempt{
+				ReferenceID: r.refID, UpdateID: r.updateID, At: now, Redelivery: true,
+				Outcome: references.OutcomeDropped,
+				Error:   "the update is no longer in the feed (removed by retention): nothing was sent",
+			}
+			if err := appendAttempt(tx, &a); err != nil {
 				return err
 			}
-			job.Update = u
-			if job.Secrets, err = db.liveSecrets(tx, job.Reference.AccountID, now); err != nil {
-				return err
-			}
-			jobs = append(jobs, job)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("redeliveries: %w", err)
-	}
-	return jobs, nil
 }
 
 func encodeCursor(n uint64) string { return base64.RawURLEncoding.EncodeToString(u64(n)) }
@@ -473,4 +622,18 @@ func decodeCursor(s string) (uint64, error) {
 		return 0, references.Invalidf("cursor", "is not a cursor this server returned")
 	}
 	return binary.BigEndian.Uint64(b), nil
+}
+
+// restartDelivery sends the reference's pending updates to its new callback URL from
+// the start: the attempts made to the old URL do not count for the new one. Queued
+// redeliveries stay queued and go to the new URL.
+func restartDelivery(tx *bolt.Tx, ref *references.Reference, at time.Time) error {
+	st, err := getDeliveryState(tx, ref.ID)
+	if err != nil {
+		return err
+	}
+	if ref.DeliveredSequence >= ref.LastSequence {
+		return setDeliveryState(tx, ref.ID, st, nil)
+	}
+	return setDeliveryState(tx, ref.ID, st, &deliveryState{DueAt: at.UTC()})
 }

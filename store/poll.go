@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -10,21 +12,111 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// DueReferences returns the ids of up to limit active references whose next poll is
-// at or before now, most overdue first. It reads the schedule kept in memory.
-func (db *DB) DueReferences(ctx context.Context, now time.Time, limit int) ([]string, error) {
+// ClaimDuePolls leases up to limit due references to owner, most overdue first (see
+// references.PollQueue). It reads the schedule kept in memory.
+func (db *DB) ClaimDuePolls(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.PollClaim, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("due references: %w", err)
+		return nil, fmt.Errorf("claim due polls: %w", err)
 	}
-	return db.sched.due(now, limit), nil
+	if limit <= 0 {
+		return nil, nil
+	}
+	mark := db.leases.begin()
+	defer db.leases.end()
+	now := db.clock.Now()
+	// Ask for more than wanted: the most overdue may be leased already.
+	ids := db.sched.due(now, limit+db.leases.count())
+	var claims []references.PollClaim
+	for _, id := range ids {
+		if len(claims) == limit {
+			break
+		}
+		l, ok := db.leases.grant(references.PollLeaseKey(id), owner, now, now.Add(lease), mark)
+		if ok {
+			claims = append(claims, references.PollClaim{Lease: l, Reference: references.Reference{ID: id}})
+		}
+	}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		kept := claims[:0]
+		for _, c := range claims {
+			if err := getRef(tx, anyAccount, c.Reference.ID, &c.Reference); err != nil {
+				db.leases.ungrant(c.Lease)
+				if errors.Is(err, references.ErrNotFound) {
+					continue // deleted meanwhile: nothing to poll
+				}
+				return err
+			}
+			db.withSchedule(&c.Reference)
+			kept = append(kept, c)
+		}
+		claims = kept
+		return nil
+	})
+	if err != nil {
+		for _, c := range claims {
+			db.leases.ungrant(c.Lease)
+		}
+		return nil, fmt.Errorf("claim due polls: %w", err)
+	}
+	return claims, nil
 }
 
-// CountDue returns how many active references are due at or before now.
-func (db *DB) CountDue(ctx context.Context, now time.Time) (int, error) {
+// ClaimPoll leases one active reference's poll to owner now, due or not: for a poll on
+// demand. It fails with references.ErrBusy while another lease on it is live.
+func (db *DB) ClaimPoll(ctx context.Context, owner, refID string, lease time.Duration) (references.PollClaim, error) {
+	mark := db.leases.begin()
+	defer db.leases.end()
+	var ref references.Reference
+	if err := db.view(ctx, func(tx *bolt.Tx) error { return getRef(tx, anyAccount, refID, &ref) }); err != nil {
+		return references.PollClaim{}, fmt.Errorf("claim poll of %s: %w", refID, err)
+	}
+	if !ref.Active() {
+		return references.PollClaim{}, references.Errorf(references.CodeConflict, "reference %s is unsubscribed: it is not polled", refID)
+	}
+	now := db.clock.Now()
+	l, ok := db.leases.grant(references.PollLeaseKey(refID), owner, now, now.Add(lease), mark)
+	if !ok {
+		return references.PollClaim{}, fmt.Errorf("claim poll of %s: %w", refID, references.ErrBusy)
+	}
+	db.withSchedule(&ref)
+	return references.PollClaim{Lease: l, Reference: ref}, nil
+}
+
+// CountDue returns how many active references are due now.
+func (db *DB) CountDue(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("count due references: %w", err)
 	}
-	return db.sched.count(now), nil
+	return db.sched.count(db.clock.Now()), nil
+}
+
+// RenewLease extends a live lease (see references.LeaseKeeper).
+func (db *DB) RenewLease(ctx context.Context, lease references.Lease, d time.Duration) (references.Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return references.Lease{}, err
+	}
+	now := db.clock.Now()
+	renewed, ok := db.leases.renew(lease, now, now.Add(d))
+	if !ok {
+		return references.Lease{}, fmt.Errorf("renew %s: %w", lease.Key, references.ErrLeaseLost)
+	}
+	return renewed, nil
+}
+
+// ReleaseLease gives back claimed work (see references.LeaseKeeper).
+func (db *DB) ReleaseLease(ctx context.Context, lease references.Lease) error {
+	db.leases.release(lease)
+	return nil
+}
+
+// leaseSubject returns what a lease of the given kind is on: the reference id of a
+// poll lease (prefix "poll/").
+func leaseSubject(lease references.Lease, prefix string) (string, error) {
+	id, ok := strings.CutPrefix(lease.Key, prefix)
+	if !ok || id == "" {
+		return "", fmt.Errorf("%w: %q is not a lease of this kind", references.ErrLeaseLost, lease.Key)
+	}
+	return id, nil
 }
 
 // Shipment returns the last stored snapshot of a reference, or nil before the first
@@ -55,8 +147,16 @@ func (db *DB) Shipment(ctx context.Context, refID string) (*references.Shipment,
 // stored) is not written at all: only its next due time moves, in memory (see
 // schedule). If the process crashes before the reference's next write, it is polled
 // again.
-func (db *DB) RecordPoll(ctx context.Context, refID string, res references.PollResult) (references.Reference, error) {
-	if res.Shipment == nil && len(res.Updates) == 0 && res.Unsubscribe == "" {
+func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res references.PollResult) (references.Reference, error) {
+	refID, err := leaseSubject(lease, "poll/")
+	if err != nil {
+		return references.Reference{}, fmt.Errorf("record poll: %w", err)
+	}
+	if !db.leases.record(lease, db.clock.Now()) {
+		return references.Reference{}, fmt.Errorf("record poll of %s: %w", refID, references.ErrLeaseLost)
+	}
+	defer db.leases.release(lease) // after the commit: see leases
+	if res.Quiet() {
 		ref, done, err := db.recordQuietPoll(ctx, refID, res)
 		if err != nil {
 			return references.Reference{}, fmt.Errorf("record poll of %s: %w", refID, err)
@@ -70,7 +170,7 @@ func (db *DB) RecordPoll(ctx context.Context, refID string, res references.PollR
 		shipment = encodeShipment(res.Shipment) // before the transaction: it is shared
 	}
 	var ref references.Reference
-	err := db.batch(ctx, func(tx *bolt.Tx) error {
+	err = db.batch(ctx, func(tx *bolt.Tx) error {
 		ref = references.Reference{}
 		if err := getRef(tx, anyAccount, refID, &ref); err != nil {
 			return err
@@ -106,7 +206,7 @@ func (db *DB) RecordPoll(ctx context.Context, refID string, res references.PollR
 				return err
 			}
 		}
-		if res.Unsubscribe != "" {
+		if res.EndsTracking() {
 			return db.unsubscribe(tx, &ref, res.Unsubscribe, polled)
 		}
 		if err := due.Put(dueKey(next, ref.ID), nil); err != nil {
@@ -135,7 +235,7 @@ func (db *DB) recordQuietPoll(ctx context.Context, refID string, res references.
 	if !ref.Active() {
 		return ref, true, nil // unsubscribed while it was polled: left as it is
 	}
-	if ref.LastPollError != res.Error || ref.ConsecutiveFailures != res.ConsecutiveFailures || !sameTime(ref.NotFoundSince, res.NotFoundSince) {
+	if !res.SameErrorState(&ref) {
 		return ref, false, nil
 	}
 	polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
@@ -144,13 +244,6 @@ func (db *DB) recordQuietPoll(ctx context.Context, refID string, res references.
 	}
 	ref.LastPolledAt, ref.NextPollAt = &polled, &next
 	return ref, true, nil
-}
-
-func sameTime(a, b *time.Time) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.Equal(*b)
 }
 
 // dueKeyOf returns the key an active reference has in the due bucket: the one the

@@ -32,7 +32,7 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 	err := db.batch(ctx, func(tx *bolt.Tx) error {
 		out, replayed = references.Reference{}, false
 		if idem != nil {
-			rec, found, err := getIdempotency(tx, ref.AccountID, idem.Key, db.now())
+			rec, found, err := getIdempotency(tx, ref.AccountID, idem.Key, db.clock.Now())
 			if err != nil {
 				return err
 			}
@@ -247,7 +247,7 @@ func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason referen
 	ref.UnsubscribedAt = &at
 	ref.NextPollAt = nil
 	ref.UpdatedAt = at
-	if stopsDelivery(reason) {
+	if references.StopsDelivery(reason) {
 		if err := clearOutbox(tx, ref.ID); err != nil {
 			return err
 		}
@@ -257,15 +257,6 @@ func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason referen
 	}
 	db.sched.remove(ref.ID)
 	return nil
-}
-
-// stopsDelivery reports whether an unsubscribe for reason ends webhook delivery at once.
-func stopsDelivery(reason references.UnsubscribeReason) bool {
-	switch reason {
-	case references.ReasonUser, references.ReasonCallbackGone, references.ReasonCallbackFailing:
-		return true
-	}
-	return false
 }
 
 // PatchReference changes the callback URL and event filter of an active reference.
@@ -285,13 +276,13 @@ func (db *DB) PatchReference(ctx context.Context, accountID, id string, p refere
 		if p.CallbackURL != nil && *p.CallbackURL != ref.CallbackURL {
 			ref.CallbackURL = *p.CallbackURL
 			ref.DeliveryState, ref.FailingSince = "", nil
-			if err := clearOutbox(tx, ref.ID); err != nil {
-				return err
-			}
 			if ref.CallbackURL == "" {
 				// Nothing to deliver to: what is in the feed stays readable there.
 				ref.DeliveredSequence = ref.LastSequence
-			} else if err := scheduleDelivery(tx, &ref, at); err != nil {
+				if err := clearOutbox(tx, ref.ID); err != nil {
+					return err
+				}
+			} else if err := restartDelivery(tx, &ref, at); err != nil {
 				return err
 			}
 		}

@@ -80,7 +80,7 @@ func getUpdate(tx *bolt.Tx, refID string, seq uint64, u *references.Update) (boo
 }
 
 // PruneUpdates deletes up to max feed entries created before cutoff, oldest first,
-// keeping those still waiting for delivery. It returns how many it deleted. Deleting in
+// keeping those still waiting for delivery or queued for redelivery. It returns how many it deleted. Deleting in
 // bounded batches keeps each commit (and bbolt's freelist) small.
 func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error) {
 	deleted := 0
@@ -88,6 +88,7 @@ func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int,
 		age := tx.Bucket(bucketUpdatesAge)
 		feed := tx.Bucket(bucketUpdates)
 		refs := map[string]*references.Reference{}
+		pinned := map[string]map[string]bool{} // ref id -> ids of updates queued for redelivery
 		c := age.Cursor()
 		end := timeKey(cutoff)
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && deleted < max; {
@@ -107,6 +108,14 @@ func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int,
 				k, _ = c.Next() // still to be delivered
 				continue
 			}
+			keep, err := queuedForRedelivery(tx, pinned, refID, fk)
+			if err != nil {
+				return err
+			}
+			if keep {
+				k, _ = c.Next()
+				continue
+			}
 			if err := feed.Delete(fk); err != nil {
 				return err
 			}
@@ -123,4 +132,34 @@ func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int,
 		return deleted, fmt.Errorf("prune updates: %w", err)
 	}
 	return deleted, nil
+}
+
+// queuedForRedelivery reports whether the update at feed key fk has a redelivery
+// queued. pinned caches each reference's queued update ids; most have none, and then
+// the update itself is not read.
+func queuedForRedelivery(tx *bolt.Tx, pinned map[string]map[string]bool, refID string, fk []byte) (bool, error) {
+	ids, ok := pinned[refID]
+	if !ok {
+		prefix := str(refID)
+		c := tx.Bucket(bucketRedeliver).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if ids == nil {
+				ids = map[string]bool{}
+			}
+			ids[string(k[len(prefix):])] = true
+		}
+		pinned[refID] = ids
+	}
+	if len(ids) == 0 {
+		return false, nil
+	}
+	var u references.Update
+	data := tx.Bucket(bucketUpdates).Get(fk)
+	if data == nil {
+		return false, nil
+	}
+	if err := decodeUpdate(data, &u); err != nil {
+		return false, fmt.Errorf("decode %q: %w", fk, err)
+	}
+	return ids[u.ID], nil
 }

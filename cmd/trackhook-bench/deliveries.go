@@ -158,14 +158,17 @@ func samplePayloads(ctx context.Context, r *rig, ids []string, n int) ([][]byte,
 		if len(bodies) == n {
 			break
 		}
-		job, err := r.db.NextDelivery(ctx, id, time.Now())
+		c, err := r.db.ClaimDelivery(ctx, "bench-baseline", id, time.Minute)
 		if errors.Is(err, references.ErrNothingToDeliver) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		b, err := webhook.Encode(job.Update)
+		if err := r.db.ReleaseLease(ctx, c.Lease); err != nil {
+			return nil, err
+		}
+		b, err := webhook.Encode(c.Job.Update)
 		if err != nil {
 			return nil, err
 		}

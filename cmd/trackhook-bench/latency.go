@@ -48,7 +48,10 @@ func runLatency(ctx context.Context, cfg config, path string, rcv *receiver, pro
 	}
 	defer db.Close()
 	r := newRig(db, rcv, cfg)
-	p := r.newPoller()
+	p, err := r.newPoller()
+	if err != nil {
+		return f, err
+	}
 	stop := r.startNotifier(ctx)
 	defer func() {
 		if stop != nil {

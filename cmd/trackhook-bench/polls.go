@@ -99,10 +99,11 @@ func mainRun(ctx context.Context, cfg config, path string, rcv *receiver, prog *
 // been polled once, then polls with a change each, then polls that change nothing.
 func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, error) {
 	var f pollFigures
-	p := r.newPoller()
-	if err := p.Start(ctx); err != nil {
+	p, err := r.newPoller()
+	if err != nil {
 		return f, err
 	}
+	p.Start(ctx)
 	stop := sync.OnceFunc(func() { p.Stop(context.WithoutCancel(ctx)) })
 	defer stop()
 	c := &r.polls

@@ -66,7 +66,7 @@ func newRig(db *store.DB, rcv *receiver, cfg config) *rig {
 }
 
 // newPoller returns a poller over the rig's store with the stepping demo carrier.
-func (r *rig) newPoller() *poller.Poller {
+func (r *rig) newPoller() (*poller.Poller, error) {
 	return poller.New(r.db, poller.Options{
 		Router:          poller.Router{Default: r.source},
 		Workers:         r.cfg.pollWorkers,

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/api"
+	"github.com/trackhook/trackhook/internal/retention"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/demo"
@@ -128,10 +129,32 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err := bootstrapKeys(ctx, db, e); err != nil {
 		return err
 	}
-
-	router, err := sourceRouter(c, e)
+	s, err := build(c, e, db, log)
 	if err != nil {
 		return err
+	}
+	return s.run(ctx)
+}
+
+// service is everything serve runs, built and not yet started.
+type service struct {
+	cfg        serveConfig
+	log        *slog.Logger
+	db         *store.DB
+	polls      *poller.Poller
+	deliveries *notifier.Notifier
+	retention  *retention.Pruner
+	api        *http.Server
+	metrics    *http.Server // nil when /metrics is served on the API's port
+	stopping   *atomic.Bool // readiness turns 503 once set
+}
+
+// build wires the service over an open store: sources, the domain service, the
+// notifier, the poller, retention, metrics and the HTTP servers.
+func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, error) {
+	router, err := sourceRouter(c, e)
+	if err != nil {
+		return nil, err
 	}
 	svcOpts := references.ServiceOptions{
 		AllowInsecureCallbacks: c.allowInsecure,
@@ -148,33 +171,36 @@ func serve(ctx context.Context, args []string, e env) error {
 	breakers := notifier.NewBreakers(notifier.BreakerSettings{})
 	meters, err := newMetrics(db, router, breakers, log.With("component", "metrics"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	deliveries := notifier.New(db, notifier.NewSender(notifier.SenderOptions{
+	s := &service{cfg: c, log: log, db: db, stopping: new(atomic.Bool)}
+	s.deliveries = notifier.New(db, notifier.NewSender(notifier.SenderOptions{
 		Timeout: c.deliveryTimeout, UserAgent: "trackhook/" + version, AllowPrivate: c.allowPrivate,
 	}), notifier.Options{
 		Workers: c.deliveryWorkers, RetryWindow: c.retryWindow, Breakers: breakers,
 		UnsubscribeFailingAfter: c.failingUnsubscribeAfter, Logger: log.With("component", "notifier"),
-		Observe: meters.ObserveDelivery,
+		Lease: max(30*time.Second, 3*c.deliveryTimeout), Observe: meters.ObserveDelivery,
 	})
-	polls := poller.New(db, poller.Options{
+	s.polls, err = poller.New(db, poller.Options{
 		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
 		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Terminal: c.terminal, Logger: log.With("component", "poller"),
 		Observe: func(r poller.PollReport) {
 			meters.ObservePoll(r)
 			if r.Updates > 0 {
-				deliveries.Wake() // deliver now rather than at the next outbox scan
+				s.deliveries.Wake() // deliver now rather than at the next outbox scan
 			}
 		},
 	})
-	retention := newRetention(db, c.retention, log.With("component", "retention"))
+	if err != nil {
+		return nil, err
+	}
+	s.retention = retention.New(db, retention.Options{Keep: c.retention, Logger: log.With("component", "retention")})
 
-	var shuttingDown atomic.Bool
 	handler := api.New(svc, api.Options{
 		Logger: log.With("component", "api"), Backup: db, Status: storeStatus{db: db},
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
 		Ready: func(ctx context.Context) error {
-			if shuttingDown.Load() {
+			if s.stopping.Load() {
 				return errors.New("shutting down")
 			}
 			return db.Ping(ctx)
@@ -182,34 +208,40 @@ func serve(ctx context.Context, args []string, e env) error {
 	})
 	// Prometheus scrapes without an API key: on the API's port unless --metrics-addr
 	// gives it a port of its own.
-	var metricsSrv *http.Server
 	if c.metricsAddr == "" {
 		handler.GET("/metrics", echo.WrapHandler(meters.Handler()))
 	} else {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", meters.Handler())
-		metricsSrv = &http.Server{Addr: c.metricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.metrics = &http.Server{Addr: c.metricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
-	srv := &http.Server{
+	s.api = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a backup of a large store streams for a while
 		IdleTimeout:       2 * time.Minute,
 	}
-	ln, err := net.Listen("tcp", c.addr)
+	return s, nil
+}
+
+// run listens, starts the background work and serves until ctx ends or the server
+// fails; then it stops everything in order: the API first, then retention, polls and
+// deliveries, each draining what is under way until --shutdown-timeout.
+func (s *service) run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", c.addr, err)
+		return fmt.Errorf("listen on %s: %w", s.cfg.addr, err)
 	}
-	if metricsSrv != nil {
-		mln, err := net.Listen("tcp", c.metricsAddr)
+	if s.metrics != nil {
+		mln, err := net.Listen("tcp", s.cfg.metricsAddr)
 		if err != nil {
 			ln.Close()
-			return fmt.Errorf("listen on %s: %w", c.metricsAddr, err)
+			return fmt.Errorf("listen on %s: %w", s.cfg.metricsAddr, err)
 		}
 		go func() {
-			if err := metricsSrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
-				log.Error("metrics server stopped", "err", err)
+			if err := s.metrics.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("metrics server stopped", "err", err)
 			}
 		}()
 	}
@@ -218,36 +250,34 @@ func serve(ctx context.Context, args []string, e env) error {
 	// after the API stops taking requests.
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	if err := polls.Start(work); err != nil {
-		return err
-	}
-	deliveries.Start(work)
-	retention.Start(work)
+	s.polls.Start(work)
+	s.deliveries.Start(work)
+	s.retention.Start(work)
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("trackhook serving", "addr", ln.Addr().String(), "db", c.dbPath, "version", version)
+	go func() { serveErr <- s.api.Serve(ln) }()
+	s.log.Info("trackhook serving", "addr", ln.Addr().String(), "db", s.cfg.dbPath, "version", version)
 
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down")
+		s.log.Info("shutting down")
 	case err = <-serveErr:
-		log.Error("server stopped", "err", err)
+		s.log.Error("server stopped", "err", err)
 	}
-	shuttingDown.Store(true)
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.shutdownTimeout)
+	s.stopping.Store(true)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.shutdownTimeout)
 	defer cancel()
-	if shutErr := srv.Shutdown(stopCtx); shutErr != nil {
-		log.Error("API shutdown", "err", shutErr)
+	if shutErr := s.api.Shutdown(stopCtx); shutErr != nil {
+		s.log.Error("API shutdown", "err", shutErr)
 	}
-	if metricsSrv != nil {
-		_ = metricsSrv.Shutdown(stopCtx) // a scrape cut short loses nothing
+	if s.metrics != nil {
+		_ = s.metrics.Shutdown(stopCtx) // a scrape cut short loses nothing
 	}
-	retention.Stop()
-	polls.Stop(stopCtx)
-	deliveries.Stop(stopCtx)
+	s.retention.Stop(stopCtx)
+	s.polls.Stop(stopCtx)
+	s.deliveries.Stop(stopCtx)
 	stopWork()
-	log.Info("stopped")
+	s.log.Info("stopped")
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
