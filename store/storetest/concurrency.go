@@ -67,7 +67,14 @@ func (f *fixture) deliverConcurrently(workers, limit int) {
 		}
 		busy[c.Lease.Key] = owner
 		mu.Unlock()
-		defer func() { mu.Lock(); delete(busy, c.Lease.Key); mu.Unlock() }()
+		defer func() {
+			mu.Lock()
+			delete(busy, c.Lease.Key)
+			mu.Unlock()
+			if err := f.b.ReleaseLease(f.ctx, c.Lease); err != nil {
+				fail("ReleaseLease: %v", err)
+			}
+		}()
 		job := c.Job
 		for {
 			id := job.Reference.ID

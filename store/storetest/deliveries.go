@@ -32,6 +32,9 @@ func runDeliveries(t *testing.T, open Opener) {
 				t.Errorf("job: reference %s url %q update %s (%d) attempt %d first %v redelivery %t; want the first try of update 1 to %q",
 					j.Reference.ID, j.Reference.CallbackURL, j.Update.ID, j.Update.Sequence, j.Attempt, j.FirstAttemptAt, j.Redelivery, url1)
 			}
+			if j.Destination != references.DestinationCallback {
+				t.Errorf("job destination %q, want %q", j.Destination, references.DestinationCallback)
+			}
 			if !slices.Equal(j.Secrets, []string{secretOf(acctA)}) {
 				t.Errorf("job secrets %q, want the account's %q", j.Secrets, secretOf(acctA))
 			}

@@ -315,7 +315,8 @@ func (f *fixture) drained(lease references.Lease) {
 	}
 }
 
-// deliverAll delivers every pending update of refID's callback stream.
+// deliverAll delivers every pending update of refID's callback stream and gives the
+// lease back, as the notifier does.
 func (f *fixture) deliverAll(refID string) {
 	f.t.Helper()
 	c := f.claimStream("deliverer", refID)
@@ -324,6 +325,9 @@ func (f *fixture) deliverAll(refID string) {
 		f.record(c.Lease, job, f.attempt(job, references.OutcomeDelivered))
 		next, err := f.b.NextDelivery(f.ctx, c.Lease)
 		if errors.Is(err, references.ErrNothingToDeliver) {
+			if err := f.b.ReleaseLease(f.ctx, c.Lease); err != nil {
+				f.t.Fatalf("ReleaseLease: %v", err)
+			}
 			return
 		}
 		if err != nil {

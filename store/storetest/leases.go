@@ -195,6 +195,25 @@ func runLeases(t *testing.T, open Opener) {
 			f.record(renewed, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
 		})
 
+		t.Run("ReleaseAfterAFailedAttemptKeepsTheRetryTime", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, withCallback(url1))
+			f.appendUpdates(ref.ID)
+			c := f.claimStream("owner-a", ref.ID)
+			a := f.attempt(c.Job, references.OutcomeFailed)
+			retry := f.now().Add(10 * time.Minute)
+			a.NextRetryAt = &retry
+			f.record(c.Lease, c.Job, a)
+			if err := f.b.ReleaseLease(f.ctx, c.Lease); err != nil {
+				t.Fatal(err)
+			}
+			f.noDeliveryDue("released after a failed attempt: the retry waits for its time")
+			f.clk.Set(retry)
+			if again := f.claimStream("owner-b", ref.ID); again.Job.Attempt != 2 {
+				t.Errorf("retry: attempt %d, want 2", again.Job.Attempt)
+			}
+		})
+
 		t.Run("ReleaseMakesTheStreamClaimableAtOnce", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -127,6 +128,50 @@ func runPolls(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 			f.noPollDue(ref.ID, "unsubscribed")
+		})
+	})
+
+	t.Run("ClaimPoll", func(t *testing.T) {
+		t.Run("LeasesAReferenceThatIsNotDue", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			f.poll(ref.ID, references.PollResult{NextPollAt: f.now().Add(time.Hour)})
+			c, err := f.b.ClaimPoll(f.ctx, "on-demand", ref.ID, leaseFor)
+			if err != nil {
+				t.Fatalf("ClaimPoll of a reference due in 1h: %v", err)
+			}
+			if c.Reference.ID != ref.ID || c.Lease.Key != references.PollLeaseKey(ref.ID) || c.Lease.Owner != "on-demand" || !c.Lease.Until.Equal(f.now().Add(leaseFor)) {
+				t.Errorf("claim %+v, want %s leased to on-demand until %v", c.Lease, ref.ID, f.now().Add(leaseFor))
+			}
+			if _, err := f.b.RecordPoll(f.ctx, c.Lease, f.busyPoll()); err != nil {
+				t.Fatalf("RecordPoll under the on-demand lease: %v", err)
+			}
+		})
+
+		t.Run("BusyWhileAnotherLeaseIsLive", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			f.claimPoll("owner-a", ref.ID)
+			_, err := f.b.ClaimPoll(f.ctx, "on-demand", ref.ID, leaseFor)
+			if !errors.Is(err, references.ErrBusy) {
+				t.Fatalf("ClaimPoll of a leased poll: %v, want ErrBusy", err)
+			}
+			f.clk.Advance(leaseFor + time.Second)
+			if _, err := f.b.ClaimPoll(f.ctx, "on-demand", ref.ID, leaseFor); err != nil {
+				t.Fatalf("ClaimPoll once the other lease ran out: %v", err)
+			}
+			f.noPollDue(ref.ID, "claimed on demand")
+		})
+
+		t.Run("UnsubscribedIsRefused", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now()); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := f.b.ClaimPoll(f.ctx, "on-demand", ref.ID, leaseFor); err == nil {
+				t.Fatalf("ClaimPoll of an unsubscribed reference = %+v, want an error", c.Lease)
+			}
 		})
 	})
 

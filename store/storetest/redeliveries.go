@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/trackhook/trackhook/references"
 )
@@ -56,39 +58,92 @@ func runRedeliveries(t *testing.T, open Opener) {
 
 		t.Run("MissingUpdateIsDroppedWithALogEntryAndBlocksNothing", func(t *testing.T) {
 			f := setup(t, open)
-			gone := f.create(acctA, withCallback(url1))
-			goneUps := f.appendUpdates(gone.ID)
-			f.deliverAll(gone.ID)
-			kept := f.create(acctA, withCallback(url1))
-			keptUps := f.appendUpdates(kept.ID)
-			f.deliverAll(kept.ID)
-			// The missing update's request is the oldest: it comes first in the queue.
-			if err := f.b.RequestRedelivery(f.ctx, acctA, gone.ID, goneUps[0].ID, f.now()); err != nil {
+			// Ids in both orders, so a queue kept in id order meets the missing update
+			// first in one of the two runs.
+			for _, ids := range [][2]string{{"ref_A_gone", "ref_B_kept"}, {"ref_D_gone", "ref_C_kept"}} {
+				gone := f.create(acctA, func(r *references.Reference) { r.ID, r.CallbackURL = ids[0], url1 })
+				goneUps := f.appendUpdates(gone.ID)
+				f.deliverAll(gone.ID)
+				kept := f.create(acctA, func(r *references.Reference) { r.ID, r.CallbackURL = ids[1], url1 })
+				keptUps := f.appendUpdates(kept.ID)
+				f.deliverAll(kept.ID)
+				// The missing update's request is the oldest: it comes first in the queue.
+				if err := f.b.RequestRedelivery(f.ctx, acctA, gone.ID, goneUps[0].ID, f.now()); err != nil {
+					t.Fatal(err)
+				}
+				f.clk.Advance(time.Second)
+				if err := f.b.RequestRedelivery(f.ctx, acctA, kept.ID, keptUps[0].ID, f.now()); err != nil {
+					t.Fatal(err)
+				}
+				f.h.DeleteUpdate(t, gone.ID, goneUps[0].ID)
+
+				claims := f.claimDeliveries("owner-1", 1)
+				keptKey := references.RedeliveryLeaseKey(kept.ID, keptUps[0].ID)
+				if len(claims) != 1 || claims[0].Lease.Key != keptKey {
+					var keys []string
+					for _, c := range claims {
+						keys = append(keys, c.Lease.Key)
+					}
+					t.Fatalf("claim of 1 = %q, want %s: the missing update must not take its place", keys, keptKey)
+				}
+				f.record(claims[0].Lease, claims[0].Job, f.attempt(claims[0].Job, references.OutcomeDelivered))
+				f.noDeliveryDue("the only redelivery left points at a missing update")
+				log := f.deliveries(acctA, gone.ID)
+				if len(log) != 2 || log[0].UpdateID != goneUps[0].ID || !log[0].Redelivery || log[0].Outcome != references.OutcomeDropped {
+					t.Errorf("delivery log of %s = %+v, want a new entry: the redelivery of %s dropped", gone.ID, log, goneUps[0].ID)
+				}
+				f.clk.Advance(time.Minute)
+			}
+		})
+
+		t.Run("MostOverdueFirst", func(t *testing.T) {
+			f := setup(t, open)
+			// Ids against the order of the requests, so id order is not request order.
+			var refs []references.Reference
+			var ups []references.Update
+			for _, id := range []string{"ref_Z", "ref_Y", "ref_X"} {
+				ref := f.create(acctA, func(r *references.Reference) { r.ID, r.CallbackURL = id, url1 })
+				ups = append(ups, f.appendUpdates(ref.ID)[0])
+				f.deliverAll(ref.ID)
+				refs = append(refs, ref)
+			}
+			for i, ref := range refs {
+				if err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[i].ID, f.now()); err != nil {
+					t.Fatal(err)
+				}
+				f.clk.Advance(time.Second)
+			}
+			var got []string
+			for range 3 {
+				for _, c := range f.claimDeliveries("owner-1", 1) {
+					got = append(got, c.Job.Reference.ID)
+				}
+			}
+			if want := []string{"ref_Z", "ref_Y", "ref_X"}; !slices.Equal(got, want) {
+				t.Fatalf("redeliveries claimed one at a time: %q, want the order they were asked for %q", got, want)
+			}
+		})
+
+		t.Run("OrderedWithStreamsMostOverdueFirst", func(t *testing.T) {
+			f := setup(t, open)
+			done := f.create(acctA, withCallback(url1))
+			ups := f.appendUpdates(done.ID)
+			f.deliverAll(done.ID)
+			waiting := f.create(acctA, withCallback(url1))
+			f.appendUpdates(waiting.ID) // due now
+			f.clk.Advance(time.Minute)
+			if err := f.b.RequestRedelivery(f.ctx, acctA, done.ID, ups[0].ID, f.now()); err != nil {
 				t.Fatal(err)
 			}
-			f.clk.Advance(leaseFor / 2)
-			if err := f.b.RequestRedelivery(f.ctx, acctA, kept.ID, keptUps[0].ID, f.now()); err != nil {
-				t.Fatal(err)
-			}
-			f.h.DeleteUpdate(t, gone.ID, goneUps[0].ID)
 			claims := f.claimDeliveries("owner-1", 1)
-			if len(claims) != 1 || claims[0].Lease.Key != references.RedeliveryLeaseKey(kept.ID, keptUps[0].ID) {
+			if want := references.DeliveryLeaseKey(references.DestinationCallback, waiting.ID); len(claims) != 1 || claims[0].Lease.Key != want {
 				var keys []string
 				for _, c := range claims {
 					keys = append(keys, c.Lease.Key)
 				}
-				t.Fatalf("claim of 1 = %q, want the redelivery of %s: the missing update must not take the place", keys, keptUps[0].ID)
-			}
-			log := f.deliveries(acctA, gone.ID)
-			if len(log) != 2 || log[0].UpdateID != goneUps[0].ID {
-				t.Errorf("delivery log of %s = %+v, want a new entry for the dropped redelivery of %s", gone.ID, log, goneUps[0].ID)
-			}
-			f.clk.Advance(2 * leaseFor)
-			for _, c := range f.claimDeliveries("owner-2", 100) {
-				if c.Lease.Key == references.RedeliveryLeaseKey(gone.ID, goneUps[0].ID) {
-					t.Errorf("the dropped redelivery of %s was handed out", goneUps[0].ID)
-				}
+				t.Fatalf("claim of 1 = %q, want %s: its update was due a minute before the redelivery was asked for", keys, want)
 			}
 		})
+
 	})
 }

@@ -92,12 +92,23 @@ func runRestarts(t *testing.T, open Opener) {
 				// A backend may keep leases across a restart (PostgreSQL does): the work
 				// is due again once they end at the latest.
 				f.clk.Advance(leaseFor + time.Second)
+				// The same owner name after a restart: only the token tells the grants
+				// apart, so tokens must not start again from the same values. Grant the
+				// poll a few times over; the old lease must never come back to life.
+				for range 8 {
+					fresh := f.claimPoll("worker", ref.ID).Lease
+					if _, err := f.b.RenewLease(f.ctx, poll.Lease, leaseFor); err == nil {
+						t.Fatalf("a lease from before the reopening (%+v) was renewed while %+v holds the key", poll.Lease, fresh)
+					}
+					if err := f.b.ReleaseLease(f.ctx, fresh); err != nil {
+						t.Fatal(err)
+					}
+				}
 				newPoll := f.claimPoll("worker", ref.ID)
 				newStream := f.claimStream("worker", ref.ID)
 				if newStream.Job.Update.Sequence != 1 || newStream.Job.Attempt != 1 {
 					t.Errorf("stream after reopening: update %d attempt %d, want update 1 attempt 1", newStream.Job.Update.Sequence, newStream.Job.Attempt)
 				}
-				// The same owner name after a restart: only the token tells the grants apart.
 				_, err := f.b.RecordPoll(f.ctx, poll.Lease, f.busyPoll())
 				wantLeaseLost(t, "RecordPoll under a lease from before the reopening", err)
 				_, err = f.b.RecordAttempt(f.ctx, stream.Lease, stream.Job, f.attempt(stream.Job, references.OutcomeDelivered), "")
