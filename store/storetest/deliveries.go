@@ -3,6 +3,8 @@ package storetest
 import (
 	"errors"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,7 +134,7 @@ func runDeliveries(t *testing.T, open Opener) {
 				want[references.DeliveryLeaseKey(references.DestinationCallback, ref.ID)] = true
 				want[references.RedeliveryLeaseKey(ref.ID, ups[0].ID)] = true
 			}
-			got := f.claimConcurrently(8, 3)
+			got := f.claimConcurrently(8, f.claimDeliveryKeys(3))
 			for key := range want {
 				if _, ok := got[key]; !ok {
 					t.Errorf("%s was never claimed", key)
@@ -153,7 +155,7 @@ func runDeliveries(t *testing.T, open Opener) {
 				f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment, references.UpdateShipment)
 				refs = append(refs, ref.ID)
 			}
-			f.deliverConcurrently(8, 2)
+			f.deliverConcurrently(8, 2, func() bool { return true })
 			for _, id := range refs {
 				var got []uint64
 				for _, a := range f.deliveries(acctA, id) {
@@ -164,6 +166,41 @@ func runDeliveries(t *testing.T, open Opener) {
 				}
 				if r := f.get(acctA, id); r.DeliveredSequence != 3 {
 					t.Errorf("%s: DeliveredSequence = %d, want 3", id, r.DeliveredSequence)
+				}
+			}
+		})
+	})
+
+	t.Run("PollsAndDeliveries", func(t *testing.T) {
+		t.Run("RunConcurrentlyAndDeliverEachUpdateOnceInOrder", func(t *testing.T) {
+			f := setup(t, open)
+			var refs []string
+			for range 6 {
+				refs = append(refs, f.create(acctA, withCallback(url1)).ID)
+			}
+			var polled atomic.Bool
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				defer polled.Store(true)
+				f.pollConcurrently(3, 2, 150)
+			})
+			wg.Go(func() { f.deliverConcurrently(4, 2, polled.Load) })
+			wg.Wait()
+			if t.Failed() {
+				return // the helpers stopped at the first problem: the totals would only repeat it
+			}
+			for _, id := range refs {
+				ref := f.get(acctA, id)
+				log := f.deliveries(acctA, id)
+				if ref.LastSequence == 0 || ref.DeliveredSequence != ref.LastSequence || len(log) != int(ref.LastSequence) {
+					t.Errorf("%s: last %d delivered %d, %d attempts logged; want every update delivered once", id, ref.LastSequence, ref.DeliveredSequence, len(log))
+					continue
+				}
+				for i, a := range log {
+					if want := ref.LastSequence - uint64(i); a.Sequence != want {
+						t.Errorf("%s: log entry #%d (newest first) is update %d, want %d", id, i+1, a.Sequence, want)
+						break
+					}
 				}
 			}
 		})

@@ -195,6 +195,23 @@ func runLeases(t *testing.T, open Opener) {
 			f.record(renewed, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
 		})
 
+		t.Run("RecordedRedeliveryLeaseCannotBeUsedTwice", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, withCallback(url1))
+			ups := f.appendUpdates(ref.ID)
+			f.deliverAll(ref.ID)
+			if err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[0].ID, f.now()); err != nil {
+				t.Fatal(err)
+			}
+			c := f.claimDelivery("owner-a", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
+			_, err := f.b.RecordAttempt(f.ctx, c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered), "")
+			wantLeaseLost(t, "second RecordAttempt under a redelivery's lease", err)
+			if log := f.deliveries(acctA, ref.ID); len(log) != 2 {
+				t.Errorf("delivery log has %d entries, want 2: the delivery and one redelivery", len(log))
+			}
+		})
+
 		t.Run("ReleaseAfterAFailedAttemptKeepsTheRetryTime", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))

@@ -2,9 +2,7 @@ package storetest
 
 import (
 	"errors"
-	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,42 +80,39 @@ func runPolls(t *testing.T, open Opener) {
 
 		t.Run("NeverOverlapsUnderConcurrentClaimers", func(t *testing.T) {
 			f := setup(t, open)
-			const refs, workers = 60, 8
-			for range refs {
-				f.create(acctA, nil)
+			want := map[string]bool{}
+			for range 60 {
+				want[references.PollLeaseKey(f.create(acctA, nil).ID)] = true
 			}
-			var mu sync.Mutex
-			holder := map[string]string{}
-			var problems []string
-			var wg sync.WaitGroup
-			for w := range workers {
-				owner := fmt.Sprintf("owner-%d", w)
-				wg.Go(func() {
-					for {
-						claims, err := f.b.ClaimDuePolls(f.ctx, owner, 3, leaseFor)
-						mu.Lock()
-						if err != nil {
-							problems = append(problems, err.Error())
-						}
-						for _, c := range claims {
-							if prev, ok := holder[c.Reference.ID]; ok {
-								problems = append(problems, fmt.Sprintf("%s claimed by %s and %s", c.Reference.ID, prev, owner))
-							}
-							holder[c.Reference.ID] = owner
-						}
-						mu.Unlock()
-						if len(claims) == 0 || err != nil {
-							return
-						}
+			got := f.claimConcurrently(8, f.claimPolls(3))
+			if len(got) != len(want) {
+				t.Errorf("%d of %d due polls were claimed", len(got), len(want))
+			}
+			for key := range got {
+				if !want[key] {
+					t.Errorf("unexpected claim %s", key)
+				}
+			}
+		})
+
+		t.Run("NeverOverlapsWhileOutcomesAreRecorded", func(t *testing.T) {
+			f := setup(t, open)
+			var refs []string
+			for range 6 {
+				refs = append(refs, f.create(acctA, nil).ID)
+			}
+			done := f.pollConcurrently(8, 2, 300)
+			for _, id := range refs {
+				ups := f.updatesOf(acctA, id)
+				if len(ups) != done[id] {
+					t.Errorf("%s: %d polls recorded, %d updates in the feed", id, done[id], len(ups))
+				}
+				for i, u := range ups {
+					if u.Sequence != uint64(i+1) {
+						t.Errorf("%s: update #%d has sequence %d: the feed has a gap or a repeat", id, i+1, u.Sequence)
+						break
 					}
-				})
-			}
-			wg.Wait()
-			for _, p := range problems {
-				t.Error(p)
-			}
-			if len(holder) != refs {
-				t.Errorf("%d of %d due polls were claimed", len(holder), refs)
+				}
 			}
 		})
 
