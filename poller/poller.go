@@ -194,7 +194,8 @@ func (p *Poller) work(ctx context.Context, c references.PollClaim) {
 // store failed, the reference is being polled already (references.ErrBusy), or ctx
 // ended (then nothing is recorded and the reference stays due).
 func (p *Poller) PollOne(ctx context.Context, id string) error {
-	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, p.opts.Lease)
+	// Nothing renews this claim: it outlives the fetch's own timeout instead.
+	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, p.opts.PollTimeout+p.opts.Lease)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", id, err)
 	}
