@@ -17,6 +17,7 @@ import (
 
 	"github.com/trackhook/trackhook/internal/inflight"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 // Store is what the poller needs of persistence.
@@ -55,8 +56,8 @@ type Options struct {
 	MaxAge time.Duration
 	// NotFoundFor unsubscribes references the source has not known for this long (72h).
 	NotFoundFor time.Duration
-	// Terminal says which events end tracking (DefaultTerminalRule).
-	Terminal TerminalRule
+	// Terminal says which events end tracking (tracking.DefaultTerminalRule).
+	Terminal tracking.TerminalRule
 	Now      func() time.Time
 	Rand     func() float64 // in [0, 1); math/rand/v2 by default
 	Logger   *slog.Logger
@@ -326,12 +327,12 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		return p.failed(ref, res, now, err), "failed", nil
 	}
 
-	cur := Derive(fetched)
+	cur := tracking.Derive(fetched)
 	old, err := p.store.Shipment(ctx, ref.ID)
 	if err != nil {
 		return res, "", err
 	}
-	changes := Diff(old, cur)
+	changes := tracking.Diff(old, cur)
 	if len(changes) == 0 {
 		return res, "unchanged", nil
 	}
@@ -340,7 +341,7 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		ID: references.NewID("upd_"), Type: references.UpdateShipment, CreatedAt: now,
 		Changes: changes, Shipment: cur,
 	})
-	if IsComplete(cur, p.opts.Terminal) {
+	if tracking.IsComplete(cur, p.opts.Terminal) {
 		p.unsubscribe(&res, references.ReasonTrackingComplete, now)
 		return res, "unsubscribed", nil
 	}

@@ -4,7 +4,7 @@ import "time"
 
 // Shipment is the normalised snapshot of what a tracking source reports for one
 // reference, modelled on the DCSA Track & Trace event model. Events are the source's
-// facts; the remaining fields are derived from them (see poller.Derive).
+// facts; the remaining fields are derived from them (see tracking.Derive).
 type Shipment struct {
 	Events []Event `json:"events"`
 

@@ -1,4 +1,4 @@
-package poller
+package tracking
 
 import (
 	"reflect"

@@ -1,4 +1,4 @@
-package poller
+package tracking
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 )
 
 // updateGolden rewrites golden files instead of comparing with them:
-// go test ./poller -run Golden -update
+// go test ./tracking -run Golden -update
 var updateGolden = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // diffGoldenStep is one poll of a golden case: the changes from the previous snapshot, and
