@@ -83,19 +83,6 @@ func TestDiff_Golden(t *testing.T) {
 	}
 }
 
-func readShipmentFixture(t testing.TB, path string) *references.Shipment {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s references.Shipment
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return &s
-}
-
 func withoutEventsList(s *references.Shipment) *references.Shipment {
 	c := *s
 	c.Events = nil
