@@ -31,39 +31,6 @@ const (
 	ShipmentEmptyReturned ShipmentStatus = "empty_returned" // the empty container came back: tracking is complete
 )
 
-// EventType is the DCSA event type.
-type EventType string
-
-// DCSA event types.
-const (
-	EventTransport EventType = "TRANSPORT"
-	EventEquipment EventType = "EQUIPMENT"
-	EventShipment  EventType = "SHIPMENT"
-)
-
-// Classifier says whether an event is planned, estimated or actual (DCSA eventClassifierCode).
-type Classifier string
-
-// DCSA event classifiers.
-const (
-	ClassifierPlanned   Classifier = "PLN"
-	ClassifierEstimated Classifier = "EST"
-	ClassifierActual    Classifier = "ACT"
-)
-
-// Common DCSA event codes. Transport: ARRI, DEPA. Equipment: LOAD, DISC, GTIN, GTOT,
-// STUF, STRP. Shipment events use DCSA document status codes (RECE, CONF, ISSU, ...).
-const (
-	CodeArrival   = "ARRI"
-	CodeDeparture = "DEPA"
-	CodeLoad      = "LOAD"
-	CodeDischarge = "DISC"
-	CodeGateIn    = "GTIN"
-	CodeGateOut   = "GTOT"
-	CodeStuffing  = "STUF"
-	CodeStripping = "STRP"
-)
-
 // Event is one fact about a shipment.
 type Event struct {
 	// ID is the source's id for the event. It is stable for one fact but a source may
