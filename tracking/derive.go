@@ -100,7 +100,7 @@ func isVesselEvent(e *references.Event) bool {
 		return false
 	}
 	switch strings.ToUpper(tc.ModeOfTransport) {
-	case "", "VESSEL", "BARGE":
+	case "", references.ModeVessel, references.ModeBarge:
 	default:
 		return false
 	}

@@ -43,7 +43,7 @@ func (p *progress) stage(e *references.Event) (st references.ShipmentStatus, ok 
 	}
 	arrived := statusRank(p.status) >= statusRank(references.ShipmentArrived)
 	atDest := p.dest != nil && sameLocation(e.Location, p.dest)
-	empty := strings.EqualFold(e.EmptyIndicator, "EMPTY")
+	empty := strings.EqualFold(e.EmptyIndicator, references.EmptyIndicatorEmpty)
 	switch strings.ToUpper(e.Code) {
 	case references.CodeStuffing:
 		return references.ShipmentAtOrigin, true

@@ -27,7 +27,7 @@ type TerminalRule []TerminalEvent
 // returned: an actual empty gate-in (GTIN, EMPTY) after the container was at the
 // destination. It is the same condition that makes Derive report empty_returned.
 func DefaultTerminalRule() TerminalRule {
-	return TerminalRule{{Code: references.CodeGateIn, EmptyIndicator: "EMPTY", AfterArrival: true}}
+	return TerminalRule{{Code: references.CodeGateIn, EmptyIndicator: references.EmptyIndicatorEmpty, AfterArrival: true}}
 }
 
 // IsComplete reports whether the snapshot s shows that tracking is complete under the
@@ -88,7 +88,7 @@ func ParseTerminalRule(s string) (TerminalRule, error) {
 		if len(code) != 4 || strings.Trim(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 			return nil, fmt.Errorf("terminal event %q: the code must be 4 letters such as GTIN", part)
 		}
-		if empty != "" && empty != "EMPTY" && empty != "LADEN" {
+		if empty != "" && empty != references.EmptyIndicatorEmpty && empty != references.EmptyIndicatorLaden {
 			return nil, fmt.Errorf("terminal event %q: after the colon give EMPTY or LADEN", part)
 		}
 		rule = append(rule, TerminalEvent{Code: code, EmptyIndicator: empty, AfterArrival: true})

@@ -86,88 +86,32 @@ func milestone(e *references.Event) string {
 	return s
 }
 
-// eventName says what an event code means in words; unknown codes are shown as they are.
+// eventName says what an event code means in words; unknown codes are shown as they
+// are. Only gate moves say whether the container was empty or laden.
 func eventName(e *references.Event) string {
 	code := norm(e.Code)
 	if e.Type == references.EventShipment {
-		if w := documentStatus(code); w != "" {
+		if w := references.DocumentStatusWord(code); w != "" {
 			return "document " + w + " (" + code + ")"
 		}
 		return "document status " + code
 	}
-	empty := ""
-	switch norm(e.EmptyIndicator) {
-	case "EMPTY":
-		empty = "empty "
-	case "LADEN":
-		empty = "laden "
+	name := references.EventCodeWord(code)
+	if name == "" {
+		return "event " + code
 	}
-	switch code {
-	case references.CodeArrival:
-		return "vessel arrival"
-	case references.CodeDeparture:
-		return "vessel departure"
-	case references.CodeLoad:
-		return "load"
-	case references.CodeDischarge:
-		return "discharge"
-	case references.CodeGateIn:
-		return empty + "gate-in"
-	case references.CodeGateOut:
-		return empty + "gate-out"
-	case references.CodeStuffing:
-		return "stuffing"
-	case references.CodeStripping:
-		return "stripping"
+	if code == references.CodeGateIn || code == references.CodeGateOut {
+		if w := references.EmptyIndicatorWord(norm(e.EmptyIndicator)); w != "" {
+			return w + " " + name
+		}
 	}
-	return "event " + code
+	return name
 }
 
-// documentStatus words the DCSA document status codes of shipment events.
-func documentStatus(code string) string {
-	switch code {
-	case "RECE":
-		return "received"
-	case "DRFT":
-		return "drafted"
-	case "PENA":
-		return "pending approval"
-	case "PENU":
-		return "pending update"
-	case "REJE":
-		return "rejected"
-	case "APPR":
-		return "approved"
-	case "ISSU":
-		return "issued"
-	case "SURR":
-		return "surrendered"
-	case "SUBM":
-		return "submitted"
-	case "VOID":
-		return "voided"
-	case "CONF":
-		return "confirmed"
-	case "REQS":
-		return "requested"
-	case "CMPL":
-		return "completed"
-	case "HOLD":
-		return "on hold"
-	case "RELS":
-		return "released"
-	}
-	return ""
-}
-
+// classifierWord is the classifier in words, "reported" when it is none of DCSA's.
 func classifierWord(c references.Classifier) string {
-	switch c {
-	case references.ClassifierPlanned:
-		return "planned"
-	case references.ClassifierEstimated:
-		return "estimated"
-	case references.ClassifierActual:
-		return "actual"
+	if w := c.Word(); w != "" {
+		return w
 	}
 	return "reported"
 }
