@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/metrics"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
@@ -69,7 +70,11 @@ func (r *receiver) host(t *testing.T) string {
 func TestMetrics_AfterRealWork(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
-	db, err := store.Open(filepath.Join(t.TempDir(), "metrics.db"), store.Options{NoSync: true})
+	// The store, the poller and the demo carrier share a clock that stands still, so
+	// a second poll finds nothing new. The notifier runs on the real clock: the
+	// delivery latency is measured against the time the test really takes.
+	clk := clock.NewFake(start)
+	db, err := store.Open(filepath.Join(t.TempDir(), "metrics.db"), store.Options{NoSync: true, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +88,7 @@ func TestMetrics_AfterRealWork(t *testing.T) {
 	flaky := newReceiver(t, secret, http.StatusServiceUnavailable) // fails once, then takes everything
 	down := newReceiver(t, secret, 500, 500, 500)
 
-	svc := references.NewService(db, references.ServiceOptions{AllowInsecureCallbacks: true})
+	svc := references.NewService(db, references.ServiceOptions{AllowInsecureCallbacks: true, Now: clk.Now})
 	create := func(container, callback string) references.Reference {
 		t.Helper()
 		ref, _, err := svc.Create(ctx, account, references.CreateRequest{ContainerID: container, CarrierCode: "MSCU", CallbackURL: callback}, "")
@@ -95,8 +100,7 @@ func TestMetrics_AfterRealWork(t *testing.T) {
 	refFlaky := create("MSCU1234566", flaky.URL+"/hooks")
 	refDown := create("CSQU3054383", down.URL+"/hooks")
 
-	// The demo carrier's clock stands still, so a second poll finds nothing new.
-	source := poller.Guard("default", demo.New(demo.Options{Speed: 3600, Now: func() time.Time { return start }}), poller.GuardOptions{})
+	source := poller.Guard("default", demo.New(demo.Options{Speed: 3600, Now: clk.Now}), poller.GuardOptions{})
 	breakers := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 2, OpenFor: time.Hour})
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Options{
@@ -113,7 +117,10 @@ func TestMetrics_AfterRealWork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	polls := poller.New(db, poller.Options{Router: poller.Router{Default: source}, Now: func() time.Time { return start }, Observe: m.ObservePoll})
+	polls, err := poller.New(db, poller.Options{Router: poller.Router{Default: source}, Clock: clk, Observe: m.ObservePoll})
+	if err != nil {
+		t.Fatal(err)
+	}
 	deliveries := notifier.New(db, notifier.NewSender(notifier.SenderOptions{AllowPrivate: true}), notifier.Options{Breakers: breakers, Observe: m.ObserveDelivery})
 
 	for _, ref := range []references.Reference{refFlaky, refDown} {

@@ -90,7 +90,10 @@ func BenchmarkPollOne(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	p := poller.New(db, poller.Options{Router: poller.Router{Default: src}})
+	p, err := poller.New(db, poller.Options{Router: poller.Router{Default: src}})
+	if err != nil {
+		b.Fatal(err)
+	}
 	// Every reference gets its first snapshot before the runs.
 	for _, id := range ids {
 		if err := p.PollOne(ctx, id); err != nil {
@@ -111,7 +114,7 @@ func BenchmarkPollOne(b *testing.B) {
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				// Each goroutine polls its own references: one poll per reference at a
-				// time, as the poller guarantees.
+				// time, as the store's leases guarantee (a second claim is ErrBusy).
 				g := int(started.Add(1) - 1)
 				for i := g; pb.Next(); i += goroutines {
 					if err := p.PollOne(ctx, ids[i%refs]); err != nil {

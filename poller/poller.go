@@ -16,6 +16,7 @@ import (
 	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/internal/workloop"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 // Store is what the poller needs of persistence: due polls handed out with leases,
@@ -57,8 +58,8 @@ type Options struct {
 	MaxAge time.Duration
 	// NotFoundFor unsubscribes references the source has not known for this long (72h).
 	NotFoundFor time.Duration
-	// Terminal says which events end tracking (DefaultTerminalRule).
-	Terminal TerminalRule
+	// Terminal says which events end tracking (tracking.DefaultTerminalRule).
+	Terminal tracking.TerminalRule
 	// Owner names this poller in its leases ("poller"); instances sharing a store
 	// need different names.
 	Owner string
@@ -194,7 +195,8 @@ func (p *Poller) work(ctx context.Context, c references.PollClaim) {
 // store failed, the reference is being polled already (references.ErrBusy), or ctx
 // ended (then nothing is recorded and the reference stays due).
 func (p *Poller) PollOne(ctx context.Context, id string) error {
-	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, p.opts.Lease)
+	// Nothing renews this claim: it outlives the fetch's own timeout instead.
+	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, p.opts.PollTimeout+p.opts.Lease)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", id, err)
 	}
@@ -256,12 +258,12 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		return p.failed(ref, res, now, err), "failed", nil
 	}
 
-	cur := Derive(fetched)
+	cur := tracking.Derive(fetched)
 	old, err := p.store.Shipment(ctx, ref.ID)
 	if err != nil {
 		return res, "", err
 	}
-	changes := Diff(old, cur)
+	changes := tracking.Diff(old, cur)
 	if len(changes) == 0 {
 		return res, "unchanged", nil
 	}
@@ -270,7 +272,7 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		ID: references.NewID("upd_"), Type: references.UpdateShipment, CreatedAt: now,
 		Changes: changes, Shipment: cur,
 	})
-	if IsComplete(cur, p.opts.Terminal) {
+	if tracking.IsComplete(cur, p.opts.Terminal) {
 		p.unsubscribe(&res, references.ReasonTrackingComplete, now)
 		return res, "unsubscribed", nil
 	}

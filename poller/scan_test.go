@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
 )
@@ -21,12 +22,14 @@ func (s *countingSource) Fetch(context.Context, references.Reference) (*referenc
 }
 
 // TestScan_QueuesEveryDueReferenceNotOneQueueFull makes far more references due than
-// the queue holds and runs one scan: it must keep queuing as the workers free room,
-// not stop at one queue's worth until the next tick.
+// the queue holds and lets the poller's scan run once, with a clock that never moves
+// (so its hourly schedule never fires again): it must keep queuing as the workers
+// free room, not stop at one queue's worth until the next tick.
 func TestScan_QueuesEveryDueReferenceNotOneQueueFull(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	db, err := store.Open(filepath.Join(t.TempDir(), "trackhook.db"), store.Options{NoSync: true, Now: func() time.Time { return now }})
+	clk := clock.NewFake(now)
+	db, err := store.Open(filepath.Join(t.TempDir(), "trackhook.db"), store.Options{NoSync: true, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,22 +46,39 @@ func TestScan_QueuesEveryDueReferenceNotOneQueueFull(t *testing.T) {
 		}
 	}
 	src := &countingSource{}
-	p := New(db, Options{
+	var recorded atomic.Int64
+	all := make(chan struct{})
+	p, err := New(db, Options{
 		Router: Router{Default: src}, Workers: 2, TickSchedule: "@every 1h",
-		Now: func() time.Time { return now }, Rand: func() float64 { return 0.5 },
+		Clock: clk, Rand: func() float64 { return 0.5 },
+		Observe: func(PollReport) {
+			if recorded.Add(1) == n {
+				close(all)
+			}
+		},
 	})
-	if cap(p.jobs) >= n {
-		t.Fatalf("the queue holds %d: the test needs more references than that", cap(p.jobs))
-	}
-	if err := p.Start(ctx); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
-	p.scan(ctx) // returns once every due reference is queued or polled
-	p.Stop(ctx) // lets the queued polls run
+	// Before Start, one tick fills the queue and stops there.
+	queued, err := p.Tick(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if queued == 0 || queued >= n {
+		t.Fatalf("one tick queued %d: the test needs more due references than the queue holds", queued)
+	}
+	p.Start(ctx) // its first scan finds the queue full and goes on as the workers free room
+	select {
+	case <-all:
+	case <-time.After(10 * time.Second): // a safety net, not a wait for time
+		t.Fatalf("one scan polled %d of %d due references", recorded.Load(), n)
+	}
+	p.Stop(ctx)
 	if got := src.calls.Load(); got != n {
 		t.Fatalf("one scan polled %d of %d due references", got, n)
 	}
-	if due, _ := db.CountDue(ctx, now); due != 0 {
+	if due, _ := db.CountDue(ctx); due != 0 {
 		t.Fatalf("%d references still due after the scan", due)
 	}
 }

@@ -4,7 +4,7 @@ import "time"
 
 // Shipment is the normalised snapshot of what a tracking source reports for one
 // reference, modelled on the DCSA Track & Trace event model. Events are the source's
-// facts; the remaining fields are derived from them (see poller.Derive).
+// facts; the remaining fields are derived from them (see tracking.Derive).
 type Shipment struct {
 	Events []Event `json:"events"`
 
@@ -29,39 +29,6 @@ const (
 	ShipmentArrived       ShipmentStatus = "arrived"        // arrived or discharged at the destination
 	ShipmentDelivered     ShipmentStatus = "delivered"      // gated out full at the destination
 	ShipmentEmptyReturned ShipmentStatus = "empty_returned" // the empty container came back: tracking is complete
-)
-
-// EventType is the DCSA event type.
-type EventType string
-
-// DCSA event types.
-const (
-	EventTransport EventType = "TRANSPORT"
-	EventEquipment EventType = "EQUIPMENT"
-	EventShipment  EventType = "SHIPMENT"
-)
-
-// Classifier says whether an event is planned, estimated or actual (DCSA eventClassifierCode).
-type Classifier string
-
-// DCSA event classifiers.
-const (
-	ClassifierPlanned   Classifier = "PLN"
-	ClassifierEstimated Classifier = "EST"
-	ClassifierActual    Classifier = "ACT"
-)
-
-// Common DCSA event codes. Transport: ARRI, DEPA. Equipment: LOAD, DISC, GTIN, GTOT,
-// STUF, STRP. Shipment events use DCSA document status codes (RECE, CONF, ISSU, ...).
-const (
-	CodeArrival   = "ARRI"
-	CodeDeparture = "DEPA"
-	CodeLoad      = "LOAD"
-	CodeDischarge = "DISC"
-	CodeGateIn    = "GTIN"
-	CodeGateOut   = "GTOT"
-	CodeStuffing  = "STUF"
-	CodeStripping = "STRP"
 )
 
 // Event is one fact about a shipment.

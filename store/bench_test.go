@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -35,14 +36,24 @@ func benchShipment(b testing.TB) *references.Shipment {
 	return &s
 }
 
-// benchStore opens a store with n active references with a callback, all due at the
-// returned time. Seeding runs without fsync; the benchmark itself runs with fsync on,
-// as production does, unless noSync.
-func benchStore(b *testing.B, n int, noSync bool) (*DB, []string, time.Time) {
+// benchNow is when the references of a benchmark's store are due, and the time the
+// benchmarks record their polls and attempts at.
+var benchNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// benchOwner owns the claims the benchmarks make.
+const benchOwner = "bench"
+
+// benchStore opens a store with n active references with a callback, all due at
+// benchNow, on a fake clock that reads an hour earlier (so that none is due until the
+// benchmark moves it) and never moves by itself: the claims' leases do not run out.
+// Seeding runs without fsync; the benchmark itself runs with fsync on, as production
+// does, unless noSync.
+func benchStore(b *testing.B, n int, noSync bool) (*DB, []string, *clock.Fake) {
 	b.Helper()
 	ctx := context.Background()
-	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	db, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Now: func() time.Time { return now }})
+	now := benchNow
+	clk := clock.NewFake(now.Add(-time.Hour))
+	db, err := Open(filepath.Join(b.TempDir(), "bench.db"), Options{NoSync: true, Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +70,22 @@ func benchStore(b *testing.B, n int, noSync bool) (*DB, []string, time.Time) {
 	if d := os.Getenv("XDELAY"); d != "" {
 		db.bolt.MaxBatchDelay, _ = time.ParseDuration(d)
 	}
-	return db, ids, now
+	return db, ids, clk
+}
+
+// benchRecordPoll claims id's poll and records res under the claim, as the poller
+// does. busy is true when another caller holds the claim (the benchmark's callers
+// went round all the references).
+func benchRecordPoll(ctx context.Context, db *DB, id string, res references.PollResult) (busy bool, err error) {
+	claim, err := db.ClaimPoll(ctx, benchOwner, id, time.Minute)
+	if errors.Is(err, references.ErrBusy) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	_, err = db.RecordPoll(ctx, claim.Lease, res)
+	return false, err
 }
 
 // changedPoll is what the poller records for a poll that found one change: the new
@@ -80,7 +106,8 @@ func changedPoll(s *references.Shipment, now time.Time) references.PollResult {
 // BenchmarkRecordPoll measures persisting one poll, with many concurrent callers as
 // the poller's workers are: "changed" writes a snapshot and appends an update that
 // carries it (and queues its delivery); "feed_append" appends the update only;
-// "unchanged" records a poll that found nothing new.
+// "unchanged" records a poll that found nothing new. Each poll is claimed first
+// (ClaimPoll: a lease in memory and one read), as the poller claims its work.
 func BenchmarkRecordPoll(b *testing.B) {
 	s := benchShipment(b)
 	cases := []struct {
@@ -99,7 +126,8 @@ func BenchmarkRecordPoll(b *testing.B) {
 	}
 	// One store for all cases and runs: seeding is slow, and a store that has been
 	// written to for a while is the realistic one.
-	db, ids, now := benchStore(b, *benchRefs, false)
+	db, ids, _ := benchStore(b, *benchRefs, false)
+	now := benchNow
 	var next atomic.Int64
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
@@ -113,7 +141,7 @@ func BenchmarkRecordPoll(b *testing.B) {
 					i := next.Add(1)
 					id := ids[int(i)%len(ids)]
 					at := now.Add(time.Duration(i) * time.Millisecond)
-					if _, err := db.RecordPoll(ctx, id, tc.res(at)); err != nil {
+					if _, err := benchRecordPoll(ctx, db, id, tc.res(at)); err != nil {
 						b.Error(err)
 						return
 					}
@@ -124,26 +152,33 @@ func BenchmarkRecordPoll(b *testing.B) {
 	}
 }
 
-// BenchmarkDueReferences measures the poller's due scan on a store of -bench.refs
-// references: "due" when all of them are due (the scan returns a full batch),
-// "none_due" when none is.
-func BenchmarkDueReferences(b *testing.B) {
-	db, _, now := benchStore(b, *benchRefs, true)
+// BenchmarkClaimDuePolls measures the poller's due scan and claim on a store of
+// -bench.refs references: "none_due" when none is due, "due" when all of them are (the
+// claim leases a full batch, which is then released, so that every round claims the
+// same most overdue references again).
+func BenchmarkClaimDuePolls(b *testing.B) {
+	db, _, clk := benchStore(b, *benchRefs, true)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
 		at   time.Time
 		want int
 	}{
-		{"due", now, 100},
-		{"none_due", now.Add(-time.Hour), 0},
+		{"none_due", clk.Now(), 0}, // the store's clock reads an hour before benchNow
+		{"due", benchNow, 100},
 	} {
+		clk.Set(tc.at)
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				ids, err := db.DueReferences(ctx, tc.at, 100)
-				if err != nil || len(ids) != tc.want {
-					b.Fatalf("got %d ids, %v", len(ids), err)
+				claims, err := db.ClaimDuePolls(ctx, benchOwner, 100, time.Minute)
+				if err != nil || len(claims) != tc.want {
+					b.Fatalf("got %d claims, %v", len(claims), err)
+				}
+				for _, c := range claims {
+					if err := db.ReleaseLease(ctx, c.Lease); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 		})
@@ -154,12 +189,14 @@ func BenchmarkDueReferences(b *testing.B) {
 const deliveryBatch = 10
 
 // BenchmarkDelivery measures the store's part of one delivery, with concurrent
-// callers as the notifier's workers are: NextDelivery, then RecordAttempt of a
-// success, which is durable before it returns. Each reference's feed is refilled with
-// deliveryBatch updates when it runs dry (b.N is not known in advance); that append is
-// inside the timing, about one call in deliveryBatch.
+// callers as the notifier's workers are: ClaimDelivery (a lease and the next job),
+// then RecordAttempt of a success, which is durable before it returns, then
+// ReleaseLease. Each reference's feed is refilled with deliveryBatch updates when it
+// runs dry (b.N is not known in advance); that append is inside the timing, about one
+// call in deliveryBatch.
 func BenchmarkDelivery(b *testing.B) {
-	db, ids, now := benchStore(b, min(*benchRefs, 2_000), true)
+	db, ids, _ := benchStore(b, min(*benchRefs, 2_000), true)
+	now := benchNow
 	ctx := context.Background()
 	s := benchShipment(b)
 	fill := func(id string) error {
@@ -167,8 +204,12 @@ func BenchmarkDelivery(b *testing.B) {
 		for len(res.Updates) < deliveryBatch {
 			res.Updates = append(res.Updates, res.Updates[0])
 		}
-		_, err := db.RecordPoll(ctx, id, res)
-		return err
+		for {
+			busy, err := benchRecordPoll(ctx, db, id, res)
+			if !busy {
+				return err
+			}
+		}
 	}
 	for _, id := range ids {
 		if err := fill(id); err != nil {
@@ -184,17 +225,24 @@ func BenchmarkDelivery(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			id := ids[int(next.Add(1))%len(ids)]
-			job, err := db.NextDelivery(ctx, id, now)
+			c, err := db.ClaimDelivery(ctx, benchOwner, id, time.Minute)
 			if errors.Is(err, references.ErrNothingToDeliver) {
 				if err = fill(id); err == nil {
-					job, err = db.NextDelivery(ctx, id, now)
+					c, err = db.ClaimDelivery(ctx, benchOwner, id, time.Minute)
 				}
+			}
+			if errors.Is(err, references.ErrBusy) {
+				continue // another caller has this reference's stream
 			}
 			if err != nil {
 				b.Error(err)
 				return
 			}
-			if _, err := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeDelivered, now), ""); err != nil {
+			if _, err := db.RecordAttempt(ctx, c.Lease, c.Job, attempt(c.Job, references.OutcomeDelivered, now), ""); err != nil {
+				b.Error(err)
+				return
+			}
+			if err := db.ReleaseLease(ctx, c.Lease); err != nil {
 				b.Error(err)
 				return
 			}
@@ -206,7 +254,8 @@ func BenchmarkDelivery(b *testing.B) {
 // BenchmarkCreateReference measures creating references from many concurrent
 // callers, as a burst of POST /references does, with fsync on.
 func BenchmarkCreateReference(b *testing.B) {
-	db, _, now := benchStore(b, 0, false)
+	db, _, _ := benchStore(b, 0, false)
+	now := benchNow
 	var next atomic.Int64
 	b.SetParallelism(16)
 	b.ReportAllocs()

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,6 +72,10 @@ type DB struct {
 	sched    *schedule
 	accounts accountCache
 	leases   *leases
+	// claiming serialises ClaimDuePolls and ClaimDueDeliveries: each asks for as many
+	// candidates as it wants plus the leases held when it starts, and a concurrent
+	// claim granting meanwhile would leave it short while work is still due.
+	claiming sync.Mutex
 	clock    clock.Clock
 	log      *slog.Logger
 }

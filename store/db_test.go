@@ -12,28 +12,101 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
-// testClock is a settable clock for tests.
-type testClock struct{ t time.Time }
-
-func (c *testClock) Now() time.Time          { return c.t }
-func (c *testClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
-// mustOpen opens a store in a new temporary directory, closed when the test ends.
-func mustOpen(t testing.TB) (*DB, *testClock) {
+// mustOpen opens a store in a new temporary directory, closed when the test ends, on
+// a fake clock that moves only when the test moves it.
+func mustOpen(t testing.TB) (*DB, *clock.Fake) {
 	t.Helper()
-	clock := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	db, err := Open(filepath.Join(t.TempDir(), "trackhook.db"), Options{NoSync: true, Now: clock.Now})
+	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	db, err := Open(filepath.Join(t.TempDir(), "trackhook.db"), Options{NoSync: true, Clock: clk})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.EnsureAccount(context.Background(), "a", "whsec_one", clock.Now()); err != nil {
+	if _, err := db.EnsureAccount(context.Background(), "a", "whsec_one", clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	return db, clock
+	return db, clk
+}
+
+// testOwner is the owner of the claims the tests make.
+const testOwner = "test"
+
+// recordPoll claims refID's poll, due or not, and records res under that claim, as the
+// poller does. A failed claim fails the test; the error is RecordPoll's.
+func recordPoll(t testing.TB, db *DB, refID string, res references.PollResult) (references.Reference, error) {
+	t.Helper()
+	ctx := context.Background()
+	claim, err := db.ClaimPoll(ctx, testOwner, refID, time.Minute)
+	if err != nil {
+		t.Fatalf("claim the poll of %s: %v", refID, err)
+	}
+	return db.RecordPoll(ctx, claim.Lease, res)
+}
+
+// duePolls returns the ids of up to limit references due at the store's clock, most
+// overdue first. It claims them and gives the claims back, so they stay due.
+func duePolls(t testing.TB, db *DB, limit int) []string {
+	t.Helper()
+	ctx := context.Background()
+	claims, err := db.ClaimDuePolls(ctx, testOwner, limit, time.Minute)
+	if err != nil {
+		t.Fatalf("claim due polls: %v", err)
+	}
+	ids := []string{}
+	for _, c := range claims {
+		ids = append(ids, c.Reference.ID)
+		if err := db.ReleaseLease(ctx, c.Lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// claimDue claims up to limit due deliveries for testOwner, with a lease of a minute.
+func claimDue(t testing.TB, db *DB, limit int) []references.DeliveryClaim {
+	t.Helper()
+	claims, err := db.ClaimDueDeliveries(context.Background(), testOwner, limit, time.Minute)
+	if err != nil {
+		t.Fatalf("claim due deliveries: %v", err)
+	}
+	return claims
+}
+
+// dueDeliveries returns the ids of the references with a delivery due (or a
+// redelivery queued) at the store's clock. It claims them and gives the claims back.
+func dueDeliveries(t testing.TB, db *DB, limit int) []string {
+	t.Helper()
+	var ids []string
+	for _, c := range claimDue(t, db, limit) {
+		ids = append(ids, c.Job.Reference.ID)
+		if err := db.ReleaseLease(context.Background(), c.Lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// claimDelivery claims refID's callback stream for testOwner, due or not, with its
+// next job.
+func claimDelivery(t testing.TB, db *DB, refID string) references.DeliveryClaim {
+	t.Helper()
+	c, err := db.ClaimDelivery(context.Background(), testOwner, refID, time.Minute)
+	if err != nil {
+		t.Fatalf("claim the delivery of %s: %v", refID, err)
+	}
+	return c
+}
+
+// release gives a claim back.
+func release(t testing.TB, db *DB, lease references.Lease) {
+	t.Helper()
+	if err := db.ReleaseLease(context.Background(), lease); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // mustCreate stores ref and returns it as stored.
@@ -99,7 +172,7 @@ func TestOpen_ReopenKeepsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.RecordPoll(ctx, ref.ID, references.PollResult{
+	if _, err := recordPoll(t, db, ref.ID, references.PollResult{
 		PolledAt: now, NextPollAt: now.Add(time.Hour),
 		Shipment: &references.Shipment{Status: references.ShipmentBooked},
 		Updates:  []references.Update{{Type: references.UpdateShipment, CreatedAt: now}},
@@ -259,12 +332,11 @@ func TestRecordPoll_AppendsFeedMovesScheduleAndQueuesDelivery(t *testing.T) {
 	now := clock.Now()
 	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
 
-	due, _ := db.DueReferences(ctx, now, 10)
-	if len(due) != 1 || due[0] != ref.ID {
+	if due := duePolls(t, db, 10); len(due) != 1 || due[0] != ref.ID {
 		t.Fatalf("due before poll: %v", due)
 	}
 	next := now.Add(15 * time.Minute)
-	got, err := db.RecordPoll(ctx, ref.ID, references.PollResult{
+	got, err := recordPoll(t, db, ref.ID, references.PollResult{
 		PolledAt: now, NextPollAt: next,
 		Updates: []references.Update{
 			{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
@@ -277,22 +349,27 @@ func TestRecordPoll_AppendsFeedMovesScheduleAndQueuesDelivery(t *testing.T) {
 	if got.LastSequence != 2 || got.DeliveredSequence != 0 {
 		t.Fatalf("sequences: last %d delivered %d", got.LastSequence, got.DeliveredSequence)
 	}
-	if due, _ := db.DueReferences(ctx, now, 10); len(due) != 0 {
+	if due := duePolls(t, db, 10); len(due) != 0 {
 		t.Fatalf("still due after poll: %v", due)
 	}
-	if due, _ := db.DueReferences(ctx, next, 10); len(due) != 1 {
-		t.Fatalf("not due at next poll time: %v", due)
-	}
-	out, _ := db.DueDeliveries(ctx, now, 10)
+	out := claimDue(t, db, 10)
 	if len(out) != 1 {
-		t.Fatalf("outbox: %v", out)
+		t.Fatalf("outbox: %+v", out)
 	}
-	job, err := db.NextDelivery(ctx, ref.ID, now)
-	if err != nil || job.Update.ID != "upd_1" || job.Attempt != 1 || len(job.Secrets) != 1 {
-		t.Fatalf("next delivery: %+v, %v", job, err)
+	job := out[0].Job
+	if job.Update.ID != "upd_1" || job.Attempt != 1 || len(job.Secrets) != 1 {
+		t.Fatalf("claimed delivery: %+v", job)
 	}
 	if job.Update.Reference.ID != ref.ID || job.Update.Sequence != 1 {
 		t.Fatalf("update not stamped with its reference: %+v", job.Update)
+	}
+	// Under the claim, NextDelivery returns the same job until it is recorded.
+	if again, err := db.NextDelivery(ctx, out[0].Lease); err != nil || again.Update.ID != "upd_1" || again.Attempt != 1 {
+		t.Fatalf("next delivery: %+v, %v", again, err)
+	}
+	clock.Set(next)
+	if due := duePolls(t, db, 10); len(due) != 1 {
+		t.Fatalf("not due at next poll time: %v", due)
 	}
 }
 
@@ -300,16 +377,26 @@ func TestRecordPoll_DropsResultForUnsubscribedReference(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	ref, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), nil)
+	// The reference is unsubscribed while its poll is under way.
+	claim, err := db.ClaimPoll(ctx, testOwner, ref.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	db.UnsubscribeReference(ctx, "a", ref.ID, references.ReasonUser, clock.Now())
-	got, err := db.RecordPoll(ctx, ref.ID, references.PollResult{
+	got, err := db.RecordPoll(ctx, claim.Lease, references.PollResult{
 		PolledAt: clock.Now(), NextPollAt: clock.Now(),
 		Updates: []references.Update{{Type: references.UpdateShipment, CreatedAt: clock.Now()}},
 	})
 	if err != nil || got.Active() || got.LastSequence != 0 {
 		t.Fatalf("poll after unsubscribe: %+v, %v", got, err)
 	}
-	if due, _ := db.DueReferences(ctx, clock.Now().Add(time.Hour), 10); len(due) != 0 {
+	clock.Advance(time.Hour)
+	if due := duePolls(t, db, 10); len(due) != 0 {
 		t.Fatalf("unsubscribed reference is due: %v", due)
+	}
+	// And it is not polled on demand either.
+	if _, err := db.ClaimPoll(ctx, testOwner, ref.ID, time.Minute); !errors.Is(err, references.ErrConflict) {
+		t.Fatalf("claim of an unsubscribed reference's poll: got %v, want a conflict", err)
 	}
 }
 
@@ -318,7 +405,7 @@ func TestRecordPoll_AutoUnsubscribeLetsFeedDrain(t *testing.T) {
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
-	got, err := db.RecordPoll(ctx, ref.ID, references.PollResult{
+	got, err := recordPoll(t, db, ref.ID, references.PollResult{
 		PolledAt: now, NextPollAt: now.Add(time.Hour),
 		Updates: []references.Update{
 			{Type: references.UpdateShipment, CreatedAt: now},
@@ -329,18 +416,31 @@ func TestRecordPoll_AutoUnsubscribeLetsFeedDrain(t *testing.T) {
 	if err != nil || got.Active() || got.UnsubscribeReason != references.ReasonTrackingComplete {
 		t.Fatalf("auto unsubscribe: %+v, %v", got, err)
 	}
+	c := claimDelivery(t, db, ref.ID)
 	for want := uint64(1); want <= 2; want++ {
-		job, err := db.NextDelivery(ctx, ref.ID, now)
+		job, err := db.NextDelivery(ctx, c.Lease)
 		if err != nil || job.Update.Sequence != want {
 			t.Fatalf("delivery %d after auto-unsubscribe: %+v, %v", want, job.Update, err)
 		}
-		if _, err := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeDelivered, now), ""); err != nil {
+		if _, err := db.RecordAttempt(ctx, c.Lease, job, attempt(job, references.OutcomeDelivered, now), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := db.NextDelivery(ctx, ref.ID, now); !errors.Is(err, references.ErrNothingToDeliver) {
+	if _, err := db.NextDelivery(ctx, c.Lease); !errors.Is(err, references.ErrNothingToDeliver) {
 		t.Fatalf("after draining: %v", err)
 	}
+	release(t, db, c.Lease)
+}
+
+// redeliveries returns the claims of requested redeliveries among claims.
+func redeliveries(claims []references.DeliveryClaim) []references.DeliveryClaim {
+	var out []references.DeliveryClaim
+	for _, c := range claims {
+		if c.Job.Redelivery {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func attempt(job references.DeliveryJob, outcome references.AttemptOutcome, at time.Time) references.DeliveryAttempt {
@@ -358,41 +458,46 @@ func TestOutbox_OrderRetriesGiveUpAndFilter(t *testing.T) {
 	ref.CallbackURL = "https://example.com/hook"
 	ref.EventTypes = []string{string(references.UpdateShipment)}
 	ref, _, _ = db.CreateReference(ctx, ref, nil)
-	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+	recordPoll(t, db, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
 		{ID: "upd_2", Type: references.UpdateTrackingFailed, CreatedAt: now}, // filtered out
 		{ID: "upd_3", Type: references.UpdateShipment, CreatedAt: now},
 	}})
 
-	job, _ := db.NextDelivery(ctx, ref.ID, now)
+	c := claimDelivery(t, db, ref.ID)
+	job := c.Job
 	retry := now.Add(5 * time.Second)
 	a := attempt(job, references.OutcomeFailed, now)
 	a.NextRetryAt = &retry
-	if _, err := db.RecordAttempt(ctx, job, a, ""); err != nil {
+	if _, err := db.RecordAttempt(ctx, c.Lease, job, a, ""); err != nil {
 		t.Fatal(err)
 	}
-	if ids, _ := db.DueDeliveries(ctx, now, 10); len(ids) != 0 {
+	release(t, db, c.Lease) // the worker gives the stream back until its retry
+	if ids := dueDeliveries(t, db, 10); len(ids) != 0 {
 		t.Fatalf("due before the retry time: %v", ids)
 	}
-	if ids, _ := db.DueDeliveries(ctx, retry, 10); len(ids) != 1 {
-		t.Fatalf("not due at the retry time: %v", ids)
+	clock.Set(retry)
+	claims := claimDue(t, db, 10)
+	if len(claims) != 1 {
+		t.Fatalf("not due at the retry time: %+v", claims)
 	}
-	job, _ = db.NextDelivery(ctx, ref.ID, retry)
+	c, job = claims[0], claims[0].Job
 	if job.Update.ID != "upd_1" || job.Attempt != 2 || !job.FirstAttemptAt.Equal(now) {
 		t.Fatalf("retry job: %s attempt %d first %v", job.Update.ID, job.Attempt, job.FirstAttemptAt)
 	}
-	got, _ := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeGaveUp, retry), "")
+	got, _ := db.RecordAttempt(ctx, c.Lease, job, attempt(job, references.OutcomeGaveUp, retry), "")
 	if got.DeliveryState != references.DeliveryFailing || got.DeliveredSequence != 1 {
 		t.Fatalf("after giving up: state %q delivered %d", got.DeliveryState, got.DeliveredSequence)
 	}
-	job, _ = db.NextDelivery(ctx, ref.ID, retry)
+	job, _ = db.NextDelivery(ctx, c.Lease)
 	if job.Update.ID != "upd_3" || job.Attempt != 1 {
 		t.Fatalf("filtered update not skipped: got %s attempt %d", job.Update.ID, job.Attempt)
 	}
-	got, _ = db.RecordAttempt(ctx, job, attempt(job, references.OutcomeDelivered, retry), "")
+	got, _ = db.RecordAttempt(ctx, c.Lease, job, attempt(job, references.OutcomeDelivered, retry), "")
 	if got.DeliveryState != references.DeliveryOK || got.FailingSince != nil || got.DeliveredSequence != 3 {
 		t.Fatalf("after success: %+v", got)
 	}
+	release(t, db, c.Lease)
 	page, err := db.ListDeliveries(ctx, "a", ref.ID, references.DeliveryQuery{Limit: 2})
 	if err != nil || len(page.Deliveries) != 2 || page.Deliveries[0].UpdateID != "upd_3" || page.NextCursor == "" {
 		t.Fatalf("log page 1: %+v, %v", page, err)
@@ -408,22 +513,25 @@ func TestOutbox_GoneUnsubscribesAndPatchRedirects(t *testing.T) {
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://old.example.com/hook"))
-	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+	recordPoll(t, db, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
 	}})
 	newURL := "https://new.example.com/hook"
 	if _, err := db.PatchReference(ctx, "a", ref.ID, references.Patch{CallbackURL: &newURL}, now); err != nil {
 		t.Fatal(err)
 	}
-	job, err := db.NextDelivery(ctx, ref.ID, now)
-	if err != nil || job.Reference.CallbackURL != newURL || job.Update.ID != "upd_1" {
-		t.Fatalf("pending update after PATCH: %+v, %v", job, err)
+	c := claimDelivery(t, db, ref.ID)
+	job := c.Job
+	if job.Reference.CallbackURL != newURL || job.Update.ID != "upd_1" {
+		t.Fatalf("pending update after PATCH: %+v", job)
 	}
-	got, err := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeGone, now), "")
+	got, err := db.RecordAttempt(ctx, c.Lease, job, attempt(job, references.OutcomeGone, now), "")
 	if err != nil || got.Active() || got.UnsubscribeReason != references.ReasonCallbackGone {
 		t.Fatalf("after 410: %+v, %v", got, err)
 	}
-	if ids, _ := db.DueDeliveries(ctx, now.Add(time.Hour), 10); len(ids) != 0 {
+	release(t, db, c.Lease)
+	clock.Advance(time.Hour)
+	if ids := dueDeliveries(t, db, 10); len(ids) != 0 {
 		t.Fatalf("outbox after 410: %v", ids)
 	}
 }
@@ -433,7 +541,7 @@ func TestRedelivery(t *testing.T) {
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
-	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+	recordPoll(t, db, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
 	}})
 	if err := db.RequestRedelivery(ctx, "a", ref.ID, "upd_nope", now); !errors.Is(err, references.ErrNotFound) {
@@ -445,15 +553,20 @@ func TestRedelivery(t *testing.T) {
 	if err := db.RequestRedelivery(ctx, "a", ref.ID, "upd_1", now); err != nil {
 		t.Fatal(err)
 	}
-	jobs, err := db.Redeliveries(ctx, now, 10)
-	if err != nil || len(jobs) != 1 || !jobs[0].Redelivery || jobs[0].Update.ID != "upd_1" {
-		t.Fatalf("redeliveries: %+v, %v", jobs, err)
+	claims := claimDue(t, db, 10)
+	jobs := redeliveries(claims)
+	if len(jobs) != 1 || !jobs[0].Job.Redelivery || jobs[0].Job.Update.ID != "upd_1" {
+		t.Fatalf("redeliveries: %+v", jobs)
 	}
-	got, err := db.RecordAttempt(ctx, jobs[0], attempt(jobs[0], references.OutcomeDelivered, now), "")
+	job := jobs[0].Job
+	got, err := db.RecordAttempt(ctx, jobs[0].Lease, job, attempt(job, references.OutcomeDelivered, now), "")
 	if err != nil || got.DeliveredSequence != 0 {
 		t.Fatalf("a redelivery must not move the ordered stream: %+v, %v", got, err)
 	}
-	if jobs, _ := db.Redeliveries(ctx, now, 10); len(jobs) != 0 {
+	for _, c := range claims {
+		release(t, db, c.Lease)
+	}
+	if jobs := redeliveries(claimDue(t, db, 10)); len(jobs) != 0 {
 		t.Fatalf("redelivery still queued: %+v", jobs)
 	}
 }
@@ -467,7 +580,7 @@ func TestPruneUpdates_KeepsUndelivered(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		at := now.Add(time.Duration(i) * 24 * time.Hour)
 		for _, id := range []string{pull.ID, push.ID} {
-			db.RecordPoll(ctx, id, references.PollResult{PolledAt: at, NextPollAt: at, Updates: []references.Update{{Type: references.UpdateShipment, CreatedAt: at}}})
+			recordPoll(t, db, id, references.PollResult{PolledAt: at, NextPollAt: at, Updates: []references.Update{{Type: references.UpdateShipment, CreatedAt: at}}})
 		}
 	}
 	n, err := db.PruneUpdates(ctx, now.Add(36*time.Hour), 1000)
@@ -481,7 +594,7 @@ func TestPruneUpdates_KeepsUndelivered(t *testing.T) {
 		t.Fatalf("undelivered updates were pruned: %d left", len(ups))
 	}
 	// Bounded: max limits one call.
-	db.RecordPoll(ctx, pull.ID, references.PollResult{PolledAt: now, NextPollAt: now})
+	recordPoll(t, db, pull.ID, references.PollResult{PolledAt: now, NextPollAt: now})
 	if n, _ := db.PruneUpdates(ctx, now.Add(96*time.Hour), 0); n != 0 {
 		t.Fatalf("max 0 deleted %d", n)
 	}
@@ -562,7 +675,7 @@ func TestStats_CountersFollowChanges(t *testing.T) {
 	push := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
 	pull, _, _ := db.CreateReference(ctx, newRef("a", "CSQU3054383", now), nil)
 	for _, id := range []string{push.ID, pull.ID} {
-		db.RecordPoll(ctx, id, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+		recordPoll(t, db, id, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 			{Type: references.UpdateShipment, CreatedAt: now.Add(-time.Hour)},
 			{Type: references.UpdateShipment, CreatedAt: now},
 		}})
@@ -592,7 +705,7 @@ func TestListUpdates_AfterTheNewestIsEmpty(t *testing.T) {
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	ref := mustCreate(t, db, newRef("a", "MSCU1234566", now))
-	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+	recordPoll(t, db, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{Type: references.UpdateShipment, CreatedAt: now}, {Type: references.UpdateShipment, CreatedAt: now},
 	}})
 	// ^uint64(0) is the case where seeking to after+1 would wrap around to the start.
@@ -609,23 +722,21 @@ func TestRecordAttempt_ToAnOldCallbackURLOnlyLogs(t *testing.T) {
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	ref := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://old.example.com/hook"))
-	db.RecordPoll(ctx, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
+	recordPoll(t, db, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
 	}})
-	job, err := db.NextDelivery(ctx, ref.ID, now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := claimDelivery(t, db, ref.ID)
+	job := c.Job
 	newURL := "https://new.example.com/hook"
 	if _, err := db.PatchReference(ctx, "a", ref.ID, references.Patch{CallbackURL: &newURL}, now); err != nil {
 		t.Fatal(err)
 	}
 	// The attempt to the old URL ends after the PATCH: it must not count for the new one.
-	got, err := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeDelivered, now), "")
+	got, err := db.RecordAttempt(ctx, c.Lease, job, attempt(job, references.OutcomeDelivered, now), "")
 	if err != nil || got.DeliveredSequence != 0 {
 		t.Fatalf("an old URL's success marked the update delivered: %+v, %v", got, err)
 	}
-	next, err := db.NextDelivery(ctx, ref.ID, now)
+	next, err := db.NextDelivery(ctx, c.Lease)
 	if err != nil || next.Update.ID != "upd_1" || next.Reference.CallbackURL != newURL {
 		t.Fatalf("the new URL does not get the update: %+v, %v", next, err)
 	}

@@ -103,6 +103,8 @@ func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, l
 	if limit <= 0 {
 		return nil, nil
 	}
+	db.claiming.Lock()
+	defer db.claiming.Unlock()
 	mark := db.leases.begin()
 	defer db.leases.end()
 	now := db.clock.Now()
@@ -379,6 +381,11 @@ func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job ref
 			return err
 		}
 		if job.Redelivery {
+			if job.Reference.CallbackURL != ref.CallbackURL {
+				// The callback URL was changed during the attempt: only log. The
+				// redelivery stays queued, for the new URL (see PatchReference).
+				return nil
+			}
 			if err := tx.Bucket(bucketRedeliver).Delete(join(str(ref.ID), []byte(job.Update.ID))); err != nil {
 				return err
 			}

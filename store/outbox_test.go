@@ -21,23 +21,28 @@ func TestNextDelivery_OnlyReadsUnlessTheOutboxMustChange(t *testing.T) {
 		{Type: references.UpdateTrackingFailed, CreatedAt: now}, // filtered out
 		{Type: references.UpdateShipment, CreatedAt: now},
 	}
-	if _, err := db.RecordPoll(ctx, ref.ID, res); err != nil {
+	if _, err := recordPoll(t, db, ref.ID, res); err != nil {
 		t.Fatal(err)
 	}
 
 	before := lastTx(t, db)
-	job, err := db.NextDelivery(ctx, ref.ID, now)
+	claims := claimDue(t, db, 10)
+	if len(claims) != 1 || claims[0].Job.Update.Sequence != 1 {
+		t.Fatalf("first delivery claimed: %+v", claims)
+	}
+	c := claims[0]
+	job, err := db.NextDelivery(ctx, c.Lease)
 	if err != nil || job.Update.Sequence != 1 {
 		t.Fatalf("first delivery: %+v, %v", job.Update, err)
 	}
 	if lastTx(t, db) != before {
-		t.Fatal("NextDelivery of the next update in line wrote to the store")
+		t.Fatal("claiming or NextDelivery of the next update in line wrote to the store")
 	}
-	if _, err := db.RecordAttempt(ctx, job, attempt(job, references.OutcomeDelivered, now), ""); err != nil {
+	if _, err := db.RecordAttempt(ctx, c.Lease, job, attempt(job, references.OutcomeDelivered, now), ""); err != nil {
 		t.Fatal(err)
 	}
 	// The filtered update is passed over, durably, and the one after it comes next.
-	job, err = db.NextDelivery(ctx, ref.ID, now)
+	job, err = db.NextDelivery(ctx, c.Lease)
 	if err != nil || job.Update.Sequence != 3 {
 		t.Fatalf("after a filtered update: %+v, %v", job.Update, err)
 	}

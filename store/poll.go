@@ -21,6 +21,8 @@ func (db *DB) ClaimDuePolls(ctx context.Context, owner string, limit int, lease 
 	if limit <= 0 {
 		return nil, nil
 	}
+	db.claiming.Lock()
+	defer db.claiming.Unlock()
 	mark := db.leases.begin()
 	defer db.leases.end()
 	now := db.clock.Now()
@@ -39,10 +41,11 @@ func (db *DB) ClaimDuePolls(ctx context.Context, owner string, limit int, lease 
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		kept := claims[:0]
 		for _, c := range claims {
-			if err := getRef(tx, anyAccount, c.Reference.ID, &c.Reference); err != nil {
+			err := getRef(tx, anyAccount, c.Reference.ID, &c.Reference)
+			if err != nil || !c.Reference.Active() {
 				db.leases.ungrant(c.Lease)
-				if errors.Is(err, references.ErrNotFound) {
-					continue // deleted meanwhile: nothing to poll
+				if err == nil || errors.Is(err, references.ErrNotFound) {
+					continue // unsubscribed or deleted meanwhile: nothing to poll
 				}
 				return err
 			}

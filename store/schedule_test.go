@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -91,7 +92,7 @@ func TestRecordPoll_UnchangedPollWritesNothingAndMovesTheSchedule(t *testing.T) 
 	before := lastTx(t, db)
 
 	polled, next := now.Add(time.Minute), now.Add(time.Hour)
-	got, err := db.RecordPoll(ctx, ref.ID, quietPoll(polled, next))
+	got, err := recordPoll(t, db, ref.ID, quietPoll(polled, next))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,10 +102,12 @@ func TestRecordPoll_UnchangedPollWritesNothingAndMovesTheSchedule(t *testing.T) 
 	if got.LastPolledAt == nil || !got.LastPolledAt.Equal(polled) || !got.NextPollAt.Equal(next) {
 		t.Fatalf("returned reference: polled %v next %v", got.LastPolledAt, got.NextPollAt)
 	}
-	if due, _ := db.DueReferences(ctx, next.Add(-time.Second), 10); len(due) != 0 {
+	clock.Set(next.Add(-time.Second))
+	if due := duePolls(t, db, 10); len(due) != 0 {
 		t.Fatalf("due before its next poll: %v", due)
 	}
-	if due, _ := db.DueReferences(ctx, next, 10); len(due) != 1 {
+	clock.Set(next)
+	if due := duePolls(t, db, 10); len(due) != 1 {
 		t.Fatalf("not due at its next poll: %v", due)
 	}
 	// Reads show the poll as the API would.
@@ -119,7 +122,6 @@ func TestRecordPoll_UnchangedPollWritesNothingAndMovesTheSchedule(t *testing.T) 
 }
 
 func TestRecordPoll_ChangeOfErrorStateIsWritten(t *testing.T) {
-	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	ref := mustCreate(t, db, newRef("a", "MSCU1234566", now))
@@ -138,7 +140,7 @@ func TestRecordPoll_ChangeOfErrorStateIsWritten(t *testing.T) {
 	}
 	for _, step := range steps {
 		before := lastTx(t, db)
-		got, err := db.RecordPoll(ctx, ref.ID, step.res)
+		got, err := recordPoll(t, db, ref.ID, step.res)
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
@@ -171,7 +173,8 @@ func TestSchedule_CrashRepollsUnchangedAndCloseKeepsThem(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "trackhook.db")
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	db, err := Open(path, Options{NoSync: true})
+	clk := clock.NewFake(now)
+	db, err := Open(path, Options{NoSync: true, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,12 +182,12 @@ func TestSchedule_CrashRepollsUnchangedAndCloseKeepsThem(t *testing.T) {
 	changed := mustCreate(t, db, withCallback(newRef("a", "CSQU3054383", now), "https://example.com/hook"))
 	gone := mustCreate(t, db, newRef("a", "TGHU1234563", now))
 	next := now.Add(time.Hour)
-	if _, err := db.RecordPoll(ctx, quiet.ID, quietPoll(now, next)); err != nil {
+	if _, err := recordPoll(t, db, quiet.ID, quietPoll(now, next)); err != nil {
 		t.Fatal(err)
 	}
 	res := quietPoll(now, next)
 	res.Updates = []references.Update{{Type: references.UpdateShipment, CreatedAt: now}}
-	if _, err := db.RecordPoll(ctx, changed.ID, res); err != nil {
+	if _, err := recordPoll(t, db, changed.ID, res); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.UnsubscribeReference(ctx, "a", gone.ID, references.ReasonUser, now); err != nil {
@@ -193,11 +196,11 @@ func TestSchedule_CrashRepollsUnchangedAndCloseKeepsThem(t *testing.T) {
 
 	// After a crash the unchanged poll is lost: that reference is due again at once,
 	// and its update-free poll is simply made again. The written one is not.
-	crashed, err := Open(copyStore(t, db), Options{NoSync: true})
+	crashed, err := Open(copyStore(t, db), Options{NoSync: true, Clock: clock.NewFake(now)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	due, _ := crashed.DueReferences(ctx, now, 10)
+	due := duePolls(t, crashed, 10)
 	if !slices.Equal(due, []string{quiet.ID}) {
 		t.Fatalf("due after a crash: %v, want only %s", due, quiet.ID)
 	}
@@ -207,15 +210,16 @@ func TestSchedule_CrashRepollsUnchangedAndCloseKeepsThem(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(path, Options{NoSync: true})
+	db, err = Open(path, Options{NoSync: true, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	if due, _ := db.DueReferences(ctx, next.Add(-time.Second), 10); len(due) != 0 {
+	clk.Set(next.Add(-time.Second))
+	if due := duePolls(t, db, 10); len(due) != 0 {
 		t.Fatalf("due before their time after a clean restart: %v", due)
 	}
-	due, _ = db.DueReferences(ctx, next, 10)
+	clk.Set(next)
+	due = duePolls(t, db, 10)
 	slices.Sort(due)
 	want := []string{quiet.ID, changed.ID}
 	slices.Sort(want)
@@ -226,20 +230,22 @@ func TestSchedule_CrashRepollsUnchangedAndCloseKeepsThem(t *testing.T) {
 	later := next.Add(time.Hour)
 	res = quietPoll(next, later)
 	res.Updates = []references.Update{{Type: references.UpdateShipment, CreatedAt: next}}
-	if _, err := db.RecordPoll(ctx, quiet.ID, res); err != nil {
+	if _, err := recordPoll(t, db, quiet.ID, res); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := db.CountDue(ctx, later.Add(time.Hour)); n != 2 {
+	clk.Set(later.Add(time.Hour))
+	if n, _ := db.CountDue(ctx); n != 2 {
 		t.Fatalf("%d references due in all after a change, want 2", n)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(path, Options{NoSync: true})
+	db, err = Open(path, Options{NoSync: true, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := db.CountDue(ctx, later.Add(time.Hour)); n != 2 {
+	defer db.Close()
+	if n, _ := db.CountDue(ctx); n != 2 {
 		t.Fatalf("%d due keys on disk for 2 references", n)
 	}
 }
@@ -249,15 +255,20 @@ func TestSchedule_UnsubscribedLeaveAndUnchangedPollOfThemIsDropped(t *testing.T)
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	ref := mustCreate(t, db, newRef("a", "MSCU1234566", now))
+	claim, err := db.ClaimPoll(ctx, testOwner, ref.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.UnsubscribeReference(ctx, "a", ref.ID, references.ReasonUser, now); err != nil {
 		t.Fatal(err)
 	}
 	// A poll that was under way when the reference was unsubscribed ends quietly.
-	got, err := db.RecordPoll(ctx, ref.ID, quietPoll(now, now.Add(time.Minute)))
+	got, err := db.RecordPoll(ctx, claim.Lease, quietPoll(now, now.Add(time.Minute)))
 	if err != nil || got.Active() {
 		t.Fatalf("poll of an unsubscribed reference: %+v, %v", got, err)
 	}
-	if n, _ := db.CountDue(ctx, now.Add(time.Hour)); n != 0 {
+	clock.Advance(time.Hour)
+	if n, _ := db.CountDue(ctx); n != 0 {
 		t.Fatalf("%d references due after the only one was unsubscribed", n)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 const serveUsage = `trackhook serve runs the API, the poller and the webhook notifier on one store.
@@ -46,7 +47,7 @@ type serveConfig struct {
 	rateLimit                      float64
 	rateBurst                      int
 	shutdownTimeout                time.Duration
-	terminal                       poller.TerminalRule
+	terminal                       tracking.TerminalRule
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -82,7 +83,7 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
 	var err error
-	if c.terminal, err = poller.ParseTerminalRule(*terminal); err != nil {
+	if c.terminal, err = tracking.ParseTerminalRule(*terminal); err != nil {
 		return c, fmt.Errorf("--terminal-events: %w", err)
 	}
 	switch {

@@ -217,7 +217,7 @@ func (w *wireEvent) event() (references.Event, error) {
 	if ev.Time, err = parseTime(string(w.EventDateTime)); err != nil {
 		return ev, fmt.Errorf("eventDateTime: %w", err)
 	}
-	if e := string(w.EmptyIndicatorCode); e == "EMPTY" || e == "LADEN" {
+	if e := string(w.EmptyIndicatorCode); e == references.EmptyIndicatorEmpty || e == references.EmptyIndicatorLaden {
 		ev.EmptyIndicator = e
 	}
 	ev.Location = w.location()
@@ -303,8 +303,8 @@ func (w *wireEvent) transportCall() *references.TransportCall {
 func (w *wireEvent) description() string {
 	remark := string(firstOf(w.ChangeRemark, w.VesselScheduleChangeRemark, w.Reason))
 	if references.EventType(w.EventType) == references.EventShipment {
-		doc := documentNames[string(w.DocumentTypeCode)]
-		status := shipmentStatusNames[string(firstOf(w.ShipmentEventTypeCode, w.EventTypeCode))]
+		doc := references.DocumentTypeName(string(w.DocumentTypeCode))
+		status := references.DocumentStatusWord(string(firstOf(w.ShipmentEventTypeCode, w.EventTypeCode)))
 		if doc != "" && status != "" {
 			if remark != "" {
 				return clean(doc+" "+status+": "+remark, maxTextLen)
@@ -313,38 +313,6 @@ func (w *wireEvent) description() string {
 		}
 	}
 	return clean(remark, maxTextLen)
-}
-
-var documentNames = map[string]string{
-	"CBR": "Booking request",
-	"BKG": "Booking",
-	"SHI": "Shipping instruction",
-	"SRM": "Shipment release",
-	"TRD": "Transport document",
-	"ARN": "Arrival notice",
-	"VGM": "Verified gross mass",
-	"CAS": "Cargo survey",
-	"CUS": "Customs inspection",
-	"DGD": "Dangerous goods declaration",
-	"OOG": "Out of gauge declaration",
-}
-
-var shipmentStatusNames = map[string]string{
-	"RECE": "received",
-	"DRFT": "drafted",
-	"PENA": "pending approval",
-	"PENU": "pending update",
-	"REJE": "rejected",
-	"APPR": "approved",
-	"ISSU": "issued",
-	"SURR": "surrendered",
-	"SUBM": "submitted",
-	"VOID": "voided",
-	"CONF": "confirmed",
-	"REQS": "requested",
-	"CMPL": "completed",
-	"HOLD": "on hold",
-	"RELS": "released",
 }
 
 func firstOf(values ...text) text {

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 var created = time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
@@ -57,7 +57,7 @@ func TestFetch_IsDeterministic(t *testing.T) {
 		if !reflect.DeepEqual(first, second) {
 			t.Fatalf("%s: two fetches at the same time differ", ref.ID)
 		}
-		seen[fmt.Sprint(poller.Derive(first).Destination, poller.Derive(first).ETA)] = true
+		seen[fmt.Sprint(tracking.Derive(first).Destination, tracking.Derive(first).ETA)] = true
 	}
 	if len(seen) < 10 {
 		t.Errorf("30 references got only %d different voyages", len(seen))
@@ -73,7 +73,7 @@ func run(t testing.TB, ref references.Reference, step time.Duration) ([]*referen
 	var snaps []*references.Shipment
 	var times []time.Time
 	for c.t.Before(ref.CreatedAt.Add(120 * 24 * time.Hour)) {
-		snaps = append(snaps, poller.Derive(fetch(t, s, ref)))
+		snaps = append(snaps, tracking.Derive(fetch(t, s, ref)))
 		times = append(times, c.t)
 		c.t = c.t.Add(step)
 	}
@@ -109,7 +109,7 @@ func TestFetch_VoyageUnfoldsOverSimulatedTime(t *testing.T) {
 					t.Fatalf("at %s %d actual events, before %d", times[n], count, prevACT)
 				}
 				prevACT = count
-				if done := poller.IsComplete(s, nil); done != (s.Status == references.ShipmentEmptyReturned) {
+				if done := tracking.IsComplete(s, nil); done != (s.Status == references.ShipmentEmptyReturned) {
 					t.Fatalf("at %s complete = %v with status %s", times[n], done, s.Status)
 				}
 			}
@@ -124,10 +124,10 @@ func TestFetch_VoyageUnfoldsOverSimulatedTime(t *testing.T) {
 			if end.Code != references.CodeGateIn || end.EmptyIndicator != "EMPTY" {
 				t.Errorf("last event %s %s, want the empty return", end.Code, end.EmptyIndicator)
 			}
-			if !poller.IsComplete(last, nil) || last.Status != references.ShipmentEmptyReturned {
-				t.Errorf("final snapshot: complete %v, status %s", poller.IsComplete(last, nil), last.Status)
+			if !tracking.IsComplete(last, nil) || last.Status != references.ShipmentEmptyReturned {
+				t.Errorf("final snapshot: complete %v, status %s", tracking.IsComplete(last, nil), last.Status)
 			}
-			if poller.IsComplete(snaps[len(snaps)/4], nil) {
+			if tracking.IsComplete(snaps[len(snaps)/4], nil) {
 				t.Error("complete a quarter of the way")
 			}
 		})
@@ -149,7 +149,7 @@ func TestFetch_ConsecutivePollsDiffSensibly(t *testing.T) {
 		etaMoved := false
 		var prev *references.Shipment
 		for n, s := range snaps {
-			changes := poller.Diff(prev, s)
+			changes := tracking.Diff(prev, s)
 			if n == 0 && (len(changes) == 0 || changes[0].Type != references.ChangeEventAdded) {
 				t.Fatalf("%s: first poll gave %+v", ref.ID, changes)
 			}
@@ -222,7 +222,7 @@ func TestFetch_SpeedScalesSimulatedTime(t *testing.T) {
 
 	// A month at speed 3600 takes twelve minutes: the voyage is over after an hour.
 	done := demo.New(demo.Options{Speed: 3600, Now: func() time.Time { return created.Add(time.Hour) }})
-	if !poller.IsComplete(fetch(t, done, ref), nil) {
+	if !tracking.IsComplete(fetch(t, done, ref), nil) {
 		t.Error("voyage not complete after an hour at speed 3600")
 	}
 }

@@ -1,4 +1,4 @@
-package poller
+package tracking
 
 import (
 	"slices"
@@ -224,24 +224,6 @@ func diffShipment(changes []references.Change, old, cur *references.Shipment) []
 	return changes
 }
 
-// fieldChange describes a shipment-level field going from old to cur (either may be
-// empty: not known).
-func fieldChange(t references.ChangeType, what, old, cur string) references.Change {
-	var d string
-	switch {
-	case old == "":
-		d = what + " is " + cur
-	case cur == "":
-		d = what + " no longer known (was " + old + ")"
-	default:
-		d = what + " changed from " + old + " to " + cur
-	}
-	if t == references.ChangeETAChanged && old != "" && cur != "" {
-		d = what + " moved from " + old + " to " + cur
-	}
-	return references.Change{Type: t, Description: capitalize(d), Old: old, New: cur}
-}
-
 // statusKey makes a missing status and unknown the same: both say nothing is known.
 func statusKey(s references.ShipmentStatus) references.ShipmentStatus {
 	if s == "" {
@@ -257,165 +239,11 @@ func sameInstant(a, b *time.Time) bool {
 	return a.Equal(*b)
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-func stampPtr(t *time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return stamp(*t)
-}
-
 func voyageOf(tc *references.TransportCall) string {
 	if tc == nil {
 		return ""
 	}
 	return strings.TrimSpace(tc.Voyage)
-}
-
-// locationLabel names a location for people: "NLRTM (Rotterdam)".
-func locationLabel(l *references.Location) string {
-	if l == nil {
-		return ""
-	}
-	code, name := strings.TrimSpace(l.UNLocode), strings.TrimSpace(l.Name)
-	switch {
-	case code != "" && name != "":
-		return code + " (" + name + ")"
-	case code != "":
-		return code
-	}
-	return name
-}
-
-// vesselLabel names a vessel for people and receivers: "NORDIC AURORA (IMO 9434761)".
-func vesselLabel(tc *references.TransportCall) string {
-	if tc == nil {
-		return ""
-	}
-	name, imo := strings.TrimSpace(tc.VesselName), strings.TrimSpace(tc.VesselIMO)
-	switch {
-	case name != "" && imo != "":
-		return name + " (IMO " + imo + ")"
-	case imo != "":
-		return "IMO " + imo
-	}
-	return name
-}
-
-// milestone names the milestone of e for people: "vessel arrival at NLRTM (NORDIC
-// AURORA 412W)".
-func milestone(e *references.Event) string {
-	s := eventName(e)
-	if code := locationKey(e.Location); code != "" {
-		s += " at " + code
-	}
-	if tc := e.TransportCall; tc != nil {
-		v := strings.TrimSpace(strings.TrimSpace(tc.VesselName) + " " + strings.TrimSpace(tc.Voyage))
-		if v == "" {
-			v = strings.TrimSpace(tc.VesselIMO)
-		}
-		if v != "" {
-			s += " (" + v + ")"
-		}
-	}
-	if eq := strings.TrimSpace(e.EquipmentReference); eq != "" {
-		s += " for " + eq
-	}
-	return s
-}
-
-// eventName says what an event code means in words; unknown codes are shown as they are.
-func eventName(e *references.Event) string {
-	code := norm(e.Code)
-	if e.Type == references.EventShipment {
-		if w := documentStatus(code); w != "" {
-			return "document " + w + " (" + code + ")"
-		}
-		return "document status " + code
-	}
-	empty := ""
-	switch norm(e.EmptyIndicator) {
-	case "EMPTY":
-		empty = "empty "
-	case "LADEN":
-		empty = "laden "
-	}
-	switch code {
-	case references.CodeArrival:
-		return "vessel arrival"
-	case references.CodeDeparture:
-		return "vessel departure"
-	case references.CodeLoad:
-		return "load"
-	case references.CodeDischarge:
-		return "discharge"
-	case references.CodeGateIn:
-		return empty + "gate-in"
-	case references.CodeGateOut:
-		return empty + "gate-out"
-	case references.CodeStuffing:
-		return "stuffing"
-	case references.CodeStripping:
-		return "stripping"
-	}
-	return "event " + code
-}
-
-// documentStatus words the DCSA document status codes of shipment events.
-func documentStatus(code string) string {
-	switch code {
-	case "RECE":
-		return "received"
-	case "DRFT":
-		return "drafted"
-	case "PENA":
-		return "pending approval"
-	case "PENU":
-		return "pending update"
-	case "REJE":
-		return "rejected"
-	case "APPR":
-		return "approved"
-	case "ISSU":
-		return "issued"
-	case "SURR":
-		return "surrendered"
-	case "SUBM":
-		return "submitted"
-	case "VOID":
-		return "voided"
-	case "CONF":
-		return "confirmed"
-	case "REQS":
-		return "requested"
-	case "CMPL":
-		return "completed"
-	case "HOLD":
-		return "on hold"
-	case "RELS":
-		return "released"
-	}
-	return ""
-}
-
-func classifierWord(c references.Classifier) string {
-	switch c {
-	case references.ClassifierPlanned:
-		return "planned"
-	case references.ClassifierEstimated:
-		return "estimated"
-	case references.ClassifierActual:
-		return "actual"
-	}
-	return "reported"
-}
-
-func capitalize(s string) string {
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		return s
-	}
-	return string(s[0]-'a'+'A') + s[1:]
 }
 
 func eventCopy(e *references.Event) *references.Event {

@@ -1,4 +1,4 @@
-package poller
+package tracking
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 )
 
 // updateGolden rewrites golden files instead of comparing with them:
-// go test ./poller -run Golden -update
+// go test ./tracking -run Golden -update
 var updateGolden = flag.Bool("update", false, "rewrite golden files in testdata")
 
 // diffGoldenStep is one poll of a golden case: the changes from the previous snapshot, and
@@ -81,19 +81,6 @@ func TestDiff_Golden(t *testing.T) {
 			}
 		})
 	}
-}
-
-func readShipmentFixture(t testing.TB, path string) *references.Shipment {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s references.Shipment
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return &s
 }
 
 func withoutEventsList(s *references.Shipment) *references.Shipment {

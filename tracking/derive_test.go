@@ -1,89 +1,14 @@
-package poller
+package tracking
 
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/trackhook/trackhook/references"
 )
-
-// evTime0 is the origin of the hour offsets the test events are written with.
-var evTime0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-
-// eventBuilder builds a test event; the methods return modified copies.
-type eventBuilder references.Event
-
-// ev is an event with code and classifier at hour h after evTime0. Arrivals and departures
-// are transport events, the rest equipment events.
-func mkEvent(code string, c references.Classifier, h int) eventBuilder {
-	e := eventBuilder{ID: code + "-" + string(c), Code: code, Classifier: c, Time: evTime0.Add(time.Duration(h) * time.Hour), Type: references.EventEquipment}
-	if code == references.CodeArrival || code == references.CodeDeparture {
-		e.Type = references.EventTransport
-	}
-	return e
-}
-
-func (b eventBuilder) at(locode string) eventBuilder {
-	b.Location = &references.Location{UNLocode: locode}
-	b.ID += "-" + locode
-	return b
-}
-
-func (b eventBuilder) on(vessel, imo, voyage string) eventBuilder {
-	b.TransportCall = &references.TransportCall{VesselName: vessel, VesselIMO: imo, Voyage: voyage}
-	b.ID += "-" + imo
-	return b
-}
-
-func (b eventBuilder) empty() eventBuilder                      { b.EmptyIndicator = "EMPTY"; return b }
-func (b eventBuilder) laden() eventBuilder                      { b.EmptyIndicator = "LADEN"; return b }
-func (b eventBuilder) id(id string) eventBuilder                { b.ID = id; return b }
-func (b eventBuilder) kind(t references.EventType) eventBuilder { b.Type = t; return b }
-func (b eventBuilder) e() references.Event                      { return references.Event(b) }
-
-const (
-	clsPLN = references.ClassifierPlanned
-	clsEST = references.ClassifierEstimated
-	clsACT = references.ClassifierActual
-)
-
-func mkShipment(events ...eventBuilder) *references.Shipment {
-	s := &references.Shipment{}
-	for _, b := range events {
-		s.Events = append(s.Events, b.e())
-	}
-	return s
-}
-
-// transshippedVoyage is a transshipped trip CNSHA -> SGSIN -> NLRTM where the first n
-// milestones happened and the rest are estimated.
-func transshippedVoyage(n int) []eventBuilder {
-	all := []eventBuilder{
-		mkEvent("GTOT", clsACT, 0).at("CNSHA").empty(),
-		mkEvent("STUF", clsACT, 10).at("CNSHA"),
-		mkEvent("GTIN", clsACT, 20).at("CNSHA").laden(),
-		mkEvent("LOAD", clsACT, 40).at("CNSHA").on("PACIFIC MERIDIAN", "9815903", "412W"),
-		mkEvent("DEPA", clsACT, 50).at("CNSHA").on("PACIFIC MERIDIAN", "9815903", "412W"),
-		mkEvent("ARRI", clsACT, 200).at("SGSIN").on("PACIFIC MERIDIAN", "9815903", "412W"),
-		mkEvent("DISC", clsACT, 210).at("SGSIN").on("PACIFIC MERIDIAN", "9815903", "412W"),
-		mkEvent("LOAD", clsACT, 260).at("SGSIN").on("NORDIC AURORA", "9526019", "051W"),
-		mkEvent("DEPA", clsACT, 270).at("SGSIN").on("NORDIC AURORA", "9526019", "051W"),
-		mkEvent("ARRI", clsACT, 700).at("NLRTM").on("NORDIC AURORA", "9526019", "051W"),
-		mkEvent("DISC", clsACT, 710).at("NLRTM").on("NORDIC AURORA", "9526019", "051W"),
-		mkEvent("GTOT", clsACT, 750).at("NLRTM").laden(),
-		mkEvent("STRP", clsACT, 780).at("NLRTM"),
-		mkEvent("GTIN", clsACT, 800).at("NLRTM").empty(),
-	}
-	for i := n; i < len(all); i++ {
-		all[i].Classifier = clsEST
-		all[i].ID += "-clsEST"
-	}
-	return all
-}
 
 func TestDerive_StatusFollowsTheActualEvents(t *testing.T) {
 	t.Parallel()
@@ -297,88 +222,4 @@ func TestDerive_OfDerivedIsTheSame(t *testing.T) {
 	if d := Derive(nil); d.Status != references.ShipmentUnknown || d.Events == nil {
 		t.Errorf("Derive(nil) = %+v, want unknown status and empty events", d)
 	}
-}
-
-func TestIsComplete(t *testing.T) {
-	t.Parallel()
-	cmpl := TerminalRule{{Type: references.EventShipment, Code: "CMPL"}}
-	anyEmptyGateIn := TerminalRule{{Code: "GTIN", EmptyIndicator: "EMPTY"}}
-	tests := []struct {
-		name   string
-		s      *references.Shipment
-		rule   TerminalRule
-		wanted bool
-	}{
-		{"nil snapshot", nil, nil, false},
-		{"no events", &references.Shipment{}, nil, false},
-		{"delivered but not returned", mkShipment(transshippedVoyage(13)...), nil, false},
-		{"empty returned", mkShipment(transshippedVoyage(14)...), nil, true},
-		{"empty return only estimated", mkShipment(transshippedVoyage(13)...), DefaultTerminalRule(), false},
-		{
-			"empty gate-in left from the previous trip",
-			mkShipment(mkEvent("GTIN", clsACT, -50).at("NLRTM").empty(), mkEvent("LOAD", clsEST, 40).at("CNSHA"), mkEvent("ARRI", clsEST, 700).at("NLRTM")),
-			nil, false,
-		},
-		{
-			"same, with a rule that does not ask for arrival first",
-			mkShipment(mkEvent("GTIN", clsACT, -50).at("NLRTM").empty(), mkEvent("LOAD", clsEST, 40).at("CNSHA"), mkEvent("ARRI", clsEST, 700).at("NLRTM")),
-			anyEmptyGateIn, true,
-		},
-		{
-			"a configured document code",
-			mkShipment(append(transshippedVoyage(5), mkEvent("CMPL", clsACT, 60).kind(references.EventShipment))...),
-			cmpl, true,
-		},
-		{
-			"the configured code of another event type",
-			mkShipment(append(transshippedVoyage(5), mkEvent("CMPL", clsACT, 60))...),
-			cmpl, false,
-		},
-		{
-			"codes match whatever their case",
-			mkShipment(append(transshippedVoyage(5), mkEvent("cmpl", clsACT, 60).kind(references.EventShipment))...),
-			cmpl, true,
-		},
-		{"order does not matter", reversedEvents(mkShipment(transshippedVoyage(14)...)), nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := IsComplete(tt.s, tt.rule); got != tt.wanted {
-				t.Errorf("IsComplete = %v, want %v", got, tt.wanted)
-			}
-		})
-	}
-}
-
-// TestIsComplete_AgreesWithStatus checks on every fixture that the default rule and
-// the empty_returned status are the same condition.
-func TestIsComplete_AgreesWithStatus(t *testing.T) {
-	t.Parallel()
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "diff", "*", "[0-9][0-9].json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures: %v", err)
-	}
-	completes := 0
-	for _, f := range files {
-		s := readShipmentFixture(t, f)
-		returned := Derive(s).Status == references.ShipmentEmptyReturned
-		if IsComplete(s, nil) != returned {
-			t.Errorf("%s: IsComplete = %v but status empty_returned = %v", f, !returned, returned)
-		}
-		if returned {
-			completes++
-		}
-	}
-	if completes == 0 {
-		t.Error("no fixture reaches empty_returned; the check proves nothing")
-	}
-}
-
-func reversedEvents(s *references.Shipment) *references.Shipment {
-	c := &references.Shipment{Events: make([]references.Event, len(s.Events))}
-	for i, e := range s.Events {
-		c.Events[len(s.Events)-1-i] = e
-	}
-	return c
 }
