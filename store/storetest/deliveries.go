@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"errors"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -302,7 +301,7 @@ func runDeliveries(t *testing.T, open Opener) {
 		})
 	})
 
-	t.Run("PatchReference", func(t *testing.T) {
+	t.Run("PatchReferenceDeliveries", func(t *testing.T) {
 		t.Run("PendingWorkGoesToTheNewURL", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))
@@ -339,6 +338,35 @@ func runDeliveries(t *testing.T, open Opener) {
 			f.noDeliveryDue("callback removed, a new update")
 		})
 
+		t.Run("RedeliveryToTheOldURLStaysQueuedForTheNewOne", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, withCallback(url1))
+			ups := f.appendUpdates(ref.ID)
+			f.deliverAll(ref.ID)
+			if err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[0].ID, f.now()); err != nil {
+				t.Fatal(err)
+			}
+			key := references.RedeliveryLeaseKey(ref.ID, ups[0].ID)
+			c := f.claimDelivery("owner-1", key)
+			u := url2
+			if _, err := f.b.PatchReference(f.ctx, acctA, ref.ID, references.Patch{CallbackURL: &u}, f.now()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.b.RecordAttempt(f.ctx, c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered), ""); err != nil {
+				t.Fatalf("RecordAttempt of a redelivery to the replaced URL: %v", err)
+			}
+			if log := f.deliveries(acctA, ref.ID); len(log) != 2 || log[0].URL != url1 || !log[0].Redelivery {
+				t.Errorf("newest log entry %+v, want the redelivery to %q logged", log[0], url1)
+			}
+			if err := f.b.ReleaseLease(f.ctx, c.Lease); err != nil {
+				t.Fatal(err)
+			}
+			again := f.claimDelivery("owner-2", key)
+			if again.Job.Reference.CallbackURL != url2 || again.Job.Update.ID != ups[0].ID {
+				t.Errorf("redelivery after the PATCH: %s to %q, want %s to %q", again.Job.Update.ID, again.Job.Reference.CallbackURL, ups[0].ID, url2)
+			}
+		})
+
 		t.Run("AttemptToTheOldURLIsOnlyLogged", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))
@@ -368,6 +396,3 @@ func runDeliveries(t *testing.T, open Opener) {
 		})
 	})
 }
-
-// errNothing reports whether err says a stream is drained.
-func errNothing(err error) bool { return errors.Is(err, references.ErrNothingToDeliver) }

@@ -382,3 +382,6 @@ func seqs(ups []references.Update) []uint64 {
 	}
 	return out
 }
+
+// errNothing reports whether err says a stream is drained.
+func errNothing(err error) bool { return errors.Is(err, references.ErrNothingToDeliver) }
