@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 	runPolls(t, open)
 	runLeases(t, open)
 	runDeliveries(t, open)
+	runPatchDeliveries(t, open)
 	runRedeliveries(t, open)
 	runAttempts(t, open)
 	runAccounts(t, open)
