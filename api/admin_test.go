@@ -58,7 +58,7 @@ func TestBackup_AdminOnlyAndOpensAsStore(t *testing.T) {
 	}
 	raw.Close()
 	// ... and the store opens it with the data and keys in it.
-	db, err := store.Open(path, store.Options{NoSync: true, Now: b.clock.Now})
+	db, err := store.Open(path, store.Options{NoSync: true, Clock: b.clock})
 	if err != nil {
 		t.Fatalf("open backup as store: %v", err)
 	}

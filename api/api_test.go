@@ -18,27 +18,10 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
 )
-
-// testClock is a clock that only moves when told to.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // syncBuffer collects log output written from server goroutines.
 type syncBuffer struct {
@@ -70,8 +53,8 @@ type testBundle struct {
 	e     *echo.Echo
 	svc   *references.Service
 	db    *store.DB
-	path  string // the store's file
-	clock *testClock
+	path  string      // the store's file
+	clock *clock.Fake // the store's and the API's clock: moves only when told to
 	logs  *syncBuffer
 
 	keyA, keyB string // API keys of accounts A and B
@@ -90,11 +73,11 @@ const (
 func setup(t testing.TB, configure ...func(*setupConfig)) *testBundle {
 	t.Helper()
 	b := &testBundle{
-		clock: &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
+		clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
 		logs:  &syncBuffer{},
 		path:  filepath.Join(t.TempDir(), "trackhook.db"),
 	}
-	db, err := store.Open(b.path, store.Options{NoSync: true, Now: b.clock.Now})
+	db, err := store.Open(b.path, store.Options{NoSync: true, Clock: b.clock})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

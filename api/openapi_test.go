@@ -234,7 +234,10 @@ func (c *conformance) run(t *testing.T, cl call) []byte {
 func pollWithDemo(t *testing.T, b *testBundle, refID string) {
 	t.Helper()
 	src := demo.New(demo.Options{Speed: 1, Now: b.clock.Now})
-	p := poller.New(b.db, poller.Options{Router: poller.Router{Default: src}, Now: b.clock.Now})
+	p, err := poller.New(b.db, poller.Options{Router: poller.Router{Default: src}, Clock: b.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 2 {
 		if err := p.PollOne(context.Background(), refID); err != nil {
 			t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -51,8 +52,8 @@ func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
 }
 
 func TestKeyLimiters_EvictsIdleBuckets(t *testing.T) {
-	clock := &testClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	k := newKeyLimiters(10, 5, clock.Now)
+	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	k := newKeyLimiters(10, 5, clk.Now)
 	if k.idleAfter != minIdleEviction {
 		t.Fatalf("idleAfter %v, want %v", k.idleAfter, minIdleEviction)
 	}
@@ -61,9 +62,9 @@ func TestKeyLimiters_EvictsIdleBuckets(t *testing.T) {
 			t.Fatalf("first request of %s waits %v", id, d)
 		}
 	}
-	clock.Advance(minIdleEviction / 2)
+	clk.Advance(minIdleEviction / 2)
 	k.wait("key_1") // key_1 stays busy
-	clock.Advance(minIdleEviction/2 + time.Second)
+	clk.Advance(minIdleEviction/2 + time.Second)
 	k.wait("key_4")
 	if got := k.size(); got != 2 {
 		t.Errorf("%d buckets after eviction, want 2 (key_1 and key_4)", got)

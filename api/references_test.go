@@ -18,6 +18,10 @@ import (
 	"github.com/trackhook/trackhook/store"
 )
 
+// testOwner names the tests in the store's leases when they claim work directly, as
+// the poller and the notifier would.
+const testOwner = "test"
+
 // seedUpdates appends n shipment updates to the reference's feed, as a poll would.
 func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []references.Update {
 	t.Helper()
@@ -30,7 +34,12 @@ func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []references
 			Changes:   []references.Change{{Type: references.ChangeStatusChanged, Description: fmt.Sprintf("change %d", i), New: "in_transit"}},
 		})
 	}
-	if _, err := b.db.RecordPoll(context.Background(), refID, res); err != nil {
+	ctx := context.Background()
+	claim, err := b.db.ClaimPoll(ctx, testOwner, refID, time.Minute)
+	if err != nil {
+		t.Fatalf("claim poll: %v", err)
+	}
+	if _, err := b.db.RecordPoll(ctx, claim.Lease, res); err != nil {
 		t.Fatalf("record poll: %v", err)
 	}
 	resp, body := b.do(t, http.MethodGet, "/references/"+refID+"/updates?limit=500", b.keyA, nil)
@@ -47,17 +56,21 @@ func (b *testBundle) seedAttempts(t testing.TB, refID string, n int) {
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		now := b.clock.Now()
-		job, err := b.db.NextDelivery(ctx, refID, now)
+		claim, err := b.db.ClaimDelivery(ctx, testOwner, refID, time.Minute)
 		if err != nil {
-			t.Fatalf("next delivery: %v", err)
+			t.Fatalf("claim delivery: %v", err)
 		}
+		job := claim.Job
 		retry := now.Add(time.Minute)
 		a := references.DeliveryAttempt{
 			ReferenceID: refID, UpdateID: job.Update.ID, Sequence: job.Update.Sequence, Attempt: job.Attempt,
 			URL: job.Reference.CallbackURL, At: now, StatusCode: 500, Outcome: references.OutcomeFailed, NextRetryAt: &retry,
 		}
-		if _, err := b.db.RecordAttempt(ctx, job, a, ""); err != nil {
+		if _, err := b.db.RecordAttempt(ctx, claim.Lease, job, a, ""); err != nil {
 			t.Fatalf("record attempt: %v", err)
+		}
+		if err := b.db.ReleaseLease(ctx, claim.Lease); err != nil {
+			t.Fatalf("release lease: %v", err)
 		}
 		b.clock.Advance(time.Minute)
 	}
@@ -703,7 +716,17 @@ func TestRedeliver(t *testing.T) {
 		if resp.StatusCode != http.StatusAccepted || decode[queuedBody](t, body).Status != "queued" {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-		jobs, err := b.db.Redeliveries(context.Background(), b.clock.Now(), 10)
+		ctx := context.Background()
+		claims, err := b.db.ClaimDueDeliveries(ctx, testOwner, 10, time.Minute)
+		var jobs []references.DeliveryJob
+		for _, c := range claims {
+			if c.Job.Redelivery {
+				jobs = append(jobs, c.Job)
+			}
+			if err := b.db.ReleaseLease(ctx, c.Lease); err != nil {
+				t.Errorf("release lease: %v", err)
+			}
+		}
 		if err != nil || len(jobs) != 1 || jobs[0].Update.ID != ups[0].ID {
 			t.Errorf("queued redeliveries %+v, %v", jobs, err)
 		}
@@ -730,7 +753,7 @@ func TestStore_ReopenedFileKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db, err := store.Open(b.path, store.Options{NoSync: true, Now: b.clock.Now})
+	db, err := store.Open(b.path, store.Options{NoSync: true, Clock: b.clock})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

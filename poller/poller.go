@@ -192,8 +192,9 @@ func (p *Poller) work(ctx context.Context, c references.PollClaim) {
 
 // PollOne polls one reference now, due or not, and records the outcome. Errors of
 // the source are recorded on the reference, not returned; an error return means the
-// store failed, the reference is being polled already (references.ErrBusy), or ctx
-// ended (then nothing is recorded and the reference stays due).
+// store failed, the reference is being polled already (references.ErrBusy) or is no
+// longer active (references.ErrConflict), or ctx ended (then nothing is recorded and
+// the reference stays due).
 func (p *Poller) PollOne(ctx context.Context, id string) error {
 	// Nothing renews this claim: it outlives the fetch's own timeout instead.
 	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, p.opts.PollTimeout+p.opts.Lease)

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/api"
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -436,8 +437,8 @@ func TestHostileAPI_FloodIsRateLimitedPerKey(t *testing.T) {
 	if err := db.CreateAPIKey(t.Context(), storedA2); err != nil {
 		t.Fatal(err)
 	}
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	a := newAPIServer(t, db, references.ServiceOptions{Now: clock.Now}, api.Options{RateLimit: limit, RateBurst: burst, Now: clock.Now})
+	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	a := newAPIServer(t, db, references.ServiceOptions{Now: clk.Now}, api.Options{RateLimit: limit, RateBurst: burst, Now: clk.Now})
 
 	results := make([]response, flood)
 	var wg sync.WaitGroup
@@ -471,7 +472,7 @@ func TestHostileAPI_FloodIsRateLimitedPerKey(t *testing.T) {
 	if r := a.mustCall(t, keyA, http.MethodGet, "/references", nil); r.status != http.StatusTooManyRequests {
 		t.Errorf("the flooding key right after: %d", r.status)
 	}
-	clock.Advance(time.Second)
+	clk.Advance(time.Second)
 	servedAfter := 0
 	for range 2 * limit {
 		if a.mustCall(t, keyA, http.MethodGet, "/references", nil).status == http.StatusOK {

@@ -54,14 +54,18 @@ func TestSecurity_AccountIsolationOnEveryRoute(t *testing.T) {
 			}
 		}
 		if i < 2 {
-			job, err := db.NextDelivery(ctx, id, time.Now())
+			claim, err := db.ClaimDelivery(ctx, testOwner, id, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.RecordAttempt(ctx, job, references.DeliveryAttempt{
+			job := claim.Job
+			if _, err := db.RecordAttempt(ctx, claim.Lease, job, references.DeliveryAttempt{
 				ReferenceID: id, UpdateID: job.Update.ID, Sequence: job.Update.Sequence, Attempt: 1, URL: job.Reference.CallbackURL,
 				At: time.Now().UTC(), StatusCode: 200, Outcome: references.OutcomeDelivered,
 			}, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.ReleaseLease(ctx, claim.Lease); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -178,7 +182,16 @@ func TestSecurity_AccountIsolationOnEveryRoute(t *testing.T) {
 	if after := viewOfB(); after != before {
 		t.Errorf("B's state changed while A tried:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
-	queued, err := db.Redeliveries(ctx, time.Now(), 100)
+	claims, err := db.ClaimDueDeliveries(ctx, testOwner, 100, time.Minute)
+	var queued []references.DeliveryJob
+	for _, c := range claims {
+		if c.Job.Redelivery {
+			queued = append(queued, c.Job)
+		}
+		if err := db.ReleaseLease(ctx, c.Lease); err != nil {
+			t.Error(err)
+		}
+	}
 	if err != nil || len(queued) != 0 {
 		t.Errorf("redeliveries queued after A's attempts: %d %v", len(queued), err)
 	}
@@ -304,10 +317,13 @@ func TestSecurity_SecretsStayOutOfLogsAndErrorBodies(t *testing.T) {
 		BreakerWait: 20 * time.Millisecond,
 		Logger:      logger.With("component", "notifier"),
 	})
-	p := poller.New(db, poller.Options{
+	p, err := poller.New(db, poller.Options{
 		Router: poller.Router{Default: demo.New(demo.Options{Speed: 5_000_000})}, Logger: logger.With("component", "poller"),
 		Observe: func(poller.PollReport) { n.Wake() },
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	n.Start(ctx)
 	stopped := false
 	stopNotifier := func() {
@@ -342,6 +358,12 @@ func TestSecurity_SecretsStayOutOfLogsAndErrorBodies(t *testing.T) {
 	for range 8 {
 		for _, id := range refs {
 			if err := p.PollOne(ctx, id); err != nil {
+				// The reference whose callback answered 410 is unsubscribed by the
+				// notifier meanwhile, and an unsubscribed reference cannot be claimed
+				// for a poll (a conflict): that is the only error allowed.
+				if cur, rerr := db.Reference(ctx, id); rerr == nil && !cur.Active() && errors.Is(err, references.ErrConflict) {
+					continue
+				}
 				t.Fatalf("poll: %v", err)
 			}
 		}

@@ -194,7 +194,11 @@ func TestSourceChaos_PollsFailCleanlyBreakerOpensNothingCorrupted(t *testing.T) 
 	}
 	newPoller := func() (*poller.Poller, *poller.GuardedSource) {
 		g := poller.Guard("CHAOS", client, poller.GuardOptions{Failures: 3, OpenFor: time.Hour})
-		return poller.New(db, poller.Options{Router: poller.Router{Default: g}, Logger: logger}), g
+		p, err := poller.New(db, poller.Options{Router: poller.Router{Default: g}, Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p, g
 	}
 
 	refs := []references.Reference{
@@ -419,7 +423,10 @@ func TestSourceChaos_CarrierEchoingTheAPIKeyDoesNotSpreadIt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := poller.New(db, poller.Options{Router: poller.Router{Default: client}, Logger: logger})
+	p, err := poller.New(db, poller.Options{Router: poller.Router{Default: client}, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ref := addReference(t, db, "acct_echo", "", 1)
 	for range 3 { // the third failure writes a tracking.failed update
 		if err := p.PollOne(ctx, ref.ID); err != nil {

@@ -63,12 +63,19 @@ func addReference(t *testing.T, db *store.DB, accountID, callbackURL string, ser
 	return stored
 }
 
-// appendUpdate records a poll that found a change, as the poller does: one
-// shipment.updated update created at the moment of the call, queued for delivery when
-// the reference has a callback.
+// testOwner names the tests in the store's leases when they claim work themselves.
+const testOwner = "reliability-test"
+
+// appendUpdate records a poll that found a change, as the poller does (claimed with
+// ClaimPoll, recorded under its lease): one shipment.updated update created at the
+// moment of the call, queued for delivery when the reference has a callback.
 func appendUpdate(ctx context.Context, db *store.DB, refID string, n int) error {
+	claim, err := db.ClaimPoll(ctx, testOwner, refID, time.Minute)
+	if err != nil {
+		return err
+	}
 	now := time.Now().UTC()
-	_, err := db.RecordPoll(ctx, refID, references.PollResult{
+	_, err = db.RecordPoll(ctx, claim.Lease, references.PollResult{
 		PolledAt:   now,
 		NextPollAt: now.Add(time.Hour),
 		Updates: []references.Update{{

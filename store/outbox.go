@@ -367,6 +367,13 @@ func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, unti
 // The attempt has been made when this is called, so its caller can wait a little:
 // concurrent calls are committed together with patience (see attemptPatience).
 func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribeReason references.UnsubscribeReason) (references.Reference, error) {
+	want := callbackLease + job.Reference.ID
+	if job.Redelivery {
+		want = references.RedeliveryLeaseKey(job.Reference.ID, job.Update.ID)
+	}
+	if lease.Key != want {
+		return references.Reference{}, fmt.Errorf("record attempt for %s: %w: the lease is on %q, not this job", job.Update.ID, references.ErrLeaseLost, lease.Key)
+	}
 	if !db.leases.record(lease, db.clock.Now()) {
 		return references.Reference{}, fmt.Errorf("record attempt for %s: %w", job.Update.ID, references.ErrLeaseLost)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/api"
+	fakeclock "github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
 )
@@ -22,8 +23,8 @@ func statusStore(t *testing.T, created time.Time) (path string, waiting referenc
 	t.Helper()
 	ctx := context.Background()
 	path = filepath.Join(t.TempDir(), "status.db")
-	now := func() time.Time { return created }
-	db, err := store.Open(path, store.Options{NoSync: true, Now: now})
+	clk := fakeclock.NewFake(created)
+	db, err := store.Open(path, store.Options{NoSync: true, Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,7 @@ func statusStore(t *testing.T, created time.Time) (path string, waiting referenc
 	if _, err := db.EnsureAccount(ctx, "acct", references.NewWebhookSecret(), created); err != nil {
 		t.Fatal(err)
 	}
-	svc := references.NewService(db, references.ServiceOptions{Now: now})
+	svc := references.NewService(db, references.ServiceOptions{Now: clk.Now})
 	create := func(req references.CreateRequest) references.Reference {
 		ref, _, err := svc.Create(ctx, "acct", req, "")
 		if err != nil {
@@ -51,7 +52,11 @@ func statusStore(t *testing.T, created time.Time) (path string, waiting referenc
 			Type: references.UpdateShipment, CreatedAt: created.Add(time.Duration(i) * time.Minute), Changes: []references.Change{},
 		})
 	}
-	if _, err := db.RecordPoll(ctx, hooked.ID, res); err != nil {
+	claim, err := db.ClaimPoll(ctx, "test", hooked.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RecordPoll(ctx, claim.Lease, res); err != nil {
 		t.Fatal(err)
 	}
 	ups, err := db.ListUpdates(ctx, "acct", hooked.ID, 0, 10)

@@ -6,6 +6,7 @@ package retention
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/trackhook/trackhook/internal/clock"
@@ -31,9 +32,10 @@ type Options struct {
 
 // Pruner runs retention. Start it once; Stop waits for a prune under way.
 type Pruner struct {
-	store Store
-	opts  Options
-	loop  *workloop.Loop[time.Time]
+	store   Store
+	opts    Options
+	loop    *workloop.Loop[time.Time]
+	pending atomic.Bool // a prune is queued or running
 }
 
 // New returns a Pruner over store; it does nothing until Start.
@@ -54,11 +56,19 @@ func New(store Store, opts Options) *Pruner {
 	p := &Pruner{store: store, opts: opts}
 	p.loop = workloop.New(workloop.Config[time.Time]{
 		Name: "retention",
-		// The work due at each scan is one prune, up to the cutoff of that moment.
+		// The work due at each scan is one prune, up to the cutoff of that moment,
+		// unless one is queued or running still.
 		Claim: func(context.Context, int) ([]time.Time, error) {
+			if !p.pending.CompareAndSwap(false, true) {
+				return nil, nil
+			}
 			return []time.Time{opts.Clock.Now().Add(-opts.Keep)}, nil
 		},
-		Work:     func(ctx context.Context, cutoff time.Time) { p.Prune(ctx, cutoff) },
+		Work: func(ctx context.Context, cutoff time.Time) {
+			defer p.pending.Store(false)
+			p.Prune(ctx, cutoff)
+		},
+		Release:  func(context.Context, time.Time) { p.pending.Store(false) },
 		Workers:  1,
 		Queue:    1,
 		Schedule: workloop.Every(opts.Every),
