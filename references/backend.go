@@ -84,7 +84,8 @@ type PollQueue interface {
 // reference at a time, and records their attempts.
 type DeliveryQueue interface {
 	// ClaimDueDeliveries leases up to limit delivery streams with an update due, and
-	// requested redeliveries, most overdue first, each with its first job. A stream is
+	// requested redeliveries (due from when they were asked for), most overdue first,
+	// each with its first job. A stream is
 	// leased as a whole: updates of one (destination, reference) are sent in order by
 	// one owner at a time. A redelivery whose update no longer exists is dropped with
 	// an entry in the delivery log, never returned, and never blocks other work.
@@ -95,8 +96,10 @@ type DeliveryQueue interface {
 	NextDelivery(ctx context.Context, lease Lease) (DeliveryJob, error)
 	// RecordAttempt logs the attempt and moves the stream on (see AfterAttempt), in one
 	// transaction; unsubscribe, when set, also unsubscribes the reference. An attempt
-	// of a lost lease is refused with ErrLeaseLost. An attempt the stream has moved
-	// past meanwhile (a PATCH of the URL, an unsubscribe) is only logged.
+	// of a lost lease, or of a lease on other work, is refused with ErrLeaseLost. An
+	// attempt the stream has moved past meanwhile (a PATCH of the URL, an unsubscribe)
+	// is only logged. A stream's lease stays held (its owner goes on with NextDelivery
+	// and releases it when done); a redelivery's lease ends: it is one attempt.
 	RecordAttempt(ctx context.Context, lease Lease, job DeliveryJob, a DeliveryAttempt, unsubscribe UnsubscribeReason) (Reference, error)
 	// PostponeDelivery makes the leased stream due again at until without counting an
 	// attempt (its host's breaker is open), and ends the lease.
@@ -113,8 +116,9 @@ type LeaseKeeper interface {
 	// RenewLease extends a held lease to d from now, or returns ErrLeaseLost: the
 	// worker must then cancel its work, which another owner may be doing.
 	RenewLease(ctx context.Context, lease Lease, d time.Duration) (Lease, error)
-	// ReleaseLease gives back claimed work that was not done (shutdown): it is due
-	// again at once for any claimer. Releasing a lost lease does nothing.
+	// ReleaseLease ends a lease: the work is claimable again at the due time recorded
+	// for it, which is now for work whose outcome was not recorded (a shutdown) and
+	// the retry time after a failed attempt. Releasing a lost lease does nothing.
 	ReleaseLease(ctx context.Context, lease Lease) error
 }
 
@@ -139,8 +143,8 @@ type AccountStore interface {
 // Maintenance is what operators and retention need.
 type Maintenance interface {
 	// PruneUpdates deletes up to max feed entries created before cutoff, oldest first,
-	// keeping those still to be delivered or queued for redelivery. It returns how
-	// many it deleted.
+	// keeping those still to be delivered (not after an unsubscribe that stops
+	// delivery) or queued for redelivery. It returns how many it deleted.
 	PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error)
 	// Backup writes a consistent copy of the store to w.
 	Backup(ctx context.Context, w io.Writer) (int64, error)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -33,7 +34,9 @@ type heldLease struct {
 }
 
 func newLeases() *leases {
-	return &leases{held: map[string]heldLease{}, releasedAt: map[string]uint64{}}
+	// Tokens start at a random point, so a lease from before the store was reopened
+	// in the same process never matches one granted after.
+	return &leases{held: map[string]heldLease{}, releasedAt: map[string]uint64{}, token: rand.Uint64() >> 1}
 }
 
 // claimMark is the point a claim started reading at.

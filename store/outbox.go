@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -98,7 +99,6 @@ var callbackLease = references.DeliveryLeaseKey(references.DestinationCallback, 
 
 // ClaimDueDeliveries leases up to limit due delivery streams and requested
 // redeliveries to owner, each with its first job (see references.DeliveryQueue).
-// Redeliveries come first: they were asked for by a person.
 func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.DeliveryClaim, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -110,20 +110,36 @@ func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, l
 	now := db.clock.Now()
 	until := now.Add(lease)
 	var claims []references.DeliveryClaim
-	var stale []staleRedelivery
+	var stale []queuedRedelivery
 	var toWrite []string // streams to move on in a write before they can be claimed
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		claims, stale, err = db.claimRedeliveries(tx, owner, limit, now, until, mark)
-		if err != nil {
-			return err
-		}
-		// Ask for more than wanted: the most overdue may be leased already.
-		want := limit - len(claims)
+		// Streams and redeliveries, most overdue first: a redelivery is due from the
+		// moment it was asked for.
+		reds := queuedRedeliveries(tx)
 		end := timeKey(now)
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0 && want > 0; k, _ = c.Next() {
+		k, _ := c.First()
+		for len(claims) < limit {
+			streamDue := k != nil && bytes.Compare(k[:8], end) <= 0
+			if len(reds) > 0 && (!streamDue || !keyTime(k).Before(reds[0].at)) {
+				r := reds[0]
+				reds = reds[1:]
+				claim, gone, err := db.claimRedelivery(tx, r, owner, now, until, mark)
+				switch {
+				case err != nil:
+					return err
+				case gone:
+					stale = append(stale, r)
+				case claim.Lease.Owner != "":
+					claims = append(claims, claim)
+				}
+				continue
+			}
+			if !streamDue {
+				break
+			}
 			refID := string(k[8:])
+			k, _ = c.Next()
 			l, ok := db.leases.grant(callbackLease+refID, owner, now, until, mark)
 			if !ok {
 				continue
@@ -143,7 +159,6 @@ func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, l
 				continue
 			}
 			claims = append(claims, references.DeliveryClaim{Lease: l, Job: job})
-			want--
 		}
 		return nil
 	})
@@ -377,7 +392,11 @@ func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job ref
 	if !db.leases.record(lease, db.clock.Now()) {
 		return references.Reference{}, fmt.Errorf("record attempt for %s: %w", job.Update.ID, references.ErrLeaseLost)
 	}
-	defer db.leases.unrecord(lease)
+	if job.Redelivery {
+		defer db.leases.release(lease) // one attempt is all a redelivery is
+	} else {
+		defer db.leases.unrecord(lease)
+	}
 	var ref references.Reference
 	err := db.patientBatch(ctx, func(tx *bolt.Tx) error {
 		ref = references.Reference{}
@@ -556,52 +575,58 @@ func findUpdate(tx *bolt.Tx, refID, updateID string, last uint64) (references.Up
 	return u, references.Errorf(references.CodeNotFound, "update %s not found in the feed of %s", updateID, refID)
 }
 
-// staleRedelivery is a queued redelivery whose update (or reference) is gone.
-type staleRedelivery struct {
+// queuedRedelivery is a requested redelivery: of which update, asked for when.
+type queuedRedelivery struct {
 	refID, updateID string
+	at              time.Time
 }
 
-// claimRedeliveries leases up to limit queued redeliveries, each with its job, and
-// lists those whose update no longer exists.
-func (db *DB) claimRedeliveries(tx *bolt.Tx, owner string, limit int, now, until time.Time, mark claimMark) ([]references.DeliveryClaim, []staleRedelivery, error) {
-	var claims []references.DeliveryClaim
-	var stale []staleRedelivery
+// queuedRedeliveries returns the requested redeliveries in the order they were asked
+// for. They are few (a person asks for each), so they are read whole and sorted.
+func queuedRedeliveries(tx *bolt.Tx) []queuedRedelivery {
+	var out []queuedRedelivery
 	c := tx.Bucket(bucketRedeliver).Cursor()
-	for k, _ := c.First(); k != nil && len(claims) < limit; k, _ = c.Next() {
+	for k, v := c.First(); k != nil; k, v = c.Next() {
 		i := bytes.IndexByte(k, sep)
-		refID, updateID := string(k[:i]), string(k[i+1:])
-		l, ok := db.leases.grant(references.RedeliveryLeaseKey(refID, updateID), owner, now, until, mark)
-		if !ok {
-			continue
+		r := queuedRedelivery{refID: string(k[:i]), updateID: string(k[i+1:])}
+		if len(v) == 8 {
+			r.at = keyTime(v)
 		}
-		job := references.DeliveryJob{Destination: references.DestinationCallback, Redelivery: true, Attempt: 1}
-		err := getRef(tx, anyAccount, refID, &job.Reference)
-		if err == nil {
-			job.Update, err = findUpdate(tx, refID, updateID, job.Reference.LastSequence)
-		}
-		if errors.Is(err, references.ErrNotFound) {
-			db.leases.ungrant(l)
-			stale = append(stale, staleRedelivery{refID: refID, updateID: updateID})
-			continue
-		}
-		if err == nil {
-			job.Secrets, err = db.liveSecrets(tx, job.Reference.AccountID, now)
-		}
-		if err != nil {
-			db.leases.ungrant(l)
-			for _, c := range claims {
-				db.leases.ungrant(c.Lease)
-			}
-			return nil, nil, err
-		}
-		claims = append(claims, references.DeliveryClaim{Lease: l, Job: job})
+		out = append(out, r)
 	}
-	return claims, stale, nil
+	slices.SortStableFunc(out, func(a, b queuedRedelivery) int { return a.at.Compare(b.at) })
+	return out
+}
+
+// claimRedelivery leases one requested redelivery with its job. gone reports that
+// its update (or reference) no longer exists; a zero claim that the redelivery is
+// leased already.
+func (db *DB) claimRedelivery(tx *bolt.Tx, r queuedRedelivery, owner string, now, until time.Time, mark claimMark) (claim references.DeliveryClaim, gone bool, err error) {
+	l, ok := db.leases.grant(references.RedeliveryLeaseKey(r.refID, r.updateID), owner, now, until, mark)
+	if !ok {
+		return claim, false, nil
+	}
+	job := references.DeliveryJob{Destination: references.DestinationCallback, Redelivery: true, Attempt: 1}
+	err = getRef(tx, anyAccount, r.refID, &job.Reference)
+	if err == nil {
+		job.Update, err = findUpdate(tx, r.refID, r.updateID, job.Reference.LastSequence)
+	}
+	if err == nil {
+		job.Secrets, err = db.liveSecrets(tx, job.Reference.AccountID, now)
+	}
+	if err != nil {
+		db.leases.ungrant(l)
+		if errors.Is(err, references.ErrNotFound) {
+			return claim, true, nil
+		}
+		return claim, false, err
+	}
+	return references.DeliveryClaim{Lease: l, Job: job}, false, nil
 }
 
 // dropRedeliveries removes queued redeliveries whose update no longer exists, each
 // with an entry in the reference's delivery log saying so.
-func (db *DB) dropRedeliveries(ctx context.Context, stale []staleRedelivery, now time.Time) error {
+func (db *DB) dropRedeliveries(ctx context.Context, stale []queuedRedelivery, now time.Time) error {
 	return db.batch(ctx, func(tx *bolt.Tx) error {
 		for _, r := range stale {
 			key := join(str(r.refID), []byte(r.updateID))

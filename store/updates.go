@@ -104,7 +104,7 @@ func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int,
 				}
 				refs[refID] = ref
 			}
-			if ref != nil && seq > ref.DeliveredSequence {
+			if ref != nil && ref.Delivers() && seq > ref.DeliveredSequence {
 				k, _ = c.Next() // still to be delivered
 				continue
 			}
