@@ -135,15 +135,22 @@ func BenchmarkDeliveries(b *testing.B) {
 				Changes: []references.Change{{Type: references.ChangeETAChanged, Description: "ETA moved by 5h", Old: "2026-04-02T06:00:00Z", New: "2026-04-02T11:00:00Z"}},
 			})
 		}
-		if _, err := db.RecordPoll(ctx, ref.ID, res); err != nil {
+		poll, err := db.ClaimPoll(ctx, "bench", ref.ID, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.RecordPoll(ctx, poll.Lease, res); err != nil {
 			b.Fatal(err)
 		}
 		if i < 16 {
-			job, err := db.NextDelivery(ctx, ref.ID, now)
+			claim, err := db.ClaimDelivery(ctx, "bench", ref.ID, time.Minute)
 			if err != nil {
 				b.Fatal(err)
 			}
-			body, err := webhook.Encode(job.Update)
+			if err := db.ReleaseLease(ctx, claim.Lease); err != nil {
+				b.Fatal(err)
+			}
+			body, err := webhook.Encode(claim.Job.Update)
 			if err != nil {
 				b.Fatal(err)
 			}

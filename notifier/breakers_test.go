@@ -24,7 +24,7 @@ var (
 	guardRefused   = Result{Err: fmt.Errorf("%w: %w", ErrNoResponse, ErrForbiddenDestination)}
 	neverSent      = Result{Err: fmt.Errorf("sign: %w", errors.New("bad secret"))}
 	hostA, hostB   = "a.example:443", "b.example:443"
-	shortOpen      = 30 * time.Millisecond
+	shortOpen      = 250 * time.Millisecond // short, but longer than a test takes to go from failures to checks under load
 	pollFor        = 2 * time.Second
 	failuresToOpen = 3
 )

@@ -1,10 +1,12 @@
 package notifier_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,23 +19,13 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
 )
-
-// clock is a settable clock shared by the store, the notifier and the sender.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // delivery is one request a receiver got.
 type delivery struct {
@@ -121,14 +113,20 @@ func verifySignature(d delivery, secret string, now time.Time) error {
 type bundle struct {
 	path     string
 	db       *store.DB
-	clock    *clock
+	clock    *clock.Fake // the store's, the notifier's and the sender's
 	breakers *notifier.Breakers
+	store    *watchedStore // the store as the last notifier made sees it
 	secret   string
+	// sendTimeout is the Sender's timeout in notifiers made from now on (2s).
+	sendTimeout time.Duration
 }
+
+// epoch is the fake time every test begins at.
+var epoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func setup(t *testing.T, opts notifier.Options) (*notifier.Notifier, *bundle) {
 	t.Helper()
-	b := &bundle{clock: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, path: filepath.Join(t.TempDir(), "trackhook.db")}
+	b := &bundle{clock: clock.NewFake(epoch), path: filepath.Join(t.TempDir(), "trackhook.db")}
 	b.open(t)
 	b.secret = references.NewWebhookSecret()
 	if _, err := b.db.EnsureAccount(context.Background(), "acct", b.secret, b.clock.Now()); err != nil {
@@ -139,7 +137,7 @@ func setup(t *testing.T, opts notifier.Options) (*notifier.Notifier, *bundle) {
 
 func (b *bundle) open(t *testing.T) {
 	t.Helper()
-	db, err := store.Open(b.path, store.Options{NoSync: true, Now: b.clock.Now})
+	db, err := store.Open(b.path, store.Options{NoSync: true, Clock: b.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,14 +146,84 @@ func (b *bundle) open(t *testing.T) {
 }
 
 func (b *bundle) notifier(opts notifier.Options) *notifier.Notifier {
-	opts.Now = b.clock.Now
+	opts.Clock = b.clock
 	opts.Rand = func() float64 { return 1 } // the longest delay of each jitter range
 	if opts.Breakers == nil {
 		opts.Breakers = notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 1000})
 	}
 	b.breakers = opts.Breakers
-	sender := notifier.NewSender(notifier.SenderOptions{AllowPrivate: true, Now: b.clock.Now, Timeout: 2 * time.Second, UserAgent: "trackhook/test"})
-	return notifier.New(b.db, sender, opts)
+	timeout := b.sendTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	sender := notifier.NewSender(notifier.SenderOptions{AllowPrivate: true, Now: b.clock.Now, Timeout: timeout, UserAgent: "trackhook/test"})
+	b.store = &watchedStore{DB: b.db}
+	return notifier.New(b.store, sender, opts)
+}
+
+// watchedStore is the store as the notifier uses it, noting what the notifier
+// claimed, postponed and gave back, so that a test can wait for it; it can also hold
+// the notifier's releases back.
+type watchedStore struct {
+	*store.DB
+	mu        sync.Mutex
+	postponed []postponement
+	claimed   int // streams and redeliveries handed out by ClaimDueDeliveries
+	releasing int // ReleaseLease calls, made or waiting
+	// holdReleases, when set, keeps ReleaseLease calls waiting until it is closed.
+	holdReleases chan struct{}
+}
+
+func (s *watchedStore) ReleaseLease(ctx context.Context, lease references.Lease) error {
+	s.mu.Lock()
+	s.releasing++
+	hold := s.holdReleases
+	s.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
+	return s.DB.ReleaseLease(ctx, lease)
+}
+
+func (s *watchedStore) releases() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.releasing
+}
+
+func (s *watchedStore) ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.DeliveryClaim, error) {
+	claims, err := s.DB.ClaimDueDeliveries(ctx, owner, limit, lease)
+	s.mu.Lock()
+	s.claimed += len(claims)
+	s.mu.Unlock()
+	return claims, err
+}
+
+func (s *watchedStore) claims() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.claimed
+}
+
+type postponement struct {
+	refID string
+	until time.Time
+}
+
+func (s *watchedStore) PostponeDelivery(ctx context.Context, lease references.Lease, until time.Time) error {
+	err := s.DB.PostponeDelivery(ctx, lease, until)
+	if err == nil {
+		s.mu.Lock()
+		s.postponed = append(s.postponed, postponement{refID: strings.TrimPrefix(lease.Key, references.DeliveryLeaseKey(references.DestinationCallback, "")), until: until})
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *watchedStore) postponements() []postponement {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]postponement(nil), s.postponed...)
 }
 
 // track creates a reference with a callback and appends n shipment updates to its feed.
@@ -171,15 +239,43 @@ func (b *bundle) track(t *testing.T, callback string, container string, n int, e
 	return ref
 }
 
+// appendUpdates records a poll of the reference that found n updates, as the poller
+// does: under a claim of its poll.
 func (b *bundle) appendUpdates(t *testing.T, refID string, n int, typ references.UpdateType) {
 	t.Helper()
+	ctx := context.Background()
+	claim, err := b.db.ClaimPoll(ctx, "poller", refID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res := references.PollResult{PolledAt: b.clock.Now(), NextPollAt: b.clock.Now().Add(time.Hour)}
 	for i := 0; i < n; i++ {
 		res.Updates = append(res.Updates, references.Update{Type: typ, CreatedAt: b.clock.Now(), Changes: []references.Change{}})
 	}
-	if _, err := b.db.RecordPoll(context.Background(), refID, res); err != nil {
+	if _, err := b.db.RecordPoll(ctx, claim.Lease, res); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// due returns the references whose callback stream another notifier instance would
+// be handed now (due, and leased to no one); it gives the claims back at once.
+func (b *bundle) due(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	claims, err := b.db.ClaimDueDeliveries(ctx, "probe", 100, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range claims {
+		if !c.Job.Redelivery {
+			ids = append(ids, c.Job.Reference.ID)
+		}
+		if err := b.db.ReleaseLease(ctx, c.Lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ids
 }
 
 func (b *bundle) ref(t *testing.T, id string) references.Reference {
@@ -250,11 +346,12 @@ func TestNotifier_RetriesWithBackoffUntilSuccessAndKeepsOrder(t *testing.T) {
 		if a.NextRetryAt == nil || a.NextRetryAt.Sub(b.clock.Now()) != want || a.StatusCode == 0 || a.ResponseBody == "" {
 			t.Fatalf("attempt %d logged as %+v; want a retry in %v", i+1, a, want)
 		}
-		if ids, _ := b.db.DueDeliveries(ctx, b.clock.Now(), 10); len(ids) != 0 {
+		b.clock.Advance(want - time.Millisecond)
+		if ids := b.due(t); len(ids) != 0 {
 			t.Fatalf("due again before its retry time")
 		}
-		b.clock.Advance(want)
-		if ids, _ := b.db.DueDeliveries(ctx, b.clock.Now(), 10); len(ids) != 1 {
+		b.clock.Advance(time.Millisecond)
+		if ids := b.due(t); len(ids) != 1 {
 			t.Fatalf("not due at its retry time")
 		}
 	}
@@ -350,11 +447,9 @@ func TestNotifier_OutcomesByResponse(t *testing.T) {
 
 func TestNotifier_TimeoutIsAFailedAttempt(t *testing.T) {
 	ctx := context.Background()
-	b := &bundle{clock: &clock{t: time.Now()}, path: filepath.Join(t.TempDir(), "t.db")}
-	b.open(t)
-	b.db.EnsureAccount(ctx, "acct", references.NewWebhookSecret(), b.clock.Now())
-	sender := notifier.NewSender(notifier.SenderOptions{AllowPrivate: true, Timeout: 100 * time.Millisecond})
-	n := notifier.New(b.db, sender, notifier.Options{Now: b.clock.Now})
+	_, b := setup(t, notifier.Options{})
+	b.sendTimeout = 100 * time.Millisecond // the Sender's own timeout, on the wall clock
+	n := b.notifier(notifier.Options{})
 	rcv := newReceiver(t)
 	rcv.hang = make(chan struct{})
 	defer close(rcv.hang)
@@ -370,7 +465,7 @@ func TestNotifier_TimeoutIsAFailedAttempt(t *testing.T) {
 
 func TestNotifier_BreakerOpensPerHostAndWaitsUncounted(t *testing.T) {
 	ctx := context.Background()
-	breakers := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 2, OpenFor: 50 * time.Millisecond})
+	breakers := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 2, OpenFor: 250 * time.Millisecond})
 	n, b := setup(t, notifier.Options{Breakers: breakers, BreakerWait: time.Minute})
 	down := newReceiver(t, 503, 503)
 	up := newReceiver(t)
@@ -390,7 +485,8 @@ func TestNotifier_BreakerOpensPerHostAndWaitsUncounted(t *testing.T) {
 	if len(down.deliveries()) != 2 || len(b.log(t, bad.ID)) != 2 {
 		t.Fatalf("open breaker let a request through (%d requests, %d logged)", len(down.deliveries()), len(b.log(t, bad.ID)))
 	}
-	if ids, _ := b.db.DueDeliveries(ctx, b.clock.Now().Add(59*time.Second), 10); contains(ids, bad.ID) {
+	b.clock.Advance(59 * time.Second)
+	if contains(b.due(t), bad.ID) {
 		t.Fatal("postponed delivery is due before BreakerWait")
 	}
 	// Another host is not affected.
@@ -405,7 +501,10 @@ func TestNotifier_BreakerOpensPerHostAndWaitsUncounted(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	b.clock.Advance(time.Minute)
+	b.clock.Advance(time.Second)
+	if !contains(b.due(t), bad.ID) {
+		t.Fatal("postponed delivery is not due after BreakerWait")
+	}
 	if out, err := n.DeliverNext(ctx, bad.ID); err != nil || out != references.OutcomeDelivered {
 		t.Fatalf("probe: %q, %v", out, err)
 	}
@@ -503,6 +602,117 @@ func TestNotifier_Redeliver(t *testing.T) {
 	}
 }
 
+// TestNotifier_RedeliveryOfAPrunedUpdateDoesNotBlockOthers queues redeliveries of
+// updates that are then removed from the feed (retention before it kept such updates
+// did so: a store carried over from it has them), more of them than a claim takes.
+// The store drops each with an entry in the delivery log, and the other deliveries go
+// on.
+func TestNotifier_RedeliveryOfAPrunedUpdateDoesNotBlockOthers(t *testing.T) {
+	ctx := context.Background()
+	n, b := setup(t, notifier.Options{})
+	rcv := newReceiver(t)
+	ref := b.track(t, rcv.URL, container(1), 3)
+	other := b.track(t, rcv.URL, container(2), 0)
+	for range 3 {
+		if out, err := n.DeliverNext(ctx, ref.ID); err != nil || out != references.OutcomeDelivered {
+			t.Fatalf("first delivery: %q, %v", out, err)
+		}
+	}
+	svc := references.NewService(b.db, references.ServiceOptions{Now: b.clock.Now})
+	pruned := map[string]bool{}
+	for _, d := range rcv.deliveries() {
+		if err := svc.Redeliver(ctx, "acct", ref.ID, d.id); err != nil {
+			t.Fatal(err)
+		}
+		pruned[d.id] = true
+	}
+	b.db.Close()
+	pruneByHand(t, b.path, ref.ID, 1, 2, 3)
+	b.open(t)
+	b.appendUpdates(t, ref.ID, 1, references.UpdateShipment)
+	b.appendUpdates(t, other.ID, 1, references.UpdateShipment)
+
+	n = b.notifier(notifier.Options{Workers: 1}) // a claim takes 2 at most
+	n.Start(ctx)
+	waitFor(t, func() bool {
+		return b.ref(t, ref.ID).DeliveredSequence == 4 && b.ref(t, other.ID).DeliveredSequence == 1
+	})
+	n.Stop(ctx)
+
+	dropped := map[string]bool{}
+	for _, a := range b.log(t, ref.ID) {
+		if a.Outcome != references.OutcomeDropped {
+			continue
+		}
+		if !a.Redelivery || !pruned[a.UpdateID] || dropped[a.UpdateID] || a.StatusCode != 0 {
+			t.Fatalf("dropped redelivery logged as %+v", a)
+		}
+		dropped[a.UpdateID] = true
+	}
+	if len(dropped) != len(pruned) {
+		t.Fatalf("%d dropped redeliveries logged, want %d", len(dropped), len(pruned))
+	}
+	sent := 0
+	for _, d := range rcv.deliveries() {
+		if pruned[d.id] {
+			sent++
+		}
+	}
+	if sent != len(pruned) || len(rcv.deliveries()) != len(pruned)+2 {
+		t.Fatalf("receiver got %d requests, %d of pruned updates; want only the 2 new updates after the first %d", len(rcv.deliveries()), sent, len(pruned))
+	}
+	// Dropped once: nothing is left to claim, and no further log entry is written.
+	if claims, err := b.db.ClaimDueDeliveries(ctx, "probe", 10, time.Minute); err != nil || len(claims) != 0 {
+		t.Fatalf("left to claim: %+v, %v", claims, err)
+	}
+	if got := len(b.log(t, ref.ID)); got != 3+len(pruned)+1 {
+		t.Fatalf("%d log entries, want 3 deliveries, %d dropped redeliveries and 1 delivery", got, len(pruned))
+	}
+}
+
+// pruneByHand removes updates of a reference from the feed of the store file at path
+// (closed), and from the retention index, as retention did before it kept updates
+// queued for redelivery.
+func pruneByHand(t *testing.T, path, refID string, seqs ...uint64) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		feed, age := tx.Bucket([]byte("updates")), tx.Bucket([]byte("updates_by_time"))
+		for _, seq := range seqs {
+			key := binary.BigEndian.AppendUint64(append([]byte(refID), 0), seq)
+			if feed.Get(key) == nil {
+				return fmt.Errorf("no update %d of %s in the feed", seq, refID)
+			}
+			if err := feed.Delete(key); err != nil {
+				return err
+			}
+			var index [][]byte
+			err := age.ForEach(func(k, _ []byte) error {
+				if bytes.Equal(k[8:], key) {
+					index = append(index, bytes.Clone(k))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range index {
+				if err := age.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -526,9 +736,9 @@ func TestNotifier_CrashMidFlightRedeliversWithSameID(t *testing.T) {
 
 	n.Start(ctx)
 	waitFor(t, func() bool { return rcv.arrivals() > 0 })
-	stopCtx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	n.Stop(stopCtx) // gives up on the hanging attempt
+	stopCtx, cancel := context.WithCancel(ctx)
 	cancel()
+	n.Stop(stopCtx) // gives up on the hanging attempt at once
 	if r := b.ref(t, ref.ID); r.DeliveredSequence != 0 || len(b.log(t, ref.ID)) != 0 {
 		t.Fatalf("an abandoned attempt was recorded: delivered %d", r.DeliveredSequence)
 	}

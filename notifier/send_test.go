@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/webhook"
 )
@@ -66,7 +67,7 @@ func setupSend(t *testing.T, opts SenderOptions, handler http.HandlerFunc) *send
 	t.Cleanup(b.srv.Close)
 	opts.AllowPrivate = true
 	if opts.Now == nil {
-		opts.Now = func() time.Time { return sendTime }
+		opts.Now = clock.NewFake(sendTime).Now
 	}
 	b.sender = NewSender(opts)
 	t.Cleanup(b.sender.CloseIdleConnections)
@@ -381,9 +382,11 @@ func TestSender_RefusesUnsendableRequests(t *testing.T) {
 
 func TestSender_MeasuresLatencyWithTheClock(t *testing.T) {
 	t.Parallel()
-	var calls atomic.Int64
-	clock := func() time.Time { return sendTime.Add(time.Duration(calls.Add(1)) * 250 * time.Millisecond) }
-	b := setupSend(t, SenderOptions{Now: clock}, status(http.StatusOK))
+	clk := clock.NewFake(sendTime.Add(250 * time.Millisecond))
+	b := setupSend(t, SenderOptions{Now: clk.Now}, func(w http.ResponseWriter, r *http.Request) {
+		clk.Advance(250 * time.Millisecond) // the receiver takes its time
+		w.WriteHeader(http.StatusOK)
+	})
 	res := b.sender.Send(context.Background(), b.request())
 	if res.Latency != 250*time.Millisecond || !res.At.Equal(sendTime.Add(250*time.Millisecond)) {
 		t.Fatalf("At %v, Latency %s; want %v and 250ms", res.At, res.Latency, sendTime.Add(250*time.Millisecond))

@@ -35,8 +35,9 @@ type Config[T any] struct {
 	// Release gives back an item that was claimed but not worked because Stop came
 	// first. Optional.
 	Release func(ctx context.Context, item T)
-	// Renew keeps an item's claim alive while it is worked, every RenewEvery; an
-	// error cancels that item's work. Optional.
+	// Renew keeps an item's claim alive: once when a worker takes it from the queue
+	// (an error skips it), then every RenewEvery while it is worked (an error cancels
+	// that item's work). Optional.
 	Renew      func(ctx context.Context, item T) error
 	RenewEvery time.Duration
 	// Workers is how many items are worked at once (1).
@@ -227,6 +228,18 @@ func (l *Loop[T]) work(ctx context.Context) {
 				l.cfg.Release(context.WithoutCancel(ctx), it)
 			}
 			continue
+		}
+		// The renewer keeps the claims under way, not those waiting here: one that
+		// ran out in the queue may have been handed out again (to the next scan, or
+		// another instance), and working it would do it twice. Check it is still
+		// held, which also extends it.
+		if l.cfg.Renew != nil {
+			if err := l.cfg.Renew(ctx, it); err != nil {
+				if ctx.Err() == nil {
+					l.cfg.Logger.Warn(l.cfg.Name+": claim lost while queued, skipped", "err", err)
+				}
+				continue
+			}
 		}
 		l.do(ctx, it)
 	}

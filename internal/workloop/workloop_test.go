@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,10 +107,16 @@ func TestLoop_LostClaimCancelsItsWork(t *testing.T) {
 	src := &source{}
 	src.add(1)
 	cancelled := make(chan error, 1)
+	var renewals atomic.Int32
 	l := New(Config[int]{
 		Name: "test", Claim: src.claim, Workers: 1, Clock: clk,
-		Work:       func(ctx context.Context, _ int) { <-ctx.Done(); cancelled <- ctx.Err() },
-		Renew:      func(context.Context, int) error { return errors.New("lease lost") },
+		Work: func(ctx context.Context, _ int) { <-ctx.Done(); cancelled <- ctx.Err() },
+		Renew: func(context.Context, int) error {
+			if renewals.Add(1) == 1 {
+				return nil // taken from the queue while its claim held
+			}
+			return errors.New("lease lost")
+		},
 		RenewEvery: 10 * time.Second,
 		Schedule:   cron.ConstantDelaySchedule{Delay: time.Hour},
 	})
@@ -173,5 +180,32 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestLoop_ClaimLostWhileQueuedIsSkipped(t *testing.T) {
+	src := &source{}
+	src.add(1, 2)
+	worked := make(chan int, 2)
+	l := New(Config[int]{
+		Name: "test", Claim: src.claim, Workers: 1, Queue: 2, Clock: clock.NewFake(start),
+		Work: func(_ context.Context, it int) { worked <- it },
+		Renew: func(_ context.Context, it int) error {
+			if it == 1 {
+				return errors.New("lease lost")
+			}
+			return nil
+		},
+		RenewEvery: time.Minute,
+	})
+	l.Start(context.Background())
+	if it := <-worked; it != 2 {
+		t.Fatalf("worked %d first, want 2: item 1's claim was lost in the queue", it)
+	}
+	l.Stop(context.Background())
+	select {
+	case it := <-worked:
+		t.Fatalf("worked %d after its claim was lost", it)
+	default:
 	}
 }
