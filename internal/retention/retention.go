@@ -68,9 +68,11 @@ func New(store Store, opts Options) *Pruner {
 			defer p.pending.Store(false)
 			p.Prune(ctx, cutoff)
 		},
-		Release:  func(context.Context, time.Time) { p.pending.Store(false) },
-		Workers:  1,
-		Queue:    1,
+		Release: func(context.Context, time.Time) { p.pending.Store(false) },
+		Workers: 1,
+		// Room for two while a scan hands out one: a scan that fills the queue
+		// would make the loop scan again at once instead of waiting for Every.
+		Queue:    2,
 		Schedule: workloop.Every(opts.Every),
 		Clock:    opts.Clock,
 		Logger:   opts.Logger,
