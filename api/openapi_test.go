@@ -20,7 +20,6 @@ import (
 
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/demo"
-	"github.com/trackhook/trackhook/references"
 )
 
 // loadSpec loads openapi.yaml with kin-openapi and validates it as an OpenAPI 3 document.
@@ -253,7 +252,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	c := newConformance(t, doc, b, seen)
 
 	createBody := `{"container_id":"MSCU1234566","carrier_code":"MSCU","callback_url":"https://example.com/hooks","event_types":["shipment.updated"],"metadata":{"order":"4711"},"poll_interval":"30m"}`
-	created := decode[references.Reference](t, c.run(t, call{name: "create", method: http.MethodPost, path: "/references", key: b.keyA,
+	created := decode[Reference](t, c.run(t, call{name: "create", method: http.MethodPost, path: "/references", key: b.keyA,
 		body: createBody, headers: []string{"Idempotency-Key", "order-4711"}, status: http.StatusCreated}))
 	c.run(t, call{name: "create replayed", method: http.MethodPost, path: "/references", key: b.keyA,
 		body: createBody, headers: []string{"Idempotency-Key", "order-4711"}, status: http.StatusCreated})
@@ -261,7 +260,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 		body: `{"container_id":"CSQU3054383","carrier_code":"MSCU"}`, headers: []string{"Idempotency-Key", "order-4711"}, status: 422})
 	pollWithDemo(t, b, created.ID)
 	resp, feed := b.do(t, http.MethodGet, "/references/"+created.ID+"/updates", b.keyA, nil)
-	ups := decode[references.UpdatePage](t, feed).Updates
+	ups := decode[UpdatePage](t, feed).Updates
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("feed: %d %s", resp.StatusCode, feed)
 	}

@@ -16,10 +16,11 @@ import (
 
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // seedUpdates appends n shipment updates to the reference's feed, as a poll would.
-func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []references.Update {
+func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []webhook.Update {
 	t.Helper()
 	now := b.clock.Now()
 	res := references.PollResult{PolledAt: now, NextPollAt: now.Add(15 * time.Minute)}
@@ -37,7 +38,7 @@ func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []references
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("list updates: %d %s", resp.StatusCode, body)
 	}
-	return decode[references.UpdatePage](t, body).Updates
+	return decode[UpdatePage](t, body).Updates
 }
 
 // seedAttempts records n failed delivery attempts of the reference's first pending
@@ -76,7 +77,7 @@ func TestCreateReference_ReturnsNormalisedReference(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	ref := decode[references.Reference](t, body)
+	ref := decode[Reference](t, body)
 	if !strings.HasPrefix(ref.ID, "ref_") || ref.AccountID != accountA || ref.Status != references.StatusActive {
 		t.Errorf("reference %+v", ref)
 	}
@@ -307,7 +308,7 @@ func TestCreateReference_Idempotency(t *testing.T) {
 	if resp1.StatusCode != http.StatusCreated || resp2.StatusCode != http.StatusCreated {
 		t.Fatalf("statuses %d, %d: %s %s", resp1.StatusCode, resp2.StatusCode, body1, body2)
 	}
-	ref1, ref2 := decode[references.Reference](t, body1), decode[references.Reference](t, body2)
+	ref1, ref2 := decode[Reference](t, body1), decode[Reference](t, body2)
 	if ref1.ID != ref2.ID {
 		t.Errorf("replay created another reference: %s, %s", ref1.ID, ref2.ID)
 	}
@@ -386,12 +387,12 @@ func TestReferenceRoutes_OtherAccountIsNotFound(t *testing.T) {
 
 	// None of it touched A's reference, and B's list does not show it.
 	resp, body := b.do(t, http.MethodGet, "/references/"+ref.ID, b.keyA, nil)
-	got := decode[references.Reference](t, body)
+	got := decode[Reference](t, body)
 	if resp.StatusCode != http.StatusOK || got.Status != references.StatusActive || got.CallbackURL != "https://example.com/h" {
 		t.Errorf("A's reference after B's requests: %d %s", resp.StatusCode, body)
 	}
 	resp, body = b.do(t, http.MethodGet, "/references", b.keyB, nil)
-	if page := decode[references.ReferencePage](t, body); resp.StatusCode != http.StatusOK || len(page.References) != 0 {
+	if page := decode[ReferencePage](t, body); resp.StatusCode != http.StatusOK || len(page.References) != 0 {
 		t.Errorf("B's list: %d %s", resp.StatusCode, body)
 	}
 }
@@ -463,7 +464,7 @@ func TestListReferences_WalksAllPagesInCreationOrder(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
-			page := decode[references.ReferencePage](t, body)
+			page := decode[ReferencePage](t, body)
 			if len(page.References) > limit {
 				t.Fatalf("page of %d with limit %d", len(page.References), limit)
 			}
@@ -538,13 +539,13 @@ func TestListRoutes_BadQueryParameters(t *testing.T) {
 func TestUnsubscribe_IsIdempotent(t *testing.T) {
 	b := setup(t)
 	ref := b.create(t, b.keyA, map[string]any{"booking_number": "BK123456", "carrier_code": "MAEU"})
-	var first references.Reference
+	var first Reference
 	for i := 0; i < 2; i++ {
 		resp, body := b.do(t, http.MethodDelete, "/references/"+ref.ID, b.keyA, nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("delete %d: status %d: %s", i, resp.StatusCode, body)
 		}
-		got := decode[references.Reference](t, body)
+		got := decode[Reference](t, body)
 		if got.Status != references.StatusUnsubscribed || got.UnsubscribeReason != references.ReasonUser || got.UnsubscribedAt == nil {
 			t.Fatalf("delete %d: %s", i, body)
 		}
@@ -556,7 +557,7 @@ func TestUnsubscribe_IsIdempotent(t *testing.T) {
 		}
 	}
 	resp, body := b.do(t, http.MethodGet, "/references/"+ref.ID, b.keyA, nil)
-	if got := decode[references.Reference](t, body); resp.StatusCode != http.StatusOK || got.Status != references.StatusUnsubscribed {
+	if got := decode[Reference](t, body); resp.StatusCode != http.StatusOK || got.Status != references.StatusUnsubscribed {
 		t.Errorf("get after delete: %d %s", resp.StatusCode, body)
 	}
 }
@@ -570,19 +571,19 @@ func TestPatchReference(t *testing.T) {
 		status int
 		code   string
 		field  string
-		check  func(t *testing.T, r references.Reference)
+		check  func(t *testing.T, r Reference)
 	}{
-		{"set callback", `{"callback_url":"https://example.com/new"}`, 200, "", "", func(t *testing.T, r references.Reference) {
+		{"set callback", `{"callback_url":"https://example.com/new"}`, 200, "", "", func(t *testing.T, r Reference) {
 			if r.CallbackURL != "https://example.com/new" || len(r.EventTypes) != 1 {
 				t.Errorf("%+v", r)
 			}
 		}},
-		{"set event types", `{"event_types":["shipment.updated","reference.unsubscribed"]}`, 200, "", "", func(t *testing.T, r references.Reference) {
+		{"set event types", `{"event_types":["shipment.updated","reference.unsubscribed"]}`, 200, "", "", func(t *testing.T, r Reference) {
 			if len(r.EventTypes) != 2 || r.CallbackURL != "https://example.com/new" {
 				t.Errorf("%+v", r)
 			}
 		}},
-		{"clear both", `{"callback_url":"","event_types":[]}`, 200, "", "", func(t *testing.T, r references.Reference) {
+		{"clear both", `{"callback_url":"","event_types":[]}`, 200, "", "", func(t *testing.T, r Reference) {
 			if r.CallbackURL != "" || len(r.EventTypes) != 0 {
 				t.Errorf("%+v", r)
 			}
@@ -604,7 +605,7 @@ func TestPatchReference(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
-			tt.check(t, decode[references.Reference](t, body))
+			tt.check(t, decode[Reference](t, body))
 		})
 	}
 	t.Run("unsubscribed reference", func(t *testing.T) {
@@ -626,7 +627,7 @@ func TestListUpdates_WalksTheFeed(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-		page := decode[references.UpdatePage](t, body)
+		page := decode[UpdatePage](t, body)
 		if len(page.Updates) == 0 {
 			if page.NextAfter != after {
 				t.Errorf("empty page moved next_after from %d to %d", after, page.NextAfter)
@@ -669,7 +670,7 @@ func TestListDeliveries_NewestFirstAcrossPages(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-		page := decode[references.DeliveryPage](t, body)
+		page := decode[DeliveryPage](t, body)
 		for _, d := range page.Deliveries {
 			attempts = append(attempts, d.Attempt)
 		}
@@ -742,7 +743,7 @@ func TestStore_ReopenedFileKeepsData(t *testing.T) {
 	t.Cleanup(b.srv.Close)
 
 	resp, body := b.do(t, http.MethodGet, "/references/"+ref.ID, b.keyA, nil)
-	if got := decode[references.Reference](t, body); resp.StatusCode != http.StatusOK || got.ContainerID != "CSQU3054383" {
+	if got := decode[Reference](t, body); resp.StatusCode != http.StatusOK || got.ContainerID != "CSQU3054383" {
 		t.Fatalf("after reopen: %d %s", resp.StatusCode, body)
 	}
 	// The key and the identifier index survived too.
@@ -752,22 +753,9 @@ func TestStore_ReopenedFileKeepsData(t *testing.T) {
 	}
 }
 
-// createBody must accept exactly the fields of references.CreateRequest.
-func TestCreateBody_MirrorsCreateRequest(t *testing.T) {
-	fields := func(v any) map[string]string {
-		out := map[string]string{}
-		rt := reflect.TypeOf(v)
-		for i := 0; i < rt.NumField(); i++ {
-			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			out[name] = rt.Field(i).Name
-		}
-		return out
-	}
-	want, got := fields(references.CreateRequest{}), fields(createBody{})
-	if !reflect.DeepEqual(want, got) {
-		t.Fatalf("createBody fields %v, references.CreateRequest fields %v", got, want)
-	}
-	// Every field is carried over: a body setting them all gives a request setting them all.
+// Every field of the create body is carried over: a body setting them all gives a
+// request setting them all.
+func TestCreateBody_CarriesEveryField(t *testing.T) {
 	b := createBody{"a", "b", "c", "d", "e", []string{"f"}, map[string]string{"g": "h"}, json.RawMessage(`"15m"`)}
 	req, err := b.request()
 	if err != nil {
@@ -777,6 +765,33 @@ func TestCreateBody_MirrorsCreateRequest(t *testing.T) {
 	for i := 0; i < rv.NumField(); i++ {
 		if rv.Field(i).IsZero() {
 			t.Errorf("request() drops %s", rv.Type().Field(i).Name)
+		}
+	}
+}
+
+// The hash an Idempotency-Key is checked against is stored with the key: it must stay
+// what it was when the hash was taken by the service, or a retry after an upgrade
+// would be refused as another request. The hashes below were computed by that code.
+func TestCreateBody_RequestHashIsUnchanged(t *testing.T) {
+	tests := []struct{ body, hash string }{
+		{`{"container_id":"mscu 123456-6","carrier_code":"mscu","callback_url":"https://hooks.alpha.example/trackhook","metadata":{"order":"PO-4471"}}`,
+			"8479313faf183ee17c569b4ab4138b30bdd90f41108f276085e8ec6e1a818de0"},
+		{`{"poll_interval":"90m","metadata":{"b":"2","a":"<&>"},"event_types":["shipment.updated"],"carrier_code":"HLCU","booking_number":"BK123456"}`,
+			"d5423e0974bd1e6be3bddb0c79fdc30f1e90618c07f7d6cd26f6c38ad2f1290b"},
+		{`{"bill_of_lading":"MAEU123456789","carrier_code":"MAEU","event_types":[],"metadata":{},"poll_interval":null,"callback_url":""}`,
+			"2542587e6dab3b10338829378ec9271d1c4fe07b0c253206a1361d92fae54340"},
+	}
+	for _, tt := range tests {
+		var b createBody
+		if err := parseJSON([]byte(tt.body), &b, false); err != nil {
+			t.Fatal(err)
+		}
+		req, err := b.request()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.RequestHash != tt.hash {
+			t.Errorf("%s: hash %s, want %s", tt.body, req.RequestHash, tt.hash)
 		}
 	}
 }
