@@ -20,6 +20,7 @@ import (
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // clock is a settable clock shared by the store, the notifier and the sender.
@@ -40,8 +41,8 @@ type delivery struct {
 	id, timestamp, signature string
 	body                     []byte
 	payload                  struct {
-		Type string            `json:"type"`
-		Data references.Update `json:"data"`
+		Type string         `json:"type"`
+		Data webhook.Update `json:"data"`
 	}
 }
 

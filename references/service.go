@@ -44,8 +44,8 @@ type DeliveryQuery struct {
 
 // DeliveryPage is one page of the delivery log.
 type DeliveryPage struct {
-	Deliveries []DeliveryAttempt `json:"deliveries"`
-	NextCursor string            `json:"next_cursor,omitempty"`
+	Deliveries []DeliveryAttempt
+	NextCursor string
 }
 
 // IdempotencyKey is a client's Idempotency-Key for a create, with a hash of the
@@ -65,20 +65,20 @@ type ListQuery struct {
 
 // ReferencePage is one page of references in creation order.
 type ReferencePage struct {
-	References []Reference `json:"references"`
-	NextCursor string      `json:"next_cursor,omitempty"` // empty on the last page
+	References []Reference
+	NextCursor string // empty on the last page
 }
 
 // UpdatePage is one page of a reference's feed.
 type UpdatePage struct {
-	Updates   []Update `json:"updates"`
-	NextAfter uint64   `json:"next_after"` // pass as ?after= to continue
+	Updates   []Update
+	NextAfter uint64 // pass as ?after= to continue
 }
 
 // Patch is a change to an active reference. Nil fields are left as they are.
 type Patch struct {
-	CallbackURL *string   `json:"callback_url"`
-	EventTypes  *[]string `json:"event_types"`
+	CallbackURL *string
+	EventTypes  *[]string
 }
 
 // Page size limits.
