@@ -23,7 +23,7 @@ func TestBackup_AdminOnlyAndOpensAsStore(t *testing.T) {
 	t.Run("non-admin key is forbidden", func(t *testing.T) {
 		for _, key := range []string{b.keyA, b.keyB} {
 			resp, body := b.do(t, http.MethodGet, "/admin/backup", key, nil)
-			wantError(t, resp, body, http.StatusForbidden, references.CodeForbidden, "")
+			wantError(t, resp, body, http.StatusForbidden, codeForbidden, "")
 		}
 	})
 
@@ -177,7 +177,7 @@ func TestStatus_AdminSeesStoreCounts(t *testing.T) {
 	})
 	t.Run("non-admin key is forbidden", func(t *testing.T) {
 		resp, body := b.do(t, http.MethodGet, "/admin/status", b.keyA, nil)
-		wantError(t, resp, body, http.StatusForbidden, references.CodeForbidden, "")
+		wantError(t, resp, body, http.StatusForbidden, codeForbidden, "")
 	})
 	t.Run("no key", func(t *testing.T) {
 		resp, body := b.do(t, http.MethodGet, "/admin/status", "", nil)

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/trackhook/trackhook/references"
 )
 
 func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
@@ -25,7 +23,7 @@ func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
 		}
 	}
 	resp, body := get(b.keyA)
-	wantError(t, resp, body, http.StatusTooManyRequests, references.CodeRateLimited, "")
+	wantError(t, resp, body, http.StatusTooManyRequests, codeRateLimited, "")
 	if got := resp.Header.Get("Retry-After"); got != "4" {
 		t.Errorf("Retry-After %q, want 4", got)
 	}

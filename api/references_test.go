@@ -169,20 +169,20 @@ func TestCreateReference_UnreadableBodies(t *testing.T) {
 		status                  int
 		code, field, inMessage  string
 	}{
-		{"unknown field", `{"container_id":"CSQU3054383","carrier_code":"MAEU","colour":"red"}`, "", 400, references.CodeBadRequest, "colour", `"colour"`},
-		{"unknown field is named even when nested later", `{"carrier_code":"MAEU","metadata":{},"callbackurl":"x"}`, "", 400, references.CodeBadRequest, "callbackurl", "callbackurl"},
-		{"string as number", `{"container_id":5,"carrier_code":"MAEU"}`, "", 400, references.CodeBadRequest, "container_id", "container_id must be a string"},
-		{"event_types not an array", `{"booking_number":"BK123456","carrier_code":"MAEU","event_types":"shipment.updated"}`, "", 400, references.CodeBadRequest, "event_types", "array of strings"},
-		{"metadata value not a string", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":{"a":1}}`, "", 400, references.CodeBadRequest, "metadata", "each value in metadata must be a string"},
-		{"metadata an array", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":[]}`, "", 400, references.CodeBadRequest, "metadata", "object"},
-		{"poll_interval a number", `{"booking_number":"BK123456","carrier_code":"MAEU","poll_interval":900}`, "", 400, references.CodeBadRequest, "poll_interval", "poll_interval"},
-		{"malformed", `{"container_id":`, "", 400, references.CodeBadRequest, "", "malformed JSON"},
-		{"syntax error", `{"container_id" "x"}`, "", 400, references.CodeBadRequest, "", "malformed JSON"},
-		{"trailing object", `{"booking_number":"BK123456","carrier_code":"MAEU"}{"a":1}`, "", 400, references.CodeBadRequest, "", "after the JSON object"},
-		{"trailing garbage", `{"booking_number":"BK123456","carrier_code":"MAEU"} x`, "", 400, references.CodeBadRequest, "", "after the JSON object"},
-		{"empty", ``, "", 400, references.CodeBadRequest, "", "empty"},
-		{"array", `[{"booking_number":"BK123456"}]`, "", 400, references.CodeBadRequest, "", "JSON object"},
-		{"null", `null`, "", 400, references.CodeBadRequest, "", "JSON object"},
+		{"unknown field", `{"container_id":"CSQU3054383","carrier_code":"MAEU","colour":"red"}`, "", 400, codeBadRequest, "colour", `"colour"`},
+		{"unknown field is named even when nested later", `{"carrier_code":"MAEU","metadata":{},"callbackurl":"x"}`, "", 400, codeBadRequest, "callbackurl", "callbackurl"},
+		{"string as number", `{"container_id":5,"carrier_code":"MAEU"}`, "", 400, codeBadRequest, "container_id", "container_id must be a string"},
+		{"event_types not an array", `{"booking_number":"BK123456","carrier_code":"MAEU","event_types":"shipment.updated"}`, "", 400, codeBadRequest, "event_types", "array of strings"},
+		{"metadata value not a string", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":{"a":1}}`, "", 400, codeBadRequest, "metadata", "each value in metadata must be a string"},
+		{"metadata an array", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":[]}`, "", 400, codeBadRequest, "metadata", "object"},
+		{"poll_interval a number", `{"booking_number":"BK123456","carrier_code":"MAEU","poll_interval":900}`, "", 400, codeBadRequest, "poll_interval", "poll_interval"},
+		{"malformed", `{"container_id":`, "", 400, codeBadRequest, "", "malformed JSON"},
+		{"syntax error", `{"container_id" "x"}`, "", 400, codeBadRequest, "", "malformed JSON"},
+		{"trailing object", `{"booking_number":"BK123456","carrier_code":"MAEU"}{"a":1}`, "", 400, codeBadRequest, "", "after the JSON object"},
+		{"trailing garbage", `{"booking_number":"BK123456","carrier_code":"MAEU"} x`, "", 400, codeBadRequest, "", "after the JSON object"},
+		{"empty", ``, "", 400, codeBadRequest, "", "empty"},
+		{"array", `[{"booking_number":"BK123456"}]`, "", 400, codeBadRequest, "", "JSON object"},
+		{"null", `null`, "", 400, codeBadRequest, "", "JSON object"},
 		{"text content type", `{"booking_number":"BK123456","carrier_code":"MAEU"}`, "text/plain", 415, codeUnsupportedMediaType, "", "application/json"},
 		{"form content type", `a=b`, "application/x-www-form-urlencoded", 415, codeUnsupportedMediaType, "", "application/json"},
 		{"unparsable content type", `{}`, "application/json; ===", 415, codeUnsupportedMediaType, "", "application/json"},
@@ -238,7 +238,7 @@ func TestCreateReference_BodyLimit(t *testing.T) {
 		t.Fatalf("body of exactly %d bytes: status %d: %s", len(atLimit), resp.StatusCode, body)
 	}
 	resp, body = b.do(t, http.MethodPost, "/references", b.keyA, atLimit+" ")
-	wantError(t, resp, body, http.StatusRequestEntityTooLarge, references.CodeTooLarge, "")
+	wantError(t, resp, body, http.StatusRequestEntityTooLarge, codeTooLarge, "")
 
 	// Without a Content-Length the limit holds while reading.
 	t.Run("chunked", func(t *testing.T) {
@@ -269,7 +269,7 @@ func TestCreateReference_BodyLimit(t *testing.T) {
 func TestBodyLimit_Configurable(t *testing.T) {
 	b := setup(t, func(c *setupConfig) { c.api.BodyLimit = 64 })
 	resp, body := b.do(t, http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":{"a":"b"}}`)
-	wantError(t, resp, body, http.StatusRequestEntityTooLarge, references.CodeTooLarge, "")
+	wantError(t, resp, body, http.StatusRequestEntityTooLarge, codeTooLarge, "")
 }
 
 func TestCreateReference_ConflictNamesExistingReference(t *testing.T) {
@@ -318,7 +318,7 @@ func TestCreateReference_Idempotency(t *testing.T) {
 
 	t.Run("same key, different body", func(t *testing.T) {
 		resp, body := b.do(t, http.MethodPost, "/references", b.keyA, map[string]any{"booking_number": "BK999999", "carrier_code": "MAEU"}, idem...)
-		wantError(t, resp, body, http.StatusUnprocessableEntity, codeIdempotencyMismatch, "")
+		wantError(t, resp, body, http.StatusUnprocessableEntity, references.CodeIdempotencyMismatch, "")
 	})
 	t.Run("same key, other account", func(t *testing.T) {
 		ref := b.create(t, b.keyB, req)
@@ -591,9 +591,9 @@ func TestPatchReference(t *testing.T) {
 		{"nothing to change", `{}`, 422, references.CodeInvalid, "callback_url", nil},
 		{"bad callback", `{"callback_url":"http://example.com/h"}`, 422, references.CodeInvalid, "callback_url", nil},
 		{"bad event type", `{"event_types":["x"]}`, 422, references.CodeInvalid, "event_types", nil},
-		{"unknown field", `{"carrier_code":"MSCU"}`, 400, references.CodeBadRequest, "carrier_code", nil},
-		{"wrong type", `{"event_types":"shipment.updated"}`, 400, references.CodeBadRequest, "event_types", nil},
-		{"empty body", ``, 400, references.CodeBadRequest, "", nil},
+		{"unknown field", `{"carrier_code":"MSCU"}`, 400, codeBadRequest, "carrier_code", nil},
+		{"wrong type", `{"event_types":"shipment.updated"}`, 400, codeBadRequest, "event_types", nil},
+		{"empty body", ``, 400, codeBadRequest, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -42,7 +42,7 @@ func (b *createBody) request() (references.CreateRequest, error) {
 		if err := json.Unmarshal(b.PollInterval, &d); err != nil {
 			code := references.CodeInvalid // a string, but not a duration
 			if b.PollInterval[0] != '"' {
-				code = references.CodeBadRequest // not even a string
+				code = codeBadRequest // not even a string
 			}
 			return req, &references.Error{Code: code, Field: "poll_interval", Message: "poll_interval: " + err.Error()}
 		}

@@ -453,7 +453,7 @@ func TestHostileAPI_FloodIsRateLimitedPerKey(t *testing.T) {
 		case http.StatusTooManyRequests:
 			limited++
 			secs, err := strconv.Atoi(r.header.Get("Retry-After"))
-			if err != nil || secs < 1 || r.errorCode() != references.CodeRateLimited {
+			if err != nil || secs < 1 || r.errorCode() != "rate_limited" {
 				t.Errorf("429 with Retry-After %q and body %s", r.header.Get("Retry-After"), r.body)
 			}
 		default:
