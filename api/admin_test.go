@@ -123,22 +123,15 @@ func TestBackup_Failures(t *testing.T) {
 	})
 }
 
-// storeStatus reports a real store's counts, as the binary's adapter does.
+// storeStatus reports a real store's counts; the store is set once setup opened it.
 type storeStatus struct{ db *store.DB }
 
-func (s *storeStatus) Status(ctx context.Context) (StoreStatus, error) {
-	st, err := s.db.Stats(ctx)
-	if err != nil {
-		return StoreStatus{}, err
-	}
-	out := StoreStatus{ActiveReferences: st.ActiveReferences, UnsubscribedReferences: st.UnsubscribedReferences,
-		PendingDeliveries: st.PendingDeliveries, FileBytes: st.FileBytes}
-	u, err := s.db.OldestUndelivered(ctx)
-	if err != nil || u == nil {
-		return out, err
-	}
-	out.OldestUndelivered = &PendingUpdate{ID: u.ID, ReferenceID: u.ReferenceID, Sequence: u.Sequence, Type: u.Type, CreatedAt: u.CreatedAt}
-	return out, nil
+func (s *storeStatus) Stats(ctx context.Context) (references.Stats, error) {
+	return s.db.Stats(ctx)
+}
+
+func (s *storeStatus) OldestUndelivered(ctx context.Context) (*references.Update, error) {
+	return s.db.OldestUndelivered(ctx)
 }
 
 func TestStatus_AdminSeesStoreCounts(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/demo"
+	"github.com/trackhook/trackhook/references"
 )
 
 // loadSpec loads openapi.yaml with kin-openapi and validates it as an OpenAPI 3 document.
@@ -80,13 +81,15 @@ func echoPath(p string) string {
 
 // withEveryRoute turns on the optional routes, so the served API is the whole spec.
 func withEveryRoute(c *setupConfig) {
-	c.api.Status = fixedStatus{StoreStatus{ActiveReferences: 1}}
+	c.api.Status = fixedStatus{references.Stats{ActiveReferences: 1}}
 }
 
-// fixedStatus is a StatusReporter with a set answer.
-type fixedStatus struct{ st StoreStatus }
+// fixedStatus is a StatusReporter with a set answer and nothing waiting.
+type fixedStatus struct{ st references.Stats }
 
-func (f fixedStatus) Status(context.Context) (StoreStatus, error) { return f.st, nil }
+func (f fixedStatus) Stats(context.Context) (references.Stats, error) { return f.st, nil }
+
+func (f fixedStatus) OldestUndelivered(context.Context) (*references.Update, error) { return nil, nil }
 
 func TestOpenAPI_DescribesEveryRouteAndOnlyThose(t *testing.T) {
 	doc := loadSpec(t)
@@ -366,8 +369,12 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 // failingStatus is a StatusReporter whose store fails.
 type failingStatus struct{}
 
-func (failingStatus) Status(context.Context) (StoreStatus, error) {
-	return StoreStatus{}, fmt.Errorf("read stats: %w", errors.New("disk on fire"))
+func (failingStatus) Stats(context.Context) (references.Stats, error) {
+	return references.Stats{}, fmt.Errorf("read stats: %w", errors.New("disk on fire"))
+}
+
+func (failingStatus) OldestUndelivered(context.Context) (*references.Update, error) {
+	return nil, fmt.Errorf("read the outbox: %w", errors.New("disk on fire"))
 }
 
 // TestOpenAPI_CatchesAnUndescribedField shows the conformance check is not vacuous:

@@ -344,7 +344,7 @@ func settled(refs []api.Reference) (bool, string) {
 // checkStoreFile opens the store file with bbolt and runs its consistency check, then
 // opens it with store.Open (which checks the schema) and reads its counters. The file
 // must not be in use.
-func checkStoreFile(t *testing.T, path string) store.Stats {
+func checkStoreFile(t *testing.T, path string) references.Stats {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {

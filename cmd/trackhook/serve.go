@@ -171,7 +171,7 @@ func serve(ctx context.Context, args []string, e env) error {
 
 	var shuttingDown atomic.Bool
 	handler := api.New(svc, api.Options{
-		Logger: log.With("component", "api"), Backup: db, Status: storeStatus{db: db},
+		Logger: log.With("component", "api"), Backup: db, Status: db,
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
 		Ready: func(ctx context.Context) error {
 			if shuttingDown.Load() {
