@@ -46,10 +46,12 @@ type referenceRecord struct {
 // durationRecord is a duration written as a Go duration string ("15m0s").
 type durationRecord time.Duration
 
+// MarshalJSON writes the duration as a string such as "15m0s".
 func (d durationRecord) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
+// UnmarshalJSON reads a duration string such as "15m0s".
 func (d *durationRecord) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
