@@ -13,17 +13,17 @@ import (
 // secretsBody is the answer of both webhook-secret routes: the secret to configure in
 // a receiver now, and every secret that still signs, newest first.
 type secretsBody struct {
-	Secret  string                     `json:"secret"`
-	Secrets []references.WebhookSecret `json:"secrets"`
+	Secret  string          `json:"secret"`
+	Secrets []WebhookSecret `json:"secrets"`
 }
 
 // liveSecrets returns the account's secrets that still sign at now, newest first.
 func liveSecrets(acct references.Account, now time.Time) secretsBody {
-	body := secretsBody{Secrets: []references.WebhookSecret{}}
+	body := secretsBody{Secrets: []WebhookSecret{}}
 	for i := len(acct.WebhookSecrets) - 1; i >= 0; i-- {
 		s := acct.WebhookSecrets[i]
 		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
-			body.Secrets = append(body.Secrets, s)
+			body.Secrets = append(body.Secrets, WebhookSecret{Secret: s.Secret, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
 		}
 	}
 	if len(body.Secrets) > 0 {

@@ -72,9 +72,9 @@ func TestWebhookSecret_RotateBodies(t *testing.T) {
 		{"negative grace", `{"grace_seconds": -1}`, 422, references.CodeInvalid, "grace_seconds", 0},
 		{"grace over a week", `{"grace_seconds": 604801}`, 422, references.CodeInvalid, "grace_seconds", 0},
 		{"grace that overflows a duration", `{"grace_seconds": 9223372036854775807}`, 422, references.CodeInvalid, "grace_seconds", 0},
-		{"fractional grace", `{"grace_seconds": 1.5}`, 400, references.CodeBadRequest, "grace_seconds", 0},
-		{"grace as string", `{"grace_seconds": "60"}`, 400, references.CodeBadRequest, "grace_seconds", 0},
-		{"unknown field", `{"grace": 60}`, 400, references.CodeBadRequest, "grace", 0},
+		{"fractional grace", `{"grace_seconds": 1.5}`, 400, codeBadRequest, "grace_seconds", 0},
+		{"grace as string", `{"grace_seconds": "60"}`, 400, codeBadRequest, "grace_seconds", 0},
+		{"unknown field", `{"grace": 60}`, 400, codeBadRequest, "grace", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,14 +39,37 @@ func (s *server) backup(c echo.Context) error {
 	panic(http.ErrAbortHandler)
 }
 
-// StatusReporter reports the store's counts for GET /admin/status. The binary
-// implements it over the store, and `trackhook status` prints the same numbers.
+// StatusReporter reads what GET /admin/status answers. store.DB implements it.
 type StatusReporter interface {
-	Status(ctx context.Context) (StoreStatus, error)
+	Stats(ctx context.Context) (references.Stats, error)
+	// OldestUndelivered returns the oldest update waiting for delivery, or nil.
+	OldestUndelivered(ctx context.Context) (*references.Update, error)
+}
+
+// ReadStatus reads the body of GET /admin/status from r. `trackhook status --json`
+// prints the same.
+func ReadStatus(ctx context.Context, r StatusReporter) (StoreStatus, error) {
+	st, err := r.Stats(ctx)
+	if err != nil {
+		return StoreStatus{}, err
+	}
+	out := StoreStatus{
+		ActiveReferences:       st.ActiveReferences,
+		UnsubscribedReferences: st.UnsubscribedReferences,
+		PendingDeliveries:      st.PendingDeliveries,
+		FileBytes:              st.FileBytes,
+	}
+	u, err := r.OldestUndelivered(ctx)
+	if err != nil || u == nil {
+		return out, err
+	}
+	out.OldestUndelivered = &PendingUpdate{ID: u.ID, ReferenceID: u.ReferenceID, Sequence: u.Sequence, Type: u.Type, CreatedAt: u.CreatedAt}
+	return out, nil
 }
 
 // StoreStatus is an operator's quick look at a store: the body of GET /admin/status
-// and of `trackhook status --json`. Counts are for the whole store, all accounts.
+// and of `trackhook status --json`, made of references.Stats and the oldest update
+// waiting. Counts are for the whole store, all accounts.
 type StoreStatus struct {
 	ActiveReferences       int64 `json:"active_references"`
 	UnsubscribedReferences int64 `json:"unsubscribed_references"`
@@ -68,7 +91,7 @@ type PendingUpdate struct {
 
 // status is GET /admin/status.
 func (s *server) status(c echo.Context) error {
-	st, err := s.opts.Status.Status(c.Request().Context())
+	st, err := ReadStatus(c.Request().Context(), s.opts.Status)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}

@@ -23,7 +23,7 @@ func TestBackup_AdminOnlyAndOpensAsStore(t *testing.T) {
 	t.Run("non-admin key is forbidden", func(t *testing.T) {
 		for _, key := range []string{b.keyA, b.keyB} {
 			resp, body := b.do(t, http.MethodGet, "/admin/backup", key, nil)
-			wantError(t, resp, body, http.StatusForbidden, references.CodeForbidden, "")
+			wantError(t, resp, body, http.StatusForbidden, codeForbidden, "")
 		}
 	})
 
@@ -123,22 +123,15 @@ func TestBackup_Failures(t *testing.T) {
 	})
 }
 
-// storeStatus reports a real store's counts, as the binary's adapter does.
+// storeStatus reports a real store's counts; the store is set once setup opened it.
 type storeStatus struct{ db *store.DB }
 
-func (s *storeStatus) Status(ctx context.Context) (StoreStatus, error) {
-	st, err := s.db.Stats(ctx)
-	if err != nil {
-		return StoreStatus{}, err
-	}
-	out := StoreStatus{ActiveReferences: st.ActiveReferences, UnsubscribedReferences: st.UnsubscribedReferences,
-		PendingDeliveries: st.PendingDeliveries, FileBytes: st.FileBytes}
-	u, err := s.db.OldestUndelivered(ctx)
-	if err != nil || u == nil {
-		return out, err
-	}
-	out.OldestUndelivered = &PendingUpdate{ID: u.ID, ReferenceID: u.ReferenceID, Sequence: u.Sequence, Type: u.Type, CreatedAt: u.CreatedAt}
-	return out, nil
+func (s *storeStatus) Stats(ctx context.Context) (references.Stats, error) {
+	return s.db.Stats(ctx)
+}
+
+func (s *storeStatus) OldestUndelivered(ctx context.Context) (*references.Update, error) {
+	return s.db.OldestUndelivered(ctx)
 }
 
 func TestStatus_AdminSeesStoreCounts(t *testing.T) {
@@ -177,7 +170,7 @@ func TestStatus_AdminSeesStoreCounts(t *testing.T) {
 	})
 	t.Run("non-admin key is forbidden", func(t *testing.T) {
 		resp, body := b.do(t, http.MethodGet, "/admin/status", b.keyA, nil)
-		wantError(t, resp, body, http.StatusForbidden, references.CodeForbidden, "")
+		wantError(t, resp, body, http.StatusForbidden, codeForbidden, "")
 	})
 	t.Run("no key", func(t *testing.T) {
 		resp, body := b.do(t, http.MethodGet, "/admin/status", "", nil)

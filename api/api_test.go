@@ -166,13 +166,13 @@ func (b *testBundle) do(t testing.TB, method, path, key string, body any, header
 }
 
 // create posts a reference for the key's account and fails the test unless it is 201.
-func (b *testBundle) create(t testing.TB, key string, req map[string]any) references.Reference {
+func (b *testBundle) create(t testing.TB, key string, req map[string]any) Reference {
 	t.Helper()
 	resp, body := b.do(t, http.MethodPost, "/references", key, req)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create %v: status %d: %s", req, resp.StatusCode, body)
 	}
-	return decode[references.Reference](t, body)
+	return decode[Reference](t, body)
 }
 
 func decode[T any](t testing.TB, body []byte) T {

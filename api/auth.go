@@ -57,7 +57,7 @@ func apiKey(c echo.Context) references.APIKey {
 func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if !apiKey(c).Admin {
-			return references.Errorf(references.CodeForbidden, "this route needs an admin API key")
+			return references.Errorf(codeForbidden, "this route needs an admin API key")
 		}
 		return next(c)
 	}

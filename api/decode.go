@@ -145,9 +145,9 @@ func jsonKind(t reflect.Type) string {
 }
 
 func badRequest(field, message string) *references.Error {
-	return &references.Error{Code: references.CodeBadRequest, Field: field, Message: message}
+	return &references.Error{Code: codeBadRequest, Field: field, Message: message}
 }
 
 func tooLarge(limit int64) *references.Error {
-	return references.Errorf(references.CodeTooLarge, "the request body is over the limit of %d bytes", limit)
+	return references.Errorf(codeTooLarge, "the request body is over the limit of %d bytes", limit)
 }

@@ -11,24 +11,28 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// Error codes that only exist at the HTTP level. The domain's codes are in references.
+// Error codes that only exist at the HTTP level: what the HTTP layer itself refuses.
+// The codes of the domain, which reach the client through the same table, are in
+// references.
 const (
+	codeBadRequest           = "bad_request"  // the request could not be read (malformed JSON, unknown field)
+	codeForbidden            = "forbidden"    // a valid key without the right (admin routes)
+	codeTooLarge             = "too_large"    // the body is over the limit
+	codeRateLimited          = "rate_limited" // too many requests for this key
+	codeUnavailable          = "unavailable"  // shutting down or not ready
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeUnsupportedMediaType = "unsupported_media_type"
-	// codeIdempotencyMismatch is what the store answers when an Idempotency-Key is
-	// reused with a different request.
-	codeIdempotencyMismatch = references.CodeIdempotencyMismatch
 )
 
 // statusFor is the one table from error codes to HTTP statuses. Codes it does not know
 // are treated as internal, so a new code never leaks a message by accident.
 func statusFor(code string) int {
 	switch code {
-	case references.CodeBadRequest:
+	case codeBadRequest:
 		return http.StatusBadRequest
 	case references.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case references.CodeForbidden:
+	case codeForbidden:
 		return http.StatusForbidden
 	case references.CodeNotFound:
 		return http.StatusNotFound
@@ -36,17 +40,15 @@ func statusFor(code string) int {
 		return http.StatusMethodNotAllowed
 	case references.CodeConflict:
 		return http.StatusConflict
-	case references.CodeGone:
-		return http.StatusGone
-	case references.CodeTooLarge:
+	case codeTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case codeUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType
-	case references.CodeInvalid, references.CodeTooManyItems, references.CodeUnsupported, codeIdempotencyMismatch:
+	case references.CodeInvalid, references.CodeIdempotencyMismatch:
 		return http.StatusUnprocessableEntity
-	case references.CodeRateLimited:
+	case codeRateLimited:
 		return http.StatusTooManyRequests
-	case references.CodeUnavailable:
+	case codeUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -63,18 +65,18 @@ func codeForStatus(status int) string {
 	case http.StatusUnauthorized:
 		return references.CodeUnauthorized
 	case http.StatusForbidden:
-		return references.CodeForbidden
+		return codeForbidden
 	case http.StatusRequestEntityTooLarge:
-		return references.CodeTooLarge
+		return codeTooLarge
 	case http.StatusUnsupportedMediaType:
 		return codeUnsupportedMediaType
 	case http.StatusTooManyRequests:
-		return references.CodeRateLimited
+		return codeRateLimited
 	case http.StatusServiceUnavailable:
-		return references.CodeUnavailable
+		return codeUnavailable
 	}
 	if status >= 400 && status < 500 {
-		return references.CodeBadRequest
+		return codeBadRequest
 	}
 	return references.CodeInternal
 }

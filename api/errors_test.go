@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,35 +19,55 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/api")
 
+// everyCode is every error code the API answers with, and its status.
+var everyCode = []struct {
+	code   string
+	status int
+}{
+	{codeBadRequest, 400},
+	{references.CodeUnauthorized, 401},
+	{codeForbidden, 403},
+	{references.CodeNotFound, 404},
+	{codeMethodNotAllowed, 405},
+	{references.CodeConflict, 409},
+	{codeTooLarge, 413},
+	{codeUnsupportedMediaType, 415},
+	{references.CodeInvalid, 422},
+	{references.CodeIdempotencyMismatch, 422},
+	{codeRateLimited, 429},
+	{references.CodeInternal, 500},
+	{codeUnavailable, 503},
+}
+
 func TestStatusFor_EveryDomainCode(t *testing.T) {
-	tests := []struct {
+	tests := append(everyCode[:len(everyCode):len(everyCode)], struct {
 		code   string
 		status int
-	}{
-		{references.CodeBadRequest, 400},
-		{references.CodeUnauthorized, 401},
-		{references.CodeForbidden, 403},
-		{references.CodeNotFound, 404},
-		{codeMethodNotAllowed, 405},
-		{references.CodeConflict, 409},
-		{references.CodeGone, 410},
-		{references.CodeTooLarge, 413},
-		{codeUnsupportedMediaType, 415},
-		{references.CodeInvalid, 422},
-		{references.CodeTooManyItems, 422},
-		{references.CodeUnsupported, 422},
-		{codeIdempotencyMismatch, 422},
-		{references.CodeRateLimited, 429},
-		{references.CodeInternal, 500},
-		{references.CodeUnavailable, 503},
-		{"some_future_code", 500},
-	}
+	}{"some_future_code", 500})
 	for _, tt := range tests {
 		t.Run(tt.code, func(t *testing.T) {
 			if got := statusFor(tt.code); got != tt.status {
 				t.Errorf("statusFor(%q) = %d, want %d", tt.code, got, tt.status)
 			}
 		})
+	}
+}
+
+// TestOpenAPI_ListsEveryErrorCode keeps the spec's list of error codes the list of
+// codes the API answers with: no code a client never sees, none it is not told of.
+func TestOpenAPI_ListsEveryErrorCode(t *testing.T) {
+	var want []string
+	for _, c := range everyCode {
+		want = append(want, c.code)
+	}
+	var got []string
+	for _, v := range loadSpec(t).Components.Schemas["ErrorDetail"].Value.Properties["code"].Value.Enum {
+		got = append(got, v.(string))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("openapi.yaml lists the error codes %v; the API answers with %v", got, want)
 	}
 }
 
@@ -63,7 +84,7 @@ func TestHandleError_UnknownAndWrappedErrors(t *testing.T) {
 		{"unknown code is internal", references.Errorf("weird", "secret detail"), 500, references.CodeInternal, "secret"},
 		{"wrapped domain error keeps its code", fmt.Errorf("get: %w", references.Errorf(references.CodeNotFound, "reference x not found")), 404, references.CodeNotFound, "get:"},
 		{"echo 5xx is internal", echo.NewHTTPError(http.StatusBadGateway, "upstream details"), 500, references.CodeInternal, "upstream"},
-		{"echo 4xx keeps its status", echo.NewHTTPError(http.StatusRequestEntityTooLarge), 413, references.CodeTooLarge, ""},
+		{"echo 4xx keeps its status", echo.NewHTTPError(http.StatusRequestEntityTooLarge), 413, codeTooLarge, ""},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"sync"
 	"testing"
-
-	"github.com/trackhook/trackhook/references"
 )
 
 func TestHealthz_AnswersWithoutKey(t *testing.T) {
@@ -40,5 +38,5 @@ func TestReadyz_FollowsReadyCheck(t *testing.T) {
 	readyErr = fmt.Errorf("shutting down")
 	mu.Unlock()
 	resp, body = b.do(t, http.MethodGet, "/readyz", "", nil)
-	wantError(t, resp, body, http.StatusServiceUnavailable, references.CodeUnavailable, "")
+	wantError(t, resp, body, http.StatusServiceUnavailable, codeUnavailable, "")
 }

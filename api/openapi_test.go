@@ -81,13 +81,15 @@ func echoPath(p string) string {
 
 // withEveryRoute turns on the optional routes, so the served API is the whole spec.
 func withEveryRoute(c *setupConfig) {
-	c.api.Status = fixedStatus{StoreStatus{ActiveReferences: 1}}
+	c.api.Status = fixedStatus{references.Stats{ActiveReferences: 1}}
 }
 
-// fixedStatus is a StatusReporter with a set answer.
-type fixedStatus struct{ st StoreStatus }
+// fixedStatus is a StatusReporter with a set answer and nothing waiting.
+type fixedStatus struct{ st references.Stats }
 
-func (f fixedStatus) Status(context.Context) (StoreStatus, error) { return f.st, nil }
+func (f fixedStatus) Stats(context.Context) (references.Stats, error) { return f.st, nil }
+
+func (f fixedStatus) OldestUndelivered(context.Context) (*references.Update, error) { return nil, nil }
 
 func TestOpenAPI_DescribesEveryRouteAndOnlyThose(t *testing.T) {
 	doc := loadSpec(t)
@@ -256,7 +258,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	c := newConformance(t, doc, b, seen)
 
 	createBody := `{"container_id":"MSCU1234566","carrier_code":"MSCU","callback_url":"https://example.com/hooks","event_types":["shipment.updated"],"metadata":{"order":"4711"},"poll_interval":"30m"}`
-	created := decode[references.Reference](t, c.run(t, call{name: "create", method: http.MethodPost, path: "/references", key: b.keyA,
+	created := decode[Reference](t, c.run(t, call{name: "create", method: http.MethodPost, path: "/references", key: b.keyA,
 		body: createBody, headers: []string{"Idempotency-Key", "order-4711"}, status: http.StatusCreated}))
 	c.run(t, call{name: "create replayed", method: http.MethodPost, path: "/references", key: b.keyA,
 		body: createBody, headers: []string{"Idempotency-Key", "order-4711"}, status: http.StatusCreated})
@@ -264,7 +266,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 		body: `{"container_id":"CSQU3054383","carrier_code":"MSCU"}`, headers: []string{"Idempotency-Key", "order-4711"}, status: 422})
 	pollWithDemo(t, b, created.ID)
 	resp, feed := b.do(t, http.MethodGet, "/references/"+created.ID+"/updates", b.keyA, nil)
-	ups := decode[references.UpdatePage](t, feed).Updates
+	ups := decode[UpdatePage](t, feed).Updates
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("feed: %d %s", resp.StatusCode, feed)
 	}
@@ -370,8 +372,12 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 // failingStatus is a StatusReporter whose store fails.
 type failingStatus struct{}
 
-func (failingStatus) Status(context.Context) (StoreStatus, error) {
-	return StoreStatus{}, fmt.Errorf("read stats: %w", errors.New("disk on fire"))
+func (failingStatus) Stats(context.Context) (references.Stats, error) {
+	return references.Stats{}, fmt.Errorf("read stats: %w", errors.New("disk on fire"))
+}
+
+func (failingStatus) OldestUndelivered(context.Context) (*references.Update, error) {
+	return nil, fmt.Errorf("read the outbox: %w", errors.New("disk on fire"))
 }
 
 // TestOpenAPI_CatchesAnUndescribedField shows the conformance check is not vacuous:

@@ -105,6 +105,6 @@ func (s *server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			secs = 1
 		}
 		c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		return references.Errorf(references.CodeRateLimited, "too many requests for this API key; retry after %d s", secs)
+		return references.Errorf(codeRateLimited, "too many requests for this API key; retry after %d s", secs)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/internal/clock"
-	"github.com/trackhook/trackhook/references"
 )
 
 func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
@@ -26,7 +25,7 @@ func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
 		}
 	}
 	resp, body := get(b.keyA)
-	wantError(t, resp, body, http.StatusTooManyRequests, references.CodeRateLimited, "")
+	wantError(t, resp, body, http.StatusTooManyRequests, codeRateLimited, "")
 	if got := resp.Header.Get("Retry-After"); got != "4" {
 		t.Errorf("Retry-After %q, want 4", got)
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -36,46 +35,6 @@ func queryLimit(c echo.Context) (int, error) {
 	return n, nil
 }
 
-// createBody is the JSON body of POST /references. It mirrors references.CreateRequest
-// field for field (a test keeps them in step), except that poll_interval is read here:
-// references.Duration's own error cannot know which field it is in, and embedding
-// CreateRequest would put its Go name into encoding/json's field paths.
-type createBody struct {
-	ContainerID   string            `json:"container_id"`
-	BillOfLading  string            `json:"bill_of_lading"`
-	BookingNumber string            `json:"booking_number"`
-	CarrierCode   string            `json:"carrier_code"`
-	CallbackURL   string            `json:"callback_url"`
-	EventTypes    []string          `json:"event_types"`
-	Metadata      map[string]string `json:"metadata"`
-	PollInterval  json.RawMessage   `json:"poll_interval"`
-}
-
-func (b *createBody) request() (references.CreateRequest, error) {
-	req := references.CreateRequest{
-		ContainerID:   b.ContainerID,
-		BillOfLading:  b.BillOfLading,
-		BookingNumber: b.BookingNumber,
-		CarrierCode:   b.CarrierCode,
-		CallbackURL:   b.CallbackURL,
-		EventTypes:    b.EventTypes,
-		Metadata:      b.Metadata,
-	}
-	if len(b.PollInterval) == 0 || string(b.PollInterval) == "null" {
-		return req, nil
-	}
-	var d references.Duration
-	if err := json.Unmarshal(b.PollInterval, &d); err != nil {
-		code := references.CodeInvalid // a string, but not a duration
-		if b.PollInterval[0] != '"' {
-			code = references.CodeBadRequest // not even a string
-		}
-		return req, &references.Error{Code: code, Field: "poll_interval", Message: "poll_interval: " + err.Error()}
-	}
-	req.PollInterval = &d
-	return req, nil
-}
-
 // createReference is POST /references. With an Idempotency-Key, a retry of a request
 // that already succeeded answers with the same reference and Idempotent-Replayed: true.
 func (s *server) createReference(c echo.Context) error {
@@ -95,7 +54,7 @@ func (s *server) createReference(c echo.Context) error {
 		c.Response().Header().Set("Idempotent-Replayed", "true")
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/references/"+ref.ID)
-	return c.JSON(http.StatusCreated, ref)
+	return c.JSON(http.StatusCreated, newReference(ref))
 }
 
 // listReferences is GET /references?status=&limit=&cursor=.
@@ -112,10 +71,7 @@ func (s *server) listReferences(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if page.References == nil {
-		page.References = []references.Reference{}
-	}
-	return c.JSON(http.StatusOK, page)
+	return c.JSON(http.StatusOK, newReferencePage(page))
 }
 
 // getReference is GET /references/:id.
@@ -128,7 +84,7 @@ func (s *server) getReference(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, ref)
+	return c.JSON(http.StatusOK, newReference(ref))
 }
 
 // unsubscribeReference is DELETE /references/:id: tracking stops, the reference stays
@@ -142,7 +98,7 @@ func (s *server) unsubscribeReference(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, ref)
+	return c.JSON(http.StatusOK, newReference(ref))
 }
 
 // patchReference is PATCH /references/:id with {"callback_url", "event_types"}.
@@ -151,15 +107,15 @@ func (s *server) patchReference(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var patch references.Patch
-	if err := decodeJSON(c, &patch, false); err != nil {
+	var body patchBody
+	if err := decodeJSON(c, &body, false); err != nil {
 		return err
 	}
-	ref, err := s.svc.Patch(c.Request().Context(), apiKey(c).AccountID, id, patch)
+	ref, err := s.svc.Patch(c.Request().Context(), apiKey(c).AccountID, id, body.patch())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, ref)
+	return c.JSON(http.StatusOK, newReference(ref))
 }
 
 // listUpdates is GET /references/:id/updates?after=&limit=, the pull feed.
@@ -182,7 +138,7 @@ func (s *server) listUpdates(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, page)
+	return c.JSON(http.StatusOK, newUpdatePage(page))
 }
 
 // listDeliveries is GET /references/:id/deliveries?limit=&cursor=, newest first.
@@ -202,10 +158,7 @@ func (s *server) listDeliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if page.Deliveries == nil {
-		page.Deliveries = []references.DeliveryAttempt{}
-	}
-	return c.JSON(http.StatusOK, page)
+	return c.JSON(http.StatusOK, newDeliveryPage(page))
 }
 
 // queuedBody is the answer to a redelivery request.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // testOwner names the tests in the store's leases when they claim work directly, as
@@ -23,7 +24,7 @@ import (
 const testOwner = "test"
 
 // seedUpdates appends n shipment updates to the reference's feed, as a poll would.
-func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []references.Update {
+func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []webhook.Update {
 	t.Helper()
 	now := b.clock.Now()
 	res := references.PollResult{PolledAt: now, NextPollAt: now.Add(15 * time.Minute)}
@@ -46,7 +47,7 @@ func (b *testBundle) seedUpdates(t testing.TB, refID string, n int) []references
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("list updates: %d %s", resp.StatusCode, body)
 	}
-	return decode[references.UpdatePage](t, body).Updates
+	return decode[UpdatePage](t, body).Updates
 }
 
 // seedAttempts records n failed delivery attempts of the reference's first pending
@@ -89,7 +90,7 @@ func TestCreateReference_ReturnsNormalisedReference(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	ref := decode[references.Reference](t, body)
+	ref := decode[Reference](t, body)
 	if !strings.HasPrefix(ref.ID, "ref_") || ref.AccountID != accountA || ref.Status != references.StatusActive {
 		t.Errorf("reference %+v", ref)
 	}
@@ -181,20 +182,20 @@ func TestCreateReference_UnreadableBodies(t *testing.T) {
 		status                  int
 		code, field, inMessage  string
 	}{
-		{"unknown field", `{"container_id":"CSQU3054383","carrier_code":"MAEU","colour":"red"}`, "", 400, references.CodeBadRequest, "colour", `"colour"`},
-		{"unknown field is named even when nested later", `{"carrier_code":"MAEU","metadata":{},"callbackurl":"x"}`, "", 400, references.CodeBadRequest, "callbackurl", "callbackurl"},
-		{"string as number", `{"container_id":5,"carrier_code":"MAEU"}`, "", 400, references.CodeBadRequest, "container_id", "container_id must be a string"},
-		{"event_types not an array", `{"booking_number":"BK123456","carrier_code":"MAEU","event_types":"shipment.updated"}`, "", 400, references.CodeBadRequest, "event_types", "array of strings"},
-		{"metadata value not a string", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":{"a":1}}`, "", 400, references.CodeBadRequest, "metadata", "each value in metadata must be a string"},
-		{"metadata an array", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":[]}`, "", 400, references.CodeBadRequest, "metadata", "object"},
-		{"poll_interval a number", `{"booking_number":"BK123456","carrier_code":"MAEU","poll_interval":900}`, "", 400, references.CodeBadRequest, "poll_interval", "poll_interval"},
-		{"malformed", `{"container_id":`, "", 400, references.CodeBadRequest, "", "malformed JSON"},
-		{"syntax error", `{"container_id" "x"}`, "", 400, references.CodeBadRequest, "", "malformed JSON"},
-		{"trailing object", `{"booking_number":"BK123456","carrier_code":"MAEU"}{"a":1}`, "", 400, references.CodeBadRequest, "", "after the JSON object"},
-		{"trailing garbage", `{"booking_number":"BK123456","carrier_code":"MAEU"} x`, "", 400, references.CodeBadRequest, "", "after the JSON object"},
-		{"empty", ``, "", 400, references.CodeBadRequest, "", "empty"},
-		{"array", `[{"booking_number":"BK123456"}]`, "", 400, references.CodeBadRequest, "", "JSON object"},
-		{"null", `null`, "", 400, references.CodeBadRequest, "", "JSON object"},
+		{"unknown field", `{"container_id":"CSQU3054383","carrier_code":"MAEU","colour":"red"}`, "", 400, codeBadRequest, "colour", `"colour"`},
+		{"unknown field is named even when nested later", `{"carrier_code":"MAEU","metadata":{},"callbackurl":"x"}`, "", 400, codeBadRequest, "callbackurl", "callbackurl"},
+		{"string as number", `{"container_id":5,"carrier_code":"MAEU"}`, "", 400, codeBadRequest, "container_id", "container_id must be a string"},
+		{"event_types not an array", `{"booking_number":"BK123456","carrier_code":"MAEU","event_types":"shipment.updated"}`, "", 400, codeBadRequest, "event_types", "array of strings"},
+		{"metadata value not a string", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":{"a":1}}`, "", 400, codeBadRequest, "metadata", "each value in metadata must be a string"},
+		{"metadata an array", `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":[]}`, "", 400, codeBadRequest, "metadata", "object"},
+		{"poll_interval a number", `{"booking_number":"BK123456","carrier_code":"MAEU","poll_interval":900}`, "", 400, codeBadRequest, "poll_interval", "poll_interval"},
+		{"malformed", `{"container_id":`, "", 400, codeBadRequest, "", "malformed JSON"},
+		{"syntax error", `{"container_id" "x"}`, "", 400, codeBadRequest, "", "malformed JSON"},
+		{"trailing object", `{"booking_number":"BK123456","carrier_code":"MAEU"}{"a":1}`, "", 400, codeBadRequest, "", "after the JSON object"},
+		{"trailing garbage", `{"booking_number":"BK123456","carrier_code":"MAEU"} x`, "", 400, codeBadRequest, "", "after the JSON object"},
+		{"empty", ``, "", 400, codeBadRequest, "", "empty"},
+		{"array", `[{"booking_number":"BK123456"}]`, "", 400, codeBadRequest, "", "JSON object"},
+		{"null", `null`, "", 400, codeBadRequest, "", "JSON object"},
 		{"text content type", `{"booking_number":"BK123456","carrier_code":"MAEU"}`, "text/plain", 415, codeUnsupportedMediaType, "", "application/json"},
 		{"form content type", `a=b`, "application/x-www-form-urlencoded", 415, codeUnsupportedMediaType, "", "application/json"},
 		{"unparsable content type", `{}`, "application/json; ===", 415, codeUnsupportedMediaType, "", "application/json"},
@@ -250,7 +251,7 @@ func TestCreateReference_BodyLimit(t *testing.T) {
 		t.Fatalf("body of exactly %d bytes: status %d: %s", len(atLimit), resp.StatusCode, body)
 	}
 	resp, body = b.do(t, http.MethodPost, "/references", b.keyA, atLimit+" ")
-	wantError(t, resp, body, http.StatusRequestEntityTooLarge, references.CodeTooLarge, "")
+	wantError(t, resp, body, http.StatusRequestEntityTooLarge, codeTooLarge, "")
 
 	// Without a Content-Length the limit holds while reading.
 	t.Run("chunked", func(t *testing.T) {
@@ -281,7 +282,7 @@ func TestCreateReference_BodyLimit(t *testing.T) {
 func TestBodyLimit_Configurable(t *testing.T) {
 	b := setup(t, func(c *setupConfig) { c.api.BodyLimit = 64 })
 	resp, body := b.do(t, http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","metadata":{"a":"b"}}`)
-	wantError(t, resp, body, http.StatusRequestEntityTooLarge, references.CodeTooLarge, "")
+	wantError(t, resp, body, http.StatusRequestEntityTooLarge, codeTooLarge, "")
 }
 
 func TestCreateReference_ConflictNamesExistingReference(t *testing.T) {
@@ -320,7 +321,7 @@ func TestCreateReference_Idempotency(t *testing.T) {
 	if resp1.StatusCode != http.StatusCreated || resp2.StatusCode != http.StatusCreated {
 		t.Fatalf("statuses %d, %d: %s %s", resp1.StatusCode, resp2.StatusCode, body1, body2)
 	}
-	ref1, ref2 := decode[references.Reference](t, body1), decode[references.Reference](t, body2)
+	ref1, ref2 := decode[Reference](t, body1), decode[Reference](t, body2)
 	if ref1.ID != ref2.ID {
 		t.Errorf("replay created another reference: %s, %s", ref1.ID, ref2.ID)
 	}
@@ -330,7 +331,7 @@ func TestCreateReference_Idempotency(t *testing.T) {
 
 	t.Run("same key, different body", func(t *testing.T) {
 		resp, body := b.do(t, http.MethodPost, "/references", b.keyA, map[string]any{"booking_number": "BK999999", "carrier_code": "MAEU"}, idem...)
-		wantError(t, resp, body, http.StatusUnprocessableEntity, codeIdempotencyMismatch, "")
+		wantError(t, resp, body, http.StatusUnprocessableEntity, references.CodeIdempotencyMismatch, "")
 	})
 	t.Run("same key, other account", func(t *testing.T) {
 		ref := b.create(t, b.keyB, req)
@@ -399,12 +400,12 @@ func TestReferenceRoutes_OtherAccountIsNotFound(t *testing.T) {
 
 	// None of it touched A's reference, and B's list does not show it.
 	resp, body := b.do(t, http.MethodGet, "/references/"+ref.ID, b.keyA, nil)
-	got := decode[references.Reference](t, body)
+	got := decode[Reference](t, body)
 	if resp.StatusCode != http.StatusOK || got.Status != references.StatusActive || got.CallbackURL != "https://example.com/h" {
 		t.Errorf("A's reference after B's requests: %d %s", resp.StatusCode, body)
 	}
 	resp, body = b.do(t, http.MethodGet, "/references", b.keyB, nil)
-	if page := decode[references.ReferencePage](t, body); resp.StatusCode != http.StatusOK || len(page.References) != 0 {
+	if page := decode[ReferencePage](t, body); resp.StatusCode != http.StatusOK || len(page.References) != 0 {
 		t.Errorf("B's list: %d %s", resp.StatusCode, body)
 	}
 }
@@ -476,7 +477,7 @@ func TestListReferences_WalksAllPagesInCreationOrder(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
-			page := decode[references.ReferencePage](t, body)
+			page := decode[ReferencePage](t, body)
 			if len(page.References) > limit {
 				t.Fatalf("page of %d with limit %d", len(page.References), limit)
 			}
@@ -551,13 +552,13 @@ func TestListRoutes_BadQueryParameters(t *testing.T) {
 func TestUnsubscribe_IsIdempotent(t *testing.T) {
 	b := setup(t)
 	ref := b.create(t, b.keyA, map[string]any{"booking_number": "BK123456", "carrier_code": "MAEU"})
-	var first references.Reference
+	var first Reference
 	for i := 0; i < 2; i++ {
 		resp, body := b.do(t, http.MethodDelete, "/references/"+ref.ID, b.keyA, nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("delete %d: status %d: %s", i, resp.StatusCode, body)
 		}
-		got := decode[references.Reference](t, body)
+		got := decode[Reference](t, body)
 		if got.Status != references.StatusUnsubscribed || got.UnsubscribeReason != references.ReasonUser || got.UnsubscribedAt == nil {
 			t.Fatalf("delete %d: %s", i, body)
 		}
@@ -569,7 +570,7 @@ func TestUnsubscribe_IsIdempotent(t *testing.T) {
 		}
 	}
 	resp, body := b.do(t, http.MethodGet, "/references/"+ref.ID, b.keyA, nil)
-	if got := decode[references.Reference](t, body); resp.StatusCode != http.StatusOK || got.Status != references.StatusUnsubscribed {
+	if got := decode[Reference](t, body); resp.StatusCode != http.StatusOK || got.Status != references.StatusUnsubscribed {
 		t.Errorf("get after delete: %d %s", resp.StatusCode, body)
 	}
 }
@@ -583,19 +584,19 @@ func TestPatchReference(t *testing.T) {
 		status int
 		code   string
 		field  string
-		check  func(t *testing.T, r references.Reference)
+		check  func(t *testing.T, r Reference)
 	}{
-		{"set callback", `{"callback_url":"https://example.com/new"}`, 200, "", "", func(t *testing.T, r references.Reference) {
+		{"set callback", `{"callback_url":"https://example.com/new"}`, 200, "", "", func(t *testing.T, r Reference) {
 			if r.CallbackURL != "https://example.com/new" || len(r.EventTypes) != 1 {
 				t.Errorf("%+v", r)
 			}
 		}},
-		{"set event types", `{"event_types":["shipment.updated","reference.unsubscribed"]}`, 200, "", "", func(t *testing.T, r references.Reference) {
+		{"set event types", `{"event_types":["shipment.updated","reference.unsubscribed"]}`, 200, "", "", func(t *testing.T, r Reference) {
 			if len(r.EventTypes) != 2 || r.CallbackURL != "https://example.com/new" {
 				t.Errorf("%+v", r)
 			}
 		}},
-		{"clear both", `{"callback_url":"","event_types":[]}`, 200, "", "", func(t *testing.T, r references.Reference) {
+		{"clear both", `{"callback_url":"","event_types":[]}`, 200, "", "", func(t *testing.T, r Reference) {
 			if r.CallbackURL != "" || len(r.EventTypes) != 0 {
 				t.Errorf("%+v", r)
 			}
@@ -603,9 +604,9 @@ func TestPatchReference(t *testing.T) {
 		{"nothing to change", `{}`, 422, references.CodeInvalid, "callback_url", nil},
 		{"bad callback", `{"callback_url":"http://example.com/h"}`, 422, references.CodeInvalid, "callback_url", nil},
 		{"bad event type", `{"event_types":["x"]}`, 422, references.CodeInvalid, "event_types", nil},
-		{"unknown field", `{"carrier_code":"MSCU"}`, 400, references.CodeBadRequest, "carrier_code", nil},
-		{"wrong type", `{"event_types":"shipment.updated"}`, 400, references.CodeBadRequest, "event_types", nil},
-		{"empty body", ``, 400, references.CodeBadRequest, "", nil},
+		{"unknown field", `{"carrier_code":"MSCU"}`, 400, codeBadRequest, "carrier_code", nil},
+		{"wrong type", `{"event_types":"shipment.updated"}`, 400, codeBadRequest, "event_types", nil},
+		{"empty body", ``, 400, codeBadRequest, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -617,7 +618,7 @@ func TestPatchReference(t *testing.T) {
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
-			tt.check(t, decode[references.Reference](t, body))
+			tt.check(t, decode[Reference](t, body))
 		})
 	}
 	t.Run("unsubscribed reference", func(t *testing.T) {
@@ -639,7 +640,7 @@ func TestListUpdates_WalksTheFeed(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-		page := decode[references.UpdatePage](t, body)
+		page := decode[UpdatePage](t, body)
 		if len(page.Updates) == 0 {
 			if page.NextAfter != after {
 				t.Errorf("empty page moved next_after from %d to %d", after, page.NextAfter)
@@ -682,7 +683,7 @@ func TestListDeliveries_NewestFirstAcrossPages(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
 		}
-		page := decode[references.DeliveryPage](t, body)
+		page := decode[DeliveryPage](t, body)
 		for _, d := range page.Deliveries {
 			attempts = append(attempts, d.Attempt)
 		}
@@ -765,7 +766,7 @@ func TestStore_ReopenedFileKeepsData(t *testing.T) {
 	t.Cleanup(b.srv.Close)
 
 	resp, body := b.do(t, http.MethodGet, "/references/"+ref.ID, b.keyA, nil)
-	if got := decode[references.Reference](t, body); resp.StatusCode != http.StatusOK || got.ContainerID != "CSQU3054383" {
+	if got := decode[Reference](t, body); resp.StatusCode != http.StatusOK || got.ContainerID != "CSQU3054383" {
 		t.Fatalf("after reopen: %d %s", resp.StatusCode, body)
 	}
 	// The key and the identifier index survived too.
@@ -775,22 +776,9 @@ func TestStore_ReopenedFileKeepsData(t *testing.T) {
 	}
 }
 
-// createBody must accept exactly the fields of references.CreateRequest.
-func TestCreateBody_MirrorsCreateRequest(t *testing.T) {
-	fields := func(v any) map[string]string {
-		out := map[string]string{}
-		rt := reflect.TypeOf(v)
-		for i := 0; i < rt.NumField(); i++ {
-			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
-			out[name] = rt.Field(i).Name
-		}
-		return out
-	}
-	want, got := fields(references.CreateRequest{}), fields(createBody{})
-	if !reflect.DeepEqual(want, got) {
-		t.Fatalf("createBody fields %v, references.CreateRequest fields %v", got, want)
-	}
-	// Every field is carried over: a body setting them all gives a request setting them all.
+// Every field of the create body is carried over: a body setting them all gives a
+// request setting them all.
+func TestCreateBody_CarriesEveryField(t *testing.T) {
 	b := createBody{"a", "b", "c", "d", "e", []string{"f"}, map[string]string{"g": "h"}, json.RawMessage(`"15m"`)}
 	req, err := b.request()
 	if err != nil {
@@ -800,6 +788,33 @@ func TestCreateBody_MirrorsCreateRequest(t *testing.T) {
 	for i := 0; i < rv.NumField(); i++ {
 		if rv.Field(i).IsZero() {
 			t.Errorf("request() drops %s", rv.Type().Field(i).Name)
+		}
+	}
+}
+
+// The hash an Idempotency-Key is checked against is stored with the key: it must stay
+// what it was when the hash was taken by the service, or a retry after an upgrade
+// would be refused as another request. The hashes below were computed by that code.
+func TestCreateBody_RequestHashIsUnchanged(t *testing.T) {
+	tests := []struct{ body, hash string }{
+		{`{"container_id":"mscu 123456-6","carrier_code":"mscu","callback_url":"https://hooks.alpha.example/trackhook","metadata":{"order":"PO-4471"}}`,
+			"8479313faf183ee17c569b4ab4138b30bdd90f41108f276085e8ec6e1a818de0"},
+		{`{"poll_interval":"90m","metadata":{"b":"2","a":"<&>"},"event_types":["shipment.updated"],"carrier_code":"HLCU","booking_number":"BK123456"}`,
+			"d5423e0974bd1e6be3bddb0c79fdc30f1e90618c07f7d6cd26f6c38ad2f1290b"},
+		{`{"bill_of_lading":"MAEU123456789","carrier_code":"MAEU","event_types":[],"metadata":{},"poll_interval":null,"callback_url":""}`,
+			"2542587e6dab3b10338829378ec9271d1c4fe07b0c253206a1361d92fae54340"},
+	}
+	for _, tt := range tests {
+		var b createBody
+		if err := parseJSON([]byte(tt.body), &b, false); err != nil {
+			t.Fatal(err)
+		}
+		req, err := b.request()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if req.RequestHash != tt.hash {
+			t.Errorf("%s: hash %s, want %s", tt.body, req.RequestHash, tt.hash)
 		}
 	}
 }

@@ -221,9 +221,9 @@ func TestScrape_ReadsStoreStatsAndBreakerStates(t *testing.T) {
 	up := poller.Guard("default", downSource{}, poller.GuardOptions{})
 	var calls atomic.Int32
 	m := newMetrics(t, metrics.Options{
-		Stats: func(ctx context.Context) (metrics.StoreStats, error) {
+		Stats: func(ctx context.Context) (references.Stats, error) {
 			calls.Add(1)
-			return metrics.StoreStats{ActiveReferences: 7, UnsubscribedReferences: 3, PendingDeliveries: 2, FileBytes: 65536}, nil
+			return references.Stats{ActiveReferences: 7, UnsubscribedReferences: 3, PendingDeliveries: 2, FileBytes: 65536}, nil
 		},
 		Destinations: destinations{"hooks.example.com:443": gobreaker.StateOpen, "127.0.0.1:9000": gobreaker.StateClosed, "b.example:443": gobreaker.StateHalfOpen},
 		Sources:      []metrics.SourceBreaker{down, up, down}, // a source serving two carriers appears twice
@@ -279,8 +279,8 @@ func TestScrape_StoreErrorLeavesTheOtherMetrics(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
 	m := newMetrics(t, metrics.Options{
-		Stats: func(context.Context) (metrics.StoreStats, error) {
-			return metrics.StoreStats{}, errors.New("database not open")
+		Stats: func(context.Context) (references.Stats, error) {
+			return references.Stats{}, errors.New("database not open")
 		},
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})

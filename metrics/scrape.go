@@ -6,20 +6,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/trackhook/trackhook/references"
 )
 
-// StoreStats are the store's counters, read at every scrape.
-type StoreStats struct {
-	ActiveReferences       int64
-	UnsubscribedReferences int64
-	// PendingDeliveries is how many references have an update waiting for delivery,
-	// for its first attempt or a retry: the depth of the delivery queue.
-	PendingDeliveries int64
-	FileBytes         int64
-}
-
-// StatsFunc reads the store's counters. The binary adapts store.DB.Stats to it.
-type StatsFunc func(ctx context.Context) (StoreStats, error)
+// StatsFunc reads the store's counters at every scrape; store.DB.Stats is one.
+type StatsFunc func(ctx context.Context) (references.Stats, error)
 
 // DestinationBreakers reports the circuit breaker state of every delivery destination
 // (host:port). notifier.Breakers implements it.

@@ -104,13 +104,7 @@ func TestMetrics_AfterRealWork(t *testing.T) {
 	breakers := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 2, OpenFor: time.Hour})
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Options{
-		Stats: func(ctx context.Context) (metrics.StoreStats, error) {
-			st, err := db.Stats(ctx)
-			return metrics.StoreStats{
-				ActiveReferences: st.ActiveReferences, UnsubscribedReferences: st.UnsubscribedReferences,
-				PendingDeliveries: st.PendingDeliveries, FileBytes: st.FileBytes,
-			}, err
-		},
+		Stats:        db.Stats,
 		Destinations: breakers,
 		Sources:      []metrics.SourceBreaker{source},
 	})

@@ -84,12 +84,13 @@ func benchSnapshot(b *testing.B) *references.Shipment {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var s references.Shipment
-	if err := json.Unmarshal(data, &s); err != nil {
+	var wire webhook.Shipment
+	if err := json.Unmarshal(data, &wire); err != nil {
 		b.Fatal(err)
 	}
+	s := wire.Domain()
 	s.Status = references.ShipmentInTransit
-	return &s
+	return s
 }
 
 // benchRefs is how many references share the deliveries: more than the workers, so

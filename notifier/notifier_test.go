@@ -25,6 +25,7 @@ import (
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // delivery is one request a receiver got.
@@ -32,8 +33,8 @@ type delivery struct {
 	id, timestamp, signature string
 	body                     []byte
 	payload                  struct {
-		Type string            `json:"type"`
-		Data references.Update `json:"data"`
+		Type string         `json:"type"`
+		Data webhook.Update `json:"data"`
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // flipSource answers with one of two snapshots of a voyage half way through (15
@@ -40,10 +41,11 @@ func newFlipSource(b *testing.B) *flipSource {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var a references.Shipment
-	if err := json.Unmarshal(data, &a); err != nil {
+	var wire webhook.Shipment
+	if err := json.Unmarshal(data, &wire); err != nil {
 		b.Fatal(err)
 	}
+	a := *wire.Domain()
 	moved := a
 	moved.Events = slices.Clone(a.Events)
 	for i, e := range moved.Events {

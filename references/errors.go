@@ -5,21 +5,15 @@ import (
 	"fmt"
 )
 
-// Error codes a client can branch on. The HTTP layer maps each to one status.
+// Error codes the domain and the store produce, which a client can branch on. The
+// HTTP layer maps each to one status, and has codes of its own for what only HTTP can
+// get wrong (a body it cannot read, a missing right, a rate limit; see api/errors.go).
 const (
-	CodeBadRequest   = "bad_request"    // the request could not be read (malformed JSON, unknown field)
-	CodeInvalid      = "invalid"        // the request was read but a value is not acceptable
-	CodeUnauthorized = "unauthorized"   // no key, unknown key or revoked key
-	CodeForbidden    = "forbidden"      // a valid key without the right (admin routes)
-	CodeNotFound     = "not_found"      // no such thing in the caller's account
-	CodeConflict     = "conflict"       // the thing exists already
-	CodeTooLarge     = "too_large"      // the body is over the limit
-	CodeRateLimited  = "rate_limited"   // too many requests for this key
-	CodeInternal     = "internal"       // anything unexpected; details are only logged
-	CodeUnavailable  = "unavailable"    // shutting down or not ready
-	CodeUnsupported  = "unsupported"    // e.g. no tracking source for a carrier
-	CodeGone         = "gone"           // the thing existed but is no longer available
-	CodeTooManyItems = "too_many_items" // a list or map in the request is over its limit
+	CodeInvalid      = "invalid"      // the request was read but a value is not acceptable
+	CodeUnauthorized = "unauthorized" // no key, unknown key or revoked key
+	CodeNotFound     = "not_found"    // no such thing in the caller's account
+	CodeConflict     = "conflict"     // the thing exists already
+	CodeInternal     = "internal"     // anything unexpected; details are only logged
 	// CodeIdempotencyMismatch: an Idempotency-Key was reused with a different request.
 	CodeIdempotencyMismatch = "idempotency_mismatch"
 )

@@ -1,14 +1,11 @@
 // Package references is trackhook's domain: the tracked reference, the shipment
 // snapshot a source reports for it, the updates derived from changes, the delivery log,
 // accounts and API keys, and the Service that the HTTP layer calls. It depends on no
-// transport or storage library; store/ persists these types and api/ serves them.
+// transport or storage library and has no wire format: store/ persists these types and
+// api/ and webhook/ send them, each in JSON of its own.
 package references
 
-import (
-	"encoding/json"
-	"fmt"
-	"time"
-)
+import "time"
 
 // Status is whether a reference is still being tracked.
 type Status string
@@ -44,7 +41,7 @@ const (
 // IdentifierKind names which shipment identifier a reference tracks.
 type IdentifierKind string
 
-// Identifier kinds; the values are the JSON field names.
+// Identifier kinds; the values are the names of the identifier fields in the API.
 const (
 	KindContainer    IdentifierKind = "container_id"
 	KindBillOfLading IdentifierKind = "bill_of_lading"
@@ -54,36 +51,36 @@ const (
 // Reference tracks one shipment identifier for one account. Exactly one of ContainerID,
 // BillOfLading and BookingNumber is set.
 type Reference struct {
-	ID            string            `json:"id"`
-	AccountID     string            `json:"account_id"`
-	ContainerID   string            `json:"container_id,omitempty"`
-	BillOfLading  string            `json:"bill_of_lading,omitempty"`
-	BookingNumber string            `json:"booking_number,omitempty"`
-	CarrierCode   string            `json:"carrier_code"`
-	CallbackURL   string            `json:"callback_url,omitempty"`
-	EventTypes    []string          `json:"event_types,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	PollInterval  Duration          `json:"poll_interval,omitempty"`
+	ID            string
+	AccountID     string
+	ContainerID   string
+	BillOfLading  string
+	BookingNumber string
+	CarrierCode   string
+	CallbackURL   string
+	EventTypes    []string
+	Metadata      map[string]string
+	PollInterval  Duration
 
-	Status            Status            `json:"status"`
-	UnsubscribeReason UnsubscribeReason `json:"unsubscribe_reason,omitempty"`
-	UnsubscribedAt    *time.Time        `json:"unsubscribed_at,omitempty"`
-	CreatedAt         time.Time         `json:"created_at"`
-	UpdatedAt         time.Time         `json:"updated_at"`
+	Status            Status
+	UnsubscribeReason UnsubscribeReason
+	UnsubscribedAt    *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 
 	// Polling state, kept by the poller.
-	LastPolledAt        *time.Time `json:"last_polled_at,omitempty"`
-	NextPollAt          *time.Time `json:"next_poll_at,omitempty"`
-	LastPollError       string     `json:"last_poll_error,omitempty"`
-	ConsecutiveFailures int        `json:"consecutive_failures,omitempty"`
-	NotFoundSince       *time.Time `json:"not_found_since,omitempty"`
+	LastPolledAt        *time.Time
+	NextPollAt          *time.Time
+	LastPollError       string
+	ConsecutiveFailures int
+	NotFoundSince       *time.Time
 
 	// Feed and delivery state. LastSequence is the sequence of the newest update in the
 	// feed; DeliveredSequence the newest one delivered or given up on.
-	LastSequence      uint64        `json:"last_sequence"`
-	DeliveredSequence uint64        `json:"delivered_sequence,omitempty"`
-	DeliveryState     DeliveryState `json:"delivery_state,omitempty"`
-	FailingSince      *time.Time    `json:"failing_since,omitempty"`
+	LastSequence      uint64
+	DeliveredSequence uint64
+	DeliveryState     DeliveryState
+	FailingSince      *time.Time
 }
 
 // Identifier returns the kind and value of the identifier the reference tracks.
@@ -115,25 +112,6 @@ func (r *Reference) WantsEvent(t UpdateType) bool {
 	return false
 }
 
-// Duration is a time.Duration that reads and writes JSON as a Go duration string
-// ("15m", "1h30m"), the form people write in requests.
+// Duration is how often a reference asks to be polled. The API reads and writes it
+// as a Go duration string ("15m"); the store as a number of nanoseconds.
 type Duration time.Duration
-
-// MarshalJSON writes the duration as a string such as "15m0s".
-func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-// UnmarshalJSON reads a duration string such as "15m" or "2h".
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a duration is a string such as \"15m\" or \"2h\"")
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration such as \"15m\" or \"2h\"", s)
-	}
-	*d = Duration(v)
-	return nil
-}

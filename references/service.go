@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -45,8 +44,8 @@ type DeliveryQuery struct {
 
 // DeliveryPage is one page of the delivery log.
 type DeliveryPage struct {
-	Deliveries []DeliveryAttempt `json:"deliveries"`
-	NextCursor string            `json:"next_cursor,omitempty"`
+	Deliveries []DeliveryAttempt
+	NextCursor string
 }
 
 // IdempotencyKey is a client's Idempotency-Key for a create, with a hash of the
@@ -66,20 +65,20 @@ type ListQuery struct {
 
 // ReferencePage is one page of references in creation order.
 type ReferencePage struct {
-	References []Reference `json:"references"`
-	NextCursor string      `json:"next_cursor,omitempty"` // empty on the last page
+	References []Reference
+	NextCursor string // empty on the last page
 }
 
 // UpdatePage is one page of a reference's feed.
 type UpdatePage struct {
-	Updates   []Update `json:"updates"`
-	NextAfter uint64   `json:"next_after"` // pass as ?after= to continue
+	Updates   []Update
+	NextAfter uint64 // pass as ?after= to continue
 }
 
 // Patch is a change to an active reference. Nil fields are left as they are.
 type Patch struct {
-	CallbackURL *string   `json:"callback_url"`
-	EventTypes  *[]string `json:"event_types"`
+	CallbackURL *string
+	EventTypes  *[]string
 }
 
 // Page size limits.
@@ -127,16 +126,21 @@ func NewService(store Store, opts ServiceOptions) *Service {
 	return &Service{store: store, opts: opts}
 }
 
-// CreateRequest is the body of POST /references.
+// CreateRequest is what a client asks to track, as given (Create validates and
+// normalises it).
 type CreateRequest struct {
-	ContainerID   string            `json:"container_id,omitempty"`
-	BillOfLading  string            `json:"bill_of_lading,omitempty"`
-	BookingNumber string            `json:"booking_number,omitempty"`
-	CarrierCode   string            `json:"carrier_code"`
-	CallbackURL   string            `json:"callback_url,omitempty"`
-	EventTypes    []string          `json:"event_types,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	PollInterval  *Duration         `json:"poll_interval,omitempty"`
+	ContainerID   string
+	BillOfLading  string
+	BookingNumber string
+	CarrierCode   string
+	CallbackURL   string
+	EventTypes    []string
+	Metadata      map[string]string
+	PollInterval  *Duration // nil: the service's default
+	// RequestHash identifies the request as the client sent it, so that an
+	// Idempotency-Key reused with another request is refused. The layer that read the
+	// request computes it (the API hashes the body); it is needed only with a key.
+	RequestHash string
 }
 
 // NewID returns a random, URL-safe id with the given prefix, such as "ref_".
@@ -165,9 +169,10 @@ func (s *Service) Create(ctx context.Context, accountID string, req CreateReques
 		if len(idempotencyKey) > MaxIdempotencyKeyLen {
 			return Reference{}, false, Invalidf("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLen)
 		}
-		body, _ := json.Marshal(req) // a struct of strings and maps: cannot fail
-		sum := sha256.Sum256(body)
-		idem = &IdempotencyKey{Key: idempotencyKey, RequestHash: hex.EncodeToString(sum[:]), ExpiresAt: now.Add(IdempotencyTTL)}
+		if req.RequestHash == "" {
+			return Reference{}, false, fmt.Errorf("create with Idempotency-Key %q: the request has no hash to check a retry against", idempotencyKey)
+		}
+		idem = &IdempotencyKey{Key: idempotencyKey, RequestHash: req.RequestHash, ExpiresAt: now.Add(IdempotencyTTL)}
 	}
 	return s.store.CreateReference(ctx, ref, idem)
 }

@@ -6,14 +6,14 @@ import "time"
 // reference, modelled on the DCSA Track & Trace event model. Events are the source's
 // facts; the remaining fields are derived from them (see tracking.Derive).
 type Shipment struct {
-	Events []Event `json:"events"`
+	Events []Event
 
-	Status          ShipmentStatus `json:"status"`
-	Origin          *Location      `json:"origin,omitempty"`
-	Destination     *Location      `json:"destination,omitempty"`
-	CurrentLocation *Location      `json:"current_location,omitempty"`
-	CurrentVessel   *TransportCall `json:"current_vessel,omitempty"`
-	ETA             *time.Time     `json:"eta,omitempty"` // estimated arrival at Destination
+	Status          ShipmentStatus
+	Origin          *Location
+	Destination     *Location
+	CurrentLocation *Location
+	CurrentVessel   *TransportCall
+	ETA             *time.Time // estimated arrival at Destination
 }
 
 // ShipmentStatus is the overall progress of a shipment, derived from its events.
@@ -35,30 +35,30 @@ const (
 type Event struct {
 	// ID is the source's id for the event. It is stable for one fact but a source may
 	// publish a revised estimate under a new id, so the diff does not rely on it alone.
-	ID         string     `json:"id"`
-	Type       EventType  `json:"type"`
-	Classifier Classifier `json:"classifier"`
-	Code       string     `json:"code"`
-	Time       time.Time  `json:"event_time"`
+	ID         string
+	Type       EventType
+	Classifier Classifier
+	Code       string
+	Time       time.Time
 
-	Location      *Location      `json:"location,omitempty"`
-	TransportCall *TransportCall `json:"transport_call,omitempty"`
+	Location      *Location
+	TransportCall *TransportCall
 
-	EquipmentReference string `json:"equipment_reference,omitempty"`
-	EmptyIndicator     string `json:"empty_indicator,omitempty"` // EMPTY or LADEN, equipment events
-	Description        string `json:"description,omitempty"`
+	EquipmentReference string
+	EmptyIndicator     string // EMPTY or LADEN, equipment events
+	Description        string
 }
 
 // Location is a place, identified by its UN/LOCODE where known.
 type Location struct {
-	UNLocode string `json:"unlocode,omitempty"`
-	Name     string `json:"name,omitempty"`
+	UNLocode string
+	Name     string
 }
 
 // TransportCall is the vessel and voyage an event belongs to.
 type TransportCall struct {
-	VesselName      string `json:"vessel_name,omitempty"`
-	VesselIMO       string `json:"vessel_imo,omitempty"`
-	Voyage          string `json:"voyage,omitempty"`
-	ModeOfTransport string `json:"mode_of_transport,omitempty"` // VESSEL, RAIL, TRUCK, BARGE
+	VesselName      string
+	VesselIMO       string
+	Voyage          string
+	ModeOfTransport string // VESSEL, RAIL, TRUCK, BARGE
 }

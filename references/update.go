@@ -17,33 +17,34 @@ const (
 var UpdateTypes = []UpdateType{UpdateShipment, UpdateTrackingFailed, UpdateUnsubscribed}
 
 // Update is one entry in a reference's feed: what changed, and the full snapshot after
-// the change. It is what GET /references/:id/updates returns and what a webhook carries.
+// the change. GET /references/:id/updates returns it and a webhook carries it, in the
+// wire form of webhook.Update.
 type Update struct {
-	ID          string     `json:"id"` // upd_...; also the webhook-id
-	ReferenceID string     `json:"reference_id"`
-	Sequence    uint64     `json:"sequence"` // 1, 2, 3 ... per reference, no gaps
-	Type        UpdateType `json:"type"`
-	CreatedAt   time.Time  `json:"created_at"`
+	ID          string // upd_...; also the webhook-id
+	ReferenceID string
+	Sequence    uint64 // 1, 2, 3 ... per reference, no gaps
+	Type        UpdateType
+	CreatedAt   time.Time
 
-	Reference ReferenceSummary `json:"reference"`
-	Changes   []Change         `json:"changes"`
-	Shipment  *Shipment        `json:"shipment,omitempty"`
+	Reference ReferenceSummary
+	Changes   []Change
+	Shipment  *Shipment
 
 	// Error is set on tracking.failed: why the source could not be polled.
-	Error string `json:"error,omitempty"`
+	Error string
 	// UnsubscribeReason is set on reference.unsubscribed.
-	UnsubscribeReason UnsubscribeReason `json:"unsubscribe_reason,omitempty"`
+	UnsubscribeReason UnsubscribeReason
 }
 
 // ReferenceSummary identifies the reference inside an update, with the metadata the
 // user attached, so a receiver needs no second call to route it.
 type ReferenceSummary struct {
-	ID            string            `json:"id"`
-	ContainerID   string            `json:"container_id,omitempty"`
-	BillOfLading  string            `json:"bill_of_lading,omitempty"`
-	BookingNumber string            `json:"booking_number,omitempty"`
-	CarrierCode   string            `json:"carrier_code"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
+	ID            string
+	ContainerID   string
+	BillOfLading  string
+	BookingNumber string
+	CarrierCode   string
+	Metadata      map[string]string
 }
 
 // Summary returns the part of the reference that travels with each update.
@@ -78,30 +79,30 @@ const (
 // Change is one typed difference between two snapshots, with the old and new values
 // written as strings (times in RFC 3339) and a sentence for humans.
 type Change struct {
-	Type        ChangeType `json:"type"`
-	Description string     `json:"description"`
-	Old         string     `json:"old,omitempty"`
-	New         string     `json:"new,omitempty"`
+	Type        ChangeType
+	Description string
+	Old         string
+	New         string
 	// Event is the event the change is about, as it is in the new snapshot (or the old
 	// one for a removal); nil for shipment-level changes.
-	Event *Event `json:"event,omitempty"`
+	Event *Event
 }
 
 // DeliveryAttempt is one POST of an update to a callback URL, as kept in the delivery log.
 type DeliveryAttempt struct {
-	ReferenceID  string         `json:"reference_id"`
-	UpdateID     string         `json:"update_id"`
-	Sequence     uint64         `json:"sequence"` // the update's sequence
-	Attempt      int            `json:"attempt"`  // 1 for the first try of that update
-	URL          string         `json:"url"`
-	At           time.Time      `json:"attempted_at"`
-	StatusCode   int            `json:"status_code,omitempty"`
-	Error        string         `json:"error,omitempty"`
-	LatencyMS    int64          `json:"latency_ms"`
-	ResponseBody string         `json:"response_body,omitempty"`
-	Outcome      AttemptOutcome `json:"outcome"`
-	NextRetryAt  *time.Time     `json:"next_retry_at,omitempty"`
-	Redelivery   bool           `json:"redelivery,omitempty"` // asked for with POST .../redeliver
+	ReferenceID  string
+	UpdateID     string
+	Sequence     uint64 // the update's sequence
+	Attempt      int    // 1 for the first try of that update
+	URL          string
+	At           time.Time
+	StatusCode   int
+	Error        string
+	LatencyMS    int64
+	ResponseBody string
+	Outcome      AttemptOutcome
+	NextRetryAt  *time.Time
+	Redelivery   bool // asked for with POST .../redeliver
 }
 
 // AttemptOutcome is what one delivery attempt came to.

@@ -129,7 +129,7 @@ func (a *apiServer) create(t *testing.T, key string, body map[string]any) string
 	if r.status != http.StatusCreated {
 		t.Fatalf("create %v: %d %s", body, r.status, r.body)
 	}
-	var ref references.Reference
+	var ref api.Reference
 	if err := json.Unmarshal(r.body, &ref); err != nil {
 		t.Fatal(err)
 	}

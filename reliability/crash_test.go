@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -135,7 +136,7 @@ func TestCrash_SIGKILLAtRandomMomentsLosesNothing(t *testing.T) {
 		t.FailNow()
 	}
 
-	var refs []references.Reference
+	var refs []api.Reference
 	eventually(t, 3*time.Minute, "every voyage over and delivered", func() (bool, string) {
 		refs = svc.references()
 		return settled(refs)
@@ -209,7 +210,7 @@ func (c *creator) createUpTo(n int) {
 			c.svc.t.Errorf("create %d: %d %s", i, status, out)
 			return
 		}
-		var ref references.Reference
+		var ref api.Reference
 		if err := json.Unmarshal(out, &ref); err != nil || ref.ID == "" {
 			c.svc.t.Errorf("create %d: %v %s", i, err, out)
 			return

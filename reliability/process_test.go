@@ -21,6 +21,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
 )
@@ -271,7 +272,7 @@ func (s *service) get(path string, v any) {
 func (s *service) webhookSecrets() []string {
 	s.t.Helper()
 	var body struct {
-		Secrets []references.WebhookSecret `json:"secrets"`
+		Secrets []api.WebhookSecret `json:"secrets"`
 	}
 	s.get("/account/webhook-secret", &body)
 	var out []string
@@ -285,12 +286,12 @@ func (s *service) webhookSecrets() []string {
 }
 
 // references returns every reference of the account, following the pages.
-func (s *service) references() []references.Reference {
+func (s *service) references() []api.Reference {
 	s.t.Helper()
-	var all []references.Reference
+	var all []api.Reference
 	cursor := ""
 	for {
-		var page references.ReferencePage
+		var page api.ReferencePage
 		s.get("/references?limit=500&cursor="+url.QueryEscape(cursor), &page)
 		all = append(all, page.References...)
 		if page.NextCursor == "" {
@@ -301,16 +302,18 @@ func (s *service) references() []references.Reference {
 }
 
 // feeds reads the whole feed of every reference through GET /references/:id/updates.
-func (s *service) feeds(refs []references.Reference) map[string][]references.Update {
+func (s *service) feeds(refs []api.Reference) map[string][]references.Update {
 	s.t.Helper()
 	out := make(map[string][]references.Update, len(refs))
 	for _, ref := range refs {
 		var feed []references.Update
 		after := uint64(0)
 		for {
-			var page references.UpdatePage
+			var page api.UpdatePage
 			s.get(fmt.Sprintf("/references/%s/updates?limit=500&after=%d", ref.ID, after), &page)
-			feed = append(feed, page.Updates...)
+			for _, u := range page.Updates {
+				feed = append(feed, u.Domain())
+			}
 			if len(page.Updates) == 0 {
 				break
 			}
@@ -323,11 +326,11 @@ func (s *service) feeds(refs []references.Reference) map[string][]references.Upd
 
 // settled reports whether every reference has finished: tracking is complete and
 // every update of its feed was delivered.
-func settled(refs []references.Reference) (bool, string) {
+func settled(refs []api.Reference) (bool, string) {
 	waiting := 0
 	var example string
 	for _, r := range refs {
-		if r.Active() || r.LastSequence == 0 || r.DeliveredSequence != r.LastSequence {
+		if r.Status == references.StatusActive || r.LastSequence == 0 || r.DeliveredSequence != r.LastSequence {
 			waiting++
 			example = fmt.Sprintf("%s: status %s, delivered %d of %d", r.ID, r.Status, r.DeliveredSequence, r.LastSequence)
 		}
@@ -341,7 +344,7 @@ func settled(refs []references.Reference) (bool, string) {
 // checkStoreFile opens the store file with bbolt and runs its consistency check, then
 // opens it with store.Open (which checks the schema) and reads its counters. The file
 // must not be in use.
-func checkStoreFile(t *testing.T, path string) store.Stats {
+func checkStoreFile(t *testing.T, path string) references.Stats {
 	t.Helper()
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
 	if err != nil {

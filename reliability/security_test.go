@@ -88,7 +88,7 @@ func TestSecurity_AccountIsolationOnEveryRoute(t *testing.T) {
 	}
 	before := viewOfB()
 	firstUpdateOf := func(key, refID string) string {
-		var page references.UpdatePage
+		var page api.UpdatePage
 		_ = json.Unmarshal(a.mustCall(t, key, http.MethodGet, "/references/"+refID+"/updates", nil).body, &page)
 		return page.Updates[0].ID
 	}
@@ -135,7 +135,7 @@ func TestSecurity_AccountIsolationOnEveryRoute(t *testing.T) {
 	// Lists: no status, cursor or page size shows A anything of B's, not even B's cursor.
 	var cursorB string
 	{
-		var page references.ReferencePage
+		var page api.ReferencePage
 		_ = json.Unmarshal(a.mustCall(t, keyB, http.MethodGet, "/references?limit=1", nil).body, &page)
 		cursorB = page.NextCursor
 	}
@@ -351,7 +351,7 @@ func TestSecurity_SecretsStayOutOfLogsAndErrorBodies(t *testing.T) {
 			body["callback_url"] = cb
 		}
 		r := call(keyA, http.MethodPost, "/references", body, "Idempotency-Key", fmt.Sprintf("sec-%d", i))
-		var ref references.Reference
+		var ref api.Reference
 		_ = json.Unmarshal(r.body, &ref)
 		refs = append(refs, ref.ID)
 	}

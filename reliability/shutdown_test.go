@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -62,7 +63,7 @@ func TestShutdown_SIGTERMUnderLoadExitsInTimeAndLosesNothing(t *testing.T) {
 
 	rcv.setDelay(nil)
 	svc.start()
-	var all []references.Reference
+	var all []api.Reference
 	eventually(t, 3*time.Minute, "every voyage over and delivered after the restart", func() (bool, string) {
 		all = svc.references()
 		return settled(all)

@@ -30,10 +30,11 @@ func (c *accountCache) get(id string, data []byte) (references.Account, error) {
 	if ok && bytes.Equal(e.raw, data) {
 		return e.acct, nil
 	}
-	var acct references.Account
-	if err := json.Unmarshal(data, &acct); err != nil {
-		return acct, err
+	var rec accountRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return references.Account{}, err
 	}
+	acct := rec.account()
 	c.mu.Lock()
 	if c.entries == nil {
 		c.entries = map[string]cachedAccount{}

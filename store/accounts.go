@@ -17,7 +17,7 @@ func (db *DB) EnsureAccount(ctx context.Context, accountID, secret string, now t
 	var acct references.Account
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAccounts)
-		found, err := getJSON(b, []byte(accountID), &acct)
+		found, err := getAccount(b, accountID, &acct)
 		if err != nil || found {
 			return err
 		}
@@ -26,7 +26,7 @@ func (db *DB) EnsureAccount(ctx context.Context, accountID, secret string, now t
 			CreatedAt:      now.UTC(),
 			WebhookSecrets: []references.WebhookSecret{{Secret: secret, CreatedAt: now.UTC()}},
 		}
-		return putJSON(b, []byte(accountID), &acct)
+		return putAccount(b, accountID, &acct)
 	})
 	if err != nil {
 		return references.Account{}, fmt.Errorf("ensure account %s: %w", accountID, err)
@@ -38,7 +38,7 @@ func (db *DB) EnsureAccount(ctx context.Context, accountID, secret string, now t
 func (db *DB) GetAccount(ctx context.Context, accountID string) (references.Account, error) {
 	var acct references.Account
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		found, err := getJSON(tx.Bucket(bucketAccounts), []byte(accountID), &acct)
+		found, err := getAccount(tx.Bucket(bucketAccounts), accountID, &acct)
 		if err == nil && !found {
 			err = references.Errorf(references.CodeNotFound, "account %s not found", accountID)
 		}
@@ -54,7 +54,7 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string,
 	now := db.clock.Now().UTC()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketAccounts)
-		found, err := getJSON(b, []byte(accountID), &acct)
+		found, err := getAccount(b, accountID, &acct)
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string,
 			kept = append(kept, s)
 		}
 		acct.WebhookSecrets = append(kept, references.WebhookSecret{Secret: secret, CreatedAt: now})
-		return putJSON(b, []byte(accountID), &acct)
+		return putAccount(b, accountID, &acct)
 	})
 	if err != nil {
 		return references.Account{}, fmt.Errorf("rotate secret of %s: %w", accountID, err)
@@ -90,7 +90,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, key references.APIKey) error {
 		if b.Get([]byte(key.Hash)) != nil {
 			return references.Errorf(references.CodeConflict, "this API key is already registered")
 		}
-		return putJSON(b, []byte(key.Hash), &key)
+		return putJSON(b, []byte(key.Hash), newAPIKeyRecord(&key))
 	})
 	if err != nil {
 		return fmt.Errorf("create API key: %w", err)
@@ -102,7 +102,9 @@ func (db *DB) CreateAPIKey(ctx context.Context, key references.APIKey) error {
 func (db *DB) LookupAPIKey(ctx context.Context, hash string) (references.APIKey, error) {
 	var key references.APIKey
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		found, err := getJSON(tx.Bucket(bucketAPIKeys), []byte(hash), &key)
+		var rec apiKeyRecord
+		found, err := getJSON(tx.Bucket(bucketAPIKeys), []byte(hash), &rec)
+		key = rec.apiKey()
 		if err == nil && !found {
 			err = references.Errorf(references.CodeNotFound, "API key not found")
 		}
@@ -116,11 +118,11 @@ func (db *DB) ListAPIKeys(ctx context.Context) ([]references.APIKey, error) {
 	var keys []references.APIKey
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAPIKeys).ForEach(func(_, v []byte) error {
-			var k references.APIKey
-			if err := unmarshal(v, &k); err != nil {
+			var rec apiKeyRecord
+			if err := unmarshal(v, &rec); err != nil {
 				return err
 			}
-			keys = append(keys, k)
+			keys = append(keys, rec.apiKey())
 			return nil
 		})
 	})
@@ -139,10 +141,11 @@ func (db *DB) RevokeAPIKey(ctx context.Context, idOrPrefix string, at time.Time)
 		var hash []byte
 		matches := 0
 		err := b.ForEach(func(k, v []byte) error {
-			var cand references.APIKey
-			if err := unmarshal(v, &cand); err != nil {
+			var rec apiKeyRecord
+			if err := unmarshal(v, &rec); err != nil {
 				return err
 			}
+			cand := rec.apiKey()
 			if cand.ID == idOrPrefix || (len(idOrPrefix) >= 8 && bytes.HasPrefix([]byte(cand.Prefix), []byte(idOrPrefix))) {
 				matches++
 				key, hash = cand, append([]byte(nil), k...)
@@ -161,7 +164,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, idOrPrefix string, at time.Time)
 			t := at.UTC()
 			key.RevokedAt = &t
 		}
-		return putJSON(b, hash, &key)
+		return putJSON(b, hash, newAPIKeyRecord(&key))
 	})
 	if err != nil {
 		return references.APIKey{}, fmt.Errorf("revoke API key: %w", err)
@@ -179,4 +182,20 @@ func (db *DB) CountAPIKeys(ctx context.Context) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// getAccount reads the account stored under id into acct; found is false when there
+// is none.
+func getAccount(b *bolt.Bucket, id string, acct *references.Account) (found bool, err error) {
+	var rec accountRecord
+	found, err = getJSON(b, []byte(id), &rec)
+	if found && err == nil {
+		*acct = rec.account()
+	}
+	return found, err
+}
+
+// putAccount stores acct under id.
+func putAccount(b *bolt.Bucket, id string, acct *references.Account) error {
+	return putJSON(b, []byte(id), newAccountRecord(acct))
 }

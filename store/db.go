@@ -1,8 +1,9 @@
 // Package store keeps trackhook's state in one bbolt file: references and their
 // indexes, shipment snapshots, update feeds, the delivery outbox and log, accounts and
-// API keys. It stores the domain types of package references and nothing else; every
-// logical change is one transaction. The poll schedule is also held in memory, so that
-// a poll that changed nothing costs no write (see schedule.go).
+// API keys. It stores the domain types of package references and nothing else, in
+// encodings of its own (codec.go, records.go), so that the file's format changes only
+// here; every logical change is one transaction. The poll schedule is also held in
+// memory, so that a poll that changed nothing costs no write (see schedule.go).
 package store
 
 import (

@@ -483,7 +483,7 @@ func appendAttempt(tx *bolt.Tx, a *references.DeliveryAttempt) error {
 	if err != nil {
 		return err
 	}
-	return putJSON(b, join(str(a.ReferenceID), u64(n)), a)
+	return putJSON(b, join(str(a.ReferenceID), u64(n)), newAttemptRecord(a))
 }
 
 // ListDeliveries returns a page of the reference's delivery log, newest first.
@@ -518,11 +518,11 @@ func (db *DB) ListDeliveries(ctx context.Context, accountID, refID string, q ref
 				page.NextCursor = encodeCursor(lastN)
 				return nil
 			}
-			var a references.DeliveryAttempt
+			var a attemptRecord
 			if err := unmarshal(v, &a); err != nil {
 				return err
 			}
-			page.Deliveries = append(page.Deliveries, a)
+			page.Deliveries = append(page.Deliveries, a.attempt())
 			lastN = binary.BigEndian.Uint64(k[len(prefix):])
 		}
 		return nil

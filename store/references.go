@@ -12,13 +12,6 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// idempotencyRecord remembers which reference a create with an Idempotency-Key made.
-type idempotencyRecord struct {
-	ReferenceID string    `json:"reference_id"`
-	RequestHash string    `json:"request_hash"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
 func notFound(id string) error {
 	return references.Errorf(references.CodeNotFound, "reference %s not found", id)
 }

@@ -32,23 +32,10 @@ func readCount(meta *bolt.Bucket, name []byte) int64 {
 	return int64(binary.BigEndian.Uint64(v))
 }
 
-// Stats are the store's counts, for metrics and `trackhook status`.
-type Stats struct {
-	ActiveReferences       int64 `json:"active_references"`
-	UnsubscribedReferences int64 `json:"unsubscribed_references"`
-	// PendingDeliveries is how many references have at least one update waiting
-	// for delivery (the retry queue, one entry per reference).
-	PendingDeliveries int64 `json:"pending_deliveries"`
-	// FileBytes is the size of the store file.
-	FileBytes int64 `json:"file_bytes"`
-	// Commits is how many write transactions the file has committed since it was
-	// created (bbolt's transaction id). Polls that change nothing add none.
-	Commits int64 `json:"commits"`
-}
-
-// Stats returns the counters. It reads a few keys, whatever the store's size.
-func (db *DB) Stats(ctx context.Context) (Stats, error) {
-	var s Stats
+// Stats returns the counters. It reads a few keys, whatever the store's size;
+// Commits is bbolt's transaction id.
+func (db *DB) Stats(ctx context.Context) (references.Stats, error) {
+	var s references.Stats
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		s.ActiveReferences = readCount(meta, countActive)

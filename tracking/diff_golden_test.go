@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // updateGolden rewrites golden files instead of comparing with them:
@@ -60,7 +61,7 @@ func TestDiff_Golden(t *testing.T) {
 				})
 				prev, from = cur, filepath.Base(f)
 			}
-			got, err := json.MarshalIndent(steps, "", "  ")
+			got, err := json.MarshalIndent(wireSteps(steps), "", "  ")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,4 +96,21 @@ func changesOrEmpty(c []references.Change) []references.Change {
 		return []references.Change{}
 	}
 	return c
+}
+
+// wireSteps is steps with the snapshots and changes in their wire form, the JSON
+// receivers get.
+func wireSteps(steps []diffGoldenStep) any {
+	type wireStep struct {
+		From     string            `json:"from,omitempty"`
+		To       string            `json:"to"`
+		Derived  *webhook.Shipment `json:"derived"`
+		Complete bool              `json:"complete"`
+		Changes  []webhook.Change  `json:"changes"`
+	}
+	out := make([]wireStep, len(steps))
+	for i, s := range steps {
+		out[i] = wireStep{s.From, s.To, webhook.NewShipment(s.Derived), s.Complete, webhook.NewChanges(s.Changes)}
+	}
+	return out
 }

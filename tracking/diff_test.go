@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // changeTypes lists the types of changes, to compare with what a case expects.
@@ -284,10 +285,11 @@ func FuzzDiff(f *testing.F) {
 	f.Add([]byte(`{"events":[{"code":"ARRI","classifier":"ACT","event_time":"2026-01-01T00:00:00+14:00","location":{}}]}`), []byte(`null`))
 	f.Add([]byte(`{"events":[{"type":"EQUIPMENT","code":"GTIN","empty_indicator":"empty","classifier":"ACT","event_time":"0001-01-01T00:00:00Z"}]}`), []byte(`{}`))
 	f.Fuzz(func(t *testing.T, a, b []byte) {
-		var sa, sb references.Shipment
-		if json.Unmarshal(a, &sa) != nil || json.Unmarshal(b, &sb) != nil {
+		var wa, wb webhook.Shipment // as JSON has them
+		if json.Unmarshal(a, &wa) != nil || json.Unmarshal(b, &wb) != nil {
 			return
 		}
+		sa, sb := *wa.Domain(), *wb.Domain()
 		da, db := Derive(&sa), Derive(&sb)
 		for _, c := range append(Diff(da, db), Diff(nil, db)...) {
 			if c.Type == "" || c.Description == "" {

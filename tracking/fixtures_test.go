@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // evTime0 is the origin of the hour offsets the test events are written with.
@@ -98,11 +99,11 @@ func readShipmentFixture(t testing.TB, path string) *references.Shipment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s references.Shipment
+	var s webhook.Shipment // the fixtures are in the wire form
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return &s
+	return s.Domain()
 }
 
 // fixtureSnapshots reads every snapshot under testdata/diff.

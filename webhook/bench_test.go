@@ -18,12 +18,12 @@ func benchUpdate(b *testing.B) references.Update {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var s references.Shipment
+	var s Shipment
 	if err := json.Unmarshal(data, &s); err != nil {
 		b.Fatal(err)
 	}
 	u := testUpdate()
-	u.Shipment = &s
+	u.Shipment = s.Domain()
 	return u
 }
 

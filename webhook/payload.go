@@ -17,23 +17,23 @@ import (
 // Type repeats Data.Type so that a receiver can route before looking further;
 // Timestamp is when the update was created, which stays the same across retries
 // (unlike the webhook-timestamp header, which is the time of the attempt). Data is the
-// update exactly as GET /references/:id/updates returns it.
+// update exactly as GET /references/:id/updates returns it (see [Update]).
 //
 // New update types and new fields may appear in later versions: a receiver should
 // ignore a type it does not know rather than fail.
 type Payload struct {
 	Type      references.UpdateType `json:"type"`
 	Timestamp time.Time             `json:"timestamp"`
-	Data      references.Update     `json:"data"`
+	Data      Update                `json:"data"`
 }
 
 // ErrInvalidPayload is returned (wrapped, with the reason) by [Decode] for a body that
 // is not a webhook payload.
 var ErrInvalidPayload = errors.New("invalid webhook payload")
 
-// NewPayload wraps an update in the webhook envelope.
+// NewPayload wraps an update, in its wire form, in the webhook envelope.
 func NewPayload(u references.Update) Payload {
-	return Payload{Type: u.Type, Timestamp: u.CreatedAt.UTC(), Data: u}
+	return Payload{Type: u.Type, Timestamp: u.CreatedAt.UTC(), Data: NewUpdate(u)}
 }
 
 // Encode returns the webhook body for an update: [NewPayload] as compact JSON. Sign and

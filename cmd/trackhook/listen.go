@@ -264,7 +264,7 @@ func oneLine(s string) string {
 }
 
 // identifier returns the container, bill of lading or booking number the update is about.
-func identifier(s references.ReferenceSummary) string {
+func identifier(s webhook.ReferenceSummary) string {
 	ref := references.Reference{ContainerID: s.ContainerID, BillOfLading: s.BillOfLading, BookingNumber: s.BookingNumber}
 	_, ident := ref.Identifier()
 	return ident

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/webhook"
@@ -478,7 +479,7 @@ func TestListen_QuickstartEndToEnd(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("create: %d %s", status, raw)
 	}
-	var ref references.Reference
+	var ref api.Reference
 	if err := json.Unmarshal(raw, &ref); err != nil {
 		t.Fatal(err)
 	}

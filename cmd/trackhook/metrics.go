@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"maps"
 	"slices"
@@ -23,15 +22,7 @@ func newMetrics(db *store.DB, router poller.Router, breakers *notifier.Breakers,
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return metrics.New(reg, metrics.Options{
-		Stats: func(ctx context.Context) (metrics.StoreStats, error) {
-			st, err := db.Stats(ctx)
-			return metrics.StoreStats{
-				ActiveReferences:       st.ActiveReferences,
-				UnsubscribedReferences: st.UnsubscribedReferences,
-				PendingDeliveries:      st.PendingDeliveries,
-				FileBytes:              st.FileBytes,
-			}, err
-		},
+		Stats:        db.Stats,
 		Destinations: breakers,
 		Sources:      guardedSources(router),
 		SourceLabel:  sourceLabel(router),

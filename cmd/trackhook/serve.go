@@ -198,7 +198,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	s.retention = retention.New(db, retention.Options{Keep: c.retention, Logger: log.With("component", "retention")})
 
 	handler := api.New(svc, api.Options{
-		Logger: log.With("component", "api"), Backup: db, Status: storeStatus{db: db},
+		Logger: log.With("component", "api"), Backup: db, Status: db,
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
 		Ready: func(ctx context.Context) error {
 			if s.stopping.Load() {

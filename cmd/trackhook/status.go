@@ -52,7 +52,7 @@ func status(ctx context.Context, args []string, e env, now func() time.Time) err
 	}
 	defer db.Close()
 
-	st, err := storeStatus{db: db}.Status(ctx)
+	st, err := api.ReadStatus(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -77,29 +77,6 @@ func printStatus(e env, path string, st api.StoreStatus, now time.Time) error {
 		fmt.Fprintf(tw, "oldest waiting\tnone: every update was delivered or given up on\n")
 	}
 	return tw.Flush()
-}
-
-// storeStatus reads what `trackhook status` prints and GET /admin/status answers.
-type storeStatus struct{ db *store.DB }
-
-// Status implements api.StatusReporter.
-func (s storeStatus) Status(ctx context.Context) (api.StoreStatus, error) {
-	st, err := s.db.Stats(ctx)
-	if err != nil {
-		return api.StoreStatus{}, err
-	}
-	out := api.StoreStatus{
-		ActiveReferences:       st.ActiveReferences,
-		UnsubscribedReferences: st.UnsubscribedReferences,
-		PendingDeliveries:      st.PendingDeliveries,
-		FileBytes:              st.FileBytes,
-	}
-	u, err := s.db.OldestUndelivered(ctx)
-	if err != nil || u == nil {
-		return out, err
-	}
-	out.OldestUndelivered = &api.PendingUpdate{ID: u.ID, ReferenceID: u.ReferenceID, Sequence: u.Sequence, Type: u.Type, CreatedAt: u.CreatedAt}
-	return out, nil
 }
 
 // humanBytes writes a size in B, KiB, MiB or GiB.

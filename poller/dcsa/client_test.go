@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/dcsa")
@@ -64,7 +65,7 @@ func TestClient_FetchesContainerJourneyAcrossPages(t *testing.T) {
 	if len(got.Events) != 15 {
 		t.Errorf("got %d events, want the 15 of the three pages", len(got.Events))
 	}
-	checkGolden(t, "container_shipment.golden.json", got)
+	checkGolden(t, "container_shipment.golden.json", webhook.NewShipment(got))
 }
 
 func checkGolden(t *testing.T, name string, v any) {

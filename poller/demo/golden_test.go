@@ -11,6 +11,7 @@ import (
 
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -30,14 +31,14 @@ func TestFetch_Golden(t *testing.T) {
 		t.Run(ref.ID, func(t *testing.T) {
 			t.Parallel()
 			type poll struct {
-				SimulatedTime time.Time          `json:"simulated_time"`
-				Events        []references.Event `json:"events"`
+				SimulatedTime time.Time       `json:"simulated_time"`
+				Events        []webhook.Event `json:"events"`
 			}
 			var polls []poll
 			for _, d := range days {
 				at := created.Add(time.Duration(d) * 24 * time.Hour)
 				s := demo.New(demo.Options{Now: func() time.Time { return at }})
-				polls = append(polls, poll{SimulatedTime: at, Events: fetch(t, s, ref).Events})
+				polls = append(polls, poll{SimulatedTime: at, Events: webhook.NewShipment(fetch(t, s, ref)).Events})
 			}
 			got, err := json.MarshalIndent(polls, "", "  ")
 			if err != nil {

@@ -1,0 +1,17 @@
+package references
+
+// Stats are a store's counts, for operators: GET /admin/status, `trackhook status` and
+// the metrics read them. The store keeps them as it changes, so reading them costs
+// the same whatever its size.
+type Stats struct {
+	ActiveReferences       int64
+	UnsubscribedReferences int64
+	// PendingDeliveries is how many references have at least one update waiting for
+	// delivery, for its first attempt or a retry: the depth of the delivery queue.
+	PendingDeliveries int64
+	// FileBytes is the size of the store file.
+	FileBytes int64
+	// Commits is how many write transactions the store has committed since it was
+	// created. Polls that change nothing add none.
+	Commits int64
+}
