@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/trackhook/trackhook/poller/dcsa"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -47,7 +44,7 @@ func (s *scriptedSource) count() int {
 	return s.calls
 }
 
-var errBadGateway = errors.New("502 Bad Gateway")
+var errBadGateway = &references.SourceError{Kind: references.ErrSourceUnavailable, Err: errors.New("502 Bad Gateway")}
 
 func fetchN(t *testing.T, g *GuardedSource, n int) {
 	t.Helper()
@@ -86,14 +83,14 @@ func TestGuard_TripsAfterConsecutiveFailuresAndFailsFast(t *testing.T) {
 	}
 
 	_, err := g.Fetch(t.Context(), references.Reference{ContainerID: "MSKU7261948"})
-	if !errors.Is(err, ErrSourceUnavailable) {
-		t.Fatalf("err = %v, want ErrSourceUnavailable", err)
+	if !errors.Is(err, references.ErrSourceUnavailable) || !errors.Is(err, gobreaker.ErrOpenState) {
+		t.Fatalf("err = %v, want ErrSourceUnavailable from the open breaker", err)
 	}
 	if want := "MAEU: source unavailable: circuit breaker is open"; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
-	var ra interface{ RetryAfter() time.Duration }
-	if !errors.As(err, &ra) || ra.RetryAfter() <= 59*time.Minute || ra.RetryAfter() > time.Hour {
+	var se *references.SourceError
+	if !errors.As(err, &se) || se.RetryAfter <= 59*time.Minute || se.RetryAfter > time.Hour {
 		t.Errorf("err = %v: want a RetryAfter of the hour the breaker stays open", err)
 	}
 	if n := src.count(); n != 3 {
@@ -168,7 +165,7 @@ func TestGuard_HalfOpenLetsOneProbeThrough(t *testing.T) {
 	}()
 	<-src.entered // the probe is in the source
 	_, err := g.Fetch(t.Context(), references.Reference{ContainerID: "MSKU7261948"})
-	if !errors.Is(err, ErrSourceUnavailable) || !errors.Is(err, gobreaker.ErrTooManyRequests) {
+	if !errors.Is(err, references.ErrSourceUnavailable) || !errors.Is(err, gobreaker.ErrTooManyRequests) {
 		t.Fatalf("err = %v, want a second call refused while the probe runs", err)
 	}
 	if want := "MAEU: source unavailable: circuit breaker is half-open and its probe is under way"; err.Error() != want {
@@ -219,7 +216,7 @@ func TestGuard_ErrorsThatDoNotTrip(t *testing.T) {
 	}{
 		{"not found", fmt.Errorf("dcsa MAEU: no events: %w", references.ErrShipmentNotFound)},
 		{"cancelled", fmt.Errorf("dcsa MAEU: GET /v2/events: %w", context.Canceled)},
-		{"4xx answer", fmt.Errorf("dcsa MAEU: %w", &dcsa.APIError{StatusCode: 401, StatusText: "Unauthorized"})},
+		{"bad request", fmt.Errorf("dcsa MAEU: %w", &references.SourceError{Kind: references.ErrSourceBadRequest, Err: errors.New("401 Unauthorized")})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,56 +233,26 @@ func TestGuard_ErrorsThatDoNotTrip(t *testing.T) {
 	}
 }
 
-// TestGuard_WithDCSAClient checks the classification against the errors a real DCSA
-// client returns from a loopback server.
-func TestGuard_WithDCSAClient(t *testing.T) {
+func TestGuard_FailureKindsTrip(t *testing.T) {
 	tests := []struct {
-		status   int
-		wantOpen bool
+		name string
+		err  error
 	}{
-		{http.StatusBadRequest, false},
-		{http.StatusUnauthorized, false},
-		{http.StatusForbidden, false},
-		{http.StatusTooManyRequests, true},
-		{http.StatusInternalServerError, true},
-		{http.StatusBadGateway, true},
-		{http.StatusServiceUnavailable, true},
+		{"unavailable", errBadGateway},
+		{"rate limited", &references.SourceError{Kind: references.ErrSourceRateLimited, RetryAfter: time.Minute, Err: errors.New("429 Too Many Requests")}},
+		{"bad answer", &references.SourceError{Kind: references.ErrSourceBadAnswer, Err: errors.New("malformed JSON")}},
+		{"not classified", errors.New("oauth2 token: connection refused")},
 	}
 	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-			}))
-			defer srv.Close()
-			client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: srv.URL})
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := Guard("MAEU", client, GuardOptions{Failures: 3, OpenFor: time.Hour})
-			fetchN(t, g, 3)
-			if open := g.State() == gobreaker.StateOpen; open != tt.wantOpen {
-				t.Errorf("breaker %v after three %d answers, want open=%v", g.State(), tt.status, tt.wantOpen)
+		t.Run(tt.name, func(t *testing.T) {
+			src := &scriptedSource{err: fmt.Errorf("dcsa MAEU: %w", tt.err)}
+			g := Guard("MAEU", src, GuardOptions{Failures: 2, OpenFor: time.Hour})
+			fetchN(t, g, 2)
+			if g.State() != gobreaker.StateOpen {
+				t.Errorf("breaker %v after 2 %s errors, want open", g.State(), tt.name)
 			}
 		})
 	}
-
-	t.Run("timeout", func(t *testing.T) {
-		t.Parallel()
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			<-r.Context().Done()
-		}))
-		defer srv.Close()
-		client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: srv.URL, Timeout: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := Guard("MAEU", client, GuardOptions{Failures: 2, OpenFor: time.Hour})
-		fetchN(t, g, 2)
-		if g.State() != gobreaker.StateOpen {
-			t.Errorf("breaker %v after two timeouts, want open", g.State())
-		}
-	})
 }
 
 func TestGuard_BreakersAreIndependent(t *testing.T) {

@@ -27,12 +27,6 @@ type Store interface {
 	RecordPoll(ctx context.Context, refID string, res references.PollResult) (references.Reference, error)
 }
 
-// retryAfterError is an error from a source that says when to ask again (HTTP 429).
-type retryAfterError interface {
-	error
-	RetryAfter() time.Duration
-}
-
 // Options configures a Poller. Zero values take the defaults in parentheses.
 type Options struct {
 	Router Router
@@ -357,9 +351,9 @@ func (p *Poller) failed(ref references.Reference, res references.PollResult, now
 	if backoff > p.opts.BackoffMax || backoff <= 0 {
 		backoff = p.opts.BackoffMax
 	}
-	var ra retryAfterError
-	if errors.As(err, &ra) && ra.RetryAfter() > backoff {
-		backoff = ra.RetryAfter() // the source asked for a longer pause
+	var se *references.SourceError
+	if errors.As(err, &se) && se.RetryAfter > backoff {
+		backoff = se.RetryAfter // the source, or its guard, asked for a longer pause
 	}
 	res.NextPollAt = now.Add(p.jitter(backoff))
 	if res.ConsecutiveFailures == p.opts.FailedUpdateAfter {
