@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/metrics"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
@@ -96,7 +97,7 @@ func TestMetrics_AfterRealWork(t *testing.T) {
 	refDown := create("CSQU3054383", down.URL+"/hooks")
 
 	// The demo carrier's clock stands still, so a second poll finds nothing new.
-	source := poller.Guard("default", demo.New(demo.Options{Speed: 3600, Now: func() time.Time { return start }}), poller.GuardOptions{})
+	source := poller.Guard("default", demo.New(demo.Options{Speed: 3600, Clock: clock.NewFake(start)}), poller.GuardOptions{})
 	breakers := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 2, OpenFor: time.Hour})
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Options{

@@ -10,6 +10,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -27,6 +28,10 @@ type GuardOptions struct {
 	// metrics). It runs with the breaker locked: it must be quick and not call the
 	// GuardedSource.
 	OnStateChange func(name string, from, to gobreaker.State)
+	// Clock tells the time left until the open breaker lets a probe through (the
+	// RetryAfter of its errors); nil means the real clock. gobreaker itself times the
+	// open state with the wall clock and cannot be given another one.
+	Clock clock.Clock
 }
 
 // errRateWait marks a fetch given up before calling the source because the guard's
@@ -45,6 +50,7 @@ type GuardedSource struct {
 	name    string
 	src     Source
 	limiter *rate.Limiter
+	clock   clock.Clock
 	breaker *gobreaker.CircuitBreaker[*references.Shipment]
 
 	mu        sync.Mutex
@@ -70,12 +76,13 @@ func Guard(name string, src Source, opts GuardOptions) *GuardedSource {
 		opts.OpenFor = DefaultGuardOpenFor
 	}
 	failures := opts.Failures
-	g := &GuardedSource{name: name, src: src, limiter: opts.Limiter}
+	g := &GuardedSource{name: name, src: src, limiter: opts.Limiter, clock: clock.OrReal(opts.Clock)}
 	onStateChange := func(name string, from, to gobreaker.State) {
 		if to == gobreaker.StateOpen {
-			// gobreaker times the open state with the real clock; so does this.
+			// gobreaker times the open state with the wall clock; with the real Clock
+			// (the service's), openUntil agrees with it.
 			g.mu.Lock()
-			g.openUntil = time.Now().Add(opts.OpenFor)
+			g.openUntil = g.clock.Now().Add(opts.OpenFor)
 			g.mu.Unlock()
 		}
 		if opts.OnStateChange != nil {
@@ -120,7 +127,7 @@ func (g *GuardedSource) Fetch(ctx context.Context, ref references.Reference) (*r
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		g.mu.Lock()
-		wait := max(time.Until(g.openUntil), 0)
+		wait := max(g.openUntil.Sub(g.clock.Now()), 0)
 		g.mu.Unlock()
 		return nil, &references.SourceError{Kind: references.ErrSourceUnavailable, RetryAfter: wait, Err: &refusedError{name: g.name, cause: err}}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -53,8 +54,9 @@ func fetchN(t *testing.T, g *GuardedSource, n int) {
 	}
 }
 
-// waitForState polls the breaker until it reaches want: gobreaker reads the real
-// clock, so an open breaker turns half-open only once OpenFor has really passed.
+// waitForState polls the breaker until it reaches want. gobreaker times its open
+// state with the wall clock and takes no other, so an open breaker turns half-open
+// only once OpenFor has really passed: the tests that need it keep OpenFor short.
 func waitForState(t *testing.T, g *GuardedSource, want gobreaker.State) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -69,7 +71,8 @@ func waitForState(t *testing.T, g *GuardedSource, want gobreaker.State) {
 func TestGuard_TripsAfterConsecutiveFailuresAndFailsFast(t *testing.T) {
 	src := &scriptedSource{err: errBadGateway}
 	var transitions []string
-	g := Guard("MAEU", src, GuardOptions{Failures: 3, OpenFor: time.Hour, OnStateChange: func(name string, from, to gobreaker.State) {
+	clk := clock.NewFake(time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC))
+	g := Guard("MAEU", src, GuardOptions{Failures: 3, OpenFor: time.Hour, Clock: clk, OnStateChange: func(name string, from, to gobreaker.State) {
 		transitions = append(transitions, fmt.Sprintf("%s: %v->%v", name, from, to))
 	}})
 
@@ -90,8 +93,13 @@ func TestGuard_TripsAfterConsecutiveFailuresAndFailsFast(t *testing.T) {
 		t.Errorf("err = %q, want %q", err, want)
 	}
 	var se *references.SourceError
-	if !errors.As(err, &se) || se.RetryAfter <= 59*time.Minute || se.RetryAfter > time.Hour {
+	if !errors.As(err, &se) || se.RetryAfter != time.Hour {
 		t.Errorf("err = %v: want a RetryAfter of the hour the breaker stays open", err)
+	}
+	clk.Advance(20 * time.Minute)
+	_, err = g.Fetch(t.Context(), references.Reference{ContainerID: "MSKU7261948"})
+	if !errors.As(err, &se) || se.RetryAfter != 40*time.Minute {
+		t.Errorf("err = %v: want a RetryAfter of the 40 minutes left", err)
 	}
 	if n := src.count(); n != 3 {
 		t.Errorf("source called %d times, want 3: an open breaker must not call it", n)

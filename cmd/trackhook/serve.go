@@ -298,7 +298,7 @@ func sourceRouter(c serveConfig, e env) (poller.Router, error) {
 	if err != nil {
 		return poller.Router{}, err
 	}
-	byCarrier, def, err := buildSources(cfg, demoSrc, time.Now)
+	byCarrier, def, err := buildSources(cfg, demoSrc, nil)
 	if err != nil {
 		return poller.Router{}, err
 	}

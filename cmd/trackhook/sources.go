@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	iclock "github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/dcsa"
 	"github.com/trackhook/trackhook/poller/demo"
@@ -425,20 +426,20 @@ func (cc carrierConfig) dcsaConfig() dcsa.Config {
 
 // buildSources returns the source of each carrier of cfg, each behind its own
 // circuit breaker, and the default source for the others (nil with default: none).
-// demoSrc is the demo source to use unless cfg sets demo.speed; now is the clock of
+// demoSrc is the demo source to use unless cfg sets demo.speed; clk is the clock of
 // the sources built here.
-func buildSources(cfg sourcesConfig, demoSrc poller.Source, now func() time.Time) (map[string]poller.Source, poller.Source, error) {
+func buildSources(cfg sourcesConfig, demoSrc poller.Source, clk iclock.Clock) (map[string]poller.Source, poller.Source, error) {
 	if cfg.Demo.Speed > 0 {
-		demoSrc = demo.New(demo.Options{Speed: cfg.Demo.Speed, Now: now})
+		demoSrc = demo.New(demo.Options{Speed: cfg.Demo.Speed, Clock: clk})
 	}
-	guard := poller.GuardOptions{Failures: cfg.Breaker.Failures, OpenFor: time.Duration(cfg.Breaker.OpenFor)}
+	guard := poller.GuardOptions{Failures: cfg.Breaker.Failures, OpenFor: time.Duration(cfg.Breaker.OpenFor), Clock: clk}
 	byCarrier := make(map[string]poller.Source, len(cfg.Carriers))
 	for _, code := range slices.Sorted(maps.Keys(cfg.Carriers)) {
 		cc := cfg.Carriers[code]
 		var src poller.Source
 		switch cc.Type {
 		case sourceTypeDCSA:
-			client, err := dcsa.New(code, cc.dcsaConfig(), dcsa.WithClock(now))
+			client, err := dcsa.New(code, cc.dcsaConfig(), dcsa.WithClock(clk))
 			if err != nil {
 				return nil, nil, err
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	iclock "github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
@@ -219,7 +220,7 @@ func TestSourcesExpandVars(t *testing.T) {
 	}
 }
 
-// fixedNow is the clock of the demo sources in these tests.
+// fixedNow is the time of the demo sources in these tests.
 func fixedNow() time.Time { return time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC) }
 
 func TestSourcesBuildRoutesEachCarrier(t *testing.T) {
@@ -240,8 +241,9 @@ func TestSourcesBuildRoutesEachCarrier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	demoSrc := demo.New(demo.Options{Now: fixedNow})
-	byCarrier, def, err := buildSources(cfg, demoSrc, fixedNow)
+	clk := iclock.NewFake(fixedNow())
+	demoSrc := demo.New(demo.Options{Clock: clk})
+	byCarrier, def, err := buildSources(cfg, demoSrc, clk)
 	if err != nil {
 		t.Fatalf("buildSources: %v", err)
 	}
@@ -306,7 +308,8 @@ func TestSourcesBuildDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			byCarrier, def, err := buildSources(cfg, demo.New(demo.Options{Now: fixedNow}), fixedNow)
+			clk := iclock.NewFake(fixedNow())
+			byCarrier, def, err := buildSources(cfg, demo.New(demo.Options{Clock: clk}), clk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -322,8 +325,8 @@ func TestSourcesBuildAppliesDemoSpeed(t *testing.T) {
 	}
 	// The demo source passed in runs at 1x; the file asks for a day per second.
 	created := fixedNow()
-	later := func() time.Time { return created.Add(10 * time.Second) }
-	_, def, err := buildSources(cfg, demo.New(demo.Options{Now: later}), later)
+	later := iclock.NewFake(created.Add(10 * time.Second))
+	_, def, err := buildSources(cfg, demo.New(demo.Options{Clock: later}), later)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +335,7 @@ func TestSourcesBuildAppliesDemoSpeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := demo.New(demo.Options{Speed: 86400, Now: later}).Fetch(t.Context(), ref)
+	want, err := demo.New(demo.Options{Speed: 86400, Clock: later}).Fetch(t.Context(), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +354,8 @@ func TestSourcesBuildAppliesBreakerSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	byCarrier, _, err := buildSources(cfg, demo.New(demo.Options{Now: fixedNow}), fixedNow)
+	clk := iclock.NewFake(fixedNow())
+	byCarrier, _, err := buildSources(cfg, demo.New(demo.Options{Clock: clk}), clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -390,7 +394,8 @@ func FuzzLoadSourcesConfig(f *testing.F) {
 			return
 		}
 		// A configuration that loads must build.
-		byCarrier, _, err := buildSources(cfg, demo.New(demo.Options{Now: fixedNow}), fixedNow)
+		clk := iclock.NewFake(fixedNow())
+		byCarrier, _, err := buildSources(cfg, demo.New(demo.Options{Clock: clk}), clk)
 		if err != nil {
 			t.Fatalf("loaded but does not build: %v", err)
 		}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/internal/retryafter"
 	"github.com/trackhook/trackhook/references"
 )
@@ -30,7 +31,7 @@ type Client struct {
 	cfg     Config
 	events  *url.URL // base URL + /v2/events
 	http    *http.Client
-	now     func() time.Time
+	clock   clock.Clock
 	log     *slog.Logger
 	limiter *rate.Limiter // nil without a rate limit
 	slots   chan struct{} // nil without a concurrency limit
@@ -45,7 +46,8 @@ type Option func(*Client)
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
 // WithClock sets the clock used to read Retry-After dates and to expire OAuth2 tokens.
-func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+// The default, and nil, is the real clock.
+func WithClock(clk clock.Clock) Option { return func(c *Client) { c.clock = clock.OrReal(clk) } }
 
 // WithLogger sets the logger that reports skipped events. The default discards.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
@@ -62,7 +64,7 @@ func New(name string, cfg Config, opts ...Option) (*Client, error) {
 		name:   name,
 		cfg:    cfg,
 		events: base.JoinPath("v2", "events"),
-		now:    time.Now,
+		clock:  clock.Real{},
 		log:    slog.New(slog.DiscardHandler),
 	}
 	for _, opt := range opts {
@@ -78,7 +80,7 @@ func New(name string, cfg Config, opts ...Option) (*Client, error) {
 		c.slots = make(chan struct{}, cfg.MaxConcurrency)
 	}
 	if cfg.Auth.OAuth2 != nil {
-		c.tokens = newTokenCache(cfg.Auth.OAuth2, c.http, c.now)
+		c.tokens = newTokenCache(cfg.Auth.OAuth2, c.http, c.clock)
 	}
 	return c, nil
 }
@@ -363,7 +365,7 @@ func (c *Client) statusError(resp *http.Response) error {
 		if status == http.StatusServiceUnavailable {
 			kind = references.ErrSourceUnavailable
 		}
-		after, _ := retryafter.Parse(resp.Header.Get("Retry-After"), c.now())
+		after, _ := retryafter.Parse(resp.Header.Get("Retry-After"), c.clock.Now())
 		after = min(after, maxRetryAfter)
 		return &references.SourceError{Kind: kind, RetryAfter: after, Err: withRetryAfter(apiErr, after)}
 	case status == http.StatusRequestTimeout, status >= 500:

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -192,10 +193,11 @@ func TestClient_OAuth2TokenIsCachedAndRefreshedOnExpiry(t *testing.T) {
 	f := newFakeDCSA(t)
 	f.requireBearer = true
 	f.tokenLifetime = 3600
-	clock := &fakeClock{now: time.Now()} // token expiry is computed from the real time
+	// The oauth2 package sets a token's expiry from the real time: start there.
+	clk := clock.NewFake(time.Now())
 	cfg := oauthConfig(f)
 	cfg.BaseURL = f.baseURL()
-	c, err := New("HLCU", cfg, WithClock(clock.Now))
+	c, err := New("HLCU", cfg, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +212,7 @@ func TestClient_OAuth2TokenIsCachedAndRefreshedOnExpiry(t *testing.T) {
 		t.Fatalf("%d token requests for 3 fetches, want 1 (cached)", n)
 	}
 
-	clock.Advance(time.Hour) // past the expiry, less the early-renewal margin
+	clk.Advance(time.Hour) // past the expiry, less the early-renewal margin
 	if _, err := c.Fetch(t.Context(), ref); err != nil {
 		t.Fatalf("Fetch after expiry: %v", err)
 	}
@@ -272,7 +274,7 @@ func TestClient_OAuth2BadCredentials(t *testing.T) {
 }
 
 func TestClient_ErrorResponses(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2024, 3, 20, 10, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2024, 3, 20, 10, 0, 0, 0, time.UTC))
 	tests := []struct {
 		name          string
 		handler       http.HandlerFunc
@@ -420,7 +422,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, Config{}, WithClock(clock.Now))
+			c, f := setup(t, Config{}, WithClock(clk))
 			f.events = tt.handler
 			got, err := c.Fetch(t.Context(), containerRef("MSKU0000000"))
 			if err == nil {
