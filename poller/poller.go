@@ -2,6 +2,12 @@
 // tracking source, diffs it against the stored snapshot and records the result: the
 // new state, the update in the reference's feed and the next poll time, in one store
 // transaction. A robfig/cron entry ticks the scan; a bounded pool of workers polls.
+//
+// The sources come from drivers (poller/demo, poller/dcsa) that cmd/trackhook
+// registers with a Registry, which also reads the --sources file. That reading (YAML
+// or JSON, unknown keys refused, ${NAME}, errors naming the line and key) lives here,
+// not in cmd, because each driver decodes its own block of the file through a Block,
+// which must know the file's format and positions, and the drivers cannot import cmd.
 package poller
 
 import (

@@ -16,7 +16,6 @@ import (
 	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
-	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
 )
@@ -129,7 +128,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 
-	router, err := sourceRouter(c, e)
+	router, err := sourceRouter(c, e, log.With("component", "poller"))
 	if err != nil {
 		return err
 	}
@@ -285,24 +284,6 @@ func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	}
 	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, key)
 	return nil
-}
-
-// sourceRouter builds the tracking sources: from --sources when given, else the demo
-// carrier for every carrier.
-func sourceRouter(c serveConfig, e env) (poller.Router, error) {
-	demoSrc := demo.New(demo.Options{Speed: c.demoSpeed})
-	if c.sourcesPath == "" {
-		return poller.Router{Default: demoSrc}, nil
-	}
-	cfg, err := loadSourcesConfig(c.sourcesPath, e.getenv)
-	if err != nil {
-		return poller.Router{}, err
-	}
-	byCarrier, def, err := buildSources(cfg, demoSrc, nil)
-	if err != nil {
-		return poller.Router{}, err
-	}
-	return poller.Router{ByCarrier: byCarrier, Default: def}, nil
 }
 
 // rateLimit turns the --rate-limit flag into a limit; 0 or less turns limiting off.
