@@ -54,7 +54,7 @@ func (b Block) decodeYAML(v any, checkKeys bool) {
 			b.file.add(issue{pos: int64(line), text: fmt.Sprintf("line %d: unknown key %q", line, key)})
 		})
 	}
-	err := b.node.Decode(v)
+	err := decodeNode(b.node, v)
 	var typeErr *yaml.TypeError
 	switch {
 	case errors.As(err, &typeErr):
@@ -87,6 +87,17 @@ func (b Block) decodeJSON(v any, checkKeys bool) {
 		// there, and its error wins over the problems it had noted before.
 		b.file.add(issue{pos: b.offset, abort: true, text: strings.TrimPrefix(err.Error(), "json: ")})
 	}
+}
+
+// decodeNode is n.Decode(v), except that a panic of yaml.v3 (v3.0.1 panics on a merge
+// key next to a key that is a mapping) becomes an error naming the line.
+func decodeNode(n *yaml.Node, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("line %d: the YAML decoder failed here: %v", n.Line, r)
+		}
+	}()
+	return n.Decode(v)
 }
 
 // Keys returns the keys of the block that are the driver's, in the file's order.

@@ -19,11 +19,26 @@ import (
 // no field for, in the order of the file, as yaml.v3's KnownFields would report them.
 // skip holds keys of the top mapping that are known elsewhere.
 func yamlUnknownKeys(n *yaml.Node, t reflect.Type, skip map[string]bool, unknown func(line int, key string)) {
+	w := yamlWalk{unknown: unknown, visits: maxYAMLVisits}
+	w.walk(n, t, skip)
+}
+
+// maxYAMLVisits bounds the nodes a walk visits: merge keys and aliases can make a
+// small file a huge tree (yaml.v3 refuses such a file as excessive aliasing).
+const maxYAMLVisits = 1 << 18
+
+type yamlWalk struct {
+	unknown func(line int, key string)
+	visits  int
+}
+
+func (w *yamlWalk) walk(n *yaml.Node, t reflect.Type, skip map[string]bool) {
 	n = resolveYAML(n)
 	t = indirect(t)
-	if n == nil || isOpaque(t, yamlUnmarshaler) {
+	if n == nil || isOpaque(t, yamlUnmarshaler) || w.visits <= 0 {
 		return
 	}
+	w.visits--
 	switch t.Kind() {
 	case reflect.Struct, reflect.Map:
 		if n.Kind != yaml.MappingNode || hasDuplicateKeys(n) {
@@ -35,22 +50,22 @@ func yamlUnknownKeys(n *yaml.Node, t reflect.Type, skip map[string]bool, unknown
 			switch {
 			case k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge":
 				for _, m := range mergedMappings(v) {
-					yamlUnknownKeys(m, t, skip, unknown)
+					w.walk(m, t, skip)
 				}
 			case k.Kind != yaml.ScalarNode || skip[k.Value]:
 				// A key that is not a string is yaml.v3's to report.
 			case t.Kind() == reflect.Map:
-				yamlUnknownKeys(v, t.Elem(), nil, unknown)
+				w.walk(v, t.Elem(), nil)
 			case fields[k.Value] == nil:
-				unknown(k.Line, k.Value)
+				w.unknown(k.Line, k.Value)
 			default:
-				yamlUnknownKeys(v, fields[k.Value], nil, unknown)
+				w.walk(v, fields[k.Value], nil)
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		if n.Kind == yaml.SequenceNode {
 			for _, item := range n.Content {
-				yamlUnknownKeys(item, t.Elem(), nil, unknown)
+				w.walk(item, t.Elem(), nil)
 			}
 		}
 	}

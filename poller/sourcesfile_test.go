@@ -219,3 +219,18 @@ func FuzzLoadSourcesConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestSourcesRefusesAMergeBomb loads a small file whose merge keys make a tree of 2^30
+// mappings: the keys of a block are checked within a bound, and yaml.v3 refuses it.
+func TestSourcesRefusesAMergeBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x0: &m0 {speed: 1}\n")
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&b, "x%d: &m%d {<<: [*m%d, *m%d]}\n", i, i, i-1, i-1)
+	}
+	b.WriteString("demo: {<<: *m30}\n")
+	_, err := testRegistry().Parse([]byte(b.String()), "yaml", testEnv)
+	if err == nil || !strings.Contains(err.Error(), "excessive aliasing") {
+		t.Errorf("err = %v, want the file refused", err)
+	}
+}
