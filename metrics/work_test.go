@@ -100,7 +100,8 @@ func TestMetrics_AfterRealWork(t *testing.T) {
 	refFlaky := create("MSCU1234566", flaky.URL+"/hooks")
 	refDown := create("CSQU3054383", down.URL+"/hooks")
 
-	source := poller.Guard("default", demo.New(demo.Options{Speed: 3600, Now: clk.Now}), poller.GuardOptions{})
+	// The demo carrier's clock stands still, so a second poll finds nothing new.
+	source := poller.Guard("default", demo.New(demo.Options{Speed: 3600, Clock: clock.NewFake(start)}), poller.GuardOptions{})
 	breakers := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 2, OpenFor: time.Hour})
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, metrics.Options{

@@ -9,10 +9,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/retryafter"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/webhook"
 )
@@ -31,8 +31,6 @@ const (
 	drainLimit = 64 << 10
 	// maxResponseHeaderBytes bounds the response headers a receiver can make us buffer.
 	maxResponseHeaderBytes = 64 << 10
-	// maxRetryAfter bounds a Retry-After value so that converting it cannot overflow.
-	maxRetryAfter = 30 * 24 * time.Hour
 )
 
 // ErrNoResponse is wrapped in Result.Err when no HTTP response came back: the
@@ -223,7 +221,7 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 		res.Outcome = references.OutcomeGone
 	}
 	res.Err = &StatusError{StatusCode: resp.StatusCode, Location: resp.Header.Get("Location")}
-	res.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), at)
+	res.RetryAfter, _ = retryafter.Parse(resp.Header.Get("Retry-After"), at) // 0 when absent or unreadable
 	return res
 }
 
@@ -271,37 +269,6 @@ func noResponse(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: %w: %w", ErrNoResponse, cerr, err)
 	}
 	return fmt.Errorf("%w: %w", ErrNoResponse, err)
-}
-
-// parseRetryAfter reads a Retry-After header: whole seconds, or an HTTP date taken
-// relative to now. Anything else, or a time in the past, is 0.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if v[0] >= '0' && v[0] <= '9' {
-		secs, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			if errors.Is(err, strconv.ErrRange) {
-				return maxRetryAfter
-			}
-			return 0
-		}
-		if secs > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0
-	}
-	d := t.Sub(now)
-	if d <= 0 {
-		return 0
-	}
-	return min(d, maxRetryAfter)
 }
 
 // redactURL returns raw without its password, for error messages.

@@ -4,21 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
-
-// ErrSourceUnavailable is returned (wrapped) by a guarded source whose circuit breaker
-// is open: the source failed repeatedly and is not called until OpenFor has passed.
-// The error also has a RetryAfter() time.Duration method giving the time left until
-// then, so the scheduler backs off at least that long.
-var ErrSourceUnavailable = errors.New("source unavailable")
 
 // GuardOptions configures Guard. Zero values mean the defaults.
 type GuardOptions struct {
@@ -34,6 +28,10 @@ type GuardOptions struct {
 	// metrics). It runs with the breaker locked: it must be quick and not call the
 	// GuardedSource.
 	OnStateChange func(name string, from, to gobreaker.State)
+	// Clock tells the time left until the open breaker lets a probe through (the
+	// RetryAfter of its errors); nil means the real clock. gobreaker itself times the
+	// open state with the wall clock and cannot be given another one.
+	Clock clock.Clock
 }
 
 // errRateWait marks a fetch given up before calling the source because the guard's
@@ -52,6 +50,7 @@ type GuardedSource struct {
 	name    string
 	src     Source
 	limiter *rate.Limiter
+	clock   clock.Clock
 	breaker *gobreaker.CircuitBreaker[*references.Shipment]
 
 	mu        sync.Mutex
@@ -59,12 +58,16 @@ type GuardedSource struct {
 }
 
 // Guard wraps src in a circuit breaker named name (the carrier code, say). Failures
-// are errors of a source that is down or overwhelmed: 5xx answers, 429, timeouts,
-// network errors. These are not failures: a shipment the source does not know
-// (references.ErrShipmentNotFound), another 4xx answer (the source is up; the request
-// or the credentials are at fault, which the poll error shows), and a cancelled
-// context (shutdown). A 4xx is recognised by an error in the chain with an
-// HTTPStatus() int method, as dcsa.APIError has.
+// are errors of a source that is down, overwhelmed or broken: the kinds
+// references.ErrSourceUnavailable, ErrSourceRateLimited and ErrSourceBadAnswer, and
+// any error a source does not classify. These are not failures: a shipment the source
+// does not know (references.ErrShipmentNotFound), a request the source refused
+// (references.ErrSourceBadRequest: the source is up; the request or the credentials
+// are at fault, which the poll error shows), and a cancelled context (shutdown).
+//
+// While the breaker is open, Fetch fails at once with a *references.SourceError of
+// kind ErrSourceUnavailable whose RetryAfter is the time left until a probe may go
+// through, so the scheduler backs off at least that long.
 func Guard(name string, src Source, opts GuardOptions) *GuardedSource {
 	if opts.Failures == 0 {
 		opts.Failures = DefaultGuardFailures
@@ -73,12 +76,13 @@ func Guard(name string, src Source, opts GuardOptions) *GuardedSource {
 		opts.OpenFor = DefaultGuardOpenFor
 	}
 	failures := opts.Failures
-	g := &GuardedSource{name: name, src: src, limiter: opts.Limiter}
+	g := &GuardedSource{name: name, src: src, limiter: opts.Limiter, clock: clock.OrReal(opts.Clock)}
 	onStateChange := func(name string, from, to gobreaker.State) {
 		if to == gobreaker.StateOpen {
-			// gobreaker times the open state with the real clock; so does this.
+			// gobreaker times the open state with the wall clock; with the real Clock
+			// (the service's), openUntil agrees with it.
 			g.mu.Lock()
-			g.openUntil = time.Now().Add(opts.OpenFor)
+			g.openUntil = g.clock.Now().Add(opts.OpenFor)
 			g.mu.Unlock()
 		}
 		if opts.OnStateChange != nil {
@@ -103,19 +107,11 @@ func Guard(name string, src Source, opts GuardOptions) *GuardedSource {
 
 // sourceIsUp reports whether err still shows a working source.
 func sourceIsUp(err error) bool {
-	if err == nil || errors.Is(err, references.ErrShipmentNotFound) {
-		return true
-	}
-	var answered interface{ HTTPStatus() int }
-	if errors.As(err, &answered) {
-		s := answered.HTTPStatus()
-		return s >= 400 && s < 500 && s != http.StatusTooManyRequests && s != http.StatusRequestTimeout
-	}
-	return false
+	return err == nil || errors.Is(err, references.ErrShipmentNotFound) || errors.Is(err, references.ErrSourceBadRequest)
 }
 
-// Fetch calls the source unless the breaker is open; then it fails at once with an
-// error wrapping ErrSourceUnavailable.
+// Fetch calls the source unless the breaker is open; then it fails at once with a
+// *references.SourceError of kind ErrSourceUnavailable.
 func (g *GuardedSource) Fetch(ctx context.Context, ref references.Reference) (*references.Shipment, error) {
 	shipment, err := g.breaker.Execute(func() (*references.Shipment, error) {
 		if g.limiter != nil {
@@ -131,33 +127,30 @@ func (g *GuardedSource) Fetch(ctx context.Context, ref references.Reference) (*r
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		g.mu.Lock()
-		wait := max(time.Until(g.openUntil), 0)
+		wait := max(g.openUntil.Sub(g.clock.Now()), 0)
 		g.mu.Unlock()
-		return nil, &unavailableError{name: g.name, cause: err, retryAfter: wait}
+		return nil, &references.SourceError{Kind: references.ErrSourceUnavailable, RetryAfter: wait, Err: &refusedError{name: g.name, cause: err}}
 	}
 	return shipment, err
 }
 
-// unavailableError is the error of a fetch refused by the breaker.
-type unavailableError struct {
-	name       string
-	cause      error // gobreaker.ErrOpenState or ErrTooManyRequests (a probe is running)
-	retryAfter time.Duration
+// refusedError says why the breaker refused a fetch. RetryAfter, in the
+// SourceError around it, is the time left until the breaker lets a probe through;
+// zero while a probe is running.
+type refusedError struct {
+	name  string
+	cause error // gobreaker.ErrOpenState or ErrTooManyRequests (a probe is running)
 }
 
-func (e *unavailableError) Error() string {
+func (e *refusedError) Error() string {
 	if errors.Is(e.cause, gobreaker.ErrTooManyRequests) {
 		// gobreaker's text reads like an HTTP 429, which it is not.
-		return fmt.Sprintf("%s: %v: circuit breaker is half-open and its probe is under way", e.name, ErrSourceUnavailable)
+		return fmt.Sprintf("%s: %v: circuit breaker is half-open and its probe is under way", e.name, references.ErrSourceUnavailable)
 	}
-	return fmt.Sprintf("%s: %v: %v", e.name, ErrSourceUnavailable, e.cause)
+	return fmt.Sprintf("%s: %v: %v", e.name, references.ErrSourceUnavailable, e.cause)
 }
 
-func (e *unavailableError) Unwrap() []error { return []error{ErrSourceUnavailable, e.cause} }
-
-// RetryAfter is the time left until the breaker lets a probe through; zero while a
-// probe is running.
-func (e *unavailableError) RetryAfter() time.Duration { return e.retryAfter }
+func (e *refusedError) Unwrap() error { return e.cause }
 
 // Name returns the name the source was guarded under.
 func (g *GuardedSource) Name() string { return g.name }

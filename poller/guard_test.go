@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,7 +12,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/trackhook/trackhook/poller/dcsa"
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -47,7 +45,7 @@ func (s *scriptedSource) count() int {
 	return s.calls
 }
 
-var errBadGateway = errors.New("502 Bad Gateway")
+var errBadGateway = &references.SourceError{Kind: references.ErrSourceUnavailable, Err: errors.New("502 Bad Gateway")}
 
 func fetchN(t *testing.T, g *GuardedSource, n int) {
 	t.Helper()
@@ -56,8 +54,9 @@ func fetchN(t *testing.T, g *GuardedSource, n int) {
 	}
 }
 
-// waitForState polls the breaker until it reaches want: gobreaker reads the real
-// clock, so an open breaker turns half-open only once OpenFor has really passed.
+// waitForState polls the breaker until it reaches want. gobreaker times its open
+// state with the wall clock and takes no other, so an open breaker turns half-open
+// only once OpenFor has really passed: the tests that need it keep OpenFor short.
 func waitForState(t *testing.T, g *GuardedSource, want gobreaker.State) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -72,7 +71,8 @@ func waitForState(t *testing.T, g *GuardedSource, want gobreaker.State) {
 func TestGuard_TripsAfterConsecutiveFailuresAndFailsFast(t *testing.T) {
 	src := &scriptedSource{err: errBadGateway}
 	var transitions []string
-	g := Guard("MAEU", src, GuardOptions{Failures: 3, OpenFor: time.Hour, OnStateChange: func(name string, from, to gobreaker.State) {
+	clk := clock.NewFake(time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC))
+	g := Guard("MAEU", src, GuardOptions{Failures: 3, OpenFor: time.Hour, Clock: clk, OnStateChange: func(name string, from, to gobreaker.State) {
 		transitions = append(transitions, fmt.Sprintf("%s: %v->%v", name, from, to))
 	}})
 
@@ -86,15 +86,20 @@ func TestGuard_TripsAfterConsecutiveFailuresAndFailsFast(t *testing.T) {
 	}
 
 	_, err := g.Fetch(t.Context(), references.Reference{ContainerID: "MSKU7261948"})
-	if !errors.Is(err, ErrSourceUnavailable) {
-		t.Fatalf("err = %v, want ErrSourceUnavailable", err)
+	if !errors.Is(err, references.ErrSourceUnavailable) || !errors.Is(err, gobreaker.ErrOpenState) {
+		t.Fatalf("err = %v, want ErrSourceUnavailable from the open breaker", err)
 	}
 	if want := "MAEU: source unavailable: circuit breaker is open"; err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
-	var ra interface{ RetryAfter() time.Duration }
-	if !errors.As(err, &ra) || ra.RetryAfter() <= 59*time.Minute || ra.RetryAfter() > time.Hour {
+	var se *references.SourceError
+	if !errors.As(err, &se) || se.RetryAfter != time.Hour {
 		t.Errorf("err = %v: want a RetryAfter of the hour the breaker stays open", err)
+	}
+	clk.Advance(20 * time.Minute)
+	_, err = g.Fetch(t.Context(), references.Reference{ContainerID: "MSKU7261948"})
+	if !errors.As(err, &se) || se.RetryAfter != 40*time.Minute {
+		t.Errorf("err = %v: want a RetryAfter of the 40 minutes left", err)
 	}
 	if n := src.count(); n != 3 {
 		t.Errorf("source called %d times, want 3: an open breaker must not call it", n)
@@ -168,7 +173,7 @@ func TestGuard_HalfOpenLetsOneProbeThrough(t *testing.T) {
 	}()
 	<-src.entered // the probe is in the source
 	_, err := g.Fetch(t.Context(), references.Reference{ContainerID: "MSKU7261948"})
-	if !errors.Is(err, ErrSourceUnavailable) || !errors.Is(err, gobreaker.ErrTooManyRequests) {
+	if !errors.Is(err, references.ErrSourceUnavailable) || !errors.Is(err, gobreaker.ErrTooManyRequests) {
 		t.Fatalf("err = %v, want a second call refused while the probe runs", err)
 	}
 	if want := "MAEU: source unavailable: circuit breaker is half-open and its probe is under way"; err.Error() != want {
@@ -219,7 +224,7 @@ func TestGuard_ErrorsThatDoNotTrip(t *testing.T) {
 	}{
 		{"not found", fmt.Errorf("dcsa MAEU: no events: %w", references.ErrShipmentNotFound)},
 		{"cancelled", fmt.Errorf("dcsa MAEU: GET /v2/events: %w", context.Canceled)},
-		{"4xx answer", fmt.Errorf("dcsa MAEU: %w", &dcsa.APIError{StatusCode: 401, StatusText: "Unauthorized"})},
+		{"bad request", fmt.Errorf("dcsa MAEU: %w", &references.SourceError{Kind: references.ErrSourceBadRequest, Err: errors.New("401 Unauthorized")})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,56 +241,26 @@ func TestGuard_ErrorsThatDoNotTrip(t *testing.T) {
 	}
 }
 
-// TestGuard_WithDCSAClient checks the classification against the errors a real DCSA
-// client returns from a loopback server.
-func TestGuard_WithDCSAClient(t *testing.T) {
+func TestGuard_FailureKindsTrip(t *testing.T) {
 	tests := []struct {
-		status   int
-		wantOpen bool
+		name string
+		err  error
 	}{
-		{http.StatusBadRequest, false},
-		{http.StatusUnauthorized, false},
-		{http.StatusForbidden, false},
-		{http.StatusTooManyRequests, true},
-		{http.StatusInternalServerError, true},
-		{http.StatusBadGateway, true},
-		{http.StatusServiceUnavailable, true},
+		{"unavailable", errBadGateway},
+		{"rate limited", &references.SourceError{Kind: references.ErrSourceRateLimited, RetryAfter: time.Minute, Err: errors.New("429 Too Many Requests")}},
+		{"bad answer", &references.SourceError{Kind: references.ErrSourceBadAnswer, Err: errors.New("malformed JSON")}},
+		{"not classified", errors.New("oauth2 token: connection refused")},
 	}
 	for _, tt := range tests {
-		t.Run(http.StatusText(tt.status), func(t *testing.T) {
-			t.Parallel()
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.WriteHeader(tt.status)
-			}))
-			defer srv.Close()
-			client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: srv.URL})
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := Guard("MAEU", client, GuardOptions{Failures: 3, OpenFor: time.Hour})
-			fetchN(t, g, 3)
-			if open := g.State() == gobreaker.StateOpen; open != tt.wantOpen {
-				t.Errorf("breaker %v after three %d answers, want open=%v", g.State(), tt.status, tt.wantOpen)
+		t.Run(tt.name, func(t *testing.T) {
+			src := &scriptedSource{err: fmt.Errorf("dcsa MAEU: %w", tt.err)}
+			g := Guard("MAEU", src, GuardOptions{Failures: 2, OpenFor: time.Hour})
+			fetchN(t, g, 2)
+			if g.State() != gobreaker.StateOpen {
+				t.Errorf("breaker %v after 2 %s errors, want open", g.State(), tt.name)
 			}
 		})
 	}
-
-	t.Run("timeout", func(t *testing.T) {
-		t.Parallel()
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			<-r.Context().Done()
-		}))
-		defer srv.Close()
-		client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: srv.URL, Timeout: 20 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := Guard("MAEU", client, GuardOptions{Failures: 2, OpenFor: time.Hour})
-		fetchN(t, g, 2)
-		if g.State() != gobreaker.StateOpen {
-			t.Errorf("breaker %v after two timeouts, want open", g.State())
-		}
-	})
 }
 
 func TestGuard_BreakersAreIndependent(t *testing.T) {

@@ -3,6 +3,12 @@
 // new state, the update in the reference's feed and the next poll time, in one store
 // transaction, under the claim's lease. internal/workloop runs the scan (on a
 // robfig/cron schedule) and the bounded pool of workers.
+//
+// The sources come from drivers (poller/demo, poller/dcsa) that cmd/trackhook
+// registers with a Registry, which also reads the --sources file. That reading (YAML
+// or JSON, unknown keys refused, ${NAME}, errors naming the line and key) lives here,
+// not in cmd, because each driver decodes its own block of the file through a Block,
+// which must know the file's format and positions, and the drivers cannot import cmd.
 package poller
 
 import (
@@ -28,12 +34,6 @@ type Store interface {
 	RecordPoll(ctx context.Context, lease references.Lease, res references.PollResult) (references.Reference, error)
 	RenewLease(ctx context.Context, lease references.Lease, d time.Duration) (references.Lease, error)
 	ReleaseLease(ctx context.Context, lease references.Lease) error
-}
-
-// retryAfterError is an error from a source that says when to ask again (HTTP 429).
-type retryAfterError interface {
-	error
-	RetryAfter() time.Duration
 }
 
 // Options configures a Poller. Zero values take the defaults in parentheses.
@@ -290,9 +290,9 @@ func (p *Poller) failed(ref references.Reference, res references.PollResult, now
 	if backoff > p.opts.BackoffMax || backoff <= 0 {
 		backoff = p.opts.BackoffMax
 	}
-	var ra retryAfterError
-	if errors.As(err, &ra) && ra.RetryAfter() > backoff {
-		backoff = ra.RetryAfter() // the source asked for a longer pause
+	var se *references.SourceError
+	if errors.As(err, &se) && se.RetryAfter > backoff {
+		backoff = se.RetryAfter // the source, or its guard, asked for a longer pause
 	}
 	res.NextPollAt = now.Add(p.jitter(backoff))
 	if res.ConsecutiveFailures == p.opts.FailedUpdateAfter {

@@ -254,16 +254,13 @@ func TestPollOne_FailuresBackOffAndReportOnce(t *testing.T) {
 	}
 }
 
-type retryAfter struct{ d time.Duration }
-
-func (r retryAfter) Error() string             { return "429 Too Many Requests" }
-func (r retryAfter) RetryAfter() time.Duration { return r.d }
-
 func TestPollOne_HonoursRetryAfter(t *testing.T) {
 	ctx := context.Background()
 	p, b := setup(t, poller.Options{BackoffBase: time.Minute})
 	ref := b.create(t, "MSCU1234566")
-	b.source.set(nil, fmt.Errorf("dcsa: %w", retryAfter{d: 30 * time.Minute}))
+	b.source.set(nil, fmt.Errorf("dcsa: %w", &references.SourceError{
+		Kind: references.ErrSourceRateLimited, RetryAfter: 30 * time.Minute, Err: errors.New("429 Too Many Requests"),
+	}))
 	p.PollOne(ctx, ref.ID)
 	got, _ := b.db.Reference(ctx, ref.ID)
 	if d := got.NextPollAt.Sub(b.clock.Now()); d != 30*time.Minute {

@@ -252,7 +252,7 @@ func TestSourceChaos_PollsFailCleanlyBreakerOpensNothingCorrupted(t *testing.T) 
 				t.Fatal(err)
 			}
 			got, _ := db.Reference(ctx, refs[0].ID)
-			if carrier.requests.Load() != asked || !strings.Contains(got.LastPollError, poller.ErrSourceUnavailable.Error()) {
+			if carrier.requests.Load() != asked || !strings.Contains(got.LastPollError, references.ErrSourceUnavailable.Error()) {
 				t.Errorf("with the breaker open the carrier got %d more requests and the poll error is %q",
 					carrier.requests.Load()-asked, got.LastPollError)
 			}

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
 )
@@ -82,7 +83,7 @@ func (s *stepSource) Fetch(ctx context.Context, ref references.Reference) (*refe
 // at asks the demo carrier for the voyage k steps after the reference was created.
 func (s *stepSource) at(ctx context.Context, ref references.Reference, k int) (*references.Shipment, error) {
 	t := ref.CreatedAt.Add(time.Duration(k) * s.step)
-	return demo.New(demo.Options{Speed: 1, Now: func() time.Time { return t }}).Fetch(ctx, ref)
+	return demo.New(demo.Options{Speed: 1, Clock: clock.NewFake(t)}).Fetch(ctx, ref)
 }
 
 // fingerprint hashes what the poller's diff looks at in a list of events: not the

@@ -17,7 +17,6 @@ import (
 	"github.com/trackhook/trackhook/internal/retention"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
-	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
 	"github.com/trackhook/trackhook/tracking"
@@ -153,7 +152,7 @@ type service struct {
 // build wires the service over an open store: sources, the domain service, the
 // notifier, the poller, retention, metrics and the HTTP servers.
 func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, error) {
-	router, err := sourceRouter(c, e)
+	router, err := sourceRouter(c, e, log.With("component", "poller"))
 	if err != nil {
 		return nil, err
 	}
@@ -316,24 +315,6 @@ func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	}
 	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, key)
 	return nil
-}
-
-// sourceRouter builds the tracking sources: from --sources when given, else the demo
-// carrier for every carrier.
-func sourceRouter(c serveConfig, e env) (poller.Router, error) {
-	demoSrc := demo.New(demo.Options{Speed: c.demoSpeed})
-	if c.sourcesPath == "" {
-		return poller.Router{Default: demoSrc}, nil
-	}
-	cfg, err := loadSourcesConfig(c.sourcesPath, e.getenv)
-	if err != nil {
-		return poller.Router{}, err
-	}
-	byCarrier, def, err := buildSources(cfg, demoSrc, time.Now)
-	if err != nil {
-		return poller.Router{}, err
-	}
-	return poller.Router{ByCarrier: byCarrier, Default: def}, nil
 }
 
 // rateLimit turns the --rate-limit flag into a limit; 0 or less turns limiting off.

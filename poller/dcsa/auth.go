@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/trackhook/trackhook/internal/clock"
 )
 
 // tokenEarlyExpiry is how long before its expiry a token is replaced, so that a token
@@ -19,13 +21,13 @@ const tokenEarlyExpiry = 30 * time.Second
 type tokenCache struct {
 	cfg    *clientcredentials.Config
 	client *http.Client // used for token requests
-	now    func() time.Time
+	clock  clock.Clock
 	sem    chan struct{} // a mutex that a context can abandon
 
 	tok *oauth2.Token // guarded by sem
 }
 
-func newTokenCache(o *OAuth2, client *http.Client, now func() time.Time) *tokenCache {
+func newTokenCache(o *OAuth2, client *http.Client, clk clock.Clock) *tokenCache {
 	return &tokenCache{
 		cfg: &clientcredentials.Config{
 			ClientID:     o.ClientID,
@@ -34,7 +36,7 @@ func newTokenCache(o *OAuth2, client *http.Client, now func() time.Time) *tokenC
 			Scopes:       o.Scopes,
 		},
 		client: client,
-		now:    now,
+		clock:  clk,
 		sem:    make(chan struct{}, 1),
 	}
 }
@@ -50,7 +52,7 @@ func (c *tokenCache) token(ctx context.Context) (*oauth2.Token, error) {
 	}
 	defer func() { <-c.sem }()
 
-	if c.tok != nil && (c.tok.Expiry.IsZero() || c.now().Add(tokenEarlyExpiry).Before(c.tok.Expiry)) {
+	if c.tok != nil && (c.tok.Expiry.IsZero() || c.clock.Now().Add(tokenEarlyExpiry).Before(c.tok.Expiry)) {
 		return c.tok, nil
 	}
 	// clientcredentials.Config.Token fetches unconditionally; the caching is ours.

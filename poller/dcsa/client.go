@@ -19,6 +19,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/clock"
+	"github.com/trackhook/trackhook/internal/retryafter"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -29,7 +31,7 @@ type Client struct {
 	cfg     Config
 	events  *url.URL // base URL + /v2/events
 	http    *http.Client
-	now     func() time.Time
+	clock   clock.Clock
 	log     *slog.Logger
 	limiter *rate.Limiter // nil without a rate limit
 	slots   chan struct{} // nil without a concurrency limit
@@ -44,7 +46,8 @@ type Option func(*Client)
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.http = hc } }
 
 // WithClock sets the clock used to read Retry-After dates and to expire OAuth2 tokens.
-func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+// The default, and nil, is the real clock.
+func WithClock(clk clock.Clock) Option { return func(c *Client) { c.clock = clock.OrReal(clk) } }
 
 // WithLogger sets the logger that reports skipped events. The default discards.
 func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.log = l } }
@@ -61,7 +64,7 @@ func New(name string, cfg Config, opts ...Option) (*Client, error) {
 		name:   name,
 		cfg:    cfg,
 		events: base.JoinPath("v2", "events"),
-		now:    time.Now,
+		clock:  clock.Real{},
 		log:    slog.New(slog.DiscardHandler),
 	}
 	for _, opt := range opts {
@@ -77,7 +80,7 @@ func New(name string, cfg Config, opts ...Option) (*Client, error) {
 		c.slots = make(chan struct{}, cfg.MaxConcurrency)
 	}
 	if cfg.Auth.OAuth2 != nil {
-		c.tokens = newTokenCache(cfg.Auth.OAuth2, c.http, c.now)
+		c.tokens = newTokenCache(cfg.Auth.OAuth2, c.http, c.clock)
 	}
 	return c, nil
 }
@@ -102,10 +105,10 @@ func newHTTPClient(cfg Config) *http.Client {
 		},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return errors.New("stopped after 3 redirects")
+				return badAnswer(errors.New("stopped after 3 redirects"))
 			}
 			if req.URL.Host != via[0].URL.Host {
-				return fmt.Errorf("refusing a redirect to another host (%s)", req.URL.Host)
+				return badAnswer(fmt.Errorf("refusing a redirect to another host (%s)", req.URL.Host))
 			}
 			return nil
 		},
@@ -116,7 +119,9 @@ func newHTTPClient(cfg Config) *http.Client {
 // time (stable, so the carrier's order breaks ties) and an event id seen twice across
 // pages is kept once. An empty result, or a 404, is an error wrapping
 // references.ErrShipmentNotFound: DCSA answers an unknown reference with an empty list.
-// A 429 (or a 503 with Retry-After) is a *RetryAfterError.
+// Other failures are a *references.SourceError: rate limited (429, with the wait its
+// Retry-After asked for), unavailable (5xx, 408, timeouts, connection errors), bad
+// request (other 4xx) or bad answer (a body or a status that cannot be used).
 func (c *Client) Fetch(ctx context.Context, ref references.Reference) (*references.Shipment, error) {
 	query, err := filter(ref)
 	if err != nil {
@@ -154,7 +159,7 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 	for n := 1; ; n++ {
 		p, next, err := c.fetchPage(ctx, query, c.cfg.MaxEvents-total)
 		if errors.Is(err, errTooManyEvents) {
-			return nil, fmt.Errorf("more than %d events (max_events): the server keeps sending", c.cfg.MaxEvents)
+			return nil, badAnswer(fmt.Errorf("more than %d events (max_events): the server keeps sending", c.cfg.MaxEvents))
 		}
 		switch {
 		case err == nil:
@@ -163,7 +168,7 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 		case errors.Is(err, references.ErrShipmentNotFound):
 			// A later page that is gone (an expired cursor, say) does not mean the
 			// shipment is unknown: drop the wrapping, or the poller would count it so.
-			return nil, fmt.Errorf("page %d: %v", n, err)
+			return nil, badAnswer(fmt.Errorf("page %d: %v", n, err))
 		default:
 			return nil, fmt.Errorf("page %d: %w", n, err)
 		}
@@ -185,10 +190,10 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 			break
 		}
 		if n >= c.cfg.MaxPages {
-			return nil, fmt.Errorf("more than %d pages (max_pages): the server keeps paginating", c.cfg.MaxPages)
+			return nil, badAnswer(fmt.Errorf("more than %d pages (max_pages): the server keeps paginating", c.cfg.MaxPages))
 		}
 		if cursors[next] {
-			return nil, errors.New("the server sent the same Next-Page cursor twice")
+			return nil, badAnswer(errors.New("the server sent the same Next-Page cursor twice"))
 		}
 		cursors[next] = true
 		query.Set("cursor", next)
@@ -197,7 +202,7 @@ func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.E
 	case len(events) == 0 && total > 0:
 		// Every event was refused: more likely a format this client does not read than
 		// a shipment without events, so say so instead of "not found".
-		return nil, fmt.Errorf("none of the %d events could be used: %s", total, strings.Join(skipped[:min(len(skipped), maxSkipReasons)], "; "))
+		return nil, badAnswer(fmt.Errorf("none of the %d events could be used: %s", total, strings.Join(skipped[:min(len(skipped), maxSkipReasons)], "; ")))
 	case len(events) == 0:
 		return nil, fmt.Errorf("no events for %s: %w", describe(query), references.ErrShipmentNotFound)
 	}
@@ -253,14 +258,17 @@ func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int)
 	}
 	p, err := parseEvents(&limitedReader{r: resp.Body, left: c.cfg.MaxBodyBytes}, maxEvents)
 	if errors.Is(err, errBodyTooLarge) {
-		return nil, "", fmt.Errorf("response body over %d bytes (max_body_bytes)", c.cfg.MaxBodyBytes)
+		return nil, "", badAnswer(fmt.Errorf("response body over %d bytes (max_body_bytes)", c.cfg.MaxBodyBytes))
+	}
+	if errors.Is(err, errTooManyEvents) {
+		return nil, "", err
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", bodyError(ctx, err)
 	}
 	next, err := nextCursor(resp.Header.Get("Next-Page"))
 	if err != nil {
-		return nil, "", err
+		return nil, "", badAnswer(err)
 	}
 	return p, next, nil
 }
@@ -305,39 +313,68 @@ func (c *Client) authorize(ctx context.Context, req *http.Request) (*oauth2.Toke
 	return tok, nil
 }
 
-// requestError drops the URL that net/http puts in front of transport errors: it is
-// long, and the query is already in the error's context.
+// requestError drops the URL that net/http puts in front of transport errors (it is
+// long, and the query is already in the error's context) and marks the source
+// unavailable, unless the request was cancelled (shutdown is nobody's fault) or the
+// error already says its kind (a refused redirect).
 func requestError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		return fmt.Errorf("GET /v2/events: %w", ue.Err)
+		err = fmt.Errorf("GET /v2/events: %w", ue.Err)
 	}
-	return err
+	var kind *references.SourceError
+	if errors.Is(err, context.Canceled) || errors.As(err, &kind) {
+		return err
+	}
+	return &references.SourceError{Kind: references.ErrSourceUnavailable, Err: err}
 }
 
-// statusError reads a non-200 response into an *APIError, wrapped as not found or as
-// a *RetryAfterError where that applies.
+// bodyError classifies an error met reading a page: the connection failing or timing
+// out leaves the source unavailable, a cancelled poll is nobody's fault, and anything
+// else is an answer that cannot be used.
+func bodyError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return err
+	}
+	var netErr net.Error
+	if ctx.Err() != nil || errors.As(err, &netErr) {
+		return &references.SourceError{Kind: references.ErrSourceUnavailable, Err: err}
+	}
+	return badAnswer(err)
+}
+
+// statusError reads a non-200 response into an *APIError, wrapped as not found or in
+// a *references.SourceError of the status's kind.
 func (c *Client) statusError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	// The answer becomes last_poll_error and a tracking.failed update, which every
 	// account tracking this carrier reads: a carrier echoing our credentials must not
 	// spread them.
 	apiErr := newAPIError(resp.StatusCode, redact(body, c.credentialsOf(resp.Request)))
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		if looksLikeJSON(resp.Header.Get("Content-Type"), body) {
-			return fmt.Errorf("%w: %w", apiErr, references.ErrShipmentNotFound)
-		}
+	status := resp.StatusCode
+	switch {
+	case status == http.StatusNotFound && looksLikeJSON(resp.Header.Get("Content-Type"), body):
+		return fmt.Errorf("%w: %w", apiErr, references.ErrShipmentNotFound)
+	case status == http.StatusNotFound:
 		// A 404 page that is not the API's own answer means a wrong base_url; calling it
 		// "not found" would make the poller unsubscribe every reference.
-		return fmt.Errorf("%w (not an answer of a DCSA API: check base_url)", apiErr)
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-		after, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.now())
-		if ok || resp.StatusCode == http.StatusTooManyRequests {
-			return &RetryAfterError{After: after, Err: apiErr}
+		return &references.SourceError{Kind: references.ErrSourceBadRequest,
+			Err: fmt.Errorf("%w (not an answer of a DCSA API: check base_url)", apiErr)}
+	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
+		kind := references.ErrSourceRateLimited
+		if status == http.StatusServiceUnavailable {
+			kind = references.ErrSourceUnavailable
 		}
+		after, _ := retryafter.Parse(resp.Header.Get("Retry-After"), c.clock.Now())
+		after = min(after, maxRetryAfter)
+		return &references.SourceError{Kind: kind, RetryAfter: after, Err: withRetryAfter(apiErr, after)}
+	case status == http.StatusRequestTimeout, status >= 500:
+		return &references.SourceError{Kind: references.ErrSourceUnavailable, Err: apiErr}
+	case status >= 400:
+		return &references.SourceError{Kind: references.ErrSourceBadRequest, Err: apiErr}
+	default: // 1xx, 2xx other than 200, 3xx: not an answer this client can read
+		return badAnswer(apiErr)
 	}
-	return apiErr
 }
 
 // minCredentialLen is the length from which a header value counts as a credential to

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/webhook"
 )
@@ -174,8 +175,11 @@ func TestClient_SendsStaticAuthHeaders(t *testing.T) {
 			t.Fatalf("err = %v, want %q", err, want)
 		}
 		var apiErr *APIError
-		if !errors.As(err, &apiErr) || apiErr.HTTPStatus() != 401 {
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 401 {
 			t.Errorf("err is not an *APIError with status 401: %#v", err)
+		}
+		if !errors.Is(err, references.ErrSourceBadRequest) {
+			t.Errorf("err = %v, want a bad request: the source is up, the key is wrong", err)
 		}
 	})
 }
@@ -190,10 +194,11 @@ func TestClient_OAuth2TokenIsCachedAndRefreshedOnExpiry(t *testing.T) {
 	f := newFakeDCSA(t)
 	f.requireBearer = true
 	f.tokenLifetime = 3600
-	clock := &fakeClock{now: time.Now()} // token expiry is computed from the real time
+	// The oauth2 package sets a token's expiry from the real time: start there.
+	clk := clock.NewFake(time.Now())
 	cfg := oauthConfig(f)
 	cfg.BaseURL = f.baseURL()
-	c, err := New("HLCU", cfg, WithClock(clock.Now))
+	c, err := New("HLCU", cfg, WithClock(clk))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +213,7 @@ func TestClient_OAuth2TokenIsCachedAndRefreshedOnExpiry(t *testing.T) {
 		t.Fatalf("%d token requests for 3 fetches, want 1 (cached)", n)
 	}
 
-	clock.Advance(time.Hour) // past the expiry, less the early-renewal margin
+	clk.Advance(time.Hour) // past the expiry, less the early-renewal margin
 	if _, err := c.Fetch(t.Context(), ref); err != nil {
 		t.Fatalf("Fetch after expiry: %v", err)
 	}
@@ -270,19 +275,20 @@ func TestClient_OAuth2BadCredentials(t *testing.T) {
 }
 
 func TestClient_ErrorResponses(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2024, 3, 20, 10, 0, 0, 0, time.UTC)}
+	clk := clock.NewFake(time.Date(2024, 3, 20, 10, 0, 0, 0, time.UTC))
 	tests := []struct {
 		name          string
 		handler       http.HandlerFunc
 		want          string // the whole error text
 		wantNotFound  bool
-		wantRetry     bool
+		wantKind      error // a references.ErrSource... kind, nil for none
 		wantRetryWait time.Duration
 	}{
 		{
-			name:    "401 with a DCSA error body",
-			handler: fileHandler(401, "error_401.json"),
-			want:    "dcsa MAEU: 401 Unauthorized: invalidToken: token expired",
+			name:     "401 with a DCSA error body",
+			handler:  fileHandler(401, "error_401.json"),
+			want:     "dcsa MAEU: 401 Unauthorized: invalidToken: token expired",
+			wantKind: references.ErrSourceBadRequest,
 		},
 		{
 			name: "404 from the API",
@@ -299,7 +305,8 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.WriteHeader(404)
 				fmt.Fprint(w, "<html><body>Not Found</body></html>")
 			},
-			want: "dcsa MAEU: 404 Not Found (not an answer of a DCSA API: check base_url)",
+			want:     "dcsa MAEU: 404 Not Found (not an answer of a DCSA API: check base_url)",
+			wantKind: references.ErrSourceBadRequest,
 		},
 		{
 			name:         "empty array",
@@ -314,7 +321,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 				writeDCSAError(w, 429, "rateLimited", "slow down")
 			},
 			want:          "dcsa MAEU: 429 Too Many Requests: rateLimited: slow down (retry after 30s)",
-			wantRetry:     true,
+			wantKind:      references.ErrSourceRateLimited,
 			wantRetryWait: 30 * time.Second,
 		},
 		{
@@ -324,14 +331,33 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.WriteHeader(429)
 			},
 			want:          "dcsa MAEU: 429 Too Many Requests (retry after 2m0s)",
-			wantRetry:     true,
+			wantKind:      references.ErrSourceRateLimited,
 			wantRetryWait: 2 * time.Minute,
 		},
 		{
-			name:      "429 without Retry-After",
-			handler:   bodyHandler(429, ""),
-			want:      "dcsa MAEU: 429 Too Many Requests",
-			wantRetry: true,
+			name:     "429 without Retry-After",
+			handler:  bodyHandler(429, ""),
+			want:     "dcsa MAEU: 429 Too Many Requests",
+			wantKind: references.ErrSourceRateLimited,
+		},
+		{
+			name: "429 with an unreadable Retry-After",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "soon")
+				w.WriteHeader(429)
+			},
+			want:     "dcsa MAEU: 429 Too Many Requests",
+			wantKind: references.ErrSourceRateLimited,
+		},
+		{
+			name: "429 with a Retry-After over the cap",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "999999999999")
+				w.WriteHeader(429)
+			},
+			want:          "dcsa MAEU: 429 Too Many Requests (retry after 24h0m0s)",
+			wantKind:      references.ErrSourceRateLimited,
+			wantRetryWait: maxRetryAfter,
 		},
 		{
 			name: "503 with Retry-After",
@@ -340,41 +366,64 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.WriteHeader(503)
 			},
 			want:          "dcsa MAEU: 503 Service Unavailable (retry after 2m0s)",
-			wantRetry:     true,
+			wantKind:      references.ErrSourceUnavailable,
 			wantRetryWait: 2 * time.Minute,
+		},
+		{
+			name:     "503 without Retry-After",
+			handler:  bodyHandler(503, ""),
+			want:     "dcsa MAEU: 503 Service Unavailable",
+			wantKind: references.ErrSourceUnavailable,
+		},
+		{
+			name:     "408",
+			handler:  bodyHandler(408, ""),
+			want:     "dcsa MAEU: 408 Request Timeout",
+			wantKind: references.ErrSourceUnavailable,
 		},
 		{
 			name: "500 with a DCSA error body",
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				writeDCSAError(w, 500, "internalError", "database unavailable")
 			},
-			want: "dcsa MAEU: 500 Internal Server Error: internalError: database unavailable",
+			want:     "dcsa MAEU: 500 Internal Server Error: internalError: database unavailable",
+			wantKind: references.ErrSourceUnavailable,
 		},
 		{
-			name:    "502 from a gateway",
-			handler: bodyHandler(502, "<html>Bad Gateway</html>"),
-			want:    "dcsa MAEU: 502 Bad Gateway",
+			name:     "502 from a gateway",
+			handler:  bodyHandler(502, "<html>Bad Gateway</html>"),
+			want:     "dcsa MAEU: 502 Bad Gateway",
+			wantKind: references.ErrSourceUnavailable,
 		},
 		{
-			name:    "malformed JSON",
-			handler: bodyHandler(200, `[{"eventID": "x", `),
-			want:    "dcsa MAEU: malformed JSON: unexpected end of the body",
+			name:     "204 instead of 200",
+			handler:  bodyHandler(204, ""),
+			want:     "dcsa MAEU: 204 No Content",
+			wantKind: references.ErrSourceBadAnswer,
 		},
 		{
-			name:    "an object instead of an array",
-			handler: bodyHandler(200, `{"events": []}`),
-			want:    "dcsa MAEU: malformed response: expected a JSON array of events",
+			name:     "malformed JSON",
+			handler:  bodyHandler(200, `[{"eventID": "x", `),
+			want:     "dcsa MAEU: malformed JSON: unexpected end of the body",
+			wantKind: references.ErrSourceBadAnswer,
 		},
 		{
-			name:    "no usable event",
-			handler: bodyHandler(200, `[{"eventType": "TRANSPORT", "eventClassifierCode": "ACT", "transportEventTypeCode": "ARRI"}]`),
-			want:    "dcsa MAEU: none of the 1 events could be used: event 1: eventDateTime: missing",
+			name:     "an object instead of an array",
+			handler:  bodyHandler(200, `{"events": []}`),
+			want:     "dcsa MAEU: malformed response: expected a JSON array of events",
+			wantKind: references.ErrSourceBadAnswer,
+		},
+		{
+			name:     "no usable event",
+			handler:  bodyHandler(200, `[{"eventType": "TRANSPORT", "eventClassifierCode": "ACT", "transportEventTypeCode": "ARRI"}]`),
+			want:     "dcsa MAEU: none of the 1 events could be used: event 1: eventDateTime: missing",
+			wantKind: references.ErrSourceBadAnswer,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, f := setup(t, Config{}, WithClock(clock.Now))
+			c, f := setup(t, Config{}, WithClock(clk))
 			f.events = tt.handler
 			got, err := c.Fetch(t.Context(), containerRef("MSKU0000000"))
 			if err == nil {
@@ -386,12 +435,12 @@ func TestClient_ErrorResponses(t *testing.T) {
 			if errors.Is(err, references.ErrShipmentNotFound) != tt.wantNotFound {
 				t.Errorf("errors.Is(err, ErrShipmentNotFound) = %v, want %v", !tt.wantNotFound, tt.wantNotFound)
 			}
-			var ra *RetryAfterError
-			if errors.As(err, &ra) != tt.wantRetry {
-				t.Fatalf("errors.As(err, *RetryAfterError) = %v, want %v", !tt.wantRetry, tt.wantRetry)
+			var se *references.SourceError
+			if errors.As(err, &se) != (tt.wantKind != nil) {
+				t.Fatalf("errors.As(err, *references.SourceError) = %v, want %v", tt.wantKind == nil, tt.wantKind != nil)
 			}
-			if tt.wantRetry && ra.After != tt.wantRetryWait {
-				t.Errorf("After = %v, want %v", ra.After, tt.wantRetryWait)
+			if tt.wantKind != nil && (!errors.Is(err, tt.wantKind) || se.RetryAfter != tt.wantRetryWait) {
+				t.Errorf("kind %v, RetryAfter %v; want %v, %v", se.Kind, se.RetryAfter, tt.wantKind, tt.wantRetryWait)
 			}
 		})
 	}
@@ -428,14 +477,16 @@ func TestClient_LimitsTheBodySize(t *testing.T) {
 	}
 }
 
+// net/http times a request with the real clock: the timeout is short, and the server
+// answers only when the client gives up, so nothing waits longer.
 func TestClient_TimesOutOnASlowServer(t *testing.T) {
 	c, f := setup(t, Config{Timeout: 50 * time.Millisecond})
 	f.events = func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // answers only when the client gives up
 	}
 	_, err := c.Fetch(t.Context(), containerRef(fixtureContainer))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want a timeout", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, references.ErrSourceUnavailable) {
+		t.Fatalf("err = %v, want a timeout, of an unavailable source", err)
 	}
 	if !strings.HasPrefix(err.Error(), "dcsa MAEU: GET /v2/events: ") {
 		t.Errorf("err = %q, want it to say which request timed out, without the URL", err)
@@ -479,6 +530,9 @@ func TestClient_StopsEndlessPagination(t *testing.T) {
 			if err == nil || err.Error() != tt.want {
 				t.Fatalf("err = %v, want %q", err, tt.want)
 			}
+			if !errors.Is(err, references.ErrSourceBadAnswer) {
+				t.Errorf("err = %v, want a bad answer", err)
+			}
 			if got := len(f.recorded()); got != tt.wantRequests {
 				t.Errorf("%d requests, want %d", got, tt.wantRequests)
 			}
@@ -494,18 +548,18 @@ func TestClient_LaterPageErrors(t *testing.T) {
 		second       http.HandlerFunc
 		want         string
 		wantNotFound bool
-		wantRetry    bool
+		wantKind     error
 	}{
 		{"expired cursor is not an unknown shipment", "p2",
 			func(w http.ResponseWriter, r *http.Request) { writeDCSAError(w, 404, "notFound", "cursor expired") },
-			"dcsa MAEU: page 2: 404 Not Found: notFound: cursor expired: shipment not found at the source", false, false},
+			"dcsa MAEU: page 2: 404 Not Found: notFound: cursor expired: shipment not found at the source", false, references.ErrSourceBadAnswer},
 		{"rate limit on page 2", "p2",
 			func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "5"); w.WriteHeader(429) },
-			"dcsa MAEU: page 2: 429 Too Many Requests (retry after 5s)", false, true},
+			"dcsa MAEU: page 2: 429 Too Many Requests (retry after 5s)", false, references.ErrSourceRateLimited},
 		{"Next-Page URL without a cursor", "https://elsewhere.test/v2/events?page=2", nil,
-			"dcsa MAEU: the Next-Page header has no cursor parameter", false, false},
+			"dcsa MAEU: the Next-Page header has no cursor parameter", false, references.ErrSourceBadAnswer},
 		{"huge cursor", strings.Repeat("c", 3000), nil,
-			"dcsa MAEU: the Next-Page header is over 2048 bytes", false, false},
+			"dcsa MAEU: the Next-Page header is over 2048 bytes", false, references.ErrSourceBadAnswer},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,9 +580,8 @@ func TestClient_LaterPageErrors(t *testing.T) {
 			if errors.Is(err, references.ErrShipmentNotFound) != tt.wantNotFound {
 				t.Errorf("errors.Is(err, ErrShipmentNotFound) = %v", !tt.wantNotFound)
 			}
-			var ra *RetryAfterError
-			if errors.As(err, &ra) != tt.wantRetry {
-				t.Errorf("errors.As(err, *RetryAfterError) = %v", !tt.wantRetry)
+			if !errors.Is(err, tt.wantKind) {
+				t.Errorf("err = %v, want kind %v", err, tt.wantKind)
 			}
 		})
 	}
@@ -676,6 +729,10 @@ func TestClient_HonoursContextCancellation(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
+	var se *references.SourceError
+	if errors.As(err, &se) {
+		t.Errorf("err = %v is a %v: a cancelled poll is nobody's fault", err, se.Kind)
+	}
 }
 
 func TestClient_RefusesRedirectToAnotherHost(t *testing.T) {
@@ -692,6 +749,9 @@ func TestClient_RefusesRedirectToAnotherHost(t *testing.T) {
 	_, err := c.Fetch(t.Context(), containerRef(fixtureContainer))
 	if err == nil || !strings.Contains(err.Error(), "refusing a redirect to another host") {
 		t.Fatalf("err = %v, want the redirect refused", err)
+	}
+	if !errors.Is(err, references.ErrSourceBadAnswer) {
+		t.Errorf("err = %v, want a bad answer", err)
 	}
 	if leaked.Load() {
 		t.Error("the API key was sent to the other host")

@@ -7,11 +7,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trackhook/trackhook/references"
 )
 
 // APIError is a response of the carrier other than 200 OK, with what its DCSA error
 // body said. Its text is what ends up in a reference's last_poll_error, for example
-// "401 Unauthorized: invalidToken: token expired".
+// "401 Unauthorized: invalidToken: token expired". Fetch returns it inside a
+// *references.SourceError that says what kind of failure the status is.
 type APIError struct {
 	StatusCode int
 	StatusText string // the body's statusCodeText, or the standard text of StatusCode
@@ -46,53 +49,21 @@ func (e *APIError) Error() string {
 	return b.String()
 }
 
-// HTTPStatus returns the status code, for callers (such as the poller's circuit
-// breaker) that tell "the carrier answered" from "the carrier is down" without
-// importing this package.
-func (e *APIError) HTTPStatus() int { return e.StatusCode }
-
-// RetryAfterError is returned (wrapped) when the carrier asks the client to slow down:
-// a 429, or a 503 with a Retry-After header. After is the wait the carrier asked for,
-// zero when it did not say; callers back off at least that long. Find it with
-// errors.As, as a *RetryAfterError or as an interface{ RetryAfter() time.Duration }.
-type RetryAfterError struct {
-	After time.Duration
-	Err   error // the *APIError of the response
-}
-
-func (e *RetryAfterError) Error() string {
-	if e.After <= 0 {
-		return e.Err.Error()
-	}
-	return fmt.Sprintf("%v (retry after %v)", e.Err, e.After)
-}
-
-func (e *RetryAfterError) Unwrap() error { return e.Err }
-
-// RetryAfter returns After; the poller finds it by this method, without importing
-// this package.
-func (e *RetryAfterError) RetryAfter() time.Duration { return e.After }
-
-// maxRetryAfter caps what a server can make the poller wait.
+// maxRetryAfter caps what a carrier's Retry-After can make the poller wait.
 const maxRetryAfter = 24 * time.Hour
 
-// parseRetryAfter reads a Retry-After value: delay-seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
+// withRetryAfter adds the wait the carrier asked for to the text of err, so that
+// last_poll_error says it: "429 Too Many Requests (retry after 30s)".
+func withRetryAfter(err error, after time.Duration) error {
+	if after <= 0 {
+		return err
 	}
-	if secs, err := strconv.ParseUint(v, 10, 64); err == nil {
-		if secs > uint64(maxRetryAfter/time.Second) {
-			return maxRetryAfter, true
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), maxRetryAfter), true
+	return fmt.Errorf("%w (retry after %v)", err, after)
+}
+
+// badAnswer marks err as an answer of the carrier that cannot be used.
+func badAnswer(err error) error {
+	return &references.SourceError{Kind: references.ErrSourceBadAnswer, Err: err}
 }
 
 // maxErrorBody is how much of an error response is read. DCSA error bodies are small.

@@ -7,36 +7,6 @@ import (
 	"time"
 )
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2024, 3, 20, 10, 0, 0, 0, time.UTC)
-	tests := []struct {
-		value  string
-		want   time.Duration
-		wantOK bool
-	}{
-		{"0", 0, true},
-		{"45", 45 * time.Second, true},
-		{" 45 ", 45 * time.Second, true},
-		{"999999999999", maxRetryAfter, true},
-		{"Wed, 20 Mar 2024 10:00:30 GMT", 30 * time.Second, true},
-		{"Wednesday, 20-Mar-24 10:01:00 GMT", time.Minute, true}, // RFC 850, still valid HTTP
-		{"Wed, 20 Mar 2024 09:00:00 GMT", 0, true},               // in the past
-		{"Fri, 20 Mar 2026 10:00:00 GMT", maxRetryAfter, true},
-		{"", 0, false},
-		{"-5", 0, false},
-		{"1.5", 0, false},
-		{"soon", 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.value, func(t *testing.T) {
-			got, ok := parseRetryAfter(tt.value, now)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.value, got, ok, tt.want, tt.wantOK)
-			}
-		})
-	}
-}
-
 func TestNewAPIError_ReadsTheBody(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -67,14 +37,17 @@ func TestNewAPIError_ReadsTheBody(t *testing.T) {
 	}
 }
 
-func TestRetryAfterError_Unwraps(t *testing.T) {
+func TestWithRetryAfter_KeepsTheAPIError(t *testing.T) {
 	apiErr := &APIError{StatusCode: 429, StatusText: "Too Many Requests"}
-	var err error = &RetryAfterError{After: time.Minute, Err: apiErr}
+	err := withRetryAfter(apiErr, time.Minute)
 	var got *APIError
 	if !errors.As(err, &got) || got != apiErr {
 		t.Fatalf("errors.As did not find the APIError in %v", err)
 	}
 	if err.Error() != "429 Too Many Requests (retry after 1m0s)" {
 		t.Errorf("text %q", err)
+	}
+	if withRetryAfter(apiErr, 0) != error(apiErr) {
+		t.Errorf("no wait: want the APIError as it is")
 	}
 }

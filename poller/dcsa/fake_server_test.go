@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // Identifiers the fake DCSA server knows, matching the fixtures in testdata/dcsa.
@@ -175,22 +174,4 @@ func writeDCSAError(w http.ResponseWriter, status int, reason, message string) {
 		"errorDateTime":  "2024-03-20T10:15:00Z",
 		"errors":         []map[string]string{{"reason": reason, "message": message}},
 	})
-}
-
-// fakeClock is a settable clock for WithClock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }

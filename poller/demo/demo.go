@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -31,7 +32,13 @@ type Options struct {
 	// is not positive and finite) means 1. 3600 plays a month-long voyage in twelve
 	// minutes or so.
 	Speed float64
-	// Now is the real clock; nil means time.Now.
+	// Clock is the real time, which the simulated time runs ahead of; nil means the
+	// real clock.
+	Clock clock.Clock
+	// Now, when set and Clock is not, is read instead of Clock.
+	//
+	// Deprecated: set Clock. Now is left for the tests outside this package that
+	// still pass a function.
 	Now func() time.Time
 }
 
@@ -43,12 +50,12 @@ type Source struct {
 
 // New returns a demo carrier.
 func New(opts Options) *Source {
-	s := &Source{speed: opts.Speed, now: opts.Now}
+	s := &Source{speed: opts.Speed, now: clock.OrReal(opts.Clock).Now}
 	if !(s.speed > 0) || math.IsInf(s.speed, 1) {
 		s.speed = 1
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if opts.Clock == nil && opts.Now != nil {
+		s.now = opts.Now
 	}
 	return s
 }

@@ -9,17 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/tracking"
 )
 
 var created = time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
-
-// clock is a settable real clock for the Source under test.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { return c.t }
 
 func testRef(i int, kind references.IdentifierKind) references.Reference {
 	r := references.Reference{ID: fmt.Sprintf("ref_%04d", i), CarrierCode: demo.CarrierCode, CreatedAt: created, Status: references.StatusActive}
@@ -48,8 +44,8 @@ func fetch(t testing.TB, s *demo.Source, ref references.Reference) *references.S
 func TestFetch_IsDeterministic(t *testing.T) {
 	t.Parallel()
 	now := created.Add(23 * 24 * time.Hour)
-	a := demo.New(demo.Options{Now: func() time.Time { return now }})
-	b := demo.New(demo.Options{Now: func() time.Time { return now }})
+	a := demo.New(demo.Options{Clock: clock.NewFake(now)})
+	b := demo.New(demo.Options{Clock: clock.NewFake(now)})
 	seen := map[string]bool{}
 	for i := range 30 {
 		ref := testRef(i, kinds[i%3])
@@ -68,14 +64,14 @@ func TestFetch_IsDeterministic(t *testing.T) {
 // is over, and returns the snapshots, derived, with the simulated time of each.
 func run(t testing.TB, ref references.Reference, step time.Duration) ([]*references.Shipment, []time.Time) {
 	t.Helper()
-	c := &clock{t: ref.CreatedAt}
-	s := demo.New(demo.Options{Now: c.Now})
+	clk := clock.NewFake(ref.CreatedAt)
+	s := demo.New(demo.Options{Clock: clk})
 	var snaps []*references.Shipment
 	var times []time.Time
-	for c.t.Before(ref.CreatedAt.Add(120 * 24 * time.Hour)) {
+	for clk.Now().Before(ref.CreatedAt.Add(120 * 24 * time.Hour)) {
 		snaps = append(snaps, tracking.Derive(fetch(t, s, ref)))
-		times = append(times, c.t)
-		c.t = c.t.Add(step)
+		times = append(times, clk.Now())
+		clk.Advance(step)
 	}
 	return snaps, times
 }
@@ -210,9 +206,9 @@ func TestFetch_SpeedScalesSimulatedTime(t *testing.T) {
 	t.Parallel()
 	ref := testRef(7, references.KindBillOfLading)
 	realTime := created.Add(90 * time.Second)
-	fast := demo.New(demo.Options{Speed: 3600, Now: func() time.Time { return realTime }})
+	fast := demo.New(demo.Options{Speed: 3600, Clock: clock.NewFake(realTime)})
 	slowTime := created.Add(90 * time.Hour)
-	slow := demo.New(demo.Options{Speed: 1, Now: func() time.Time { return slowTime }})
+	slow := demo.New(demo.Options{Speed: 1, Clock: clock.NewFake(slowTime)})
 	if got := fast.SimulatedTime(created); !got.Equal(slowTime) {
 		t.Errorf("simulated time at speed 3600 after 90s = %s, want %s", got, slowTime)
 	}
@@ -221,7 +217,7 @@ func TestFetch_SpeedScalesSimulatedTime(t *testing.T) {
 	}
 
 	// A month at speed 3600 takes twelve minutes: the voyage is over after an hour.
-	done := demo.New(demo.Options{Speed: 3600, Now: func() time.Time { return created.Add(time.Hour) }})
+	done := demo.New(demo.Options{Speed: 3600, Clock: clock.NewFake(created.Add(time.Hour))})
 	if !tracking.IsComplete(fetch(t, done, ref), nil) {
 		t.Error("voyage not complete after an hour at speed 3600")
 	}
@@ -231,16 +227,16 @@ func TestNew_SpeedDefaultsToRealTime(t *testing.T) {
 	t.Parallel()
 	now := created.Add(5 * time.Hour)
 	for _, speed := range []float64{0, -3, math.NaN(), math.Inf(1), math.Inf(-1)} {
-		s := demo.New(demo.Options{Speed: speed, Now: func() time.Time { return now }})
+		s := demo.New(demo.Options{Speed: speed, Clock: clock.NewFake(now)})
 		if got := s.SimulatedTime(created); !got.Equal(now) {
 			t.Errorf("speed %v: simulated time %s, want %s", speed, got, now)
 		}
 	}
-	huge := demo.New(demo.Options{Speed: 1e300, Now: func() time.Time { return now }})
+	huge := demo.New(demo.Options{Speed: 1e300, Clock: clock.NewFake(now)})
 	if got := huge.SimulatedTime(created); !got.After(created.Add(50 * 365 * 24 * time.Hour)) {
 		t.Errorf("speed 1e300: simulated time %s, want far ahead", got)
 	}
-	early := demo.New(demo.Options{Now: func() time.Time { return created.Add(-time.Hour) }})
+	early := demo.New(demo.Options{Clock: clock.NewFake(created.Add(-time.Hour))})
 	if got := early.SimulatedTime(created); !got.Equal(created) {
 		t.Errorf("before creation: simulated time %s, want %s", got, created)
 	}
@@ -251,7 +247,7 @@ func TestNew_SpeedDefaultsToRealTime(t *testing.T) {
 
 func TestFetch_NotFound(t *testing.T) {
 	t.Parallel()
-	s := demo.New(demo.Options{Now: func() time.Time { return created }})
+	s := demo.New(demo.Options{Clock: clock.NewFake(created)})
 	for _, ref := range []references.Reference{
 		{ID: "ref_nf1", ContainerID: "NOTFOUND0001", CreatedAt: created},
 		{ID: "ref_nf2", BillOfLading: "notfound-bl", CreatedAt: created},
@@ -279,7 +275,7 @@ func TestFetch_HonoursCancellation(t *testing.T) {
 
 func BenchmarkFetch(b *testing.B) {
 	now := created.Add(20 * 24 * time.Hour)
-	s := demo.New(demo.Options{Now: func() time.Time { return now }})
+	s := demo.New(demo.Options{Clock: clock.NewFake(now)})
 	ref := testRef(3, references.KindBillOfLading)
 	ctx := context.Background()
 	b.ReportAllocs()

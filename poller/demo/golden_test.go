@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/webhook"
@@ -37,7 +38,7 @@ func TestFetch_Golden(t *testing.T) {
 			var polls []poll
 			for _, d := range days {
 				at := created.Add(time.Duration(d) * 24 * time.Hour)
-				s := demo.New(demo.Options{Now: func() time.Time { return at }})
+				s := demo.New(demo.Options{Clock: clock.NewFake(at)})
 				polls = append(polls, poll{SimulatedTime: at, Events: webhook.NewShipment(fetch(t, s, ref)).Events})
 			}
 			got, err := json.MarshalIndent(polls, "", "  ")
