@@ -235,7 +235,7 @@ func (c *conformance) run(t *testing.T, cl call) []byte {
 // its feed holds real updates with events, vessels and estimates.
 func pollWithDemo(t *testing.T, b *testBundle, refID string) {
 	t.Helper()
-	src := demo.New(demo.Options{Speed: 1, Now: b.clock.Now})
+	src := demo.New(demo.Options{Speed: 1, Clock: b.clock})
 	p, err := poller.New(b.db, poller.Options{Router: poller.Router{Default: src}, Clock: b.clock})
 	if err != nil {
 		t.Fatal(err)

@@ -139,7 +139,7 @@ func (b *bundle) open(t *testing.T) {
 
 func (b *bundle) create(t *testing.T, container string) references.Reference {
 	t.Helper()
-	svc := references.NewService(b.db, references.ServiceOptions{Now: b.clock.Now})
+	svc := references.NewService(b.db, references.ServiceOptions{Clock: b.clock})
 	ref, _, err := svc.Create(context.Background(), "acct", references.CreateRequest{ContainerID: container, CarrierCode: "MAEU"}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -330,7 +330,7 @@ func TestPollOne_AutoUnsubscribe(t *testing.T) {
 func TestPoller_DemoVoyageRunsToCompletion(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	src := demo.New(demo.Options{Speed: 24, Now: b.clock.Now}) // a simulated day per hour
+	src := demo.New(demo.Options{Speed: 24, Clock: b.clock}) // a simulated day per hour
 	newPoller := func() *poller.Poller {
 		p := b.poller(t, poller.Options{
 			Router: poller.Router{Default: src}, Workers: 4,
@@ -470,7 +470,7 @@ func TestPoller_TwoPollersNeverPollAReferenceTwice(t *testing.T) {
 			Router: poller.Router{Default: src}, Owner: owner, Workers: 3, TickSchedule: "@every 1h", Observe: observe,
 		}))
 	}
-	svc := references.NewService(b.db, references.ServiceOptions{Now: b.clock.Now})
+	svc := references.NewService(b.db, references.ServiceOptions{Clock: b.clock})
 	for i := range n {
 		req := references.CreateRequest{BookingNumber: fmt.Sprintf("BK%04d", i), CarrierCode: "MAEU"}
 		if _, _, err := svc.Create(ctx, "acct", req, ""); err != nil {

@@ -35,11 +35,6 @@ type Options struct {
 	// Clock is the real time, which the simulated time runs ahead of; nil means the
 	// real clock.
 	Clock clock.Clock
-	// Now, when set and Clock is not, is read instead of Clock.
-	//
-	// Deprecated: set Clock. Now is left for the tests outside this package that
-	// still pass a function.
-	Now func() time.Time
 }
 
 // Source is the demo carrier. It is safe for concurrent use.
@@ -53,9 +48,6 @@ func New(opts Options) *Source {
 	s := &Source{speed: opts.Speed, now: clock.OrReal(opts.Clock).Now}
 	if !(s.speed > 0) || math.IsInf(s.speed, 1) {
 		s.speed = 1
-	}
-	if opts.Clock == nil && opts.Now != nil {
-		s.now = opts.Now
 	}
 	return s
 }

@@ -51,7 +51,7 @@ type settingsBlock struct {
 // NewSource returns a demo Source with these options, on env's clock unless they
 // set one: Options are the poller.SourceConfig of the demo carrier.
 func (o Options) NewSource(name string, env poller.SourceEnv) (poller.Source, error) {
-	if o.Clock == nil && o.Now == nil {
+	if o.Clock == nil {
 		o.Clock = env.Clock
 	}
 	return New(o), nil
