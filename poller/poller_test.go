@@ -139,7 +139,7 @@ func (b *bundle) open(t *testing.T) {
 
 func (b *bundle) create(t *testing.T, container string) references.Reference {
 	t.Helper()
-	svc := references.NewService(b.db, references.ServiceOptions{Clock: b.clock})
+	svc := references.NewService(b.db, references.ServiceOptions{Now: b.clock.Now})
 	ref, _, err := svc.Create(context.Background(), "acct", references.CreateRequest{ContainerID: container, CarrierCode: "MAEU"}, "")
 	if err != nil {
 		t.Fatal(err)
