@@ -470,7 +470,7 @@ func TestPoller_TwoPollersNeverPollAReferenceTwice(t *testing.T) {
 			Router: poller.Router{Default: src}, Owner: owner, Workers: 3, TickSchedule: "@every 1h", Observe: observe,
 		}))
 	}
-	svc := references.NewService(b.db, references.ServiceOptions{Clock: b.clock})
+	svc := references.NewService(b.db, references.ServiceOptions{Now: b.clock.Now})
 	for i := range n {
 		req := references.CreateRequest{BookingNumber: fmt.Sprintf("BK%04d", i), CarrierCode: "MAEU"}
 		if _, _, err := svc.Create(ctx, "acct", req, ""); err != nil {
