@@ -20,7 +20,17 @@ const (
 	DefaultBodyLimit = 64 << 10 // bytes
 	DefaultRateLimit = rate.Limit(50)
 	DefaultRateBurst = 100
+	// Webhook secret rotations: 5 at once per account, then one every 12 s.
+	DefaultRotationLimit = rate.Limit(1.0 / 12)
+	DefaultRotationBurst = 5
+	// Failed authentications: 20 at once per client address, then one every 6 s.
+	DefaultAuthFailureLimit = rate.Limit(1.0 / 6)
+	DefaultAuthFailureBurst = 20
 )
+
+// maxAuthFailureAddrs bounds the client addresses whose failed authentications are
+// counted, so a flood from many addresses cannot grow the table without end.
+const maxAuthFailureAddrs = 16384
 
 // Backuper writes a consistent copy of the database to w. store.DB implements it.
 type Backuper interface {
@@ -37,6 +47,19 @@ type Options struct {
 	// (default DefaultRateBurst).
 	RateLimit rate.Limit
 	RateBurst int
+	// RotationLimit is the sustained webhook secret rotations per second allowed per
+	// account (default DefaultRotationLimit), RotationBurst its bucket (default
+	// DefaultRotationBurst); rate.Inf turns the limit off. Each rotation rewrites the
+	// account, which every delivery of the account reads.
+	RotationLimit rate.Limit
+	RotationBurst int
+	// AuthFailureLimit is the sustained failed authentications per second allowed per
+	// client address (default DefaultAuthFailureLimit), AuthFailureBurst its bucket
+	// (default DefaultAuthFailureBurst); rate.Inf turns the limit off. Over it, the
+	// address gets 429 without its key being looked at; requests that authenticate
+	// use up nothing. The address is the connection's: no proxy header is believed.
+	AuthFailureLimit rate.Limit
+	AuthFailureBurst int
 	// Backup serves GET /admin/backup; the route does not exist when it is nil.
 	Backup Backuper
 	// Status serves GET /admin/status; the route does not exist when it is nil.
@@ -59,6 +82,18 @@ func (o Options) withDefaults() Options {
 	if o.RateBurst <= 0 {
 		o.RateBurst = DefaultRateBurst
 	}
+	if o.RotationLimit <= 0 {
+		o.RotationLimit = DefaultRotationLimit
+	}
+	if o.RotationBurst <= 0 {
+		o.RotationBurst = DefaultRotationBurst
+	}
+	if o.AuthFailureLimit <= 0 {
+		o.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if o.AuthFailureBurst <= 0 {
+		o.AuthFailureBurst = DefaultAuthFailureBurst
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -67,11 +102,13 @@ func (o Options) withDefaults() Options {
 
 // server holds what the handlers share.
 type server struct {
-	svc     *references.Service
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	limiter *keyLimiters // nil when rate limiting is off
+	svc          *references.Service
+	opts         Options
+	log          *slog.Logger
+	now          func() time.Time
+	limiter      *keyLimiters // per API key; nil when rate limiting is off
+	rotations    *keyLimiters // per account; nil when off
+	authFailures *keyLimiters // per client address; nil when off
 }
 
 // New returns the API as an *echo.Echo ready to serve. Routes added to it later (such
@@ -83,6 +120,13 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}
 	if opts.RateLimit != rate.Inf {
 		s.limiter = newKeyLimiters(opts.RateLimit, opts.RateBurst, opts.Now)
+	}
+	if opts.RotationLimit != rate.Inf {
+		s.rotations = newKeyLimiters(opts.RotationLimit, opts.RotationBurst, opts.Now)
+	}
+	if opts.AuthFailureLimit != rate.Inf {
+		s.authFailures = newKeyLimiters(opts.AuthFailureLimit, opts.AuthFailureBurst, opts.Now)
+		s.authFailures.max = maxAuthFailureAddrs
 	}
 
 	e := echo.New()

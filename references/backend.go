@@ -128,8 +128,10 @@ type AccountStore interface {
 	// unless it exists.
 	EnsureAccount(ctx context.Context, accountID, secret string, now time.Time) (Account, error)
 	GetAccount(ctx context.Context, accountID string) (Account, error)
-	// RotateWebhookSecret adds secret as the account's newest signing secret and makes
-	// the others expire at graceUntil.
+	// RotateWebhookSecret makes secret the account's newest signing secret at the
+	// backend's clock, in one transaction, by the rule of Account.Rotate: the previous
+	// newest signs until graceUntil (is replaced at once when that is not later), other
+	// graces keep their expiry, at most MaxLiveSecrets sign.
 	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
 	CreateAPIKey(ctx context.Context, key APIKey) error
 	// LookupAPIKey finds a key by the hex SHA-256 of its text; ErrNotFound otherwise.

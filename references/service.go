@@ -28,8 +28,8 @@ type Store interface {
 	LookupAPIKey(ctx context.Context, hash string) (APIKey, error)
 
 	GetAccount(ctx context.Context, accountID string) (Account, error)
-	// RotateWebhookSecret adds secret as the account's newest signing secret and makes
-	// the others expire at graceUntil.
+	// RotateWebhookSecret makes secret the account's newest signing secret (see
+	// AccountStore.RotateWebhookSecret).
 	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
 	ListDeliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error)
 	// RequestRedelivery queues one update of the reference to be sent again now.
@@ -354,7 +354,8 @@ func (s *Service) Authenticate(ctx context.Context, key string) (APIKey, error) 
 	return k, nil
 }
 
-// DefaultRotationGrace is how long the previous webhook secret keeps signing after a rotation.
+// DefaultRotationGrace is how long the previous webhook secret keeps signing after a
+// rotation that names no grace.
 const DefaultRotationGrace = 24 * time.Hour
 
 // MaxRotationGrace bounds grace_seconds on a rotation.
@@ -372,16 +373,19 @@ func (s *Service) WebhookSecret(ctx context.Context, accountID string) (Account,
 	return s.store.GetAccount(ctx, accountID)
 }
 
-// RotateWebhookSecret makes a new signing secret; the old ones keep signing for grace
-// (DefaultRotationGrace when zero), so receivers can switch without dropping events.
-func (s *Service) RotateWebhookSecret(ctx context.Context, accountID string, grace time.Duration) (Account, error) {
-	if grace < 0 || grace > MaxRotationGrace {
+// RotateWebhookSecret makes a new signing secret. The one it replaces keeps signing
+// for grace (DefaultRotationGrace when nil; zero replaces it at once), so receivers
+// can switch without dropping events; older secrets keep their own expiry, and at most
+// MaxLiveSecrets sign (see Account.Rotate).
+func (s *Service) RotateWebhookSecret(ctx context.Context, accountID string, grace *time.Duration) (Account, error) {
+	g := DefaultRotationGrace
+	if grace != nil {
+		g = *grace
+	}
+	if g < 0 || g > MaxRotationGrace {
 		return Account{}, Invalidf("grace_seconds", "must be between 0 and %d", int(MaxRotationGrace.Seconds()))
 	}
-	if grace == 0 {
-		grace = DefaultRotationGrace
-	}
-	return s.store.RotateWebhookSecret(ctx, accountID, NewWebhookSecret(), s.opts.Now().UTC().Add(grace))
+	return s.store.RotateWebhookSecret(ctx, accountID, NewWebhookSecret(), s.opts.Now().UTC().Add(g))
 }
 
 // Deliveries returns a page of the reference's delivery log, newest first.
