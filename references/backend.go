@@ -35,7 +35,8 @@ type ReferenceStore interface {
 	// CreateReference stores a new active reference, due for its first poll at once.
 	// When idem is set and a reference was already created under the same key, it
 	// returns that reference and replayed=true instead (or an error with
-	// CodeIdempotencyMismatch when the request differed). An active reference with the
+	// CodeIdempotencyMismatch when the request differed: the stored hash does not
+	// match, see IdempotencyKey.Matches). An active reference with the
 	// same identifier and carrier in the account is an *Error with CodeConflict and
 	// ReferenceID set.
 	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)

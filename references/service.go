@@ -49,11 +49,13 @@ type DeliveryPage struct {
 }
 
 // IdempotencyKey is a client's Idempotency-Key for a create, with a hash of the
-// request it came with, so the same key reused for another request is refused.
+// request it came with, so the same key reused for another request is refused (see
+// Matches). RequestHash is stored with the key's first use.
 type IdempotencyKey struct {
-	Key         string
-	RequestHash string
-	ExpiresAt   time.Time
+	Key               string
+	RequestHash       string
+	LegacyRequestHash string // see CreateRequest.LegacyRequestHash
+	ExpiresAt         time.Time
 }
 
 // ListQuery selects a page of references.
@@ -137,10 +139,16 @@ type CreateRequest struct {
 	EventTypes    []string
 	Metadata      map[string]string
 	PollInterval  *Duration // nil: the service's default
-	// RequestHash identifies the request as the client sent it, so that an
-	// Idempotency-Key reused with another request is refused. The layer that read the
-	// request computes it (the API hashes the body); it is needed only with a key.
+	// RequestHash identifies the request once normalised (see Normalized), so that an
+	// Idempotency-Key reused with another request is refused and one retried in
+	// another spelling (lower case) replays. The layer that read the request computes
+	// it (the API hashes the normalised body); it is needed only with a key.
 	RequestHash string
+	// LegacyRequestHash, when set, is the hash earlier versions took of the request
+	// as sent, before normalising (it differs only when normalising changed
+	// something). A key stored with it still replays. Keys are kept IdempotencyTTL, so
+	// it can go once a version with normalised hashes has run that long.
+	LegacyRequestHash string
 }
 
 // NewID returns a random, URL-safe id with the given prefix, such as "ref_".
@@ -172,7 +180,10 @@ func (s *Service) Create(ctx context.Context, accountID string, req CreateReques
 		if req.RequestHash == "" {
 			return Reference{}, false, fmt.Errorf("create with Idempotency-Key %q: the request has no hash to check a retry against", idempotencyKey)
 		}
-		idem = &IdempotencyKey{Key: idempotencyKey, RequestHash: req.RequestHash, ExpiresAt: now.Add(IdempotencyTTL)}
+		idem = &IdempotencyKey{
+			Key: idempotencyKey, RequestHash: req.RequestHash, LegacyRequestHash: req.LegacyRequestHash,
+			ExpiresAt: now.Add(IdempotencyTTL),
+		}
 	}
 	return s.store.CreateReference(ctx, ref, idem)
 }

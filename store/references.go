@@ -30,7 +30,7 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 				return err
 			}
 			if found {
-				if rec.RequestHash != idem.RequestHash {
+				if !idem.Matches(rec.RequestHash) {
 					return references.Errorf(references.CodeIdempotencyMismatch, "Idempotency-Key %q was already used with a different request", idem.Key)
 				}
 				replayed = true

@@ -75,6 +75,20 @@ func runReferences(t *testing.T, open Opener) {
 			f.get(acctA, first.ID)
 		})
 
+		t.Run("IdempotencyKeyStoredWithTheLegacyHashReplays", func(t *testing.T) {
+			f := setup(t, open)
+			exp := f.now().Add(references.IdempotencyTTL)
+			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), &references.IdempotencyKey{Key: "k1", RequestHash: "as-sent", ExpiresAt: exp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			retry := &references.IdempotencyKey{Key: "k1", RequestHash: "normalised", LegacyRequestHash: "as-sent", ExpiresAt: exp}
+			again, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), retry)
+			if err != nil || !replayed || again.ID != first.ID {
+				t.Fatalf("retry whose legacy hash is the stored one = %s replayed %t, %v; want %s replayed", again.ID, replayed, err, first.ID)
+			}
+		})
+
 		t.Run("IdempotencyKeyIsForgottenOnceItExpires", func(t *testing.T) {
 			f := setup(t, open)
 			idem := &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: f.now().Add(time.Hour)}
