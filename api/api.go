@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,6 +65,10 @@ type Options struct {
 	Backup Backuper
 	// Status serves GET /admin/status; the route does not exist when it is nil.
 	Status StatusReporter
+	// Metrics serves GET /metrics with an admin API key, or without a key when
+	// PublicMetrics is set; the route does not exist when it is nil.
+	Metrics       http.Handler
+	PublicMetrics bool
 	// Ready answers GET /readyz; nil means always ready.
 	Ready func(context.Context) error
 	Now   func() time.Time // default time.Now
@@ -111,10 +116,10 @@ type server struct {
 	authFailures *keyLimiters // per client address; nil when off
 }
 
-// New returns the API as an *echo.Echo ready to serve. Routes added to it later (such
-// as /metrics) get request ids, logs and JSON errors but no authentication: every
-// route New registers other than /healthz, /readyz and /openapi.yaml requires an API
-// key.
+// New returns the API as an *echo.Echo ready to serve. Routes added to it later get
+// request ids, logs and JSON errors but no authentication: every route New registers
+// other than /healthz, /readyz, /openapi.yaml (and /metrics with PublicMetrics)
+// requires an API key.
 func New(svc *references.Service, opts Options) *echo.Echo {
 	opts = opts.withDefaults()
 	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}
@@ -156,6 +161,14 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	}
 	if opts.Status != nil {
 		e.GET("/admin/status", s.status, append(authed, requireAdmin)...)
+	}
+	if opts.Metrics != nil {
+		// Metrics name receivers' hosts and the store's size: an operator's view.
+		var guard []echo.MiddlewareFunc
+		if !opts.PublicMetrics {
+			guard = append(authed, requireAdmin)
+		}
+		e.GET("/metrics", echo.WrapHandler(opts.Metrics), guard...)
 	}
 	return e
 }
