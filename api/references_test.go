@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -631,6 +632,53 @@ func TestUnsubscribe_IsIdempotent(t *testing.T) {
 	resp, body := b.do(t, http.MethodGet, "/references/"+ref.ID, b.keyA, nil)
 	if got := decode[Reference](t, body); resp.StatusCode != http.StatusOK || got.Status != references.StatusUnsubscribed {
 		t.Errorf("get after delete: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Issue 11, item 25: a user's DELETE emitted no reference.unsubscribed update, and its
+// callback heard nothing more, while every automatic end sends one.
+func TestUnsubscribe_EndsTheFeedAndTheCallbackGetsItAfterWhatIsPending(t *testing.T) {
+	b := setup(t)
+	ref := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU", "callback_url": "https://example.com/h"})
+	ups := b.seedUpdates(t, ref.ID, 1) // not delivered yet
+	resp, body := b.do(t, http.MethodDelete, "/references/"+ref.ID, b.keyA, nil)
+	if got := decode[Reference](t, body); resp.StatusCode != http.StatusOK || got.LastSequence != 2 {
+		t.Fatalf("delete: %d %s; want 200 with the final update counted", resp.StatusCode, body)
+	}
+	resp, body = b.do(t, http.MethodGet, "/references/"+ref.ID+"/updates", b.keyA, nil)
+	feed := decode[UpdatePage](t, body).Updates
+	if resp.StatusCode != http.StatusOK || len(feed) != 2 || feed[1].Type != references.UpdateUnsubscribed ||
+		feed[1].UnsubscribeReason != references.ReasonUser || feed[1].Sequence != 2 {
+		t.Fatalf("feed after delete: %d %s; want the pending update, then reference.unsubscribed (user)", resp.StatusCode, body)
+	}
+
+	// The notifier is still handed the pending update, then the final one.
+	ctx := context.Background()
+	claim, err := b.db.ClaimDelivery(ctx, testOwner, ref.ID, time.Minute)
+	if err != nil || claim.Job.Update.ID != ups[0].ID {
+		t.Fatalf("claim after delete: %+v, %v; want the pending update", claim.Job.Update, err)
+	}
+	for _, want := range []string{ups[0].ID, feed[1].ID} {
+		job := claim.Job
+		if job.Update.ID != want || job.Reference.CallbackURL != "https://example.com/h" {
+			t.Fatalf("job %s to %q, want %s to the callback", job.Update.ID, job.Reference.CallbackURL, want)
+		}
+		a := references.DeliveryAttempt{ReferenceID: ref.ID, UpdateID: job.Update.ID, Sequence: job.Update.Sequence, Attempt: job.Attempt,
+			URL: job.Reference.CallbackURL, At: b.clock.Now(), StatusCode: 204, Outcome: references.OutcomeDelivered}
+		if _, err := b.db.RecordAttempt(ctx, claim.Lease, job, a, ""); err != nil {
+			t.Fatal(err)
+		}
+		if job, err := b.db.NextDelivery(ctx, claim.Lease); err == nil {
+			claim.Job = job
+		} else if !errors.Is(err, references.ErrNothingToDeliver) || want != feed[1].ID {
+			t.Fatalf("next delivery after %s: %v", want, err)
+		}
+	}
+
+	// And a redelivery may still be asked for, as after an automatic end.
+	resp, body = b.do(t, http.MethodPost, "/references/"+ref.ID+"/updates/"+ups[0].ID+"/redeliver", b.keyA, nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("redeliver after delete: %d %s, want 202", resp.StatusCode, body)
 	}
 }
 

@@ -45,8 +45,10 @@ type ReferenceStore interface {
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	// ListReferences returns a page of the account's references in creation order.
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
-	// UnsubscribeReference stops tracking and delivery; unsubscribing twice is not an
-	// error. Pending deliveries end (see StopsDelivery).
+	// UnsubscribeReference stops tracking and appends the final update
+	// (UnsubscribedUpdate with reason) to the feed, in one transaction. Pending
+	// deliveries go on, the final update with them, unless StopsDelivery(reason).
+	// Unsubscribing twice is not an error and appends nothing.
 	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
 	// PatchReference changes the callback URL and event filter of an active reference.
 	// Pending work, redeliveries included, goes to the new URL.

@@ -20,7 +20,8 @@ type Store interface {
 	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
-	// UnsubscribeReference stops tracking and delivery; unsubscribing twice is not an error.
+	// UnsubscribeReference stops tracking and ends the feed with a
+	// reference.unsubscribed update (see ReferenceStore.UnsubscribeReference).
 	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
 	// PatchReference changes the callback URL and event filter of an active reference.
 	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
@@ -272,7 +273,9 @@ func (s *Service) List(ctx context.Context, accountID string, q ListQuery) (Refe
 	return s.store.ListReferences(ctx, accountID, q)
 }
 
-// Unsubscribe stops tracking a reference at the user's request. It is idempotent.
+// Unsubscribe stops tracking a reference at the user's request (reason user). The
+// feed ends with a reference.unsubscribed update, delivered to the callback after
+// whatever is pending. It is idempotent.
 func (s *Service) Unsubscribe(ctx context.Context, accountID, id string) (Reference, error) {
 	return s.store.UnsubscribeReference(ctx, accountID, id, ReasonUser, s.opts.Now().UTC())
 }

@@ -36,6 +36,15 @@ type Update struct {
 	UnsubscribeReason UnsubscribeReason
 }
 
+// UnsubscribedUpdate is the last update of a feed: reference.unsubscribed, saying why
+// tracking stopped and when. Every unsubscribe appends one, in the same write.
+func UnsubscribedUpdate(reason UnsubscribeReason, at time.Time) Update {
+	return Update{
+		ID: NewID("upd_"), Type: UpdateUnsubscribed, CreatedAt: at,
+		Changes: []Change{}, UnsubscribeReason: reason,
+	}
+}
+
 // ReferenceSummary identifies the reference inside an update, with the metadata the
 // user attached, so a receiver needs no second call to route it.
 type ReferenceSummary struct {
