@@ -37,7 +37,8 @@ type Update struct {
 }
 
 // UnsubscribedUpdate is the last update of a feed: reference.unsubscribed, saying why
-// tracking stopped and when. Every unsubscribe appends one, in the same write.
+// tracking stopped and when. A poll that ends tracking and UnsubscribeReference append
+// it in the same write as the unsubscribe.
 func UnsubscribedUpdate(reason UnsubscribeReason, at time.Time) Update {
 	return Update{
 		ID: NewID("upd_"), Type: UpdateUnsubscribed, CreatedAt: at,
