@@ -11,7 +11,7 @@ import (
 )
 
 // secretsBody is the answer of both webhook-secret routes: the secret to configure in
-// a receiver now, and every secret that still signs, newest first.
+// a receiver now, and every secret that still signs, newest first, with its expiry.
 type secretsBody struct {
 	Secret  string          `json:"secret"`
 	Secrets []WebhookSecret `json:"secrets"`
@@ -20,11 +20,8 @@ type secretsBody struct {
 // liveSecrets returns the account's secrets that still sign at now, newest first.
 func liveSecrets(acct references.Account, now time.Time) secretsBody {
 	body := secretsBody{Secrets: []WebhookSecret{}}
-	for i := len(acct.WebhookSecrets) - 1; i >= 0; i-- {
-		s := acct.WebhookSecrets[i]
-		if s.ExpiresAt == nil || now.Before(*s.ExpiresAt) {
-			body.Secrets = append(body.Secrets, WebhookSecret{Secret: s.Secret, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
-		}
+	for _, s := range acct.Live(now) {
+		body.Secrets = append(body.Secrets, WebhookSecret{Secret: s.Secret, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
 	}
 	if len(body.Secrets) > 0 {
 		body.Secret = body.Secrets[0].Secret
@@ -34,6 +31,7 @@ func liveSecrets(acct references.Account, now time.Time) secretsBody {
 
 // getWebhookSecret is GET /account/webhook-secret.
 func (s *server) getWebhookSecret(c echo.Context) error {
+	noStore(c)
 	acct, err := s.svc.WebhookSecret(c.Request().Context(), apiKey(c).AccountID)
 	if err != nil {
 		return err
@@ -43,22 +41,41 @@ func (s *server) getWebhookSecret(c echo.Context) error {
 
 // rotateBody is the optional body of POST /account/webhook-secret/rotate.
 type rotateBody struct {
-	// GraceSeconds is how long the old secrets keep signing; absent or 0 means the
-	// service's default.
-	GraceSeconds int64 `json:"grace_seconds"`
+	// GraceSeconds is how long the secret being replaced keeps signing; absent (or
+	// null) means the service's default, 0 replaces it at once.
+	GraceSeconds *int64 `json:"grace_seconds"`
 }
 
-// rotateWebhookSecret is POST /account/webhook-secret/rotate.
+// rotateWebhookSecret is POST /account/webhook-secret/rotate. Rotations are limited
+// per account: each one rewrites the account, which every delivery reads.
 func (s *server) rotateWebhookSecret(c echo.Context) error {
+	noStore(c)
 	var body rotateBody
 	if err := decodeJSON(c, &body, true); err != nil {
 		return err
 	}
-	acct, err := s.svc.RotateWebhookSecret(c.Request().Context(), apiKey(c).AccountID, secondsToDuration(body.GraceSeconds))
+	accountID := apiKey(c).AccountID
+	if s.rotations != nil {
+		if d := s.rotations.wait(accountID); d > 0 {
+			return retryLater(c, d, "too many webhook secret rotations for this account")
+		}
+	}
+	var grace *time.Duration
+	if body.GraceSeconds != nil {
+		d := secondsToDuration(*body.GraceSeconds)
+		grace = &d
+	}
+	acct, err := s.svc.RotateWebhookSecret(c.Request().Context(), accountID, grace)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, liveSecrets(acct, s.now()))
+}
+
+// noStore asks browsers and proxies not to keep the response: it holds secrets or
+// the whole store.
+func noStore(c echo.Context) {
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 }
 
 // secondsToDuration converts whole seconds from a request, saturating instead of

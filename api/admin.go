@@ -19,6 +19,7 @@ import (
 func (s *server) backup(c echo.Context) error {
 	name := "trackhook-" + s.now().UTC().Format("20060102T150405Z") + ".db"
 	res := c.Response()
+	noStore(c)
 	res.Header().Set(echo.HeaderContentType, echo.MIMEOctetStream)
 	res.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf("attachment; filename=%q", name))
 	n, err := s.opts.Backup.Backup(c.Request().Context(), res)

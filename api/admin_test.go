@@ -195,3 +195,30 @@ func TestStatus_StoreFailureIsInternal(t *testing.T) {
 		t.Errorf("failure not logged:\n%s", b.logs.String())
 	}
 }
+
+func TestMetrics_NeedAnAdminKeyUnlessPublic(t *testing.T) {
+	scrape := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "trackhook_up 1\n") })
+	for _, public := range []bool{false, true} {
+		b := setup(t, func(c *setupConfig) { c.api.Metrics, c.api.PublicMetrics = scrape, public })
+		for _, r := range []struct {
+			key           string
+			want, wantPub int
+		}{
+			{"", http.StatusUnauthorized, http.StatusOK},
+			{b.keyA, http.StatusForbidden, http.StatusOK},
+			{b.adminKey, http.StatusOK, http.StatusOK},
+		} {
+			want := r.want
+			if public {
+				want = r.wantPub
+			}
+			resp, body := b.do(t, http.MethodGet, "/metrics", r.key, nil)
+			if resp.StatusCode != want || (want == http.StatusOK && string(body) != "trackhook_up 1\n") {
+				t.Errorf("public %t, key %.8q: %d %s; want %d", public, r.key, resp.StatusCode, body, want)
+			}
+		}
+	}
+	if resp, _ := setup(t).do(t, http.MethodGet, "/metrics", "", nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("without Options.Metrics: %d, want 404", resp.StatusCode)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,7 +21,17 @@ const (
 	DefaultBodyLimit = 64 << 10 // bytes
 	DefaultRateLimit = rate.Limit(50)
 	DefaultRateBurst = 100
+	// Webhook secret rotations: 5 at once per account, then one every 12 s.
+	DefaultRotationLimit = rate.Limit(1.0 / 12)
+	DefaultRotationBurst = 5
+	// Failed authentications: 20 at once per client address, then one every 6 s.
+	DefaultAuthFailureLimit = rate.Limit(1.0 / 6)
+	DefaultAuthFailureBurst = 20
 )
+
+// maxAuthFailureAddrs bounds the client addresses whose failed authentications are
+// counted, so a flood from many addresses cannot grow the table without end.
+const maxAuthFailureAddrs = 16384
 
 // Backuper writes a consistent copy of the database to w. store.DB implements it.
 type Backuper interface {
@@ -37,10 +48,27 @@ type Options struct {
 	// (default DefaultRateBurst).
 	RateLimit rate.Limit
 	RateBurst int
+	// RotationLimit is the sustained webhook secret rotations per second allowed per
+	// account (default DefaultRotationLimit), RotationBurst its bucket (default
+	// DefaultRotationBurst); rate.Inf turns the limit off. Each rotation rewrites the
+	// account, which every delivery of the account reads.
+	RotationLimit rate.Limit
+	RotationBurst int
+	// AuthFailureLimit is the sustained failed authentications per second allowed per
+	// client address (default DefaultAuthFailureLimit), AuthFailureBurst its bucket
+	// (default DefaultAuthFailureBurst); rate.Inf turns the limit off. Over it, the
+	// address gets 429 without its key being looked at; requests that authenticate
+	// use up nothing. The address is the connection's: no proxy header is believed.
+	AuthFailureLimit rate.Limit
+	AuthFailureBurst int
 	// Backup serves GET /admin/backup; the route does not exist when it is nil.
 	Backup Backuper
 	// Status serves GET /admin/status; the route does not exist when it is nil.
 	Status StatusReporter
+	// Metrics serves GET /metrics with an admin API key, or without a key when
+	// PublicMetrics is set; the route does not exist when it is nil.
+	Metrics       http.Handler
+	PublicMetrics bool
 	// Ready answers GET /readyz; nil means always ready.
 	Ready func(context.Context) error
 	Now   func() time.Time // default time.Now
@@ -59,6 +87,18 @@ func (o Options) withDefaults() Options {
 	if o.RateBurst <= 0 {
 		o.RateBurst = DefaultRateBurst
 	}
+	if o.RotationLimit <= 0 {
+		o.RotationLimit = DefaultRotationLimit
+	}
+	if o.RotationBurst <= 0 {
+		o.RotationBurst = DefaultRotationBurst
+	}
+	if o.AuthFailureLimit <= 0 {
+		o.AuthFailureLimit = DefaultAuthFailureLimit
+	}
+	if o.AuthFailureBurst <= 0 {
+		o.AuthFailureBurst = DefaultAuthFailureBurst
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -67,22 +107,31 @@ func (o Options) withDefaults() Options {
 
 // server holds what the handlers share.
 type server struct {
-	svc     *references.Service
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	limiter *keyLimiters // nil when rate limiting is off
+	svc          *references.Service
+	opts         Options
+	log          *slog.Logger
+	now          func() time.Time
+	limiter      *keyLimiters // per API key; nil when rate limiting is off
+	rotations    *keyLimiters // per account; nil when off
+	authFailures *keyLimiters // per client address; nil when off
 }
 
-// New returns the API as an *echo.Echo ready to serve. Routes added to it later (such
-// as /metrics) get request ids, logs and JSON errors but no authentication: every
-// route New registers other than /healthz, /readyz and /openapi.yaml requires an API
-// key.
+// New returns the API as an *echo.Echo ready to serve. Routes added to it later get
+// request ids, logs and JSON errors but no authentication: every route New registers
+// other than /healthz, /readyz, /openapi.yaml (and /metrics with PublicMetrics)
+// requires an API key.
 func New(svc *references.Service, opts Options) *echo.Echo {
 	opts = opts.withDefaults()
 	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}
 	if opts.RateLimit != rate.Inf {
 		s.limiter = newKeyLimiters(opts.RateLimit, opts.RateBurst, opts.Now)
+	}
+	if opts.RotationLimit != rate.Inf {
+		s.rotations = newKeyLimiters(opts.RotationLimit, opts.RotationBurst, opts.Now)
+	}
+	if opts.AuthFailureLimit != rate.Inf {
+		s.authFailures = newKeyLimiters(opts.AuthFailureLimit, opts.AuthFailureBurst, opts.Now)
+		s.authFailures.max = maxAuthFailureAddrs
 	}
 
 	e := echo.New()
@@ -112,6 +161,14 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	}
 	if opts.Status != nil {
 		e.GET("/admin/status", s.status, append(authed, requireAdmin)...)
+	}
+	if opts.Metrics != nil {
+		// Metrics name receivers' hosts and the store's size: an operator's view.
+		var guard []echo.MiddlewareFunc
+		if !opts.PublicMetrics {
+			guard = append(authed, requireAdmin)
+		}
+		e.GET("/metrics", echo.WrapHandler(opts.Metrics), guard...)
 	}
 	return e
 }

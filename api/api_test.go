@@ -68,8 +68,8 @@ const (
 )
 
 // setup opens a store in a temporary directory, creates two accounts with a key each
-// (and an admin key for A) and serves the API on a loopback server. Rate limiting is
-// off unless a test configures it.
+// (and an admin key for A) and serves the API on a loopback server. Rate limits (per
+// key, of rotations, of failed authentications) are off unless a test configures them.
 func setup(t testing.TB, configure ...func(*setupConfig)) *testBundle {
 	t.Helper()
 	b := &testBundle{
@@ -87,10 +87,12 @@ func setup(t testing.TB, configure ...func(*setupConfig)) *testBundle {
 	cfg := setupConfig{
 		service: references.ServiceOptions{Now: b.clock.Now},
 		api: Options{
-			Logger:    slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			RateLimit: rate.Inf,
-			Backup:    db,
-			Now:       b.clock.Now,
+			Logger:           slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			RateLimit:        rate.Inf,
+			RotationLimit:    rate.Inf,
+			AuthFailureLimit: rate.Inf,
+			Backup:           db,
+			Now:              b.clock.Now,
 		},
 	}
 	for _, f := range configure {

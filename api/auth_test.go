@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -109,4 +112,94 @@ func (b *testBundle) unguardedList(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, page)
+}
+
+// serveFrom sends one request through the echo handler as if from the client address
+// remoteAddr, with key as Bearer token (none when empty) and extra headers as pairs.
+func (b *testBundle) serveFrom(remoteAddr, key, path string, headers ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.RemoteAddr = remoteAddr
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	b.e.ServeHTTP(rec, req)
+	return rec
+}
+
+// Issue 11, item 8: 3,000 random keys got 3,000 answers of 401 and no 429; each cost a
+// SHA-256, a store read and a log line.
+func TestAuth_FailedAuthenticationsAreLimitedPerClientAddress(t *testing.T) {
+	b := setup(t, func(c *setupConfig) { c.api.AuthFailureLimit, c.api.AuthFailureBurst = 0, 0 }) // the defaults
+	const attacker = "192.0.2.10:40000"
+	statuses := map[int]int{}
+	for i := range 3000 {
+		// A header the client writes does not make it another client.
+		rec := b.serveFrom(attacker, "thk_"+rand.Text(), "/references", "X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i%250))
+		statuses[rec.Code]++
+		if rec.Code == http.StatusTooManyRequests {
+			wantError(t, rec.Result(), rec.Body.Bytes(), http.StatusTooManyRequests, codeRateLimited, "")
+			if got := rec.Header().Get("Retry-After"); got != "6" {
+				t.Fatalf("Retry-After %q, want 6", got)
+			}
+		}
+	}
+	if statuses[401] != DefaultAuthFailureBurst || statuses[429] != 3000-DefaultAuthFailureBurst {
+		t.Errorf("3,000 unknown keys from one address: %v; want %d x 401, then 429", statuses, DefaultAuthFailureBurst)
+	}
+	// An address over its limit is refused before its key is looked at, valid or not.
+	if rec := b.serveFrom(attacker, b.keyA, "/references"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("a valid key from the limited address: %d, want 429", rec.Code)
+	}
+	// Other clients, and other hosts behind their own addresses, are not affected.
+	if rec := b.serveFrom("203.0.113.5:5000", b.keyA, "/references"); rec.Code != http.StatusOK {
+		t.Errorf("a valid key from another address: %d %s", rec.Code, rec.Body)
+	}
+	// The budget refills: one more try every 6 s.
+	b.clock.Advance(6 * time.Second)
+	if rec := b.serveFrom(attacker, "thk_nope", "/references"); rec.Code != http.StatusUnauthorized {
+		t.Errorf("after 6 s: %d, want one more 401", rec.Code)
+	}
+	if rec := b.serveFrom(attacker, "thk_nope", "/references"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("the try after it: %d, want 429", rec.Code)
+	}
+}
+
+func TestAuth_SuccessfulRequestsUseUpNoFailures(t *testing.T) {
+	b := setup(t, func(c *setupConfig) { c.api.AuthFailureLimit, c.api.AuthFailureBurst = 0, 0 })
+	const client = "203.0.113.7:1234"
+	for range 500 {
+		if rec := b.serveFrom(client, b.keyA, "/references"); rec.Code != http.StatusOK {
+			t.Fatalf("a valid key: %d %s", rec.Code, rec.Body)
+		}
+	}
+	for i := range DefaultAuthFailureBurst {
+		if rec := b.serveFrom(client, "thk_typo", "/references"); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("failure %d after 500 successes: %d, want 401", i+1, rec.Code)
+		}
+	}
+	if rec := b.serveFrom(client, "thk_typo", "/references"); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("failure %d: %d, want 429", DefaultAuthFailureBurst+1, rec.Code)
+	}
+}
+
+func TestClientAddr(t *testing.T) {
+	tests := []struct{ remote, want string }{
+		{"192.0.2.1:5000", "192.0.2.1"},
+		{"[::ffff:192.0.2.1]:5000", "192.0.2.1"},
+		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2:ffff::9]:443", "2001:db8:1:2::/64"},
+		{"[fe80::1%eth0]:80", "fe80::/64"},
+		{"not an address", "not an address"},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = tt.remote
+		if got := clientAddr(req); got != tt.want {
+			t.Errorf("clientAddr(%q) = %q, want %q", tt.remote, got, tt.want)
+		}
+	}
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -106,12 +108,26 @@ func (s *server) handleError(err error, c echo.Context) {
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
 	} else {
-		err = c.JSON(status, body)
+		err = writeError(c, status, body)
 	}
 	if err != nil {
 		s.log.WarnContext(c.Request().Context(), "write error response",
 			slog.String("request_id", requestID(c)), slog.Any("err", err))
 	}
+}
+
+// writeError writes an error body as JSON without escaping <, > and & (echo's
+// encoder writes them as \u003c...): messages quote usage such as "Bearer <key>",
+// which must read as written. The answer is JSON, never HTML, so nothing needs them
+// escaped.
+func writeError(c echo.Context, status int, body errorBody) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		return err
+	}
+	return c.Blob(status, echo.MIMEApplicationJSON, buf.Bytes())
 }
 
 // describeError turns err into a status and body. Internal errors are logged in full

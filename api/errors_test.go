@@ -121,6 +121,7 @@ func TestErrorResponses_Golden(t *testing.T) {
 		{http.MethodPost, "/references", b.keyA, `{"container_id":["CSQU3054383"],"carrier_code":"MAEU"}`},
 		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","poll_interval":15}`},
 		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","callback_url":"http://example.com"}`},
+		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456"}`},
 		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456",}`},
 		{http.MethodPatch, "/references/" + ref.ID, b.keyA, `{}`},
 		{http.MethodGet, "/references/" + ref.ID + "/updates?after=first", b.keyA, ""},
@@ -165,5 +166,48 @@ func TestErrorResponses_Golden(t *testing.T) {
 	}
 	if out.String() != string(want) {
 		t.Errorf("error responses differ from %s (rerun with -update if intended):\n%s", golden, out.String())
+	}
+}
+
+// Issue 11, item 22: the wording clients saw for three common mistakes.
+func TestErrorMessages_SayWhatToDo(t *testing.T) {
+	b := setup(t)
+	tests := []struct {
+		name, key, body string
+		status          int
+		field, want     string
+	}{
+		{"no key: the usage reads as written, not \\u003ckey\\u003e", "", "", 401, "",
+			`"message":"missing API key: send Authorization: Bearer <key>"`},
+		{"missing carrier code", b.keyA, `{"booking_number":"BK123456"}`, 422, "carrier_code",
+			`"message":"is required: the carrier's SCAC code of 2 to 4 letters, e.g. MAEU"`},
+		{"http callback names the development flag", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","callback_url":"http://example.com/h"}`, 422, "callback_url",
+			`--allow-insecure-callbacks`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body any
+			if tt.body != "" {
+				body = tt.body
+			}
+			resp, raw := b.do(t, http.MethodPost, "/references", tt.key, body)
+			code := references.CodeInvalid
+			if tt.status == 401 {
+				code = references.CodeUnauthorized
+			}
+			wantError(t, resp, raw, tt.status, code, tt.field)
+			if !strings.Contains(string(raw), tt.want) {
+				t.Errorf("body %s, want it to contain %s", raw, tt.want)
+			}
+		})
+	}
+	// A blank carrier code is missing too; a wrong one is still named as such.
+	resp, raw := b.do(t, http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":" "}`)
+	if e := wantError(t, resp, raw, 422, references.CodeInvalid, "carrier_code"); !strings.HasPrefix(e.Message, "is required") {
+		t.Errorf("blank carrier_code: %q", e.Message)
+	}
+	resp, raw = b.do(t, http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"M4EU"}`)
+	if e := wantError(t, resp, raw, 422, references.CodeInvalid, "carrier_code"); !strings.HasPrefix(e.Message, "must be a SCAC code") {
+		t.Errorf("wrong carrier_code: %q", e.Message)
 	}
 }

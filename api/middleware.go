@@ -43,8 +43,8 @@ func requestID(c echo.Context) string {
 }
 
 // logRequests writes one line per request. It turns a returned error into its
-// response first, so the line carries the status the client saw. The Authorization
-// header is never logged; the key shows only as its stored prefix.
+// response first, so the line carries the status the client saw. No part of a key is
+// logged, not even its stored prefix: an authenticated request names its key by id.
 func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := s.now()
@@ -61,7 +61,7 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("request_id", requestID(c)),
 		}
 		if key, ok := c.Get(ctxAPIKey).(references.APIKey); ok {
-			attrs = append(attrs, slog.String("account", key.AccountID), slog.String("key", key.Prefix))
+			attrs = append(attrs, slog.String("account", key.AccountID), slog.String("key_id", key.ID))
 		}
 		level := slog.LevelInfo
 		if res.Status >= http.StatusInternalServerError {

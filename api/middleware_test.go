@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -88,12 +89,12 @@ func TestRequestLog_NeverContainsTheKey(t *testing.T) {
 	if strings.Contains(logs, b.keyAStored.Hash) {
 		t.Fatalf("the key hash is in the logs:\n%s", logs)
 	}
-	// The lines for authenticated requests name the account and the key's prefix.
+	// The lines for authenticated requests name the account and the key's id.
 	var line struct {
 		Msg     string `json:"msg"`
 		Status  int    `json:"status"`
 		Account string `json:"account"`
-		Key     string `json:"key"`
+		KeyID   string `json:"key_id"`
 		Path    string `json:"path"`
 		ReqID   string `json:"request_id"`
 	}
@@ -104,12 +105,51 @@ func TestRequestLog_NeverContainsTheKey(t *testing.T) {
 		}
 		if line.Msg == "request" && line.Path == "/references/ref_NOPE" {
 			found = true
-			if line.Status != http.StatusNotFound || line.Account != accountA || line.Key != b.keyAStored.Prefix || line.ReqID == "" {
+			if line.Status != http.StatusNotFound || line.Account != accountA || line.KeyID != b.keyAStored.ID || line.ReqID == "" {
 				t.Errorf("request line %s", l)
 			}
 		}
 	}
 	if !found {
 		t.Errorf("no request line for /references/ref_NOPE in:\n%s", logs)
+	}
+}
+
+// Issue 11, item 9: the request log showed 8 characters of a key that may be as short
+// as 16. The keys here are written with characters random ids and log fields never
+// hold together, so any 4 of them in a row found in the logs came from the key.
+func TestRequestLog_NoFourCharactersOfAKey(t *testing.T) {
+	b := setup(t, func(c *setupConfig) { c.api.Status = fixedStatus{} })
+	keys := map[string]int{ // key -> how many characters its stored prefix keeps
+		"qz0x-kw9j-vx1q-zj8k":                    8,  // as serve registers TRACKHOOK_API_KEY
+		"thk_qz0xkw9jvx1qzj8kqz0xkw9jvx1qzj8kq0": 12, // as references.NewAPIKey makes them
+	}
+	for key, prefix := range keys {
+		_, stored := references.NewAPIKey(accountA, true, b.clock.Now())
+		stored.Hash, stored.Prefix = references.HashAPIKey(key), key[:prefix]
+		if err := b.db.CreateAPIKey(context.Background(), stored); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []struct{ path, auth string }{
+			{"/references", "Bearer " + key},
+			{"/references/ref_NOPE", "Bearer " + key},
+			{"/admin/status", "Bearer " + key},
+			{"/references", "Bearer " + key + "x"},
+			{"/references", "Bearer " + key[:prefix]},
+			{"/references", "Basic " + key},
+		} {
+			req := httptest.NewRequest(http.MethodGet, r.path, nil)
+			req.Header.Set("Authorization", r.auth)
+			b.e.ServeHTTP(httptest.NewRecorder(), req)
+		}
+		logs := b.logs.String()
+		for i := 0; i+4 <= len(key); i++ {
+			if strings.Contains(logs, key[i:i+4]) {
+				t.Errorf("%q, 4 characters of the key %q, is in the logs:\n%s", key[i:i+4], key, logs)
+			}
+		}
+		if !strings.Contains(logs, `"key_id":"`+stored.ID+`"`) {
+			t.Errorf("no line names the key by its id %s:\n%s", stored.ID, logs)
+		}
 	}
 }

@@ -348,6 +348,16 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	lc.run(t, call{name: "first request", method: http.MethodGet, path: "/account/webhook-secret", key: limited.keyA, status: 200})
 	lc.run(t, call{name: "over the rate", method: http.MethodGet, path: "/account/webhook-secret", key: limited.keyA, status: 429})
 
+	strict := setup(t, func(c *setupConfig) {
+		c.api.RotationLimit, c.api.RotationBurst = 0.001, 1
+		c.api.AuthFailureLimit, c.api.AuthFailureBurst = 0.001, 1
+	})
+	sc := newConformance(t, loadSpec(t), strict, seen)
+	sc.run(t, call{name: "rotate at once", method: http.MethodPost, path: "/account/webhook-secret/rotate", key: strict.keyA, body: `{"grace_seconds":0}`, status: 200})
+	sc.run(t, call{name: "rotations over the limit", method: http.MethodPost, path: "/account/webhook-secret/rotate", key: strict.keyA, status: 429})
+	sc.run(t, call{name: "a failed authentication", method: http.MethodGet, path: "/references", key: "thk_nope", status: 401})
+	sc.run(t, call{name: "failed authentications over the limit", method: http.MethodGet, path: "/references", key: "thk_nope", status: 429})
+
 	broken := setup(t, func(c *setupConfig) {
 		c.api.Ready = func(context.Context) error { return errors.New("store closed") }
 		c.api.Backup = failingBackup{n: 0}

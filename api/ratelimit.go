@@ -18,13 +18,16 @@ const (
 	maxIdleEviction = 30 * 24 * time.Hour // for absurdly slow rates; keeps the arithmetic in range
 )
 
-// keyLimiters keeps one token bucket per API key, so one busy client cannot starve
-// the others. Buckets unused for idleAfter are dropped to bound memory; idleAfter is at
-// least the time a bucket takes to refill, so dropping one never grants extra tokens.
+// keyLimiters keeps one token bucket per key (an API key, an account, a client
+// address), so one busy client cannot starve the others. Buckets unused for idleAfter
+// are dropped to bound memory; idleAfter is at least the time a bucket takes to refill,
+// so dropping one never grants extra tokens. When max is set, no more buckets than
+// that are kept: a new key then takes the place of an arbitrary one.
 type keyLimiters struct {
 	limit     rate.Limit
 	burst     int
 	idleAfter time.Duration
+	max       int // 0: no bound (keys that only exist in the store)
 	now       func() time.Time
 
 	mu        sync.Mutex
@@ -45,20 +48,13 @@ func newKeyLimiters(limit rate.Limit, burst int, now func() time.Time) *keyLimit
 	return &keyLimiters{limit: limit, burst: burst, idleAfter: idle, now: now, buckets: map[string]*bucket{}}
 }
 
-// wait takes a token for keyID and returns zero, or, when the bucket is empty, takes
+// wait takes a token for key and returns zero, or, when the bucket is empty, takes
 // nothing and returns how long until a token will be there.
-func (k *keyLimiters) wait(keyID string) time.Duration {
+func (k *keyLimiters) wait(key string) time.Duration {
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.sweep(now)
-	b := k.buckets[keyID]
-	if b == nil {
-		b = &bucket{limiter: rate.NewLimiter(k.limit, k.burst)}
-		k.buckets[keyID] = b
-	}
-	b.lastUsed = now
-	r := b.limiter.ReserveN(now, 1)
+	r := k.bucket(key, now).ReserveN(now, 1)
 	if !r.OK() {
 		return time.Duration(math.MaxInt64) // burst < 1: never; not reachable with New's defaults
 	}
@@ -67,6 +63,49 @@ func (k *keyLimiters) wait(keyID string) time.Duration {
 		return d
 	}
 	return 0
+}
+
+// delay returns how long until key has a token, without taking one: zero when it
+// has one now.
+func (k *keyLimiters) delay(key string) time.Duration {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	b := k.buckets[key]
+	if b == nil {
+		return 0 // a bucket not kept is full
+	}
+	missing := 1 - b.limiter.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing / float64(k.limit) * float64(time.Second))
+}
+
+// take uses up a token of key, if there is one.
+func (k *keyLimiters) take(key string) {
+	now := k.now()
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.bucket(key, now).AllowN(now, 1)
+}
+
+// bucket returns key's limiter, marked used at now; k.mu is held.
+func (k *keyLimiters) bucket(key string, now time.Time) *rate.Limiter {
+	k.sweep(now)
+	b := k.buckets[key]
+	if b == nil {
+		if k.max > 0 && len(k.buckets) >= k.max {
+			for other := range k.buckets { // map order: an arbitrary one
+				delete(k.buckets, other)
+				break
+			}
+		}
+		b = &bucket{limiter: rate.NewLimiter(k.limit, k.burst)}
+		k.buckets[key] = b
+	}
+	b.lastUsed = now
+	return b.limiter
 }
 
 // sweep drops idle buckets, at most once per idleAfter so the cost stays amortised.
@@ -96,15 +135,20 @@ func (s *server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		return next
 	}
 	return func(c echo.Context) error {
-		d := s.limiter.wait(apiKey(c).ID)
-		if d == 0 {
-			return next(c)
+		if d := s.limiter.wait(apiKey(c).ID); d > 0 {
+			return retryLater(c, d, "too many requests for this API key")
 		}
-		secs := int64(math.Ceil(d.Seconds()))
-		if secs < 1 {
-			secs = 1
-		}
-		c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-		return references.Errorf(codeRateLimited, "too many requests for this API key; retry after %d s", secs)
+		return next(c)
 	}
+}
+
+// retryLater is the answer to a request over a rate: it sets Retry-After to d in
+// whole seconds (at least 1) and returns a rate_limited error saying what was over it.
+func retryLater(c echo.Context, d time.Duration, what string) error {
+	secs := int64(math.Ceil(d.Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	c.Response().Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return references.Errorf(codeRateLimited, "%s; retry after %d s", what, secs)
 }

@@ -134,3 +134,21 @@ func TestRateLimit_ConcurrentKeys(t *testing.T) {
 		t.Errorf("%d passed and %d limited, want 40 and 20", total.ok, total.limited)
 	}
 }
+
+func TestKeyLimiters_KeepsAtMostMaxBuckets(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	k := newKeyLimiters(rate.Every(time.Minute), 1, clk.Now)
+	k.max = 100
+	for i := range 10_000 {
+		k.take(strconv.Itoa(i))
+		if n := k.size(); n > k.max {
+			t.Fatalf("%d buckets after %d keys, want at most %d", n, i+1, k.max)
+		}
+	}
+	if d := k.delay("9999"); d <= 0 {
+		t.Errorf("the newest key's bucket was dropped: delay %v", d)
+	}
+	if d := k.delay("never seen"); d != 0 {
+		t.Errorf("delay of a key without a bucket = %v, want 0", d)
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -346,6 +347,65 @@ func TestCreateReference_Idempotency(t *testing.T) {
 	})
 }
 
+// Issue 11, item 12: the same booking in lower case with the same Idempotency-Key was
+// refused as another request (422), though the service stores it in capitals.
+func TestCreateReference_IdempotencyComparesTheNormalisedRequest(t *testing.T) {
+	b := setup(t)
+	tests := []struct {
+		name          string
+		first, retry  map[string]any
+		wantMismatch  bool
+		idempotencyID string
+	}{
+		{"lower-case booking", map[string]any{"booking_number": "BK123456", "carrier_code": "MAEU"},
+			map[string]any{"booking_number": "bk123456", "carrier_code": "maeu"}, false, "k-booking"},
+		{"container as printed", map[string]any{"container_id": "MSCU1234566", "carrier_code": "MSCU"},
+			map[string]any{"container_id": "mscu 123456-6", "carrier_code": " mscu "}, false, "k-container"},
+		{"repeated event type", map[string]any{"bill_of_lading": "MAEU123456789", "carrier_code": "MAEU", "event_types": []string{"tracking.failed"}},
+			map[string]any{"bill_of_lading": "MAEU123456789", "carrier_code": "MAEU", "event_types": []string{"tracking.failed", "tracking.failed"}}, false, "k-types"},
+		{"another booking", map[string]any{"booking_number": "BK777777", "carrier_code": "MAEU"},
+			map[string]any{"booking_number": "bk777778", "carrier_code": "maeu"}, true, "k-other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			idem := []string{"Idempotency-Key", tt.idempotencyID}
+			resp, body := b.do(t, http.MethodPost, "/references", b.keyA, tt.first, idem...)
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("first: %d %s", resp.StatusCode, body)
+			}
+			first := decode[Reference](t, body)
+			resp, body = b.do(t, http.MethodPost, "/references", b.keyA, tt.retry, idem...)
+			if tt.wantMismatch {
+				wantError(t, resp, body, http.StatusUnprocessableEntity, references.CodeIdempotencyMismatch, "")
+				return
+			}
+			if resp.StatusCode != http.StatusCreated || resp.Header.Get("Idempotent-Replayed") != "true" || decode[Reference](t, body).ID != first.ID {
+				t.Errorf("retry in another spelling: %d, replayed %q: %s; want the first reference replayed", resp.StatusCode, resp.Header.Get("Idempotent-Replayed"), body)
+			}
+		})
+	}
+}
+
+// A key stored by a version that hashed the body as sent still replays that body.
+func TestCreateReference_IdempotencyKeyOfAnEarlierVersionStillReplays(t *testing.T) {
+	b := setup(t)
+	const sent = `{"booking_number":"bk123456","carrier_code":"maeu"}`
+	var raw createBody
+	if err := parseJSON([]byte(sent), &raw, false); err != nil {
+		t.Fatal(err)
+	}
+	earlier, _, err := b.svc.Create(context.Background(), accountA, references.CreateRequest{
+		BookingNumber: "BK123456", CarrierCode: "MAEU", RequestHash: raw.requestHash(nil), // as earlier versions stored it
+	}, "k-upgrade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := b.do(t, http.MethodPost, "/references", b.keyA, sent, "Idempotency-Key", "k-upgrade")
+	if resp.StatusCode != http.StatusCreated || decode[Reference](t, body).ID != earlier.ID {
+		t.Fatalf("retry after the upgrade: %d %s; want %s replayed", resp.StatusCode, body, earlier.ID)
+	}
+}
+
 func TestReferenceRoutes_OwnAccount(t *testing.T) {
 	b := setup(t)
 	ref := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU", "callback_url": "https://example.com/h"})
@@ -575,6 +635,53 @@ func TestUnsubscribe_IsIdempotent(t *testing.T) {
 	}
 }
 
+// Issue 11, item 25: a user's DELETE emitted no reference.unsubscribed update, and its
+// callback heard nothing more, while every automatic end sends one.
+func TestUnsubscribe_EndsTheFeedAndTheCallbackGetsItAfterWhatIsPending(t *testing.T) {
+	b := setup(t)
+	ref := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU", "callback_url": "https://example.com/h"})
+	ups := b.seedUpdates(t, ref.ID, 1) // not delivered yet
+	resp, body := b.do(t, http.MethodDelete, "/references/"+ref.ID, b.keyA, nil)
+	if got := decode[Reference](t, body); resp.StatusCode != http.StatusOK || got.LastSequence != 2 {
+		t.Fatalf("delete: %d %s; want 200 with the final update counted", resp.StatusCode, body)
+	}
+	resp, body = b.do(t, http.MethodGet, "/references/"+ref.ID+"/updates", b.keyA, nil)
+	feed := decode[UpdatePage](t, body).Updates
+	if resp.StatusCode != http.StatusOK || len(feed) != 2 || feed[1].Type != references.UpdateUnsubscribed ||
+		feed[1].UnsubscribeReason != references.ReasonUser || feed[1].Sequence != 2 {
+		t.Fatalf("feed after delete: %d %s; want the pending update, then reference.unsubscribed (user)", resp.StatusCode, body)
+	}
+
+	// The notifier is still handed the pending update, then the final one.
+	ctx := context.Background()
+	claim, err := b.db.ClaimDelivery(ctx, testOwner, ref.ID, time.Minute)
+	if err != nil || claim.Job.Update.ID != ups[0].ID {
+		t.Fatalf("claim after delete: %+v, %v; want the pending update", claim.Job.Update, err)
+	}
+	for _, want := range []string{ups[0].ID, feed[1].ID} {
+		job := claim.Job
+		if job.Update.ID != want || job.Reference.CallbackURL != "https://example.com/h" {
+			t.Fatalf("job %s to %q, want %s to the callback", job.Update.ID, job.Reference.CallbackURL, want)
+		}
+		a := references.DeliveryAttempt{ReferenceID: ref.ID, UpdateID: job.Update.ID, Sequence: job.Update.Sequence, Attempt: job.Attempt,
+			URL: job.Reference.CallbackURL, At: b.clock.Now(), StatusCode: 204, Outcome: references.OutcomeDelivered}
+		if _, err := b.db.RecordAttempt(ctx, claim.Lease, job, a, ""); err != nil {
+			t.Fatal(err)
+		}
+		if job, err := b.db.NextDelivery(ctx, claim.Lease); err == nil {
+			claim.Job = job
+		} else if !errors.Is(err, references.ErrNothingToDeliver) || want != feed[1].ID {
+			t.Fatalf("next delivery after %s: %v", want, err)
+		}
+	}
+
+	// And a redelivery may still be asked for, as after an automatic end.
+	resp, body = b.do(t, http.MethodPost, "/references/"+ref.ID+"/updates/"+ups[0].ID+"/redeliver", b.keyA, nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Errorf("redeliver after delete: %d %s, want 202", resp.StatusCode, body)
+	}
+}
+
 func TestPatchReference(t *testing.T) {
 	b := setup(t)
 	ref := b.create(t, b.keyA, map[string]any{"booking_number": "BK123456", "carrier_code": "MAEU", "event_types": []string{"tracking.failed"}})
@@ -779,7 +886,8 @@ func TestStore_ReopenedFileKeepsData(t *testing.T) {
 // Every field of the create body is carried over: a body setting them all gives a
 // request setting them all.
 func TestCreateBody_CarriesEveryField(t *testing.T) {
-	b := createBody{"a", "b", "c", "d", "e", []string{"f"}, map[string]string{"g": "h"}, json.RawMessage(`"15m"`)}
+	// Lower case, so that normalising changes the request and the legacy hash is set.
+	b := createBody{"mscu1234566", "maeu123456789", "bk123456", "maeu", "e", []string{"shipment.updated"}, map[string]string{"g": "h"}, json.RawMessage(`"15m"`)}
 	req, err := b.request()
 	if err != nil {
 		t.Fatal(err)
@@ -794,29 +902,48 @@ func TestCreateBody_CarriesEveryField(t *testing.T) {
 
 // The hash an Idempotency-Key is checked against is stored with the key: it must stay
 // what it was when the hash was taken by the service, or a retry after an upgrade
-// would be refused as another request. The hashes below were computed by that code.
+// would be refused as another request. The old hashes below were computed by the
+// versions that hashed the body as sent. A body already in normal form keeps its hash;
+// one that normalising changes (lower case, spaces) gets the hash of its normal form,
+// and carries the old one as LegacyRequestHash, which still matches a stored key.
 func TestCreateBody_RequestHashIsUnchanged(t *testing.T) {
-	tests := []struct{ body, hash string }{
+	tests := []struct{ body, old, normalised string }{
 		{`{"container_id":"mscu 123456-6","carrier_code":"mscu","callback_url":"https://hooks.alpha.example/trackhook","metadata":{"order":"PO-4471"}}`,
-			"8479313faf183ee17c569b4ab4138b30bdd90f41108f276085e8ec6e1a818de0"},
+			"8479313faf183ee17c569b4ab4138b30bdd90f41108f276085e8ec6e1a818de0",
+			"2f52828b146f3466fe9c0f79bb23b2be13fac86ce2e14128e7ebedeea934b777"},
 		{`{"poll_interval":"90m","metadata":{"b":"2","a":"<&>"},"event_types":["shipment.updated"],"carrier_code":"HLCU","booking_number":"BK123456"}`,
-			"d5423e0974bd1e6be3bddb0c79fdc30f1e90618c07f7d6cd26f6c38ad2f1290b"},
+			"d5423e0974bd1e6be3bddb0c79fdc30f1e90618c07f7d6cd26f6c38ad2f1290b", ""},
 		{`{"bill_of_lading":"MAEU123456789","carrier_code":"MAEU","event_types":[],"metadata":{},"poll_interval":null,"callback_url":""}`,
-			"2542587e6dab3b10338829378ec9271d1c4fe07b0c253206a1361d92fae54340"},
+			"2542587e6dab3b10338829378ec9271d1c4fe07b0c253206a1361d92fae54340", ""},
 	}
 	for _, tt := range tests {
-		var b createBody
-		if err := parseJSON([]byte(tt.body), &b, false); err != nil {
-			t.Fatal(err)
-		}
-		req, err := b.request()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if req.RequestHash != tt.hash {
-			t.Errorf("%s: hash %s, want %s", tt.body, req.RequestHash, tt.hash)
+		req := parseCreate(t, tt.body)
+		switch {
+		case tt.normalised == "" && (req.RequestHash != tt.old || req.LegacyRequestHash != ""):
+			t.Errorf("%s: hashes %s, %q; want %s and no legacy one", tt.body, req.RequestHash, req.LegacyRequestHash, tt.old)
+		case tt.normalised != "" && (req.RequestHash != tt.normalised || req.LegacyRequestHash != tt.old):
+			t.Errorf("%s: hashes %s, %s; want %s, legacy %s", tt.body, req.RequestHash, req.LegacyRequestHash, tt.normalised, tt.old)
 		}
 	}
+	// The normalised hash of the first body is the old hash of the body in capitals.
+	upper := parseCreate(t, `{"container_id":"MSCU1234566","carrier_code":"MSCU","callback_url":"https://hooks.alpha.example/trackhook","metadata":{"order":"PO-4471"}}`)
+	if upper.RequestHash != tests[0].normalised || upper.LegacyRequestHash != "" {
+		t.Errorf("the first body in capitals hashes to %s (legacy %q), want %s", upper.RequestHash, upper.LegacyRequestHash, tests[0].normalised)
+	}
+}
+
+// parseCreate reads a create body as the handler does.
+func parseCreate(t *testing.T, body string) references.CreateRequest {
+	t.Helper()
+	var b createBody
+	if err := parseJSON([]byte(body), &b, false); err != nil {
+		t.Fatal(err)
+	}
+	req, err := b.request()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
 
 func BenchmarkGetReference(b *testing.B) {

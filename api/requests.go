@@ -25,7 +25,7 @@ type createBody struct {
 	PollInterval  json.RawMessage   `json:"poll_interval,omitempty"`
 }
 
-// request returns the create request the body asks for, with the hash an
+// request returns the create request the body asks for, with the hashes an
 // Idempotency-Key is checked against.
 func (b *createBody) request() (references.CreateRequest, error) {
 	req := references.CreateRequest{
@@ -49,13 +49,23 @@ func (b *createBody) request() (references.CreateRequest, error) {
 		p := references.Duration(d)
 		req.PollInterval = &p
 	}
-	req.RequestHash = b.requestHash(req.PollInterval)
+	n := req.Normalized()
+	normal := createBody{
+		ContainerID: n.ContainerID, BillOfLading: n.BillOfLading, BookingNumber: n.BookingNumber,
+		CarrierCode: n.CarrierCode, CallbackURL: n.CallbackURL, EventTypes: n.EventTypes, Metadata: n.Metadata,
+	}
+	req.RequestHash = normal.requestHash(req.PollInterval)
+	if legacy := b.requestHash(req.PollInterval); legacy != req.RequestHash {
+		req.LegacyRequestHash = legacy
+	}
 	return req, nil
 }
 
 // requestHash is the hex SHA-256 of the body in a canonical encoding: fields in a fixed
 // order, empty ones left out, poll_interval as Go writes a duration ("1h30m0s"). So
 // spacing, field order and "90m" for "1h30m" do not make a retry a different request.
+// request takes it of the normalised body, so neither does "mscu" for "MSCU"; of a
+// body already in normal form that is the hash earlier versions took and stored.
 func (b *createBody) requestHash(interval *references.Duration) string {
 	canonical := *b
 	canonical.PollInterval = nil

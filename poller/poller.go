@@ -307,10 +307,7 @@ func (p *Poller) failed(ref references.Reference, res references.PollResult, now
 // unsubscribe ends tracking with reason, appending the reference.unsubscribed update.
 func (p *Poller) unsubscribe(res *references.PollResult, reason references.UnsubscribeReason, now time.Time) {
 	res.Unsubscribe = reason
-	res.Updates = append(res.Updates, references.Update{
-		ID: references.NewID("upd_"), Type: references.UpdateUnsubscribed, CreatedAt: now,
-		Changes: []references.Change{}, UnsubscribeReason: reason,
-	})
+	res.Updates = append(res.Updates, references.UnsubscribedUpdate(reason, now))
 }
 
 func (p *Poller) nextPoll(ref references.Reference, now time.Time) time.Time {

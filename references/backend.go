@@ -35,7 +35,8 @@ type ReferenceStore interface {
 	// CreateReference stores a new active reference, due for its first poll at once.
 	// When idem is set and a reference was already created under the same key, it
 	// returns that reference and replayed=true instead (or an error with
-	// CodeIdempotencyMismatch when the request differed). An active reference with the
+	// CodeIdempotencyMismatch when the request differed: the stored hash does not
+	// match, see IdempotencyKey.Matches). An active reference with the
 	// same identifier and carrier in the account is an *Error with CodeConflict and
 	// ReferenceID set.
 	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
@@ -44,8 +45,10 @@ type ReferenceStore interface {
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	// ListReferences returns a page of the account's references in creation order.
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
-	// UnsubscribeReference stops tracking and delivery; unsubscribing twice is not an
-	// error. Pending deliveries end (see StopsDelivery).
+	// UnsubscribeReference stops tracking and appends the final update
+	// (UnsubscribedUpdate with reason) to the feed, in one transaction. Pending
+	// deliveries go on, the final update with them, unless StopsDelivery(reason).
+	// Unsubscribing twice is not an error and appends nothing.
 	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
 	// PatchReference changes the callback URL and event filter of an active reference.
 	// Pending work, redeliveries included, goes to the new URL.
@@ -128,8 +131,10 @@ type AccountStore interface {
 	// unless it exists.
 	EnsureAccount(ctx context.Context, accountID, secret string, now time.Time) (Account, error)
 	GetAccount(ctx context.Context, accountID string) (Account, error)
-	// RotateWebhookSecret adds secret as the account's newest signing secret and makes
-	// the others expire at graceUntil.
+	// RotateWebhookSecret makes secret the account's newest signing secret at the
+	// backend's clock, in one transaction, by the rule of Account.Rotate: the previous
+	// newest signs until graceUntil (is replaced at once when that is not later), other
+	// graces keep their expiry, at most MaxLiveSecrets sign.
 	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
 	CreateAPIKey(ctx context.Context, key APIKey) error
 	// LookupAPIKey finds a key by the hex SHA-256 of its text; ErrNotFound otherwise.

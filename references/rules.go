@@ -11,13 +11,14 @@ import (
 // DestinationCallback is the destination of a reference's own callback_url.
 const DestinationCallback = "callback"
 
-// StopsDelivery reports whether a reference unsubscribed for reason still gets the
-// updates already in its feed delivered. Automatic ends of tracking (complete, not
-// found, too old) deliver their final updates; a user's DELETE and a dead callback
-// stop delivery at once.
+// StopsDelivery reports whether unsubscribing for reason stops the delivery of the
+// updates in the reference's feed at once. Only a dead callback does (gone, failing):
+// after a user's DELETE, as after the automatic ends of tracking (complete, not found,
+// too old), the callback still gets what is pending and the final
+// reference.unsubscribed update.
 func StopsDelivery(reason UnsubscribeReason) bool {
 	switch reason {
-	case ReasonUser, ReasonCallbackGone, ReasonCallbackFailing:
+	case ReasonCallbackGone, ReasonCallbackFailing:
 		return true
 	}
 	return false

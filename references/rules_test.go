@@ -149,7 +149,7 @@ func TestStopsDelivery(t *testing.T) {
 		reason UnsubscribeReason
 		want   bool
 	}{
-		{ReasonUser, true},
+		{ReasonUser, false},
 		{ReasonCallbackGone, true},
 		{ReasonCallbackFailing, true},
 		{ReasonTrackingComplete, false},
@@ -177,7 +177,7 @@ func TestReference_Delivers(t *testing.T) {
 		{"TrackingCompleteDeliversItsLastUpdates", "https://r.example/h", StatusUnsubscribed, ReasonTrackingComplete, true},
 		{"MaxAgeDeliversItsLastUpdates", "https://r.example/h", StatusUnsubscribed, ReasonMaxAge, true},
 		{"NotFoundDeliversItsLastUpdates", "https://r.example/h", StatusUnsubscribed, ReasonNotFound, true},
-		{"UserStops", "https://r.example/h", StatusUnsubscribed, ReasonUser, false},
+		{"UserDeliversItsLastUpdates", "https://r.example/h", StatusUnsubscribed, ReasonUser, true},
 		{"CallbackGoneStops", "https://r.example/h", StatusUnsubscribed, ReasonCallbackGone, false},
 		{"CallbackFailingStops", "https://r.example/h", StatusUnsubscribed, ReasonCallbackFailing, false},
 		{"EndedWithoutCallback", "", StatusUnsubscribed, ReasonTrackingComplete, false},

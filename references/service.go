@@ -20,7 +20,8 @@ type Store interface {
 	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
-	// UnsubscribeReference stops tracking and delivery; unsubscribing twice is not an error.
+	// UnsubscribeReference stops tracking and ends the feed with a
+	// reference.unsubscribed update (see ReferenceStore.UnsubscribeReference).
 	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
 	// PatchReference changes the callback URL and event filter of an active reference.
 	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
@@ -28,8 +29,8 @@ type Store interface {
 	LookupAPIKey(ctx context.Context, hash string) (APIKey, error)
 
 	GetAccount(ctx context.Context, accountID string) (Account, error)
-	// RotateWebhookSecret adds secret as the account's newest signing secret and makes
-	// the others expire at graceUntil.
+	// RotateWebhookSecret makes secret the account's newest signing secret (see
+	// AccountStore.RotateWebhookSecret).
 	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
 	ListDeliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error)
 	// RequestRedelivery queues one update of the reference to be sent again now.
@@ -49,11 +50,13 @@ type DeliveryPage struct {
 }
 
 // IdempotencyKey is a client's Idempotency-Key for a create, with a hash of the
-// request it came with, so the same key reused for another request is refused.
+// request it came with, so the same key reused for another request is refused (see
+// Matches). RequestHash is stored with the key's first use.
 type IdempotencyKey struct {
-	Key         string
-	RequestHash string
-	ExpiresAt   time.Time
+	Key               string
+	RequestHash       string
+	LegacyRequestHash string // see CreateRequest.LegacyRequestHash
+	ExpiresAt         time.Time
 }
 
 // ListQuery selects a page of references.
@@ -137,10 +140,16 @@ type CreateRequest struct {
 	EventTypes    []string
 	Metadata      map[string]string
 	PollInterval  *Duration // nil: the service's default
-	// RequestHash identifies the request as the client sent it, so that an
-	// Idempotency-Key reused with another request is refused. The layer that read the
-	// request computes it (the API hashes the body); it is needed only with a key.
+	// RequestHash identifies the request once normalised (see Normalized), so that an
+	// Idempotency-Key reused with another request is refused and one retried in
+	// another spelling (lower case) replays. The layer that read the request computes
+	// it (the API hashes the normalised body); it is needed only with a key.
 	RequestHash string
+	// LegacyRequestHash, when set, is the hash earlier versions took of the request
+	// as sent, before normalising (it differs only when normalising changed
+	// something). A key stored with it still replays. Keys are kept IdempotencyTTL, so
+	// it can go once a version with normalised hashes has run that long.
+	LegacyRequestHash string
 }
 
 // NewID returns a random, URL-safe id with the given prefix, such as "ref_".
@@ -172,7 +181,10 @@ func (s *Service) Create(ctx context.Context, accountID string, req CreateReques
 		if req.RequestHash == "" {
 			return Reference{}, false, fmt.Errorf("create with Idempotency-Key %q: the request has no hash to check a retry against", idempotencyKey)
 		}
-		idem = &IdempotencyKey{Key: idempotencyKey, RequestHash: req.RequestHash, ExpiresAt: now.Add(IdempotencyTTL)}
+		idem = &IdempotencyKey{
+			Key: idempotencyKey, RequestHash: req.RequestHash, LegacyRequestHash: req.LegacyRequestHash,
+			ExpiresAt: now.Add(IdempotencyTTL),
+		}
 	}
 	return s.store.CreateReference(ctx, ref, idem)
 }
@@ -261,7 +273,9 @@ func (s *Service) List(ctx context.Context, accountID string, q ListQuery) (Refe
 	return s.store.ListReferences(ctx, accountID, q)
 }
 
-// Unsubscribe stops tracking a reference at the user's request. It is idempotent.
+// Unsubscribe stops tracking a reference at the user's request (reason user). The
+// feed ends with a reference.unsubscribed update, delivered to the callback after
+// whatever is pending. It is idempotent.
 func (s *Service) Unsubscribe(ctx context.Context, accountID, id string) (Reference, error) {
 	return s.store.UnsubscribeReference(ctx, accountID, id, ReasonUser, s.opts.Now().UTC())
 }
@@ -354,7 +368,8 @@ func (s *Service) Authenticate(ctx context.Context, key string) (APIKey, error) 
 	return k, nil
 }
 
-// DefaultRotationGrace is how long the previous webhook secret keeps signing after a rotation.
+// DefaultRotationGrace is how long the previous webhook secret keeps signing after a
+// rotation that names no grace.
 const DefaultRotationGrace = 24 * time.Hour
 
 // MaxRotationGrace bounds grace_seconds on a rotation.
@@ -372,16 +387,19 @@ func (s *Service) WebhookSecret(ctx context.Context, accountID string) (Account,
 	return s.store.GetAccount(ctx, accountID)
 }
 
-// RotateWebhookSecret makes a new signing secret; the old ones keep signing for grace
-// (DefaultRotationGrace when zero), so receivers can switch without dropping events.
-func (s *Service) RotateWebhookSecret(ctx context.Context, accountID string, grace time.Duration) (Account, error) {
-	if grace < 0 || grace > MaxRotationGrace {
+// RotateWebhookSecret makes a new signing secret. The one it replaces keeps signing
+// for grace (DefaultRotationGrace when nil; zero replaces it at once), so receivers
+// can switch without dropping events; older secrets keep their own expiry, and at most
+// MaxLiveSecrets sign (see Account.Rotate).
+func (s *Service) RotateWebhookSecret(ctx context.Context, accountID string, grace *time.Duration) (Account, error) {
+	g := DefaultRotationGrace
+	if grace != nil {
+		g = *grace
+	}
+	if g < 0 || g > MaxRotationGrace {
 		return Account{}, Invalidf("grace_seconds", "must be between 0 and %d", int(MaxRotationGrace.Seconds()))
 	}
-	if grace == 0 {
-		grace = DefaultRotationGrace
-	}
-	return s.store.RotateWebhookSecret(ctx, accountID, NewWebhookSecret(), s.opts.Now().UTC().Add(grace))
+	return s.store.RotateWebhookSecret(ctx, accountID, NewWebhookSecret(), s.opts.Now().UTC().Add(g))
 }
 
 // Deliveries returns a page of the reference's delivery log, newest first.

@@ -36,6 +36,16 @@ type Update struct {
 	UnsubscribeReason UnsubscribeReason
 }
 
+// UnsubscribedUpdate is the last update of a feed: reference.unsubscribed, saying why
+// tracking stopped and when. A poll that ends tracking and UnsubscribeReference append
+// it in the same write as the unsubscribe.
+func UnsubscribedUpdate(reason UnsubscribeReason, at time.Time) Update {
+	return Update{
+		ID: NewID("upd_"), Type: UpdateUnsubscribed, CreatedAt: at,
+		Changes: []Change{}, UnsubscribeReason: reason,
+	}
+}
+
 // ReferenceSummary identifies the reference inside an update, with the metadata the
 // user attached, so a receiver needs no second call to route it.
 type ReferenceSummary struct {

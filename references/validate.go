@@ -112,6 +112,9 @@ func NormalizeDocumentNumber(field, s string) (string, error) {
 // NormalizeCarrierCode validates a SCAC carrier code: 2 to 4 letters, returned upper-cased.
 func NormalizeCarrierCode(s string) (string, error) {
 	s, ok := asciiUpper(strings.TrimSpace(s))
+	if s == "" && ok {
+		return "", Invalidf("carrier_code", "is required: the carrier's SCAC code of 2 to 4 letters, e.g. MAEU")
+	}
 	if !ok || len(s) < 2 || len(s) > 4 {
 		return "", Invalidf("carrier_code", "must be a SCAC code of 2 to 4 letters, e.g. MAEU")
 	}
@@ -138,7 +141,7 @@ func ValidateCallbackURL(raw string, allowInsecure bool) (*url.URL, error) {
 	case !u.IsAbs() || u.Host == "" || u.Opaque != "":
 		return nil, Invalidf("callback_url", "must be an absolute URL such as https://example.com/webhooks")
 	case u.Scheme == "http" && !allowInsecure:
-		return nil, Invalidf("callback_url", "must use https (this server does not allow http callbacks)")
+		return nil, Invalidf("callback_url", "must use https (for development, this server accepts http:// callbacks when started with --allow-insecure-callbacks)")
 	case u.Scheme != "https" && u.Scheme != "http":
 		return nil, Invalidf("callback_url", "must use https, not %q", u.Scheme)
 	case u.User != nil:

@@ -47,8 +47,9 @@ func (db *DB) GetAccount(ctx context.Context, accountID string) (references.Acco
 	return acct, err
 }
 
-// RotateWebhookSecret adds secret as the newest signing secret; older secrets still
-// live expire at graceUntil, and secrets already expired are dropped.
+// RotateWebhookSecret makes secret the account's newest signing secret at the store's
+// clock, by the rule of references.Account.Rotate: the previous newest signs until
+// graceUntil, at most references.MaxLiveSecrets sign, expired secrets are dropped.
 func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (references.Account, error) {
 	var acct references.Account
 	now := db.clock.Now().UTC()
@@ -61,17 +62,7 @@ func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string,
 		if !found {
 			return references.Errorf(references.CodeNotFound, "account %s not found", accountID)
 		}
-		var kept []references.WebhookSecret
-		for _, s := range acct.WebhookSecrets {
-			if s.ExpiresAt != nil && !now.Before(*s.ExpiresAt) {
-				continue
-			}
-			if s.ExpiresAt == nil || graceUntil.Before(*s.ExpiresAt) {
-				s.ExpiresAt = &graceUntil
-			}
-			kept = append(kept, s)
-		}
-		acct.WebhookSecrets = append(kept, references.WebhookSecret{Secret: secret, CreatedAt: now})
+		acct.Rotate(secret, now, graceUntil.UTC())
 		return putAccount(b, accountID, &acct)
 	})
 	if err != nil {

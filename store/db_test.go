@@ -387,7 +387,7 @@ func TestRecordPoll_DropsResultForUnsubscribedReference(t *testing.T) {
 		PolledAt: clock.Now(), NextPollAt: clock.Now(),
 		Updates: []references.Update{{Type: references.UpdateShipment, CreatedAt: clock.Now()}},
 	})
-	if err != nil || got.Active() || got.LastSequence != 0 {
+	if err != nil || got.Active() || got.LastSequence != 1 { // the user's final update only
 		t.Fatalf("poll after unsubscribe: %+v, %v", got, err)
 	}
 	clock.Advance(time.Hour)
@@ -690,7 +690,7 @@ func TestStats_CountersFollowChanges(t *testing.T) {
 	if err != nil || oldest == nil || oldest.Sequence != 1 || oldest.ReferenceID != push.ID {
 		t.Fatalf("oldest undelivered: %+v, %v", oldest, err)
 	}
-	db.UnsubscribeReference(ctx, "a", push.ID, references.ReasonUser, now) // stops delivery
+	db.UnsubscribeReference(ctx, "a", push.ID, references.ReasonCallbackGone, now) // stops delivery
 	s, _ = db.Stats(ctx)
 	if s.ActiveReferences != 0 || s.UnsubscribedReferences != 2 || s.PendingDeliveries != 0 {
 		t.Fatalf("after unsubscribing the pushed reference: %+v", s)

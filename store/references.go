@@ -30,7 +30,7 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 				return err
 			}
 			if found {
-				if rec.RequestHash != idem.RequestHash {
+				if !idem.Matches(rec.RequestHash) {
 					return references.Errorf(references.CodeIdempotencyMismatch, "Idempotency-Key %q was already used with a different request", idem.Key)
 				}
 				replayed = true
@@ -195,9 +195,10 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 	return page, nil
 }
 
-// UnsubscribeReference stops tracking: the reference leaves the due and identifier
-// indexes (so the identifier can be tracked again) and pending deliveries stop.
-// Unsubscribing an unsubscribed reference returns it unchanged.
+// UnsubscribeReference stops tracking: in one transaction the feed gets its final
+// reference.unsubscribed update (queued for delivery like any other) and the
+// reference leaves the due and identifier indexes (so the identifier can be tracked
+// again). Unsubscribing an unsubscribed reference returns it unchanged.
 func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, reason references.UnsubscribeReason, at time.Time) (references.Reference, error) {
 	var ref references.Reference
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -206,6 +207,10 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 		}
 		if !ref.Active() {
 			return nil
+		}
+		final := references.UnsubscribedUpdate(reason, at)
+		if err := appendUpdate(tx, &ref, &final, nil); err != nil {
+			return err
 		}
 		return db.unsubscribe(tx, &ref, reason, at)
 	})
@@ -216,9 +221,10 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 }
 
 // unsubscribe marks ref unsubscribed and removes it from the due and identifier
-// indexes. A user's or the receiver's unsubscribe also stops delivery of what is
-// pending; an automatic one (tracking complete, not found, max age) lets the feed
-// drain, so the receiver gets the final reference.unsubscribed update.
+// indexes. The receiver's unsubscribe (gone, failing) also stops delivery of what is
+// pending; any other (the user's, tracking complete, not found, max age) lets the feed
+// drain, so the receiver gets the final reference.unsubscribed update the caller
+// appended.
 func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
 	if k := db.dueKeyOf(ref); k != nil {
 		if err := tx.Bucket(bucketDue).Delete(k); err != nil {

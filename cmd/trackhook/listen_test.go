@@ -487,18 +487,13 @@ func TestListen_QuickstartEndToEnd(t *testing.T) {
 	t.Logf("listen printed: %s", line)
 	serveLog.waitFor(t, `"msg":"webhook delivered"`, 10*time.Second)
 
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metricsText, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	metricsStatus, metricsText := call(http.MethodGet, "/metrics", "") // TRACKHOOK_API_KEY is an admin key
 	for _, want := range []string{
 		`trackhook_delivery_attempts_total{outcome="delivered"}`, `trackhook_polls_total{outcome="changed",source="default"}`,
 		`trackhook_references{status="active"} 1`, "go_goroutines", "process_resident_memory_bytes",
 	} {
-		if resp.StatusCode != http.StatusOK || !strings.Contains(string(metricsText), want) {
-			t.Errorf("/metrics (%d) lacks %s", resp.StatusCode, want)
+		if metricsStatus != http.StatusOK || !strings.Contains(string(metricsText), want) {
+			t.Errorf("/metrics (%d) lacks %s", metricsStatus, want)
 		}
 	}
 	if status, raw := call(http.MethodGet, "/admin/status", ""); status != http.StatusOK || !strings.Contains(string(raw), `"active_references":1`) {

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/api"
@@ -37,6 +36,7 @@ type serveConfig struct {
 	sourcesPath                    string
 	logFormat, logLevel            string
 	allowInsecure, allowPrivate    bool
+	metricsPublic                  bool
 	demoSpeed                      float64
 	pollInterval, minPollInterval  time.Duration
 	maxAge, notFoundFor, retention time.Duration
@@ -53,7 +53,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	var c serveConfig
 	fs := newFlagSet("serve", serveUsage, e.stderr)
 	fs.StringVar(&c.addr, "addr", ":8080", "address the API listens on")
-	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9090) instead of on --addr, to keep it off the API's port")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9090), without an API key, instead of on --addr")
+	fs.BoolVar(&c.metricsPublic, "metrics-public", false, "serve /metrics on --addr without an API key (by default it needs an admin key there)")
 	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file (created when missing)")
 	fs.StringVar(&c.sourcesPath, "sources", "", "YAML or JSON file choosing a tracking source per carrier (default: the demo carrier for all)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -96,6 +97,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
 	case c.retention <= 0:
 		return c, errors.New("--retention must be above 0")
+	case c.metricsPublic && c.metricsAddr != "":
+		return c, errors.New("--metrics-public opens /metrics on --addr; with --metrics-addr it is served there, without a key, already")
 	}
 	return c, nil
 }
@@ -196,7 +199,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	}
 	s.retention = retention.New(db, retention.Options{Keep: c.retention, Logger: log.With("component", "retention")})
 
-	handler := api.New(svc, api.Options{
+	apiOpts := api.Options{
 		Logger: log.With("component", "api"), Backup: db, Status: db,
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
 		Ready: func(ctx context.Context) error {
@@ -205,12 +208,15 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 			}
 			return db.Ping(ctx)
 		},
-	})
-	// Prometheus scrapes without an API key: on the API's port unless --metrics-addr
-	// gives it a port of its own.
+	}
+	// Metrics name receivers' hosts: on the API's port they need an admin key, unless
+	// --metrics-public opens them; --metrics-addr gives them a port of their own,
+	// without a key, for Prometheus on a private network.
 	if c.metricsAddr == "" {
-		handler.GET("/metrics", echo.WrapHandler(meters.Handler()))
-	} else {
+		apiOpts.Metrics, apiOpts.PublicMetrics = meters.Handler(), c.metricsPublic
+	}
+	handler := api.New(svc, apiOpts)
+	if c.metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", meters.Handler())
 		s.metrics = &http.Server{Addr: c.metricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}

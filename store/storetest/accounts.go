@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -75,6 +76,59 @@ func runAccounts(t *testing.T, open Opener) {
 			c = f.claimStream("owner-1", ref.ID)
 			if want := []string{"whsec_2"}; !slices.Equal(c.Job.Secrets, want) {
 				t.Errorf("secrets after the grace = %q, want %q", c.Job.Secrets, want)
+			}
+		})
+
+		t.Run("AtMostThreeLiveOnlyTheOldestGraceEndsAndOthersKeepTheirs", func(t *testing.T) {
+			f := setup(t, open)
+			week := 7 * 24 * time.Hour
+			var ends []time.Time // the grace each rotation gave, in order
+			for i := 2; i <= 6; i++ {
+				f.clk.Advance(time.Minute)
+				ends = append(ends, f.now().Add(week))
+				if _, err := f.b.RotateWebhookSecret(f.ctx, acctA, fmt.Sprintf("whsec_%d", i), f.now().Add(week)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			read, err := f.b.GetAccount(f.ctx, acctA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := read.LiveSecrets(f.now()), []string{"whsec_6", "whsec_5", "whsec_4"}; !slices.Equal(got, want) {
+				t.Errorf("live after 5 rotations = %q, want %q", got, want)
+			}
+			if n := len(read.WebhookSecrets); n > references.MaxLiveSecrets {
+				t.Errorf("%d secrets stored, want at most %d: ended graces are dropped", n, references.MaxLiveSecrets)
+			}
+			for i, s := range read.Live(f.now())[1:] {
+				if want := ends[len(ends)-1-i]; s.ExpiresAt == nil || !s.ExpiresAt.Equal(want) {
+					t.Errorf("%s ends %v, want %v: the grace its rotation gave", s.Secret, s.ExpiresAt, want)
+				}
+			}
+		})
+
+		t.Run("ALaterShorterGraceDoesNotCutAnEarlierOne", func(t *testing.T) {
+			f := setup(t, open)
+			firstEnds := f.now().Add(24 * time.Hour)
+			if _, err := f.b.RotateWebhookSecret(f.ctx, acctA, "whsec_2", firstEnds); err != nil {
+				t.Fatal(err)
+			}
+			f.clk.Advance(time.Minute)
+			acct, err := f.b.RotateWebhookSecret(f.ctx, acctA, "whsec_3", f.now().Add(10*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			live := acct.Live(f.now())
+			if len(live) != 3 || live[2].Secret != secretOf(acctA) || live[2].ExpiresAt == nil || !live[2].ExpiresAt.Equal(firstEnds) {
+				t.Errorf("live secrets %+v; want the first one still ending at %v", live, firstEnds)
+			}
+		})
+
+		t.Run("GraceEndingNowReplacesAtOnce", func(t *testing.T) {
+			f := setup(t, open)
+			acct, err := f.b.RotateWebhookSecret(f.ctx, acctA, "whsec_2", f.now())
+			if err != nil || !slices.Equal(acct.LiveSecrets(f.now()), []string{"whsec_2"}) {
+				t.Fatalf("after a rotation without grace: %+v, %v; want only whsec_2", acct.WebhookSecrets, err)
 			}
 		})
 

@@ -127,7 +127,29 @@ func runAttempts(t *testing.T, open Opener) {
 			f.noPollDue(ref.ID, "unsubscribed for failing callbacks")
 		})
 
-		t.Run("AttemptAfterAnUnsubscribeIsOnlyLogged", func(t *testing.T) {
+		t.Run("AttemptAfterAnUnsubscribeThatStopsDeliveryIsOnlyLogged", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, withCallback(url1))
+			f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment)
+			c := f.claimStream("owner-1", ref.ID)
+			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonCallbackFailing, f.now()); err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.b.RecordAttempt(f.ctx, c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered), "")
+			if err != nil {
+				t.Fatalf("RecordAttempt after an unsubscribe: %v", err)
+			}
+			if got.DeliveredSequence != 0 || got.UnsubscribeReason != references.ReasonCallbackFailing {
+				t.Errorf("after a stale attempt: delivered %d reason %q; want 0 and the unsubscribe kept", got.DeliveredSequence, got.UnsubscribeReason)
+			}
+			if log := f.deliveries(acctA, ref.ID); len(log) != 1 {
+				t.Errorf("delivery log has %d entries, want the stale attempt logged", len(log))
+			}
+			f.clk.Advance(2 * leaseFor)
+			f.noDeliveryDue("unsubscribed for a failing callback")
+		})
+
+		t.Run("AttemptInFlightAtAUsersUnsubscribeCounts", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))
 			f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment)
@@ -135,18 +157,13 @@ func runAttempts(t *testing.T, open Opener) {
 			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now()); err != nil {
 				t.Fatal(err)
 			}
-			got, err := f.b.RecordAttempt(f.ctx, c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered), "")
-			if err != nil {
-				t.Fatalf("RecordAttempt after an unsubscribe: %v", err)
+			got := f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
+			if got.DeliveredSequence != 1 || got.UnsubscribeReason != references.ReasonUser {
+				t.Errorf("after the attempt: delivered %d reason %q; want 1 and the user's unsubscribe kept", got.DeliveredSequence, got.UnsubscribeReason)
 			}
-			if got.DeliveredSequence != 0 || got.UnsubscribeReason != references.ReasonUser {
-				t.Errorf("after a stale attempt: delivered %d reason %q; want 0 and the user's unsubscribe kept", got.DeliveredSequence, got.UnsubscribeReason)
+			if job := f.next(c.Lease); job.Update.Sequence != 2 {
+				t.Errorf("next job: update %d, want 2: the stream goes on after a user's unsubscribe", job.Update.Sequence)
 			}
-			if log := f.deliveries(acctA, ref.ID); len(log) != 1 {
-				t.Errorf("delivery log has %d entries, want the stale attempt logged", len(log))
-			}
-			f.clk.Advance(2 * leaseFor)
-			f.noDeliveryDue("unsubscribed by the user")
 		})
 
 		t.Run("UnknownOutcomeIsRefusedAndWritesNothing", func(t *testing.T) {
@@ -167,7 +184,26 @@ func runAttempts(t *testing.T, open Opener) {
 	})
 
 	t.Run("StopsDelivery", func(t *testing.T) {
-		t.Run("UserUnsubscribeEndsPendingDeliveries", func(t *testing.T) {
+		t.Run("ADeadCallbackEndsPendingDeliveries", func(t *testing.T) {
+			for _, reason := range []references.UnsubscribeReason{references.ReasonCallbackGone, references.ReasonCallbackFailing} {
+				t.Run(string(reason), func(t *testing.T) {
+					f := setup(t, open)
+					ref := f.create(acctA, withCallback(url1))
+					ups := f.appendUpdates(ref.ID)
+					f.deliverAll(ref.ID)
+					f.appendUpdates(ref.ID)
+					if err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[0].ID, f.now()); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, reason, f.now()); err != nil {
+						t.Fatal(err)
+					}
+					f.noDeliveryDue("unsubscribed: " + string(reason))
+				})
+			}
+		})
+
+		t.Run("UserUnsubscribeDeliversWhatIsPendingAndTheFinalUpdate", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))
 			ups := f.appendUpdates(ref.ID)
@@ -179,7 +215,19 @@ func runAttempts(t *testing.T, open Opener) {
 			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now()); err != nil {
 				t.Fatal(err)
 			}
-			f.noDeliveryDue("unsubscribed by the user")
+			red := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			f.record(red.Lease, red.Job, f.attempt(red.Job, references.OutcomeDelivered))
+			c := f.claimStream("owner-1", ref.ID)
+			if c.Job.Update.Sequence != 2 || c.Job.Reference.Active() {
+				t.Fatalf("job after the user's unsubscribe: update %d of an active=%t reference; want update 2 of the unsubscribed one", c.Job.Update.Sequence, c.Job.Reference.Active())
+			}
+			f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
+			final := f.next(c.Lease)
+			if u := final.Update; u.Sequence != 3 || u.Type != references.UpdateUnsubscribed || u.UnsubscribeReason != references.ReasonUser {
+				t.Fatalf("last job: update %d %s (%q); want 3, reference.unsubscribed, user", u.Sequence, u.Type, u.UnsubscribeReason)
+			}
+			f.record(c.Lease, final, f.attempt(final, references.OutcomeDelivered))
+			f.drained(c.Lease)
 		})
 
 		t.Run("AutomaticEndDeliversWhatIsPending", func(t *testing.T) {

@@ -89,13 +89,13 @@ func runMaintenance(t *testing.T, open Opener) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))
 			f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment)
-			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now()); err != nil {
+			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonCallbackGone, f.now()); err != nil {
 				t.Fatal(err)
 			}
 			f.clk.Advance(time.Hour)
 			n, err := f.b.PruneUpdates(f.ctx, f.now(), 100)
-			if err != nil || n != 2 {
-				t.Fatalf("PruneUpdates = %d, %v; want 2: after a user's unsubscribe nothing is still to be delivered", n, err)
+			if err != nil || n != 3 {
+				t.Fatalf("PruneUpdates = %d, %v; want 3 (two and the final one): after the callback is gone nothing is still to be delivered", n, err)
 			}
 		})
 	})

@@ -263,8 +263,8 @@ func runPolls(t *testing.T, open Opener) {
 			}
 			read := f.get(acctA, ref.ID)
 			for name, r := range map[string]references.Reference{"returned": got, "read back": read} {
-				if r.Active() || r.UnsubscribeReason != references.ReasonUser || r.LastSequence != 0 {
-					t.Errorf("%s: status %s, reason %s, last %d; want left unsubscribed by the user with an empty feed", name, r.Status, r.UnsubscribeReason, r.LastSequence)
+				if r.Active() || r.UnsubscribeReason != references.ReasonUser || r.LastSequence != 1 {
+					t.Errorf("%s: status %s, reason %s, last %d; want left unsubscribed by the user, the feed only the user's final update", name, r.Status, r.UnsubscribeReason, r.LastSequence)
 				}
 			}
 			if s, err := f.b.Shipment(f.ctx, ref.ID); err != nil || s != nil {

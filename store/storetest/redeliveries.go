@@ -44,6 +44,28 @@ func runRedeliveries(t *testing.T, open Opener) {
 			f.noDeliveryDue("the redelivery was recorded and the stream delivered")
 		})
 
+		t.Run("AfterAUsersUnsubscribeIsQueuedAfterADeadCallbackIsConflict", func(t *testing.T) {
+			f := setup(t, open)
+			byUser, gone := f.create(acctA, withCallback(url1)), f.create(acctA, withCallback(url1))
+			for reason, ref := range map[references.UnsubscribeReason]references.Reference{references.ReasonUser: byUser, references.ReasonCallbackGone: gone} {
+				ups := f.appendUpdates(ref.ID)
+				f.deliverAll(ref.ID)
+				if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, reason, f.now()); err != nil {
+					t.Fatal(err)
+				}
+				err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[0].ID, f.now())
+				if references.StopsDelivery(reason) {
+					wantCode(t, "redelivery after "+string(reason), err, references.CodeConflict)
+				} else if err != nil {
+					t.Errorf("redelivery after %s: %v, want it queued", reason, err)
+				}
+			}
+			c := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(byUser.ID, f.updatesOf(acctA, byUser.ID)[0].ID))
+			if !c.Job.Redelivery || c.Job.Reference.Active() {
+				t.Errorf("job %+v; want the redelivery of the user's unsubscribed reference", c.Job)
+			}
+		})
+
 		t.Run("UnknownUpdateIsNotFound", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, withCallback(url1))

@@ -75,6 +75,20 @@ func runReferences(t *testing.T, open Opener) {
 			f.get(acctA, first.ID)
 		})
 
+		t.Run("IdempotencyKeyStoredWithTheLegacyHashReplays", func(t *testing.T) {
+			f := setup(t, open)
+			exp := f.now().Add(references.IdempotencyTTL)
+			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), &references.IdempotencyKey{Key: "k1", RequestHash: "as-sent", ExpiresAt: exp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			retry := &references.IdempotencyKey{Key: "k1", RequestHash: "normalised", LegacyRequestHash: "as-sent", ExpiresAt: exp}
+			again, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), retry)
+			if err != nil || !replayed || again.ID != first.ID {
+				t.Fatalf("retry whose legacy hash is the stored one = %s replayed %t, %v; want %s replayed", again.ID, replayed, err, first.ID)
+			}
+		})
+
 		t.Run("IdempotencyKeyIsForgottenOnceItExpires", func(t *testing.T) {
 			f := setup(t, open)
 			idem := &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: f.now().Add(time.Hour)}
@@ -212,15 +226,39 @@ func runReferences(t *testing.T, open Opener) {
 			f.noPollDue(ref.ID, "an unsubscribed reference")
 		})
 
-		t.Run("TwiceIsNotAnError", func(t *testing.T) {
+		t.Run("TwiceIsNotAnErrorAndEndsTheFeedOnce", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, nil)
 			for i := range 2 {
 				got, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now())
-				if err != nil || got.Status != references.StatusUnsubscribed {
-					t.Fatalf("unsubscribe #%d = %s, %v", i+1, got.Status, err)
+				if err != nil || got.Status != references.StatusUnsubscribed || got.LastSequence != 1 {
+					t.Fatalf("unsubscribe #%d = %s, last %d, %v; want unsubscribed with one update", i+1, got.Status, got.LastSequence, err)
 				}
 				f.clk.Advance(time.Minute)
+			}
+		})
+
+		t.Run("AppendsTheFinalUpdateWithTheReason", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, withCallback(url1))
+			f.appendUpdates(ref.ID, references.UpdateShipment)
+			f.clk.Advance(time.Minute)
+			at := f.now()
+			got, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.LastSequence != 2 {
+				t.Errorf("returned reference: last sequence %d, want 2", got.LastSequence)
+			}
+			ups := f.updatesOf(acctA, ref.ID)
+			if len(ups) != 2 {
+				t.Fatalf("feed has %d updates, want the shipment update and the final one", len(ups))
+			}
+			u := ups[1]
+			if u.Sequence != 2 || u.Type != references.UpdateUnsubscribed || u.UnsubscribeReason != references.ReasonUser ||
+				!u.CreatedAt.Equal(at) || u.ID == "" || u.Reference.ID != ref.ID {
+				t.Errorf("final update %+v; want #2 reference.unsubscribed (user) at %v of %s", u, at, ref.ID)
 			}
 		})
 
