@@ -397,8 +397,12 @@ func TestNotifier_GivesUpAfterWindowThenUnsubscribesFailingCallback(t *testing.T
 	if gaveUp < 2 {
 		t.Fatalf("%d updates given up, want at least 2 within 3h at a 1h window", gaveUp)
 	}
-	if ups, _ := b.db.ListUpdates(ctx, "acct", ref.ID, 0, 10); len(ups) != 3 {
-		t.Fatalf("given-up updates must stay in the feed: %d left", len(ups))
+	ups, _ := b.db.ListUpdates(ctx, "acct", ref.ID, 0, 10)
+	if len(ups) != 4 {
+		t.Fatalf("given-up updates must stay in the feed, with the final one after them: %d there, want 4", len(ups))
+	}
+	if last := ups[3]; last.Type != references.UpdateUnsubscribed || last.UnsubscribeReason != references.ReasonCallbackFailing {
+		t.Fatalf("the feed ends with %s (%q), want reference.unsubscribed (callback_failing)", last.Type, last.UnsubscribeReason)
 	}
 }
 

@@ -416,7 +416,7 @@ func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job ref
 				return err
 			}
 			if a.Outcome == references.OutcomeGone && ref.Active() {
-				return db.unsubscribe(tx, &ref, references.ReasonCallbackGone, a.At)
+				return db.endTracking(tx, &ref, references.ReasonCallbackGone, a.At)
 			}
 			return nil
 		}
@@ -438,13 +438,13 @@ func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job ref
 			unsubscribe = unsubscribeReason
 		}
 		if unsubscribe == references.ReasonCallbackGone {
-			return db.unsubscribe(tx, &ref, unsubscribe, a.At)
+			return db.endTracking(tx, &ref, unsubscribe, a.At)
 		}
 		if err := setDeliveryState(tx, ref.ID, st, applyStream(&ref, next)); err != nil {
 			return err
 		}
 		if unsubscribe != "" && ref.Active() {
-			return db.unsubscribe(tx, &ref, unsubscribe, a.At)
+			return db.endTracking(tx, &ref, unsubscribe, a.At)
 		}
 		return putRef(tx, &ref)
 	})

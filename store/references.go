@@ -208,16 +208,24 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 		if !ref.Active() {
 			return nil
 		}
-		final := references.UnsubscribedUpdate(reason, at)
-		if err := appendUpdate(tx, &ref, &final, nil); err != nil {
-			return err
-		}
-		return db.unsubscribe(tx, &ref, reason, at)
+		return db.endTracking(tx, &ref, reason, at)
 	})
 	if err != nil {
 		return references.Reference{}, fmt.Errorf("unsubscribe %s: %w", id, err)
 	}
 	return ref, nil
+}
+
+// endTracking appends the final reference.unsubscribed update with reason to the feed
+// and unsubscribes ref, for the ends of tracking that do not come from a poll (which
+// brings its own final update): a user's DELETE, and a callback gone or failing. After
+// the latter two the update is not delivered, but pull consumers read it in the feed.
+func (db *DB) endTracking(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
+	final := references.UnsubscribedUpdate(reason, at)
+	if err := appendUpdate(tx, ref, &final, nil); err != nil {
+		return err
+	}
+	return db.unsubscribe(tx, ref, reason, at)
 }
 
 // unsubscribe marks ref unsubscribed and removes it from the due and identifier

@@ -98,6 +98,11 @@ func runAttempts(t *testing.T, open Opener) {
 			if log := f.deliveries(acctA, ref.ID); len(log) != 1 || log[0].Outcome != references.OutcomeGone {
 				t.Errorf("delivery log %+v, want the gone attempt", log)
 			}
+			// The feed ends with the final update, for pull consumers; it is not sent.
+			ups, err := f.b.ListUpdates(f.ctx, acctA, ref.ID, 0, 10)
+			if err != nil || len(ups) != 3 || ups[2].Type != references.UpdateUnsubscribed || ups[2].UnsubscribeReason != references.ReasonCallbackGone {
+				t.Errorf("feed after a 410 = %d updates, %v; want the 2 and a final reference.unsubscribed (callback_gone)", len(ups), err)
+			}
 			f.clk.Advance(time.Hour)
 			f.noDeliveryDue("the receiver answered 410")
 			f.noPollDue(ref.ID, "the receiver answered 410")
