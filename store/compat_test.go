@@ -529,6 +529,9 @@ func retentionOnV1(t *testing.T, fixture string) {
 		if _, err := db.GetReference(ctx, "acct_alpha", id); !errors.Is(err, references.ErrNotFound) {
 			t.Errorf("%s after the prune: %v, want not found", id, err)
 		}
+		if left := keysNaming(t, db, id); len(left) != 0 {
+			t.Errorf("keys naming %s are left in %q", id, left)
+		}
 	}
 	st, err := db.Stats(ctx)
 	if err != nil || st.ActiveReferences != 2 || st.UnsubscribedReferences != 0 || st.PendingDeliveries != 1 || st.Pruned != got {
