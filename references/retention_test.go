@@ -18,7 +18,7 @@ func TestReference_Forgettable(t *testing.T) {
 		want           bool
 	}{
 		{"ActiveNever", StatusActive, "", "", nil, 0, 0, false},
-		{"UnsubscribedBeforeTheCutoff", StatusUnsubscribed, ReasonUser, "https://r.example/h", &before, 3, 1, true},
+		{"UnsubscribedBeforeTheCutoff", StatusUnsubscribed, ReasonCallbackGone, "https://r.example/h", &before, 3, 1, true},
 		{"UnsubscribedAtTheCutoffIsKept", StatusUnsubscribed, ReasonUser, "", &at, 0, 0, false},
 		{"WithoutAnUnsubscribeTimeIsKept", StatusUnsubscribed, ReasonUser, "", nil, 0, 0, false},
 		{"DrainingFeedIsKept", StatusUnsubscribed, ReasonTrackingComplete, "https://r.example/h", &before, 3, 2, false},

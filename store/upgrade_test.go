@@ -30,7 +30,7 @@ func TestUpgrade_RebuildsWhatSchema1Lacks(t *testing.T) {
 		t.Fatal(err)
 	}
 	refs := []references.Reference{fullRef(t, db, 1, 2), fullRef(t, db, 2, 2), fullRef(t, db, 3, 2)}
-	if _, err := db.UnsubscribeReference(ctx, "a", refs[0].ID, references.ReasonUser, clk.Now()); err != nil {
+	if _, err := db.UnsubscribeReference(ctx, "a", refs[0].ID, references.ReasonCallbackGone, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	idem := &references.IdempotencyKey{Key: "k", RequestHash: "h", ExpiresAt: clk.Now().Add(time.Hour)}

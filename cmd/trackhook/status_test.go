@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -157,7 +158,8 @@ func TestStatus_PrintsWhatRetentionRemoved(t *testing.T) {
 	}
 	for _, want := range []string{
 		"references      0 active, 0 unsubscribed\n",
-		"retention       removed 2 references, 0 updates, 0 delivery attempts, 2 idempotency keys since the store was created\n",
+		fmt.Sprintf("retention       removed 2 references, %d %s, 0 delivery attempts, 2 idempotency keys since the store was created\n",
+			got.Updates, plural(got.Updates, "update", "updates")),
 		"last prune      2026-03-03T10:00:00Z, 5m0s ago\n",
 	} {
 		if !strings.Contains(out.String(), want) {
@@ -172,7 +174,7 @@ func TestStatus_PrintsWhatRetentionRemoved(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if st.Pruned != (api.PruneCounts{References: 2, IdempotencyKeys: 2}) || st.LastPrunedAt == nil || !st.LastPrunedAt.Equal(clk.Now()) {
+	if st.Pruned != (api.PruneCounts{References: 2, Updates: got.Updates, IdempotencyKeys: 2}) || st.LastPrunedAt == nil || !st.LastPrunedAt.Equal(clk.Now()) {
 		t.Errorf("status --json: %s", out)
 	}
 }
