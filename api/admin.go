@@ -59,6 +59,11 @@ func ReadStatus(ctx context.Context, r StatusReporter) (StoreStatus, error) {
 		UnsubscribedReferences: st.UnsubscribedReferences,
 		PendingDeliveries:      st.PendingDeliveries,
 		FileBytes:              st.FileBytes,
+		Pruned: PruneCounts{
+			Updates: st.Pruned.Updates, DeliveryAttempts: st.Pruned.Attempts,
+			IdempotencyKeys: st.Pruned.IdempotencyKeys, References: st.Pruned.References,
+		},
+		LastPrunedAt: st.LastPruneAt,
 	}
 	u, err := r.OldestUndelivered(ctx)
 	if err != nil || u == nil {
@@ -79,6 +84,18 @@ type StoreStatus struct {
 	FileBytes         int64 `json:"file_bytes"`
 	// OldestUndelivered is the oldest update waiting for delivery, nil when none is.
 	OldestUndelivered *PendingUpdate `json:"oldest_undelivered"`
+	// Pruned is what retention deleted since the store was created.
+	Pruned PruneCounts `json:"pruned"`
+	// LastPrunedAt is when retention last ran, nil before it first did.
+	LastPrunedAt *time.Time `json:"last_pruned_at"`
+}
+
+// PruneCounts are references.PruneCounts on the wire.
+type PruneCounts struct {
+	Updates          int64 `json:"updates"`
+	DeliveryAttempts int64 `json:"delivery_attempts"`
+	IdempotencyKeys  int64 `json:"idempotency_keys"`
+	References       int64 `json:"references"`
 }
 
 // PendingUpdate names an update waiting for delivery, without its snapshot.

@@ -34,7 +34,7 @@ func statusFor(code string) int {
 		return http.StatusBadRequest
 	case references.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case codeForbidden:
+	case codeForbidden, references.CodeQuotaExceeded:
 		return http.StatusForbidden
 	case references.CodeNotFound:
 		return http.StatusNotFound

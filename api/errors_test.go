@@ -27,6 +27,7 @@ var everyCode = []struct {
 	{codeBadRequest, 400},
 	{references.CodeUnauthorized, 401},
 	{codeForbidden, 403},
+	{references.CodeQuotaExceeded, 403},
 	{references.CodeNotFound, 404},
 	{codeMethodNotAllowed, 405},
 	{references.CodeConflict, 409},

@@ -81,7 +81,8 @@ func echoPath(p string) string {
 
 // withEveryRoute turns on the optional routes, so the served API is the whole spec.
 func withEveryRoute(c *setupConfig) {
-	c.api.Status = fixedStatus{references.Stats{ActiveReferences: 1}}
+	pruned := time.Date(2026, 3, 1, 11, 50, 0, 0, time.UTC)
+	c.api.Status = fixedStatus{references.Stats{ActiveReferences: 1, Pruned: references.PruneCounts{Updates: 3, References: 1}, LastPruneAt: &pruned}}
 }
 
 // fixedStatus is a StatusReporter with a set answer and nothing waiting.
@@ -357,6 +358,10 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	sc.run(t, call{name: "rotations over the limit", method: http.MethodPost, path: "/account/webhook-secret/rotate", key: strict.keyA, status: 429})
 	sc.run(t, call{name: "a failed authentication", method: http.MethodGet, path: "/references", key: "thk_nope", status: 401})
 	sc.run(t, call{name: "failed authentications over the limit", method: http.MethodGet, path: "/references", key: "thk_nope", status: 429})
+	quota := setup(t, func(c *setupConfig) { c.service.MaxActivePerAccount = 1 })
+	qc := newConformance(t, loadSpec(t), quota, seen)
+	qc.run(t, call{name: "create within the quota", method: http.MethodPost, path: "/references", key: quota.keyA, body: `{"booking_number":"BK123456","carrier_code":"HLCU"}`, status: 201})
+	qc.run(t, call{name: "create beyond the quota", method: http.MethodPost, path: "/references", key: quota.keyA, body: `{"booking_number":"BK654321","carrier_code":"HLCU"}`, status: 403})
 
 	broken := setup(t, func(c *setupConfig) {
 		c.api.Ready = func(context.Context) error { return errors.New("store closed") }

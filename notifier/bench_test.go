@@ -124,7 +124,7 @@ func BenchmarkDeliveries(b *testing.B) {
 			ID: references.NewID("ref_"), AccountID: "acct", ContainerID: fmt.Sprintf("BNCU%07d", i),
 			CarrierCode: "DEMO", CallbackURL: rcv.URL + "/hooks", Status: references.StatusActive,
 			CreatedAt: now, UpdatedAt: now, NextPollAt: &now,
-		}, nil)
+		}, references.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

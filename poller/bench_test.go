@@ -79,7 +79,7 @@ func BenchmarkPollOne(b *testing.B) {
 			ID: references.NewID("ref_"), AccountID: "acct", BookingNumber: fmt.Sprintf("BK%06d", i),
 			CarrierCode: "DEMO", CallbackURL: "https://example.com/hooks", Status: references.StatusActive,
 			CreatedAt: now, UpdatedAt: now, NextPollAt: &now,
-		}, nil)
+		}, references.CreateOptions{})
 		if err != nil {
 			b.Fatal(err)
 		}

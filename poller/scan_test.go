@@ -41,7 +41,7 @@ func TestScan_QueuesEveryDueReferenceNotOneQueueFull(t *testing.T) {
 			ID: references.NewID("ref_"), AccountID: "acct", BookingNumber: fmt.Sprintf("BK%04d", i), CarrierCode: "MAEU",
 			Status: references.StatusActive, CreatedAt: now, UpdatedAt: now, NextPollAt: &next,
 		}
-		if _, _, err := db.CreateReference(ctx, ref, nil); err != nil {
+		if _, _, err := db.CreateReference(ctx, ref, references.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -33,13 +33,16 @@ type Backend interface {
 // ReferenceStore keeps the tracked references.
 type ReferenceStore interface {
 	// CreateReference stores a new active reference, due for its first poll at once.
-	// When idem is set and a reference was already created under the same key, it
-	// returns that reference and replayed=true instead (or an error with
+	// When opts.Idempotency is set and a reference was already created under the same
+	// key, it returns that reference and replayed=true instead (or an error with
 	// CodeIdempotencyMismatch when the request differed: the stored hash does not
-	// match, see IdempotencyKey.Matches). An active reference with the
+	// match, see IdempotencyKey.Matches); a key whose reference retention deleted is
+	// free again. An active reference with the
 	// same identifier and carrier in the account is an *Error with CodeConflict and
-	// ReferenceID set.
-	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
+	// ReferenceID set. With opts.MaxActive above 0, a reference that would make the
+	// account's active references more than that is refused with QuotaExceeded; the
+	// count is kept in the transactions that change it, never counted per create.
+	CreateReference(ctx context.Context, ref Reference, opts CreateOptions) (stored Reference, replayed bool, err error)
 	// GetReference returns the account's reference, or ErrNotFound (also for another
 	// account's).
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
@@ -147,10 +150,14 @@ type AccountStore interface {
 
 // Maintenance is what operators and retention need.
 type Maintenance interface {
-	// PruneUpdates deletes up to max feed entries created before cutoff, oldest first,
-	// keeping those still to be delivered (not after an unsubscribe that stops
-	// delivery) or queued for redelivery. It returns how many it deleted.
-	PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error)
+	// Prune deletes what retention no longer keeps (see PruneRequest), oldest first
+	// within each kind, at most req.Max records in all, in one transaction where the
+	// backend has them. It returns what it deleted, adds it to the counts of Stats and
+	// records the time of this prune there (the backend's clock).
+	Prune(ctx context.Context, req PruneRequest) (PruneCounts, error)
+	// Stats returns the store's counts, read at the cost of a few keys whatever the
+	// store's size.
+	Stats(ctx context.Context) (Stats, error)
 	// Backup writes a consistent copy of the store to w.
 	Backup(ctx context.Context, w io.Writer) (int64, error)
 	Ping(ctx context.Context) error

@@ -16,6 +16,8 @@ const (
 	CodeInternal     = "internal"     // anything unexpected; details are only logged
 	// CodeIdempotencyMismatch: an Idempotency-Key was reused with a different request.
 	CodeIdempotencyMismatch = "idempotency_mismatch"
+	// CodeQuotaExceeded: the account is at a quota (of active references).
+	CodeQuotaExceeded = "quota_exceeded"
 )
 
 // Error is a domain error with a machine-readable code and a message written for the

@@ -12,12 +12,9 @@ import (
 
 // Store is what the Service needs of persistence. store.DB implements it.
 type Store interface {
-	// CreateReference stores a new active reference and its first due time. When idem
-	// is set and a reference was already created under the same key, it returns that
-	// reference and replayed=true instead (or an error with CodeIdempotencyMismatch when
-	// the request differed). An active reference with the same identifier and carrier in the
-	// account is an *Error with CodeConflict and ReferenceID set.
-	CreateReference(ctx context.Context, ref Reference, idem *IdempotencyKey) (stored Reference, replayed bool, err error)
+	// CreateReference stores a new active reference and its first due time, under the
+	// conditions of opts (see ReferenceStore.CreateReference).
+	CreateReference(ctx context.Context, ref Reference, opts CreateOptions) (stored Reference, replayed bool, err error)
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
 	// UnsubscribeReference stops tracking and ends the feed with a
@@ -104,6 +101,8 @@ type ServiceOptions struct {
 	// destination (the notifier's SSRF guard). Its error is shown to the client.
 	CheckCallback func(ctx context.Context, rawURL string) error
 	Now           func() time.Time
+	// MaxActivePerAccount is each account's quota of active references; 0: none.
+	MaxActivePerAccount int
 }
 
 // Service is the references API: validation and account scoping in front of the Store.
@@ -186,7 +185,7 @@ func (s *Service) Create(ctx context.Context, accountID string, req CreateReques
 			ExpiresAt: now.Add(IdempotencyTTL),
 		}
 	}
-	return s.store.CreateReference(ctx, ref, idem)
+	return s.store.CreateReference(ctx, ref, CreateOptions{Idempotency: idem, MaxActive: s.opts.MaxActivePerAccount})
 }
 
 func (s *Service) validateCreate(ctx context.Context, req CreateRequest) (Reference, error) {

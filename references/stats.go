@@ -1,5 +1,7 @@
 package references
 
+import "time"
+
 // Stats are a store's counts, for operators: GET /admin/status, `trackhook status` and
 // the metrics read them. The store keeps them as it changes, so reading them costs
 // the same whatever its size.
@@ -14,4 +16,9 @@ type Stats struct {
 	// Commits is how many write transactions the store has committed since it was
 	// created. Polls that change nothing add none.
 	Commits int64
+	// Pruned counts what retention deleted since the store was created, by kind.
+	Pruned PruneCounts
+	// LastPruneAt is when retention last pruned (whether or not it found anything to
+	// delete), nil before the first prune.
+	LastPruneAt *time.Time
 }

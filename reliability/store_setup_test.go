@@ -56,7 +56,7 @@ func addReference(t *testing.T, db *store.DB, accountID, callbackURL string, ser
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	stored, _, err := db.CreateReference(context.Background(), ref, nil)
+	stored, _, err := db.CreateReference(context.Background(), ref, references.CreateOptions{})
 	if err != nil {
 		t.Fatalf("add reference: %v", err)
 	}

@@ -265,7 +265,7 @@ func BenchmarkCreateReference(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			ref := withCallback(newRef("a", fmt.Sprintf("CRTU%07d", next.Add(1)), now), "https://example.com/hook")
-			if _, _, err := db.CreateReference(context.Background(), ref, nil); err != nil {
+			if _, _, err := db.CreateReference(context.Background(), ref, references.CreateOptions{}); err != nil {
 				b.Error(err)
 				return
 			}

@@ -340,11 +340,11 @@ func writeToV1(t *testing.T, fixture string) {
 	// request is refused.
 	idem := before.Idempotency[0]
 	ref := references.Reference{ID: "ref_new", AccountID: idem.AccountID, BookingNumber: "BK99999999", CarrierCode: "HLCU"}
-	got, replayed, err := db.CreateReference(ctx, ref, &references.IdempotencyKey{Key: idem.Key, RequestHash: idem.RequestHash, ExpiresAt: v1Now.Add(time.Hour)})
+	got, replayed, err := db.CreateReference(ctx, ref, references.CreateOptions{Idempotency: &references.IdempotencyKey{Key: idem.Key, RequestHash: idem.RequestHash, ExpiresAt: v1Now.Add(time.Hour)}})
 	if err != nil || !replayed || got.ID != idem.ReferenceID {
 		t.Fatalf("replay of %s: %s, replayed=%v, %v", idem.Key, got.ID, replayed, err)
 	}
-	_, _, err = db.CreateReference(ctx, ref, &references.IdempotencyKey{Key: idem.Key, RequestHash: "other", ExpiresAt: v1Now.Add(time.Hour)})
+	_, _, err = db.CreateReference(ctx, ref, references.CreateOptions{Idempotency: &references.IdempotencyKey{Key: idem.Key, RequestHash: "other", ExpiresAt: v1Now.Add(time.Hour)}})
 	if references.ErrorCode(err) != references.CodeIdempotencyMismatch {
 		t.Fatalf("reused key with another request: %v", err)
 	}
@@ -356,7 +356,7 @@ func writeToV1(t *testing.T, fixture string) {
 		CallbackURL: "https://hooks.beta.example/new", Status: references.StatusActive,
 		CreatedAt: v1Now, UpdatedAt: v1Now, NextPollAt: &next, PollInterval: references.Duration(time.Hour),
 	}
-	if _, _, err := db.CreateReference(ctx, ref, nil); err != nil {
+	if _, _, err := db.CreateReference(ctx, ref, references.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	old := findRef(t, before.References, "ref_v1container")
@@ -445,4 +445,97 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestOpen_UpgradesAV1StoreForRetentionAndQuotas: opening a v1 file upgrades it to the
+// current schema, with retention's indexes and the accounts' counts of active
+// references filled from what it holds, so that a quota counts the references created
+// before the upgrade and retention finds their old records.
+func TestOpen_UpgradesAV1StoreForRetentionAndQuotas(t *testing.T) {
+	for _, fixture := range v1Fixtures {
+		t.Run(filepath.Base(fixture), func(t *testing.T) {
+			t.Run("Quota", func(t *testing.T) { quotaOnV1(t, fixture) })
+			t.Run("Retention", func(t *testing.T) { retentionOnV1(t, fixture) })
+		})
+	}
+}
+
+// quotaOnV1 checks that the fixture's active references count against a quota:
+// acct_alpha and acct_beta have one each.
+func quotaOnV1(t *testing.T, fixture string) {
+	ctx := context.Background()
+	db := openV1Copy(t, fixture)
+	var version []byte
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		version = bytes.Clone(tx.Bucket(bucketMeta).Get([]byte("schema_version")))
+		return nil
+	})
+	if !bytes.Equal(version, u64(SchemaVersion)) {
+		t.Fatalf("schema version after opening a v1 file: %x, want %d", version, SchemaVersion)
+	}
+	checkIndexes(t, db)
+	next := v1Now
+	newRef := func(acct, booking string) references.Reference {
+		return references.Reference{
+			ID: references.NewID("ref_"), AccountID: acct, BookingNumber: booking, CarrierCode: "HLCU",
+			Status: references.StatusActive, CreatedAt: v1Now, UpdatedAt: v1Now, NextPollAt: &next,
+		}
+	}
+	one := references.CreateOptions{MaxActive: 1}
+	for _, acct := range v1Accounts {
+		_, _, err := db.CreateReference(ctx, newRef(acct, "BK77777777"), one)
+		if references.ErrorCode(err) != references.CodeQuotaExceeded {
+			t.Errorf("%s: create under a quota of 1 = %v, want quota_exceeded: its v1 reference counts", acct, err)
+		}
+	}
+	if _, _, err := db.CreateReference(ctx, newRef("acct_beta", "BK77777777"), references.CreateOptions{MaxActive: 2}); err != nil {
+		t.Errorf("acct_beta: create under a quota of 2: %v", err)
+	}
+	idem := v1IdempotencyKeys["acct_alpha"][0]
+	rec := readV1(t, db).Idempotency[0]
+	replay := references.CreateOptions{MaxActive: 1, Idempotency: &references.IdempotencyKey{Key: idem, RequestHash: rec.RequestHash, ExpiresAt: v1Now.Add(time.Hour)}}
+	if got, replayed, err := db.CreateReference(ctx, newRef("acct_alpha", "BK88888888"), replay); err != nil || !replayed || got.ID != rec.ReferenceID {
+		t.Errorf("replay of %s at the quota = %s replayed %t, %v; want %s replayed", idem, got.ID, replayed, err, rec.ReferenceID)
+	}
+	if _, err := db.UnsubscribeReference(ctx, "acct_alpha", "ref_v1container", references.ReasonUser, v1Now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CreateReference(ctx, newRef("acct_alpha", "BK77777777"), one); err != nil {
+		t.Errorf("acct_alpha: create after unsubscribing its v1 reference: %v", err)
+	}
+	checkIndexes(t, db)
+}
+
+// retentionOnV1 checks that retention finds the fixture's records: the two
+// unsubscribed references (delivered, or never delivering), every attempt, and the
+// idempotency key once it expired.
+func retentionOnV1(t *testing.T, fixture string) {
+	ctx := context.Background()
+	db := openV1Copy(t, fixture)
+	before := readV1(t, db)
+	attempts := 0
+	for _, log := range before.Deliveries {
+		attempts += len(log)
+	}
+	later := v1Now.Add(24 * time.Hour)
+	got, err := db.Prune(ctx, references.PruneRequest{Attempts: later, IdempotencyKeys: later, Unsubscribed: later, Max: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (references.PruneCounts{References: 2, Updates: 2, Attempts: int64(attempts), IdempotencyKeys: 1}); got != want {
+		t.Fatalf("Prune of a v1 file = %+v, want %+v", got, want)
+	}
+	for _, id := range []string{"ref_v1bol", "ref_v1booking"} {
+		if _, err := db.GetReference(ctx, "acct_alpha", id); !errors.Is(err, references.ErrNotFound) {
+			t.Errorf("%s after the prune: %v, want not found", id, err)
+		}
+		if left := keysNaming(t, db, id); len(left) != 0 {
+			t.Errorf("keys naming %s are left in %q", id, left)
+		}
+	}
+	st, err := db.Stats(ctx)
+	if err != nil || st.ActiveReferences != 2 || st.UnsubscribedReferences != 0 || st.PendingDeliveries != 1 || st.Pruned != got {
+		t.Errorf("stats after the prune: %+v, %v", st, err)
+	}
+	checkIndexes(t, db)
 }

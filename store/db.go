@@ -22,8 +22,10 @@ import (
 )
 
 // SchemaVersion is the layout version this code reads and writes. A file written by a
-// newer version is refused rather than misread.
-const SchemaVersion = 1
+// newer version is refused rather than misread; an older one is upgraded at Open (see
+// upgrade.go). Version 2 added the indexes and counts retention and quotas need, which
+// a version 1 binary would not keep: it refuses the file.
+const SchemaVersion = 2
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")
@@ -47,12 +49,19 @@ var (
 	bucketDelivery    = []byte("delivery_state")  // ref id -> deliveryState
 	bucketRedeliver   = []byte("redeliver")       // ref id \0 update id -> requested_at(8)
 	bucketAttempts    = []byte("attempts")        // ref id \0 n(8) -> DeliveryAttempt
+
+	// Since schema 2: retention's indexes (see prune.go) and the quota's counts.
+	bucketAttemptsAge = []byte("attempts_by_time")      // attempted_at(8) ref id \0 n(8) -> nil
+	bucketIdemExpiry  = []byte("idempotency_by_expiry") // expires_at(8) account \0 key -> nil
+	bucketUnsubAge    = []byte("unsubscribed_by_time")  // unsubscribed_at(8) ref id -> nil
+	bucketActiveCount = []byte("active_by_account")     // account id -> active references(8)
 )
 
 var allBuckets = [][]byte{
 	bucketMeta, bucketAccounts, bucketAPIKeys, bucketRefs, bucketRefsByAcct, bucketRefsByIdent,
 	bucketDue, bucketShipments, bucketUpdates, bucketUpdatesAge, bucketIdempotency,
 	bucketOutbox, bucketDelivery, bucketRedeliver, bucketAttempts,
+	bucketAttemptsAge, bucketIdemExpiry, bucketUnsubAge, bucketActiveCount,
 }
 
 // Options configures Open.
@@ -107,7 +116,11 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db := &DB{bolt: b, sched: &schedule{}, leases: newLeases(), clock: clock.OrReal(opts.Clock), log: opts.Logger}
 	db.group = &groupCommit{db: b, failed: db.commitFailed}
-	if err := db.migrate(); err != nil {
+	version, err := db.migrate()
+	if err == nil && version < SchemaVersion {
+		err = db.upgrade(version)
+	}
+	if err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -118,8 +131,10 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func (db *DB) migrate() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+// migrate creates the buckets that are missing and returns the file's schema version:
+// SchemaVersion for a new file, an older one for upgrade to bring up to date.
+func (db *DB) migrate() (version uint64, err error) {
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -129,14 +144,17 @@ func (db *DB) migrate() error {
 		v := meta.Get([]byte("schema_version"))
 		switch {
 		case v == nil:
+			version = SchemaVersion
 			return meta.Put([]byte("schema_version"), u64(SchemaVersion))
 		case len(v) != 8:
 			return fmt.Errorf("schema version is corrupt (%d bytes)", len(v))
 		case binary.BigEndian.Uint64(v) > SchemaVersion:
 			return fmt.Errorf("%w: schema %d, this binary reads up to %d", ErrNewerSchema, binary.BigEndian.Uint64(v), SchemaVersion)
 		}
+		version = binary.BigEndian.Uint64(v)
 		return nil
 	})
+	return version, err
 }
 
 // Close writes the due times kept in memory (see schedule) and closes the file.

@@ -112,7 +112,7 @@ func release(t testing.TB, db *DB, lease references.Lease) {
 // mustCreate stores ref and returns it as stored.
 func mustCreate(t testing.TB, db *DB, ref references.Reference) references.Reference {
 	t.Helper()
-	got, _, err := db.CreateReference(context.Background(), ref, nil)
+	got, _, err := db.CreateReference(context.Background(), ref, references.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestOpen_ReopenKeepsEverything(t *testing.T) {
 	if err := db.CreateAPIKey(ctx, stored); err != nil {
 		t.Fatal(err)
 	}
-	ref, _, err := db.CreateReference(ctx, newRef("acct", "MSCU1234566", now), nil)
+	ref, _, err := db.CreateReference(ctx, newRef("acct", "MSCU1234566", now), references.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,17 +207,17 @@ func TestOpen_ReopenKeepsEverything(t *testing.T) {
 func TestCreateReference_ConflictAndAccountScope(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
-	first, _, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), nil)
+	first, _, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), nil)
+	_, _, err = db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{})
 	var e *references.Error
 	if !errors.As(err, &e) || e.Code != references.CodeConflict || e.ReferenceID != first.ID {
 		t.Fatalf("duplicate create: got %v, want conflict naming %s", err, first.ID)
 	}
 	// Another account may track the same container.
-	if _, _, err := db.CreateReference(ctx, newRef("b", "MSCU1234566", clock.Now()), nil); err != nil {
+	if _, _, err := db.CreateReference(ctx, newRef("b", "MSCU1234566", clock.Now()), references.CreateOptions{}); err != nil {
 		t.Fatalf("same container in another account: %v", err)
 	}
 	if _, err := db.GetReference(ctx, "b", first.ID); !errors.Is(err, references.ErrNotFound) {
@@ -227,7 +227,7 @@ func TestCreateReference_ConflictAndAccountScope(t *testing.T) {
 	if _, err := db.UnsubscribeReference(ctx, "a", first.ID, references.ReasonUser, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), nil); err != nil {
+	if _, _, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{}); err != nil {
 		t.Fatalf("re-create after unsubscribe: %v", err)
 	}
 }
@@ -236,26 +236,26 @@ func TestCreateReference_Idempotency(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	idem := &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: clock.Now().Add(24 * time.Hour)}
-	first, replayed, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), idem)
+	first, replayed, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{Idempotency: idem})
 	if err != nil || replayed {
 		t.Fatalf("first create: %v replayed=%v", err, replayed)
 	}
-	again, replayed, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), idem)
+	again, replayed, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{Idempotency: idem})
 	if err != nil || !replayed || again.ID != first.ID {
 		t.Fatalf("replay: id %s (want %s), replayed=%v, %v", again.ID, first.ID, replayed, err)
 	}
 	other := *idem
 	other.RequestHash = "h2"
-	if _, _, err := db.CreateReference(ctx, newRef("a", "CSQU3054383", clock.Now()), &other); references.ErrorCode(err) != "idempotency_mismatch" {
+	if _, _, err := db.CreateReference(ctx, newRef("a", "CSQU3054383", clock.Now()), references.CreateOptions{Idempotency: &other}); references.ErrorCode(err) != "idempotency_mismatch" {
 		t.Fatalf("same key, other request: got %v", err)
 	}
 	// Another account's identical key is its own.
-	if _, replayed, err := db.CreateReference(ctx, newRef("b", "MSCU1234566", clock.Now()), idem); err != nil || replayed {
+	if _, replayed, err := db.CreateReference(ctx, newRef("b", "MSCU1234566", clock.Now()), references.CreateOptions{Idempotency: idem}); err != nil || replayed {
 		t.Fatalf("other account, same key: replayed=%v %v", replayed, err)
 	}
 	// After the key expires it is forgotten: the create runs (and conflicts).
 	clock.Advance(25 * time.Hour)
-	if _, _, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), idem); !errors.Is(err, references.ErrConflict) {
+	if _, _, err := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{Idempotency: idem}); !errors.Is(err, references.ErrConflict) {
 		t.Fatalf("expired key: got %v, want conflict", err)
 	}
 }
@@ -268,7 +268,7 @@ func TestListReferences_PagesInCreationOrder(t *testing.T) {
 		ref := newRef("a", "", clock.Now())
 		ref.ContainerID = ""
 		ref.BookingNumber = "BK" + string(rune('A'+i)) + "0001"
-		if _, _, err := db.CreateReference(ctx, ref, nil); err != nil {
+		if _, _, err := db.CreateReference(ctx, ref, references.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		want = append(want, ref.ID)
@@ -279,7 +279,7 @@ func TestListReferences_PagesInCreationOrder(t *testing.T) {
 			db.UnsubscribeReference(ctx, "a", ref.ID, references.ReasonUser, clock.Now())
 		}
 	}
-	if _, _, err := db.CreateReference(ctx, newRef("b", "MSCU1234566", clock.Now()), nil); err != nil {
+	if _, _, err := db.CreateReference(ctx, newRef("b", "MSCU1234566", clock.Now()), references.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -376,7 +376,7 @@ func TestRecordPoll_AppendsFeedMovesScheduleAndQueuesDelivery(t *testing.T) {
 func TestRecordPoll_DropsResultForUnsubscribedReference(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
-	ref, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), nil)
+	ref, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{})
 	// The reference is unsubscribed while its poll is under way.
 	claim, err := db.ClaimPoll(ctx, testOwner, ref.ID, time.Minute)
 	if err != nil {
@@ -457,7 +457,7 @@ func TestOutbox_OrderRetriesGiveUpAndFilter(t *testing.T) {
 	ref := newRef("a", "MSCU1234566", now)
 	ref.CallbackURL = "https://example.com/hook"
 	ref.EventTypes = []string{string(references.UpdateShipment)}
-	ref, _, _ = db.CreateReference(ctx, ref, nil)
+	ref, _, _ = db.CreateReference(ctx, ref, references.CreateOptions{})
 	recordPoll(t, db, ref.ID, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 		{ID: "upd_1", Type: references.UpdateShipment, CreatedAt: now},
 		{ID: "upd_2", Type: references.UpdateTrackingFailed, CreatedAt: now}, // filtered out
@@ -575,7 +575,7 @@ func TestPruneUpdates_KeepsUndelivered(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	pull, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", now), nil)
+	pull, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", now), references.CreateOptions{})
 	push := mustCreate(t, db, withCallback(newRef("a", "CSQU3054383", now), "https://example.com/hook"))
 	for i := 0; i < 3; i++ {
 		at := now.Add(time.Duration(i) * 24 * time.Hour)
@@ -583,7 +583,7 @@ func TestPruneUpdates_KeepsUndelivered(t *testing.T) {
 			recordPoll(t, db, id, references.PollResult{PolledAt: at, NextPollAt: at, Updates: []references.Update{{Type: references.UpdateShipment, CreatedAt: at}}})
 		}
 	}
-	n, err := db.PruneUpdates(ctx, now.Add(36*time.Hour), 1000)
+	n, err := pruneUpdates(ctx, db, now.Add(36*time.Hour), 1000)
 	if err != nil || n != 2 {
 		t.Fatalf("pruned %d, %v; want the pull reference's 2 old updates", n, err)
 	}
@@ -595,7 +595,7 @@ func TestPruneUpdates_KeepsUndelivered(t *testing.T) {
 	}
 	// Bounded: max limits one call.
 	recordPoll(t, db, pull.ID, references.PollResult{PolledAt: now, NextPollAt: now})
-	if n, _ := db.PruneUpdates(ctx, now.Add(96*time.Hour), 0); n != 0 {
+	if n, _ := pruneUpdates(ctx, db, now.Add(96*time.Hour), 0); n != 0 {
 		t.Fatalf("max 0 deleted %d", n)
 	}
 }
@@ -637,7 +637,7 @@ func TestAPIKeys_RevokeAndRotateSecrets(t *testing.T) {
 func TestBackup_IsAConsistentCopy(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
-	ref, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), nil)
+	ref, _, _ := db.CreateReference(ctx, newRef("a", "MSCU1234566", clock.Now()), references.CreateOptions{})
 	var buf bytes.Buffer
 	n, err := db.Backup(ctx, &buf)
 	if err != nil || n != int64(buf.Len()) || n == 0 {
@@ -673,7 +673,7 @@ func TestStats_CountersFollowChanges(t *testing.T) {
 	db, clock := mustOpen(t)
 	now := clock.Now()
 	push := mustCreate(t, db, withCallback(newRef("a", "MSCU1234566", now), "https://example.com/hook"))
-	pull, _, _ := db.CreateReference(ctx, newRef("a", "CSQU3054383", now), nil)
+	pull, _, _ := db.CreateReference(ctx, newRef("a", "CSQU3054383", now), references.CreateOptions{})
 	for _, id := range []string{push.ID, pull.ID} {
 		recordPoll(t, db, id, references.PollResult{PolledAt: now, NextPollAt: now, Updates: []references.Update{
 			{Type: references.UpdateShipment, CreatedAt: now.Add(-time.Hour)},

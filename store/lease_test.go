@@ -729,7 +729,7 @@ func TestPruneUpdates_KeepsAnUpdateQueuedForRedelivery(t *testing.T) {
 	if err := db.RequestRedelivery(ctx, "a", ref.ID, "upd_1", now); err != nil {
 		t.Fatal(err)
 	}
-	n, err := db.PruneUpdates(ctx, now.Add(36*time.Hour), 1000)
+	n, err := pruneUpdates(ctx, db, now.Add(36*time.Hour), 1000)
 	if err != nil || n != 1 {
 		t.Fatalf("pruned %d, %v; want only upd_2", n, err)
 	}
@@ -746,7 +746,7 @@ func TestPruneUpdates_KeepsAnUpdateQueuedForRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	release(t, db, claims[0].Lease)
-	if n, err := db.PruneUpdates(ctx, now.Add(36*time.Hour), 1000); err != nil || n != 1 {
+	if n, err := pruneUpdates(ctx, db, now.Add(36*time.Hour), 1000); err != nil || n != 1 {
 		t.Fatalf("pruned %d after the redelivery, %v; want upd_1", n, err)
 	}
 }

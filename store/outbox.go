@@ -483,7 +483,11 @@ func appendAttempt(tx *bolt.Tx, a *references.DeliveryAttempt) error {
 	if err != nil {
 		return err
 	}
-	return putJSON(b, join(str(a.ReferenceID), u64(n)), newAttemptRecord(a))
+	key := join(str(a.ReferenceID), u64(n))
+	if err := tx.Bucket(bucketAttemptsAge).Put(attemptKeyAge(a.At, key), nil); err != nil {
+		return err
+	}
+	return putJSON(b, key, newAttemptRecord(a))
 }
 
 // ListDeliveries returns a page of the reference's delivery log, newest first.

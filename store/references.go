@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,9 +18,10 @@ func notFound(id string) error {
 }
 
 // CreateReference stores a new active reference with its indexes and due time. See
-// references.Store for the idempotency and conflict rules. Concurrent calls are
-// committed together (see groupCommit).
-func (db *DB) CreateReference(ctx context.Context, ref references.Reference, idem *references.IdempotencyKey) (references.Reference, bool, error) {
+// references.ReferenceStore for the idempotency, conflict and quota rules. Concurrent
+// calls are committed together (see groupCommit).
+func (db *DB) CreateReference(ctx context.Context, ref references.Reference, opts references.CreateOptions) (references.Reference, bool, error) {
+	idem := opts.Idempotency
 	var out references.Reference
 	replayed := false
 	err := db.batch(ctx, func(tx *bolt.Tx) error {
@@ -33,8 +35,13 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 				if !idem.Matches(rec.RequestHash) {
 					return references.Errorf(references.CodeIdempotencyMismatch, "Idempotency-Key %q was already used with a different request", idem.Key)
 				}
-				replayed = true
-				return getRef(tx, ref.AccountID, rec.ReferenceID, &out)
+				err := getRef(tx, ref.AccountID, rec.ReferenceID, &out)
+				if !errors.Is(err, references.ErrNotFound) {
+					replayed = err == nil
+					return err
+				}
+				// Retention deleted the reference the key made: the key is free again.
+				out = references.Reference{}
 			}
 		}
 		kind, value := ref.Identifier()
@@ -46,6 +53,9 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 				Message:     fmt.Sprintf("%s %s with carrier %s is already tracked by %s", kind, value, ref.CarrierCode, existing),
 				ReferenceID: string(existing),
 			}
+		}
+		if err := checkQuota(tx, ref.AccountID, opts.MaxActive); err != nil {
+			return err
 		}
 		if err := idx.Put(ik, []byte(ref.ID)); err != nil {
 			return err
@@ -64,9 +74,16 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, ide
 		if err := addCount(tx, countActive, 1); err != nil {
 			return err
 		}
+		if err := addActive(tx, ref.AccountID, 1); err != nil {
+			return err
+		}
 		if idem != nil {
 			rec := idempotencyRecord{ReferenceID: ref.ID, RequestHash: idem.RequestHash, ExpiresAt: idem.ExpiresAt}
-			if err := putJSON(tx.Bucket(bucketIdempotency), join(str(ref.AccountID), []byte(idem.Key)), &rec); err != nil {
+			key := join(str(ref.AccountID), []byte(idem.Key))
+			if err := putJSON(tx.Bucket(bucketIdempotency), key, &rec); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketIdemExpiry).Put(idemKeyAge(idem.ExpiresAt, key), nil); err != nil {
 				return err
 			}
 		}
@@ -247,6 +264,9 @@ func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason referen
 		return err
 	}
 	if err := addCount(tx, countUnsubscribed, 1); err != nil {
+		return err
+	}
+	if err := noteUnsubscribed(tx, ref, at); err != nil {
 		return err
 	}
 	ref.Status = references.StatusUnsubscribed

@@ -24,6 +24,7 @@ func addCount(tx *bolt.Tx, name []byte, delta int64) error {
 	return meta.Put(name, u64(uint64(readCount(meta, name)+delta)))
 }
 
+// readCount reads a counter of the meta bucket (or of another bucket of counts).
 func readCount(meta *bolt.Bucket, name []byte) int64 {
 	v := meta.Get(name)
 	if len(v) != 8 {
@@ -43,6 +44,14 @@ func (db *DB) Stats(ctx context.Context) (references.Stats, error) {
 		s.PendingDeliveries = readCount(meta, countPending)
 		s.FileBytes = tx.Size()
 		s.Commits = int64(tx.ID())
+		s.Pruned = references.PruneCounts{
+			Updates: readCount(meta, countPrunedUpdates), Attempts: readCount(meta, countPrunedAttempts),
+			IdempotencyKeys: readCount(meta, countPrunedIdempotency), References: readCount(meta, countPrunedReferences),
+		}
+		if v := meta.Get(lastPruneAt); len(v) == 8 {
+			at := keyTime(v)
+			s.LastPruneAt = &at
+		}
 		return nil
 	})
 	if err != nil {

@@ -79,59 +79,52 @@ func getUpdate(tx *bolt.Tx, refID string, seq uint64, u *references.Update) (boo
 	return true, nil
 }
 
-// PruneUpdates deletes up to max feed entries created before cutoff, oldest first,
-// keeping those still waiting for delivery or queued for redelivery. It returns how many it deleted. Deleting in
-// bounded batches keeps each commit (and bbolt's freelist) small.
-func (db *DB) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error) {
-	deleted := 0
-	err := db.update(ctx, func(tx *bolt.Tx) error {
-		age := tx.Bucket(bucketUpdatesAge)
-		feed := tx.Bucket(bucketUpdates)
-		refs := map[string]*references.Reference{}
-		pinned := map[string]map[string]bool{} // ref id -> ids of updates queued for redelivery
-		c := age.Cursor()
-		end := timeKey(cutoff)
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && deleted < max; {
-			k = append([]byte(nil), k...) // keep the key past the delete below
-			fk := k[8:]
-			refID := string(fk[:len(fk)-9])
-			seq := binary.BigEndian.Uint64(fk[len(fk)-8:])
-			ref, ok := refs[refID]
-			if !ok {
-				ref = &references.Reference{}
-				if err := getRef(tx, anyAccount, refID, ref); err != nil {
-					ref = nil // the reference is gone: drop its updates
-				}
-				refs[refID] = ref
+// updates deletes feed entries created before cutoff, oldest first, keeping those
+// still waiting for delivery or queued for redelivery.
+func (p *pruning) updates(cutoff time.Time) error {
+	tx := p.tx
+	age := tx.Bucket(bucketUpdatesAge)
+	feed := tx.Bucket(bucketUpdates)
+	refs := map[string]*references.Reference{}
+	pinned := map[string]map[string]bool{} // ref id -> ids of updates queued for redelivery
+	c := age.Cursor()
+	end := timeKey(cutoff)
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) < 0 && p.left > 0; {
+		k = append([]byte(nil), k...) // keep the key past the delete below
+		fk := k[8:]
+		refID := string(fk[:len(fk)-9])
+		seq := binary.BigEndian.Uint64(fk[len(fk)-8:])
+		ref, ok := refs[refID]
+		if !ok {
+			ref = &references.Reference{}
+			if err := getRef(tx, anyAccount, refID, ref); err != nil {
+				ref = nil // the reference is gone: drop its updates
 			}
-			if ref != nil && ref.Delivers() && seq > ref.DeliveredSequence {
-				k, _ = c.Next() // still to be delivered
-				continue
-			}
-			keep, err := queuedForRedelivery(tx, pinned, refID, fk)
-			if err != nil {
-				return err
-			}
-			if keep {
-				k, _ = c.Next()
-				continue
-			}
-			if err := feed.Delete(fk); err != nil {
-				return err
-			}
-			if err := c.Delete(); err != nil {
-				return err
-			}
-			deleted++
-			// After Delete the cursor already points at the next key.
-			k, _ = c.Seek(k)
+			refs[refID] = ref
 		}
-		return nil
-	})
-	if err != nil {
-		return deleted, fmt.Errorf("prune updates: %w", err)
+		if ref != nil && ref.Delivers() && seq > ref.DeliveredSequence {
+			k, _ = c.Next() // still to be delivered
+			continue
+		}
+		keep, err := queuedForRedelivery(tx, pinned, refID, fk)
+		if err != nil {
+			return err
+		}
+		if keep {
+			k, _ = c.Next()
+			continue
+		}
+		if err := feed.Delete(fk); err != nil {
+			return err
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		p.took(&p.got.Updates, 1)
+		// After Delete the cursor already points at the next key.
+		k, _ = c.Seek(k)
 	}
-	return deleted, nil
+	return nil
 }
 
 // queuedForRedelivery reports whether the update at feed key fk has a redelivery

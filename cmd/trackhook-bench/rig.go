@@ -139,7 +139,7 @@ func seed(ctx context.Context, db *store.DB, n int, callback string, prog *progr
 					CallbackURL: callback, Status: references.StatusActive,
 					CreatedAt: now, UpdatedAt: now, NextPollAt: &at,
 				}
-				if _, _, err := db.CreateReference(ctx, ref, nil); err != nil {
+				if _, _, err := db.CreateReference(ctx, ref, references.CreateOptions{}); err != nil {
 					errs <- err
 					return
 				}

@@ -47,6 +47,9 @@ type serveConfig struct {
 	rateBurst                      int
 	shutdownTimeout                time.Duration
 	terminal                       tracking.TerminalRule
+	deliveryLogRetention           time.Duration
+	unsubscribedRetention          time.Duration
+	maxActivePerAccount            int
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -75,6 +78,9 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.Float64Var(&c.rateLimit, "rate-limit", float64(api.DefaultRateLimit), "API requests per second allowed per key")
 	fs.IntVar(&c.rateBurst, "rate-burst", api.DefaultRateBurst, "API request burst allowed per key")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests, polls and deliveries")
+	fs.DurationVar(&c.deliveryLogRetention, "delivery-log-retention", retention.DefaultKeep, "how long entries of the delivery log (attempts, with their response bodies) are kept")
+	fs.DurationVar(&c.unsubscribedRetention, "unsubscribed-retention", retention.DefaultKeep, "how long an unsubscribed reference is kept, with its feed and delivery log, once nothing of it is left to deliver")
+	fs.IntVar(&c.maxActivePerAccount, "max-active-references-per-account", 0, "most active references an account may have; a create beyond it answers 403 quota_exceeded (0: no limit)")
 	terminal := fs.String("terminal-events", "GTIN:EMPTY", "actual events that end tracking after arrival: CODE or CODE:EMPTY|LADEN, comma-separated")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return c, err
@@ -95,8 +101,10 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, errors.New("--poll-interval must be at least --min-poll-interval, and both above 0")
 	case c.pollWorkers <= 0 || c.deliveryWorkers <= 0:
 		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
-	case c.retention <= 0:
-		return c, errors.New("--retention must be above 0")
+	case c.retention <= 0 || c.deliveryLogRetention <= 0 || c.unsubscribedRetention <= 0:
+		return c, errors.New("--retention, --delivery-log-retention and --unsubscribed-retention must be above 0")
+	case c.maxActivePerAccount < 0:
+		return c, errors.New("--max-active-references-per-account must be 0 (no limit) or more")
 	case c.metricsPublic && c.metricsAddr != "":
 		return c, errors.New("--metrics-public opens /metrics on --addr; with --metrics-addr it is served there, without a key, already")
 	}
@@ -163,6 +171,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 		AllowInsecureCallbacks: c.allowInsecure,
 		DefaultPollInterval:    c.pollInterval,
 		MinPollInterval:        c.minPollInterval,
+		MaxActivePerAccount:    c.maxActivePerAccount,
 	}
 	if !c.allowPrivate {
 		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
@@ -197,7 +206,10 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	if err != nil {
 		return nil, err
 	}
-	s.retention = retention.New(db, retention.Options{Keep: c.retention, Logger: log.With("component", "retention")})
+	s.retention = retention.New(db, retention.Options{
+		Keep: c.retention, KeepDeliveryLog: c.deliveryLogRetention, KeepUnsubscribed: c.unsubscribedRetention,
+		Logger: log.With("component", "retention"),
+	})
 
 	apiOpts := api.Options{
 		Logger: log.With("component", "api"), Backup: db, Status: db,

@@ -15,7 +15,8 @@ import (
 	"github.com/trackhook/trackhook/store"
 )
 
-const statusUsage = `trackhook status prints a store's counts and its oldest undelivered update.
+const statusUsage = `trackhook status prints a store's counts, its oldest undelivered update and what
+retention removed.
 
 It reads the store file directly, so the server must be stopped. For a running server,
 ask it instead (admin key):
@@ -75,6 +76,15 @@ func printStatus(e env, path string, st api.StoreStatus, now time.Time) error {
 			u.ID, u.Sequence, u.ReferenceID, u.Type, u.CreatedAt.UTC().Format(time.RFC3339), age)
 	} else {
 		fmt.Fprintf(tw, "oldest waiting\tnone: every update was delivered or given up on\n")
+	}
+	p := st.Pruned
+	fmt.Fprintf(tw, "retention\tremoved %d %s, %d %s, %d delivery %s, %d idempotency %s since the store was created\n",
+		p.References, plural(p.References, "reference", "references"), p.Updates, plural(p.Updates, "update", "updates"),
+		p.DeliveryAttempts, plural(p.DeliveryAttempts, "attempt", "attempts"), p.IdempotencyKeys, plural(p.IdempotencyKeys, "key", "keys"))
+	if st.LastPrunedAt != nil {
+		fmt.Fprintf(tw, "last prune\t%s, %s ago\n", st.LastPrunedAt.UTC().Format(time.RFC3339), now.Sub(*st.LastPrunedAt).Round(time.Second))
+	} else {
+		fmt.Fprintf(tw, "last prune\tnever\n")
 	}
 	return tw.Flush()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -115,8 +116,66 @@ func TestStatus_NothingWaiting(t *testing.T) {
 	if err := status(context.Background(), []string{"--db", path}, e, time.Now); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "references      0 active, 0 unsubscribed") || !strings.Contains(out.String(), "oldest waiting  none") {
+	if !strings.Contains(out.String(), "references      0 active, 0 unsubscribed") || !strings.Contains(out.String(), "oldest waiting  none") ||
+		!strings.Contains(out.String(), "last prune      never\n") {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestStatus_PrintsWhatRetentionRemoved(t *testing.T) {
+	ctx := context.Background()
+	created := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	path := filepath.Join(t.TempDir(), "pruned.db")
+	clk := fakeclock.NewFake(created)
+	db, err := store.Open(path, store.Options{NoSync: true, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.EnsureAccount(ctx, "acct", references.NewWebhookSecret(), created); err != nil {
+		t.Fatal(err)
+	}
+	svc := references.NewService(db, references.ServiceOptions{Now: clk.Now})
+	for _, booking := range []string{"BK123456", "BK654321"} {
+		ref, _, err := svc.Create(ctx, "acct", references.CreateRequest{BookingNumber: booking, CarrierCode: "HLCU", RequestHash: booking}, "key-"+booking)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Unsubscribe(ctx, "acct", ref.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(48 * time.Hour)
+	got, err := db.Prune(ctx, references.PruneRequest{Unsubscribed: clk.Now(), IdempotencyKeys: clk.Now(), Max: 100})
+	if err != nil || got.References != 2 || got.IdempotencyKeys != 2 {
+		t.Fatalf("prune: %+v, %v", got, err)
+	}
+	db.Close()
+
+	e, out, _ := newTestEnv(nil)
+	now := func() time.Time { return clk.Now().Add(5 * time.Minute) }
+	if err := status(ctx, []string{"--db", path}, e, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"references      0 active, 0 unsubscribed\n",
+		fmt.Sprintf("retention       removed 2 references, %d %s, 0 delivery attempts, 2 idempotency keys since the store was created\n",
+			got.Updates, plural(got.Updates, "update", "updates")),
+		"last prune      2026-03-03T10:00:00Z, 5m0s ago\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	e, out, _ = newTestEnv(nil)
+	if err := status(ctx, []string{"--db", path, "--json"}, e, now); err != nil {
+		t.Fatal(err)
+	}
+	var st api.StoreStatus
+	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if st.Pruned != (api.PruneCounts{References: 2, Updates: got.Updates, IdempotencyKeys: 2}) || st.LastPrunedAt == nil || !st.LastPrunedAt.Equal(clk.Now()) {
+		t.Errorf("status --json: %s", out)
 	}
 }
 

@@ -1,6 +1,9 @@
-// Package retention deletes what the store no longer needs to keep: delivered
-// updates older than the retention period, in bounded batches so no single commit
-// grows large. It runs on internal/workloop like the poller and the notifier.
+// Package retention deletes what the store no longer needs to keep: delivered updates
+// older than the retention period, entries of the delivery log older than theirs,
+// expired idempotency keys, and references unsubscribed long enough ago (with
+// everything of theirs, once their feed is drained). It deletes in bounded batches so
+// no single commit grows large, and runs on internal/workloop like the poller and the
+// notifier.
 package retention
 
 import (
@@ -11,20 +14,30 @@ import (
 
 	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/internal/workloop"
+	"github.com/trackhook/trackhook/references"
 )
 
-// Store is what retention needs: references.Maintenance's pruning.
+// Store is what retention needs: references.Maintenance's Prune.
 type Store interface {
-	PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error)
+	Prune(ctx context.Context, req references.PruneRequest) (references.PruneCounts, error)
 }
+
+// DefaultKeep is the default of each retention period: 30 days.
+const DefaultKeep = 30 * 24 * time.Hour
 
 // Options configures a Pruner. Zero values take the defaults in parentheses.
 type Options struct {
-	// Keep is how long delivered updates stay in the feed (30 days).
+	// Keep is how long delivered updates stay in the feed (DefaultKeep).
 	Keep time.Duration
+	// KeepDeliveryLog is how long entries of the delivery log stay (DefaultKeep).
+	KeepDeliveryLog time.Duration
+	// KeepUnsubscribed is how long an unsubscribed reference stays after its
+	// unsubscribe, with its snapshot, feed and delivery log (DefaultKeep). One whose
+	// feed is still being delivered stays until it is drained.
+	KeepUnsubscribed time.Duration
 	// Every is how often a prune runs (10m); the first runs at Start.
 	Every time.Duration
-	// Batch is how many updates one transaction deletes at most (5,000).
+	// Batch is how many records one transaction deletes at most (5,000).
 	Batch  int
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -40,8 +53,10 @@ type Pruner struct {
 
 // New returns a Pruner over store; it does nothing until Start.
 func New(store Store, opts Options) *Pruner {
-	if opts.Keep <= 0 {
-		opts.Keep = 30 * 24 * time.Hour
+	for _, d := range []*time.Duration{&opts.Keep, &opts.KeepDeliveryLog, &opts.KeepUnsubscribed} {
+		if *d <= 0 {
+			*d = DefaultKeep
+		}
 	}
 	if opts.Every <= 0 {
 		opts.Every = 10 * time.Minute
@@ -56,17 +71,17 @@ func New(store Store, opts Options) *Pruner {
 	p := &Pruner{store: store, opts: opts}
 	p.loop = workloop.New(workloop.Config[time.Time]{
 		Name: "retention",
-		// The work due at each scan is one prune, up to the cutoff of that moment,
+		// The work due at each scan is one prune, up to the cutoffs of that moment,
 		// unless one is queued or running still.
 		Claim: func(context.Context, int) ([]time.Time, error) {
 			if !p.pending.CompareAndSwap(false, true) {
 				return nil, nil
 			}
-			return []time.Time{opts.Clock.Now().Add(-opts.Keep)}, nil
+			return []time.Time{opts.Clock.Now()}, nil
 		},
-		Work: func(ctx context.Context, cutoff time.Time) {
+		Work: func(ctx context.Context, now time.Time) {
 			defer p.pending.Store(false)
-			p.Prune(ctx, cutoff)
+			p.Prune(ctx, now)
 		},
 		Release: func(context.Context, time.Time) { p.pending.Store(false) },
 		Workers: 1,
@@ -86,25 +101,39 @@ func (p *Pruner) Start(ctx context.Context) { p.loop.Start(ctx) }
 // Stop stops the schedule and waits for a prune under way until ctx is done.
 func (p *Pruner) Stop(ctx context.Context) { p.loop.Stop(ctx) }
 
-// Prune deletes what is older than cutoff, batch after batch, and returns how many
-// updates it deleted. It stops early when ctx ends or the store fails (logged).
-func (p *Pruner) Prune(ctx context.Context, cutoff time.Time) int {
-	total := 0
+// Request is the prune due at now: each kind's cutoff is now less its retention
+// period (idempotency keys: those expired by now), in batches of Options.Batch.
+func (p *Pruner) Request(now time.Time) references.PruneRequest {
+	return references.PruneRequest{
+		Updates:         now.Add(-p.opts.Keep),
+		Attempts:        now.Add(-p.opts.KeepDeliveryLog),
+		IdempotencyKeys: now,
+		Unsubscribed:    now.Add(-p.opts.KeepUnsubscribed),
+		Max:             p.opts.Batch,
+	}
+}
+
+// Prune deletes what is due at now (see Request), batch after batch, and returns what
+// it deleted. It stops early when ctx ends or the store fails (logged).
+func (p *Pruner) Prune(ctx context.Context, now time.Time) references.PruneCounts {
+	req := p.Request(now)
+	var total references.PruneCounts
 	for ctx.Err() == nil {
-		n, err := p.store.PruneUpdates(ctx, cutoff, p.opts.Batch)
-		total += n
+		got, err := p.store.Prune(ctx, req)
+		total.Add(got)
 		if err != nil {
 			if ctx.Err() == nil {
-				p.opts.Logger.Error("prune updates", "err", err)
+				p.opts.Logger.Error("prune", "err", err)
 			}
 			break
 		}
-		if n < p.opts.Batch {
+		if got.Total() < int64(req.Max) {
 			break
 		}
 	}
-	if total > 0 {
-		p.opts.Logger.Info("pruned updates", "deleted", total, "older_than", cutoff)
+	if total.Total() > 0 {
+		p.opts.Logger.Info("pruned", "updates", total.Updates, "delivery_attempts", total.Attempts,
+			"idempotency_keys", total.IdempotencyKeys, "references", total.References)
 	}
 	return total
 }

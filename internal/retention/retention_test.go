@@ -121,16 +121,19 @@ func (f *fixture) deliver(t *testing.T, refID string, n int) {
 	}
 }
 
-// pruneCall is one call of PruneUpdates the pruner made.
+// pruneCall is one call of Prune the pruner made.
 type pruneCall struct {
-	cutoff time.Time
-	max, n int
-	err    error
+	req references.PruneRequest
+	got references.PruneCounts
+	err error
 }
 
-// watchedStore passes PruneUpdates on to the real store and reports every call, so a
-// test knows when a prune the loop started has finished. It never blocks the pruner:
-// calls beyond its buffer are counted in dropped.
+// n is how many records the call deleted.
+func (c pruneCall) n() int { return int(c.got.Total()) }
+
+// watchedStore passes Prune on to the real store and reports every call, so a test
+// knows when a prune the loop started has finished. It never blocks the pruner: calls
+// beyond its buffer are counted in dropped.
 type watchedStore struct {
 	retention.Store
 	calls   chan pruneCall
@@ -141,14 +144,14 @@ func watch(s retention.Store) *watchedStore {
 	return &watchedStore{Store: s, calls: make(chan pruneCall, 1000)}
 }
 
-func (w *watchedStore) PruneUpdates(ctx context.Context, cutoff time.Time, max int) (int, error) {
-	n, err := w.Store.PruneUpdates(ctx, cutoff, max)
+func (w *watchedStore) Prune(ctx context.Context, req references.PruneRequest) (references.PruneCounts, error) {
+	got, err := w.Store.Prune(ctx, req)
 	select {
-	case w.calls <- pruneCall{cutoff: cutoff, max: max, n: n, err: err}:
+	case w.calls <- pruneCall{req: req, got: got, err: err}:
 	default:
 		w.dropped.Add(1)
 	}
-	return n, err
+	return got, err
 }
 
 // nextPrune waits for the pruner to finish one prune (its last batch deletes fewer
@@ -162,10 +165,10 @@ func (w *watchedStore) nextPrune(t *testing.T) []pruneCall {
 		select {
 		case c := <-w.calls:
 			if c.err != nil {
-				t.Fatalf("prune updates: %v", c.err)
+				t.Fatalf("prune: %v", c.err)
 			}
 			calls = append(calls, c)
-			if c.n < c.max {
+			if c.n() < c.req.Max {
 				return calls
 			}
 		case <-deadline:
@@ -187,7 +190,7 @@ func (w *watchedStore) noPrune(t *testing.T, when string) {
 func deleted(calls []pruneCall) int {
 	total := 0
 	for _, c := range calls {
-		total += c.n
+		total += c.n()
 	}
 	return total
 }
@@ -254,8 +257,8 @@ func TestPruner_DeletesDeliveredUpdatesOlderThanKeepOnItsSchedule(t *testing.T) 
 
 	// The first prune runs at Start, with the cutoff of that moment.
 	calls := w.nextPrune(t)
-	if want := start.Add(10*day - keep); !calls[0].cutoff.Equal(want) {
-		t.Errorf("cutoff %v, want now - Keep = %v", calls[0].cutoff, want)
+	if want := start.Add(10*day - keep); !calls[0].req.Updates.Equal(want) {
+		t.Errorf("cutoff %v, want now - Keep = %v", calls[0].req.Updates, want)
 	}
 	if n := deleted(calls); n != 5 {
 		t.Errorf("first prune deleted %d updates, want the 5 older than %v", n, keep)
@@ -283,8 +286,8 @@ func TestPruner_DeletesDeliveredUpdatesOlderThanKeepOnItsSchedule(t *testing.T) 
 	f.deliver(t, hooked.ID, 3)
 	f.clk.Advance(day - every + time.Second) // day 11: the timer fires; the cutoff is day 6
 	calls = w.nextPrune(t)
-	if want := f.clk.Now().Add(-keep); !calls[0].cutoff.Equal(want) {
-		t.Errorf("second cutoff %v, want %v", calls[0].cutoff, want)
+	if want := f.clk.Now().Add(-keep); !calls[0].req.Updates.Equal(want) {
+		t.Errorf("second cutoff %v, want %v", calls[0].req.Updates, want)
 	}
 	if n := deleted(calls); n != 4 {
 		t.Errorf("second prune deleted %d updates, want 4 (the pull feed's day 5 and the 3 delivered)", n)
@@ -320,8 +323,8 @@ func TestPruner_PruneDeletesEverythingDueInBatches(t *testing.T) {
 	w := watch(f.db)
 	p := retention.New(w, retention.Options{Keep: 12 * time.Hour, Batch: batch, Clock: f.clk})
 
-	if n := p.Prune(context.Background(), f.clk.Now().Add(-12*time.Hour)); n != 50 {
-		t.Errorf("Prune returned %d, want 50", n)
+	if got := p.Prune(context.Background(), f.clk.Now()); got.Updates != 50 || got.Total() != 50 {
+		t.Errorf("Prune returned %+v, want 50 updates", got)
 	}
 	close(w.calls)
 	var calls []pruneCall
@@ -333,7 +336,7 @@ func TestPruner_PruneDeletesEverythingDueInBatches(t *testing.T) {
 		t.Errorf("Prune made %d store calls, want 8: %+v", len(calls), calls)
 	}
 	for i, c := range calls {
-		if c.max != batch || c.n > batch || c.err != nil {
+		if c.req.Max != batch || c.n() > batch || c.err != nil {
 			t.Errorf("call %d: %+v, want at most %d deleted", i, c, batch)
 		}
 	}
@@ -377,11 +380,11 @@ type blockingStore struct {
 	ended   chan error
 }
 
-func (b *blockingStore) PruneUpdates(ctx context.Context, _ time.Time, _ int) (int, error) {
+func (b *blockingStore) Prune(ctx context.Context, _ references.PruneRequest) (references.PruneCounts, error) {
 	b.started <- struct{}{}
 	<-ctx.Done()
 	b.ended <- ctx.Err()
-	return 0, ctx.Err()
+	return references.PruneCounts{}, ctx.Err()
 }
 
 // TestPruner_StopCancelsAStuckPruneWhenItsContextEnds: Stop waits for a prune under

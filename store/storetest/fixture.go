@@ -89,7 +89,7 @@ func (f *fixture) newRef(accountID string, mod func(*references.Reference)) refe
 // create stores a new reference of the account (see newRef).
 func (f *fixture) create(accountID string, mod func(*references.Reference)) references.Reference {
 	f.t.Helper()
-	ref, replayed, err := f.b.CreateReference(f.ctx, f.newRef(accountID, mod), nil)
+	ref, replayed, err := f.b.CreateReference(f.ctx, f.newRef(accountID, mod), references.CreateOptions{})
 	if err != nil {
 		f.t.Fatalf("CreateReference: %v", err)
 	}

@@ -66,5 +66,7 @@ func Run(t *testing.T, open Opener) {
 	runAccounts(t, open)
 	runIsolation(t, open)
 	runMaintenance(t, open)
+	runRetention(t, open)
+	runQuota(t, open)
 	runRestarts(t, open)
 }

@@ -100,11 +100,11 @@ func runIsolation(t *testing.T, open Opener) {
 		t.Run("IdempotencyKeyOfAnotherAccountReplaysNothing", func(t *testing.T) {
 			f := setup(t, open)
 			idem := &references.IdempotencyKey{Key: "same", RequestHash: "h", ExpiresAt: f.now().Add(references.IdempotencyTTL)}
-			a, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), idem)
+			a, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: idem})
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctB, nil), idem)
+			b, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctB, nil), references.CreateOptions{Idempotency: idem})
 			if err != nil || replayed || b.ID == a.ID || b.AccountID != acctB {
 				t.Fatalf("acctB's create with acctA's key = %s of %s, replayed %t, %v; want a new reference of acctB", b.ID, b.AccountID, replayed, err)
 			}

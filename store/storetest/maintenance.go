@@ -10,7 +10,8 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// runMaintenance exercises retention, backup and the readiness ping.
+// runMaintenance exercises the pruning of updates, backup and the readiness ping
+// (retention of the other kinds: see retention.go).
 func runMaintenance(t *testing.T, open Opener) {
 	t.Run("PruneUpdates", func(t *testing.T) {
 		t.Run("DeletesDeliveredUpdatesCreatedBeforeTheCutoff", func(t *testing.T) {
@@ -26,9 +27,9 @@ func runMaintenance(t *testing.T, open Opener) {
 			f.clk.Advance(time.Hour)
 			recent := f.create(acctA, nil)
 			f.appendUpdates(recent.ID)
-			n, err := f.b.PruneUpdates(f.ctx, cutoff, 100)
+			n, err := f.pruneUpdates(cutoff, 100)
 			if err != nil || n != 1 {
-				t.Fatalf("PruneUpdates = %d, %v; want 1 (the delivered old update)", n, err)
+				t.Fatalf("Prune of updates = %d, %v; want 1 (the delivered old update)", n, err)
 			}
 			if got := seqs(f.updatesOf(acctA, old.ID)); !slices.Equal(got, []uint64{2, 3}) {
 				t.Errorf("feed after pruning = %v, want [2 3]: undelivered updates stay", got)
@@ -50,9 +51,9 @@ func runMaintenance(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 			f.clk.Advance(time.Hour)
-			n, err := f.b.PruneUpdates(f.ctx, f.now(), 100)
+			n, err := f.pruneUpdates(f.now(), 100)
 			if err != nil || n != 1 {
-				t.Fatalf("PruneUpdates = %d, %v; want 1 (update 2)", n, err)
+				t.Fatalf("Prune of updates = %d, %v; want 1 (update 2)", n, err)
 			}
 			if got := seqs(f.updatesOf(acctA, ref.ID)); !slices.Equal(got, []uint64{1}) {
 				t.Errorf("feed after pruning = %v, want [1]: queued for redelivery", got)
@@ -75,12 +76,12 @@ func runMaintenance(t *testing.T, open Opener) {
 				max, want int
 				left      []uint64
 			}{{2, 2, []uint64{3, 4, 5}}, {10, 3, []uint64{}}, {10, 0, []uint64{}}} {
-				n, err := f.b.PruneUpdates(f.ctx, f.now(), tc.max)
+				n, err := f.pruneUpdates(f.now(), tc.max)
 				if err != nil || n != tc.want {
-					t.Fatalf("PruneUpdates(max %d) = %d, %v; want %d", tc.max, n, err, tc.want)
+					t.Fatalf("Prune of updates (max %d) = %d, %v; want %d", tc.max, n, err, tc.want)
 				}
 				if got := seqs(f.updatesOf(acctA, ref.ID)); !slices.Equal(got, tc.left) {
-					t.Fatalf("feed after PruneUpdates(max %d) = %v, want %v (oldest deleted first)", tc.max, got, tc.left)
+					t.Fatalf("feed after a prune of updates (max %d) = %v, want %v (oldest deleted first)", tc.max, got, tc.left)
 				}
 			}
 		})
@@ -93,9 +94,9 @@ func runMaintenance(t *testing.T, open Opener) {
 				t.Fatal(err)
 			}
 			f.clk.Advance(time.Hour)
-			n, err := f.b.PruneUpdates(f.ctx, f.now(), 100)
+			n, err := f.pruneUpdates(f.now(), 100)
 			if err != nil || n != 3 {
-				t.Fatalf("PruneUpdates = %d, %v; want 3 (two and the final one): after the callback is gone nothing is still to be delivered", n, err)
+				t.Fatalf("Prune of updates = %d, %v; want 3 (two and the final one): after the callback is gone nothing is still to be delivered", n, err)
 			}
 		})
 	})

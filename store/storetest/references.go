@@ -16,7 +16,7 @@ func runReferences(t *testing.T, open Opener) {
 			f := setup(t, open)
 			want := f.newRef(acctA, withCallback(url1))
 			want.EventTypes = []string{string(references.UpdateShipment)}
-			stored, replayed, err := f.b.CreateReference(f.ctx, want, nil)
+			stored, replayed, err := f.b.CreateReference(f.ctx, want, references.CreateOptions{})
 			if err != nil || replayed {
 				t.Fatalf("CreateReference = replayed %t, %v", replayed, err)
 			}
@@ -37,13 +37,13 @@ func runReferences(t *testing.T, open Opener) {
 		t.Run("IdempotencyKeyReplaysTheFirstReference", func(t *testing.T) {
 			f := setup(t, open)
 			idem := &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: f.now().Add(references.IdempotencyTTL)}
-			first, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), idem)
+			first, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: idem})
 			if err != nil || replayed {
 				t.Fatalf("first create = replayed %t, %v", replayed, err)
 			}
 			f.clk.Advance(time.Minute)
 			retry := f.newRef(acctA, func(r *references.Reference) { r.ContainerID = first.ContainerID })
-			again, replayed, err := f.b.CreateReference(f.ctx, retry, idem)
+			again, replayed, err := f.b.CreateReference(f.ctx, retry, references.CreateOptions{Idempotency: idem})
 			if err != nil || !replayed {
 				t.Fatalf("retried create = replayed %t, %v; want the first reference replayed", replayed, err)
 			}
@@ -62,12 +62,12 @@ func runReferences(t *testing.T, open Opener) {
 		t.Run("IdempotencyKeyReusedForAnotherRequestIsMismatch", func(t *testing.T) {
 			f := setup(t, open)
 			exp := f.now().Add(references.IdempotencyTTL)
-			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: exp})
+			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: exp}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			other := f.newRef(acctA, nil)
-			_, _, err = f.b.CreateReference(f.ctx, other, &references.IdempotencyKey{Key: "k1", RequestHash: "h2", ExpiresAt: exp})
+			_, _, err = f.b.CreateReference(f.ctx, other, references.CreateOptions{Idempotency: &references.IdempotencyKey{Key: "k1", RequestHash: "h2", ExpiresAt: exp}})
 			wantCode(t, "create with a reused key and another request", err, references.CodeIdempotencyMismatch)
 			if _, err := f.b.GetReference(f.ctx, acctA, other.ID); !errors.Is(err, references.ErrNotFound) {
 				t.Errorf("the refused request was stored (GetReference: %v)", err)
@@ -78,12 +78,12 @@ func runReferences(t *testing.T, open Opener) {
 		t.Run("IdempotencyKeyStoredWithTheLegacyHashReplays", func(t *testing.T) {
 			f := setup(t, open)
 			exp := f.now().Add(references.IdempotencyTTL)
-			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), &references.IdempotencyKey{Key: "k1", RequestHash: "as-sent", ExpiresAt: exp})
+			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: &references.IdempotencyKey{Key: "k1", RequestHash: "as-sent", ExpiresAt: exp}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			retry := &references.IdempotencyKey{Key: "k1", RequestHash: "normalised", LegacyRequestHash: "as-sent", ExpiresAt: exp}
-			again, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), retry)
+			again, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: retry})
 			if err != nil || !replayed || again.ID != first.ID {
 				t.Fatalf("retry whose legacy hash is the stored one = %s replayed %t, %v; want %s replayed", again.ID, replayed, err, first.ID)
 			}
@@ -92,13 +92,13 @@ func runReferences(t *testing.T, open Opener) {
 		t.Run("IdempotencyKeyIsForgottenOnceItExpires", func(t *testing.T) {
 			f := setup(t, open)
 			idem := &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: f.now().Add(time.Hour)}
-			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), idem)
+			first, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: idem})
 			if err != nil {
 				t.Fatal(err)
 			}
 			f.clk.Advance(time.Hour + time.Second)
 			later := &references.IdempotencyKey{Key: "k1", RequestHash: "h2", ExpiresAt: f.now().Add(time.Hour)}
-			second, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), later)
+			second, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: later})
 			if err != nil || replayed || second.ID == first.ID {
 				t.Fatalf("create with an expired key = %s replayed %t, %v; want a new reference", second.ID, replayed, err)
 			}
@@ -108,7 +108,7 @@ func runReferences(t *testing.T, open Opener) {
 			f := setup(t, open)
 			first := f.create(acctA, nil)
 			dup := f.newRef(acctA, func(r *references.Reference) { r.ContainerID = first.ContainerID })
-			_, _, err := f.b.CreateReference(f.ctx, dup, nil)
+			_, _, err := f.b.CreateReference(f.ctx, dup, references.CreateOptions{})
 			wantCode(t, "create of an active duplicate", err, references.CodeConflict)
 			if !errors.Is(err, references.ErrConflict) {
 				t.Errorf("errors.Is(%v, ErrConflict) = false", err)

@@ -19,7 +19,7 @@ func runRestarts(t *testing.T, open Opener) {
 			t.Run("RecordedWorkSurvives", func(t *testing.T) {
 				f := setup(t, open)
 				idem := &references.IdempotencyKey{Key: "k1", RequestHash: "h1", ExpiresAt: f.now().Add(references.IdempotencyTTL)}
-				ref, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, withCallback(url1)), idem)
+				ref, _, err := f.b.CreateReference(f.ctx, f.newRef(acctA, withCallback(url1)), references.CreateOptions{Idempotency: idem})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -67,7 +67,7 @@ func runRestarts(t *testing.T, open Opener) {
 				if k, err := f.b.LookupAPIKey(f.ctx, key.Hash); err != nil || k.ID != key.ID {
 					t.Errorf("API key after reopening = %+v, %v", k, err)
 				}
-				again, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), idem)
+				again, replayed, err := f.b.CreateReference(f.ctx, f.newRef(acctA, nil), references.CreateOptions{Idempotency: idem})
 				if err != nil || !replayed || again.ID != ref.ID {
 					t.Errorf("idempotent retry after reopening = %s replayed %t, %v; want %s replayed", again.ID, replayed, err, ref.ID)
 				}

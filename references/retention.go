@@ -1,0 +1,60 @@
+package references
+
+import "time"
+
+// PruneRequest says what one Backend.Prune deletes. Each cutoff selects one kind of
+// record; a zero cutoff leaves that kind alone.
+type PruneRequest struct {
+	// Updates: feed entries created before it, except those still to be delivered
+	// (not after an unsubscribe that stops delivery) or queued for redelivery.
+	Updates time.Time
+	// Attempts: entries of the delivery log made before it.
+	Attempts time.Time
+	// IdempotencyKeys: remembered Idempotency-Keys that expired before it (now, to
+	// delete every expired one).
+	IdempotencyKeys time.Time
+	// Unsubscribed: references unsubscribed before it, each with everything of its
+	// (snapshot, feed, delivery log, queued redeliveries, its place in every index and
+	// count), once Forgettable says so.
+	Unsubscribed time.Time
+	// Max bounds the records one call deletes, all kinds together (a reference with
+	// its updates and attempts counts each of them), so that one transaction stays
+	// small; 0 deletes nothing. A call that deleted Max may have left more to delete.
+	Max int
+}
+
+// PruneCounts counts deleted records by kind: what one Prune deleted, or, in Stats,
+// everything retention deleted since the store was created.
+type PruneCounts struct {
+	Updates         int64
+	Attempts        int64
+	IdempotencyKeys int64
+	// References counts unsubscribed references deleted whole; their updates and
+	// attempts are counted in Updates and Attempts.
+	References int64
+}
+
+// Total is the number of records counted, all kinds together.
+func (c PruneCounts) Total() int64 {
+	return c.Updates + c.Attempts + c.IdempotencyKeys + c.References
+}
+
+// Add adds o to c.
+func (c *PruneCounts) Add(o PruneCounts) {
+	c.Updates += o.Updates
+	c.Attempts += o.Attempts
+	c.IdempotencyKeys += o.IdempotencyKeys
+	c.References += o.References
+}
+
+// Forgettable reports whether retention may delete an unsubscribed reference, with
+// everything of its, at cutoff: it was unsubscribed before cutoff and none of its
+// updates is still to be delivered (a backend also keeps it while a redelivery of it
+// is queued). A reference whose unsubscribe lets the feed drain is kept until the feed
+// is drained: delivered, or given up on at the end of the retry window.
+func (r *Reference) Forgettable(cutoff time.Time) bool {
+	if r.Active() || r.UnsubscribedAt == nil || !r.UnsubscribedAt.Before(cutoff) {
+		return false
+	}
+	return !r.Delivers() || r.DeliveredSequence >= r.LastSequence
+}
