@@ -3,11 +3,11 @@
 // and what is read at scrape time (references by status, the delivery queue, the
 // store's size, circuit breaker states).
 //
-// Labels stay bounded: no reference, update or account id is ever a label. Sources
-// are labelled by the tracking source a carrier is routed to (see Options.SourceLabel),
-// outcomes by a fixed set of words, and destinations by the host:port of each
-// callback that has a delivery breaker, so that series grows with the number of
-// distinct receiving hosts, not with references or updates.
+// Labels stay bounded: no reference, update, account id or receiving host is ever a
+// label. Sources are labelled by the tracking source a carrier is routed to (see
+// Options.SourceLabel), outcomes and breaker states by a fixed set of words:
+// delivery destinations are counted by the state of their breakers, not listed one
+// series each, which grew with every callback host ever used.
 //
 // Nothing in trackhook imports this package but the binary in cmd/trackhook, which
 // passes ObservePoll and ObserveDelivery to the poller and the notifier.
@@ -31,7 +31,7 @@ type Options struct {
 	// Stats reads the store's counters at scrape time (references by status, the
 	// delivery queue, the file size). It must be cheap: it runs on every scrape.
 	Stats StatsFunc
-	// Destinations gives the state of each delivery destination's circuit breaker
+	// Destinations counts the delivery destinations' circuit breakers by state
 	// (notifier.Breakers implements it).
 	Destinations DestinationBreakers
 	// Sources are the tracking sources behind circuit breakers (poller.GuardedSource).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/trackhook/trackhook/metrics"
+	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/references"
 )
@@ -200,10 +202,10 @@ func TestObserveDelivery_OutcomesAndLatencyFromCreationTo2xx(t *testing.T) {
 	}
 }
 
-// destinations is a fixed set of destination breaker states.
-type destinations map[string]gobreaker.State
+// destinations is a fixed count of destination breakers by state.
+type destinations map[gobreaker.State]int
 
-func (d destinations) States() map[string]gobreaker.State { return d }
+func (d destinations) StateCounts() map[gobreaker.State]int { return d }
 
 // downSource always fails, as a carrier API that is down.
 type downSource struct{}
@@ -225,7 +227,7 @@ func TestScrape_ReadsStoreStatsAndBreakerStates(t *testing.T) {
 			calls.Add(1)
 			return references.Stats{ActiveReferences: 7, UnsubscribedReferences: 3, PendingDeliveries: 2, FileBytes: 65536}, nil
 		},
-		Destinations: destinations{"hooks.example.com:443": gobreaker.StateOpen, "127.0.0.1:9000": gobreaker.StateClosed, "b.example:443": gobreaker.StateHalfOpen},
+		Destinations: destinations{gobreaker.StateOpen: 1, gobreaker.StateClosed: 3, gobreaker.StateHalfOpen: 2},
 		Sources:      []metrics.SourceBreaker{down, up, down}, // a source serving two carriers appears twice
 	})
 	s := scrape(t, m)
@@ -238,9 +240,9 @@ func TestScrape_ReadsStoreStatsAndBreakerStates(t *testing.T) {
 		{"trackhook_references", []string{"status", "unsubscribed"}, 3},
 		{"trackhook_delivery_queue_references", nil, 2},
 		{"trackhook_store_file_bytes", nil, 65536},
-		{"trackhook_destination_breaker_state", []string{"destination", "hooks.example.com:443"}, 2},
-		{"trackhook_destination_breaker_state", []string{"destination", "b.example:443"}, 1},
-		{"trackhook_destination_breaker_state", []string{"destination", "127.0.0.1:9000"}, 0},
+		{"trackhook_destination_breakers", []string{"state", "open"}, 1},
+		{"trackhook_destination_breakers", []string{"state", "half_open"}, 2},
+		{"trackhook_destination_breakers", []string{"state", "closed"}, 3},
 		{"trackhook_source_breaker_state", []string{"source", "MAEU"}, 2},
 		{"trackhook_source_breaker_state", []string{"source", "default"}, 0},
 	}
@@ -254,6 +256,41 @@ func TestScrape_ReadsStoreStatsAndBreakerStates(t *testing.T) {
 	}
 	if n := calls.Load(); n != 1 {
 		t.Errorf("Stats read %d times in one scrape, want 1", n)
+	}
+}
+
+// TestScrape_DestinationBreakersAreCountsNotASeriesPerHost gives the real breakers
+// 3,000 destinations, as 3,000 callback changes do: the scrape has three series, one
+// per state, whatever the number of hosts.
+func TestScrape_DestinationBreakersAreCountsNotASeriesPerHost(t *testing.T) {
+	t.Parallel()
+	breakers := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 1, OpenFor: time.Hour})
+	const hosts = 3000
+	for i := range hosts {
+		res := notifier.Result{StatusCode: http.StatusOK}
+		if i%100 == 0 {
+			res = notifier.Result{StatusCode: http.StatusServiceUnavailable, Err: &notifier.StatusError{StatusCode: 503}}
+		}
+		breakers.Do(fmt.Sprintf("192.0.2.%d:%d", i%250, 1000+i), func() notifier.Result { return res })
+	}
+	s := scrape(t, newMetrics(t, metrics.Options{Destinations: breakers}))
+	if n := len(s["trackhook_destination_breakers"].GetMetric()); n != 3 {
+		t.Fatalf("%d destination breaker series for %d hosts, want 3", n, hosts)
+	}
+	if got := s.value(t, "trackhook_destination_breakers", "state", "open"); got != hosts/100 {
+		t.Errorf("open = %v, want %d", got, hosts/100)
+	}
+	if got := s.value(t, "trackhook_destination_breakers", "state", "closed"); got != hosts-hosts/100 {
+		t.Errorf("closed = %v, want %d", got, hosts-hosts/100)
+	}
+	for name, f := range s {
+		for _, series := range f.GetMetric() {
+			for _, l := range series.GetLabel() {
+				if strings.HasPrefix(l.GetValue(), "192.0.2.") {
+					t.Fatalf("%s has a series per host: %s=%q", name, l.GetName(), l.GetValue())
+				}
+			}
+		}
 	}
 }
 

@@ -13,10 +13,10 @@ import (
 // StatsFunc reads the store's counters at every scrape; store.DB.Stats is one.
 type StatsFunc func(ctx context.Context) (references.Stats, error)
 
-// DestinationBreakers reports the circuit breaker state of every delivery destination
-// (host:port). notifier.Breakers implements it.
+// DestinationBreakers reports how many delivery destinations' circuit breakers are
+// in each state. notifier.Breakers implements it.
 type DestinationBreakers interface {
-	States() map[string]gobreaker.State
+	StateCounts() map[gobreaker.State]int
 }
 
 // SourceBreaker is a tracking source behind a circuit breaker. poller.GuardedSource
@@ -32,6 +32,12 @@ const (
 	breakerHalfOpen = 1
 	breakerOpen     = 2
 )
+
+// breakerStates are the state label values of the destination breaker counts.
+var breakerStates = []struct {
+	state gobreaker.State
+	label string
+}{{gobreaker.StateClosed, "closed"}, {gobreaker.StateHalfOpen, "half_open"}, {gobreaker.StateOpen, "open"}}
 
 func breakerValue(s gobreaker.State) float64 {
 	switch s {
@@ -62,8 +68,8 @@ func newScrapeCollector(opts Options) *scrapeCollector {
 			"References with at least one update waiting for delivery, first attempt or retry.", nil, nil),
 		fileBytes: prometheus.NewDesc(name("store_file_bytes"),
 			"Size of the store file.", nil, nil),
-		destinations: prometheus.NewDesc(name("destination_breaker_state"),
-			"Circuit breaker state of each webhook destination host:port (0 closed, 1 half-open, 2 open).", []string{"destination"}, nil),
+		destinations: prometheus.NewDesc(name("destination_breakers"),
+			"Webhook destinations (address:port) with a circuit breaker, by its state (closed, half_open, open).", []string{"state"}, nil),
 		sources: prometheus.NewDesc(name("source_breaker_state"),
 			"Circuit breaker state of each tracking source (0 closed, 1 half-open, 2 open).", []string{"source"}, nil),
 	}
@@ -90,8 +96,9 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		c.collectStats(ch)
 	}
 	if c.opts.Destinations != nil {
-		for host, state := range c.opts.Destinations.States() {
-			ch <- prometheus.MustNewConstMetric(c.destinations, prometheus.GaugeValue, breakerValue(state), host)
+		counts := c.opts.Destinations.StateCounts()
+		for _, s := range breakerStates {
+			ch <- prometheus.MustNewConstMetric(c.destinations, prometheus.GaugeValue, float64(counts[s.state]), s.label)
 		}
 	}
 	seen := map[string]bool{}

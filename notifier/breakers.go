@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"net"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/trackhook/trackhook/internal/clock"
 )
 
 // Defaults for BreakerSettings.
@@ -19,6 +17,7 @@ const (
 	DefaultFailuresToOpen = 5
 	DefaultOpenFor        = time.Minute
 	DefaultHalfOpenProbes = 1
+	DefaultBreakerIdleFor = 10 * time.Minute
 )
 
 // ErrHostUnavailable is returned (wrapping gobreaker.ErrOpenState or
@@ -34,22 +33,30 @@ type BreakerSettings struct {
 	// breaker. Default DefaultFailuresToOpen.
 	FailuresToOpen uint32
 	// OpenFor is how long an open breaker refuses attempts before letting probes
-	// through (half-open). Default DefaultOpenFor.
+	// through (half-open). gobreaker times it on the wall clock. Default
+	// DefaultOpenFor.
 	OpenFor time.Duration
 	// HalfOpenProbes is how many attempts a half-open breaker lets through; as many
 	// successes in a row close it, and any failure opens it again. Default
 	// DefaultHalfOpenProbes.
 	HalfOpenProbes uint32
+	// IdleFor is how long a destination's breaker is kept after its last attempt
+	// ended. Then, unless it is open, it is forgotten (see Breakers). Default
+	// DefaultBreakerIdleFor.
+	IdleFor time.Duration
+	// Clock times IdleFor; nil means the wall clock.
+	Clock clock.Clock
 	// OnStateChange, if set, is called on every change of a destination's state, for
 	// metrics and logs. It runs while that breaker is locked: it must return quickly
 	// and must not call the Breakers.
 	OnStateChange func(host string, from, to gobreaker.State)
 }
 
-// Breakers holds one circuit breaker per destination (host:port, see
-// DestinationKey), created on first use. A destination that keeps failing is given a
-// rest: its deliveries wait instead of each spending attempts from its retry budget,
-// and one probe tells when it is back. It is safe for concurrent use.
+// Breakers holds one circuit breaker per destination, created on first use. A
+// destination is the address and port a delivery connects to (the notifier keys it so;
+// see DestinationKey). A destination that keeps failing is given a rest: its
+// deliveries wait instead of each spending attempts from its retry budget, and one
+// probe tells when it is back. It is safe for concurrent use.
 //
 // Only signs that the receiver is down count as failures: no response (connection
 // refused or reset, timeout, DNS failure), a 5xx, and 429 Too Many Requests (the
@@ -57,11 +64,29 @@ type BreakerSettings struct {
 // shows a receiver that is up, even if it rejects the delivery. Attempts that say
 // nothing about the receiver are ignored: those cut short by cancellation of the
 // caller's context (shutdown), refused by the SSRF guard, or never sent.
+//
+// A breaker with no attempt under way or made for IdleFor is forgotten unless it is
+// open (one whose OpenFor has passed counts as half-open): the set does not grow with
+// every destination ever seen. Forgetting a closed breaker loses at most a run of
+// failures shorter than FailuresToOpen; a half-open one, that its destination was
+// failing IdleFor ago, and its next attempt goes through as to a closed breaker.
 type Breakers struct {
 	settings gobreaker.Settings
+	idleFor  time.Duration
+	clock    clock.Clock
+	states   stateCounts
 
-	mu     sync.Mutex
-	byHost map[string]*gobreaker.CircuitBreaker[Result]
+	mu      sync.Mutex
+	byHost  map[string]*breaker
+	peak    int       // the most breakers byHost held since it was last made
+	sweepAt time.Time // when idle breakers are next looked for
+}
+
+// breaker is one destination's circuit breaker and its use, guarded by Breakers.mu.
+type breaker struct {
+	cb       *gobreaker.CircuitBreaker[Result]
+	inFlight int
+	lastUsed time.Time
 }
 
 // NewBreakers returns an empty set of breakers with settings s.
@@ -75,17 +100,29 @@ func NewBreakers(s BreakerSettings) *Breakers {
 	if s.HalfOpenProbes == 0 {
 		s.HalfOpenProbes = DefaultHalfOpenProbes
 	}
-	failures := s.FailuresToOpen
-	return &Breakers{
-		settings: gobreaker.Settings{
-			MaxRequests:   s.HalfOpenProbes,
-			Timeout:       s.OpenFor,
-			ReadyToTrip:   func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
-			IsExcluded:    func(err error) bool { return errors.Is(err, errAttemptIgnored) },
-			OnStateChange: s.OnStateChange, // gobreaker passes the breaker's name: the host
-		},
-		byHost: make(map[string]*gobreaker.CircuitBreaker[Result]),
+	if s.IdleFor <= 0 {
+		s.IdleFor = DefaultBreakerIdleFor
 	}
+	failures := s.FailuresToOpen
+	b := &Breakers{
+		idleFor: s.IdleFor,
+		clock:   clock.OrReal(s.Clock),
+		byHost:  make(map[string]*breaker),
+	}
+	b.settings = gobreaker.Settings{
+		MaxRequests: s.HalfOpenProbes,
+		Timeout:     s.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errAttemptIgnored) },
+		// gobreaker passes the breaker's name: the host.
+		OnStateChange: func(host string, from, to gobreaker.State) {
+			b.states.change(host, from, to)
+			if s.OnStateChange != nil {
+				s.OnStateChange(host, from, to)
+			}
+		},
+	}
+	return b
 }
 
 // Available reports whether an attempt to host would be let through now: false while
@@ -93,15 +130,15 @@ func NewBreakers(s BreakerSettings) *Breakers {
 // nothing, so a delivery loop can skip a host without counting an attempt. The answer
 // can be stale by the time Do runs; Do decides.
 func (b *Breakers) Available(host string) bool {
-	cb := b.lookup(host)
-	if cb == nil {
+	br := b.lookup(host)
+	if br == nil {
 		return true
 	}
-	switch cb.State() {
+	switch br.cb.State() {
 	case gobreaker.StateOpen:
 		return false
 	case gobreaker.StateHalfOpen:
-		c := cb.Counts()
+		c := br.cb.Counts()
 		return c.Requests-min(c.TotalExclusions, c.Requests) < b.settings.MaxRequests
 	}
 	return true
@@ -112,7 +149,9 @@ func (b *Breakers) Available(host string) bool {
 // counted as described on Breakers. Otherwise fn is not called and Do returns an error
 // wrapping ErrHostUnavailable.
 func (b *Breakers) Do(host string, fn func() Result) (Result, error) {
-	res, err := b.get(host).Execute(func() (Result, error) {
+	br := b.use(host)
+	defer b.done(br)
+	res, err := br.cb.Execute(func() (Result, error) {
 		r := fn()
 		return r, attemptHealth(r)
 	})
@@ -122,37 +161,46 @@ func (b *Breakers) Do(host string, fn func() Result) (Result, error) {
 	return res, nil
 }
 
-// States returns the state of every destination's breaker, for metrics.
-func (b *Breakers) States() map[string]gobreaker.State {
-	b.mu.Lock()
-	all := maps.Clone(b.byHost)
-	b.mu.Unlock()
-	// Asking each breaker outside b.mu keeps the lock order one-way (breaker locks are
-	// held while OnStateChange runs).
-	out := make(map[string]gobreaker.State, len(all))
-	for host, cb := range all {
-		out[host] = cb.State()
+// State returns the state of host's breaker: closed for a host without one.
+func (b *Breakers) State(host string) gobreaker.State {
+	if br := b.lookup(host); br != nil {
+		return br.cb.State()
 	}
-	return out
+	return gobreaker.StateClosed
 }
 
-func (b *Breakers) lookup(host string) *gobreaker.CircuitBreaker[Result] {
+func (b *Breakers) lookup(host string) *breaker {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.byHost[host]
 }
 
-func (b *Breakers) get(host string) *gobreaker.CircuitBreaker[Result] {
+// use returns host's breaker, made if need be, marked in use until done.
+func (b *Breakers) use(host string) *breaker {
+	now := b.clock.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	cb, ok := b.byHost[host]
+	b.sweep(now)
+	br, ok := b.byHost[host]
 	if !ok {
 		st := b.settings
 		st.Name = host
-		cb = gobreaker.NewCircuitBreaker[Result](st)
-		b.byHost[host] = cb
+		br = &breaker{cb: gobreaker.NewCircuitBreaker[Result](st)}
+		b.byHost[host] = br
+		b.peak = max(b.peak, len(b.byHost))
+		b.states.add(gobreaker.StateClosed, 1)
 	}
-	return cb
+	br.inFlight++
+	br.lastUsed = now
+	return br
+}
+
+func (b *Breakers) done(br *breaker) {
+	now := b.clock.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	br.inFlight--
+	br.lastUsed = now
 }
 
 // Errors that attemptHealth gives the breaker: errReceiverDown counts as a failure,
@@ -175,26 +223,4 @@ func attemptHealth(r Result) error {
 		return errReceiverDown
 	}
 	return nil
-}
-
-// DestinationKey returns the key Breakers uses for a callback URL: its host, lower
-// case, and port, with the scheme's default port when none is written
-// ("https://Hooks.Example.com/x" gives "hooks.example.com:443").
-func DestinationKey(rawURL string) (string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || u.Hostname() == "" {
-		return "", fmt.Errorf("%w: no host in %s", ErrInvalidCallbackURL, redactURL(rawURL))
-	}
-	port := u.Port()
-	if port == "" {
-		switch u.Scheme {
-		case "http":
-			port = "80"
-		case "https":
-			port = "443"
-		default:
-			return "", fmt.Errorf("%w: the scheme must be http or https, not %q", ErrInvalidCallbackURL, u.Scheme)
-		}
-	}
-	return net.JoinHostPort(strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), port), nil
 }

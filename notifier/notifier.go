@@ -1,7 +1,8 @@
 // Package notifier delivers each reference's updates to its callback URL as signed
 // Standard Webhooks POSTs: in order per reference, at least once, from a durable
 // outbox in the store, with retries and backoff, a circuit breaker per destination
-// host, an SSRF guard at dial time, and every attempt recorded in the delivery log.
+// host, fair shares of the delivery slots between accounts, an SSRF guard before
+// and at dial time, and every attempt recorded in the delivery log.
 package notifier
 
 import (
@@ -33,7 +34,11 @@ type Store interface {
 // Options configures a Notifier. Zero values take the defaults in parentheses.
 type Options struct {
 	// Workers is how many deliveries run at once (32): POSTs under way. Recording an
-	// attempt durably does not hold one of them (see streamsPerWorker).
+	// attempt durably does not hold one of them (see streamsPerWorker). Accounts
+	// share them fairly when they are all taken: an account below its share
+	// (Workers / accounts delivering) gets the next free one, and one that holds its
+	// share waits HostWait at most, then is postponed by BreakerWait; an account
+	// alone may use them all.
 	Workers int
 	// ScanEvery is how often the outbox is scanned when nothing wakes the notifier (250ms).
 	ScanEvery time.Duration
@@ -45,16 +50,19 @@ type Options struct {
 	// UnsubscribeFailingAfter unsubscribes a reference whose callback has failed
 	// without a success for this long (5 days).
 	UnsubscribeFailingAfter time.Duration
-	// Breakers are the per-destination circuit breakers (NewBreakers with defaults).
+	// Breakers are the per-destination circuit breakers (NewBreakers with defaults
+	// and Clock).
 	Breakers *Breakers
 	// BreakerWait is how long a delivery to a host whose breaker is open, or that has
-	// MaxInFlightPerHost attempts under way, waits before it is looked at again,
-	// uncounted (5s).
+	// MaxInFlightPerHost attempts under way, or that found no delivery slot in time
+	// (see Workers), waits before it is looked at again, uncounted (5s).
 	BreakerWait time.Duration
-	// MaxInFlightPerHost bounds the attempts under way to one destination host (3/4
-	// of Workers), so a receiver that hangs holds that many workers at most, not all
-	// of them: its breaker counts attempts only when they end. A delivery waits up to
-	// HostWait (250ms) for a place, then is postponed by BreakerWait, uncounted.
+	// MaxInFlightPerHost bounds the attempts under way to one destination (3/4 of
+	// Workers): the address and port a callback's host resolves to, however the URLs
+	// spell it, so a receiver that hangs holds that many workers at most, not all of
+	// them: its breaker counts attempts only when they end. A delivery waits up to
+	// HostWait (250ms) for a place, then is postponed by BreakerWait, uncounted; so
+	// does one whose account holds its share of Workers and finds none free.
 	MaxInFlightPerHost int
 	HostWait           time.Duration
 	// BurstPerReference is how many updates of one reference a worker sends in a row
@@ -107,8 +115,9 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 	if opts.UnsubscribeFailingAfter <= 0 {
 		opts.UnsubscribeFailingAfter = 5 * 24 * time.Hour
 	}
+	opts.Clock = clock.OrReal(opts.Clock)
 	if opts.Breakers == nil {
-		opts.Breakers = NewBreakers(BreakerSettings{})
+		opts.Breakers = NewBreakers(BreakerSettings{Clock: opts.Clock})
 	}
 	if opts.BreakerWait <= 0 {
 		opts.BreakerWait = 5 * time.Second
@@ -128,7 +137,6 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 	if opts.Lease <= 0 {
 		opts.Lease = 30 * time.Second
 	}
-	opts.Clock = clock.OrReal(opts.Clock)
 	if opts.Rand == nil {
 		opts.Rand = rand.Float64
 	}
@@ -216,7 +224,8 @@ func (n *Notifier) deliver(ctx context.Context, c references.DeliveryClaim) erro
 // DeliverNext claims the reference's callback stream now, due or not, sends its next
 // update once, synchronously, records the attempt and gives the claim back. It
 // returns the attempt's outcome, or "" when no attempt was made because the
-// destination's breaker is open (the delivery was postponed, uncounted).
+// destination's breaker is open or no delivery slot was free in time (the delivery
+// was postponed, uncounted).
 func (n *Notifier) DeliverNext(ctx context.Context, refID string) (references.AttemptOutcome, error) {
 	c, err := n.store.ClaimDelivery(ctx, n.opts.Owner, refID, n.opts.Lease)
 	if err != nil {
@@ -226,29 +235,28 @@ func (n *Notifier) DeliverNext(ctx context.Context, refID string) (references.At
 	return n.attempt(ctx, c.Lease, c.Job)
 }
 
-// destination is the breaker key of a callback URL; an unparsable URL gets its own
-// key (its attempt then fails with a clear error and is retried as usual).
-func destination(rawURL string) string {
-	host, err := DestinationKey(rawURL)
-	if err != nil {
-		return rawURL
-	}
-	return host
-}
-
-// attempt makes one POST for job through the destination's breaker and records it.
-// An open breaker, or MaxInFlightPerHost attempts to the host under way, postpones
+// attempt makes one POST for job through its destination's breaker and records it.
+// The callback's host is resolved first: the breaker and the host's places are the
+// address's, and the POST goes to it. An open breaker, MaxInFlightPerHost attempts to
+// the destination under way, or no delivery slot for the account in time postpones
 // the delivery without an attempt; a shutdown during the POST records nothing.
 func (n *Notifier) attempt(ctx context.Context, lease references.Lease, job references.DeliveryJob) (references.AttemptOutcome, error) {
 	body, err := webhook.Encode(job.Update)
 	if err != nil {
 		return "", fmt.Errorf("encode update %s: %w", job.Update.ID, err)
 	}
-	res, err := n.send(ctx, destination(job.Reference.CallbackURL), job, body)
+	to, err := n.sender.resolve(ctx, job.Reference.CallbackURL)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err() // shutting down: unrecorded, as for a POST cut short
+		}
+		return n.record(ctx, lease, job, n.sender.unsent(err))
+	}
+	res, err := n.send(ctx, to, job, body)
 	if err == nil {
 		return n.record(ctx, lease, job, res)
 	}
-	if errors.Is(err, ErrHostUnavailable) {
+	if errors.Is(err, ErrHostUnavailable) || errors.Is(err, errSlotsBusy) {
 		if job.Redelivery {
 			return "", nil // stays queued; a later scan tries again
 		}
@@ -257,17 +265,18 @@ func (n *Notifier) attempt(ctx context.Context, lease references.Lease, job refe
 	return "", err
 }
 
-// send makes one POST through the host's breaker, holding one of the host's places
-// and one delivery slot (see slots). With no place free it sends nothing and returns
-// ErrHostUnavailable, as for an open breaker.
-func (n *Notifier) send(ctx context.Context, host string, job references.DeliveryJob, body []byte) (Result, error) {
-	release, err := n.slots.acquire(ctx, host)
+// send makes one POST through the destination's breaker, holding one of its places
+// and one of the account's delivery slots (see slots). With none free in time it
+// sends nothing and returns ErrHostUnavailable or errSlotsBusy, as for an open
+// breaker.
+func (n *Notifier) send(ctx context.Context, to destination, job references.DeliveryJob, body []byte) (Result, error) {
+	release, err := n.slots.acquire(ctx, job.Reference.AccountID, to.key())
 	if err != nil {
 		return Result{}, err
 	}
 	defer release()
-	res, err := n.opts.Breakers.Do(host, func() Result {
-		return n.sender.Send(ctx, Request{URL: job.Reference.CallbackURL, UpdateID: job.Update.ID, Body: body, Secrets: job.Secrets})
+	res, err := n.opts.Breakers.Do(to.key(), func() Result {
+		return n.sender.Send(ctx, Request{URL: job.Reference.CallbackURL, UpdateID: job.Update.ID, Body: body, Secrets: job.Secrets, to: to})
 	})
 	if err == nil && ctx.Err() != nil {
 		return res, ctx.Err() // shutting down: unrecorded, so it is sent again after restart

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -120,6 +121,8 @@ type bundle struct {
 	secret   string
 	// sendTimeout is the Sender's timeout in notifiers made from now on (2s).
 	sendTimeout time.Duration
+	// resolver is the Sender's resolver in notifiers made from now on (the default).
+	resolver *net.Resolver
 }
 
 // epoch is the fake time every test begins at.
@@ -157,7 +160,7 @@ func (b *bundle) notifier(opts notifier.Options) *notifier.Notifier {
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
-	sender := notifier.NewSender(notifier.SenderOptions{AllowPrivate: true, Now: b.clock.Now, Timeout: timeout, UserAgent: "trackhook/test"})
+	sender := notifier.NewSender(notifier.SenderOptions{AllowPrivate: true, Now: b.clock.Now, Timeout: timeout, UserAgent: "trackhook/test", Resolver: b.resolver})
 	b.store = &watchedStore{DB: b.db}
 	return notifier.New(b.store, sender, opts)
 }
@@ -227,12 +230,22 @@ func (s *watchedStore) postponements() []postponement {
 	return append([]postponement(nil), s.postponed...)
 }
 
-// track creates a reference with a callback and appends n shipment updates to its feed.
+// track creates a reference of account "acct" with a callback and appends n shipment
+// updates to its feed.
 func (b *bundle) track(t *testing.T, callback string, container string, n int, eventTypes ...string) references.Reference {
 	t.Helper()
+	return b.trackAs(t, "acct", callback, container, n, eventTypes...)
+}
+
+// trackAs is track for another account, which it creates if need be.
+func (b *bundle) trackAs(t *testing.T, account, callback string, container string, n int, eventTypes ...string) references.Reference {
+	t.Helper()
 	ctx := context.Background()
+	if _, err := b.db.EnsureAccount(ctx, account, b.secret, b.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	svc := references.NewService(b.db, references.ServiceOptions{Now: b.clock.Now, AllowInsecureCallbacks: true})
-	ref, _, err := svc.Create(ctx, "acct", references.CreateRequest{ContainerID: container, CarrierCode: "MAEU", CallbackURL: callback, EventTypes: eventTypes}, "")
+	ref, _, err := svc.Create(ctx, account, references.CreateRequest{ContainerID: container, CarrierCode: "MAEU", CallbackURL: callback, EventTypes: eventTypes}, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -356,7 +356,9 @@ func TestNotifier_ClaimThatRanOutInTheQueueIsNotSent(t *testing.T) {
 	const lease = 30 * time.Second
 	// One delivery slot, four streams worked on at once, two claims queued; one
 	// stream more than that, so that every scan ends on a full queue and sets no timer.
-	n := b.notifier(notifier.Options{Workers: 1, MaxInFlightPerHost: 1, Lease: lease, ScanEvery: time.Hour})
+	// The three streams waiting for the slot wait HostWait at most (their account
+	// holds its share, the one slot): longer than the test, so they keep waiting.
+	n := b.notifier(notifier.Options{Workers: 1, MaxInFlightPerHost: 1, Lease: lease, ScanEvery: time.Hour, HostWait: time.Hour})
 	const refs, held = 7, 6
 	var rcvs []*gate
 	var ids []string
@@ -373,12 +375,13 @@ func TestNotifier_ClaimThatRanOutInTheQueueIsNotSent(t *testing.T) {
 		return sum
 	}
 	n.Start(ctx)
-	// The only timer is the lease renewal's.
-	waitFor(t, func() bool { return b.store.claims() == held && arrived() == 1 && b.clock.Timers() == 1 })
+	// The timers are the lease renewal's and the three waits for the slot.
+	const timers = 1 + 3
+	waitFor(t, func() bool { return b.store.claims() == held && arrived() == 1 && b.clock.Timers() == timers })
 	// The work under way is renewed (every lease/3), the queued claims are not: past
 	// the end of their leases, the streams worked on still hold theirs.
 	b.clock.Advance(2 * lease / 3)
-	waitFor(t, func() bool { return b.clock.Timers() == 1 }) // renewed, and the renewal timer set again
+	waitFor(t, func() bool { return b.clock.Timers() == timers }) // renewed, and the renewal timer set again
 	b.clock.Advance(lease/3 + time.Second)
 	for _, r := range rcvs {
 		r.release()

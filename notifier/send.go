@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -71,6 +72,8 @@ type SenderOptions struct {
 	// AllowPrivate lets deliveries reach loopback and private addresses (see
 	// NewGuardedDialer): for receivers on the same private network, and tests.
 	AllowPrivate bool
+	// Resolver looks up callback host names; nil means net.DefaultResolver.
+	Resolver *net.Resolver
 	// MaxConnsPerHost bounds concurrent connections to one receiver, so a backlog is
 	// not delivered as a flood. Default DefaultMaxConnsPerHost.
 	MaxConnsPerHost int
@@ -86,11 +89,14 @@ type SenderOptions struct {
 // Sender makes single delivery attempts: one signed POST, no retries. It is safe for
 // concurrent use. Retrying, breakers and the delivery log are the caller's.
 type Sender struct {
-	client    *http.Client
-	transport *http.Transport
-	userAgent string
-	maxBody   int
-	now       func() time.Time
+	client       *http.Client
+	transport    *http.Transport
+	userAgent    string
+	maxBody      int
+	now          func() time.Time
+	resolver     *net.Resolver
+	allowPrivate bool
+	names        nameCache // recently resolved callback hosts (see resolve)
 }
 
 // NewSender returns a Sender with its own connection pool. Its connections go through
@@ -116,9 +122,11 @@ func NewSender(opts SenderOptions) *Sender {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	dialer := NewGuardedDialer(opts.AllowPrivate, opts.Timeout)
+	dialer.Resolver = opts.Resolver
 	tr := &http.Transport{
 		Proxy:                  nil,
-		DialContext:            NewGuardedDialer(opts.AllowPrivate, opts.Timeout).DialContext,
+		DialContext:            dialDestination(dialer),
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:      true, // a custom DialContext turns HTTP/2 off unless asked
 		TLSHandshakeTimeout:    min(opts.Timeout, 10*time.Second),
@@ -139,10 +147,12 @@ func NewSender(opts SenderOptions) *Sender {
 			Timeout:       opts.Timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
-		transport: tr,
-		userAgent: opts.UserAgent,
-		maxBody:   opts.MaxResponseBytes,
-		now:       opts.Now,
+		transport:    tr,
+		userAgent:    opts.UserAgent,
+		maxBody:      opts.MaxResponseBytes,
+		now:          opts.Now,
+		resolver:     opts.Resolver,
+		allowPrivate: opts.AllowPrivate,
 	}
 }
 
@@ -155,6 +165,10 @@ type Request struct {
 	UpdateID string   // the update's id, sent as webhook-id
 	Body     []byte   // the webhook payload (webhook.Encode), sent and signed as is
 	Secrets  []string // the account's live signing secrets, newest first
+
+	// to, when set (by the notifier, from Sender.resolve), is where the connection
+	// goes, whatever the URL's host resolves to by then.
+	to destination
 }
 
 // Result is what one attempt came to, in the shape the delivery log keeps.
@@ -182,6 +196,11 @@ type Result struct {
 	RetryAfter time.Duration
 }
 
+// unsent returns the Result of an attempt that could not be made: err says why.
+func (s *Sender) unsent(err error) Result {
+	return Result{At: s.now(), Outcome: references.OutcomeFailed, Err: err}
+}
+
 // ErrText returns Err as text for the delivery log, or "" when Err is nil.
 func (r Result) ErrText() string {
 	if r.Err == nil {
@@ -197,6 +216,9 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 	at := s.now()
 	res := Result{At: at, Outcome: references.OutcomeFailed}
 
+	if len(req.to.addrs) > 0 {
+		ctx = context.WithValue(ctx, destinationKey{}, req.to)
+	}
 	hreq, err := s.newRequest(ctx, req, at)
 	if err != nil {
 		res.Err = err

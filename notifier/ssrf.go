@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,20 +15,32 @@ import (
 // Deliveries POST to URLs that API users choose, so without a guard anyone with an API
 // key could make trackhook send requests into the network it runs in: the cloud
 // metadata service, an admin interface on localhost, a database on the private
-// network. The guard works at two points:
+// network. The guard works at three points:
 //
 //   - CheckCallbackURL when a callback URL is accepted, to tell the user early;
+//   - the Sender before every attempt: it resolves the host itself, refuses a name
+//     with any forbidden address, and connects to the addresses it checked and no
+//     others (see resolve.go), so a name that resolved to a public address when it
+//     was accepted and to a private one later (DNS rebinding) is refused;
 //   - the dialer's Control function on every connection, which sees the address
-//     actually dialled after DNS resolution, so a name that resolved to a public address
-//     when it was checked and to a private one later (DNS rebinding) is still refused.
+//     actually dialled.
 
-// ErrForbiddenDestination is returned (wrapped, naming the address and the range it is
-// in) for a callback that leads to a loopback, private, link-local or otherwise
-// non-public address.
+// ErrForbiddenDestination is returned (wrapped) for a callback that leads to a
+// loopback, private, link-local, cloud host-service or otherwise non-public address.
+// CheckCallbackURL's message names only the host as written; CheckIP's, which the
+// delivery log shows when the dialer refuses a connection, names the address and its
+// range.
 var ErrForbiddenDestination = errors.New("forbidden callback destination")
 
+// ErrTemporaryResolution is returned (wrapped) by CheckCallbackURL when the callback's
+// host name could not be resolved for a reason that may pass: the resolver failed,
+// timed out or could not be reached. The callback may be fine; ask again later. A name
+// that does not exist is ErrInvalidCallbackURL instead.
+var ErrTemporaryResolution = errors.New("callback host could not be resolved for now")
+
 // ErrInvalidCallbackURL is returned (wrapped, with the reason) for a callback URL that
-// is not an absolute http or https URL with a usable host.
+// is not an absolute http or https URL with a usable host, including a host name that
+// does not exist.
 var ErrInvalidCallbackURL = errors.New("invalid callback URL")
 
 // forbiddenRange is an address range deliveries must not reach, with the name given in
@@ -40,11 +51,22 @@ type forbiddenRange struct {
 }
 
 // forbiddenRanges is a read-only table, built once: IPv4 and IPv6 special-purpose
-// ranges (IANA registries, RFC 6890 and successors) that are not public unicast.
+// ranges (IANA registries, RFC 6890 and successors) that are not public unicast, and
+// the cloud providers' host-service addresses that are not in one of them.
 // IPv4-mapped IPv6 addresses are unmapped before the lookup, and the IPv6 ranges that
 // embed an IPv4 address (NAT64, 6to4) are checked by their embedded address in
 // CheckIP, so they are not listed here.
+//
+// Cloud metadata and host services: AWS (169.254.169.254, 169.254.170.2 for ECS
+// tasks, fd00:ec2::254), GCP (169.254.169.254, metadata.google.internal), Azure IMDS
+// (169.254.169.254), DigitalOcean, Oracle, Hetzner, OpenStack (169.254.169.254),
+// Tencent (169.254.0.23) and Scaleway (169.254.42.42) are link-local or unique local;
+// Alibaba (100.100.100.200) is in the shared address space and Oracle's 192.0.0.192
+// in the IETF assignments. Azure's WireServer, 168.63.129.16, is a public address of
+// Microsoft's that every Azure VM reaches as its host (DHCP, DNS, VM agent): it is
+// listed on its own.
 var forbiddenRanges = []forbiddenRange{
+	{netip.MustParsePrefix("168.63.129.16/32"), "Azure's host services (WireServer)"},
 	{netip.MustParsePrefix("0.0.0.0/8"), `"this network" (0.0.0.0/8)`},
 	{netip.MustParsePrefix("10.0.0.0/8"), "private (RFC 1918)"},
 	{netip.MustParsePrefix("100.64.0.0/10"), "shared address space (carrier-grade NAT, RFC 6598)"},
@@ -137,29 +159,40 @@ func checkUnmapped(ip netip.Addr) error {
 // CheckCallbackURL returns nil if raw is a callback URL deliveries may be sent to: an
 // absolute http or https URL whose host is a public IP address, or a name that
 // resolver (nil means net.DefaultResolver) resolves only to public addresses. It
-// returns an error wrapping ErrForbiddenDestination if the host is or resolves to any
-// refused address (see CheckIP), ErrInvalidCallbackURL if the URL is unusable, and the
-// resolver's error (a *net.DNSError) if the name cannot be resolved.
+// returns an error wrapping
+//
+//   - ErrForbiddenDestination if the host is or resolves to any refused address (see
+//     CheckIP), or is "localhost" or a name under it (RFC 6761) or under the
+//     private-use top-level domain "internal" (GCP's metadata.google.internal, for
+//     one), which are refused without resolving them;
+//   - ErrInvalidCallbackURL if the URL is unusable, or its host name does not exist;
+//   - ErrTemporaryResolution if the name could not be resolved for now;
+//   - ctx's error if ctx ended first: ctx is checked before the name is looked up.
+//
+// The messages name the host as written and nothing else about it: not the addresses
+// it resolves to nor the resolver asked, which would tell whoever creates callbacks
+// about the network trackhook runs in. A refused destination's message names the
+// --allow-private-callbacks flag that lets a development server reach it.
 //
 // Hosts are read as a browser reads them: a host whose last label is a number
 // ("2130706433", "0x7f.1", "017700000001", "127.1") is an IPv4 address in one of the
 // shorthand forms inet_aton accepts. Some system resolvers turn such names into
 // addresses while Go's URL and IP parsers do not, so the guard parses them itself: one
 // that denotes a refused address is ErrForbiddenDestination, and any other is
-// ErrInvalidCallbackURL asking for the usual dotted-decimal form. "localhost" and names
-// under it are refused without resolving them (RFC 6761), as is any IP literal with a
-// zone ("[fe80::1%25eth0]").
+// ErrInvalidCallbackURL asking for the usual dotted-decimal form. An IP literal with
+// a zone ("[fe80::1%25eth0]") is refused too.
 //
 // A URL that passes can still lead somewhere forbidden later, when its DNS answer
-// changes: the dialer from NewGuardedDialer checks again on every connection.
+// changes: the Sender checks the addresses again before every attempt, dials only
+// those, and its dialer checks each connection.
 func CheckCallbackURL(ctx context.Context, resolver *net.Resolver, raw string) error {
-	host, err := callbackHost(raw)
+	host, _, err := splitCallbackURL(raw)
 	if err != nil {
 		return err
 	}
 	if ip, err := netip.ParseAddr(host); err == nil {
-		if err := CheckIP(ip); err != nil {
-			return err
+		if CheckIP(ip) != nil {
+			return notAllowed(host)
 		}
 		if ip.Zone() != "" {
 			return fmt.Errorf("%w: an address with a zone (%s) cannot be a callback", ErrInvalidCallbackURL, ip)
@@ -171,65 +204,46 @@ func CheckCallbackURL(ctx context.Context, resolver *net.Resolver, raw string) e
 		if err != nil {
 			return fmt.Errorf("%w: host %q looks like an IPv4 address but is not one", ErrInvalidCallbackURL, host)
 		}
-		if err := CheckIP(ip); err != nil {
-			return fmt.Errorf("%w (written %q)", err, host)
+		if CheckIP(ip) != nil {
+			return notAllowed(host)
 		}
 		return fmt.Errorf("%w: write the address %q as %s", ErrInvalidCallbackURL, host, ip)
 	}
 	if err := checkHostname(name); err != nil {
 		return err
 	}
-	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
-		return fmt.Errorf("%w: %s is loopback", ErrForbiddenDestination, host)
+	if privateName(name) {
+		return notAllowed(host)
 	}
-
-	if resolver == nil {
-		resolver = net.DefaultResolver
-	}
-	addrs, err := resolver.LookupNetIP(ctx, "ip", host)
+	addrs, err := lookupHost(ctx, resolver, name)
 	if err != nil {
-		return fmt.Errorf("resolve callback host %s: %w", host, err)
-	}
-	if len(addrs) == 0 {
-		return fmt.Errorf("resolve callback host %s: %w", host, &net.DNSError{Err: "no addresses", Name: host, IsNotFound: true})
+		return err
 	}
 	for _, a := range addrs {
-		if err := CheckIP(a); err != nil {
-			return fmt.Errorf("%w (%s resolves to it)", err, host)
+		if CheckIP(a) != nil {
+			return notAllowed(host)
 		}
 	}
 	return nil
 }
 
-// callbackHost parses raw and returns its host, lower case, without brackets or port.
-func callbackHost(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // the url.Error repeats the whole URL, which may hold credentials
+// notAllowed is CheckCallbackURL's refusal of host.
+func notAllowed(host string) error {
+	return fmt.Errorf("%w: host %s is not allowed: callbacks must reach public internet addresses "+
+		"(a development server started with --allow-private-callbacks also reaches loopback and private ones)",
+		ErrForbiddenDestination, host)
+}
+
+// privateName reports whether name (lower case, without a trailing dot) is one that
+// never leads to the internet: localhost (RFC 6761) or the private-use top-level
+// domain "internal" (ICANN, 2024), and names under them.
+func privateName(name string) bool {
+	for _, tld := range []string{"localhost", "internal"} {
+		if name == tld || strings.HasSuffix(name, "."+tld) {
+			return true
 		}
-		return "", fmt.Errorf("%w: %v", ErrInvalidCallbackURL, err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("%w: the scheme must be http or https, not %q", ErrInvalidCallbackURL, u.Scheme)
-	}
-	if u.Opaque != "" || u.Host == "" {
-		return "", fmt.Errorf("%w: no host; write it as https://host/path", ErrInvalidCallbackURL)
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "" {
-		return "", fmt.Errorf("%w: no host; write it as https://host/path", ErrInvalidCallbackURL)
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return "", fmt.Errorf("%w: port %q is not 1 to 65535", ErrInvalidCallbackURL, p)
-		}
-	} else if strings.HasSuffix(u.Host, ":") {
-		return "", fmt.Errorf("%w: empty port", ErrInvalidCallbackURL)
-	}
-	return host, nil
+	return false
 }
 
 // checkHostname accepts a DNS name of letters, digits, hyphens and underscores, in

@@ -17,10 +17,12 @@ import (
 
 // fakeDNS is a tiny authoritative DNS server on 127.0.0.1 answering A and AAAA queries
 // from a table, so hostname cases need no real DNS. Names not in the table get
-// NXDOMAIN. Answers may be changed while it runs, to play a rebinding attack.
+// NXDOMAIN, names under "servfail.test." SERVFAIL. Answers may be changed while it
+// runs, to play a rebinding attack; it counts the questions it was asked.
 type fakeDNS struct {
 	mu      sync.Mutex
 	records map[string][]netip.Addr // fully qualified, lower case: "rebind.test."
+	asked   int
 	addr    string
 }
 
@@ -65,12 +67,17 @@ func (d *fakeDNS) answer(query []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	name := strings.ToLower(q.Name.String())
 	d.mu.Lock()
-	addrs, known := d.records[strings.ToLower(q.Name.String())]
+	addrs, known := d.records[name]
+	d.asked++
 	d.mu.Unlock()
 
 	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
-	if !known {
+	switch {
+	case strings.HasSuffix(name, "servfail.test."):
+		rh.RCode = dnsmessage.RCodeServerFailure
+	case !known:
 		rh.RCode = dnsmessage.RCodeNameError
 	}
 	b := dnsmessage.NewBuilder(nil, rh)
@@ -97,6 +104,13 @@ func (d *fakeDNS) answer(query []byte) ([]byte, error) {
 		}
 	}
 	return b.Finish()
+}
+
+// questions returns how many questions the server was asked.
+func (d *fakeDNS) questions() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.asked
 }
 
 // resolver returns a Go resolver that sends every query to the fake server.
@@ -162,6 +176,49 @@ func TestCheckIP(t *testing.T) {
 	})
 }
 
+// TestCheckIP_CloudHostServices names the metadata and host-service addresses of
+// cloud providers, every one of which a delivery must never reach. Azure's WireServer
+// is a public address, which the special-purpose ranges alone let through.
+func TestCheckIP_CloudHostServices(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ provider, addr string }{
+		{"AWS instance metadata (IMDS)", "169.254.169.254"},
+		{"AWS IMDS over IPv6 (Nitro)", "fd00:ec2::254"},
+		{"AWS ECS task metadata", "169.254.170.2"},
+		{"AWS Route 53 Resolver", "169.254.169.253"},
+		{"AWS Route 53 Resolver over IPv6", "fd00:ec2::253"},
+		{"AWS Time Sync", "169.254.169.123"},
+		{"GCP metadata server (metadata.google.internal)", "169.254.169.254"},
+		{"Azure instance metadata (IMDS)", "169.254.169.254"},
+		{"Azure WireServer (DHCP, DNS, VM agent)", "168.63.129.16"},
+		{"Azure WireServer, IPv4-mapped", "::ffff:168.63.129.16"},
+		{"Azure WireServer, NAT64", "64:ff9b::a83f:8110"},
+		{"Oracle Cloud instance metadata", "169.254.169.254"},
+		{"Oracle Cloud@Customer metadata", "192.0.0.192"},
+		{"Alibaba Cloud ECS metadata", "100.100.100.200"},
+		{"Alibaba Cloud DNS", "100.100.2.136"},
+		{"DigitalOcean droplet metadata", "169.254.169.254"},
+		{"Hetzner Cloud metadata", "169.254.169.254"},
+		{"OpenStack metadata", "169.254.169.254"},
+		{"Tencent Cloud metadata", "169.254.0.23"},
+		{"Scaleway metadata", "169.254.42.42"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.provider, func(t *testing.T) {
+			t.Parallel()
+			if err := CheckIP(netip.MustParseAddr(tt.addr)); !errors.Is(err, ErrForbiddenDestination) {
+				t.Fatalf("CheckIP(%s) = %v, want ErrForbiddenDestination", tt.addr, err)
+			}
+		})
+	}
+	// Only the WireServer itself: Microsoft's addresses around it are public.
+	for _, s := range []string{"168.63.129.15", "168.63.129.17", "168.63.128.16"} {
+		if err := CheckIP(netip.MustParseAddr(s)); err != nil {
+			t.Errorf("CheckIP(%s) = %v, want nil", s, err)
+		}
+	}
+}
+
 func TestCheckIP_ErrorNamesTheRange(t *testing.T) {
 	t.Parallel()
 	tests := map[string]string{
@@ -172,6 +229,7 @@ func TestCheckIP_ErrorNamesTheRange(t *testing.T) {
 		"100.100.100.100":    "carrier-grade NAT",
 		"255.255.255.255":    "broadcast",
 		"fd00::1":            "unique local",
+		"168.63.129.16":      "Azure",
 		"2002:0a00:0001:1::": "private",
 	}
 	for ip, want := range tests {
@@ -198,7 +256,7 @@ func TestCheckCallbackURL(t *testing.T) {
 
 	tests := []struct {
 		url  string
-		want error // nil, ErrForbiddenDestination, ErrInvalidCallbackURL, or errDNS
+		want error // nil, ErrForbiddenDestination, ErrInvalidCallbackURL or ErrTemporaryResolution
 	}{
 		// Literal loopback and private addresses, in every spelling.
 		{"http://127.0.0.1/hook", ErrForbiddenDestination},
@@ -248,6 +306,10 @@ func TestCheckCallbackURL(t *testing.T) {
 		{"http://LOCALHOST:8080/", ErrForbiddenDestination},
 		{"http://LocalHost/", ErrForbiddenDestination},
 		{"http://api.localhost/", ErrForbiddenDestination},
+		{"http://metadata.google.internal/computeMetadata/v1/", ErrForbiddenDestination},
+		{"http://Metadata.Google.Internal./", ErrForbiddenDestination},
+		{"http://internal/", ErrForbiddenDestination},
+		{"http://168.63.129.16/machine?comp=goalstate", ErrForbiddenDestination},
 		{"http://rebind.test/", ErrForbiddenDestination},
 		{"http://REBIND.test./hook", ErrForbiddenDestination},
 		{"http://mixed.test/", ErrForbiddenDestination},
@@ -291,9 +353,11 @@ func TestCheckCallbackURL(t *testing.T) {
 		{"http://010.010.010.010/", ErrInvalidCallbackURL}, // 8.8.8.8 in octal
 		{"http://[2606:4700:4700::1111%25eth0]/", ErrInvalidCallbackURL},
 		{"http://[::1/", ErrInvalidCallbackURL},
-		// Names that do not resolve.
-		{"https://nxdomain.test/", errDNS},
-		{"https://empty.test/", errDNS},
+		// Names that do not resolve: no such name, or no answer for now.
+		{"https://nxdomain.test/", ErrInvalidCallbackURL},
+		{"https://empty.test/", ErrInvalidCallbackURL},
+		{"https://servfail.test/", ErrTemporaryResolution},
+		{"https://a.servfail.test:8443/", ErrTemporaryResolution},
 		// Public destinations.
 		{"https://93.184.215.14/hook", nil},
 		{"http://8.8.8.8:8080/x?y=z", nil},
@@ -313,20 +377,17 @@ func TestCheckCallbackURL(t *testing.T) {
 			switch {
 			case tt.want == nil && err != nil:
 				t.Fatalf("CheckCallbackURL() = %v, want nil", err)
-			case tt.want == errDNS:
-				var dnsErr *net.DNSError
-				if !errors.As(err, &dnsErr) || errors.Is(err, ErrForbiddenDestination) || errors.Is(err, ErrInvalidCallbackURL) {
-					t.Fatalf("CheckCallbackURL() = %v, want a DNS error", err)
-				}
 			case tt.want != nil && !errors.Is(err, tt.want):
 				t.Fatalf("CheckCallbackURL() = %v, want %v", err, tt.want)
+			}
+			for _, other := range []error{ErrForbiddenDestination, ErrInvalidCallbackURL, ErrTemporaryResolution} {
+				if other != tt.want && errors.Is(err, other) {
+					t.Fatalf("CheckCallbackURL() = %v, which is also %v", err, other)
+				}
 			}
 		})
 	}
 }
-
-// errDNS marks the cases expected to fail resolution.
-var errDNS = errors.New("dns error expected")
 
 func TestCheckCallbackURL_ErrorDoesNotRepeatCredentials(t *testing.T) {
 	t.Parallel()
@@ -336,13 +397,72 @@ func TestCheckCallbackURL_ErrorDoesNotRepeatCredentials(t *testing.T) {
 	}
 }
 
+// TestCheckCallbackURL_HonoursContext: a context that has ended is noticed before
+// any question is asked, so the answer does not depend on how fast the resolver is.
 func TestCheckCallbackURL_HonoursContext(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dns := startFakeDNS(t, map[string][]netip.Addr{"public.test.": addrs("8.8.8.8")})
-	if err := CheckCallbackURL(ctx, dns.resolver(), "https://public.test/"); err == nil {
-		t.Fatal("CheckCallbackURL with a cancelled context returned nil")
+	for range 20 {
+		err := CheckCallbackURL(ctx, dns.resolver(), "https://public.test/")
+		if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTemporaryResolution) {
+			t.Fatalf("CheckCallbackURL with a cancelled context = %v, want context.Canceled", err)
+		}
+	}
+	if n := dns.questions(); n != 0 {
+		t.Fatalf("the resolver was asked %d questions with a cancelled context", n)
+	}
+}
+
+// TestCheckCallbackURL_MessagesSayOnlyNotAllowedOrNotResolved: a refusal names the
+// host as written and the flag for development servers, never what the host resolved
+// to; a resolution failure names neither the resolver nor its address, though its
+// error stays reachable for the server's logs.
+func TestCheckCallbackURL_MessagesSayOnlyNotAllowedOrNotResolved(t *testing.T) {
+	t.Parallel()
+	dns := startFakeDNS(t, map[string][]netip.Addr{
+		"db.corp.test.":    addrs("10.20.30.40"),
+		"mixed.corp.test.": addrs("93.184.215.14", "fd12:3456::7"),
+	})
+	_, dnsPort, err := net.SplitHostPort(dns.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{"10.20.30.40", "10.20.30", "fd12", "93.184", "127.0.0.1", ":" + dnsPort, "lookup", "RFC 1918", "unique local", "is private", "is loopback", "resolves to"}
+	tests := []struct {
+		url, host string
+		want      error
+	}{
+		{"https://db.corp.test/hooks", "db.corp.test", ErrForbiddenDestination},
+		{"https://mixed.corp.test/hooks", "mixed.corp.test", ErrForbiddenDestination},
+		{"https://127.0.0.1:8443/hooks", "127.0.0.1", ErrForbiddenDestination},
+		{"https://0x7f.1/hooks", "0x7f.1", ErrForbiddenDestination},
+		{"https://x.servfail.test/hooks", "x.servfail.test", ErrTemporaryResolution},
+		{"https://gone.corp.test/hooks", "gone.corp.test", ErrInvalidCallbackURL},
+	}
+	for _, tt := range tests {
+		err := CheckCallbackURL(context.Background(), dns.resolver(), tt.url)
+		if !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.url, err, tt.want)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, tt.host) {
+			t.Errorf("%s: %q does not name the host %s", tt.url, msg, tt.host)
+		}
+		for _, s := range secrets {
+			if s != tt.host && strings.Contains(msg, s) {
+				t.Errorf("%s: %q gives away %q", tt.url, msg, s)
+			}
+		}
+		if tt.want == ErrForbiddenDestination && !strings.Contains(msg, "--allow-private-callbacks") {
+			t.Errorf("%s: %q does not name --allow-private-callbacks", tt.url, msg)
+		}
+		var dnsErr *net.DNSError
+		if tt.want == ErrTemporaryResolution && !errors.As(err, &dnsErr) {
+			t.Errorf("%s: %v does not keep the resolver's error for the logs", tt.url, err)
+		}
 	}
 }
 
@@ -400,7 +520,7 @@ func FuzzCheckCallbackURL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		host, herr := callbackHost(raw)
+		host, _, herr := splitCallbackURL(raw)
 		if herr != nil {
 			t.Fatalf("accepted %q whose host does not parse: %v", raw, herr)
 		}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -466,8 +465,8 @@ func TestSecurity_SSRF(t *testing.T) {
 	const (
 		allowed = iota
 		forbidden
-		invalid
-		unresolved
+		invalid     // including a name that does not exist
+		unavailable // the resolver failed: ask again later
 	)
 	cases := []struct {
 		url  string
@@ -517,13 +516,12 @@ func TestSecurity_SSRF(t *testing.T) {
 		{"https://exa_mple..test/", invalid},
 		{"https://xn--e1afmkfd.test:99999/", invalid},
 		{"ftp://public.test/", invalid},
-		{"https://unknown.test/", unresolved},
-		{"https://empty.test/", unresolved},
+		{"https://unknown.test/", invalid},
+		{"https://empty.test/", invalid},
 	}
 	ctx := context.Background()
 	for _, c := range cases {
 		err := check(ctx, c.url)
-		var dnsErr *net.DNSError
 		got := allowed
 		switch {
 		case err == nil:
@@ -531,8 +529,8 @@ func TestSecurity_SSRF(t *testing.T) {
 			got = forbidden
 		case errors.Is(err, notifier.ErrInvalidCallbackURL):
 			got = invalid
-		case errors.As(err, &dnsErr):
-			got = unresolved
+		case errors.Is(err, notifier.ErrTemporaryResolution):
+			got = unavailable
 		default:
 			got = -1
 		}
