@@ -21,7 +21,6 @@ const (
 	codeForbidden            = "forbidden"    // a valid key without the right (admin routes)
 	codeTooLarge             = "too_large"    // the body is over the limit
 	codeRateLimited          = "rate_limited" // too many requests for this key
-	codeUnavailable          = "unavailable"  // shutting down or not ready
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeUnsupportedMediaType = "unsupported_media_type"
 )
@@ -50,7 +49,7 @@ func statusFor(code string) int {
 		return http.StatusUnprocessableEntity
 	case codeRateLimited:
 		return http.StatusTooManyRequests
-	case codeUnavailable:
+	case references.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusInternalServerError
@@ -75,7 +74,7 @@ func codeForStatus(status int) string {
 	case http.StatusTooManyRequests:
 		return codeRateLimited
 	case http.StatusServiceUnavailable:
-		return codeUnavailable
+		return references.CodeUnavailable
 	}
 	if status >= 400 && status < 500 {
 		return codeBadRequest

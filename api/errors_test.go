@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,7 +38,7 @@ var everyCode = []struct {
 	{references.CodeIdempotencyMismatch, 422},
 	{codeRateLimited, 429},
 	{references.CodeInternal, 500},
-	{codeUnavailable, 503},
+	{references.CodeUnavailable, 503},
 }
 
 func TestStatusFor_EveryDomainCode(t *testing.T) {
@@ -210,5 +211,37 @@ func TestErrorMessages_SayWhatToDo(t *testing.T) {
 	resp, raw = b.do(t, http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456","carrier_code":"M4EU"}`)
 	if e := wantError(t, resp, raw, 422, references.CodeInvalid, "carrier_code"); !strings.HasPrefix(e.Message, "must be a SCAC code") {
 		t.Errorf("wrong carrier_code: %q", e.Message)
+	}
+}
+
+// TestCreate_CallbackCheckAnswers422ForForbiddenAnd503ForTemporary: a destination the
+// guard refuses is the client's mistake (422); one whose name could not be resolved
+// for now is not (503, try again). Neither message names what the host resolved to.
+func TestCreate_CallbackCheckAnswers422ForForbiddenAnd503ForTemporary(t *testing.T) {
+	b := setup(t, func(c *setupConfig) {
+		c.service.CheckCallback = func(_ context.Context, raw string) error {
+			if strings.Contains(raw, "flaky") {
+				return references.Temporary(errors.New("the host flaky.example could not be resolved now"))
+			}
+			return errors.New("the host private.example is not an allowed destination")
+		}
+	})
+	tests := []struct {
+		host   string
+		status int
+		code   string
+	}{
+		{"private.example", 422, references.CodeInvalid},
+		{"flaky.example", 503, references.CodeUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			body := `{"booking_number":"BK123456","carrier_code":"MAEU","callback_url":"https://` + tt.host + `/h"}`
+			resp, raw := b.do(t, http.MethodPost, "/references", b.keyA, body)
+			wantError(t, resp, raw, tt.status, tt.code, "callback_url")
+			if !strings.Contains(string(raw), tt.host) {
+				t.Errorf("body %s does not name the host", raw)
+			}
+		})
 	}
 }

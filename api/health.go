@@ -25,7 +25,7 @@ func (s *server) readyz(c echo.Context) error {
 	if s.opts.Ready != nil {
 		if err := s.opts.Ready(c.Request().Context()); err != nil {
 			s.log.WarnContext(c.Request().Context(), "not ready", slog.Any("err", err))
-			return references.Errorf(codeUnavailable, "the server is not ready to serve requests")
+			return references.Errorf(references.CodeUnavailable, "the server is not ready to serve requests")
 		}
 	}
 	return c.JSON(http.StatusOK, statusBody{Status: "ok"})

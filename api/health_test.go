@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+
+	"github.com/trackhook/trackhook/references"
 )
 
 func TestHealthz_AnswersWithoutKey(t *testing.T) {
@@ -38,5 +40,5 @@ func TestReadyz_FollowsReadyCheck(t *testing.T) {
 	readyErr = fmt.Errorf("shutting down")
 	mu.Unlock()
 	resp, body = b.do(t, http.MethodGet, "/readyz", "", nil)
-	wantError(t, resp, body, http.StatusServiceUnavailable, codeUnavailable, "")
+	wantError(t, resp, body, http.StatusServiceUnavailable, references.CodeUnavailable, "")
 }

@@ -18,7 +18,25 @@ const (
 	CodeIdempotencyMismatch = "idempotency_mismatch"
 	// CodeQuotaExceeded: the account is at a quota (of active references).
 	CodeQuotaExceeded = "quota_exceeded"
+	// CodeUnavailable: something the request depends on cannot answer now (shutting
+	// down, a callback's host that could not be resolved for now): try again.
+	CodeUnavailable = "unavailable"
 )
+
+// ErrTemporary matches (errors.Is) a failure that may pass on its own, such as a DNS
+// lookup that timed out: ServiceOptions.CheckCallback marks one with Temporary so
+// the Service answers CodeUnavailable rather than CodeInvalid.
+var ErrTemporary = errors.New("temporary failure")
+
+// Temporary marks err as a failure that may pass on its own (see ErrTemporary),
+// keeping its message.
+func Temporary(err error) error { return temporary{err} }
+
+type temporary struct{ err error }
+
+func (t temporary) Error() string        { return t.err.Error() }
+func (t temporary) Unwrap() error        { return t.err }
+func (t temporary) Is(target error) bool { return target == ErrTemporary }
 
 // Error is a domain error with a machine-readable code and a message written for the
 // API user. Field names the request field at fault, when there is one; ReferenceID

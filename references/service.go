@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -98,7 +99,8 @@ type ServiceOptions struct {
 	MinPollInterval        time.Duration // default 5m
 	MaxPollInterval        time.Duration // default 24h
 	// CheckCallback, when set, is asked whether a callback URL's host is a permitted
-	// destination (the notifier's SSRF guard). Its error is shown to the client.
+	// destination (the notifier's SSRF guard). Its error is shown to the client: 422,
+	// or 503 when it wraps ErrTemporary.
 	CheckCallback func(ctx context.Context, rawURL string) error
 	Now           func() time.Time
 	// MaxActivePerAccount is each account's quota of active references; 0: none.
@@ -246,6 +248,9 @@ func (s *Service) checkCallback(ctx context.Context, raw string) error {
 	}
 	if s.opts.CheckCallback != nil {
 		if err := s.opts.CheckCallback(ctx, raw); err != nil {
+			if errors.Is(err, ErrTemporary) {
+				return &Error{Code: CodeUnavailable, Field: "callback_url", Message: fmt.Sprintf("could not be checked now: %v; try again", err)}
+			}
 			return Invalidf("callback_url", "is not a permitted destination: %v", err)
 		}
 	}

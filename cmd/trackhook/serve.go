@@ -175,7 +175,11 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	}
 	if !c.allowPrivate {
 		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
-			return notifier.CheckCallbackURL(ctx, nil, raw)
+			err := notifier.CheckCallbackURL(ctx, nil, raw)
+			if errors.Is(err, notifier.ErrTemporaryResolution) {
+				return references.Temporary(err)
+			}
+			return err
 		}
 	}
 	svc := references.NewService(db, svcOpts)
