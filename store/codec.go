@@ -27,6 +27,10 @@ import (
 // so that nil and empty come back as they went in (JSON tells "null" from "[]"); a
 // time as Unix seconds, nanoseconds and zone offset in seconds, which keeps what a
 // JSON round trip keeps: the instant and the offset.
+//
+// This file is longer than most on purpose: the encoder and the decoder of each type
+// stand together, field by field in the same order, so a reader checks one against
+// the other without switching files.
 const formatBinary1 byte = 1
 
 // errCorrupt is wrapped by every decoding error of a binary value.
