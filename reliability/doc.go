@@ -13,6 +13,8 @@
 //	                         real API; 1,000 concurrent creates; per-key rate limits
 //	security_test.go         account isolation on every route, key revocation, secrets kept
 //	                         out of logs and error bodies, SSRF through DNS
+//	connections_test.go      2,000 keep-alive connections against --max-connections 100:
+//	                         the process's file descriptors stay bounded, it recovers
 //
 // How to run:
 //

@@ -49,6 +49,7 @@ func TestRun_CommandLineErrors(t *testing.T) {
 		{"bad log format", []string{"serve", "--log-format", "xml"}, "--log-format must be text or json"},
 		{"bad duration", []string{"serve", "--poll-interval", "soon"}, `invalid value "soon"`},
 		{"interval below minimum", []string{"serve", "--poll-interval", "1m"}, "--poll-interval must be at least --min-poll-interval"},
+		{"no connections", []string{"serve", "--max-connections", "0"}, "--max-connections and --idle-timeout must be above 0"},
 		{"keys without subcommand", []string{"keys"}, "give create, list or revoke"},
 		{"serve with arguments", []string{"serve", "extra"}, "serve takes no arguments"},
 	}
@@ -217,9 +218,15 @@ func TestServe_EndToEnd(t *testing.T) {
 
 func waitReady(t *testing.T, url string, log fmt.Stringer) {
 	t.Helper()
+	waitReadyWith(t, http.DefaultClient, url, log)
+}
+
+// waitReadyWith waits up to 15 s for url to answer 200 to client.
+func waitReadyWith(t *testing.T, client *http.Client, url string, log fmt.Stringer) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

@@ -47,6 +47,10 @@ type serveConfig struct {
 	rateBurst                      int
 	shutdownTimeout                time.Duration
 	terminal                       tracking.TerminalRule
+
+	// Connections of the API's port.
+	maxConnections int
+	idleTimeout    time.Duration
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -74,6 +78,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.Float64Var(&c.rateLimit, "rate-limit", float64(api.DefaultRateLimit), "API requests per second allowed per key")
 	fs.IntVar(&c.rateBurst, "rate-burst", api.DefaultRateBurst, "API request burst allowed per key")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests, polls and deliveries")
+	fs.IntVar(&c.maxConnections, "max-connections", defaultMaxConnections, "API connections open at once; more wait to be accepted (lowered to fit the file descriptor limit)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "close an API connection that waits this long for its next request (or its first)")
 	terminal := fs.String("terminal-events", "GTIN:EMPTY", "actual events that end tracking after arrival: CODE or CODE:EMPTY|LADEN, comma-separated")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return c, err
@@ -96,6 +102,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
 	case c.retention <= 0:
 		return c, errors.New("--retention must be above 0")
+	case c.maxConnections <= 0 || c.idleTimeout <= 0:
+		return c, errors.New("--max-connections and --idle-timeout must be above 0")
 	}
 	return c, nil
 }
@@ -217,10 +225,10 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	}
 	s.api = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, c.idleTimeout), // a new connection idles too
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a backup of a large store streams for a while
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       c.idleTimeout,
 	}
 	return s, nil
 }
@@ -233,6 +241,7 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.addr, err)
 	}
+	ln = limitConnections(ln, s.cfg, s.log)
 	if s.metrics != nil {
 		mln, err := net.Listen("tcp", s.cfg.metricsAddr)
 		if err != nil {
