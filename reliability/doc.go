@@ -15,6 +15,8 @@
 //	                         out of logs and error bodies, SSRF through DNS
 //	connections_test.go      2,000 keep-alive connections against --max-connections 100:
 //	                         the process's file descriptors stay bounded, it recovers
+//	cli_test.go              the real command line: help and error exit codes, nothing
+//	                         written before a refusal, a second process on a held store
 //
 // How to run:
 //

@@ -54,7 +54,7 @@ type listenConfig struct {
 
 func parseListenFlags(args []string, e env) (listenConfig, error) {
 	c := listenConfig{}
-	fs := newFlagSet("listen", listenUsage, e.stderr)
+	fs := newFlagSet("listen", listenUsage, e.stdout)
 	fs.Func("secret", "webhook signing secret (whsec_...); repeat it, or separate with commas, to accept several during a rotation", func(v string) error {
 		for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
 			c.secrets = append(c.secrets, s)

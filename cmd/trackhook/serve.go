@@ -28,8 +28,12 @@ With no flags it listens on :8080, keeps its data in ./trackhook.db and tracks e
 carrier with the built-in demo carrier. On a store without API keys it creates one for
 account "default" and prints it once.
 
+To know the admin key in advance (for scripts), set TRACKHOOK_API_KEY to a key of 16
+or more characters: serve registers it for account "default" at start.
+
 Example (a fast demo: a whole voyage in about ten minutes):
-  trackhook serve --demo-speed 3600 --poll-interval 10s --min-poll-interval 1s --allow-insecure-callbacks --allow-private-callbacks`
+  TRACKHOOK_API_KEY=th-demo-key-0123456789 trackhook serve --demo-speed 3600 \
+    --poll-interval 10s --min-poll-interval 1s --allow-insecure-callbacks --allow-private-callbacks`
 
 // serveConfig is everything serve reads from flags and the environment.
 type serveConfig struct {
@@ -47,6 +51,7 @@ type serveConfig struct {
 	rateBurst                      int
 	shutdownTimeout                time.Duration
 	terminal                       tracking.TerminalRule
+	apiKey                         string // TRACKHOOK_API_KEY
 
 	// Connections of the API's port.
 	maxConnections int
@@ -55,7 +60,7 @@ type serveConfig struct {
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
 	var c serveConfig
-	fs := newFlagSet("serve", serveUsage, e.stderr)
+	fs := newFlagSet("serve", serveUsage, e.stdout)
 	fs.StringVar(&c.addr, "addr", ":8080", "address the API listens on")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9090) instead of on --addr, to keep it off the API's port")
 	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file (created when missing)")
@@ -96,14 +101,21 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
 	case c.demoSpeed <= 0:
 		return c, errors.New("--demo-speed must be above 0")
-	case c.minPollInterval <= 0 || c.pollInterval < c.minPollInterval:
-		return c, errors.New("--poll-interval must be at least --min-poll-interval, and both above 0")
+	case c.minPollInterval <= 0 || c.pollInterval <= 0:
+		return c, errors.New("--poll-interval and --min-poll-interval must be above 0")
+	case c.pollInterval < c.minPollInterval:
+		return c, fmt.Errorf("--poll-interval (%v) must be at least --min-poll-interval (%v): give a longer --poll-interval or a shorter --min-poll-interval",
+			c.pollInterval, c.minPollInterval)
 	case c.pollWorkers <= 0 || c.deliveryWorkers <= 0:
 		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
 	case c.retention <= 0:
 		return c, errors.New("--retention must be above 0")
 	case c.maxConnections <= 0 || c.idleTimeout <= 0:
 		return c, errors.New("--max-connections and --idle-timeout must be above 0")
+	}
+	// Checked here, before the store file is opened or created.
+	if c.apiKey = e.getenv("TRACKHOOK_API_KEY"); c.apiKey != "" && len(c.apiKey) < minAPIKeyLen {
+		return c, fmt.Errorf("TRACKHOOK_API_KEY must be at least %d characters", minAPIKeyLen)
 	}
 	return c, nil
 }
@@ -129,12 +141,15 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(c.dbPath, store.Options{Logger: log})
+	db, err := openStore(c.dbPath, store.Options{Logger: log})
+	if errors.Is(err, errStoreInUse) {
+		return fmt.Errorf("serve: %w: stop it, or give this one another --db", err)
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := bootstrapKeys(ctx, db, e); err != nil {
+	if err := bootstrapKeys(ctx, db, c.apiKey, e); err != nil {
 		return err
 	}
 	s, err := build(c, e, db, log)
@@ -293,17 +308,18 @@ func (s *service) run(ctx context.Context) error {
 	return nil
 }
 
-// bootstrapKeys registers TRACKHOOK_API_KEY (so scripts know a key in advance) and,
-// on a store with no live key, creates one for the default account and prints it once.
-func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
+// minAPIKeyLen is the least length of TRACKHOOK_API_KEY.
+const minAPIKeyLen = 16
+
+// bootstrapKeys registers key, from TRACKHOOK_API_KEY (so scripts know a key in
+// advance), or, when it is "" and the store has no live key, creates one for the
+// default account and prints it once.
+func bootstrapKeys(ctx context.Context, db *store.DB, key string, e env) error {
 	now := time.Now()
 	if _, err := db.EnsureAccount(ctx, references.DefaultAccount, references.NewWebhookSecret(), now); err != nil {
 		return err
 	}
-	if key := e.getenv("TRACKHOOK_API_KEY"); key != "" {
-		if len(key) < 16 {
-			return errors.New("TRACKHOOK_API_KEY must be at least 16 characters")
-		}
+	if key != "" {
 		_, stored := references.NewAPIKey(references.DefaultAccount, true, now)
 		stored.Hash, stored.Prefix = references.HashAPIKey(key), key[:min(8, len(key))]
 		if existing, err := db.LookupAPIKey(ctx, stored.Hash); err == nil {
@@ -318,11 +334,11 @@ func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	key, err := createKey(ctx, db, references.DefaultAccount, true, now)
+	created, err := createKey(ctx, db, references.DefaultAccount, true, now)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, key)
+	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, created)
 	return nil
 }
 
