@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -94,3 +96,26 @@ func TestParseFlags_FlagsAfterPositionalArguments(t *testing.T) {
 	}
 }
 
+// TestREADME_ListsEveryEnvironmentVariable: every variable a command reads, as its -h
+// shows them, is in README.md, as is TRACKHOOK_API_KEY.
+func TestREADME_ListsEveryEnvironmentVariable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	variable := regexp.MustCompile(`\((TRACKHOOK_[A-Z_]+)\)`)
+	seen := 0
+	for _, args := range [][]string{{"serve", "-h"}, {"listen", "-h"}, {"keys", "create", "-h"}, {"keys", "list", "-h"}, {"status", "-h"}} {
+		e, out, _ := newTestEnv(nil)
+		_ = run(context.Background(), args, e)
+		for _, m := range variable.FindAllStringSubmatch(out.String(), -1) {
+			seen++
+			if !strings.Contains(string(readme), "`"+m[1]+"`") {
+				t.Errorf("%s reads %s, which README.md does not list", strings.Join(args, " "), m[1])
+			}
+		}
+	}
+	if seen < 25 || !strings.Contains(string(readme), "`TRACKHOOK_API_KEY`") {
+		t.Errorf("%d variables found in the usages; README lists TRACKHOOK_API_KEY: %v", seen, strings.Contains(string(readme), "`TRACKHOOK_API_KEY`"))
+	}
+}
