@@ -38,6 +38,8 @@ Example (a fast demo: a whole voyage in about ten minutes):
 // serveConfig is everything serve reads from flags and the environment.
 type serveConfig struct {
 	addr, metricsAddr, dbPath      string
+	maxConnections                 int           // open at once on addr
+	idleTimeout                    time.Duration // of a connection on addr
 	sourcesPath                    string
 	logFormat, logLevel            string
 	allowInsecure, allowPrivate    bool
@@ -51,11 +53,6 @@ type serveConfig struct {
 	rateBurst                      int
 	shutdownTimeout                time.Duration
 	terminal                       tracking.TerminalRule
-	apiKey                         string // TRACKHOOK_API_KEY
-
-	// Connections of the API's port.
-	maxConnections int
-	idleTimeout    time.Duration
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -80,17 +77,21 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.DurationVar(&c.deliveryTimeout, "delivery-timeout", 10*time.Second, "timeout of one webhook attempt")
 	fs.DurationVar(&c.retryWindow, "retry-window", 72*time.Hour, "how long a failing webhook is retried before it is given up")
 	fs.DurationVar(&c.failingUnsubscribeAfter, "unsubscribe-failing-after", 5*24*time.Hour, "unsubscribe references whose callback has failed for this long")
+	fs.IntVar(&c.maxConnections, "max-connections", defaultMaxConnections, "API connections open at once; more wait to be accepted (lowered to fit the file descriptor limit)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "close an API connection that waits this long for its next request (or its first)")
 	fs.Float64Var(&c.rateLimit, "rate-limit", float64(api.DefaultRateLimit), "API requests per second allowed per key")
 	fs.IntVar(&c.rateBurst, "rate-burst", api.DefaultRateBurst, "API request burst allowed per key")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests, polls and deliveries")
-	fs.IntVar(&c.maxConnections, "max-connections", defaultMaxConnections, "API connections open at once; more wait to be accepted (lowered to fit the file descriptor limit)")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "close an API connection that waits this long for its next request (or its first)")
 	terminal := fs.String("terminal-events", "GTIN:EMPTY", "actual events that end tracking after arrival: CODE or CODE:EMPTY|LADEN, comma-separated")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return c, err
 	}
 	if fs.NArg() != 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	// Checked before the store file is opened: a refused key leaves no file behind.
+	if _, err := apiKeyFromEnv(e); err != nil {
+		return c, err
 	}
 	var err error
 	if c.terminal, err = tracking.ParseTerminalRule(*terminal); err != nil {
@@ -106,16 +107,12 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	case c.pollInterval < c.minPollInterval:
 		return c, fmt.Errorf("--poll-interval (%v) must be at least --min-poll-interval (%v): give a longer --poll-interval or a shorter --min-poll-interval",
 			c.pollInterval, c.minPollInterval)
+	case c.maxConnections <= 0 || c.idleTimeout <= 0:
+		return c, errors.New("--max-connections and --idle-timeout must be above 0")
 	case c.pollWorkers <= 0 || c.deliveryWorkers <= 0:
 		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
 	case c.retention <= 0:
 		return c, errors.New("--retention must be above 0")
-	case c.maxConnections <= 0 || c.idleTimeout <= 0:
-		return c, errors.New("--max-connections and --idle-timeout must be above 0")
-	}
-	// Checked here, before the store file is opened or created.
-	if c.apiKey = e.getenv("TRACKHOOK_API_KEY"); c.apiKey != "" && len(c.apiKey) < minAPIKeyLen {
-		return c, fmt.Errorf("TRACKHOOK_API_KEY must be at least %d characters", minAPIKeyLen)
 	}
 	return c, nil
 }
@@ -149,7 +146,7 @@ func serve(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	defer db.Close()
-	if err := bootstrapKeys(ctx, db, c.apiKey, e); err != nil {
+	if err := bootstrapKeys(ctx, db, e); err != nil {
 		return err
 	}
 	s, err := build(c, e, db, log)
@@ -311,12 +308,25 @@ func (s *service) run(ctx context.Context) error {
 // minAPIKeyLen is the least length of TRACKHOOK_API_KEY.
 const minAPIKeyLen = 16
 
-// bootstrapKeys registers key, from TRACKHOOK_API_KEY (so scripts know a key in
-// advance), or, when it is "" and the store has no live key, creates one for the
-// default account and prints it once.
-func bootstrapKeys(ctx context.Context, db *store.DB, key string, e env) error {
+// apiKeyFromEnv returns TRACKHOOK_API_KEY, "" when it is not set, or an error when it
+// is too short.
+func apiKeyFromEnv(e env) (string, error) {
+	key := e.getenv("TRACKHOOK_API_KEY")
+	if key != "" && len(key) < minAPIKeyLen {
+		return "", fmt.Errorf("TRACKHOOK_API_KEY must be at least %d characters", minAPIKeyLen)
+	}
+	return key, nil
+}
+
+// bootstrapKeys registers TRACKHOOK_API_KEY (so scripts know a key in advance) and,
+// on a store with no live key, creates one for the default account and prints it once.
+func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	now := time.Now()
 	if _, err := db.EnsureAccount(ctx, references.DefaultAccount, references.NewWebhookSecret(), now); err != nil {
+		return err
+	}
+	key, err := apiKeyFromEnv(e)
+	if err != nil {
 		return err
 	}
 	if key != "" {
@@ -334,11 +344,11 @@ func bootstrapKeys(ctx context.Context, db *store.DB, key string, e env) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	created, err := createKey(ctx, db, references.DefaultAccount, true, now)
+	key, err = createKey(ctx, db, references.DefaultAccount, true, now)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, created)
+	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, key)
 	return nil
 }
 
