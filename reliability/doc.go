@@ -13,6 +13,10 @@
 //	                         real API; 1,000 concurrent creates; per-key rate limits
 //	security_test.go         account isolation on every route, key revocation, secrets kept
 //	                         out of logs and error bodies, SSRF through DNS
+//	connections_test.go      2,000 keep-alive connections against --max-connections 100:
+//	                         the process's file descriptors stay bounded, it recovers
+//	cli_test.go              the real command line: help and error exit codes, nothing
+//	                         written before a refusal, a second process on a held store
 //
 // How to run:
 //

@@ -39,6 +39,7 @@ const (
 	listenMaxBody      = 5 << 20 // bytes; a webhook with a long event history is well under
 	listenSeenIDs      = 10000   // webhook ids remembered to mark repeats
 	listenChangesWidth = 120     // characters of change descriptions per line
+	listenIDWidth      = 12      // characters of a webhook-id per line: "upd_" and 8 of its 26 random ones
 )
 
 // listenConfig is what listen reads from flags and the environment.
@@ -53,7 +54,7 @@ type listenConfig struct {
 
 func parseListenFlags(args []string, e env) (listenConfig, error) {
 	c := listenConfig{}
-	fs := newFlagSet("listen", listenUsage, e.stderr)
+	fs := newFlagSet("listen", listenUsage, e.stdout)
 	fs.Func("secret", "webhook signing secret (whsec_...); repeat it, or separate with commas, to accept several during a rotation", func(v string) error {
 		for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
 			c.secrets = append(c.secrets, s)
@@ -192,7 +193,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case r.json:
 		fmt.Fprintf(r.stderr, "%s %s answered %d on purpose (--fail-rate); trackhook will retry it\n", clock(at), oneLine(id), status)
 	default:
-		fmt.Fprintln(r.stdout, summary(at, p, status, repeat))
+		fmt.Fprintln(r.stdout, summary(at, id, p, status, repeat))
 	}
 	w.WriteHeader(status)
 }
@@ -221,14 +222,15 @@ func whyNotVerified(err error) string {
 	return err.Error()
 }
 
-// summary is the line printed for a verified delivery:
+// summary is the line printed for a verified delivery with webhook-id id, shortened
+// (a retry of a delivery shows the same one):
 //
-//	15:04:05 verified ref_K3... MSCU1234566 shipment.updated #3 -> 204  Departed Rotterdam; ETA ...
-func summary(at time.Time, p *webhook.Payload, status int, repeat bool) string {
+//	15:04:05 verified upd_7Q2XK3AB ref_K3... MSCU1234566 shipment.updated #3 -> 204  Departed Rotterdam; ETA ...
+func summary(at time.Time, id string, p *webhook.Payload, status int, repeat bool) string {
 	u := p.Data
 	ident := identifier(u.Reference)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s verified %s %s %s #%d -> %d", clock(at), u.ReferenceID, ident, p.Type, u.Sequence, status)
+	fmt.Fprintf(&b, "%s verified %s %s %s %s #%d -> %d", clock(at), shortID(id), u.ReferenceID, ident, p.Type, u.Sequence, status)
 	if status >= 300 {
 		b.WriteString(" (on purpose)")
 	}
@@ -271,6 +273,13 @@ func identifier(s webhook.ReferenceSummary) string {
 }
 
 func clock(t time.Time) string { return t.Format("15:04:05") }
+
+// shortID returns the first listenIDWidth characters of a webhook-id: enough to tell
+// deliveries apart and to find the update with, short enough for the line.
+func shortID(id string) string {
+	r := []rune(id)
+	return string(r[:min(len(r), listenIDWidth)])
+}
 
 // truncateText shortens s to at most n runes, marking the cut with "...".
 func truncateText(s string, n int) string {

@@ -123,20 +123,25 @@ func TestListen_PrintsOneLinePerVerifiedDelivery(t *testing.T) {
 		want   string
 	}{
 		{"shipment update", listenUpdate(3, "Departed Rotterdam on MAERSK ESSEN", "ETA at New York moved to 14 March"),
-			"12:00:03 verified ref_K3 MSCU1234566 shipment.updated #3 -> 204  Departed Rotterdam on MAERSK ESSEN; ETA at New York moved to 14 March"},
+			"12:00:03 verified upd_3 ref_K3 MSCU1234566 shipment.updated #3 -> 204  Departed Rotterdam on MAERSK ESSEN; ETA at New York moved to 14 March"},
 		{"long changes are shortened", listenUpdate(4, long),
-			"12:00:03 verified ref_K3 MSCU1234566 shipment.updated #4 -> 204  " + long[:listenChangesWidth-3] + "..."},
+			"12:00:03 verified upd_4 ref_K3 MSCU1234566 shipment.updated #4 -> 204  " + long[:listenChangesWidth-3] + "..."},
 		{"tracking failed", func() references.Update {
 			u := listenUpdate(5)
 			u.Type, u.Error = references.UpdateTrackingFailed, "carrier API answered 502"
 			return u
-		}(), "12:00:03 verified ref_K3 MSCU1234566 tracking.failed #5 -> 204  error: carrier API answered 502"},
+		}(), "12:00:03 verified upd_5 ref_K3 MSCU1234566 tracking.failed #5 -> 204  error: carrier API answered 502"},
 		{"unsubscribed, booking", func() references.Update {
 			u := listenUpdate(6)
 			u.Reference = references.ReferenceSummary{ID: "ref_K3", BookingNumber: "BK123456", CarrierCode: "HLCU"}
 			u.Type, u.UnsubscribeReason = references.UpdateUnsubscribed, references.ReasonTrackingComplete
 			return u
-		}(), "12:00:03 verified ref_K3 BK123456 reference.unsubscribed #6 -> 204  reason: tracking_complete"},
+		}(), "12:00:03 verified upd_6 ref_K3 BK123456 reference.unsubscribed #6 -> 204  reason: tracking_complete"},
+		{"a webhook-id as trackhook makes it is shortened", func() references.Update {
+			u := listenUpdate(7, "Loaded at Rotterdam")
+			u.ID = "upd_7Q2XK3ABCDEFGHJKMNPQRSTVWX"
+			return u
+		}(), "12:00:03 verified upd_7Q2XK3AB ref_K3 MSCU1234566 shipment.updated #7 -> 204  Loaded at Rotterdam"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -322,7 +327,7 @@ func TestListen_VerifiesWhatTheNotifierSends(t *testing.T) {
 	if res.Outcome != references.OutcomeDelivered || res.StatusCode != http.StatusNoContent {
 		t.Fatalf("send: %+v", res)
 	}
-	if !strings.Contains(out.String(), "verified ref_K3 MSCU1234566 shipment.updated #1 -> 204  Departed Rotterdam") {
+	if !strings.Contains(out.String(), "verified upd_1 ref_K3 MSCU1234566 shipment.updated #1 -> 204  Departed Rotterdam") {
 		t.Errorf("output: %s", out.String())
 	}
 }
@@ -483,8 +488,17 @@ func TestListen_QuickstartEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(raw, &ref); err != nil {
 		t.Fatal(err)
 	}
-	line := listenOut.waitFor(t, " verified "+ref.ID+" MSCU1234566 shipment.updated #1 -> 204", 20*time.Second)
+	line := listenOut.waitFor(t, " "+ref.ID+" MSCU1234566 shipment.updated #1 -> 204", 20*time.Second)
 	t.Logf("listen printed: %s", line)
+	// The line names the delivery by its webhook-id, the update's id, shortened.
+	_, raw = call(http.MethodGet, "/references/"+ref.ID+"/updates?after=0&limit=1", "")
+	var feed api.UpdatePage
+	if err := json.Unmarshal(raw, &feed); err != nil || len(feed.Updates) != 1 {
+		t.Fatalf("feed: %s", raw)
+	}
+	if id := feed.Updates[0].ID; len(id) < listenIDWidth || !strings.Contains(line, " verified "+id[:listenIDWidth]+" "+ref.ID+" ") {
+		t.Errorf("the line does not name update %s by its first %d characters: %s", id, listenIDWidth, line)
+	}
 	serveLog.waitFor(t, `"msg":"webhook delivered"`, 10*time.Second)
 
 	metricsStatus, metricsText := call(http.MethodGet, "/metrics", "") // TRACKHOOK_API_KEY is an admin key

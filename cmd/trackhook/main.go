@@ -7,9 +7,10 @@
 //	trackhook keys create|list|revoke  manage API keys on a stopped store
 //	trackhook version               print the version
 //
-// Run "trackhook <command> -h" for a command's flags. Every flag can also be set with
-// an environment variable: --db is TRACKHOOK_DB, --allow-insecure-callbacks is
-// TRACKHOOK_ALLOW_INSECURE_CALLBACKS, and so on.
+// Run "trackhook <command> -h" for a command's flags. Every flag of serve can also be
+// set with an environment variable (--db is TRACKHOOK_DB, --allow-insecure-callbacks
+// is TRACKHOOK_ALLOW_INSECURE_CALLBACKS, and so on); keys and status read only
+// TRACKHOOK_DB, and listen its own TRACKHOOK_LISTEN_* (see envName).
 package main
 
 import (
@@ -20,7 +21,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -52,12 +52,20 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := env{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
-	if err := run(ctx, os.Args[1:], e); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "trackhook:", err)
-		}
-		os.Exit(2)
+	err := run(ctx, os.Args[1:], e)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "trackhook:", err)
 	}
+	os.Exit(exitCode(err))
+}
+
+// exitCode is the process's exit status after run returned err: 0 for success and
+// for help asked with -h or --help, 2 for any error.
+func exitCode(err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 // run executes one command line; it returns when the command is done or ctx ends.
@@ -84,58 +92,4 @@ func run(ctx context.Context, args []string, e env) error {
 	}
 	fmt.Fprint(e.stderr, usage)
 	return fmt.Errorf("unknown command %q", args[0])
-}
-
-// parseFlags parses args, then fills every flag not given on the command line from
-// its environment variable (see envName).
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if given[f.Name] || err != nil {
-			return
-		}
-		name := envName(fs.Name(), f.Name)
-		if v := getenv(name); v != "" {
-			if setErr := fs.Set(f.Name, v); setErr != nil {
-				err = fmt.Errorf("%s=%q: %w", name, v, setErr)
-			}
-		}
-	})
-	return err
-}
-
-// envName is the environment variable of a command's flag: TRACKHOOK_ + the flag
-// name upper-cased with _ for -. The service's commands (serve, keys, status) share
-// them, so TRACKHOOK_DB names one store for all three; listen, which runs beside the
-// service on the same machine, has its own (TRACKHOOK_LISTEN_ADDR, ...), so the
-// service's TRACKHOOK_ADDR does not move it.
-func envName(command, flagName string) string {
-	prefix := "TRACKHOOK_"
-	if command == "listen" {
-		prefix = "TRACKHOOK_LISTEN_"
-	}
-	return prefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
-// newFlagSet returns a flag set that reports errors instead of exiting and prints its
-// usage with the environment variable of each flag.
-func newFlagSet(name, summary string, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.Usage = func() {
-		fmt.Fprintf(out, "%s\n\nFlags (each also read from the environment variable shown):\n", summary)
-		fs.VisitAll(func(f *flag.Flag) {
-			fmt.Fprintf(out, "  --%s (%s)\n      %s", f.Name, envName(name, f.Name), f.Usage)
-			if f.DefValue != "" && f.DefValue != "false" {
-				fmt.Fprintf(out, " (default %s)", f.DefValue)
-			}
-			fmt.Fprintln(out)
-		})
-	}
-	return fs
 }

@@ -48,7 +48,11 @@ func TestRun_CommandLineErrors(t *testing.T) {
 		{"unknown flag", []string{"serve", "--nope"}, "flag provided but not defined: -nope"},
 		{"bad log format", []string{"serve", "--log-format", "xml"}, "--log-format must be text or json"},
 		{"bad duration", []string{"serve", "--poll-interval", "soon"}, `invalid value "soon"`},
-		{"interval below minimum", []string{"serve", "--poll-interval", "1m"}, "--poll-interval must be at least --min-poll-interval"},
+		{"interval below minimum", []string{"serve", "--poll-interval", "1m"}, "--poll-interval (1m0s) must be at least --min-poll-interval (5m0s)"},
+		{"no connections", []string{"serve", "--max-connections", "0"}, "--max-connections and --idle-timeout must be above 0"},
+		{"flag of another keys subcommand", []string{"keys", "revoke", "key_X", "--admin"}, `flag provided but not defined: -admin ("trackhook keys revoke -h" lists the flags)`},
+		{"revoke two keys", []string{"keys", "revoke", "key_X", "key_Y"}, `keys revoke takes one key id (key_...) or key prefix, got ["key_X" "key_Y"]`},
+		{"unknown keys subcommand", []string{"keys", "rotate"}, `keys: unknown subcommand "rotate"`},
 		{"keys without subcommand", []string{"keys"}, "give create, list or revoke"},
 		{"serve with arguments", []string{"serve", "extra"}, "serve takes no arguments"},
 	}
@@ -217,9 +221,15 @@ func TestServe_EndToEnd(t *testing.T) {
 
 func waitReady(t *testing.T, url string, log fmt.Stringer) {
 	t.Helper()
+	waitReadyWith(t, http.DefaultClient, url, log)
+}
+
+// waitReadyWith waits up to 15 s for url to answer 200 to client.
+func waitReadyWith(t *testing.T, client *http.Client, url string, log fmt.Stringer) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {

@@ -27,12 +27,18 @@ With no flags it listens on :8080, keeps its data in ./trackhook.db and tracks e
 carrier with the built-in demo carrier. On a store without API keys it creates one for
 account "default" and prints it once.
 
+To know the admin key in advance (for scripts), set TRACKHOOK_API_KEY to a key of 16
+or more characters: serve registers it for account "default" at start.
+
 Example (a fast demo: a whole voyage in about ten minutes):
-  trackhook serve --demo-speed 3600 --poll-interval 10s --min-poll-interval 1s --allow-insecure-callbacks --allow-private-callbacks`
+  TRACKHOOK_API_KEY=th-demo-key-0123456789 trackhook serve --demo-speed 3600 \
+    --poll-interval 10s --min-poll-interval 1s --allow-insecure-callbacks --allow-private-callbacks`
 
 // serveConfig is everything serve reads from flags and the environment.
 type serveConfig struct {
 	addr, metricsAddr, dbPath      string
+	maxConnections                 int           // open at once on addr
+	idleTimeout                    time.Duration // of a connection on addr
 	sourcesPath                    string
 	logFormat, logLevel            string
 	allowInsecure, allowPrivate    bool
@@ -54,7 +60,7 @@ type serveConfig struct {
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
 	var c serveConfig
-	fs := newFlagSet("serve", serveUsage, e.stderr)
+	fs := newFlagSet("serve", serveUsage, e.stdout)
 	fs.StringVar(&c.addr, "addr", ":8080", "address the API listens on")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9090), without an API key, instead of on --addr")
 	fs.BoolVar(&c.metricsPublic, "metrics-public", false, "serve /metrics on --addr without an API key (by default it needs an admin key there)")
@@ -75,6 +81,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.DurationVar(&c.deliveryTimeout, "delivery-timeout", 10*time.Second, "timeout of one webhook attempt")
 	fs.DurationVar(&c.retryWindow, "retry-window", 72*time.Hour, "how long a failing webhook is retried before it is given up")
 	fs.DurationVar(&c.failingUnsubscribeAfter, "unsubscribe-failing-after", 5*24*time.Hour, "unsubscribe references whose callback has failed for this long")
+	fs.IntVar(&c.maxConnections, "max-connections", defaultMaxConnections, "API connections open at once; more wait to be accepted (lowered to fit the file descriptor limit)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 30*time.Second, "close an API connection that waits this long for its next request (or its first)")
 	fs.Float64Var(&c.rateLimit, "rate-limit", float64(api.DefaultRateLimit), "API requests per second allowed per key")
 	fs.IntVar(&c.rateBurst, "rate-burst", api.DefaultRateBurst, "API request burst allowed per key")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "how long shutdown waits for in-flight requests, polls and deliveries")
@@ -88,6 +96,10 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	if fs.NArg() != 0 {
 		return c, fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
+	// Checked before the store file is opened: a refused key leaves no file behind.
+	if _, err := apiKeyFromEnv(e); err != nil {
+		return c, err
+	}
 	var err error
 	if c.terminal, err = tracking.ParseTerminalRule(*terminal); err != nil {
 		return c, fmt.Errorf("--terminal-events: %w", err)
@@ -97,8 +109,13 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, fmt.Errorf("--log-format must be text or json, not %q", c.logFormat)
 	case c.demoSpeed <= 0:
 		return c, errors.New("--demo-speed must be above 0")
-	case c.minPollInterval <= 0 || c.pollInterval < c.minPollInterval:
-		return c, errors.New("--poll-interval must be at least --min-poll-interval, and both above 0")
+	case c.minPollInterval <= 0 || c.pollInterval <= 0:
+		return c, errors.New("--poll-interval and --min-poll-interval must be above 0")
+	case c.pollInterval < c.minPollInterval:
+		return c, fmt.Errorf("--poll-interval (%v) must be at least --min-poll-interval (%v): give a longer --poll-interval or a shorter --min-poll-interval",
+			c.pollInterval, c.minPollInterval)
+	case c.maxConnections <= 0 || c.idleTimeout <= 0:
+		return c, errors.New("--max-connections and --idle-timeout must be above 0")
 	case c.pollWorkers <= 0 || c.deliveryWorkers <= 0:
 		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
 	case c.retention <= 0 || c.deliveryLogRetention <= 0 || c.unsubscribedRetention <= 0:
@@ -132,7 +149,10 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(c.dbPath, store.Options{Logger: log})
+	db, err := openStore(c.dbPath, store.Options{Logger: log})
+	if errors.Is(err, errStoreInUse) {
+		return fmt.Errorf("serve: %w: stop it, or give this one another --db", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -239,10 +259,10 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	}
 	s.api = &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, c.idleTimeout), // a new connection idles too
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a backup of a large store streams for a while
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       c.idleTimeout,
 	}
 	return s, nil
 }
@@ -255,6 +275,7 @@ func (s *service) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.addr, err)
 	}
+	ln = limitConnections(ln, s.cfg, s.log)
 	if s.metrics != nil {
 		mln, err := net.Listen("tcp", s.cfg.metricsAddr)
 		if err != nil {
@@ -306,6 +327,19 @@ func (s *service) run(ctx context.Context) error {
 	return nil
 }
 
+// minAPIKeyLen is the least length of TRACKHOOK_API_KEY.
+const minAPIKeyLen = 16
+
+// apiKeyFromEnv returns TRACKHOOK_API_KEY, "" when it is not set, or an error when it
+// is too short.
+func apiKeyFromEnv(e env) (string, error) {
+	key := e.getenv("TRACKHOOK_API_KEY")
+	if key != "" && len(key) < minAPIKeyLen {
+		return "", fmt.Errorf("TRACKHOOK_API_KEY must be at least %d characters", minAPIKeyLen)
+	}
+	return key, nil
+}
+
 // bootstrapKeys registers TRACKHOOK_API_KEY (so scripts know a key in advance) and,
 // on a store with no live key, creates one for the default account and prints it once.
 func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
@@ -313,10 +347,11 @@ func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	if _, err := db.EnsureAccount(ctx, references.DefaultAccount, references.NewWebhookSecret(), now); err != nil {
 		return err
 	}
-	if key := e.getenv("TRACKHOOK_API_KEY"); key != "" {
-		if len(key) < 16 {
-			return errors.New("TRACKHOOK_API_KEY must be at least 16 characters")
-		}
+	key, err := apiKeyFromEnv(e)
+	if err != nil {
+		return err
+	}
+	if key != "" {
 		_, stored := references.NewAPIKey(references.DefaultAccount, true, now)
 		stored.Hash, stored.Prefix = references.HashAPIKey(key), key[:min(8, len(key))]
 		if existing, err := db.LookupAPIKey(ctx, stored.Hash); err == nil {
@@ -331,7 +366,7 @@ func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	key, err := createKey(ctx, db, references.DefaultAccount, true, now)
+	key, err = createKey(ctx, db, references.DefaultAccount, true, now)
 	if err != nil {
 		return err
 	}

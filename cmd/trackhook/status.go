@@ -9,8 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	bolterrors "go.etcd.io/bbolt/errors"
-
 	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/store"
 )
@@ -22,7 +20,9 @@ It reads the store file directly, so the server must be stopped. For a running s
 ask it instead (admin key):
   curl -s localhost:8080/admin/status -H "Authorization: Bearer $ADMIN_KEY"
 
-  trackhook status [--db FILE] [--json]`
+  trackhook status [--db FILE] [--json]
+
+Of the environment, only TRACKHOOK_DB (the store serve uses) changes this command.`
 
 // statusLockTimeout is how long status waits for the file lock before it concludes
 // that a server holds the store.
@@ -31,7 +31,7 @@ const statusLockTimeout = 300 * time.Millisecond
 // status is `trackhook status`. now is the clock the age of the oldest update is
 // counted with.
 func status(ctx context.Context, args []string, e env, now func() time.Time) error {
-	fs := newFlagSet("status", statusUsage, e.stderr)
+	fs := newFlagSet("status", statusUsage, e.stdout)
 	dbPath := fs.String("db", "trackhook.db", "path of the store file")
 	asJSON := fs.Bool("json", false, "print JSON, the same as GET /admin/status answers")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
@@ -44,9 +44,9 @@ func status(ctx context.Context, args []string, e env, now func() time.Time) err
 	if _, err := os.Stat(*dbPath); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	db, err := store.Open(*dbPath, store.Options{Timeout: statusLockTimeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return fmt.Errorf("status: %s is in use, most likely by a running trackhook serve: stop it, or ask the server with GET /admin/status", *dbPath)
+	db, err := openStore(*dbPath, store.Options{Timeout: statusLockTimeout})
+	if errors.Is(err, errStoreInUse) {
+		return fmt.Errorf("status: %w: stop it, or ask the server with GET /admin/status", err)
 	}
 	if err != nil {
 		return fmt.Errorf("status: %w", err)

@@ -200,7 +200,7 @@ func TestStatus_SaysWhenAServerHoldsTheStore(t *testing.T) {
 	defer db.Close() // held open, as a running server does
 	e, _, _ := newTestEnv(nil)
 	err = run(context.Background(), []string{"status", "--db", path}, e)
-	if err == nil || !strings.Contains(err.Error(), "is in use, most likely by a running trackhook serve") || !strings.Contains(err.Error(), "GET /admin/status") {
+	if err == nil || !strings.Contains(err.Error(), "is in use by another trackhook process (most likely a running trackhook serve)") || !strings.Contains(err.Error(), "GET /admin/status") {
 		t.Fatalf("status of a held store = %v", err)
 	}
 }
