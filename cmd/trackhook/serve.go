@@ -172,6 +172,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 		DefaultPollInterval:    c.pollInterval,
 		MinPollInterval:        c.minPollInterval,
 		MaxActivePerAccount:    c.maxActivePerAccount,
+		CheckSource:            router.Check, // an identifier the carrier's API cannot take is a 422
 	}
 	if !c.allowPrivate {
 		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
