@@ -44,3 +44,17 @@ func (r Router) Check(ref references.Reference) error {
 	}
 	return nil
 }
+
+// SourceName names the source that tracks carrier, for logs and metric labels, so
+// that they take one value per configured source rather than one per carrier code
+// users type: the name of its guard (the carrier code of the sources file),
+// "default" for an unguarded default source, "none" when no source serves it.
+func (r Router) SourceName(carrier string) string {
+	switch s := r.For(carrier).(type) {
+	case nil:
+		return "none"
+	case interface{ Name() string }:
+		return s.Name()
+	}
+	return "default"
+}
