@@ -158,3 +158,12 @@ func (g *GuardedSource) Name() string { return g.name }
 // State returns the breaker's state: closed (calls go through), open (calls fail
 // fast) or half-open (one probe call is let through).
 func (g *GuardedSource) State() gobreaker.State { return g.breaker.State() }
+
+// CheckReference asks the guarded source whether it can track ref, when it is a
+// ReferenceChecker (nil otherwise). Nothing is fetched, so the breaker is not asked.
+func (g *GuardedSource) CheckReference(ref references.Reference) error {
+	if c, ok := g.src.(ReferenceChecker); ok {
+		return c.CheckReference(ref)
+	}
+	return nil
+}

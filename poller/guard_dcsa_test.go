@@ -72,6 +72,24 @@ func TestGuard_WithDCSAClient(t *testing.T) {
 		}
 	})
 
+	// As README says: a 200 whose events are all unusable counts as a failure.
+	t.Run("200 with only unusable events", func(t *testing.T) {
+		t.Parallel()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`[{"eventID": "1", "eventType": "TRANSPORT", "eventClassifierCode": "ACT", "transportEventTypeCode": "ARRI"}]`))
+		}))
+		defer srv.Close()
+		client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := poller.Guard("MAEU", client, poller.GuardOptions{Failures: 2, OpenFor: time.Hour})
+		fetchN(t, g, 2)
+		if g.State() != gobreaker.StateOpen {
+			t.Errorf("breaker %v after two answers without a usable event, want open", g.State())
+		}
+	})
+
 	// net/http times a request with the real clock: the timeout is short, and the
 	// server answers only when the client gives up, so nothing waits longer.
 	t.Run("timeout", func(t *testing.T) {

@@ -65,9 +65,11 @@ type Options struct {
 	Owner string
 	// Lease is how long a claimed poll stays this poller's without renewal (30s);
 	// it is renewed every third of it while the poll runs.
-	Lease  time.Duration
-	Clock  clock.Clock
-	Rand   func() float64 // in [0, 1); math/rand/v2 by default
+	Lease time.Duration
+	Clock clock.Clock
+	Rand  func() float64 // in [0, 1); math/rand/v2 by default
+	// Logger gets every failed poll, at warn, within a limit per source (see
+	// failureLogBurst); nil discards.
 	Logger *slog.Logger
 	// Observe, when set, is called after every recorded poll: for metrics, and to wake
 	// the notifier when updates were appended.
@@ -122,10 +124,11 @@ func (o *Options) defaults() {
 
 // Poller schedules and runs polls. Start it once; Stop drains in-flight polls.
 type Poller struct {
-	store Store
-	opts  Options
-	log   *slog.Logger
-	loop  *workloop.Loop[references.PollClaim]
+	store    Store
+	opts     Options
+	log      *slog.Logger
+	failures *failureLog
+	loop     *workloop.Loop[references.PollClaim]
 }
 
 // PollReport describes one finished poll, for metrics and logs.
@@ -145,7 +148,7 @@ func New(store Store, opts Options) (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("poll %w", err)
 	}
-	p := &Poller{store: store, opts: opts, log: opts.Logger}
+	p := &Poller{store: store, opts: opts, log: opts.Logger, failures: newFailureLog(opts.Logger, opts.Clock)}
 	p.loop = workloop.New(workloop.Config[references.PollClaim]{
 		Name: "poller",
 		Claim: func(ctx context.Context, limit int) ([]references.PollClaim, error) {
@@ -186,7 +189,7 @@ func (p *Poller) Tick(ctx context.Context) (int, error) { return p.loop.Scan(ctx
 
 func (p *Poller) work(ctx context.Context, c references.PollClaim) {
 	if err := p.pollClaimed(ctx, c); err != nil && ctx.Err() == nil {
-		p.log.Error("poll failed", "reference_id", c.Reference.ID, "err", err)
+		p.log.Error("poll not recorded", "reference_id", c.Reference.ID, "err", err) // the store failed, or the lease was lost
 	}
 }
 
@@ -218,6 +221,9 @@ func (p *Poller) pollClaimed(ctx context.Context, c references.PollClaim) error 
 			p.log.Warn("releasing a claimed poll", "reference_id", ref.ID, "err", rerr)
 		}
 		return fmt.Errorf("poll %s: %w", ref.ID, err)
+	}
+	if outcome == "failed" || outcome == "not_found" {
+		p.failures.poll(ctx, ref, p.opts.Router.SourceName(ref.CarrierCode), outcome, res)
 	}
 	if p.opts.Observe != nil {
 		p.opts.Observe(PollReport{ReferenceID: ref.ID, Carrier: ref.CarrierCode, Outcome: outcome, Updates: len(res.Updates), Duration: p.opts.Clock.Now().Sub(start)})

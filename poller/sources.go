@@ -1,8 +1,13 @@
 package poller
 
 import (
+	"cmp"
+	"log/slog"
 	"maps"
 	"slices"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
 )
 
 // Sources is a loaded sources file: the configuration of every source it sets up.
@@ -23,10 +28,13 @@ type Sources struct {
 // Router builds the source of every carrier, each behind its own circuit breaker
 // named after the carrier code, and the default source: behind a breaker named
 // "default", or the very source of the carrier the default key names (one API, one
-// breaker), or none.
+// breaker), or none. The breakers opening and closing are logged to env's logger.
 func (s *Sources) Router(env SourceEnv) (Router, error) {
 	guard := s.Breaker
 	guard.Clock = env.Clock
+	if env.Logger != nil {
+		guard.OnStateChange = logBreakerChange(env.Logger, cmp.Or(guard.OpenFor, DefaultGuardOpenFor))
+	}
 	r := Router{ByCarrier: make(map[string]Source, len(s.Carriers))}
 	for _, code := range slices.Sorted(maps.Keys(s.Carriers)) {
 		src, err := s.Carriers[code].NewSource(code, env)
@@ -46,4 +54,21 @@ func (s *Sources) Router(env SourceEnv) (Router, error) {
 		r.Default = r.ByCarrier[s.Default]
 	}
 	return r, nil
+}
+
+// logBreakerChange returns an OnStateChange that logs a breaker opening or closing at
+// warn, so that an operator sees a source go down and come back, and its half-open
+// probe at info.
+func logBreakerChange(log *slog.Logger, openFor time.Duration) func(name string, from, to gobreaker.State) {
+	return func(name string, from, to gobreaker.State) {
+		switch to {
+		case gobreaker.StateOpen:
+			log.Warn("tracking source circuit breaker opened: its polls fail at once until a probe succeeds",
+				"source", name, "from", from.String(), "probe_after", openFor)
+		case gobreaker.StateClosed:
+			log.Warn("tracking source circuit breaker closed: its polls go through again", "source", name)
+		default:
+			log.Info("tracking source circuit breaker half-open: one probe poll goes through", "source", name)
+		}
+	}
 }

@@ -98,6 +98,11 @@ type ServiceOptions struct {
 	DefaultPollInterval    time.Duration // when a create gives none; default 15m
 	MinPollInterval        time.Duration // default 5m
 	MaxPollInterval        time.Duration // default 24h
+	// CheckSource, when set, is asked whether the tracking source the reference's
+	// carrier is routed to can track it (cmd/trackhook asks the poller's router: a DCSA
+	// source knows the limits of its API). It gets the reference as validated, and its
+	// error is shown to the client on the identifier's field.
+	CheckSource func(ref Reference) error
 	// CheckCallback, when set, is asked whether a callback URL's host is a permitted
 	// destination (the notifier's SSRF guard). Its error is shown to the client: 422,
 	// or 503 when it wraps ErrTemporary.
@@ -217,6 +222,12 @@ func (s *Service) validateCreate(ctx context.Context, req CreateRequest) (Refere
 	}
 	if ref.CarrierCode, err = NormalizeCarrierCode(req.CarrierCode); err != nil {
 		return ref, err
+	}
+	if s.opts.CheckSource != nil {
+		if err := s.opts.CheckSource(ref); err != nil {
+			kind, _ := ref.Identifier()
+			return ref, Invalidf(string(kind), "%v", err)
+		}
 	}
 	if req.CallbackURL != "" {
 		if err := s.checkCallback(ctx, req.CallbackURL); err != nil {

@@ -43,17 +43,8 @@ func guardedSources(r poller.Router) []metrics.SourceBreaker {
 	return out
 }
 
-// sourceLabel names the source a carrier's polls go to, so the label takes one value
-// per configured source rather than one per carrier code users type: the guard's
-// name, "default" for an unguarded default source, "none" when no source serves it.
+// sourceLabel names the source a carrier's polls go to (see poller.Router.SourceName),
+// so the label takes one value per configured source.
 func sourceLabel(r poller.Router) func(carrier string) string {
-	return func(carrier string) string {
-		switch s := r.For(carrier).(type) {
-		case nil:
-			return "none"
-		case interface{ Name() string }:
-			return s.Name()
-		}
-		return "default"
-	}
+	return r.SourceName
 }

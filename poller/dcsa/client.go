@@ -121,31 +121,19 @@ func newHTTPClient(cfg Config) *http.Client {
 // references.ErrShipmentNotFound: DCSA answers an unknown reference with an empty list.
 // Other failures are a *references.SourceError: rate limited (429, with the wait its
 // Retry-After asked for), unavailable (5xx, 408, timeouts, connection errors), bad
-// request (other 4xx) or bad answer (a body or a status that cannot be used).
+// request (other 4xx, or an identifier the API does not take: see CheckReference) or
+// bad answer (a body or a status that cannot be used).
 func (c *Client) Fetch(ctx context.Context, ref references.Reference) (*references.Shipment, error) {
 	query, err := filter(ref)
 	if err != nil {
-		return nil, fmt.Errorf("dcsa %s: %w", c.name, err)
+		// Asking would only earn an error answer: the request is at fault, not the API.
+		return nil, fmt.Errorf("dcsa %s: %w", c.name, &references.SourceError{Kind: references.ErrSourceBadRequest, Err: err})
 	}
 	events, err := c.fetchAll(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("dcsa %s: %w", c.name, err)
 	}
 	return &references.Shipment{Events: events}, nil
-}
-
-// filter returns the query selecting the reference's events.
-func filter(ref references.Reference) (url.Values, error) {
-	kind, value := ref.Identifier()
-	if value == "" {
-		return nil, errors.New("the reference has no identifier")
-	}
-	param := map[references.IdentifierKind]string{
-		references.KindContainer:    "equipmentReference",
-		references.KindBooking:      "carrierBookingReference",
-		references.KindBillOfLading: "transportDocumentReference",
-	}[kind]
-	return url.Values{param: {value}}, nil
 }
 
 func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.Event, error) {

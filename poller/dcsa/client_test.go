@@ -170,7 +170,7 @@ func TestClient_SendsStaticAuthHeaders(t *testing.T) {
 		c, f := setup(t, Config{})
 		f.requireHeader = [2]string{"Consumer-Key", "k-123"}
 		_, err := c.Fetch(t.Context(), containerRef(fixtureContainer))
-		want := "dcsa MAEU: 401 Unauthorized: invalidApiKey: missing or unknown Consumer-Key"
+		want := "dcsa MAEU: carrier answered 401: invalidApiKey: missing or unknown Consumer-Key"
 		if err == nil || err.Error() != want {
 			t.Fatalf("err = %v, want %q", err, want)
 		}
@@ -242,7 +242,7 @@ func TestClient_OAuth2TokenRefusedIsFetchedAgain(t *testing.T) {
 	f.revoke("access-token-1")
 
 	_, err = c.Fetch(t.Context(), ref)
-	if want := "dcsa HLCU: 401 Unauthorized: invalidToken: token expired"; err == nil || err.Error() != want {
+	if want := "dcsa HLCU: carrier answered 401: invalidToken: token expired"; err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %q", err, want)
 	}
 	if _, err := c.Fetch(t.Context(), ref); err != nil {
@@ -287,7 +287,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 		{
 			name:     "401 with a DCSA error body",
 			handler:  fileHandler(401, "error_401.json"),
-			want:     "dcsa MAEU: 401 Unauthorized: invalidToken: token expired",
+			want:     "dcsa MAEU: carrier answered 401: invalidToken: token expired",
 			wantKind: references.ErrSourceBadRequest,
 		},
 		{
@@ -295,7 +295,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				writeDCSAError(w, 404, "notFound", "no events for the equipment")
 			},
-			want:         "dcsa MAEU: 404 Not Found: notFound: no events for the equipment: shipment not found at the source",
+			want:         "dcsa MAEU: carrier answered 404: notFound: no events for the equipment: shipment not found at the source",
 			wantNotFound: true,
 		},
 		{
@@ -305,7 +305,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.WriteHeader(404)
 				fmt.Fprint(w, "<html><body>Not Found</body></html>")
 			},
-			want:     "dcsa MAEU: 404 Not Found (not an answer of a DCSA API: check base_url)",
+			want:     "dcsa MAEU: carrier answered 404 Not Found (not an answer of a DCSA API: check base_url)",
 			wantKind: references.ErrSourceBadRequest,
 		},
 		{
@@ -320,7 +320,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.Header().Set("Retry-After", "30")
 				writeDCSAError(w, 429, "rateLimited", "slow down")
 			},
-			want:          "dcsa MAEU: 429 Too Many Requests: rateLimited: slow down (retry after 30s)",
+			want:          "dcsa MAEU: carrier answered 429: rateLimited: slow down (retry after 30s)",
 			wantKind:      references.ErrSourceRateLimited,
 			wantRetryWait: 30 * time.Second,
 		},
@@ -330,14 +330,14 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.Header().Set("Retry-After", "Wed, 20 Mar 2024 10:02:00 GMT")
 				w.WriteHeader(429)
 			},
-			want:          "dcsa MAEU: 429 Too Many Requests (retry after 2m0s)",
+			want:          "dcsa MAEU: carrier answered 429 Too Many Requests (retry after 2m0s)",
 			wantKind:      references.ErrSourceRateLimited,
 			wantRetryWait: 2 * time.Minute,
 		},
 		{
 			name:     "429 without Retry-After",
 			handler:  bodyHandler(429, ""),
-			want:     "dcsa MAEU: 429 Too Many Requests",
+			want:     "dcsa MAEU: carrier answered 429 Too Many Requests",
 			wantKind: references.ErrSourceRateLimited,
 		},
 		{
@@ -346,7 +346,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.Header().Set("Retry-After", "soon")
 				w.WriteHeader(429)
 			},
-			want:     "dcsa MAEU: 429 Too Many Requests",
+			want:     "dcsa MAEU: carrier answered 429 Too Many Requests",
 			wantKind: references.ErrSourceRateLimited,
 		},
 		{
@@ -355,7 +355,7 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.Header().Set("Retry-After", "999999999999")
 				w.WriteHeader(429)
 			},
-			want:          "dcsa MAEU: 429 Too Many Requests (retry after 24h0m0s)",
+			want:          "dcsa MAEU: carrier answered 429 Too Many Requests (retry after 24h0m0s)",
 			wantKind:      references.ErrSourceRateLimited,
 			wantRetryWait: maxRetryAfter,
 		},
@@ -365,20 +365,20 @@ func TestClient_ErrorResponses(t *testing.T) {
 				w.Header().Set("Retry-After", "120")
 				w.WriteHeader(503)
 			},
-			want:          "dcsa MAEU: 503 Service Unavailable (retry after 2m0s)",
+			want:          "dcsa MAEU: carrier answered 503 Service Unavailable (retry after 2m0s)",
 			wantKind:      references.ErrSourceUnavailable,
 			wantRetryWait: 2 * time.Minute,
 		},
 		{
 			name:     "503 without Retry-After",
 			handler:  bodyHandler(503, ""),
-			want:     "dcsa MAEU: 503 Service Unavailable",
+			want:     "dcsa MAEU: carrier answered 503 Service Unavailable",
 			wantKind: references.ErrSourceUnavailable,
 		},
 		{
 			name:     "408",
 			handler:  bodyHandler(408, ""),
-			want:     "dcsa MAEU: 408 Request Timeout",
+			want:     "dcsa MAEU: carrier answered 408 Request Timeout",
 			wantKind: references.ErrSourceUnavailable,
 		},
 		{
@@ -386,19 +386,19 @@ func TestClient_ErrorResponses(t *testing.T) {
 			handler: func(w http.ResponseWriter, r *http.Request) {
 				writeDCSAError(w, 500, "internalError", "database unavailable")
 			},
-			want:     "dcsa MAEU: 500 Internal Server Error: internalError: database unavailable",
+			want:     "dcsa MAEU: carrier answered 500: internalError: database unavailable",
 			wantKind: references.ErrSourceUnavailable,
 		},
 		{
 			name:     "502 from a gateway",
 			handler:  bodyHandler(502, "<html>Bad Gateway</html>"),
-			want:     "dcsa MAEU: 502 Bad Gateway",
+			want:     "dcsa MAEU: carrier answered 502 Bad Gateway",
 			wantKind: references.ErrSourceUnavailable,
 		},
 		{
 			name:     "204 instead of 200",
 			handler:  bodyHandler(204, ""),
-			want:     "dcsa MAEU: 204 No Content",
+			want:     "dcsa MAEU: carrier answered 204 No Content",
 			wantKind: references.ErrSourceBadAnswer,
 		},
 		{
@@ -552,10 +552,10 @@ func TestClient_LaterPageErrors(t *testing.T) {
 	}{
 		{"expired cursor is not an unknown shipment", "p2",
 			func(w http.ResponseWriter, r *http.Request) { writeDCSAError(w, 404, "notFound", "cursor expired") },
-			"dcsa MAEU: page 2: 404 Not Found: notFound: cursor expired: shipment not found at the source", false, references.ErrSourceBadAnswer},
+			"dcsa MAEU: page 2: carrier answered 404: notFound: cursor expired: shipment not found at the source", false, references.ErrSourceBadAnswer},
 		{"rate limit on page 2", "p2",
 			func(w http.ResponseWriter, r *http.Request) { w.Header().Set("Retry-After", "5"); w.WriteHeader(429) },
-			"dcsa MAEU: page 2: 429 Too Many Requests (retry after 5s)", false, references.ErrSourceRateLimited},
+			"dcsa MAEU: page 2: carrier answered 429 Too Many Requests (retry after 5s)", false, references.ErrSourceRateLimited},
 		{"Next-Page URL without a cursor", "https://elsewhere.test/v2/events?page=2", nil,
 			"dcsa MAEU: the Next-Page header has no cursor parameter", false, references.ErrSourceBadAnswer},
 		{"huge cursor", strings.Repeat("c", 3000), nil,

@@ -12,12 +12,16 @@ import (
 )
 
 // APIError is a response of the carrier other than 200 OK, with what its DCSA error
-// body said. Its text is what ends up in a reference's last_poll_error, for example
-// "401 Unauthorized: invalidToken: token expired". Fetch returns it inside a
+// body said. Its text is what ends up in a reference's last_poll_error: "carrier
+// answered 400: invalidQuery: limit must be positive" when the body gives details,
+// "carrier answered 502 Bad Gateway" when it gives none. Fetch returns it inside a
 // *references.SourceError that says what kind of failure the status is.
 type APIError struct {
 	StatusCode int
-	StatusText string // the body's statusCodeText, or the standard text of StatusCode
+	// StatusText is the body's statusCodeText, "" when it has none. Carriers do not
+	// always match it to the status (a 422 saying "Bad Request"), so the text shows it
+	// only when there are no details and it differs from the status's standard text.
+	StatusText string
 	Details    []ErrorDetail
 }
 
@@ -29,22 +33,26 @@ type ErrorDetail struct {
 
 func (e *APIError) Error() string {
 	var b strings.Builder
-	b.WriteString(strconv.Itoa(e.StatusCode))
-	if e.StatusText != "" {
-		b.WriteString(" " + e.StatusText)
-	}
-	for i, d := range e.Details {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
-			b.WriteString("; ")
+	b.WriteString("carrier answered " + strconv.Itoa(e.StatusCode))
+	standard := http.StatusText(e.StatusCode)
+	switch {
+	case len(e.Details) > 0:
+		for i, d := range e.Details {
+			if i == 0 {
+				b.WriteString(": ")
+			} else {
+				b.WriteString("; ")
+			}
+			if d.Reason != "" && d.Message != "" {
+				b.WriteString(d.Reason + ": " + d.Message)
+			} else {
+				b.WriteString(d.Reason + d.Message)
+			}
 		}
-		switch {
-		case d.Reason != "" && d.Message != "":
-			b.WriteString(d.Reason + ": " + d.Message)
-		default:
-			b.WriteString(d.Reason + d.Message)
-		}
+	case e.StatusText != "" && !strings.EqualFold(e.StatusText, standard):
+		b.WriteString(": " + e.StatusText)
+	case standard != "":
+		b.WriteString(" " + standard)
 	}
 	return b.String()
 }
@@ -53,7 +61,7 @@ func (e *APIError) Error() string {
 const maxRetryAfter = 24 * time.Hour
 
 // withRetryAfter adds the wait the carrier asked for to the text of err, so that
-// last_poll_error says it: "429 Too Many Requests (retry after 30s)".
+// last_poll_error says it: "carrier answered 429 Too Many Requests (retry after 30s)".
 func withRetryAfter(err error, after time.Duration) error {
 	if after <= 0 {
 		return err
@@ -92,14 +100,12 @@ type wireError struct {
 // newAPIError builds the error for a non-200 response from its status and body. A body
 // that is not JSON (an HTML error page of a proxy) adds nothing to the text.
 func newAPIError(status int, body []byte) *APIError {
-	e := &APIError{StatusCode: status, StatusText: http.StatusText(status)}
+	e := &APIError{StatusCode: status}
 	var w wireError
 	if json.Unmarshal(body, &w) != nil {
 		return e
 	}
-	if s := clean(string(w.StatusCodeText), maxErrorFieldLen); s != "" {
-		e.StatusText = s
-	}
+	e.StatusText = clean(string(w.StatusCodeText), maxErrorFieldLen)
 	for _, d := range w.Errors {
 		if len(e.Details) == maxErrorDetails {
 			break

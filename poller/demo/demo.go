@@ -3,9 +3,9 @@
 //
 // Every reference gets a plausible container voyage between real ports, drawn from a
 // seed hashed from the reference, and the voyage unfolds in simulated time: milestones
-// are planned, then estimated (sometimes delayed), then happen, up to the empty
-// container's return. The same reference at the same simulated time always yields the
-// same events, ids included.
+// are planned, then estimated (sometimes delayed, and revised every two simulated days
+// while the ship is at sea), then happen, up to the empty container's return. The same
+// reference at the same simulated time always yields the same events, ids included.
 package demo
 
 import (
@@ -29,8 +29,8 @@ const NotFoundPrefix = "NOTFOUND"
 // Options configures a Source.
 type Options struct {
 	// Speed is how many simulated seconds pass per real second; 0 (or any value that
-	// is not positive and finite) means 1. 3600 plays a month-long voyage in twelve
-	// minutes or so.
+	// is not positive and finite) means 1. 3600 plays a voyage of six weeks or so in
+	// about 18 minutes (8 to 27 by its route; see TestFetch_QuickstartPacing).
 	Speed float64
 	// Clock is the real time, which the simulated time runs ahead of; nil means the
 	// real clock.

@@ -15,23 +15,26 @@ const estimateLead = 7 * 24 * time.Hour
 
 // events returns what the carrier publishes about the voyage at simulated time at:
 //   - a milestone whose actual time has passed is ACT at that time;
-//   - one planned less than estimateLead ahead is EST, at the planned time plus the
-//     delays announced so far;
+//   - one planned less than estimateLead ahead, and the arrival of a vessel under
+//     way, is EST: at the planned time plus the delays announced so far, plus the
+//     error of the carrier's latest revision while a vessel it depends on sails
+//     (see revise.go);
 //   - any other is PLN at its planned time.
 //
 // Like some real carriers, the demo publishes a revised estimate under a new event id;
 // plans and actuals keep theirs.
 func (v *voyage) events(at time.Time) []references.Event {
+	revised := v.revisions(at)
 	out := make([]references.Event, 0, len(v.milestones))
 	for i := range v.milestones {
 		m := &v.milestones[i]
-		actual, estimate, revision := m.planned, m.planned, 0
-		for _, l := range v.legs[:m.delayedBy] {
-			actual = actual.Add(l.delay)
-			if l.delay > 0 && !at.Before(l.revealed) {
-				estimate = estimate.Add(l.delay)
+		actual, estimate, revision := v.actualTime(i), v.knownTime(i, at), 0
+		for l, lg := range v.legs[:m.delayedBy] {
+			if lg.delay > 0 && !at.Before(lg.revealed) {
 				revision++
 			}
+			estimate = estimate.Add(revised[l].offset)
+			revision += revised[l].n
 		}
 		e := references.Event{
 			Type:               m.typ,
@@ -40,15 +43,17 @@ func (v *voyage) events(at time.Time) []references.Event {
 			EquipmentReference: m.equipment,
 			EmptyIndicator:     m.empty,
 		}
+		underWay := false
 		if m.leg >= 0 {
 			tc := v.legs[m.leg].call
 			e.TransportCall = &tc
+			underWay = v.legs[m.leg].arrive == i && revised[m.leg].sailing
 		}
 		switch {
 		case !at.Before(actual):
 			e.Classifier, e.Time = references.ClassifierActual, actual
 			revision = 0
-		case !at.Before(m.planned.Add(-estimateLead)):
+		case underWay || !at.Before(m.planned.Add(-estimateLead)):
 			e.Classifier, e.Time = references.ClassifierEstimated, estimate
 		default:
 			e.Classifier, e.Time = references.ClassifierPlanned, m.planned

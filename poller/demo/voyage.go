@@ -21,11 +21,14 @@ type voyage struct {
 
 // leg is one vessel's part of the voyage. Delay is how much later than planned the
 // vessel arrives; the carrier announces it at Revealed, which moves every estimate from
-// that arrival on.
+// that arrival on. Depart and arrive index the leg's departure and arrival in
+// voyage.milestones; while the vessel is under way between them, the carrier revises
+// its estimate of the arrival (see revise.go).
 type leg struct {
-	call     references.TransportCall
-	delay    time.Duration
-	revealed time.Time
+	call           references.TransportCall
+	delay          time.Duration
+	revealed       time.Time
+	depart, arrive int
 }
 
 // milestone is one event of the voyage as planned.
@@ -167,6 +170,15 @@ func planVoyage(ref *references.Reference) *voyage {
 	equip(references.CodeGateOut, "LADEN", terminal(to), -1, last+1, after(24, 96))
 	equip(references.CodeStripping, "EMPTY", premises(to, "consignee"), -1, last+1, after(24, 48))
 	equip(references.CodeGateIn, "EMPTY", depot(to), -1, last+1, after(24, 72))
+	for i, m := range v.milestones {
+		switch {
+		case m.typ != references.EventTransport:
+		case m.code == references.CodeDeparture:
+			v.legs[m.leg].depart = i
+		case m.code == references.CodeArrival:
+			v.legs[m.leg].arrive = i
+		}
+	}
 	return v
 }
 
