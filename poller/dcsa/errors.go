@@ -1,13 +1,20 @@
 package dcsa
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/retryafter"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -125,4 +132,109 @@ func newAPIError(status int, body []byte) *APIError {
 		}
 	}
 	return e
+}
+
+// requestError drops the URL that net/http puts in front of transport errors (it is
+// long, and the query is already in the error's context) and marks the source
+// unavailable, unless the request was cancelled (shutdown is nobody's fault) or the
+// error already says its kind (a refused redirect).
+func requestError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("GET /v2/events: %w", ue.Err)
+	}
+	var kind *references.SourceError
+	if errors.Is(err, context.Canceled) || errors.As(err, &kind) {
+		return err
+	}
+	return &references.SourceError{Kind: references.ErrSourceUnavailable, Err: err}
+}
+
+// bodyError classifies an error met reading a page: the connection failing or timing
+// out leaves the source unavailable, a cancelled poll is nobody's fault, and anything
+// else is an answer that cannot be used.
+func bodyError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return err
+	}
+	var netErr net.Error
+	if ctx.Err() != nil || errors.As(err, &netErr) {
+		return &references.SourceError{Kind: references.ErrSourceUnavailable, Err: err}
+	}
+	return badAnswer(err)
+}
+
+// statusError reads a non-200 response into an *APIError, wrapped as not found or in
+// a *references.SourceError of the status's kind.
+func (c *Client) statusError(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	// The answer becomes last_poll_error and a tracking.failed update, which every
+	// account tracking this carrier reads: a carrier echoing our credentials must not
+	// spread them.
+	apiErr := newAPIError(resp.StatusCode, redact(body, c.credentialsOf(resp.Request)))
+	status := resp.StatusCode
+	switch {
+	case status == http.StatusNotFound && looksLikeJSON(resp.Header.Get("Content-Type"), body):
+		return fmt.Errorf("%w: %w", apiErr, references.ErrShipmentNotFound)
+	case status == http.StatusNotFound:
+		// A 404 page that is not the API's own answer means a wrong base_url; calling it
+		// "not found" would make the poller unsubscribe every reference.
+		return &references.SourceError{Kind: references.ErrSourceBadRequest,
+			Err: fmt.Errorf("%w (not an answer of a DCSA API: check base_url)", apiErr)}
+	case status == http.StatusTooManyRequests, status == http.StatusServiceUnavailable:
+		kind := references.ErrSourceRateLimited
+		if status == http.StatusServiceUnavailable {
+			kind = references.ErrSourceUnavailable
+		}
+		after, _ := retryafter.Parse(resp.Header.Get("Retry-After"), c.clock.Now())
+		after = min(after, maxRetryAfter)
+		return &references.SourceError{Kind: kind, RetryAfter: after, Err: withRetryAfter(apiErr, after)}
+	case status == http.StatusRequestTimeout, status >= 500:
+		return &references.SourceError{Kind: references.ErrSourceUnavailable, Err: apiErr}
+	case status >= 400:
+		return &references.SourceError{Kind: references.ErrSourceBadRequest, Err: apiErr}
+	default: // 1xx, 2xx other than 200, 3xx: not an answer this client can read
+		return badAnswer(apiErr)
+	}
+}
+
+// credentialsOf returns the credentials req carried: the configured auth headers'
+// values, the bearer token, and the OAuth2 client secret.
+func (c *Client) credentialsOf(req *http.Request) []string {
+	var out []string
+	add := func(s string) {
+		if len(s) >= minCredentialLen {
+			out = append(out, s)
+		}
+	}
+	if req != nil {
+		for name := range c.cfg.Auth.Headers {
+			add(req.Header.Get(name))
+		}
+		if _, token, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
+			add(token)
+		}
+	}
+	if o := c.cfg.Auth.OAuth2; o != nil {
+		add(o.ClientSecret)
+	}
+	return out
+}
+
+// redact replaces every credential in body with [redacted].
+func redact(body []byte, credentials []string) []byte {
+	for _, s := range credentials {
+		body = bytes.ReplaceAll(body, []byte(s), []byte("[redacted]"))
+	}
+	return body
+}
+
+// looksLikeJSON tells an API's own 404 (JSON, or empty) from a proxy's or a web
+// server's error page.
+func looksLikeJSON(contentType string, body []byte) bool {
+	trimmed := strings.TrimSpace(string(body))
+	if trimmed == "" {
+		return true
+	}
+	return strings.Contains(contentType, "json") || trimmed[0] == '{' || trimmed[0] == '['
 }
