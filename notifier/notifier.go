@@ -1,8 +1,10 @@
 // Package notifier delivers each reference's updates to its callback URL as signed
-// Standard Webhooks POSTs: in order per reference, at least once, from a durable
-// outbox in the store, with retries and backoff, a circuit breaker per destination
-// host, fair shares of the delivery slots between accounts, an SSRF guard before
-// and at dial time, and every attempt recorded in the delivery log.
+// Standard Webhooks POSTs: in order per reference, at least once. It claims due
+// delivery streams from the store (with leases, through internal/workloop), sends
+// through a circuit breaker and a cap per resolved destination host, gives accounts
+// fair shares of the delivery slots (slots.go), decides retries and give-ups
+// (policy.go, retry.go), and records every attempt durably before the stream moves on.
+// The SSRF guard (ssrf.go) checks destinations before and at dial time.
 package notifier
 
 import (

@@ -1,9 +1,14 @@
-// Package store keeps trackhook's state in one bbolt file: references and their
-// indexes, shipment snapshots, update feeds, the delivery outbox and log, accounts and
-// API keys. It stores the domain types of package references and nothing else, in
-// encodings of its own (codec.go, records.go), so that the file's format changes only
-// here; every logical change is one transaction. The poll schedule is also held in
-// memory, so that a poll that changed nothing costs no write (see schedule.go).
+// Package store is the bbolt backend of the storage contract (references.Backend):
+// references and their indexes, shipment snapshots, update feeds, the delivery outbox
+// and log, accounts and API keys, in one file. It stores the domain types of package
+// references and nothing else, in encodings of its own (codec.go, records.go), so that
+// the file's format changes only here; every logical change is one transaction, and
+// the state rules it applies are the domain's (references/rules.go).
+//
+// Work is handed out by claims with leases (lease.go): a bbolt file has one process,
+// so leases live in memory. The poll schedule is also held in memory, so that a poll
+// that changed nothing costs no write (schedule.go). store/storetest is the suite that
+// every backend of the contract passes; this one runs it in storetest_test.go.
 package store
 
 import (
