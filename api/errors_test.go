@@ -73,6 +73,23 @@ func TestOpenAPI_ListsEveryErrorCode(t *testing.T) {
 	}
 }
 
+// TestOpenAPI_ListsEveryAttemptOutcome keeps the delivery log's outcome enum the list
+// of outcomes the store can record.
+func TestOpenAPI_ListsEveryAttemptOutcome(t *testing.T) {
+	var want, got []string
+	for _, o := range references.AttemptOutcomes {
+		want = append(want, string(o))
+	}
+	for _, v := range loadSpec(t).Components.Schemas["DeliveryAttempt"].Value.Properties["outcome"].Value.Enum {
+		got = append(got, v.(string))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("openapi.yaml lists the attempt outcomes %v; the delivery log records %v", got, want)
+	}
+}
+
 func TestHandleError_UnknownAndWrappedErrors(t *testing.T) {
 	b := setup(t)
 	tests := []struct {

@@ -128,3 +128,6 @@ const (
 	// meanwhile: nothing was sent.
 	OutcomeDropped AttemptOutcome = "dropped"
 )
+
+// AttemptOutcomes lists every outcome the delivery log can show.
+var AttemptOutcomes = []AttemptOutcome{OutcomeDelivered, OutcomeFailed, OutcomeGaveUp, OutcomeGone, OutcomeDropped}
