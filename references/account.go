@@ -30,21 +30,42 @@ func (s *WebhookSecret) LiveAt(now time.Time) bool {
 // number is kept small whatever the rotations asked for.
 const MaxLiveSecrets = 3
 
-// Live returns the secrets that sign at time now, newest first: at most
-// MaxLiveSecrets, the newest ones (a store written before the limit may hold more).
-func (a *Account) Live(now time.Time) []WebhookSecret {
+// Live returns the secrets that sign at time now, newest first (see LiveSecrets).
+func (a *Account) Live(now time.Time) []WebhookSecret { return LiveSecrets(a.WebhookSecrets, now) }
+
+// LiveSecrets returns the account's secrets to sign with at time now, newest first.
+func (a *Account) LiveSecrets(now time.Time) []string { return secretTexts(a.Live(now)) }
+
+// Rotate makes secret the account's newest signing secret at now (see RotateSecrets).
+func (a *Account) Rotate(secret string, now, graceUntil time.Time) {
+	a.WebhookSecrets = RotateSecrets(a.WebhookSecrets, secret, now, graceUntil)
+}
+
+// Live returns the endpoint's secrets that sign at time now, newest first.
+func (ep *Endpoint) Live(now time.Time) []WebhookSecret { return LiveSecrets(ep.Secrets, now) }
+
+// LiveSecrets returns the endpoint's secrets to sign with at time now, newest first.
+func (ep *Endpoint) LiveSecrets(now time.Time) []string { return secretTexts(ep.Live(now)) }
+
+// Rotate makes secret the endpoint's newest signing secret at now (see RotateSecrets).
+func (ep *Endpoint) Rotate(secret string, now, graceUntil time.Time) {
+	ep.Secrets = RotateSecrets(ep.Secrets, secret, now, graceUntil)
+}
+
+// LiveSecrets returns those of secrets (oldest first) that sign at time now, newest
+// first: at most MaxLiveSecrets, the newest ones (a store written before the limit may
+// hold more).
+func LiveSecrets(secrets []WebhookSecret, now time.Time) []WebhookSecret {
 	var out []WebhookSecret
-	for i := len(a.WebhookSecrets) - 1; i >= 0 && len(out) < MaxLiveSecrets; i-- {
-		if s := a.WebhookSecrets[i]; s.LiveAt(now) {
+	for i := len(secrets) - 1; i >= 0 && len(out) < MaxLiveSecrets; i-- {
+		if s := secrets[i]; s.LiveAt(now) {
 			out = append(out, s)
 		}
 	}
 	return out
 }
 
-// LiveSecrets returns the secrets to sign with at time now, newest first (see Live).
-func (a *Account) LiveSecrets(now time.Time) []string {
-	live := a.Live(now)
+func secretTexts(live []WebhookSecret) []string {
 	out := make([]string, len(live))
 	for i, s := range live {
 		out[i] = s.Secret
@@ -52,14 +73,15 @@ func (a *Account) LiveSecrets(now time.Time) []string {
 	return out
 }
 
-// Rotate makes secret the account's newest signing secret at now. The secret that was
-// the newest keeps signing until graceUntil; when graceUntil is not after now it is
-// replaced at once. Secrets already in their grace keep their own expiry, so a
-// rotation never shortens a grace another rotation gave, with one exception: when more
-// than MaxLiveSecrets would sign, the oldest grace ends now. Expired secrets are dropped.
-func (a *Account) Rotate(secret string, now, graceUntil time.Time) {
+// RotateSecrets returns secrets (oldest first) with secret added as the newest at now.
+// The secret that was the newest keeps signing until graceUntil; when graceUntil is
+// not after now it is replaced at once. Secrets already in their grace keep their own
+// expiry, so a rotation never shortens a grace another rotation gave, with one
+// exception: when more than MaxLiveSecrets would sign, the oldest grace ends now.
+// Expired secrets are dropped.
+func RotateSecrets(secrets []WebhookSecret, secret string, now, graceUntil time.Time) []WebhookSecret {
 	kept := make([]WebhookSecret, 0, MaxLiveSecrets)
-	for _, s := range a.WebhookSecrets {
+	for _, s := range secrets {
 		if s.ExpiresAt == nil {
 			until := graceUntil
 			s.ExpiresAt = &until
@@ -72,7 +94,7 @@ func (a *Account) Rotate(secret string, now, graceUntil time.Time) {
 	if n := len(kept) - MaxLiveSecrets; n > 0 {
 		kept = kept[n:] // the oldest graces end
 	}
-	a.WebhookSecrets = kept
+	return kept
 }
 
 // APIKey is an API key as stored: only its SHA-256 hash and a short prefix for display

@@ -18,14 +18,19 @@ import (
 // now(): instances' clocks differ). Times passed in (at, PolledAt, an attempt's At) are
 // the caller's record of when something happened.
 //
+// Destinations: an update goes to its reference's callback_url (DestinationCallback)
+// and to every enabled endpoint of the account that Endpoint.Matches it. Each
+// destination of a reference is one ordered delivery stream, keyed (destination,
+// reference); an endpoint's operational events are its stream AccountStream.
+//
 // Room to grow: an account-level update sequence (the account feed) is a FeedStore
-// method beside ListUpdates; an update fanned out to several destinations is several
-// delivery streams, keyed by (Destination, ReferenceID) as DeliveryJob already is.
+// method beside ListUpdates.
 type Backend interface {
 	ReferenceStore
 	FeedStore
 	PollQueue
 	DeliveryQueue
+	EndpointStore
 	AccountStore
 	Maintenance
 }
@@ -49,8 +54,9 @@ type ReferenceStore interface {
 	// ListReferences returns a page of the account's references in creation order.
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
 	// UnsubscribeReference stops tracking and appends the final update
-	// (UnsubscribedUpdate with reason) to the feed, in one transaction. Pending
-	// deliveries go on, the final update with them, unless StopsDelivery(reason).
+	// (UnsubscribedUpdate with reason) to the feed, with its messages to the matching
+	// endpoints, in one transaction. Pending callback deliveries go on, the final
+	// update with them, unless StopsDelivery(reason); endpoints' messages always do.
 	// Unsubscribing twice is not an error and appends nothing.
 	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
 	// PatchReference changes the callback URL and event filter of an active reference.
@@ -76,8 +82,9 @@ type PollQueue interface {
 	ClaimDuePolls(ctx context.Context, owner string, limit int, lease time.Duration) ([]PollClaim, error)
 	// RecordPoll writes the outcome of one claimed poll in one transaction: the polling
 	// fields and next due time, the new snapshot, the updates appended to the feed and
-	// their deliveries, and an unsubscribe (see PollResult.EndsTracking); then it ends
-	// the lease. A lease that was lost is refused with ErrLeaseLost and nothing is
+	// their deliveries (the callback's, and one message per enabled endpoint of the
+	// account that Endpoint.Matches the update), and an unsubscribe (see
+	// PollResult.EndsTracking); then it ends the lease. A lease that was lost is refused with ErrLeaseLost and nothing is
 	// written. A reference unsubscribed while it was polled is left as it is.
 	RecordPoll(ctx context.Context, lease Lease, res PollResult) (Reference, error)
 	// ClaimPoll leases one active reference's poll to owner now, due or not (a poll on
@@ -100,8 +107,12 @@ type DeliveryQueue interface {
 	// attempt was recorded), or ErrNothingToDeliver when the stream is drained. Updates
 	// the destination's filter excludes are passed over (see Reference.WantsEvent).
 	NextDelivery(ctx context.Context, lease Lease) (DeliveryJob, error)
-	// RecordAttempt logs the attempt and moves the stream on (see AfterAttempt), in one
-	// transaction; unsubscribe, when set, also unsubscribes the reference. An attempt
+	// RecordAttempt logs the attempt and moves the stream on (see AfterAttempt, and
+	// AfterMessageAttempt for an endpoint's), in one transaction; unsubscribe, when
+	// set, also unsubscribes the reference (callback streams only). For an endpoint,
+	// a.Disable disables it and appends endpoint.disabled to the account's
+	// operational feed, and a message given up appends message.attempt.exhausted,
+	// each fanned out to the endpoints that subscribe, in the same transaction. An attempt
 	// of a lost lease, or of a lease on other work, is refused with ErrLeaseLost. An
 	// attempt the stream has moved past meanwhile (a PATCH of the URL, an unsubscribe)
 	// is only logged. A stream's lease stays held (its owner goes on with NextDelivery
@@ -112,10 +123,57 @@ type DeliveryQueue interface {
 	PostponeDelivery(ctx context.Context, lease Lease, until time.Time) error
 	// ListDeliveries returns a page of the reference's delivery log, newest first.
 	ListDeliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error)
-	// RequestRedelivery queues one update of the account's reference to be sent again.
+	// RequestRedelivery queues one update of the account's reference to be sent again
+	// to its callback.
 	RequestRedelivery(ctx context.Context, accountID, refID, updateID string, at time.Time) error
 	LeaseKeeper
 }
+
+// EndpointStore keeps account webhook endpoints, their message logs and the
+// account's operational feed. Another account's endpoint is ErrNotFound everywhere.
+type EndpointStore interface {
+	// CreateEndpoint stores a new endpoint; with maxPerAccount above 0, one that would
+	// give the account more endpoints than that is refused with CodeQuotaExceeded.
+	CreateEndpoint(ctx context.Context, ep Endpoint, maxPerAccount int) (Endpoint, error)
+	GetEndpoint(ctx context.Context, accountID, id string) (Endpoint, error)
+	// ListEndpoints returns a page of the account's endpoints in creation order
+	// (ListQuery.Status is ignored).
+	ListEndpoints(ctx context.Context, accountID string, q ListQuery) (EndpointPage, error)
+	// PatchEndpoint applies change to the stored endpoint in one transaction; an error
+	// from change writes nothing. Re-enabling (Enabled false -> true) makes its pending
+	// messages due now.
+	PatchEndpoint(ctx context.Context, accountID, id string, change func(*Endpoint) error) (Endpoint, error)
+	// DeleteEndpoint deletes the endpoint with its messages and pending deliveries.
+	DeleteEndpoint(ctx context.Context, accountID, id string) error
+	// RotateEndpointSecret makes secret the endpoint's newest signing secret at the
+	// backend's clock, by the rule of RotateSecrets.
+	RotateEndpointSecret(ctx context.Context, accountID, id, secret string, graceUntil time.Time) (Endpoint, error)
+	// ListMessages returns a page of the endpoint's messages, newest first.
+	ListMessages(ctx context.Context, accountID, endpointID string, q MessageQuery) (MessagePage, error)
+	// GetMessage returns one message with every attempt, and what it carries.
+	GetMessage(ctx context.Context, accountID, endpointID, messageID string) (Message, MessageBody, error)
+	// ResendMessage queues the message to be sent once more, outside its stream's
+	// order, whatever its status; the attempt is added to the message and its status
+	// follows it.
+	ResendMessage(ctx context.Context, accountID, endpointID, messageID string, at time.Time) error
+	// RecoverMessages queues every failed message created since since for one more
+	// attempt, as ResendMessage does, and returns how many.
+	RecoverMessages(ctx context.Context, accountID, endpointID string, since, at time.Time) (int, error)
+	// EndpointStats counts the endpoint's messages created since since by status,
+	// with the latencies of their attempts.
+	EndpointStats(ctx context.Context, accountID, endpointID string, since time.Time) (EndpointStats, error)
+	// ListAccountEvents returns up to limit operational events of the account with a
+	// sequence above after, in sequence order.
+	ListAccountEvents(ctx context.Context, accountID string, after uint64, limit int) ([]AccountEvent, error)
+}
+
+// MessageBody is what a message carries: an update of a reference's feed, or an
+// operational event. Update is nil when retention deleted the update.
+type MessageBody struct {
+	Update *Update
+	Event  *AccountEvent
+}
+
 
 // LeaseKeeper renews and gives back leases of claimed work.
 type LeaseKeeper interface {
@@ -199,12 +257,19 @@ type DeliveryClaim struct {
 // of the same reference never meet.
 func PollLeaseKey(refID string) string { return "poll/" + refID }
 
-// DeliveryLeaseKey names a delivery stream: one destination of one reference.
+// DeliveryLeaseKey names a delivery stream: one destination of one reference (or
+// AccountStream, an endpoint's operational events).
 func DeliveryLeaseKey(destination, refID string) string {
 	return "deliver/" + destination + "/" + refID
 }
 
-// RedeliveryLeaseKey names a requested redelivery of one update.
-func RedeliveryLeaseKey(refID, updateID string) string {
-	return "redeliver/" + refID + "/" + updateID
+// RedeliveryLeaseKey names a requested redelivery (or resend) of one update or
+// operational event to one destination.
+func RedeliveryLeaseKey(destination, refID, messageID string) string {
+	return "redeliver/" + destination + "/" + refID + "/" + messageID
 }
+
+// AccountStream is the stream of an endpoint's operational events, named in the
+// place of a reference id.
+const AccountStream = "account"
+

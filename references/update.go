@@ -98,8 +98,12 @@ type Change struct {
 	Event *Event
 }
 
-// DeliveryAttempt is one POST of an update to a callback URL, as kept in the delivery log.
+// DeliveryAttempt is one POST of an update to a destination, as kept in the delivery
+// log of a reference's callback or in an endpoint's message.
 type DeliveryAttempt struct {
+	// Destination is DestinationCallback or the endpoint's id ("" in logs written
+	// before endpoints: the callback).
+	Destination string
 	ReferenceID  string
 	UpdateID     string
 	Sequence     uint64 // the update's sequence
@@ -112,7 +116,10 @@ type DeliveryAttempt struct {
 	ResponseBody string
 	Outcome      AttemptOutcome
 	NextRetryAt  *time.Time
-	Redelivery   bool // asked for with POST .../redeliver
+	Redelivery   bool // asked for with POST .../redeliver or .../resend
+	// Disable, for an endpoint, is why this attempt disables it (410, a
+	// webhook-delivery: disable header, failing past its policy); "" otherwise.
+	Disable DisabledReason
 }
 
 // AttemptOutcome is what one delivery attempt came to.
@@ -127,7 +134,13 @@ const (
 	// OutcomeDropped is a requested redelivery of an update that retention removed
 	// meanwhile: nothing was sent.
 	OutcomeDropped AttemptOutcome = "dropped"
+	// OutcomeAborted: an endpoint's receiver answered webhook-delivery:
+	// abort-message; the message is failed and not retried.
+	OutcomeAborted AttemptOutcome = "aborted"
+	// OutcomeExpired: an endpoint's message still pending when retention's delivery
+	// log cutoff passed it: it is failed, never sent.
+	OutcomeExpired AttemptOutcome = "expired"
 )
 
-// AttemptOutcomes lists every outcome the delivery log can show.
-var AttemptOutcomes = []AttemptOutcome{OutcomeDelivered, OutcomeFailed, OutcomeGaveUp, OutcomeGone, OutcomeDropped}
+// AttemptOutcomes lists every outcome the delivery log and message logs can show.
+var AttemptOutcomes = []AttemptOutcome{OutcomeDelivered, OutcomeFailed, OutcomeGaveUp, OutcomeGone, OutcomeDropped, OutcomeAborted, OutcomeExpired}

@@ -67,6 +67,9 @@ var allBuckets = [][]byte{
 	bucketDue, bucketShipments, bucketUpdates, bucketUpdatesAge, bucketIdempotency,
 	bucketOutbox, bucketDelivery, bucketRedeliver, bucketAttempts,
 	bucketAttemptsAge, bucketIdemExpiry, bucketUnsubAge, bucketActiveCount,
+	// Since schema 3, see endpoint_records.go.
+	bucketEndpoints, bucketEndpointsByAcct, bucketMessages, bucketMessagesByTime,
+	bucketMessageIDs, bucketAccountEvents, bucketAccountEventN,
 }
 
 // Options configures Open.

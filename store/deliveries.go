@@ -306,7 +306,7 @@ func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, unti
 func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribeReason references.UnsubscribeReason) (references.Reference, error) {
 	want := callbackLease + job.Reference.ID
 	if job.Redelivery {
-		want = references.RedeliveryLeaseKey(job.Reference.ID, job.Update.ID)
+		want = references.RedeliveryLeaseKey(references.DestinationCallback, job.Reference.ID, job.Update.ID)
 	}
 	if lease.Key != want {
 		return references.Reference{}, fmt.Errorf("record attempt for %s: %w: the lease is on %q, not this job", job.Update.ID, references.ErrLeaseLost, lease.Key)

@@ -18,6 +18,9 @@ func u64(v uint64) []byte {
 	return b
 }
 
+// bytesU64 decodes 8 big-endian bytes written by u64.
+func bytesU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
 // timeKey encodes t as 8 big-endian bytes of Unix nanoseconds (times before 1970
 // are clamped to 0: none are stored).
 func timeKey(t time.Time) []byte {

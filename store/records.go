@@ -86,6 +86,8 @@ type attemptRecord struct {
 	Outcome      references.AttemptOutcome `json:"outcome"`
 	NextRetryAt  *time.Time                `json:"next_retry_at,omitempty"`
 	Redelivery   bool                      `json:"redelivery,omitempty"`
+	Destination  string                    `json:"destination,omitempty"`
+	Disable      references.DisabledReason `json:"disable,omitempty"`
 }
 
 func newAttemptRecord(a *references.DeliveryAttempt) *attemptRecord {
@@ -93,6 +95,7 @@ func newAttemptRecord(a *references.DeliveryAttempt) *attemptRecord {
 		ReferenceID: a.ReferenceID, UpdateID: a.UpdateID, Sequence: a.Sequence, Attempt: a.Attempt,
 		URL: a.URL, At: a.At, StatusCode: a.StatusCode, Error: a.Error, LatencyMS: a.LatencyMS,
 		ResponseBody: a.ResponseBody, Outcome: a.Outcome, NextRetryAt: a.NextRetryAt, Redelivery: a.Redelivery,
+		Destination: a.Destination, Disable: a.Disable,
 	}
 }
 
@@ -101,6 +104,7 @@ func (r *attemptRecord) attempt() references.DeliveryAttempt {
 		ReferenceID: r.ReferenceID, UpdateID: r.UpdateID, Sequence: r.Sequence, Attempt: r.Attempt,
 		URL: r.URL, At: r.At, StatusCode: r.StatusCode, Error: r.Error, LatencyMS: r.LatencyMS,
 		ResponseBody: r.ResponseBody, Outcome: r.Outcome, NextRetryAt: r.NextRetryAt, Redelivery: r.Redelivery,
+		Destination: r.Destination, Disable: r.Disable,
 	}
 }
 

@@ -85,7 +85,7 @@ func queuedRedeliveries(tx *bolt.Tx) []queuedRedelivery {
 // its update (or reference) no longer exists; a zero claim that the redelivery is
 // leased already.
 func (db *DB) claimRedelivery(tx *bolt.Tx, r queuedRedelivery, owner string, now, until time.Time, mark claimMark) (claim references.DeliveryClaim, gone bool, err error) {
-	l, ok := db.leases.grant(references.RedeliveryLeaseKey(r.refID, r.updateID), owner, now, until, mark)
+	l, ok := db.leases.grant(references.RedeliveryLeaseKey(references.DestinationCallback, r.refID, r.updateID), owner, now, until, mark)
 	if !ok {
 		return claim, false, nil
 	}

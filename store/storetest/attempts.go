@@ -220,7 +220,7 @@ func runAttempts(t *testing.T, open Opener) {
 			if _, err := f.b.UnsubscribeReference(f.ctx, acctA, ref.ID, references.ReasonUser, f.now()); err != nil {
 				t.Fatal(err)
 			}
-			red := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			red := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID))
 			f.record(red.Lease, red.Job, f.attempt(red.Job, references.OutcomeDelivered))
 			c := f.claimStream("owner-1", ref.ID)
 			if c.Job.Update.Sequence != 2 || c.Job.Reference.Active() {

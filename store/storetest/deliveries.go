@@ -131,7 +131,7 @@ func runDeliveries(t *testing.T, open Opener) {
 					t.Fatal(err)
 				}
 				want[references.DeliveryLeaseKey(references.DestinationCallback, ref.ID)] = true
-				want[references.RedeliveryLeaseKey(ref.ID, ups[0].ID)] = true
+				want[references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID)] = true
 			}
 			got := f.claimConcurrently(8, f.claimDeliveryKeys(3))
 			for key := range want {

@@ -203,7 +203,7 @@ func runLeases(t *testing.T, open Opener) {
 			if err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[0].ID, f.now()); err != nil {
 				t.Fatal(err)
 			}
-			c := f.claimDelivery("owner-a", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			c := f.claimDelivery("owner-a", references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID))
 			f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
 			_, err := f.b.RecordAttempt(f.ctx, c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered), "")
 			wantLeaseLost(t, "second RecordAttempt under a redelivery's lease", err)

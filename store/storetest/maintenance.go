@@ -58,7 +58,7 @@ func runMaintenance(t *testing.T, open Opener) {
 			if got := seqs(f.updatesOf(acctA, ref.ID)); !slices.Equal(got, []uint64{1}) {
 				t.Errorf("feed after pruning = %v, want [1]: queued for redelivery", got)
 			}
-			redo := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			redo := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID))
 			if redo.Job.Update.ID != ups[0].ID {
 				t.Errorf("redelivery after pruning: %s, want %s", redo.Job.Update.ID, ups[0].ID)
 			}

@@ -27,7 +27,7 @@ func runPatchDeliveries(t *testing.T, open Opener) {
 			if stream.Job.Update.Sequence != 2 || stream.Job.Reference.CallbackURL != url2 {
 				t.Errorf("stream after PATCH: update %d to %q, want update 2 to %q", stream.Job.Update.Sequence, stream.Job.Reference.CallbackURL, url2)
 			}
-			redo := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			redo := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID))
 			if !redo.Job.Redelivery || redo.Job.Update.ID != ups[0].ID || redo.Job.Reference.CallbackURL != url2 {
 				t.Errorf("redelivery after PATCH: update %s redelivery %t to %q, want %s to %q", redo.Job.Update.ID, redo.Job.Redelivery, redo.Job.Reference.CallbackURL, ups[0].ID, url2)
 			}
@@ -54,7 +54,7 @@ func runPatchDeliveries(t *testing.T, open Opener) {
 			if err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[0].ID, f.now()); err != nil {
 				t.Fatal(err)
 			}
-			key := references.RedeliveryLeaseKey(ref.ID, ups[0].ID)
+			key := references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID)
 			c := f.claimDelivery("owner-1", key)
 			u := url2
 			if _, err := f.b.PatchReference(f.ctx, acctA, ref.ID, references.Patch{CallbackURL: &u}, f.now()); err != nil {

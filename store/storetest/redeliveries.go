@@ -22,7 +22,7 @@ func runRedeliveries(t *testing.T, open Opener) {
 			if err := f.b.RequestRedelivery(f.ctx, acctA, ref.ID, ups[0].ID, f.now()); err != nil {
 				t.Fatal(err)
 			}
-			redo := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			redo := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID))
 			j := redo.Job
 			if !j.Redelivery || j.Update.ID != ups[0].ID || j.Update.Sequence != 1 || j.Reference.ID != ref.ID ||
 				j.Reference.CallbackURL != url1 || len(j.Secrets) == 0 {
@@ -60,7 +60,7 @@ func runRedeliveries(t *testing.T, open Opener) {
 					t.Errorf("redelivery after %s: %v, want it queued", reason, err)
 				}
 			}
-			c := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(byUser.ID, f.updatesOf(acctA, byUser.ID)[0].ID))
+			c := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(references.DestinationCallback, byUser.ID, f.updatesOf(acctA, byUser.ID)[0].ID))
 			if !c.Job.Redelivery || c.Job.Reference.Active() {
 				t.Errorf("job %+v; want the redelivery of the user's unsubscribed reference", c.Job)
 			}
@@ -100,7 +100,7 @@ func runRedeliveries(t *testing.T, open Opener) {
 				f.h.DeleteUpdate(t, gone.ID, goneUps[0].ID)
 
 				claims := f.claimDeliveries("owner-1", 1)
-				keptKey := references.RedeliveryLeaseKey(kept.ID, keptUps[0].ID)
+				keptKey := references.RedeliveryLeaseKey(references.DestinationCallback, kept.ID, keptUps[0].ID)
 				if len(claims) != 1 || claims[0].Lease.Key != keptKey {
 					var keys []string
 					for _, c := range claims {

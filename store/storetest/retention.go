@@ -176,7 +176,7 @@ func runRetention(t *testing.T, open Opener) {
 			if got := f.prune(references.PruneRequest{Unsubscribed: f.now(), Max: 100}); got.References != 0 {
 				t.Fatalf("Prune = %+v, want the reference kept: its redelivery is queued", got)
 			}
-			c := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(ref.ID, ups[0].ID))
+			c := f.claimDelivery("owner-1", references.RedeliveryLeaseKey(references.DestinationCallback, ref.ID, ups[0].ID))
 			f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
 			if got := f.prune(references.PruneRequest{Unsubscribed: f.now(), Max: 100}); got.References != 1 {
 				t.Errorf("Prune after the redelivery = %+v, want the reference deleted", got)
