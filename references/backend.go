@@ -174,7 +174,6 @@ type MessageBody struct {
 	Event  *AccountEvent
 }
 
-
 // LeaseKeeper renews and gives back leases of claimed work.
 type LeaseKeeper interface {
 	// RenewLease extends a held lease to d from now, or returns ErrLeaseLost: the
@@ -272,4 +271,3 @@ func RedeliveryLeaseKey(destination, refID, messageID string) string {
 // AccountStream is the stream of an endpoint's operational events, named in the
 // place of a reference id.
 const AccountStream = "account"
-

@@ -87,14 +87,14 @@ const (
 
 // Endpoint limits and defaults.
 const (
-	DefaultDisableAfter      = 5 * 24 * time.Hour
-	DefaultBatchSize         = 50
-	MaxBatchSize             = 500
-	MaxEndpointsPerAccount   = 50
+	DefaultDisableAfter       = 5 * 24 * time.Hour
+	DefaultBatchSize          = 50
+	MaxBatchSize              = 500
+	MaxEndpointsPerAccount    = 50
 	MaxEndpointDescriptionLen = 1024
-	MaxEndpointEventTypes    = 50
-	MaxEndpointAttempts      = 100
-	MaxFilterCarrierCodes    = 100
+	MaxEndpointEventTypes     = 50
+	MaxEndpointAttempts       = 100
+	MaxFilterCarrierCodes     = 100
 	// MaxRecoverAge bounds how far back POST /endpoints/:id/recover goes.
 	MaxRecoverAge = 14 * 24 * time.Hour
 )

@@ -103,7 +103,7 @@ type Change struct {
 type DeliveryAttempt struct {
 	// Destination is DestinationCallback or the endpoint's id ("" in logs written
 	// before endpoints: the callback).
-	Destination string
+	Destination  string
 	ReferenceID  string
 	UpdateID     string
 	Sequence     uint64 // the update's sequence
