@@ -70,6 +70,7 @@ var allBuckets = [][]byte{
 	// Since schema 3, see endpoint_records.go.
 	bucketEndpoints, bucketEndpointsByAcct, bucketMessages, bucketMessagesByTime,
 	bucketMessageIDs, bucketAccountEvents, bucketAccountEventN,
+	bucketEndpointStreams, bucketEndpointPending, bucketEndpointResend,
 }
 
 // Options configures Open.

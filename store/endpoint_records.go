@@ -22,11 +22,17 @@ var (
 	bucketEndpointsByAcct = []byte("endpoints_by_account") // account \0 created_at(8) endpoint id -> nil
 	// Messages: one per (endpoint, update or operational event). stream is a
 	// reference id, or references.AccountStream for operational events.
-	bucketMessages       = []byte("messages")          // endpoint \0 stream \0 seq(8) -> messageRecord
-	bucketMessagesByTime = []byte("messages_by_time")  // endpoint \0 created_at(8) stream \0 seq(8) -> nil
-	bucketMessageIDs     = []byte("message_ids")       // endpoint \0 message id -> stream \0 seq(8)
-	bucketAccountEvents  = []byte("account_events")    // account \0 seq(8) -> accountEventRecord
-	bucketAccountEventN  = []byte("account_event_seq") // account -> last sequence(8)
+	bucketMessages       = []byte("messages")         // endpoint \0 stream \0 seq(8) -> messageRecord
+	bucketMessagesByTime = []byte("messages_by_time") // endpoint \0 created_at(8) stream \0 seq(8) -> nil
+	bucketMessageIDs     = []byte("message_ids")      // endpoint \0 message id -> stream \0 seq(8)
+	// Delivery of messages (endpoint_streams.go): the state of each ordered stream, its
+	// unfinished messages in order, and requested resends. Streams due are in the
+	// outbox with the callbacks'.
+	bucketEndpointStreams = []byte("endpoint_streams")  // endpoint \0 stream -> stream state
+	bucketEndpointPending = []byte("endpoint_pending")  // endpoint \0 stream \0 seq(8) -> nil
+	bucketEndpointResend  = []byte("endpoint_resend")   // endpoint \0 message id -> requested_at(8)
+	bucketAccountEvents   = []byte("account_events")    // account \0 seq(8) -> accountEventRecord
+	bucketAccountEventN   = []byte("account_event_seq") // account -> last sequence(8)
 )
 
 func messageKey(endpointID, stream string, seq uint64) []byte {
