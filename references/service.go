@@ -30,6 +30,7 @@ type Store interface {
 	ListDeliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error)
 	// RequestRedelivery queues one update of the reference to be sent again now.
 	RequestRedelivery(ctx context.Context, accountID, refID, updateID string, at time.Time) error
+	endpointStore
 }
 
 // DeliveryQuery selects a page of a reference's delivery log, newest first.
@@ -107,6 +108,11 @@ type ServiceOptions struct {
 	Now           func() time.Time
 	// MaxActivePerAccount is each account's quota of active references; 0: none.
 	MaxActivePerAccount int
+	// MaxEndpointsPerAccount is each account's quota of endpoints; 0: none.
+	MaxEndpointsPerAccount int
+	// TestEndpoint, when set, sends an endpoint.test event to the endpoint and returns
+	// the receiver's answer (cmd/trackhook wires the notifier's).
+	TestEndpoint func(ctx context.Context, ep Endpoint) (DeliveryAttempt, error)
 }
 
 // Service is the references API: validation and account scoping in front of the Store.
