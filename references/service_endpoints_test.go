@@ -60,7 +60,9 @@ func TestEndpointApply(t *testing.T) {
 			check: func(t *testing.T, ep Endpoint) { want(t, ep.Headers, HeadersSvix) }},
 		{name: "HeadersUnknown", from: base, patch: EndpointPatch{Headers: ptr(HeaderStyle("x-hub"))}, wantField: "headers"},
 		{name: "Vision6Policy", from: base, patch: EndpointPatch{MaxAttempts: ptr(5), DisableAfter: ptr(time.Duration(0))},
-			check: func(t *testing.T, ep Endpoint) { want(t, [2]any{ep.MaxAttempts, ep.DisableAfter}, [2]any{5, time.Duration(0)}) }},
+			check: func(t *testing.T, ep Endpoint) {
+				want(t, [2]any{ep.MaxAttempts, ep.DisableAfter}, [2]any{5, time.Duration(0)})
+			}},
 		{name: "MaxAttemptsTooMany", from: base, patch: EndpointPatch{MaxAttempts: ptr(MaxEndpointAttempts + 1)}, wantField: "max_attempts"},
 		{name: "MaxAttemptsNegative", from: base, patch: EndpointPatch{MaxAttempts: ptr(-1)}, wantField: "max_attempts"},
 		{name: "RetryWindow", from: base, patch: EndpointPatch{RetryWindow: ptr(6 * time.Hour)},
