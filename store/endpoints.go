@@ -86,7 +86,7 @@ func (db *DB) ListEndpoints(ctx context.Context, accountID string, q references.
 	start := prefix
 	if q.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(raw) <= 8 {
+		if err != nil || len(raw) <= 8 || bytes.IndexByte(raw[8:], sep) >= 0 {
 			return references.EndpointPage{}, references.Invalidf("cursor", "is not a cursor this server returned")
 		}
 		start = join(prefix, raw)

@@ -80,10 +80,7 @@ func listMessages(tx *bolt.Tx, endpointID string, q references.MessageQuery, lim
 	var lastRead, lastReturned []byte
 	for read := 0; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Prev() {
 		rest := k[len(prefix):]
-		if !validMessageTimeKey(rest) {
-			return page, fmt.Errorf("malformed message index key %q", k)
-		}
-		if q.After != nil && !keyTime(rest).After(*q.After) {
+		if q.After != nil && len(rest) >= 8 && !keyTime(rest).After(*q.After) {
 			return page, nil // every older one is before After too
 		}
 		if read == budget {
@@ -92,8 +89,7 @@ func listMessages(tx *bolt.Tx, endpointID string, q references.MessageQuery, lim
 		}
 		read++
 		lastRead = bytes.Clone(rest)
-		i := len(rest) - 9
-		m, found, err := getMessage(tx, endpointID, string(rest[8:i]), bytesU64(rest[i+1:]))
+		m, found, err := messageAt(tx, endpointID, rest)
 		if err != nil {
 			return page, err
 		}
