@@ -16,7 +16,7 @@ const (
 	CodeInternal     = "internal"     // anything unexpected; details are only logged
 	// CodeIdempotencyMismatch: an Idempotency-Key was reused with a different request.
 	CodeIdempotencyMismatch = "idempotency_mismatch"
-	// CodeQuotaExceeded: the account is at a quota (of active references).
+	// CodeQuotaExceeded: the account is at a quota (of active references, of endpoints).
 	CodeQuotaExceeded = "quota_exceeded"
 	// CodeUnavailable: something the request depends on cannot answer now (shutting
 	// down, a callback's host that could not be resolved for now): try again.

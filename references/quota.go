@@ -16,3 +16,9 @@ type CreateOptions struct {
 func QuotaExceeded(limit int) *Error {
 	return Errorf(CodeQuotaExceeded, "this account may have at most %d active references; unsubscribe one (DELETE /references/{id}) to track another", limit)
 }
+
+// EndpointQuotaExceeded is the error of a create beyond the account's number of
+// webhook endpoints, for every backend to return.
+func EndpointQuotaExceeded(limit int) *Error {
+	return Errorf(CodeQuotaExceeded, "this account may have at most %d webhook endpoints; delete one (DELETE /endpoints/{id}) to add another", limit)
+}

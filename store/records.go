@@ -73,6 +73,7 @@ func (r *apiKeyRecord) apiKey() references.APIKey {
 
 // attemptRecord is one entry of the delivery log, in the attempts bucket.
 type attemptRecord struct {
+	Destination  string                    `json:"destination,omitempty"`
 	ReferenceID  string                    `json:"reference_id"`
 	UpdateID     string                    `json:"update_id"`
 	Sequence     uint64                    `json:"sequence"`
@@ -86,7 +87,6 @@ type attemptRecord struct {
 	Outcome      references.AttemptOutcome `json:"outcome"`
 	NextRetryAt  *time.Time                `json:"next_retry_at,omitempty"`
 	Redelivery   bool                      `json:"redelivery,omitempty"`
-	Destination  string                    `json:"destination,omitempty"`
 	Disable      references.DisabledReason `json:"disable,omitempty"`
 }
 

@@ -69,4 +69,6 @@ func Run(t *testing.T, open Opener) {
 	runRetention(t, open)
 	runQuota(t, open)
 	runRestarts(t, open)
+	runEndpoints(t, open)
+	runMessageReads(t, open)
 }
