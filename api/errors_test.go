@@ -199,7 +199,7 @@ func TestErrorMessages_SayWhatToDo(t *testing.T) {
 		{"no key: the usage reads as written, not \\u003ckey\\u003e", "", "", 401, "",
 			`"message":"missing API key: send Authorization: Bearer <key>"`},
 		{"missing carrier code", b.keyA, `{"booking_number":"BK123456"}`, 422, "carrier_code",
-			`"message":"is required: the carrier's SCAC code of 2 to 4 letters, e.g. MAEU"`},
+			`"message":"is required with a booking_number: booking numbers carry no carrier prefix to detect the carrier from; give the carrier's SCAC code of 2 to 4 letters, e.g. MAEU"`},
 		{"http callback names the development flag", b.keyA, `{"booking_number":"BK123456","carrier_code":"MAEU","callback_url":"http://example.com/h"}`, 422, "callback_url",
 			`--allow-insecure-callbacks`},
 	}

@@ -10,16 +10,17 @@ import (
 // Reference is a tracked reference as the API returns it (create, get, list, patch,
 // delete). Exactly one of ContainerID, BillOfLading and BookingNumber is set.
 type Reference struct {
-	ID            string            `json:"id"`
-	AccountID     string            `json:"account_id"`
-	ContainerID   string            `json:"container_id,omitempty"`
-	BillOfLading  string            `json:"bill_of_lading,omitempty"`
-	BookingNumber string            `json:"booking_number,omitempty"`
-	CarrierCode   string            `json:"carrier_code"`
-	CallbackURL   string            `json:"callback_url,omitempty"`
-	EventTypes    []string          `json:"event_types,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	PollInterval  Duration          `json:"poll_interval,omitempty"`
+	ID              string            `json:"id"`
+	AccountID       string            `json:"account_id"`
+	ContainerID     string            `json:"container_id,omitempty"`
+	BillOfLading    string            `json:"bill_of_lading,omitempty"`
+	BookingNumber   string            `json:"booking_number,omitempty"`
+	CarrierCode     string            `json:"carrier_code"`
+	CarrierDetected bool              `json:"carrier_detected,omitempty"` // carrier_code was detected, not given
+	CallbackURL     string            `json:"callback_url,omitempty"`
+	EventTypes      []string          `json:"event_types,omitempty"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+	PollInterval    Duration          `json:"poll_interval,omitempty"`
 
 	Status            references.Status            `json:"status"`
 	UnsubscribeReason references.UnsubscribeReason `json:"unsubscribe_reason,omitempty"`
@@ -50,6 +51,7 @@ func newReference(r references.Reference) Reference {
 		BillOfLading:        r.BillOfLading,
 		BookingNumber:       r.BookingNumber,
 		CarrierCode:         r.CarrierCode,
+		CarrierDetected:     r.CarrierDetected,
 		CallbackURL:         r.CallbackURL,
 		EventTypes:          r.EventTypes,
 		Metadata:            r.Metadata,

@@ -20,6 +20,14 @@ func TestCreateRequest_Normalized(t *testing.T) {
 			CreateRequest{ContainerID: "mscu1234567", CarrierCode: "m4eu", EventTypes: []string{"x", "x"}, CallbackURL: "Https://A.example"},
 			CreateRequest{ContainerID: "mscu1234567", CarrierCode: "m4eu", EventTypes: []string{"x", "x"}, CallbackURL: "Https://A.example"}},
 		{"NothingToDo", CreateRequest{}, CreateRequest{}},
+		// Detection is Create's: a request without a carrier code stays without one, so
+		// it is another request than one that names the carrier it would detect.
+		{"NoCarrierCodeIsNotDetectedHere",
+			CreateRequest{ContainerID: "msku1234565"},
+			CreateRequest{ContainerID: "MSKU1234565"}},
+		{"BlankCarrierCodeIsNone",
+			CreateRequest{BillOfLading: "medu123456", CarrierCode: "  "},
+			CreateRequest{BillOfLading: "MEDU123456"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,10 +57,13 @@ type Reference struct {
 	BillOfLading  string
 	BookingNumber string
 	CarrierCode   string
-	CallbackURL   string
-	EventTypes    []string
-	Metadata      map[string]string
-	PollInterval  Duration
+	// CarrierDetected is true when the client gave no carrier code and CarrierCode
+	// was detected from the identifier's prefix (see DetectCarrier).
+	CarrierDetected bool
+	CallbackURL     string
+	EventTypes      []string
+	Metadata        map[string]string
+	PollInterval    Duration
 
 	Status            Status
 	UnsubscribeReason UnsubscribeReason

@@ -144,7 +144,7 @@ type CreateRequest struct {
 	ContainerID   string
 	BillOfLading  string
 	BookingNumber string
-	CarrierCode   string
+	CarrierCode   string // empty (or blank): detected from the identifier, see DetectCarrier
 	CallbackURL   string
 	EventTypes    []string
 	Metadata      map[string]string
@@ -223,7 +223,7 @@ func (s *Service) validateCreate(ctx context.Context, req CreateRequest) (Refere
 	if set != 1 {
 		return ref, Invalidf("container_id", "give exactly one of container_id, bill_of_lading and booking_number (got %d)", set)
 	}
-	if ref.CarrierCode, err = NormalizeCarrierCode(req.CarrierCode); err != nil {
+	if err := carrierOf(&ref, req.CarrierCode); err != nil {
 		return ref, err
 	}
 	if s.opts.CheckSource != nil {

@@ -19,8 +19,9 @@ import (
 //
 // A binary value starts with its format byte; a JSON value starts with '{', so values
 // written before this format, or by hand, are still read (records_fallback.go). The encoding of each type
-// lists its fields in declaration order; TestCodec_CoversEveryField fails when a field
-// is added to one of these types and not here.
+// lists its fields in declaration order, except a field added later, which goes at the
+// end so that values written before it still read (Reference.CarrierDetected);
+// TestCodec_CoversEveryField fails when a field is added to one of these types and not here.
 //
 // Encoding: strings and byte counts as uvarint lengths and bytes; integers as varints;
 // a pointer as a presence byte then the value; a slice as uvarint(len+1), 0 for nil,
@@ -165,6 +166,12 @@ func (e *encoder) reference(r *references.Reference) {
 	e.uvarint(r.DeliveredSequence)
 	e.str(string(r.DeliveryState))
 	e.timePtr(r.FailingSince)
+	// CarrierDetected, added after the others, comes last and only when true: a
+	// reference stored before it existed ends above and reads as false, and one
+	// without it is stored byte for byte as before.
+	if r.CarrierDetected {
+		e.present(true)
+	}
 }
 
 func (e *encoder) metadata(m map[string]string) {
@@ -557,6 +564,11 @@ func (d *decoder) reference(r *references.Reference) {
 	r.DeliveredSequence = d.uvarint()
 	r.DeliveryState = references.DeliveryState(d.str())
 	r.FailingSince = d.timePtr()
+	if len(d.b) > 0 { // written only when true, see encoder.reference
+		if r.CarrierDetected = d.present(); !r.CarrierDetected {
+			d.fail("carrier detected flag")
+		}
+	}
 }
 
 func (d *decoder) change(c *references.Change) {

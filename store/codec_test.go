@@ -28,7 +28,7 @@ func TestCodec_CoversEveryField(t *testing.T) {
 		reflect.TypeFor[references.Change]():           {"Type", "Description", "Old", "New", "Event"},
 		reflect.TypeFor[deliveryState]():               {"DueAt", "Attempts", "FirstAttemptAt"},
 		reflect.TypeFor[references.Reference](): {
-			"ID", "AccountID", "ContainerID", "BillOfLading", "BookingNumber", "CarrierCode", "CallbackURL", "EventTypes", "Metadata", "PollInterval",
+			"ID", "AccountID", "ContainerID", "BillOfLading", "BookingNumber", "CarrierCode", "CarrierDetected", "CallbackURL", "EventTypes", "Metadata", "PollInterval",
 			"Status", "UnsubscribeReason", "UnsubscribedAt", "CreatedAt", "UpdatedAt",
 			"LastPolledAt", "NextPollAt", "LastPollError", "ConsecutiveFailures", "NotFoundSince",
 			"LastSequence", "DeliveredSequence", "DeliveryState", "FailingSince",
@@ -285,5 +285,53 @@ func TestCodec_UpdateWithItsSnapshotEncodedAlready(t *testing.T) {
 		if a, b := asJSON(t, &got), viaJSON(t, u); !bytes.Equal(a, b) {
 			t.Fatalf("with the snapshot encoded apart:\n got %s\nwant %s", a, b)
 		}
+	}
+}
+
+// TestCodec_CarrierDetectedIsOptionalAtTheEnd: CarrierDetected, added after the binary
+// form, is one byte at the end and only when true, so references stored before it
+// (binary or JSON) read as not detected, and the others are stored as they were.
+func TestCodec_CarrierDetectedIsOptionalAtTheEnd(t *testing.T) {
+	ref := &references.Reference{}
+	fill(rand.New(rand.NewPCG(15, 16)), reflect.ValueOf(ref).Elem())
+	ref.CarrierDetected = false
+	before := encodeReference(ref) // what earlier versions wrote for ref
+	ref.CarrierDetected = true
+	detected := encodeReference(ref)
+	if !bytes.Equal(detected, append(slices.Clip(before), 1)) {
+		t.Fatalf("a detected carrier is not one byte 1 after the earlier form:\n%x\n%x", detected, before)
+	}
+
+	tests := []struct {
+		name    string
+		data    []byte
+		want    bool
+		corrupt bool
+	}{
+		{"binary of an earlier version", before, false, false},
+		{"binary, detected", detected, true, false},
+		{"binary, flag 0 (never written)", append(slices.Clip(before), 0), false, true},
+		{"binary, flag 2", append(slices.Clip(before), 2), false, true},
+		{"binary, a byte after the flag", append(slices.Clip(detected), 1), false, true},
+		{"JSON of an earlier version", []byte(`{"id":"ref_1","carrier_code":"MSCU"}`), false, false},
+		{"JSON, detected", []byte(`{"id":"ref_1","carrier_code":"MSCU","carrier_detected":true}`), true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got references.Reference
+			err := decodeReference(tt.data, &got)
+			if tt.corrupt {
+				if !errors.Is(err, errCorrupt) {
+					t.Fatalf("decode: %v, want errCorrupt", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CarrierDetected != tt.want {
+				t.Errorf("CarrierDetected = %t, want %t", got.CarrierDetected, tt.want)
+			}
+		})
 	}
 }

@@ -21,6 +21,7 @@ type referenceRecord struct {
 	BillOfLading      string                       `json:"bill_of_lading,omitempty"`
 	BookingNumber     string                       `json:"booking_number,omitempty"`
 	CarrierCode       string                       `json:"carrier_code"`
+	CarrierDetected   bool                         `json:"carrier_detected,omitempty"`
 	CallbackURL       string                       `json:"callback_url,omitempty"`
 	EventTypes        []string                     `json:"event_types,omitempty"`
 	Metadata          map[string]string            `json:"metadata,omitempty"`
@@ -68,7 +69,7 @@ func (d *durationRecord) UnmarshalJSON(b []byte) error {
 func newReferenceRecord(r *references.Reference) *referenceRecord {
 	return &referenceRecord{
 		ID: r.ID, AccountID: r.AccountID, ContainerID: r.ContainerID, BillOfLading: r.BillOfLading,
-		BookingNumber: r.BookingNumber, CarrierCode: r.CarrierCode, CallbackURL: r.CallbackURL,
+		BookingNumber: r.BookingNumber, CarrierCode: r.CarrierCode, CarrierDetected: r.CarrierDetected, CallbackURL: r.CallbackURL,
 		EventTypes: r.EventTypes, Metadata: r.Metadata, PollInterval: durationRecord(r.PollInterval),
 		Status: r.Status, UnsubscribeReason: r.UnsubscribeReason, UnsubscribedAt: r.UnsubscribedAt,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
@@ -82,7 +83,7 @@ func newReferenceRecord(r *references.Reference) *referenceRecord {
 func (r *referenceRecord) reference() references.Reference {
 	return references.Reference{
 		ID: r.ID, AccountID: r.AccountID, ContainerID: r.ContainerID, BillOfLading: r.BillOfLading,
-		BookingNumber: r.BookingNumber, CarrierCode: r.CarrierCode, CallbackURL: r.CallbackURL,
+		BookingNumber: r.BookingNumber, CarrierCode: r.CarrierCode, CarrierDetected: r.CarrierDetected, CallbackURL: r.CallbackURL,
 		EventTypes: r.EventTypes, Metadata: r.Metadata, PollInterval: references.Duration(r.PollInterval),
 		Status: r.Status, UnsubscribeReason: r.UnsubscribeReason, UnsubscribedAt: r.UnsubscribedAt,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
