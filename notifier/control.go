@@ -17,20 +17,46 @@ type Control struct {
 	Disable bool
 }
 
+// Values of the webhook-delivery header.
+const (
+	controlAbortMessage = "abort-message"
+	controlDisable      = "disable"
+)
+
 // parseControl reads the values of the webhook-delivery header: comma-separated
-// tokens, in any case, with spaces around them; unknown tokens are ignored, so a
-// receiver may send both, or values of a later version.
+// tokens, in any case, with spaces or tabs around them, as HTTP lists are written.
+// Unknown tokens are ignored, so a receiver may send both values, or values of a
+// later version. Only ASCII letters fold: strings.EqualFold alone would also take
+// "diſable" (a long s) for disable.
 func parseControl(values []string) Control {
 	var c Control
 	for _, v := range values {
 		for token := range strings.SplitSeq(v, ",") {
-			switch token = strings.TrimSpace(token); {
-			case strings.EqualFold(token, "abort-message"):
+			switch token = strings.Trim(token, " \t"); {
+			case asciiEqualFold(token, controlAbortMessage):
 				c.AbortMessage = true
-			case strings.EqualFold(token, "disable"):
+			case asciiEqualFold(token, controlDisable):
 				c.Disable = true
 			}
 		}
 	}
 	return c
+}
+
+// asciiEqualFold reports whether s is want (lower-case ASCII) with any ASCII letters
+// in upper case.
+func asciiEqualFold(s, want string) bool {
+	if len(s) != len(want) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != want[i] {
+			return false
+		}
+	}
+	return true
 }
