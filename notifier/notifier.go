@@ -49,7 +49,8 @@ type Options struct {
 	// Retry is the backoff schedule of failed attempts (DefaultRetryPolicy, with
 	// RetryWindow when that is set).
 	Retry RetryPolicy
-	// RetryWindow is how long an update is retried before it is given up (72h).
+	// RetryWindow is how long an update is retried before it is given up (72h); an
+	// endpoint's own retry_window or max_attempts takes its place for that endpoint.
 	RetryWindow time.Duration
 	// UnsubscribeFailingAfter unsubscribes a reference whose callback has failed
 	// without a success for this long (5 days).

@@ -51,7 +51,7 @@ func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("receiver answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	if e.StatusCode >= 300 && e.StatusCode < 400 {
 		if e.Location != "" {
-			msg += fmt.Sprintf("; redirects are not followed, set the callback URL to %s instead", e.Location)
+			msg += fmt.Sprintf("; redirects are not followed, set the URL to %s instead", e.Location)
 		} else {
 			msg += "; redirects are not followed"
 		}
