@@ -70,7 +70,7 @@ func parseListenFlags(args []string, e env) (listenConfig, error) {
 	})
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:9000", "address to listen on")
 	fs.Float64Var(&c.failRate, "fail-rate", 0, "share of verified deliveries to answer with --status instead of 204, from 0 to 1")
-	fs.IntVar(&c.failStatus, "status", http.StatusServiceUnavailable, "status of the deliveries failed on purpose (410 makes trackhook unsubscribe the reference)")
+	fs.IntVar(&c.failStatus, "status", http.StatusServiceUnavailable, "status of the deliveries failed on purpose (410 makes trackhook unsubscribe the reference, or disable the endpoint)")
 	fs.BoolVar(&c.json, "json", false, "print each verified body instead of a summary, one compact JSON document per line")
 	fs.DurationVar(&c.tolerance, "tolerance", webhook.DefaultTolerance, "how far webhook-timestamp may be from this machine's clock")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
