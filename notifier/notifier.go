@@ -1,10 +1,12 @@
-// Package notifier delivers each reference's updates to its callback URL as signed
-// Standard Webhooks POSTs: in order per reference, at least once. It claims due
-// delivery streams from the store (with leases, through internal/workloop), sends
-// through a circuit breaker and a cap per resolved destination host, gives accounts
-// fair shares of the delivery slots (slots.go), decides retries and give-ups
-// (policy.go, retry.go), and records every attempt durably before the stream moves on.
-// The SSRF guard (ssrf.go) checks destinations before and at dial time.
+// Package notifier delivers each reference's updates to its destinations as signed
+// Standard Webhooks POSTs: to the reference's own callback URL and to the account's
+// endpoints that match them, in order per (destination, reference), at least once.
+// It claims due delivery streams from the store (with leases, through
+// internal/workloop), sends through a circuit breaker and a cap per resolved
+// destination host, gives accounts fair shares of the delivery slots (slots.go),
+// decides retries, give-ups and disabling by each destination's policy (policy.go,
+// retry.go, control.go), and records every attempt durably before the stream moves
+// on. The SSRF guard (ssrf.go) checks destinations before and at dial time.
 package notifier
 
 import (
@@ -47,7 +49,8 @@ type Options struct {
 	// Retry is the backoff schedule of failed attempts (DefaultRetryPolicy, with
 	// RetryWindow when that is set).
 	Retry RetryPolicy
-	// RetryWindow is how long an update is retried before it is given up (72h).
+	// RetryWindow is how long an update is retried before it is given up (72h); an
+	// endpoint's own retry_window or max_attempts takes its place for that endpoint.
 	RetryWindow time.Duration
 	// UnsubscribeFailingAfter unsubscribes a reference whose callback has failed
 	// without a success for this long (5 days).
@@ -191,14 +194,14 @@ func (n *Notifier) Scan(ctx context.Context) (int, error) { return n.loop.Scan(c
 
 func (n *Notifier) work(ctx context.Context, c references.DeliveryClaim) {
 	if err := n.deliver(ctx, c); err != nil && ctx.Err() == nil {
-		n.log.Error("delivery failed", "reference_id", c.Job.Reference.ID, "err", err)
+		n.log.Error("delivery failed", "destination", destinationName(&c.Job), "reference_id", c.Job.Reference.ID, "err", err)
 	}
 	n.release(context.WithoutCancel(ctx), c)
 }
 
 func (n *Notifier) release(ctx context.Context, c references.DeliveryClaim) {
 	if err := n.store.ReleaseLease(ctx, c.Lease); err != nil {
-		n.log.Warn("releasing a claimed delivery", "reference_id", c.Job.Reference.ID, "err", err)
+		n.log.Warn("releasing a claimed delivery", "destination", destinationName(&c.Job), "reference_id", c.Job.Reference.ID, "err", err)
 	}
 }
 
@@ -238,23 +241,28 @@ func (n *Notifier) DeliverNext(ctx context.Context, refID string) (references.At
 }
 
 // attempt makes one POST for job through its destination's breaker and records it.
-// The callback's host is resolved first: the breaker and the host's places are the
-// address's, and the POST goes to it. An open breaker, MaxInFlightPerHost attempts to
-// the destination under way, or no delivery slot for the account in time postpones
-// the delivery without an attempt; a shutdown during the POST records nothing.
+// The destination URL's host is resolved first: the breaker and the host's places
+// are the address's, and the POST goes to it. An open breaker, MaxInFlightPerHost
+// attempts to the destination under way, or no delivery slot for the account in time
+// postpones the delivery without an attempt; a shutdown during the POST records
+// nothing.
 func (n *Notifier) attempt(ctx context.Context, lease references.Lease, job references.DeliveryJob) (references.AttemptOutcome, error) {
-	body, err := webhook.Encode(job.Update)
+	body, err := encodeJob(&job)
 	if err != nil {
-		return "", fmt.Errorf("encode update %s: %w", job.Update.ID, err)
+		return "", err
 	}
-	to, err := n.sender.resolve(ctx, job.Reference.CallbackURL)
+	to, err := n.sender.resolve(ctx, job.URL())
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err() // shutting down: unrecorded, as for a POST cut short
 		}
 		return n.record(ctx, lease, job, n.sender.unsent(err))
 	}
-	res, err := n.send(ctx, to, job, body)
+	req := Request{URL: job.URL(), UpdateID: job.WebhookID(), Body: body, Secrets: job.Secrets, to: to}
+	if job.Endpoint != nil {
+		req.Headers = job.Endpoint.Headers
+	}
+	res, err := n.send(ctx, job.AccountID(), req)
 	if err == nil {
 		return n.record(ctx, lease, job, res)
 	}
@@ -267,18 +275,37 @@ func (n *Notifier) attempt(ctx context.Context, lease references.Lease, job refe
 	return "", err
 }
 
+// encodeJob returns the body of the job's POST: an operational event, a batch of
+// updates (an endpoint of format batch), or one update.
+func encodeJob(job *references.DeliveryJob) ([]byte, error) {
+	var body []byte
+	var err error
+	switch {
+	case job.Event != nil:
+		body, err = webhook.EncodeEvent(*job.Event)
+	case job.Batch != nil:
+		body, err = webhook.EncodeBatch(job.Batch)
+	default:
+		body, err = webhook.Encode(job.Update)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encode %s for %s: %w", job.WebhookID(), destinationName(job), err)
+	}
+	return body, nil
+}
+
 // send makes one POST through the destination's breaker, holding one of its places
 // and one of the account's delivery slots (see slots). With none free in time it
 // sends nothing and returns ErrHostUnavailable or errSlotsBusy, as for an open
 // breaker.
-func (n *Notifier) send(ctx context.Context, to destination, job references.DeliveryJob, body []byte) (Result, error) {
-	release, err := n.slots.acquire(ctx, job.Reference.AccountID, to.key())
+func (n *Notifier) send(ctx context.Context, account string, req Request) (Result, error) {
+	release, err := n.slots.acquire(ctx, account, req.to.key())
 	if err != nil {
 		return Result{}, err
 	}
 	defer release()
-	res, err := n.opts.Breakers.Do(to.key(), func() Result {
-		return n.sender.Send(ctx, Request{URL: job.Reference.CallbackURL, UpdateID: job.Update.ID, Body: body, Secrets: job.Secrets, to: to})
+	res, err := n.opts.Breakers.Do(req.to.key(), func() Result {
+		return n.sender.Send(ctx, req)
 	})
 	if err == nil && ctx.Err() != nil {
 		return res, ctx.Err() // shutting down: unrecorded, so it is sent again after restart

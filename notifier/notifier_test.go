@@ -174,6 +174,7 @@ type watchedStore struct {
 	postponed []postponement
 	claimed   int // streams and redeliveries handed out by ClaimDueDeliveries
 	releasing int // ReleaseLease calls, made or waiting
+	recorded  int // RecordAttempt calls
 	// holdReleases, when set, keeps ReleaseLease calls waiting until it is closed.
 	holdReleases chan struct{}
 }
@@ -187,6 +188,19 @@ func (s *watchedStore) ReleaseLease(ctx context.Context, lease references.Lease)
 		<-hold
 	}
 	return s.DB.ReleaseLease(ctx, lease)
+}
+
+func (s *watchedStore) RecordAttempt(ctx context.Context, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribe references.UnsubscribeReason) (references.Reference, error) {
+	s.mu.Lock()
+	s.recorded++
+	s.mu.Unlock()
+	return s.DB.RecordAttempt(ctx, lease, job, a, unsubscribe)
+}
+
+func (s *watchedStore) records() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recorded
 }
 
 func (s *watchedStore) releases() int {

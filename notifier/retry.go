@@ -92,13 +92,20 @@ func (p RetryPolicy) Delay(attempt int, rnd func() float64) time.Duration {
 // fall after firstAttempt + Window.
 func (p RetryPolicy) Next(attempt int, firstAttempt, now time.Time, retryAfter time.Duration, rnd func() float64) (next time.Time, giveUp bool) {
 	p = p.withDefaults()
-	d := p.Delay(attempt, rnd)
-	if retryAfter > d {
-		d = min(retryAfter, p.Max)
-	}
-	next = now.Add(d)
+	next = p.After(attempt, now, retryAfter, rnd)
 	if next.After(firstAttempt.Add(p.Window)) {
 		return time.Time{}, true
 	}
 	return next, false
+}
+
+// After returns when to retry after attempt number attempt failed at now, as Next
+// does but without a window: for an endpoint whose policy counts attempts instead.
+func (p RetryPolicy) After(attempt int, now time.Time, retryAfter time.Duration, rnd func() float64) time.Time {
+	p = p.withDefaults()
+	d := p.Delay(attempt, rnd)
+	if retryAfter > d {
+		d = min(retryAfter, p.Max)
+	}
+	return now.Add(d)
 }

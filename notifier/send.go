@@ -51,7 +51,7 @@ func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("receiver answered %d %s", e.StatusCode, http.StatusText(e.StatusCode))
 	if e.StatusCode >= 300 && e.StatusCode < 400 {
 		if e.Location != "" {
-			msg += fmt.Sprintf("; redirects are not followed, set the callback URL to %s instead", e.Location)
+			msg += fmt.Sprintf("; redirects are not followed, set the URL to %s instead", e.Location)
 		} else {
 			msg += "; redirects are not followed"
 		}
@@ -161,10 +161,14 @@ func (s *Sender) CloseIdleConnections() { s.transport.CloseIdleConnections() }
 
 // Request is one delivery attempt to make.
 type Request struct {
-	URL      string   // the callback URL
-	UpdateID string   // the update's id, sent as webhook-id
-	Body     []byte   // the webhook payload (webhook.Encode), sent and signed as is
-	Secrets  []string // the account's live signing secrets, newest first
+	URL string // the callback's or the endpoint's URL
+	// UpdateID is sent as webhook-id: the update's id, or the batch's or operational
+	// event's (references.DeliveryJob.WebhookID).
+	UpdateID string
+	Body     []byte   // the webhook body (webhook.Encode, EncodeBatch, EncodeEvent), sent and signed as is
+	Secrets  []string // the live signing secrets, newest first: the account's, or the endpoint's
+	// Headers is the endpoint's header style; "" (a callback) is standard.
+	Headers references.HeaderStyle
 
 	// to, when set (by the notifier, from Sender.resolve), is where the connection
 	// goes, whatever the URL's host resolves to by then.
@@ -194,6 +198,9 @@ type Result struct {
 	// RetryAfter is the delay the receiver asked for in a Retry-After header (as
 	// seconds or an HTTP date), or 0.
 	RetryAfter time.Duration
+	// Control is what the receiver asked for in a webhook-delivery header, with any
+	// status; only deliveries to endpoints honour it.
+	Control Control
 }
 
 // unsent returns the Result of an attempt that could not be made: err says why.
@@ -233,6 +240,7 @@ func (s *Sender) Send(ctx context.Context, req Request) Result {
 	defer resp.Body.Close()
 
 	res.StatusCode = resp.StatusCode
+	res.Control = parseControl(resp.Header.Values(HeaderDelivery))
 	res.Body, res.Truncated = s.readBody(resp.Body)
 	res.Latency = s.now().Sub(at)
 	switch {
@@ -257,8 +265,8 @@ func (s *Sender) newRequest(ctx context.Context, req Request, at time.Time) (*ht
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidCallbackURL, err)
 	}
-	if err := webhook.SetHeaders(hreq.Header, req.Secrets, req.UpdateID, at, req.Body); err != nil {
-		return nil, fmt.Errorf("sign update %s: %w", req.UpdateID, err)
+	if err := webhook.SetHeadersWithStyle(hreq.Header, req.Headers, req.Secrets, req.UpdateID, at, req.Body); err != nil {
+		return nil, fmt.Errorf("sign %s: %w", req.UpdateID, err)
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("User-Agent", s.userAgent)

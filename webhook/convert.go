@@ -12,6 +12,7 @@ func NewUpdate(u references.Update) Update {
 		ReferenceID:       u.ReferenceID,
 		Sequence:          u.Sequence,
 		Type:              u.Type,
+		Tags:              u.Tags(0),
 		CreatedAt:         u.CreatedAt,
 		Reference:         newSummary(u.Reference),
 		Changes:           NewChanges(u.Changes),

@@ -12,19 +12,24 @@ import (
 
 // TestConvert_CoversEveryField fails when a field is added to a domain type that an
 // update carries and not to its wire form (and to convert.go), so that it is never
-// silently left out of webhooks and the feed.
+// silently left out of webhooks and the feed. Fields of the wire form derived from
+// others (an update's tags, from its changes) are named in derived.
 func TestConvert_CoversEveryField(t *testing.T) {
-	pairs := []struct{ domain, wire reflect.Type }{
-		{reflect.TypeFor[references.Update](), reflect.TypeFor[Update]()},
-		{reflect.TypeFor[references.ReferenceSummary](), reflect.TypeFor[ReferenceSummary]()},
-		{reflect.TypeFor[references.Change](), reflect.TypeFor[Change]()},
-		{reflect.TypeFor[references.Shipment](), reflect.TypeFor[Shipment]()},
-		{reflect.TypeFor[references.Event](), reflect.TypeFor[Event]()},
-		{reflect.TypeFor[references.Location](), reflect.TypeFor[Location]()},
-		{reflect.TypeFor[references.TransportCall](), reflect.TypeFor[TransportCall]()},
+	pairs := []struct {
+		domain, wire reflect.Type
+		derived      []string
+	}{
+		{reflect.TypeFor[references.Update](), reflect.TypeFor[Update](), []string{"Tags"}},
+		{reflect.TypeFor[references.ReferenceSummary](), reflect.TypeFor[ReferenceSummary](), nil},
+		{reflect.TypeFor[references.Change](), reflect.TypeFor[Change](), nil},
+		{reflect.TypeFor[references.Shipment](), reflect.TypeFor[Shipment](), nil},
+		{reflect.TypeFor[references.Event](), reflect.TypeFor[Event](), nil},
+		{reflect.TypeFor[references.Location](), reflect.TypeFor[Location](), nil},
+		{reflect.TypeFor[references.TransportCall](), reflect.TypeFor[TransportCall](), nil},
 	}
 	for _, p := range pairs {
-		if got, want := fieldNames(p.wire), fieldNames(p.domain); !slices.Equal(got, want) {
+		got := slices.DeleteFunc(fieldNames(p.wire), func(name string) bool { return slices.Contains(p.derived, name) })
+		if want := fieldNames(p.domain); !slices.Equal(got, want) {
 			t.Errorf("%s has fields %v, %s has %v: add the field to the wire type and convert.go", p.wire, got, p.domain, want)
 		}
 	}
@@ -93,5 +98,29 @@ func fillRandom(rng *rand.Rand, v reflect.Value) {
 		}
 	default:
 		panic("fillRandom: no rule for " + v.Type().String())
+	}
+}
+
+// The wire tags are the update's own, whatever an endpoint's min_eta_change: every
+// destination gets the same body.
+func TestNewUpdate_TagsAreTheUpdatesTags(t *testing.T) {
+	t.Parallel()
+	small := references.Change{Type: references.ChangeETAChanged, Old: "2026-04-06T07:00:00Z", New: "2026-04-06T07:01:00Z"}
+	tests := []struct {
+		name    string
+		changes []references.Change
+		want    []string
+	}{
+		{"no changes", []references.Change{}, nil},
+		{"a one-minute ETA move", []references.Change{small}, []string{references.TagETAChanged}},
+		{"in the order of references.Tags, once each", []references.Change{
+			{Type: references.ChangeLocationChanged}, small, {Type: references.ChangeActualized}, small,
+		}, []string{references.TagETAChanged, references.TagMilestoneActual, references.TagLocationChanged}},
+	}
+	for _, tt := range tests {
+		u := NewUpdate(references.Update{ID: "upd_1", Type: references.UpdateShipment, Changes: tt.changes})
+		if !slices.Equal(u.Tags, tt.want) {
+			t.Errorf("%s: tags %v, want %v", tt.name, u.Tags, tt.want)
+		}
 	}
 }

@@ -2,7 +2,7 @@
 // Webhooks specification (https://www.standardwebhooks.com), and decodes their payload.
 //
 // A receiver needs three things from this package: a [Verifier] built from the signing
-// secret(s) that trackhook showed when the account was set up, a call to
+// secret(s) that trackhook showed when the account (or the endpoint) was set up, a call to
 // [Verifier.Verify] with the request headers and the raw body exactly as received, and
 // [Decode] to read the body once it is known to be authentic:
 //
@@ -19,8 +19,9 @@
 //
 // Every request carries three headers:
 //
-//   - webhook-id: the update's id (upd_...). It stays the same across retries of one
-//     update, so a receiver can use it to ignore a delivery it has already processed.
+//   - webhook-id: the update's id (upd_...), or a batch's or an operational event's.
+//     It stays the same across retries of one delivery, so a receiver can use it to
+//     ignore a delivery it has already processed.
 //   - webhook-timestamp: the time of this attempt, in Unix seconds. It changes on each
 //     retry and bounds how long a captured request could be replayed.
 //   - webhook-signature: one or more space-separated "v1,<base64>" entries, each the
@@ -36,9 +37,17 @@
 // signatures), compares in constant time, and refuses a timestamp more than the
 // tolerance (5 minutes by default) away from the receiver's clock.
 //
-// Only the "webhook-" header names are read. Some Standard Webhooks senders built on
-// Svix send the same values under "svix-id", "svix-timestamp" and "svix-signature";
-// trackhook never does, and the specification's reference libraries do not read them
-// either, so accepting them would only add a second, ambiguous source for the same
-// value.
+// # Endpoints: batches, operational events, Svix header names
+//
+// An account endpoint may get more than single updates: with format batch, a
+// [Batch] of consecutive updates of one reference per POST; and, when it subscribed,
+// operational events ([OperationalEvent]: endpoint.disabled,
+// message.attempt.exhausted) and the endpoint.test event. [DecodeDelivery] reads any
+// of them. [Catalogue] lists every type and tag with an example body.
+//
+// An endpoint with header style svix gets svix-id, svix-timestamp and
+// svix-signature beside the webhook- headers, with the same values, for receivers
+// written against Svix's libraries. [Verifier.Verify] reads the webhook- headers,
+// and the svix- ones only when none of the webhook- headers is present, so that one
+// request never has two sources for one value.
 package webhook

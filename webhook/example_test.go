@@ -178,3 +178,34 @@ func ExampleNewVerifier_rotation() {
 	// during the grace period: <nil>
 	// after the grace period: <nil>
 }
+
+// An account endpoint may receive batches and operational events as well as single
+// updates: DecodeDelivery tells them apart.
+func ExampleDecodeDelivery() {
+	bodies := []string{
+		body,
+		`{"type":"batch","data":[{"id":"upd_4","reference_id":"ref_01HQ3M","sequence":4,"type":"shipment.updated","tags":["shipment.eta_changed"]},{"id":"upd_5","reference_id":"ref_01HQ3M","sequence":5,"type":"shipment.updated"}]}`,
+		`{"id":"evt_7","type":"endpoint.disabled","created_at":"2025-03-01T09:30:00Z","data":{"endpoint_id":"ep_1","disabled_reason":"failing"}}`,
+	}
+	for _, b := range bodies {
+		d, err := webhook.DecodeDelivery([]byte(b))
+		if err != nil {
+			panic(err)
+		}
+		switch {
+		case d.Update != nil:
+			fmt.Println("update", d.Update.Data.ID, d.Update.Type)
+		case d.Batch != nil:
+			for _, u := range d.Batch.Data {
+				fmt.Println("update", u.ID, u.Type, "in a batch of", len(d.Batch.Data), u.Tags)
+			}
+		case d.Event != nil:
+			fmt.Println("event", d.Event.ID, d.Event.Type, d.Event.Data.EndpointID, d.Event.Data.DisabledReason)
+		}
+	}
+	// Output:
+	// update upd_2KWPBgLlAfxdpx2AI54pPJ85f4W shipment.updated
+	// update upd_4 shipment.updated in a batch of 2 [shipment.eta_changed]
+	// update upd_5 shipment.updated in a batch of 2 []
+	// event evt_7 endpoint.disabled ep_1 failing
+}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trackhook/trackhook/references"
 )
 
 // Header names of the Standard Webhooks scheme. HTTP header names are case-insensitive;
@@ -18,6 +20,15 @@ const (
 	HeaderID        = "webhook-id"
 	HeaderTimestamp = "webhook-timestamp"
 	HeaderSignature = "webhook-signature"
+)
+
+// Header names of Svix, which signs as Standard Webhooks does under other names. An
+// endpoint with header style svix gets them beside the webhook- ones, with the same
+// values, so that receivers written against Svix's libraries verify unchanged.
+const (
+	HeaderSvixID        = "svix-id"
+	HeaderSvixTimestamp = "svix-timestamp"
+	HeaderSvixSignature = "svix-signature"
 )
 
 // signatureVersion marks an HMAC-SHA256 signature in the webhook-signature header.
@@ -54,13 +65,26 @@ func Sign(secrets []string, id string, ts time.Time, body []byte) (string, error
 // SetHeaders signs the attempt as [Sign] does and sets the webhook-id,
 // webhook-timestamp and webhook-signature headers on h, replacing any present.
 func SetHeaders(h http.Header, secrets []string, id string, ts time.Time, body []byte) error {
+	return SetHeadersWithStyle(h, references.HeadersStandard, secrets, id, ts, body)
+}
+
+// SetHeadersWithStyle is [SetHeaders] for an endpoint's header style: with
+// references.HeadersSvix it also sets svix-id, svix-timestamp and svix-signature to
+// the same values. Any other style, "" included, is standard.
+func SetHeadersWithStyle(h http.Header, style references.HeaderStyle, secrets []string, id string, ts time.Time, body []byte) error {
 	sig, err := Sign(secrets, id, ts, body)
 	if err != nil {
 		return err
 	}
+	unix := strconv.FormatInt(ts.Unix(), 10)
 	h.Set(HeaderID, id)
-	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(HeaderTimestamp, unix)
 	h.Set(HeaderSignature, sig)
+	if style == references.HeadersSvix {
+		h.Set(HeaderSvixID, id)
+		h.Set(HeaderSvixTimestamp, unix)
+		h.Set(HeaderSvixSignature, sig)
+	}
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trackhook/trackhook/references"
 )
 
 // Fixed inputs shared by the tests of this package.
@@ -144,5 +146,38 @@ func TestSetHeaders_LeavesHeaderAloneOnError(t *testing.T) {
 	}
 	if len(h) != 0 {
 		t.Fatalf("SetHeaders set %v despite failing", h)
+	}
+}
+
+func TestSetHeadersWithStyle_SvixRepeatsTheValues(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"type":"batch","data":[{"id":"upd_1"}]}`)
+	tests := []struct {
+		style references.HeaderStyle
+		svix  bool
+	}{
+		{references.HeadersStandard, false},
+		{"", false},
+		{references.HeadersSvix, true},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		if err := SetHeadersWithStyle(h, tt.style, []string{testNewSecret, testSecret}, testID, testTime, body); err != nil {
+			t.Fatal(err)
+		}
+		wantSig := handSign(t, testNewSecret, testID, testTime, body) + " " + handSign(t, testSecret, testID, testTime, body)
+		pairs := [][2]string{{HeaderID, HeaderSvixID}, {HeaderTimestamp, HeaderSvixTimestamp}, {HeaderSignature, HeaderSvixSignature}}
+		if h.Get(HeaderSignature) != wantSig || h.Get(HeaderID) != testID || h.Get(HeaderTimestamp) != "1740821400" {
+			t.Errorf("style %q: webhook headers %v", tt.style, h)
+		}
+		for _, p := range pairs {
+			got := h.Get(p[1])
+			if tt.svix && got != h.Get(p[0]) {
+				t.Errorf("style %q: %s = %q, want %q as %s", tt.style, p[1], got, h.Get(p[0]), p[0])
+			}
+			if !tt.svix && got != "" {
+				t.Errorf("style %q: %s is set", tt.style, p[1])
+			}
+		}
 	}
 }

@@ -19,9 +19,14 @@ type Update struct {
 	// Sequence numbers the updates of one reference 1, 2, 3 ... without gaps. Within a
 	// reference, updates are delivered in sequence order (a redelivery asked for
 	// through the API is the exception).
-	Sequence  uint64                `json:"sequence"`
-	Type      references.UpdateType `json:"type"`
-	CreatedAt time.Time             `json:"created_at"`
+	Sequence uint64                `json:"sequence"`
+	Type     references.UpdateType `json:"type"`
+	// Tags are the finer kinds of a shipment.updated update, derived from its changes
+	// (shipment.eta_changed, shipment.milestone.actual, ...; see GET /event-types):
+	// what an endpoint's event_types may select besides the type. Absent when no
+	// change has one.
+	Tags      []string  `json:"tags,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 
 	// Reference names the tracked reference, with the metadata given when it was
 	// created, so that a receiver can route the update without another call.

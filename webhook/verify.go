@@ -20,7 +20,8 @@ const DefaultTolerance = 5 * time.Minute
 // with details, so a receiver can log why and branch with errors.Is. A receiver should
 // answer any of them with a 4xx status and not process the body.
 var (
-	// ErrMissingHeader means webhook-id, webhook-timestamp or webhook-signature is absent or empty.
+	// ErrMissingHeader means webhook-id, webhook-timestamp or webhook-signature (or,
+	// without any of them, the svix- header of the same name) is absent or empty.
 	ErrMissingHeader = errors.New("missing webhook header")
 	// ErrInvalidTimestamp means webhook-timestamp is not a whole number of Unix seconds.
 	ErrInvalidTimestamp = errors.New("invalid webhook timestamp")
@@ -60,16 +61,19 @@ func NewVerifier(secrets ...string) (*Verifier, error) {
 
 // Verify returns nil if header carries a valid, timely signature of body made with one
 // of the Verifier's secrets, and otherwise an error wrapping ErrMissingHeader,
-// ErrInvalidTimestamp, ErrTooOld, ErrTooNew or ErrNoMatchingSignature.
+// ErrInvalidTimestamp, ErrTooOld, ErrTooNew or ErrNoMatchingSignature. It reads the
+// webhook- headers; only when none of them is present does it read the svix- ones
+// (see [HeaderSvixID]), so that a request never has two sources for one value.
 //
 // body must be the raw request body, byte for byte: a body decoded and re-encoded as
 // JSON will not verify. Signature entries of versions other than "v1" are skipped.
 func (v *Verifier) Verify(header http.Header, body []byte) error {
-	id := first(header, HeaderID)
-	tsText := first(header, HeaderTimestamp)
-	sigs := strings.Join(all(header, HeaderSignature), " ")
+	names := headerNames(header)
+	id := first(header, names.id)
+	tsText := first(header, names.timestamp)
+	sigs := strings.Join(all(header, names.signature), " ")
 	for _, h := range []struct{ name, value string }{
-		{HeaderID, id}, {HeaderTimestamp, tsText}, {HeaderSignature, sigs},
+		{names.id, id}, {names.timestamp, tsText}, {names.signature, sigs},
 	} {
 		if strings.TrimSpace(h.value) == "" {
 			return fmt.Errorf("%w: %s", ErrMissingHeader, h.name)
@@ -136,6 +140,26 @@ func (v *Verifier) checkAge(ts time.Time) error {
 		return fmt.Errorf("%w: %s is %s after now, the tolerance is %s", ErrTooNew, ts.UTC().Format(time.RFC3339), ts.Sub(now).Round(time.Second), tol)
 	}
 	return nil
+}
+
+// signatureHeaders names the three headers a request is verified with.
+type signatureHeaders struct{ id, timestamp, signature string }
+
+// headerNames returns the webhook- names, or the svix- ones for a request that has
+// none of the webhook- headers: what Svix-style senders that omit them send.
+func headerNames(h http.Header) signatureHeaders {
+	standard := signatureHeaders{HeaderID, HeaderTimestamp, HeaderSignature}
+	for _, name := range []string{HeaderID, HeaderTimestamp, HeaderSignature} {
+		if len(all(h, name)) > 0 {
+			return standard
+		}
+	}
+	for _, name := range []string{HeaderSvixID, HeaderSvixTimestamp, HeaderSvixSignature} {
+		if len(all(h, name)) > 0 {
+			return signatureHeaders{HeaderSvixID, HeaderSvixTimestamp, HeaderSvixSignature}
+		}
+	}
+	return standard
 }
 
 // parseTimestamp reads Unix seconds written as decimal digits only: strconv.ParseInt

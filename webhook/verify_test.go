@@ -104,14 +104,56 @@ func TestVerifier_Verify(t *testing.T) {
 			modify: func(r *signedRequest) { r.header.Del(HeaderSignature) }, want: ErrMissingHeader},
 		{name: "blank signature", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
 			modify: func(r *signedRequest) { r.header.Set(HeaderSignature, "   ") }, want: ErrMissingHeader},
-		{name: "svix headers are not read", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+		{name: "svix headers alone are read", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
 			modify: func(r *signedRequest) {
 				r.header = http.Header{
 					"Svix-Id":        {testID},
 					"Svix-Timestamp": {strconv.FormatInt(testTime.Unix(), 10)},
 					"Svix-Signature": {validSig},
 				}
+			}},
+		{name: "svix headers in lower case in a hand-built map", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+			modify: func(r *signedRequest) {
+				r.header = http.Header{
+					"svix-id":        {testID},
+					"svix-timestamp": {strconv.FormatInt(testTime.Unix(), 10)},
+					"svix-signature": {validSig},
+				}
+			}},
+		{name: "svix headers alone, tampered id", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+			modify: func(r *signedRequest) {
+				r.header = http.Header{
+					"Svix-Id":        {testID + "x"},
+					"Svix-Timestamp": {strconv.FormatInt(testTime.Unix(), 10)},
+					"Svix-Signature": {validSig},
+				}
+			}, want: ErrNoMatchingSignature},
+		{name: "svix headers alone, expired", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime.Add(time.Hour),
+			modify: func(r *signedRequest) {
+				r.header = http.Header{
+					"Svix-Id":        {testID},
+					"Svix-Timestamp": {strconv.FormatInt(testTime.Unix(), 10)},
+					"Svix-Signature": {validSig},
+				}
+			}, want: ErrTooOld},
+		{name: "svix headers do not fill in a missing webhook header", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+			modify: func(r *signedRequest) {
+				r.header.Set(HeaderSvixSignature, r.header.Get(HeaderSignature))
+				r.header.Del(HeaderSignature)
 			}, want: ErrMissingHeader},
+		{name: "webhook headers win over svix ones", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+			modify: func(r *signedRequest) {
+				r.header.Set(HeaderSvixID, "msg_other")
+				r.header.Set(HeaderSvixTimestamp, "1")
+				r.header.Set(HeaderSvixSignature, "v1,AAAA")
+			}},
+		{name: "webhook headers win over svix ones, even when theirs fail", signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,
+			modify: func(r *signedRequest) {
+				r.header.Set(HeaderSvixID, r.header.Get(HeaderID))
+				r.header.Set(HeaderSvixTimestamp, r.header.Get(HeaderTimestamp))
+				r.header.Set(HeaderSvixSignature, r.header.Get(HeaderSignature))
+				r.header.Set(HeaderSignature, "v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc=")
+			}, want: ErrNoMatchingSignature},
 	}
 	for _, ts := range []string{"abc", "-1740821400", "+1740821400", "1740821400.5", "1.7e9", "0x67c2d318", " 1740821400", "99999999999999999999"} {
 		tests = append(tests, verifyCase{name: "malformed timestamp " + strconv.Quote(ts), signWith: []string{testSecret}, verifyBy: []string{testSecret}, now: testTime,

@@ -20,13 +20,20 @@ import (
 )
 
 const listenUsage = `trackhook listen receives trackhook's webhooks on your machine, verifies each
-signature and timestamp, and prints one line per delivery. Use it as a reference's
-callback_url while you develop a receiver, and to watch retries: --fail-rate answers a
-share of the deliveries with an error on purpose.
+signature and timestamp, and prints one line per update or event. Use it as a
+reference's callback_url, or as an account endpoint's url, while you develop a
+receiver, and to watch retries: --fail-rate answers a share of the deliveries with an
+error on purpose.
 
-Get the secret with
+Get the account's secret (it signs callbacks) with
   curl -s localhost:8080/account/webhook-secret -H "Authorization: Bearer $KEY"
-and give "secret" (or, during a rotation, each of "secrets") with --secret.
+or an endpoint's (it signs what goes to that endpoint) with
+  curl -s localhost:8080/endpoints/ep_.../secret -H "Authorization: Bearer $KEY"
+and give each secret with --secret: repeat it to listen for several destinations at
+once, or for the old and the new secret during a rotation.
+
+It reads the Standard Webhooks headers (webhook-id, ...) and, from endpoints with
+header style svix, the svix- ones; batch deliveries print one line per update.
 
 Example:
   trackhook listen --secret whsec_... --addr 127.0.0.1:9000 --fail-rate 0.2
@@ -55,7 +62,7 @@ type listenConfig struct {
 func parseListenFlags(args []string, e env) (listenConfig, error) {
 	c := listenConfig{}
 	fs := newFlagSet("listen", listenUsage, e.stdout)
-	fs.Func("secret", "webhook signing secret (whsec_...); repeat it, or separate with commas, to accept several during a rotation", func(v string) error {
+	fs.Func("secret", "webhook signing secret (whsec_...), the account's or an endpoint's; repeat it, or separate with commas, to accept several (destinations, or a rotation)", func(v string) error {
 		for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
 			c.secrets = append(c.secrets, s)
 		}
@@ -63,7 +70,7 @@ func parseListenFlags(args []string, e env) (listenConfig, error) {
 	})
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:9000", "address to listen on")
 	fs.Float64Var(&c.failRate, "fail-rate", 0, "share of verified deliveries to answer with --status instead of 204, from 0 to 1")
-	fs.IntVar(&c.failStatus, "status", http.StatusServiceUnavailable, "status of the deliveries failed on purpose (410 makes trackhook unsubscribe the reference)")
+	fs.IntVar(&c.failStatus, "status", http.StatusServiceUnavailable, "status of the deliveries failed on purpose (410 makes trackhook unsubscribe the reference, or disable the endpoint)")
 	fs.BoolVar(&c.json, "json", false, "print each verified body instead of a summary, one compact JSON document per line")
 	fs.DurationVar(&c.tolerance, "tolerance", webhook.DefaultTolerance, "how far webhook-timestamp may be from this machine's clock")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
@@ -73,7 +80,7 @@ func parseListenFlags(args []string, e env) (listenConfig, error) {
 	case fs.NArg() != 0:
 		return c, fmt.Errorf("listen takes no arguments, got %q", fs.Args())
 	case len(c.secrets) == 0:
-		return c, errors.New("listen needs --secret whsec_... (GET /account/webhook-secret shows it)")
+		return c, errors.New("listen needs --secret whsec_... (GET /account/webhook-secret or GET /endpoints/{id}/secret shows it)")
 	case !(c.failRate >= 0 && c.failRate <= 1):
 		return c, fmt.Errorf("--fail-rate must be between 0 and 1, not %v", c.failRate)
 	case c.failStatus < 300 || c.failStatus > 599:
@@ -101,7 +108,7 @@ func listen(ctx context.Context, args []string, e env) error {
 	srv := &http.Server{Handler: rcv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(e.stderr, "listening on http://%s/ for webhooks; use it as callback_url. Ctrl-C stops.\n", ln.Addr())
+	fmt.Fprintf(e.stderr, "listening on http://%s/ for webhooks; use it as a callback_url or an endpoint's url. Ctrl-C stops.\n", ln.Addr())
 	if c.failRate > 0 {
 		fmt.Fprintf(e.stderr, "answering %.0f%% of verified deliveries with %d on purpose.\n", c.failRate*100, c.failStatus)
 	}
@@ -152,6 +159,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	id := req.Header.Get(webhook.HeaderID)
+	if id == "" {
+		id = req.Header.Get(webhook.HeaderSvixID) // an endpoint with svix headers, through a proxy that kept only those
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, listenMaxBody))
 	if err != nil {
 		r.reject(w, at, id, http.StatusRequestEntityTooLarge, "NOT VERIFIED", fmt.Sprintf("body not read: %v", err))
@@ -161,7 +171,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.reject(w, at, id, http.StatusUnauthorized, "NOT VERIFIED", whyNotVerified(err))
 		return
 	}
-	p, err := webhook.Decode(body)
+	d, err := webhook.DecodeDelivery(body)
 	if err != nil {
 		r.reject(w, at, id, http.StatusBadRequest, "REFUSED", "verified, but "+err.Error())
 		return
@@ -193,7 +203,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case r.json:
 		fmt.Fprintf(r.stderr, "%s %s answered %d on purpose (--fail-rate); trackhook will retry it\n", clock(at), oneLine(id), status)
 	default:
-		fmt.Fprintln(r.stdout, summary(at, id, p, status, repeat))
+		for _, line := range summaries(at, id, d, status, repeat) {
+			fmt.Fprintln(r.stdout, line)
+		}
 	}
 	w.WriteHeader(status)
 }
@@ -217,26 +229,37 @@ func whyNotVerified(err error) string {
 	case errors.Is(err, webhook.ErrTooOld), errors.Is(err, webhook.ErrTooNew):
 		return err.Error() + " (check both clocks, or a replayed request)"
 	case errors.Is(err, webhook.ErrMissingHeader):
-		return err.Error() + " (not a Standard Webhooks request)"
+		return err.Error() + " (neither a Standard Webhooks nor a Svix-style request)"
 	}
 	return err.Error()
 }
 
-// summary is the line printed for a verified delivery with webhook-id id, shortened
-// (a retry of a delivery shows the same one):
+// summaries are the lines printed for a verified delivery with webhook-id id: one
+// for an update, one per update of a batch, one for an operational event.
+func summaries(at time.Time, id string, d *webhook.Delivery, status int, repeat bool) []string {
+	switch {
+	case d.Batch != nil:
+		lines := make([]string, len(d.Batch.Data))
+		for i, u := range d.Batch.Data {
+			// Each line names its own update: the batch's webhook-id names them all.
+			lines[i] = summary(at, u.ID, u, fmt.Sprintf("in a batch of %d", len(d.Batch.Data)), status, repeat)
+		}
+		return lines
+	case d.Event != nil:
+		return []string{eventSummary(at, id, d.Event, status, repeat)}
+	}
+	return []string{summary(at, id, d.Update.Data, "", status, repeat)}
+}
+
+// summary is the line printed for a verified update, named by id shortened (a retry
+// shows the same one), with a note after the status when given:
 //
 //	15:04:05 verified upd_7Q2XK3AB ref_K3... MSCU1234566 shipment.updated #3 -> 204  Departed Rotterdam; ETA ...
-func summary(at time.Time, id string, p *webhook.Payload, status int, repeat bool) string {
-	u := p.Data
+func summary(at time.Time, id string, u webhook.Update, note string, status int, repeat bool) string {
 	ident := identifier(u.Reference)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s verified %s %s %s %s #%d -> %d", clock(at), shortID(id), u.ReferenceID, ident, p.Type, u.Sequence, status)
-	if status >= 300 {
-		b.WriteString(" (on purpose)")
-	}
-	if repeat {
-		b.WriteString(" (again: already received)")
-	}
+	fmt.Fprintf(&b, "%s verified %s %s %s %s #%d -> %d", clock(at), shortID(id), u.ReferenceID, ident, u.Type, u.Sequence, status)
+	writeNotes(&b, note, status, repeat)
 	var details []string
 	for _, c := range u.Changes {
 		details = append(details, c.Description)
@@ -247,11 +270,62 @@ func summary(at time.Time, id string, p *webhook.Payload, status int, repeat boo
 	if u.UnsubscribeReason != "" {
 		details = append(details, "reason: "+string(u.UnsubscribeReason))
 	}
+	writeDetails(&b, details)
+	return oneLine(b.String())
+}
+
+// eventSummary is the line printed for a verified operational or test event:
+//
+//	15:04:05 verified evt_7Q2XK3AB endpoint.disabled -> 204  endpoint ep_... https://... disabled: failing
+func eventSummary(at time.Time, id string, e *webhook.OperationalEvent, status int, repeat bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s verified %s %s -> %d", clock(at), shortID(id), e.Type, status)
+	writeNotes(&b, "", status, repeat)
+	data := e.Data
+	var details []string
+	if data.EndpointID != "" {
+		details = append(details, strings.TrimSpace("endpoint "+data.EndpointID+" "+data.EndpointURL))
+	}
+	if data.DisabledReason != "" {
+		details = append(details, "disabled: "+string(data.DisabledReason))
+	}
+	if data.MessageID != "" {
+		msg := "gave up " + data.MessageID
+		if data.ReferenceID != "" {
+			msg += " of " + data.ReferenceID
+		}
+		details = append(details, fmt.Sprintf("%s after %d attempts", msg, data.Attempts))
+	}
+	switch {
+	case data.LastError != "": // it names the status, if there was one
+		details = append(details, "last: "+data.LastError)
+	case data.LastStatusCode != 0:
+		details = append(details, fmt.Sprintf("last: %d", data.LastStatusCode))
+	}
+	if data.Message != "" {
+		details = append(details, data.Message)
+	}
+	writeDetails(&b, details)
+	return oneLine(b.String())
+}
+
+func writeNotes(b *strings.Builder, note string, status int, repeat bool) {
+	if note != "" {
+		b.WriteString(" (" + note + ")")
+	}
+	if status >= 300 {
+		b.WriteString(" (on purpose)")
+	}
+	if repeat {
+		b.WriteString(" (again: already received)")
+	}
+}
+
+func writeDetails(b *strings.Builder, details []string) {
 	if len(details) > 0 {
 		b.WriteString("  ")
 		b.WriteString(truncateText(strings.Join(details, "; "), listenChangesWidth))
 	}
-	return oneLine(b.String())
 }
 
 // oneLine replaces control characters (a description with a line break, say) with
