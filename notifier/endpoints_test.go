@@ -45,16 +45,16 @@ func (h hook) updates(t *testing.T) []webhook.Update {
 	return []webhook.Update{u}
 }
 
-// scripted is a loopback receiver whose answer to each request a function decides.
-type scripted struct {
+// hookReceiver is a loopback receiver whose answer to each request a function decides.
+type hookReceiver struct {
 	*httptest.Server
 	mu     sync.Mutex
 	got    []hook
 	answer func(n int, w http.ResponseWriter) // n counts requests from 1
 }
 
-func newScripted(t *testing.T, answer func(n int, w http.ResponseWriter)) *scripted {
-	s := &scripted{answer: answer}
+func newHookReceiver(t *testing.T, answer func(n int, w http.ResponseWriter)) *hookReceiver {
+	s := &hookReceiver{answer: answer}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
 		h := hook{header: req.Header.Clone(), body: body}
@@ -79,13 +79,13 @@ func newScripted(t *testing.T, answer func(n int, w http.ResponseWriter)) *scrip
 	return s
 }
 
-func (s *scripted) hooks() []hook {
+func (s *hookReceiver) hooks() []hook {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]hook(nil), s.got...)
 }
 
-func (s *scripted) setAnswer(answer func(n int, w http.ResponseWriter)) {
+func (s *hookReceiver) setAnswer(answer func(n int, w http.ResponseWriter)) {
 	s.mu.Lock()
 	s.answer = answer
 	s.mu.Unlock()
@@ -101,7 +101,7 @@ func always(status int, header ...string) func(int, http.ResponseWriter) {
 }
 
 // sequences lists the sequences of the updates the receiver got, in arrival order.
-func (s *scripted) sequences(t *testing.T) []uint64 {
+func (s *hookReceiver) sequences(t *testing.T) []uint64 {
 	var out []uint64
 	for _, h := range s.hooks() {
 		for _, u := range h.updates(t) {
@@ -155,11 +155,11 @@ func run(t *testing.T, n *notifier.Notifier) {
 
 func TestEndpoints_FanOutToTheCallbackAndEndpointsByFilter(t *testing.T) {
 	n, b := setup(t, notifier.Options{})
-	callback := newScripted(t, nil)
-	all := newScripted(t, nil)
-	failures := newScripted(t, nil)
-	otherCarrier := newScripted(t, nil)
-	acme := newScripted(t, nil)
+	callback := newHookReceiver(t, nil)
+	all := newHookReceiver(t, nil)
+	failures := newHookReceiver(t, nil)
+	otherCarrier := newHookReceiver(t, nil)
+	acme := newHookReceiver(t, nil)
 	epAll := b.endpoint(t, all.URL, references.EndpointPatch{})
 	epFailures := b.endpoint(t, failures.URL, references.EndpointPatch{EventTypes: &[]string{"tracking.*"}})
 	b.endpoint(t, otherCarrier.URL, references.EndpointPatch{Filter: &references.EndpointFilter{CarrierCodes: []string{"CMDU"}}})
@@ -184,7 +184,7 @@ func TestEndpoints_FanOutToTheCallbackAndEndpointsByFilter(t *testing.T) {
 	}
 	// Each destination signs with its own secret; webhook-id is the update's id.
 	for _, c := range []struct {
-		rcv    *scripted
+		rcv    *hookReceiver
 		secret string
 	}{{callback, b.secret}, {all, epAll.Secrets[0].Secret}, {failures, epFailures.Secrets[0].Secret}} {
 		for _, h := range c.rcv.hooks() {
@@ -205,9 +205,9 @@ func TestEndpoints_FanOutToTheCallbackAndEndpointsByFilter(t *testing.T) {
 
 func TestEndpoints_OneDownDoesNotDelayTheOthers(t *testing.T) {
 	n, b := setup(t, notifier.Options{})
-	callback := newScripted(t, nil)
-	up := newScripted(t, nil)
-	down := newScripted(t, always(http.StatusServiceUnavailable))
+	callback := newHookReceiver(t, nil)
+	up := newHookReceiver(t, nil)
+	down := newHookReceiver(t, always(http.StatusServiceUnavailable))
 	b.endpoint(t, up.URL, references.EndpointPatch{})
 	epDown := b.endpoint(t, down.URL, references.EndpointPatch{})
 
@@ -243,8 +243,8 @@ func TestEndpoints_OneDownDoesNotDelayTheOthers(t *testing.T) {
 
 func TestEndpoints_Vision6PolicyDisablesAfterFiveAttempts(t *testing.T) {
 	n, b := setup(t, notifier.Options{})
-	dead := newScripted(t, always(http.StatusInternalServerError))
-	ops := newScripted(t, nil)
+	dead := newHookReceiver(t, always(http.StatusInternalServerError))
+	ops := newHookReceiver(t, nil)
 	epDead := b.endpoint(t, dead.URL, references.EndpointPatch{MaxAttempts: ptrTo(5), DisableAfter: ptrTo(time.Duration(0))})
 	b.endpoint(t, ops.URL, references.EndpointPatch{EventTypes: &[]string{"endpoint.*", "message.*"}})
 
@@ -291,7 +291,7 @@ func TestEndpoints_Vision6PolicyDisablesAfterFiveAttempts(t *testing.T) {
 
 func TestEndpoints_ReceiverControlHeaders(t *testing.T) {
 	n, b := setup(t, notifier.Options{})
-	rcv := newScripted(t, func(n int, w http.ResponseWriter) {
+	rcv := newHookReceiver(t, func(n int, w http.ResponseWriter) {
 		if n == 1 {
 			always(http.StatusUnprocessableEntity, "Webhook-Delivery", "abort-message")(n, w)
 			return
@@ -351,7 +351,7 @@ func TestEndpoints_ReceiverControlHeaders(t *testing.T) {
 
 func TestEndpoints_GoneDisablesTheEndpointNotTheReference(t *testing.T) {
 	n, b := setup(t, notifier.Options{})
-	rcv := newScripted(t, always(http.StatusGone))
+	rcv := newHookReceiver(t, always(http.StatusGone))
 	ep := b.endpoint(t, rcv.URL, references.EndpointPatch{})
 	ref := b.track(t, "", "MSCU1234566", 1)
 	run(t, n)
@@ -366,7 +366,7 @@ func TestEndpoints_GoneDisablesTheEndpointNotTheReference(t *testing.T) {
 
 func TestEndpoints_BatchIsFixedAtItsFirstAttempt(t *testing.T) {
 	n, b := setup(t, notifier.Options{})
-	rcv := newScripted(t, func(n int, w http.ResponseWriter) {
+	rcv := newHookReceiver(t, func(n int, w http.ResponseWriter) {
 		if n == 1 {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
@@ -418,7 +418,7 @@ func seqsOf(ups []webhook.Update) []uint64 {
 func TestEndpoints_RecoverSendsFailedMessagesAgain(t *testing.T) {
 	ctx := context.Background()
 	n, b := setup(t, notifier.Options{})
-	rcv := newScripted(t, always(http.StatusInternalServerError))
+	rcv := newHookReceiver(t, always(http.StatusInternalServerError))
 	ep := b.endpoint(t, rcv.URL, references.EndpointPatch{MaxAttempts: ptrTo(1)})
 	b.track(t, "", "MSCU1234566", 3)
 	run(t, n)
@@ -453,7 +453,7 @@ func TestEndpoints_RecoverSendsFailedMessagesAgain(t *testing.T) {
 func TestEndpoints_SecretRotation(t *testing.T) {
 	ctx := context.Background()
 	n, b := setup(t, notifier.Options{})
-	rcv := newScripted(t, nil)
+	rcv := newHookReceiver(t, nil)
 	ep := b.endpoint(t, rcv.URL, references.EndpointPatch{})
 	old := ep.Secrets[0].Secret
 	svc := b.service()
