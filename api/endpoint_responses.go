@@ -10,26 +10,26 @@ import (
 // never in it: SecretHint shows the end of the newest, to recognise it; GET
 // /endpoints/:id/secret gives them.
 type Endpoint struct {
-	ID           string                    `json:"id"`
-	AccountID    string                    `json:"account_id"`
-	URL          string                    `json:"url"`
-	Description  string                    `json:"description"`
-	EventTypes   []string                  `json:"event_types"` // empty: every update type
-	MinETAChange Duration                  `json:"min_eta_change"`
-	Filter       EndpointFilter            `json:"filter"`
-	Format       references.DeliveryFormat `json:"format"`
-	BatchSize    int                       `json:"batch_size,omitempty"` // with format batch
-	Headers      references.HeaderStyle    `json:"headers"`
-	RetryWindow  Duration                  `json:"retry_window"` // 0s: the server's window
-	MaxAttempts  int                       `json:"max_attempts"` // 0: the retry window decides
-	DisableAfter Duration                  `json:"disable_after"`
-	Enabled      bool                      `json:"enabled"`
-	Disabled     references.DisabledReason `json:"disabled_reason,omitempty"`
-	DisabledAt   *time.Time                `json:"disabled_at,omitempty"`
-	FailingSince *time.Time                `json:"failing_since,omitempty"`
-	SecretHint   string                    `json:"secret_hint"`
-	CreatedAt    time.Time                 `json:"created_at"`
-	UpdatedAt    time.Time                 `json:"updated_at"`
+	ID             string                    `json:"id"`
+	AccountID      string                    `json:"account_id"`
+	URL            string                    `json:"url"`
+	Description    string                    `json:"description"`
+	EventTypes     []string                  `json:"event_types"` // empty: every update type
+	MinETAChange   Duration                  `json:"min_eta_change"`
+	Filter         EndpointFilter            `json:"filter"`
+	Format         references.DeliveryFormat `json:"format"`
+	BatchSize      int                       `json:"batch_size,omitempty"` // with format batch
+	Headers        references.HeaderStyle    `json:"headers"`
+	MaxAttempts    int                       `json:"max_attempts"` // 0: the retry window decides
+	RetryWindow    Duration                  `json:"retry_window"` // 0s: the server's window
+	DisableAfter   Duration                  `json:"disable_after"`
+	Enabled        bool                      `json:"enabled"`
+	DisabledReason references.DisabledReason `json:"disabled_reason,omitempty"`
+	DisabledAt     *time.Time                `json:"disabled_at,omitempty"`
+	FailingSince   *time.Time                `json:"failing_since,omitempty"`
+	SecretHint     string                    `json:"secret_hint"`
+	CreatedAt      time.Time                 `json:"created_at"`
+	UpdatedAt      time.Time                 `json:"updated_at"`
 }
 
 // EndpointFilter restricts an endpoint to some references; empty parts restrict
@@ -43,25 +43,25 @@ type EndpointFilter struct {
 // secret). It shares ep's slices and maps.
 func newEndpoint(ep references.Endpoint, now time.Time) Endpoint {
 	out := Endpoint{
-		ID:           ep.ID,
-		AccountID:    ep.AccountID,
-		URL:          ep.URL,
-		Description:  ep.Description,
-		EventTypes:   ep.EventTypes,
-		MinETAChange: Duration(ep.MinETAChange),
-		Filter:       EndpointFilter{CarrierCodes: ep.Filter.CarrierCodes, Metadata: ep.Filter.Metadata},
-		Format:       ep.Format,
-		BatchSize:    ep.BatchSize,
-		Headers:      ep.Headers,
-		RetryWindow:  Duration(ep.RetryWindow),
-		MaxAttempts:  ep.MaxAttempts,
-		DisableAfter: Duration(ep.DisableAfter),
-		Enabled:      ep.Enabled,
-		Disabled:     ep.DisabledReason,
-		DisabledAt:   ep.DisabledAt,
-		FailingSince: ep.FailingSince,
-		CreatedAt:    ep.CreatedAt,
-		UpdatedAt:    ep.UpdatedAt,
+		ID:             ep.ID,
+		AccountID:      ep.AccountID,
+		URL:            ep.URL,
+		Description:    ep.Description,
+		EventTypes:     ep.EventTypes,
+		MinETAChange:   Duration(ep.MinETAChange),
+		Filter:         EndpointFilter{CarrierCodes: ep.Filter.CarrierCodes, Metadata: ep.Filter.Metadata},
+		Format:         ep.Format,
+		BatchSize:      ep.BatchSize,
+		Headers:        ep.Headers,
+		MaxAttempts:    ep.MaxAttempts,
+		RetryWindow:    Duration(ep.RetryWindow),
+		DisableAfter:   Duration(ep.DisableAfter),
+		Enabled:        ep.Enabled,
+		DisabledReason: ep.DisabledReason,
+		DisabledAt:     ep.DisabledAt,
+		FailingSince:   ep.FailingSince,
+		CreatedAt:      ep.CreatedAt,
+		UpdatedAt:      ep.UpdatedAt,
 	}
 	// Empty lists and maps are written as [] and {}: a receiver of the JSON need not
 	// tell null from empty.

@@ -109,10 +109,10 @@ type MessageAttempt struct {
 	ResponseBody string                    `json:"response_body,omitempty"`
 	Outcome      references.AttemptOutcome `json:"outcome"`
 	NextRetryAt  *time.Time                `json:"next_retry_at,omitempty"`
-	// Resend is set on an attempt asked for with .../resend or .../recover.
-	Resend bool `json:"resend,omitempty"`
-	// Disabled says why this attempt disabled the endpoint, when it did.
-	Disabled references.DisabledReason `json:"disabled_reason,omitempty"`
+	// Redelivery is set on an attempt asked for with .../resend or .../recover.
+	Redelivery bool `json:"resend,omitempty"`
+	// Disable says why this attempt disabled the endpoint, when it did.
+	Disable references.DisabledReason `json:"disabled_reason,omitempty"`
 }
 
 func newMessageDetail(m references.Message, body references.MessageBody) MessageDetail {
@@ -121,7 +121,7 @@ func newMessageDetail(m references.Message, body references.MessageBody) Message
 		out.Attempts[i] = MessageAttempt{
 			Attempt: a.Attempt, URL: a.URL, At: a.At, StatusCode: a.StatusCode, Error: a.Error,
 			LatencyMS: a.LatencyMS, ResponseBody: a.ResponseBody, Outcome: a.Outcome,
-			NextRetryAt: a.NextRetryAt, Resend: a.Redelivery, Disabled: a.Disable,
+			NextRetryAt: a.NextRetryAt, Redelivery: a.Redelivery, Disable: a.Disable,
 		}
 	}
 	switch {
@@ -152,17 +152,17 @@ func newTestResult(a references.DeliveryAttempt) TestResult {
 type EndpointStats struct {
 	Since time.Time `json:"since"`
 	// Counts has every status, 0 included.
-	Counts      map[references.MessageStatus]int `json:"counts"`
-	SuccessRate float64                          `json:"success_rate"`
-	LatencyP50  int64                            `json:"latency_p50_ms"`
-	LatencyP99  int64                            `json:"latency_p99_ms"`
-	Attempts    int                              `json:"attempts"`
+	Counts       map[references.MessageStatus]int `json:"counts"`
+	SuccessRate  float64                          `json:"success_rate"`
+	LatencyP50MS int64                            `json:"latency_p50_ms"`
+	LatencyP99MS int64                            `json:"latency_p99_ms"`
+	Attempts     int                              `json:"attempts"`
 }
 
 func newEndpointStats(st references.EndpointStats) EndpointStats {
 	out := EndpointStats{
 		Since: st.Since, Counts: map[references.MessageStatus]int{}, SuccessRate: st.SuccessRate,
-		LatencyP50: st.LatencyP50MS, LatencyP99: st.LatencyP99MS, Attempts: st.Attempts,
+		LatencyP50MS: st.LatencyP50MS, LatencyP99MS: st.LatencyP99MS, Attempts: st.Attempts,
 	}
 	for _, status := range references.MessageStatuses {
 		out.Counts[status] = st.Counts[status]
