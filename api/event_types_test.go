@@ -21,19 +21,21 @@ func TestEventTypes_ListEveryNameOnce(t *testing.T) {
 		if e.Description == "" {
 			t.Errorf("%s has no description", e.Name)
 		}
-		// Every name but the test event is something event_types accepts.
+		// Every name but batch and the test event is something event_types accepts.
 		err := references.ValidateEventTypePattern(e.Name)
-		if subscribable := e.Kind != kindTest; subscribable != (err == nil) {
+		if subscribable := e.Name != "batch" && e.Name != references.EventEndpointTest; subscribable != (err == nil) {
 			t.Errorf("%s (%s): event_types accepts it: %v", e.Name, e.Kind, err)
 		}
 	}
-	want := append(references.EventTypeNames(), references.EventEndpointTest)
+	want := append(references.EventTypeNames(), references.EventEndpointTest, "batch")
+	slices.Sort(names)
+	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("catalogue %v, want %v", names, want)
 	}
 	kinds := map[string]string{
-		"shipment.updated": kindUpdate, "reference.unsubscribed": kindUpdate, references.TagMilestoneActual: kindTag,
-		references.EventEndpointDisabled: kindOperational, references.EventEndpointTest: kindTest,
+		"shipment.updated": kindType, "reference.unsubscribed": kindType, "batch": kindType, references.TagMilestoneActual: kindTag,
+		references.EventEndpointDisabled: kindOperational, references.EventEndpointTest: kindOperational,
 	}
 	for _, e := range list {
 		if k, ok := kinds[e.Name]; ok && e.Kind != k {

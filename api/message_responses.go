@@ -93,8 +93,9 @@ func newMessagePage(p references.MessagePage) MessagePage {
 type MessageDetail struct {
 	messageHead
 	Attempts []MessageAttempt `json:"attempts"` // oldest first
-	// Payload is the update in its webhook wire form, or the operational event;
-	// absent when retention removed the update from the feed.
+	// Payload is the update in its webhook wire form, or the operational event as
+	// the endpoint receives it; absent when retention removed the update from the
+	// feed.
 	Payload any `json:"payload,omitempty"`
 }
 
@@ -128,7 +129,7 @@ func newMessageDetail(m references.Message, body references.MessageBody) Message
 	case body.Update != nil:
 		out.Payload = webhook.NewUpdate(*body.Update)
 	case body.Event != nil:
-		out.Payload = newAccountEvent(*body.Event)
+		out.Payload = newOperationalEvent(*body.Event)
 	}
 	return out
 }
@@ -141,10 +142,16 @@ type TestResult struct {
 	ResponseBody string                    `json:"response_body,omitempty"`
 	Error        string                    `json:"error,omitempty"`
 	Outcome      references.AttemptOutcome `json:"outcome"`
+	// Disable is set when the answer would disable the endpoint (410, or the header
+	// webhook-delivery: disable); a test applies nothing.
+	Disable references.DisabledReason `json:"disabled_reason,omitempty"`
 }
 
 func newTestResult(a references.DeliveryAttempt) TestResult {
-	return TestResult{StatusCode: a.StatusCode, LatencyMS: a.LatencyMS, ResponseBody: a.ResponseBody, Error: a.Error, Outcome: a.Outcome}
+	return TestResult{
+		StatusCode: a.StatusCode, LatencyMS: a.LatencyMS, ResponseBody: a.ResponseBody, Error: a.Error,
+		Outcome: a.Outcome, Disable: a.Disable,
+	}
 }
 
 // EndpointStats is the answer of GET /endpoints/:id/stats: the endpoint's messages

@@ -169,7 +169,7 @@ func TestOpenAPI_EndpointEnumsAreTheDomains(t *testing.T) {
 		{"DeliveryFormat", "", sortedStrings([]references.DeliveryFormat{references.FormatStandard, references.FormatBatch})},
 		{"HeaderStyle", "", sortedStrings([]references.HeaderStyle{references.HeadersStandard, references.HeadersSvix})},
 		{"DisabledReason", "", sortedStrings([]references.DisabledReason{references.DisabledByUser, references.DisabledGone, references.DisabledByReceiver, references.DisabledFailing})},
-		{"EventType", "kind", sortedStrings([]string{kindUpdate, kindTag, kindOperational, kindTest})},
+		{"EventType", "kind", sortedStrings([]string{kindType, kindTag, kindOperational})},
 		{"TestWebhookPayload", "type", []string{references.EventEndpointTest}},
 	}
 	for _, tt := range tests {
@@ -211,14 +211,13 @@ func TestOpenAPI_WebhooksMatchTheEndpointCallback(t *testing.T) {
 		}
 		return raw
 	}
-	operational := func(e references.AccountEvent) []byte {
-		return encode(map[string]any{"type": e.Type, "timestamp": e.CreatedAt, "data": newAccountEvent(e)})
-	}
+	operational := func(e references.AccountEvent) []byte { return encode(newOperationalEvent(e)) }
 	bodies := map[string][]byte{
 		"batch":                     encode(map[string]any{"type": "batch", "data": webhook.NewUpdates(ups)}),
 		"endpoint.disabled":         operational(disabled),
 		"message.attempt.exhausted": operational(exhausted),
-		"endpoint.test":             encode(map[string]any{"type": references.EventEndpointTest, "timestamp": now, "data": map[string]string{"endpoint_id": ep.ID}}),
+		"endpoint.test": encode(map[string]any{"id": "evt_test", "type": references.EventEndpointTest, "created_at": now,
+			"data": map[string]string{"endpoint_id": ep.ID, "message": "This is a test event from trackhook."}}),
 	}
 	for _, u := range ups {
 		raw, err := webhook.Encode(u)
@@ -237,7 +236,7 @@ func TestOpenAPI_WebhooksMatchTheEndpointCallback(t *testing.T) {
 		}
 	}
 	// Not vacuous: an empty batch, and an event of a type there is not, are refused.
-	for _, body := range []string{`{"type":"batch","data":[]}`, `{"type":"endpoint.created","timestamp":"2026-03-01T12:00:00Z","data":{}}`} {
+	for _, body := range []string{`{"type":"batch","data":[]}`, `{"id":"evt_x","type":"endpoint.created","created_at":"2026-03-01T12:00:00Z","data":{}}`} {
 		var v any
 		_ = json.Unmarshal([]byte(body), &v)
 		if err := schema.VisitJSON(v, openapi3.VisitAsRequest()); err == nil {

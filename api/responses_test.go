@@ -62,6 +62,13 @@ func TestResponses_CoverEveryField(t *testing.T) {
 			convert: func(v any) any { return newAccountEvent(v.(references.AccountEvent)) },
 			omit:    []string{"AccountID"}, // the key's
 		},
+		{
+			domain: references.AccountEvent{}, wire: OperationalEventData{},
+			convert: func(v any) any { return newOperationalEvent(v.(references.AccountEvent)).Data },
+			// The account is the endpoint's; the rest is the event's envelope
+			// (OperationalEvent), which has no sequence: the feed has.
+			omit: []string{"ID", "AccountID", "Sequence", "Type", "CreatedAt"},
+		},
 	}
 	for _, p := range pairs {
 		dt, wt := reflect.TypeOf(p.domain), reflect.TypeOf(p.wire)
