@@ -10,8 +10,9 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// secretsBody is the answer of both webhook-secret routes: the secret to configure in
-// a receiver now, and every secret that still signs, newest first, with its expiry.
+// secretsBody is the answer of the secret routes, the account's and an endpoint's: the
+// secret to configure in a receiver now, and every secret that still signs, newest
+// first, with its expiry.
 type secretsBody struct {
 	Secret  string          `json:"secret"`
 	Secrets []WebhookSecret `json:"secrets"`
@@ -19,14 +20,7 @@ type secretsBody struct {
 
 // liveSecrets returns the account's secrets that still sign at now, newest first.
 func liveSecrets(acct references.Account, now time.Time) secretsBody {
-	body := secretsBody{Secrets: []WebhookSecret{}}
-	for _, s := range acct.Live(now) {
-		body.Secrets = append(body.Secrets, WebhookSecret{Secret: s.Secret, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt})
-	}
-	if len(body.Secrets) > 0 {
-		body.Secret = body.Secrets[0].Secret
-	}
-	return body
+	return secretsOf(acct.Live(now))
 }
 
 // getWebhookSecret is GET /account/webhook-secret.

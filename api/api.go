@@ -49,9 +49,10 @@ type Options struct {
 	RateLimit rate.Limit
 	RateBurst int
 	// RotationLimit is the sustained webhook secret rotations per second allowed per
-	// account (default DefaultRotationLimit), RotationBurst its bucket (default
-	// DefaultRotationBurst); rate.Inf turns the limit off. Each rotation rewrites the
-	// account, which every delivery of the account reads.
+	// account, and per endpoint for endpoint secrets (default DefaultRotationLimit),
+	// RotationBurst its bucket (default DefaultRotationBurst); rate.Inf turns the
+	// limit off. Each rotation rewrites the account (or endpoint), which every
+	// delivery to it reads.
 	RotationLimit rate.Limit
 	RotationBurst int
 	// AuthFailureLimit is the sustained failed authentications per second allowed per
@@ -156,6 +157,21 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.POST("/references/:id/updates/:update_id/redeliver", s.redeliver, authed...)
 	e.GET("/account/webhook-secret", s.getWebhookSecret, authed...)
 	e.POST("/account/webhook-secret/rotate", s.rotateWebhookSecret, authed...)
+	e.GET("/account/events", s.listAccountEvents, authed...)
+	e.POST("/endpoints", s.createEndpoint, authed...)
+	e.GET("/endpoints", s.listEndpoints, authed...)
+	e.GET("/endpoints/:id", s.getEndpoint, authed...)
+	e.PATCH("/endpoints/:id", s.patchEndpoint, authed...)
+	e.DELETE("/endpoints/:id", s.deleteEndpoint, authed...)
+	e.GET("/endpoints/:id/secret", s.getEndpointSecret, authed...)
+	e.POST("/endpoints/:id/secret/rotate", s.rotateEndpointSecret, authed...)
+	e.GET("/endpoints/:id/messages", s.listMessages, authed...)
+	e.GET("/endpoints/:id/messages/:message_id", s.getMessage, authed...)
+	e.POST("/endpoints/:id/messages/:message_id/resend", s.resendMessage, authed...)
+	e.POST("/endpoints/:id/recover", s.recoverMessages, authed...)
+	e.POST("/endpoints/:id/test", s.testEndpoint, authed...)
+	e.GET("/endpoints/:id/stats", s.endpointStats, authed...)
+	e.GET("/event-types", s.eventTypes, authed...)
 	if opts.Backup != nil {
 		e.GET("/admin/backup", s.backup, append(authed, requireAdmin)...)
 	}

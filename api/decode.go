@@ -97,12 +97,31 @@ func describeJSONError(err error, v any) error {
 }
 
 // fieldType returns the type of the field of struct *v whose JSON name is name, or nil.
+// A dotted name ("filter.metadata", as encoding/json names a nested field) is followed
+// through nested structs and pointers to them.
 func fieldType(v any, name string) reflect.Type {
 	t := reflect.TypeOf(v)
-	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+	if t == nil || t.Kind() != reflect.Pointer {
 		return nil
 	}
-	t = t.Elem()
+	for part := range strings.SplitSeq(name, ".") {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		t = structField(t, part)
+		if t == nil {
+			return nil
+		}
+	}
+	return t
+}
+
+// structField returns the type of the field of struct type t whose JSON name is name,
+// or nil.
+func structField(t reflect.Type, name string) reflect.Type {
 	for i := 0; i < t.NumField(); i++ {
 		if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
 			return t.Field(i).Type

@@ -29,7 +29,7 @@ func TestOpenAPI_MethodAPathLacksIs405(t *testing.T) {
 		}
 		missing := []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead}
 		missing = slices.DeleteFunc(missing, func(m string) bool { return slices.Contains(allowed, m) })
-		url := strings.NewReplacer("{id}", "ref_X", "{update_id}", "upd_X").Replace(path)
+		url := strings.NewReplacer("{id}", "ref_X", "{update_id}", "upd_X", "{message_id}", "upd_X").Replace(path)
 		wantAllow := append(slices.Clone(allowed), http.MethodOptions)
 		slices.Sort(wantAllow)
 		for _, method := range append(missing, http.MethodOptions) {

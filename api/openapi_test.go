@@ -346,6 +346,8 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	bc.run(t, call{name: "backup fails", method: http.MethodGet, path: "/admin/backup", key: broken.adminKey, status: 500})
 	bc.run(t, call{name: "status fails", method: http.MethodGet, path: "/admin/status", key: broken.adminKey, status: 500})
 
+	endpointConformance(t, seen)
+
 	// Every operation of the spec answered with success at least once.
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {

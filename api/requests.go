@@ -37,16 +37,12 @@ func (b *createBody) request() (references.CreateRequest, error) {
 		EventTypes:    b.EventTypes,
 		Metadata:      b.Metadata,
 	}
-	if len(b.PollInterval) != 0 && string(b.PollInterval) != "null" {
-		var d Duration
-		if err := json.Unmarshal(b.PollInterval, &d); err != nil {
-			code := references.CodeInvalid // a string, but not a duration
-			if b.PollInterval[0] != '"' {
-				code = codeBadRequest // not even a string
-			}
-			return req, &references.Error{Code: code, Field: "poll_interval", Message: "poll_interval: " + err.Error()}
-		}
-		p := references.Duration(d)
+	interval, err := durationField("poll_interval", b.PollInterval)
+	if err != nil {
+		return req, err
+	}
+	if interval != nil {
+		p := references.Duration(*interval)
 		req.PollInterval = &p
 	}
 	n := req.Normalized()

@@ -56,6 +56,7 @@ type serveConfig struct {
 	deliveryLogRetention           time.Duration
 	unsubscribedRetention          time.Duration
 	maxActivePerAccount            int
+	maxEndpointsPerAccount         int
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -89,6 +90,7 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.DurationVar(&c.deliveryLogRetention, "delivery-log-retention", retention.DefaultKeep, "how long entries of the delivery log (attempts, with their response bodies) are kept")
 	fs.DurationVar(&c.unsubscribedRetention, "unsubscribed-retention", retention.DefaultKeep, "how long an unsubscribed reference is kept, with its feed and delivery log, once nothing of it is left to deliver")
 	fs.IntVar(&c.maxActivePerAccount, "max-active-references-per-account", 0, "most active references an account may have; a create beyond it answers 403 quota_exceeded (0: no limit)")
+	fs.IntVar(&c.maxEndpointsPerAccount, "max-endpoints-per-account", references.MaxEndpointsPerAccount, "most webhook endpoints an account may have; a create beyond it answers 403 quota_exceeded (0: no limit)")
 	terminal := fs.String("terminal-events", "GTIN:EMPTY", "actual events that end tracking after arrival: CODE or CODE:EMPTY|LADEN, comma-separated")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return c, err
@@ -122,6 +124,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, errors.New("--retention, --delivery-log-retention and --unsubscribed-retention must be above 0")
 	case c.maxActivePerAccount < 0:
 		return c, errors.New("--max-active-references-per-account must be 0 (no limit) or more")
+	case c.maxEndpointsPerAccount < 0:
+		return c, errors.New("--max-endpoints-per-account must be 0 (no limit) or more")
 	case c.metricsPublic && c.metricsAddr != "":
 		return c, errors.New("--metrics-public opens /metrics on --addr; with --metrics-addr it is served there, without a key, already")
 	}
@@ -187,24 +191,6 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	if err != nil {
 		return nil, err
 	}
-	svcOpts := references.ServiceOptions{
-		AllowInsecureCallbacks: c.allowInsecure,
-		DefaultPollInterval:    c.pollInterval,
-		MinPollInterval:        c.minPollInterval,
-		MaxActivePerAccount:    c.maxActivePerAccount,
-		CheckSource:            router.Check, // an identifier the carrier's API cannot take is a 422
-	}
-	if !c.allowPrivate {
-		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
-			err := notifier.CheckCallbackURL(ctx, nil, raw)
-			if errors.Is(err, notifier.ErrTemporaryResolution) {
-				return references.Temporary(err)
-			}
-			return err
-		}
-	}
-	svc := references.NewService(db, svcOpts)
-
 	breakers := notifier.NewBreakers(notifier.BreakerSettings{})
 	meters, err := newMetrics(db, router, breakers, log.With("component", "metrics"))
 	if err != nil {
@@ -218,6 +204,25 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 		UnsubscribeFailingAfter: c.failingUnsubscribeAfter, Logger: log.With("component", "notifier"),
 		Lease: max(30*time.Second, 3*c.deliveryTimeout), Observe: meters.ObserveDelivery,
 	})
+	svcOpts := references.ServiceOptions{
+		AllowInsecureCallbacks: c.allowInsecure,
+		DefaultPollInterval:    c.pollInterval,
+		MinPollInterval:        c.minPollInterval,
+		MaxActivePerAccount:    c.maxActivePerAccount,
+		MaxEndpointsPerAccount: c.maxEndpointsPerAccount,
+		CheckSource:            router.Check, // an identifier the carrier's API cannot take is a 422
+		TestEndpoint:           endpointTest(s.deliveries),
+	}
+	if !c.allowPrivate {
+		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
+			err := notifier.CheckCallbackURL(ctx, nil, raw)
+			if errors.Is(err, notifier.ErrTemporaryResolution) {
+				return references.Temporary(err)
+			}
+			return err
+		}
+	}
+	svc := references.NewService(db, svcOpts)
 	s.polls, err = poller.New(db, poller.Options{
 		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
 		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Terminal: c.terminal, Logger: log.With("component", "poller"),
