@@ -38,41 +38,6 @@ func newAccountEvent(e references.AccountEvent) AccountEvent {
 	}
 }
 
-// OperationalEvent is an operational event as an endpoint that subscribes to it
-// receives it, and as its message's payload shows it:
-//
-//	{"id": "evt_...", "type": "endpoint.disabled", "created_at": "...", "data": {...}}
-type OperationalEvent struct {
-	ID        string               `json:"id"`
-	Type      string               `json:"type"`
-	CreatedAt time.Time            `json:"created_at"`
-	Data      OperationalEventData `json:"data"`
-}
-
-// OperationalEventData says what an operational event is about; fields that do not
-// apply to its type are absent.
-type OperationalEventData struct {
-	EndpointID     string                    `json:"endpoint_id,omitempty"`
-	EndpointURL    string                    `json:"endpoint_url,omitempty"`
-	DisabledReason references.DisabledReason `json:"disabled_reason,omitempty"`
-	MessageID      string                    `json:"message_id,omitempty"`
-	ReferenceID    string                    `json:"reference_id,omitempty"`
-	Attempts       int                       `json:"attempts,omitempty"`
-	LastStatusCode int                       `json:"last_status_code,omitempty"`
-	LastError      string                    `json:"last_error,omitempty"`
-}
-
-func newOperationalEvent(e references.AccountEvent) OperationalEvent {
-	return OperationalEvent{
-		ID: e.ID, Type: e.Type, CreatedAt: e.CreatedAt.UTC(),
-		Data: OperationalEventData{
-			EndpointID: e.EndpointID, EndpointURL: e.EndpointURL, DisabledReason: e.DisabledReason,
-			MessageID: e.MessageID, ReferenceID: e.ReferenceID, Attempts: e.Attempts,
-			LastStatusCode: e.LastStatusCode, LastError: e.LastError,
-		},
-	}
-}
-
 // AccountEventPage is the answer of GET /account/events, in sequence order.
 type AccountEventPage struct {
 	Events []AccountEvent `json:"events"`

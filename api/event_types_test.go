@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 func TestEventTypes_ListEveryNameOnce(t *testing.T) {
@@ -33,9 +34,9 @@ func TestEventTypes_ListEveryNameOnce(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("catalogue %v, want %v", names, want)
 	}
-	kinds := map[string]string{
-		"shipment.updated": kindType, "reference.unsubscribed": kindType, "batch": kindType, references.TagMilestoneActual: kindTag,
-		references.EventEndpointDisabled: kindOperational, references.EventEndpointTest: kindOperational,
+	kinds := map[string]webhook.CatalogueKind{
+		"shipment.updated": webhook.KindType, "reference.unsubscribed": webhook.KindType, "batch": webhook.KindType, references.TagMilestoneActual: webhook.KindTag,
+		references.EventEndpointDisabled: webhook.KindOperational, references.EventEndpointTest: webhook.KindOperational,
 	}
 	for _, e := range list {
 		if k, ok := kinds[e.Name]; ok && e.Kind != k {

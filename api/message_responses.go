@@ -129,7 +129,7 @@ func newMessageDetail(m references.Message, body references.MessageBody) Message
 	case body.Update != nil:
 		out.Payload = webhook.NewUpdate(*body.Update)
 	case body.Event != nil:
-		out.Payload = newOperationalEvent(*body.Event)
+		out.Payload = webhook.NewOperationalEvent(*body.Event)
 	}
 	return out
 }

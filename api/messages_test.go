@@ -551,7 +551,7 @@ func TestAccountEvents_RecordGiveUpsAndDisables(t *testing.T) {
 	}
 	resp, body = b.do(t, http.MethodGet, "/endpoints/"+ops.ID+"/messages/"+msgs.Messages[0].ID, b.keyA, nil)
 	var detail struct {
-		Payload OperationalEvent `json:"payload"`
+		Payload webhook.OperationalEvent `json:"payload"`
 	}
 	if err := json.Unmarshal(body, &detail); err != nil || resp.StatusCode != http.StatusOK || detail.Payload.ID != msgs.Messages[0].ID ||
 		detail.Payload.Type != msgs.Messages[0].EventType || detail.Payload.Data.EndpointID != strict.ID {

@@ -169,7 +169,7 @@ func TestOpenAPI_EndpointEnumsAreTheDomains(t *testing.T) {
 		{"DeliveryFormat", "", sortedStrings([]references.DeliveryFormat{references.FormatStandard, references.FormatBatch})},
 		{"HeaderStyle", "", sortedStrings([]references.HeaderStyle{references.HeadersStandard, references.HeadersSvix})},
 		{"DisabledReason", "", sortedStrings([]references.DisabledReason{references.DisabledByUser, references.DisabledGone, references.DisabledByReceiver, references.DisabledFailing})},
-		{"EventType", "kind", sortedStrings([]string{kindType, kindTag, kindOperational})},
+		{"EventType", "kind", sortedStrings([]string{string(webhook.KindType), string(webhook.KindTag), string(webhook.KindOperational)})},
 		{"TestWebhookPayload", "type", []string{references.EventEndpointTest}},
 	}
 	for _, tt := range tests {
@@ -204,20 +204,17 @@ func TestOpenAPI_WebhooksMatchTheEndpointCallback(t *testing.T) {
 	exhausted := references.ExhaustedEvent(&ep, &m, &references.DeliveryAttempt{At: now, StatusCode: 500, Error: "boom"})
 	exhausted.Sequence = 2
 
-	encode := func(v any) []byte {
-		raw, err := json.Marshal(v)
+	must := func(raw []byte, err error) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
 		return raw
 	}
-	operational := func(e references.AccountEvent) []byte { return encode(newOperationalEvent(e)) }
 	bodies := map[string][]byte{
-		"batch":                     encode(map[string]any{"type": "batch", "data": webhook.NewUpdates(ups)}),
-		"endpoint.disabled":         operational(disabled),
-		"message.attempt.exhausted": operational(exhausted),
-		"endpoint.test": encode(map[string]any{"id": "evt_test", "type": references.EventEndpointTest, "created_at": now,
-			"data": map[string]string{"endpoint_id": ep.ID, "message": "This is a test event from trackhook."}}),
+		"batch":                     must(webhook.EncodeBatch(ups)),
+		"endpoint.disabled":         must(webhook.EncodeEvent(disabled)),
+		"message.attempt.exhausted": must(webhook.EncodeEvent(exhausted)),
+		"endpoint.test":             must(webhook.NewTestEvent("evt_test", ep.ID, now).Encode()),
 	}
 	for _, u := range ups {
 		raw, err := webhook.Encode(u)
