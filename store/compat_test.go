@@ -29,17 +29,35 @@ var (
 	v1Fixtures    = []string{v1Fixture, v1JSONFixture}
 )
 
-// v1Now is the clock the fixture is read with: after everything in it was written,
-// while the rotated secret is still in its grace period and the idempotency key live.
-var v1Now = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+// storeFixture says how to read back a store file of an earlier version: the clock to
+// read it with, and what to ask for (the API lists neither accounts nor idempotency
+// records).
+type storeFixture struct {
+	// now is after everything in the file was written, while its rotated secrets are
+	// still in their grace period and its idempotency keys live.
+	now      time.Time
+	accounts []string
+	// idempotencyKeys are the Idempotency-Keys the file's creates were made with, by
+	// account.
+	idempotencyKeys map[string][]string
+}
 
-// v1Accounts are the accounts of the fixture.
-var v1Accounts = []string{"acct_alpha", "acct_beta"}
+// v1 is the fixture of schema 1.
+var v1 = storeFixture{
+	now:             time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC),
+	accounts:        []string{"acct_alpha", "acct_beta"},
+	idempotencyKeys: map[string][]string{"acct_alpha": {"order-4471"}},
+}
 
-// v1IdempotencyKeys are the Idempotency-Keys the fixture's creates were made with.
-var v1IdempotencyKeys = map[string][]string{"acct_alpha": {"order-4471"}}
+// v1Now, v1Accounts and v1IdempotencyKeys are v1's, by the names its tests use.
+var (
+	v1Now             = v1.now
+	v1Accounts        = v1.accounts
+	v1IdempotencyKeys = v1.idempotencyKeys
+)
 
-// v1Contents is everything the public API reads back from the fixture.
+// v1Contents is everything the public API reads back from a fixture (of any schema:
+// the name is the first one's).
 type v1Contents struct {
 	Accounts     []references.Account
 	APIKeys      []references.APIKey
@@ -79,15 +97,22 @@ type v1Counts struct {
 	Pending      int64 `json:"pending_deliveries"`
 }
 
-// openV1Copy copies a fixture into a temporary directory and opens the copy.
+// openV1Copy copies a v1 fixture into a temporary directory and opens the copy.
 func openV1Copy(t *testing.T, fixture string) *DB {
+	t.Helper()
+	return openCopy(t, fixture, v1.now)
+}
+
+// openCopy copies a store file into a temporary directory and opens the copy on a
+// clock that reads now.
+func openCopy(t *testing.T, fixture string, now time.Time) *DB {
 	t.Helper()
 	src, err := os.Open(fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	path := filepath.Join(t.TempDir(), "v1.db")
+	path := filepath.Join(t.TempDir(), filepath.Base(fixture))
 	dst, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +123,7 @@ func openV1Copy(t *testing.T, fixture string) *DB {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(path, Options{NoSync: true, Clock: clock.NewFake(v1Now)})
+	db, err := Open(path, Options{NoSync: true, Clock: clock.NewFake(now)})
 	if err != nil {
 		t.Fatalf("open a copy of %s: %v", fixture, err)
 	}
@@ -106,9 +131,15 @@ func openV1Copy(t *testing.T, fixture string) *DB {
 	return db
 }
 
-// readV1 reads back everything the fixture holds, through the store's public API
-// (and, for idempotency records, which nothing lists, their lookup).
+// readV1 reads back everything the v1 fixture holds (see readFixture).
 func readV1(t *testing.T, db *DB) v1Contents {
+	t.Helper()
+	return readFixture(t, db, v1)
+}
+
+// readFixture reads back everything a fixture holds, through the store's public API
+// (and, for idempotency records, which nothing lists, their lookup).
+func readFixture(t *testing.T, db *DB, fx storeFixture) v1Contents {
 	t.Helper()
 	ctx := context.Background()
 	c := v1Contents{
@@ -116,7 +147,7 @@ func readV1(t *testing.T, db *DB) v1Contents {
 		Updates:    map[string][]references.Update{},
 		Deliveries: map[string][]references.DeliveryAttempt{},
 	}
-	for _, acct := range v1Accounts {
+	for _, acct := range fx.accounts {
 		a, err := db.GetAccount(ctx, acct)
 		if err != nil {
 			t.Fatal(err)
@@ -144,9 +175,9 @@ func readV1(t *testing.T, db *DB) v1Contents {
 			}
 			c.Deliveries[ref.ID] = log.Deliveries
 		}
-		for _, key := range v1IdempotencyKeys[acct] {
+		for _, key := range fx.idempotencyKeys[acct] {
 			err := db.view(ctx, func(tx *bolt.Tx) error {
-				rec, found, err := getIdempotency(tx, acct, key, v1Now)
+				rec, found, err := getIdempotency(tx, acct, key, fx.now)
 				if err != nil || !found {
 					return errors.Join(err, errors.New("idempotency key "+key+" not found"))
 				}
