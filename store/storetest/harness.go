@@ -69,4 +69,5 @@ func Run(t *testing.T, open Opener) {
 	runRetention(t, open)
 	runQuota(t, open)
 	runRestarts(t, open)
+	runEndpointDelivery(t, open)
 }
