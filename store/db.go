@@ -91,7 +91,9 @@ type DB struct {
 	group    *groupCommit
 	sched    *schedule
 	accounts accountCache
-	leases   *leases
+	// endpoints caches decoded endpoints for the fan-out (endpointcache.go).
+	endpoints endpointCache
+	leases    *leases
 	// claiming serialises ClaimDuePolls and ClaimDueDeliveries: each asks for as many
 	// candidates as it wants plus the leases held when it starts, and a concurrent
 	// claim granting meanwhile would leave it short while work is still due.

@@ -109,11 +109,11 @@ func fanOutUpdate(tx *bolt.Tx, eps []references.Endpoint, ref *references.Refere
 
 // appendEvent appends e to its account's operational feed and queues it for the
 // account's endpoints that subscribe to it.
-func appendEvent(tx *bolt.Tx, e *references.AccountEvent) error {
+func (db *DB) appendEvent(tx *bolt.Tx, e *references.AccountEvent) error {
 	if err := appendAccountEvent(tx, e); err != nil {
 		return err
 	}
-	eps, err := accountEndpoints(tx, e.AccountID)
+	eps, err := db.accountEndpoints(tx, e.AccountID)
 	if err != nil {
 		return err
 	}
@@ -146,9 +146,8 @@ func queueMessage(tx *bolt.Tx, ep *references.Endpoint, m *references.Message) e
 	if err := tx.Bucket(bucketEndpointPending).Put(messageKey(ep.ID, stream, m.Sequence), nil); err != nil {
 		return err
 	}
-	st, err := getStreamState(tx, ep.ID, stream)
-	if err != nil || st != nil {
-		return err
+	if tx.Bucket(bucketEndpointStreams).Get(streamKey(ep.ID, stream)) != nil {
+		return nil
 	}
 	return setStreamState(tx, ep.ID, ep.Enabled, stream, nil, &streamState{DueAt: due})
 }
@@ -537,13 +536,13 @@ func (db *DB) endpointAfterAttempt(tx *bolt.Tx, ep *references.Endpoint, a refer
 	}
 	if disabled {
 		e := references.DisabledEvent(ep, a.At)
-		if err := appendEvent(tx, &e); err != nil {
+		if err := db.appendEvent(tx, &e); err != nil {
 			return err
 		}
 		db.log.Warn("endpoint disabled", "endpoint_id", ep.ID, "account_id", ep.AccountID, "reason", ep.DisabledReason)
 	}
 	for i := range exhausted {
-		if err := appendEvent(tx, &exhausted[i]); err != nil {
+		if err := db.appendEvent(tx, &exhausted[i]); err != nil {
 			return err
 		}
 	}
@@ -608,6 +607,7 @@ func (db *DB) endpointEnabled(tx *bolt.Tx, ep *references.Endpoint, now time.Tim
 // their outbox entries), the order of its unfinished messages, and its queued
 // resends. Its messages are its deleter's.
 func (db *DB) endpointDeleted(tx *bolt.Tx, endpointID string) error {
+	tx.OnCommit(func() { db.endpoints.forget(endpointID) })
 	prefix := str(endpointID)
 	var streams []string
 	c := tx.Bucket(bucketEndpointStreams).Cursor()

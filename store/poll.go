@@ -203,7 +203,7 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		var eps []references.Endpoint // read once for all the updates: one seek when there are none
 		if len(res.Updates) > 0 {
 			var err error
-			if eps, err = accountEndpoints(tx, ref.AccountID); err != nil {
+			if eps, err = db.accountEndpoints(tx, ref.AccountID); err != nil {
 				return err
 			}
 		}

@@ -239,7 +239,7 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 // the latter two the update is not delivered to the callback, but pull consumers read
 // it in the feed, and the account's endpoints that match it get it.
 func (db *DB) endTracking(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
-	eps, err := accountEndpoints(tx, ref.AccountID)
+	eps, err := db.accountEndpoints(tx, ref.AccountID)
 	if err != nil {
 		return err
 	}
