@@ -45,8 +45,9 @@ func isEndpointJob(job *references.DeliveryJob) bool {
 // streamID names one delivery stream: a destination and its stream.
 type streamID struct{ destination, stream string }
 
-// ClaimDueDeliveries leases up to limit due delivery streams and requested
-// redeliveries to owner, each with its first job (see references.DeliveryQueue).
+// ClaimDueDeliveries leases up to limit due delivery streams (callbacks' and
+// endpoints', in one outbox) and requested redeliveries and resends to owner, most
+// overdue first, each with its first job (see references.DeliveryQueue).
 func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.DeliveryClaim, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -341,7 +342,9 @@ func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, unti
 // same transaction, by the rules of references.AfterAttempt. unsubscribe, when set,
 // also unsubscribes the reference (callback_failing). Redeliveries are logged but do
 // not move the ordered stream. Nothing is marked delivered before this returns. The
-// lease stays held: its owner goes on with NextDelivery, then releases it.
+// lease stays held: its owner goes on with NextDelivery, then releases it. A job to
+// an endpoint is recorded in its messages instead (see recordEndpointAttempt), and
+// unsubscribe does not apply to it.
 //
 // The attempt has been made when this is called, so its caller can wait a little:
 // concurrent calls are committed together with patience (see attemptPatience).
