@@ -283,7 +283,7 @@ func (db *DB) nextEndpointJob(tx *bolt.Tx, endpointID, stream string, now time.T
 	}
 	if job.Batch != nil {
 		job.BatchID = st.BatchID
-		if job.BatchID == "" {
+		if job.BatchID == "" { // its first attempt fixes it (see recordEndpointAttempt)
 			job.BatchID = references.BatchID(endpointID, stream, batch[0].Sequence, batch[len(batch)-1].Sequence)
 		}
 	}
@@ -310,12 +310,15 @@ func (db *DB) streamBatch(tx *bolt.Tx, ep *references.Endpoint, stream string, s
 			size = references.DefaultBatchSize
 		}
 	}
+	// A batch fixed by its first attempt is sent as it was, whatever the endpoint's
+	// batch size is now; an endpoint no longer of FormatBatch sends one at a time.
+	fixed := batched && st.BatchID != ""
 	job.Update, job.Batch, job.Event = references.Update{}, nil, nil
 	prefix := pendingPrefix(ep.ID, stream)
 	c := tx.Bucket(bucketEndpointPending).Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(batch) < size; k, _ = c.Next() {
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && (fixed || len(batch) < size); k, _ = c.Next() {
 		seq := bytesU64(k[len(prefix):])
-		if st.BatchID != "" && seq > st.BatchEnd {
+		if fixed && seq > st.BatchEnd {
 			break
 		}
 		m, found, err := getMessage(tx, ep.ID, stream, seq)
@@ -445,7 +448,7 @@ func (db *DB) recordEndpointAttempt(tx *bolt.Tx, job *references.DeliveryJob, a 
 		return err
 	}
 	head, ok := streamHead(tx, ep.ID, stream)
-	if st == nil || !ok || head != msgs[0].Sequence || st.BatchID != "" && st.BatchID != job.BatchID || urlChanged {
+	if st == nil || !ok || head != msgs[0].Sequence || job.Batch != nil && st.BatchID != "" && st.BatchID != job.BatchID || urlChanged {
 		// The stream moved on meanwhile (the message expired, the endpoint was
 		// re-created), or the URL was changed during the attempt: only log.
 		return logOnly(tx, msgs, a)
@@ -491,6 +494,7 @@ func (db *DB) recordEndpointAttempt(tx *bolt.Tx, job *references.DeliveryJob, a 
 		if a.NextRetryAt != nil && a.Disable == "" {
 			next.DueAt = *a.NextRetryAt
 		}
+		next.BatchID, next.BatchEnd = "", 0
 		if job.Batch != nil {
 			next.BatchID, next.BatchEnd = job.BatchID, msgs[len(msgs)-1].Sequence
 		}

@@ -530,3 +530,49 @@ func bucketKeys(t testing.TB, db *DB, b []byte) int {
 	}
 	return n
 }
+
+func TestEndpointStream_AFixedBatchOutlivesAChangeOfBatchSizeAndFormat(t *testing.T) {
+	ctx := context.Background()
+	db, clk := mustOpen(t)
+	ep := addEndpoint(t, db, func(ep *references.Endpoint) { ep.Format, ep.BatchSize = references.FormatBatch, 3 })
+	ref := mustCreate(t, db, newRef("a", "MSCU1234566", clk.Now()))
+	pollUpdates(t, db, ref, references.UpdateShipment, references.UpdateShipment, references.UpdateShipment)
+	key := references.DeliveryLeaseKey(ep.ID, ref.ID)
+	change := func(mod func(*references.Endpoint)) {
+		t.Helper()
+		mod(&ep)
+		if err := db.update(ctx, func(tx *bolt.Tx) error { return putEndpoint(tx, &ep, false) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fail := func(c references.DeliveryClaim) {
+		t.Helper()
+		a := endpointAttempt(c.Job, references.OutcomeFailed, clk.Now())
+		a.NextRetryAt = new(clk.Now())
+		if _, err := db.RecordAttempt(ctx, c.Lease, c.Job, a, ""); err != nil {
+			t.Fatal(err)
+		}
+		release(t, db, c.Lease)
+	}
+	c := claimKey(t, db, key)
+	fixed := c.Job.BatchID
+	fail(c)
+	change(func(ep *references.Endpoint) { ep.BatchSize = 1 })
+	c = claimKey(t, db, key)
+	if len(c.Job.Batch) != 3 || c.Job.BatchID != fixed || c.Job.Attempt != 2 {
+		t.Fatalf("after a smaller batch size: %d updates as %q, attempt %d; want the fixed batch of 3 as %q", len(c.Job.Batch), c.Job.BatchID, c.Job.Attempt, fixed)
+	}
+	fail(c)
+	change(func(ep *references.Endpoint) { ep.Format = references.FormatStandard })
+	c = claimKey(t, db, key)
+	if c.Job.Batch != nil || c.Job.BatchID != "" || c.Job.Update.Sequence != 1 {
+		t.Fatalf("after the format changed to standard: batch %d %q, update %d; want update 1 alone", len(c.Job.Batch), c.Job.BatchID, c.Job.Update.Sequence)
+	}
+	if _, err := db.RecordAttempt(ctx, c.Lease, c.Job, endpointAttempt(c.Job, references.OutcomeDelivered, clk.Now()), ""); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := db.NextDelivery(ctx, c.Lease); err != nil || next.Update.Sequence != 2 || next.Attempt != 1 {
+		t.Fatalf("after delivering update 1: update %d attempt %d, %v; want update 2, attempt 1", next.Update.Sequence, next.Attempt, err)
+	}
+	checkStreams(t, db)
+}
