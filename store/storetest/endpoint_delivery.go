@@ -183,6 +183,34 @@ func endpointDelivery(t *testing.T, open Opener) {
 			}
 		})
 
+		t.Run("ConcurrentWorkersDeliverToEveryDestinationOnceInOrder", func(t *testing.T) {
+			f := setup(t, open)
+			eps := []references.Endpoint{f.addEndpoint(acctA, nil), f.addEndpoint(acctA, func(ep *references.Endpoint) { ep.URL = url2 })}
+			var refs []string
+			for range 10 {
+				ref := f.create(acctA, withCallback(url1))
+				f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment, references.UpdateShipment)
+				refs = append(refs, ref.ID)
+			}
+			f.deliverConcurrently(4, 3, func() bool { return true })
+			for _, ep := range eps {
+				msgs := f.messagesOf(acctA, ep.ID)
+				if len(msgs) != 30 {
+					t.Errorf("%s has %d messages, want 30", ep.ID, len(msgs))
+				}
+				for _, m := range msgs {
+					if m.Status != references.MessageSucceeded || len(m.Attempts) != 1 {
+						t.Errorf("%s: message %d of %s is %s after %d attempts, want delivered once", ep.ID, m.Sequence, m.ReferenceID, m.Status, len(m.Attempts))
+					}
+				}
+			}
+			for _, id := range refs {
+				if r := f.get(acctA, id); r.DeliveredSequence != 3 {
+					t.Errorf("%s: callback delivered %d, want 3", id, r.DeliveredSequence)
+				}
+			}
+		})
+
 		t.Run("ALostLeaseIsRefused", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, nil)
