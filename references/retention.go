@@ -15,15 +15,20 @@ type PruneRequest struct {
 	IdempotencyKeys time.Time
 	// Unsubscribed: references unsubscribed before it, each with everything of its
 	// (snapshot, feed, delivery log, queued redeliveries, its place in every index and
-	// count), once Forgettable says so.
+	// count, its endpoint messages' places in their streams), once Forgettable says so.
 	Unsubscribed time.Time
+	// Messages: endpoint messages created before it, on enabled and disabled
+	// endpoints alike. One still pending or sending is failed with an OutcomeExpired
+	// entry in its log and leaves its stream (counted in ExpiredMessages); one
+	// finished, whose last attempt was before it too, is deleted (counted in Messages).
+	Messages time.Time
 	// Max bounds the records one call deletes, all kinds together (a reference with
 	// its updates and attempts counts each of them), so that one transaction stays
 	// small; 0 deletes nothing. A call that deleted Max may have left more to delete.
 	Max int
 }
 
-// PruneCounts counts deleted records by kind: what one Prune deleted, or, in Stats,
+// PruneCounts counts deleted (or expired) records by kind: what one Prune deleted, or, in Stats,
 // everything retention deleted since the store was created.
 type PruneCounts struct {
 	Updates         int64
@@ -32,11 +37,15 @@ type PruneCounts struct {
 	// References counts unsubscribed references deleted whole; their updates and
 	// attempts are counted in Updates and Attempts.
 	References int64
+	// Messages counts endpoint messages deleted; ExpiredMessages those failed as
+	// expired (kept, with the entry saying so, until they are deleted in turn).
+	Messages        int64
+	ExpiredMessages int64
 }
 
 // Total is the number of records counted, all kinds together.
 func (c PruneCounts) Total() int64 {
-	return c.Updates + c.Attempts + c.IdempotencyKeys + c.References
+	return c.Updates + c.Attempts + c.IdempotencyKeys + c.References + c.Messages + c.ExpiredMessages
 }
 
 // Add adds o to c.
@@ -45,6 +54,8 @@ func (c *PruneCounts) Add(o PruneCounts) {
 	c.Attempts += o.Attempts
 	c.IdempotencyKeys += o.IdempotencyKeys
 	c.References += o.References
+	c.Messages += o.Messages
+	c.ExpiredMessages += o.ExpiredMessages
 }
 
 // Forgettable reports whether retention may delete an unsubscribed reference, with

@@ -40,9 +40,9 @@ func TestReference_Forgettable(t *testing.T) {
 }
 
 func TestPruneCounts_TotalAndAdd(t *testing.T) {
-	c := PruneCounts{Updates: 1, Attempts: 2}
-	c.Add(PruneCounts{Attempts: 1, IdempotencyKeys: 3, References: 4})
-	if c != (PruneCounts{Updates: 1, Attempts: 3, IdempotencyKeys: 3, References: 4}) || c.Total() != 11 {
+	c := PruneCounts{Updates: 1, Attempts: 2, Messages: 1}
+	c.Add(PruneCounts{Attempts: 1, IdempotencyKeys: 3, References: 4, Messages: 2, ExpiredMessages: 5})
+	if c != (PruneCounts{Updates: 1, Attempts: 3, IdempotencyKeys: 3, References: 4, Messages: 3, ExpiredMessages: 5}) || c.Total() != 19 {
 		t.Errorf("after Add: %+v, total %d", c, c.Total())
 	}
 }

@@ -8,8 +8,10 @@ import "time"
 type Stats struct {
 	ActiveReferences       int64
 	UnsubscribedReferences int64
-	// PendingDeliveries is how many references have at least one update waiting for
-	// delivery, for its first attempt or a retry: the depth of the delivery queue.
+	// PendingDeliveries is how many delivery streams (a reference's callback, or an
+	// endpoint's stream of a reference or of operational events) have at least one
+	// update or message waiting, for its first attempt or a retry: the depth of the
+	// delivery queue. A disabled endpoint's streams count while they wait.
 	PendingDeliveries int64
 	// FileBytes is the size of the store file.
 	FileBytes int64

@@ -107,30 +107,40 @@ func changedPoll(s *references.Shipment, now time.Time) references.PollResult {
 // BenchmarkRecordPoll measures persisting one poll, with many concurrent callers as
 // the poller's workers are: "changed" writes a snapshot and appends an update that
 // carries it (and queues its delivery); "feed_append" appends the update only;
-// "unchanged" records a poll that found nothing new. Each poll is claimed first
-// (ClaimPoll: a lease in memory and one read), as the poller claims its work.
+// "unchanged" records a poll that found nothing new; "changed_10_endpoints" is
+// "changed" in an account with 10 endpoints that all take the update (a message,
+// its place in the stream, and the stream in the outbox, for each). Each poll is
+// claimed first (ClaimPoll: a lease in memory and one read), as the poller claims
+// its work.
 func BenchmarkRecordPoll(b *testing.B) {
 	s := benchShipment(b)
+	changed := func(now time.Time) references.PollResult { return changedPoll(s, now) }
 	cases := []struct {
-		name string
-		res  func(now time.Time) references.PollResult
+		name      string
+		endpoints int // of the account, added before the case runs
+		res       func(now time.Time) references.PollResult
 	}{
-		{"changed", func(now time.Time) references.PollResult { return changedPoll(s, now) }},
-		{"feed_append", func(now time.Time) references.PollResult {
+		{"changed", 0, changed},
+		{"feed_append", 0, func(now time.Time) references.PollResult {
 			r := changedPoll(s, now)
 			r.Shipment = nil
 			return r
 		}},
-		{"unchanged", func(now time.Time) references.PollResult {
+		{"unchanged", 0, func(now time.Time) references.PollResult {
 			return references.PollResult{PolledAt: now, NextPollAt: now.Add(time.Hour)}
 		}},
+		{"changed_10_endpoints", 10, changed},
 	}
 	// One store for all cases and runs: seeding is slow, and a store that has been
 	// written to for a while is the realistic one.
 	db, ids, _ := benchStore(b, *benchRefs, false)
 	now := benchNow
 	var next atomic.Int64
+	endpoints := 0
 	for _, tc := range cases {
+		for ; endpoints < tc.endpoints; endpoints++ {
+			addEndpoint(b, db, nil)
+		}
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetParallelism(16) // 16 callers per core, like the poller's default 16 workers or more
 			b.ReportAllocs()

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,17 +31,48 @@ var (
 	v1Fixtures    = []string{v1Fixture, v1JSONFixture}
 )
 
-// v1Now is the clock the fixture is read with: after everything in it was written,
-// while the rotated secret is still in its grace period and the idempotency key live.
-var v1Now = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+// storeFixture says how to read back a store file of an earlier version: the clock to
+// read it with, and what to ask for (the API lists neither accounts nor idempotency
+// records).
+type storeFixture struct {
+	// now is after everything in the file was written, while its rotated secrets are
+	// still in their grace period and its idempotency keys live.
+	now      time.Time
+	accounts []string
+	// idempotencyKeys are the Idempotency-Keys the file's creates were made with, by
+	// account.
+	idempotencyKeys map[string][]string
+}
 
-// v1Accounts are the accounts of the fixture.
-var v1Accounts = []string{"acct_alpha", "acct_beta"}
+// v1 is the fixture of schema 1.
+var v1 = storeFixture{
+	now:             time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC),
+	accounts:        []string{"acct_alpha", "acct_beta"},
+	idempotencyKeys: map[string][]string{"acct_alpha": {"order-4471"}},
+}
 
-// v1IdempotencyKeys are the Idempotency-Keys the fixture's creates were made with.
-var v1IdempotencyKeys = map[string][]string{"acct_alpha": {"order-4471"}}
+// v2 is the fixture of schema 2 (testdata/store/v2.db), read at 08:00 the day after
+// it was written.
+var v2 = storeFixture{
+	now:             time.Date(2026, 4, 2, 8, 0, 0, 0, time.UTC),
+	accounts:        []string{"acct_gamma", "acct_delta"},
+	idempotencyKeys: map[string][]string{"acct_gamma": {"order-5500"}},
+}
 
-// v1Contents is everything the public API reads back from the fixture.
+var (
+	v2Fixture = filepath.Join("..", "testdata", "store", "v2.db")
+	v2Golden  = filepath.Join("..", "testdata", "store", "v2.golden.json")
+)
+
+// v1Now, v1Accounts and v1IdempotencyKeys are v1's, by the names its tests use.
+var (
+	v1Now             = v1.now
+	v1Accounts        = v1.accounts
+	v1IdempotencyKeys = v1.idempotencyKeys
+)
+
+// v1Contents is everything the public API reads back from a fixture (of any schema:
+// the name is the first one's).
 type v1Contents struct {
 	Accounts     []references.Account
 	APIKeys      []references.APIKey
@@ -79,15 +112,22 @@ type v1Counts struct {
 	Pending      int64 `json:"pending_deliveries"`
 }
 
-// openV1Copy copies a fixture into a temporary directory and opens the copy.
+// openV1Copy copies a v1 fixture into a temporary directory and opens the copy.
 func openV1Copy(t *testing.T, fixture string) *DB {
+	t.Helper()
+	return openCopy(t, fixture, v1.now)
+}
+
+// openCopy copies a store file into a temporary directory and opens the copy on a
+// clock that reads now.
+func openCopy(t *testing.T, fixture string, now time.Time) *DB {
 	t.Helper()
 	src, err := os.Open(fixture)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	path := filepath.Join(t.TempDir(), "v1.db")
+	path := filepath.Join(t.TempDir(), filepath.Base(fixture))
 	dst, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +138,7 @@ func openV1Copy(t *testing.T, fixture string) *DB {
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(path, Options{NoSync: true, Clock: clock.NewFake(v1Now)})
+	db, err := Open(path, Options{NoSync: true, Clock: clock.NewFake(now)})
 	if err != nil {
 		t.Fatalf("open a copy of %s: %v", fixture, err)
 	}
@@ -106,9 +146,15 @@ func openV1Copy(t *testing.T, fixture string) *DB {
 	return db
 }
 
-// readV1 reads back everything the fixture holds, through the store's public API
-// (and, for idempotency records, which nothing lists, their lookup).
+// readV1 reads back everything the v1 fixture holds (see readFixture).
 func readV1(t *testing.T, db *DB) v1Contents {
+	t.Helper()
+	return readFixture(t, db, v1)
+}
+
+// readFixture reads back everything a fixture holds, through the store's public API
+// (and, for idempotency records, which nothing lists, their lookup).
+func readFixture(t *testing.T, db *DB, fx storeFixture) v1Contents {
 	t.Helper()
 	ctx := context.Background()
 	c := v1Contents{
@@ -116,7 +162,7 @@ func readV1(t *testing.T, db *DB) v1Contents {
 		Updates:    map[string][]references.Update{},
 		Deliveries: map[string][]references.DeliveryAttempt{},
 	}
-	for _, acct := range v1Accounts {
+	for _, acct := range fx.accounts {
 		a, err := db.GetAccount(ctx, acct)
 		if err != nil {
 			t.Fatal(err)
@@ -144,9 +190,9 @@ func readV1(t *testing.T, db *DB) v1Contents {
 			}
 			c.Deliveries[ref.ID] = log.Deliveries
 		}
-		for _, key := range v1IdempotencyKeys[acct] {
+		for _, key := range fx.idempotencyKeys[acct] {
 			err := db.view(ctx, func(tx *bolt.Tx) error {
-				rec, found, err := getIdempotency(tx, acct, key, v1Now)
+				rec, found, err := getIdempotency(tx, acct, key, fx.now)
 				if err != nil || !found {
 					return errors.Join(err, errors.New("idempotency key "+key+" not found"))
 				}
@@ -473,6 +519,9 @@ func quotaOnV1(t *testing.T, fixture string) {
 	if !bytes.Equal(version, u64(SchemaVersion)) {
 		t.Fatalf("schema version after opening a v1 file: %x, want %d", version, SchemaVersion)
 	}
+	if outbox := outboxEntries(t, db); len(outbox) != 1 || !strings.HasSuffix(outbox[0], " callback/ref_v1container") {
+		t.Errorf("outbox after upgrading a v1 file: %q, want the callback stream of ref_v1container", outbox)
+	}
 	checkIndexes(t, db)
 	next := v1Now
 	newRef := func(acct, booking string) references.Reference {
@@ -536,6 +585,109 @@ func retentionOnV1(t *testing.T, fixture string) {
 	st, err := db.Stats(ctx)
 	if err != nil || st.ActiveReferences != 2 || st.UnsubscribedReferences != 0 || st.PendingDeliveries != 1 || st.Pruned != got {
 		t.Errorf("stats after the prune: %+v, %v", st, err)
+	}
+	checkIndexes(t, db)
+}
+
+func TestOpen_ReadsAV2StoreFile(t *testing.T) {
+	want, err := os.ReadFile(v2Golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := encodeV1(t, readFixture(t, openCopy(t, v2Fixture, v2.now), v2))
+	if !bytes.Equal(got, want) {
+		t.Fatalf("reading %s gives other contents than %s:\n%s", v2Fixture, v2Golden, got)
+	}
+}
+
+// TestOpen_UpgradesAV2StoreAndDeliversItsPendingWork: opening the v2 file rewrites its
+// outbox in the form of schema 3, and the deliveries it left pending are claimed and
+// recorded as the version that wrote it would have: the retry (attempt 3 of update 2,
+// first tried at 12:31), the queued redelivery, the final update of the unsubscribed
+// reference and the untried update, most overdue first; then what follows them.
+func TestOpen_UpgradesAV2StoreAndDeliversItsPendingWork(t *testing.T) {
+	ctx := context.Background()
+	db := openCopy(t, v2Fixture, v2.now)
+	before := readFixture(t, db, v2)
+	var version []byte
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		version = bytes.Clone(tx.Bucket(bucketMeta).Get([]byte("schema_version")))
+		return nil
+	})
+	if !bytes.Equal(version, u64(SchemaVersion)) {
+		t.Fatalf("schema version after opening a v2 file: %x, want %d", version, SchemaVersion)
+	}
+	wantOutbox := []string{"13:05 callback/ref_v2retry", "15:00 callback/ref_v2unsub", "16:00 callback/ref_v2fresh"}
+	if outbox := outboxEntries(t, db); !slices.Equal(outbox, wantOutbox) {
+		t.Fatalf("outbox after the upgrade: %q, want %q", outbox, wantOutbox)
+	}
+
+	claims, err := db.ClaimDueDeliveries(ctx, "compat", 10, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type job struct {
+		ref, update string
+		attempt     int
+		first       time.Time
+		redelivery  bool
+	}
+	var got []job
+	for _, c := range claims {
+		got = append(got, job{c.Job.Reference.ID, c.Job.Update.ID, c.Job.Attempt, c.Job.FirstAttemptAt, c.Job.Redelivery})
+	}
+	want := []job{
+		{"ref_v2retry", "upd_v2retry2", 3, time.Date(2026, 4, 1, 12, 31, 0, 0, time.UTC), false},
+		{"ref_v2retry", "upd_v2retry1", 1, time.Time{}, true},
+		{"ref_v2unsub", "upd_v2unsub2", 1, time.Time{}, false},
+		{"ref_v2fresh", "upd_v2fresh1", 1, time.Time{}, false},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("claims after the upgrade:\n got %+v\nwant %+v", got, want)
+	}
+	for _, c := range claims {
+		j := c.Job
+		for {
+			a := references.DeliveryAttempt{
+				ReferenceID: j.Reference.ID, UpdateID: j.Update.ID, Sequence: j.Update.Sequence, Attempt: j.Attempt,
+				URL: j.Reference.CallbackURL, At: v2.now, StatusCode: 204, Outcome: references.OutcomeDelivered, Redelivery: j.Redelivery,
+			}
+			if _, err := db.RecordAttempt(ctx, c.Lease, j, a, ""); err != nil {
+				t.Fatalf("record the delivery of %s: %v", j.Update.ID, err)
+			}
+			if j.Redelivery {
+				break
+			}
+			next, err := db.NextDelivery(ctx, c.Lease)
+			if errors.Is(err, references.ErrNothingToDeliver) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if j.Reference.ID != "ref_v2retry" || next.Update.ID != "upd_v2retry3" || next.Attempt != 1 {
+				t.Fatalf("after %s: next job %s attempt %d", j.Update.ID, next.Update.ID, next.Attempt)
+			}
+			j = next
+		}
+		if err := db.ReleaseLease(ctx, c.Lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	after := readFixture(t, db, v2)
+	if len(after.Pending) != 0 || len(after.Redeliveries) != 0 || after.Counts.Pending != 0 {
+		t.Errorf("after delivering everything: pending %+v, redeliveries %+v, count %d", after.Pending, after.Redeliveries, after.Counts.Pending)
+	}
+	for _, ref := range after.References {
+		if ref.CallbackURL != "" && ref.DeliveredSequence != ref.LastSequence {
+			t.Errorf("%s: delivered %d of %d", ref.ID, ref.DeliveredSequence, ref.LastSequence)
+		}
+	}
+	for id, n := range map[string]int{"ref_v2retry": 3, "ref_v2unsub": 1, "ref_v2fresh": 1} {
+		if added := len(after.Deliveries[id]) - len(before.Deliveries[id]); added != n {
+			t.Errorf("%s: %d attempts logged after the upgrade, want %d", id, added, n)
+		}
 	}
 	checkIndexes(t, db)
 }

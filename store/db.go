@@ -29,8 +29,9 @@ import (
 // SchemaVersion is the layout version this code reads and writes. A file written by a
 // newer version is refused rather than misread; an older one is upgraded at Open (see
 // upgrade.go). Version 2 added the indexes and counts retention and quotas need, which
-// a version 1 binary would not keep: it refuses the file.
-const SchemaVersion = 2
+// a version 1 binary would not keep: it refuses the file. Version 3 added account
+// endpoints, and keyed the outbox by destination (a version 2 binary would misread it).
+const SchemaVersion = 3
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")
@@ -50,8 +51,8 @@ var (
 	bucketUpdates     = []byte("updates")         // ref id \0 seq(8) -> Update
 	bucketUpdatesAge  = []byte("updates_by_time") // created_at(8) ref id \0 seq(8) -> nil, for retention
 	bucketIdempotency = []byte("idempotency")     // account \0 key -> idempotencyRecord
-	bucketOutbox      = []byte("outbox")          // deliver_at(8) ref id -> nil: references with updates to deliver
-	bucketDelivery    = []byte("delivery_state")  // ref id -> deliveryState
+	bucketOutbox      = []byte("outbox")          // deliver_at(8) destination \0 stream -> nil: delivery streams due (schema 2: deliver_at(8) ref id)
+	bucketDelivery    = []byte("delivery_state")  // ref id -> deliveryState of its callback stream
 	bucketRedeliver   = []byte("redeliver")       // ref id \0 update id -> requested_at(8)
 	bucketAttempts    = []byte("attempts")        // ref id \0 n(8) -> DeliveryAttempt
 
@@ -90,7 +91,9 @@ type DB struct {
 	group    *groupCommit
 	sched    *schedule
 	accounts accountCache
-	leases   *leases
+	// endpoints caches decoded endpoints for the fan-out (endpointcache.go).
+	endpoints endpointCache
+	leases    *leases
 	// claiming serialises ClaimDuePolls and ClaimDueDeliveries: each asks for as many
 	// candidates as it wants plus the leases held when it starts, and a concurrent
 	// claim granting meanwhile would leave it short while work is still due.

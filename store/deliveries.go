@@ -2,13 +2,15 @@ package store
 
 // Delivery streams handed out with leases: claiming due streams (and redeliveries,
 // see redeliveries.go), the next job of a held stream, and the durable record of
-// each attempt.
+// each attempt. A stream is one destination of one reference: its callback (the
+// functions here) or an account endpoint (endpoint_streams.go), both in the outbox.
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,8 +21,33 @@ import (
 // callbackLease is the lease key prefix of a reference's callback stream.
 var callbackLease = references.DeliveryLeaseKey(references.DestinationCallback, "")
 
-// ClaimDueDeliveries leases up to limit due delivery streams and requested
-// redeliveries to owner, each with its first job (see references.DeliveryQueue).
+// deliveryLease is the lease key prefix of every delivery stream.
+var deliveryLease = strings.TrimSuffix(references.DeliveryLeaseKey("", ""), "/")
+
+// streamOfLease returns the destination and stream a delivery stream's lease is on.
+func streamOfLease(lease references.Lease) (destination, stream string, err error) {
+	rest, ok := strings.CutPrefix(lease.Key, deliveryLease)
+	if ok {
+		destination, stream, ok = strings.Cut(rest, "/")
+	}
+	if !ok || destination == "" || stream == "" {
+		return "", "", fmt.Errorf("%w: %q is not a lease of a delivery stream", references.ErrLeaseLost, lease.Key)
+	}
+	return destination, stream, nil
+}
+
+// isEndpointJob reports whether a job goes to an account endpoint rather than to its
+// reference's callback.
+func isEndpointJob(job *references.DeliveryJob) bool {
+	return job.Destination != "" && job.Destination != references.DestinationCallback
+}
+
+// streamID names one delivery stream: a destination and its stream.
+type streamID struct{ destination, stream string }
+
+// ClaimDueDeliveries leases up to limit due delivery streams (callbacks' and
+// endpoints', in one outbox) and requested redeliveries and resends to owner, most
+// overdue first, each with its first job (see references.DeliveryQueue).
 func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.DeliveryClaim, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -33,10 +60,10 @@ func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, l
 	until := now.Add(lease)
 	var claims []references.DeliveryClaim
 	var stale []queuedRedelivery
-	var toWrite []string // streams to move on in a write before they can be claimed
+	var toWrite []streamID // streams to move on in a write before they can be claimed
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		// Streams and redeliveries, most overdue first: a redelivery is due from the
-		// moment it was asked for.
+		// Streams and redeliveries (and resends), most overdue first: a redelivery is
+		// due from the moment it was asked for.
 		reds := queuedRedeliveries(tx)
 		end := timeKey(now)
 		c := tx.Bucket(bucketOutbox).Cursor()
@@ -60,14 +87,17 @@ func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, l
 			if !streamDue {
 				break
 			}
-			refID := string(k[8:])
+			dest, stream, ok := parseOutboxKey(k)
+			if !ok {
+				return fmt.Errorf("outbox key %q is not of this schema", k)
+			}
 			k, _ = c.Next()
-			l, ok := db.leases.grant(callbackLease+refID, owner, now, until, mark)
+			l, ok := db.leases.grant(references.DeliveryLeaseKey(dest, stream), owner, now, until, mark)
 			if !ok {
 				continue
 			}
 			var job references.DeliveryJob
-			nothing, write, err := db.nextDelivery(tx, refID, now, &job, false)
+			nothing, write, err := db.nextJob(tx, streamID{dest, stream}, now, &job, false)
 			if err != nil {
 				db.leases.ungrant(l)
 				return err
@@ -76,7 +106,7 @@ func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, l
 				// Drained, or updates to pass over first: done below, in a write.
 				db.leases.ungrant(l)
 				if write {
-					toWrite = append(toWrite, refID)
+					toWrite = append(toWrite, streamID{dest, stream})
 				}
 				continue
 			}
@@ -97,15 +127,15 @@ func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, l
 	}
 	// Streams whose next update is filtered out or pruned, or that are drained: move
 	// them on (a shared commit each), then lease those with something to send.
-	for _, refID := range toWrite {
+	for _, s := range toWrite {
 		if len(claims) == limit {
 			break
 		}
-		l, ok := db.leases.grant(callbackLease+refID, owner, now, until, mark)
+		l, ok := db.leases.grant(references.DeliveryLeaseKey(s.destination, s.stream), owner, now, until, mark)
 		if !ok {
 			continue
 		}
-		job, err := db.nextDeliveryWrite(ctx, refID, now)
+		job, err := db.nextDeliveryWrite(ctx, s, now)
 		if err != nil {
 			db.leases.ungrant(l)
 			if errors.Is(err, references.ErrNothingToDeliver) {
@@ -141,9 +171,10 @@ func (db *DB) ClaimDelivery(ctx context.Context, owner, refID string, lease time
 	return references.DeliveryClaim{Lease: l, Job: job}, nil
 }
 
-// NextDelivery returns the next job of a leased callback stream, in sequence order.
-// Updates its event_types filter excludes are passed over (they stay in the feed);
-// when nothing is left the reference leaves the outbox and
+// NextDelivery returns the next job of a leased delivery stream, in sequence order.
+// For a callback, updates its event_types filter excludes are passed over (they stay
+// in the feed); for an endpoint, messages whose update retention deleted fail as
+// expired. When nothing is left the stream leaves the outbox and
 // references.ErrNothingToDeliver is returned.
 //
 // It only reads, in the common case where the next update is the one after
@@ -151,26 +182,27 @@ func (db *DB) ClaimDelivery(ctx context.Context, owner, refID string, lease time
 // much as the delivery's own durable record. Passing over filtered updates and taking
 // a drained reference out of the outbox are written, in a shared commit.
 func (db *DB) NextDelivery(ctx context.Context, lease references.Lease) (references.DeliveryJob, error) {
-	refID, err := leaseSubject(lease, callbackLease)
+	dest, stream, err := streamOfLease(lease)
 	if err != nil {
 		return references.DeliveryJob{}, fmt.Errorf("next delivery: %w", err)
 	}
+	s := streamID{dest, stream}
 	now := db.clock.Now()
 	if !db.leases.live(lease, now) {
-		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, references.ErrLeaseLost)
+		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", lease.Key, references.ErrLeaseLost)
 	}
 	var job references.DeliveryJob
 	nothing, needsWrite := false, false
 	err = db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
-		nothing, needsWrite, err = db.nextDelivery(tx, refID, now, &job, false)
+		nothing, needsWrite, err = db.nextJob(tx, s, now, &job, false)
 		return err
 	})
 	if err != nil {
-		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, err)
+		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", lease.Key, err)
 	}
 	if needsWrite {
-		return db.nextDeliveryWrite(ctx, refID, now)
+		return db.nextDeliveryWrite(ctx, s, now)
 	}
 	if nothing {
 		return references.DeliveryJob{}, references.ErrNothingToDeliver
@@ -179,21 +211,29 @@ func (db *DB) NextDelivery(ctx context.Context, lease references.Lease) (referen
 }
 
 // nextDeliveryWrite is NextDelivery when the outbox needs a change first.
-func (db *DB) nextDeliveryWrite(ctx context.Context, refID string, now time.Time) (references.DeliveryJob, error) {
+func (db *DB) nextDeliveryWrite(ctx context.Context, s streamID, now time.Time) (references.DeliveryJob, error) {
 	var job references.DeliveryJob
 	nothing := false
 	err := db.batch(ctx, func(tx *bolt.Tx) error {
 		var err error
-		nothing, _, err = db.nextDelivery(tx, refID, now, &job, true)
+		nothing, _, err = db.nextJob(tx, s, now, &job, true)
 		return err
 	})
 	if err != nil {
-		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s: %w", refID, err)
+		return references.DeliveryJob{}, fmt.Errorf("next delivery of %s/%s: %w", s.destination, s.stream, err)
 	}
 	if nothing {
 		return references.DeliveryJob{}, references.ErrNothingToDeliver
 	}
 	return job, nil
+}
+
+// nextJob is nextDelivery for a callback stream, nextEndpointJob for an endpoint's.
+func (db *DB) nextJob(tx *bolt.Tx, s streamID, now time.Time, job *references.DeliveryJob, write bool) (nothing, needsWrite bool, err error) {
+	if s.destination == references.DestinationCallback {
+		return db.nextDelivery(tx, s.stream, now, job, write)
+	}
+	return db.nextEndpointJob(tx, s.destination, s.stream, now, job, write)
 }
 
 // nextDelivery fills job with the reference's next update to send, or reports that
@@ -272,15 +312,18 @@ func (db *DB) liveSecrets(tx *bolt.Tx, accountID string, now time.Time) ([]strin
 // PostponeDelivery makes the leased stream due at until without counting an attempt,
 // for when the destination's circuit breaker is open, and ends the lease.
 func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, until time.Time) error {
-	refID, err := leaseSubject(lease, callbackLease)
+	dest, refID, err := streamOfLease(lease)
 	if err != nil {
 		return fmt.Errorf("postpone delivery: %w", err)
 	}
 	if !db.leases.record(lease, db.clock.Now()) {
-		return fmt.Errorf("postpone delivery of %s: %w", refID, references.ErrLeaseLost)
+		return fmt.Errorf("postpone delivery of %s: %w", lease.Key, references.ErrLeaseLost)
 	}
 	defer db.leases.release(lease)
 	err = db.batch(ctx, func(tx *bolt.Tx) error {
+		if dest != references.DestinationCallback {
+			return postponeEndpointStream(tx, dest, refID, until)
+		}
 		st, err := getDeliveryState(tx, refID)
 		if err != nil || st == nil {
 			return err
@@ -290,7 +333,7 @@ func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, unti
 		return setDeliveryState(tx, refID, st, &next)
 	})
 	if err != nil {
-		return fmt.Errorf("postpone delivery of %s: %w", refID, err)
+		return fmt.Errorf("postpone delivery of %s: %w", lease.Key, err)
 	}
 	return nil
 }
@@ -299,25 +342,35 @@ func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, unti
 // same transaction, by the rules of references.AfterAttempt. unsubscribe, when set,
 // also unsubscribes the reference (callback_failing). Redeliveries are logged but do
 // not move the ordered stream. Nothing is marked delivered before this returns. The
-// lease stays held: its owner goes on with NextDelivery, then releases it.
+// lease stays held: its owner goes on with NextDelivery, then releases it. A job to
+// an endpoint is recorded in its messages instead (see recordEndpointAttempt), and
+// unsubscribe does not apply to it.
 //
 // The attempt has been made when this is called, so its caller can wait a little:
 // concurrent calls are committed together with patience (see attemptPatience).
 func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribeReason references.UnsubscribeReason) (references.Reference, error) {
 	want := callbackLease + job.Reference.ID
-	if job.Redelivery {
+	switch {
+	case isEndpointJob(&job) && job.Redelivery:
+		want = references.RedeliveryLeaseKey(job.Destination, jobStream(&job), job.MessageID())
+	case isEndpointJob(&job):
+		want = references.DeliveryLeaseKey(job.Destination, jobStream(&job))
+	case job.Redelivery:
 		want = references.RedeliveryLeaseKey(references.DestinationCallback, job.Reference.ID, job.Update.ID)
 	}
 	if lease.Key != want {
-		return references.Reference{}, fmt.Errorf("record attempt for %s: %w: the lease is on %q, not this job", job.Update.ID, references.ErrLeaseLost, lease.Key)
+		return references.Reference{}, fmt.Errorf("record attempt for %s: %w: the lease is on %q, not this job", job.MessageID(), references.ErrLeaseLost, lease.Key)
 	}
 	if !db.leases.record(lease, db.clock.Now()) {
-		return references.Reference{}, fmt.Errorf("record attempt for %s: %w", job.Update.ID, references.ErrLeaseLost)
+		return references.Reference{}, fmt.Errorf("record attempt for %s: %w", job.MessageID(), references.ErrLeaseLost)
 	}
 	if job.Redelivery {
 		defer db.leases.release(lease) // one attempt is all a redelivery is
 	} else {
 		defer db.leases.unrecord(lease)
+	}
+	if isEndpointJob(&job) {
+		return db.recordEndpoint(ctx, job, a)
 	}
 	var ref references.Reference
 	err := db.patientBatch(ctx, func(tx *bolt.Tx) error {
@@ -372,6 +425,30 @@ func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job ref
 	})
 	if err != nil {
 		return references.Reference{}, fmt.Errorf("record attempt for %s: %w", job.Update.ID, err)
+	}
+	return ref, nil
+}
+
+// recordEndpoint is RecordAttempt for a job to an endpoint (see
+// recordEndpointAttempt); it returns the job's reference as stored, zero for an
+// operational event or a reference retention deleted.
+func (db *DB) recordEndpoint(ctx context.Context, job references.DeliveryJob, a references.DeliveryAttempt) (references.Reference, error) {
+	var ref references.Reference
+	err := db.patientBatch(ctx, func(tx *bolt.Tx) error {
+		ref = references.Reference{}
+		if err := db.recordEndpointAttempt(tx, &job, a); err != nil {
+			return err
+		}
+		if job.Reference.ID == "" {
+			return nil
+		}
+		if err := getRef(tx, anyAccount, job.Reference.ID, &ref); !errors.Is(err, references.ErrNotFound) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return references.Reference{}, fmt.Errorf("record attempt for %s to %s: %w", job.MessageID(), job.Destination, err)
 	}
 	return ref, nil
 }

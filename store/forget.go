@@ -59,8 +59,9 @@ func hasRedelivery(tx *bolt.Tx, refID string) bool {
 }
 
 // forget deletes an unsubscribed reference with its delivery log, its feed, its
-// snapshot, any delivery state and queued redelivery, its index entries (but the one
-// of unsubscribed references, its caller's) and its place in the counts. done is false when the prune's bound was reached before the
+// snapshot, any delivery state and queued redelivery, its streams to the account's
+// endpoints, its index entries (but the one of unsubscribed references, its
+// caller's) and its place in the counts. done is false when the prune's bound was reached before the
 // reference itself went.
 func (p *pruning) forget(ref *references.Reference) (done bool, err error) {
 	prefix := str(ref.ID)
@@ -87,6 +88,17 @@ func (p *pruning) forget(ref *references.Reference) (done bool, err error) {
 	tx, id := p.tx, []byte(ref.ID)
 	if err := clearOutbox(tx, ref.ID); err != nil {
 		return false, err
+	}
+	// Its messages to the account's endpoints leave their streams; the messages stay
+	// in the endpoints' logs until they age out (see messages).
+	eps, err := accountEndpoints(tx, ref.AccountID)
+	if err != nil {
+		return false, err
+	}
+	for i := range eps {
+		if err := dropStream(tx, eps[i].ID, ref.ID); err != nil {
+			return false, err
+		}
 	}
 	kind, value := ref.Identifier()
 	ik := identKey(ref.AccountID, string(kind), value, ref.CarrierCode)

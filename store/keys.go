@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -53,6 +54,25 @@ func join(parts ...[]byte) []byte {
 func str(s string) []byte { return append([]byte(s), sep) }
 
 func dueKey(at time.Time, refID string) []byte { return join(timeKey(at), []byte(refID)) }
+
+// outboxKey is the outbox's key of a delivery stream due at at: a destination
+// (references.DestinationCallback or an endpoint id) and its stream (a reference id,
+// or references.AccountStream).
+func outboxKey(at time.Time, destination, stream string) []byte {
+	return join(timeKey(at), str(destination), []byte(stream))
+}
+
+// parseOutboxKey splits a key written by outboxKey; ok is false for any other key.
+func parseOutboxKey(k []byte) (destination, stream string, ok bool) {
+	if len(k) < 8 {
+		return "", "", false
+	}
+	i := bytes.IndexByte(k[8:], sep)
+	if i < 0 {
+		return "", "", false
+	}
+	return string(k[8 : 8+i]), string(k[8+i+1:]), true
+}
 
 func updateKey(refID string, seq uint64) []byte { return join(str(refID), u64(seq)) }
 

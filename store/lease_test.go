@@ -401,13 +401,14 @@ func TestClaims_AStaleListDoesNotHandOutRecordedWorkAgain(t *testing.T) {
 		if err := db.bolt.View(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketOutbox).Cursor()
 			for k, _ := c.First(); k != nil && bytes.Compare(k[:8], timeKey(now)) <= 0; k, _ = c.Next() {
-				listed = append(listed, string(k[8:]))
+				dest, stream, _ := parseOutboxKey(k)
+				listed = append(listed, dest+"/"+stream)
 			}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if len(listed) != 1 || listed[0] != ref.ID {
+		if len(listed) != 1 || listed[0] != references.DestinationCallback+"/"+ref.ID {
 			t.Fatalf("outbox: %v", listed)
 		}
 		// Meanwhile worker-1 delivers the only update, finds nothing more, and releases.

@@ -1,9 +1,10 @@
 package store
 
-// The outbox: which references have an update waiting for their callback, and the
-// state of the update being sent (attempts, when next). A reference's callback stream
-// is its progress on the reference record plus this state; references.AfterAttempt
-// decides how an attempt moves it.
+// The outbox: which delivery streams have something due, by due time. A stream is one
+// destination of one reference: its callback (here) or an account endpoint
+// (endpoint_streams.go). A reference's callback stream is its progress on the
+// reference record plus the state of the update being sent (attempts, when next);
+// references.AfterAttempt decides how an attempt moves it.
 
 import (
 	"bytes"
@@ -48,14 +49,14 @@ func setDeliveryState(tx *bolt.Tx, refID string, old, st *deliveryState) error {
 		}
 	}
 	if old != nil {
-		if err := outbox.Delete(dueKey(old.DueAt, refID)); err != nil {
+		if err := outbox.Delete(outboxKey(old.DueAt, references.DestinationCallback, refID)); err != nil {
 			return err
 		}
 	}
 	if st == nil {
 		return tx.Bucket(bucketDelivery).Delete([]byte(refID))
 	}
-	if err := outbox.Put(dueKey(st.DueAt, refID), nil); err != nil {
+	if err := outbox.Put(outboxKey(st.DueAt, references.DestinationCallback, refID), nil); err != nil {
 		return err
 	}
 	return tx.Bucket(bucketDelivery).Put([]byte(refID), encodeDeliveryState(st))

@@ -142,7 +142,8 @@ func (db *DB) Shipment(ctx context.Context, refID string) (*references.Shipment,
 
 // RecordPoll writes the outcome of one poll in one transaction: the polling fields and
 // next due time, the new snapshot, the updates appended to the feed (and queued for
-// delivery), and an unsubscribe. A reference that was unsubscribed while it was being
+// delivery to the callback and, as messages, to the account's endpoints that match
+// them), and an unsubscribe. A reference that was unsubscribed while it was being
 // polled is left as it is, and the returned reference says so. Concurrent calls are
 // committed together (see groupCommit).
 //
@@ -199,13 +200,20 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 				return err
 			}
 		}
+		var eps []references.Endpoint // read once for all the updates: one seek when there are none
+		if len(res.Updates) > 0 {
+			var err error
+			if eps, err = db.accountEndpoints(tx, ref.AccountID); err != nil {
+				return err
+			}
+		}
 		for i := range res.Updates {
 			u := res.Updates[i] // a copy: Batch may run this function again
 			var encoded []byte
 			if u.Shipment == res.Shipment {
 				encoded = shipment // the snapshot it carries is encoded already
 			}
-			if err := appendUpdate(tx, &ref, &u, encoded); err != nil {
+			if err := appendUpdate(tx, &ref, &u, encoded, eps); err != nil {
 				return err
 			}
 		}

@@ -19,13 +19,15 @@ var (
 	countPrunedAttempts    = []byte("pruned/attempts")
 	countPrunedIdempotency = []byte("pruned/idempotency_keys")
 	countPrunedReferences  = []byte("pruned/references")
+	countPrunedMessages    = []byte("pruned/messages")
+	countExpiredMessages   = []byte("pruned/expired_messages")
 	lastPruneAt            = []byte("pruned/last_at") // timeKey of the last prune
 )
 
 // Prune deletes what retention no longer keeps (see references.PruneRequest) in one
 // transaction of at most req.Max records: expired idempotency keys, then unsubscribed
-// references with everything of theirs, then updates, then the delivery log, each
-// oldest first through its time index. Deleting in bounded batches keeps each commit
+// references with everything of theirs, then updates, then the delivery log, then
+// endpoint messages (expired or deleted), each oldest first through its time index. Deleting in bounded batches keeps each commit
 // (and bbolt's list of free pages) small; the freed pages are reused, the file does
 // not shrink.
 func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (references.PruneCounts, error) {
@@ -45,6 +47,7 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 			{req.Unsubscribed, p.unsubscribed},
 			{req.Updates, p.updates},
 			{req.Attempts, p.attempts},
+			{req.Messages, func(cutoff time.Time) error { return p.messages(cutoff, now) }},
 		}
 		for _, s := range steps {
 			if s.cutoff.IsZero() || p.left == 0 {
@@ -70,6 +73,7 @@ func addPruned(tx *bolt.Tx, c references.PruneCounts, at time.Time) error {
 	}{
 		{countPrunedUpdates, c.Updates}, {countPrunedAttempts, c.Attempts},
 		{countPrunedIdempotency, c.IdempotencyKeys}, {countPrunedReferences, c.References},
+		{countPrunedMessages, c.Messages}, {countExpiredMessages, c.ExpiredMessages},
 	} {
 		if k.n == 0 {
 			continue

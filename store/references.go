@@ -236,10 +236,15 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 // endTracking appends the final reference.unsubscribed update with reason to the feed
 // and unsubscribes ref, for the ends of tracking that do not come from a poll (which
 // brings its own final update): a user's DELETE, and a callback gone or failing. After
-// the latter two the update is not delivered, but pull consumers read it in the feed.
+// the latter two the update is not delivered to the callback, but pull consumers read
+// it in the feed, and the account's endpoints that match it get it.
 func (db *DB) endTracking(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
+	eps, err := db.accountEndpoints(tx, ref.AccountID)
+	if err != nil {
+		return err
+	}
 	final := references.UnsubscribedUpdate(reason, at)
-	if err := appendUpdate(tx, ref, &final, nil); err != nil {
+	if err := appendUpdate(tx, ref, &final, nil, eps); err != nil {
 		return err
 	}
 	return db.unsubscribe(tx, ref, reason, at)

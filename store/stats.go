@@ -15,7 +15,7 @@ import (
 var (
 	countActive       = []byte("count/active")
 	countUnsubscribed = []byte("count/unsubscribed")
-	countPending      = []byte("count/pending_delivery") // references with an update to deliver
+	countPending      = []byte("count/pending_delivery") // delivery streams with something to deliver (callbacks' and endpoints')
 )
 
 // addCount adds delta to a counter.
@@ -47,6 +47,7 @@ func (db *DB) Stats(ctx context.Context) (references.Stats, error) {
 		s.Pruned = references.PruneCounts{
 			Updates: readCount(meta, countPrunedUpdates), Attempts: readCount(meta, countPrunedAttempts),
 			IdempotencyKeys: readCount(meta, countPrunedIdempotency), References: readCount(meta, countPrunedReferences),
+			Messages: readCount(meta, countPrunedMessages), ExpiredMessages: readCount(meta, countExpiredMessages),
 		}
 		if v := meta.Get(lastPruneAt); len(v) == 8 {
 			at := keyTime(v)

@@ -13,9 +13,11 @@ import (
 )
 
 // appendUpdate gives u the reference's next sequence, writes it to the feed and the
-// retention index, and schedules its delivery when the reference has a callback.
-// The caller writes ref afterwards. shipment, when not nil, is u.Shipment encoded.
-func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update, shipment []byte) error {
+// retention index, queues it as a message for each of eps (the account's endpoints,
+// see accountEndpoints) that matches it, and schedules its delivery when the
+// reference has a callback. The caller writes ref afterwards. shipment, when not nil,
+// is u.Shipment encoded.
+func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update, shipment []byte, eps []references.Endpoint) error {
 	ref.LastSequence++
 	u.Sequence = ref.LastSequence
 	u.ReferenceID = ref.ID
@@ -27,6 +29,9 @@ func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update, 
 		return err
 	}
 	if err := tx.Bucket(bucketUpdatesAge).Put(join(timeKey(u.CreatedAt), updateKey(ref.ID, u.Sequence)), nil); err != nil {
+		return err
+	}
+	if err := fanOutUpdate(tx, eps, ref, u); err != nil {
 		return err
 	}
 	if ref.CallbackURL == "" {

@@ -14,17 +14,41 @@ import (
 // is upgraded in many small commits rather than one that holds it all in memory.
 const upgradeBatch = 10_000
 
-// upgrade brings a file of schema 1 to SchemaVersion: it fills retention's time
-// indexes (delivery log, idempotency keys, unsubscribed references) and the accounts'
-// counts of active references from what the file holds, and writes the new version
-// last. Interrupted, it starts again at the next Open, which refuses nothing in
-// between: every step writes the same keys again, and the counts are set, not added.
+// upgrade brings a file of an older schema to SchemaVersion, one schema at a time,
+// and writes the new version last. From schema 1 it fills retention's time indexes
+// (delivery log, idempotency keys, unsubscribed references) and the accounts' counts
+// of active references from what the file holds; from schema 2 it rewrites the
+// outbox's keys in the form of schema 3 (one stream per destination and reference).
+// Interrupted, it starts again at the next Open, which refuses nothing in between:
+// every step writes the same keys again, the counts are set, not added, and the
+// rewrite of the outbox skips the keys it rewrote already.
 func (db *DB) upgrade(from uint64) error {
-	if from != 1 {
+	if from < 1 || from >= SchemaVersion {
 		return fmt.Errorf("no upgrade from schema %d to %d", from, SchemaVersion)
 	}
 	started := time.Now()
 	db.log.Info("upgrading the store", "from_schema", from, "to_schema", SchemaVersion)
+	if from < 2 {
+		if err := db.upgradeTo2(); err != nil {
+			return fmt.Errorf("upgrade from schema %d: %w", from, err)
+		}
+	}
+	if err := db.rewriteOutboxKeys(upgradeBatch); err != nil {
+		return fmt.Errorf("upgrade from schema %d: outbox: %w", from, err)
+	}
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), u64(SchemaVersion))
+	})
+	if err != nil {
+		return fmt.Errorf("upgrade from schema %d: %w", from, err)
+	}
+	db.log.Info("upgraded the store", "to_schema", SchemaVersion, "took", time.Since(started).Round(time.Millisecond))
+	return nil
+}
+
+// upgradeTo2 fills what schema 2 added: retention's time indexes and the accounts'
+// counts of active references.
+func (db *DB) upgradeTo2() error {
 	steps := []struct {
 		source []byte
 		index  func(tx *bolt.Tx, k, v []byte) error
@@ -56,19 +80,52 @@ func (db *DB) upgrade(from uint64) error {
 	}
 	for _, s := range steps {
 		if err := db.eachInBatches(s.source, upgradeBatch, s.index); err != nil {
-			return fmt.Errorf("upgrade from schema %d: %s: %w", from, s.source, err)
+			return fmt.Errorf("%s: %w", s.source, err)
 		}
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := countActiveByAccount(tx); err != nil {
+	return db.bolt.Update(countActiveByAccount)
+}
+
+// rewriteOutboxKeys gives every entry of the outbox in the form of schema 2
+// (deliver_at(8) ref id: a reference's callback stream) the key of schema 3
+// (outboxKey), in transactions of batch entries. A key in the new form holds the
+// separator after its time, which a reference id never does: those are passed over,
+// so an interrupted rewrite goes on where it stopped, and a file of schema 1 or 2 is
+// rewritten the same way.
+func (db *DB) rewriteOutboxKeys(batch int) error {
+	var after []byte // the last key rewritten; it is gone, so Seek lands after it
+	for done := false; !done; {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			outbox := tx.Bucket(bucketOutbox)
+			c := outbox.Cursor()
+			var old [][]byte
+			k, _ := c.First()
+			if after != nil {
+				k, _ = c.Seek(after)
+			}
+			for ; k != nil && len(old) < batch; k, _ = c.Next() {
+				if len(k) > 8 && bytes.IndexByte(k[8:], sep) < 0 {
+					old = append(old, bytes.Clone(k))
+				}
+			}
+			done = k == nil
+			for _, k := range old {
+				if err := outbox.Delete(k); err != nil {
+					return err
+				}
+				if err := outbox.Put(outboxKey(keyTime(k), references.DestinationCallback, string(k[8:])), nil); err != nil {
+					return err
+				}
+			}
+			if len(old) > 0 {
+				after = old[len(old)-1]
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), u64(SchemaVersion))
-	})
-	if err != nil {
-		return fmt.Errorf("upgrade from schema %d: %w", from, err)
 	}
-	db.log.Info("upgraded the store", "to_schema", SchemaVersion, "took", time.Since(started).Round(time.Millisecond))
 	return nil
 }
 

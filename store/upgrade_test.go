@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -91,5 +93,113 @@ func TestEachInBatches_VisitsEveryEntryOnce(t *testing.T) {
 	sizes := slices.Sorted(maps.Values(txs))
 	if !slices.Equal(sizes, []int{1, 3, 3, 3}) {
 		t.Errorf("entries per transaction %v, want batches of 3 and the last 1", sizes)
+	}
+}
+
+// outboxEntries lists the outbox as "HH:MM destination/stream", failing the test on a
+// key that is not of schema 3.
+func outboxEntries(t testing.TB, db *DB) []string {
+	t.Helper()
+	var out []string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
+			dest, stream, ok := parseOutboxKey(k)
+			if !ok {
+				t.Errorf("outbox key %q is not of schema 3", k)
+			}
+			out = append(out, keyTime(k).Format("15:04")+" "+dest+"/"+stream)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// toSchema2Outbox writes the outbox's keys back in the form of schema 2 (due time and
+// reference id), but the first keep of them, as an upgrade interrupted after
+// rewriting those would leave it.
+func toSchema2Outbox(t *testing.T, db *DB, keep int) {
+	t.Helper()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		var keys [][]byte
+		_ = tx.Bucket(bucketOutbox).ForEach(func(k, _ []byte) error {
+			keys = append(keys, bytes.Clone(k))
+			return nil
+		})
+		for _, k := range keys[keep:] {
+			_, stream, _ := parseOutboxKey(k)
+			if err := tx.Bucket(bucketOutbox).Delete(k); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketOutbox).Put(dueKey(keyTime(k), stream), nil); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), u64(2))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpgrade_RewritesTheOutboxOfSchema2AndResumesWhereItStopped: a file of schema 2
+// whose outbox rewrite was interrupted (some keys in the new form, the version still
+// 2) opens with every key in the new form, each stream once, due when it was; the
+// rewrite goes in batches and does nothing the second time.
+func TestUpgrade_RewritesTheOutboxOfSchema2AndResumesWhereItStopped(t *testing.T) {
+	ctx := context.Background()
+	db, clk := mustOpen(t)
+	path := db.Path()
+	start := clk.Now()
+	for i := range 5 {
+		clk.Set(start.Add(time.Duration(i) * time.Minute))
+		ref := mustCreate(t, db, withCallback(newRef("a", fmt.Sprintf("MSCU%07d", i), clk.Now()), "https://hooks.example.com/h"))
+		res := quietPoll(clk.Now(), clk.Now().Add(time.Hour))
+		res.Updates = []references.Update{{Type: references.UpdateShipment, CreatedAt: clk.Now()}}
+		if _, err := recordPoll(t, db, ref.ID, res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := outboxEntries(t, db)
+	if len(want) != 5 {
+		t.Fatalf("outbox before: %q", want)
+	}
+	toSchema2Outbox(t, db, 2)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, Options{NoSync: true, Clock: clk})
+	if err != nil {
+		t.Fatalf("open a schema 2 file: %v", err)
+	}
+	defer db.Close()
+	if got := outboxEntries(t, db); !slices.Equal(got, want) {
+		t.Fatalf("outbox after the upgrade: %q, want %q", got, want)
+	}
+	if got := dueDeliveries(t, db, 10); len(got) != 5 {
+		t.Errorf("%d streams due after the upgrade, want 5", len(got))
+	}
+
+	toSchema2Outbox(t, db, 0)
+	before := lastTx(t, db)
+	if err := db.rewriteOutboxKeys(2); err != nil {
+		t.Fatal(err)
+	}
+	if n := lastTx(t, db) - before; n != 3 {
+		t.Errorf("rewriting 5 keys in batches of 2 took %d transactions, want 3", n)
+	}
+	if got := outboxEntries(t, db); !slices.Equal(got, want) {
+		t.Fatalf("outbox after rewriting: %q, want %q", got, want)
+	}
+	if err := db.rewriteOutboxKeys(2); err != nil {
+		t.Fatal(err)
+	}
+	if got := outboxEntries(t, db); !slices.Equal(got, want) {
+		t.Errorf("outbox after rewriting twice: %q, want %q", got, want)
+	}
+	if st, err := db.Stats(ctx); err != nil || st.PendingDeliveries != 5 {
+		t.Errorf("pending deliveries %d, %v; want 5", st.PendingDeliveries, err)
 	}
 }

@@ -139,3 +139,66 @@ func TestPruner_DeletesExpiredIdempotencyKeys(t *testing.T) {
 		t.Errorf("Stats.Pruned = %+v, want 1 idempotency key", st.Pruned)
 	}
 }
+
+// endpointCreator is the part of the store's EndpointStore this test needs.
+type endpointCreator interface {
+	CreateEndpoint(ctx context.Context, ep references.Endpoint, maxPerAccount int) (references.Endpoint, error)
+	ListMessages(ctx context.Context, accountID, endpointID string, q references.MessageQuery) (references.MessagePage, error)
+}
+
+// TestPruner_DropsEndpointMessagesOlderThanKeepDeliveryLog: an endpoint whose receiver
+// never answered got one message a day for ten days; with a five-day log, a prune
+// drops the five older than that, logged as expired, and a prune six days later
+// deletes those (their expiry is then older than five days too) and drops the rest.
+func TestPruner_DropsEndpointMessagesOlderThanKeepDeliveryLog(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	store, ok := any(f.db).(endpointCreator)
+	if !ok {
+		t.Fatal("the store has no CreateEndpoint")
+	}
+	now := f.clk.Now()
+	ep, err := store.CreateEndpoint(ctx, references.Endpoint{
+		ID: references.NewID("ep_"), AccountID: account, URL: "https://receiver.example/down",
+		Format: references.FormatStandard, Headers: references.HeadersStandard, Enabled: true,
+		Secrets: []references.WebhookSecret{{Secret: references.NewWebhookSecret(), CreatedAt: now}}, CreatedAt: now, UpdatedAt: now,
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := f.create(t, "MSCU1234566", "")
+	f.pollDays(t, 10, 1, ref) // a message a day, days 0..9; now is day 10
+	w := watch(f.db)
+	p := retention.New(w, retention.Options{KeepDeliveryLog: 5 * day, Clock: f.clk})
+
+	if got := p.Prune(ctx, f.clk.Now()); got != (references.PruneCounts{ExpiredMessages: 5}) {
+		t.Errorf("first Prune = %+v, want the 5 messages older than 5 days expired", got)
+	}
+	if c := <-w.calls; !c.req.Messages.Equal(f.clk.Now().Add(-5*day)) || !c.req.Messages.Equal(c.req.Attempts) {
+		t.Errorf("messages cutoff %v, want now - KeepDeliveryLog, as the delivery log's (%v)", c.req.Messages, c.req.Attempts)
+	}
+	page, err := store.ListMessages(ctx, account, ep.ID, references.MessageQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := 0
+	for _, m := range page.Messages {
+		if m.FailReason == references.OutcomeExpired {
+			expired++
+			if !m.CreatedAt.Before(f.clk.Now().Add(-5 * day)) {
+				t.Errorf("message of %v expired, younger than 5 days", m.CreatedAt)
+			}
+		}
+	}
+	if len(page.Messages) != 10 || expired != 5 {
+		t.Errorf("%d messages, %d expired; want all 10 kept, 5 of them expired", len(page.Messages), expired)
+	}
+
+	f.clk.Advance(6 * day)
+	if got := p.Prune(ctx, f.clk.Now()); got != (references.PruneCounts{Messages: 5, ExpiredMessages: 5}) {
+		t.Errorf("second Prune = %+v, want the 5 expired deleted and the 5 others expired", got)
+	}
+	if st := f.stats(t); st.Pruned.Messages != 5 || st.Pruned.ExpiredMessages != 10 || st.PendingDeliveries != 0 {
+		t.Errorf("Stats: pruned %+v, %d pending deliveries", st.Pruned, st.PendingDeliveries)
+	}
+}

@@ -1,5 +1,6 @@
 // Package retention deletes what the store no longer needs to keep: delivered updates
-// older than the retention period, entries of the delivery log older than theirs,
+// older than the retention period, entries of the delivery log and endpoint messages
+// older than theirs (a message still waiting is dropped and logged as expired),
 // expired idempotency keys, and references unsubscribed long enough ago (with
 // everything of theirs, once their feed is drained). It deletes in bounded batches so
 // no single commit grows large, and runs on internal/workloop like the poller and the
@@ -29,7 +30,9 @@ const DefaultKeep = 30 * 24 * time.Hour
 type Options struct {
 	// Keep is how long delivered updates stay in the feed (DefaultKeep).
 	Keep time.Duration
-	// KeepDeliveryLog is how long entries of the delivery log stay (DefaultKeep).
+	// KeepDeliveryLog is how long entries of the delivery log stay, and endpoint
+	// messages (DefaultKeep): one still waiting to be sent after that long is dropped,
+	// on a disabled endpoint too, and its log says it expired.
 	KeepDeliveryLog time.Duration
 	// KeepUnsubscribed is how long an unsubscribed reference stays after its
 	// unsubscribe, with its snapshot, feed and delivery log (DefaultKeep). One whose
@@ -102,11 +105,13 @@ func (p *Pruner) Start(ctx context.Context) { p.loop.Start(ctx) }
 func (p *Pruner) Stop(ctx context.Context) { p.loop.Stop(ctx) }
 
 // Request is the prune due at now: each kind's cutoff is now less its retention
-// period (idempotency keys: those expired by now), in batches of Options.Batch.
+// period (idempotency keys: those expired by now; endpoint messages: the delivery
+// log's), in batches of Options.Batch.
 func (p *Pruner) Request(now time.Time) references.PruneRequest {
 	return references.PruneRequest{
 		Updates:         now.Add(-p.opts.Keep),
 		Attempts:        now.Add(-p.opts.KeepDeliveryLog),
+		Messages:        now.Add(-p.opts.KeepDeliveryLog),
 		IdempotencyKeys: now,
 		Unsubscribed:    now.Add(-p.opts.KeepUnsubscribed),
 		Max:             p.opts.Batch,
@@ -133,7 +138,8 @@ func (p *Pruner) Prune(ctx context.Context, now time.Time) references.PruneCount
 	}
 	if total.Total() > 0 {
 		p.opts.Logger.Info("pruned", "updates", total.Updates, "delivery_attempts", total.Attempts,
-			"idempotency_keys", total.IdempotencyKeys, "references", total.References)
+			"idempotency_keys", total.IdempotencyKeys, "references", total.References,
+			"messages", total.Messages, "expired_messages", total.ExpiredMessages)
 	}
 	return total
 }

@@ -91,7 +91,7 @@ func (f *fixture) deliverConcurrently(workers, limit int, finished func() bool) 
 	defer cancel()
 	var mu sync.Mutex
 	busy := map[string]string{} // lease key -> owner working it
-	sent := map[string]uint64{} // reference -> last sequence sent
+	sent := map[string]uint64{} // stream (its lease key) -> last sequence sent
 	var problems []string
 	fail := func(format string, args ...any) {
 		mu.Lock()
@@ -115,7 +115,7 @@ func (f *fixture) deliverConcurrently(workers, limit int, finished func() bool) 
 		}()
 		job := c.Job
 		for range maxRounds {
-			id := job.Reference.ID
+			id := c.Lease.Key
 			mu.Lock()
 			if job.Update.Sequence != sent[id]+1 {
 				problems = append(problems, fmt.Sprintf("%s: update %d handed out after %d", id, job.Update.Sequence, sent[id]))
@@ -124,7 +124,7 @@ func (f *fixture) deliverConcurrently(workers, limit int, finished func() bool) 
 			}
 			sent[id] = job.Update.Sequence
 			mu.Unlock()
-			if _, err := f.b.RecordAttempt(f.ctx, c.Lease, job, f.attempt(job, references.OutcomeDelivered), ""); err != nil {
+			if _, err := f.b.RecordAttempt(f.ctx, c.Lease, job, f.epAttempt(job, references.OutcomeDelivered), ""); err != nil {
 				fail("RecordAttempt: %v", err)
 				return
 			}

@@ -71,4 +71,5 @@ func Run(t *testing.T, open Opener) {
 	runRestarts(t, open)
 	runEndpoints(t, open)
 	runMessageReads(t, open)
+	runEndpointDelivery(t, open)
 }

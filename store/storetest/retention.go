@@ -234,6 +234,108 @@ func runRetention(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("PruneMessages", func(t *testing.T) {
+		t.Run("ExpiresPendingMessagesEvenOfADisabledEndpointAndDeletesFinishedOnes", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			ep := f.addEndpoint(acctA, nil)
+			ups := f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment)
+			c := f.claimDelivery("owner-1", references.DeliveryLeaseKey(ep.ID, ref.ID))
+			f.record(c.Lease, c.Job, f.epAttempt(c.Job, references.OutcomeDelivered))
+			if err := f.b.ReleaseLease(f.ctx, c.Lease); err != nil {
+				t.Fatal(err)
+			}
+			f.patchEndpointWith(acctA, ep.ID, func(e *references.Endpoint) { e.Disable(references.DisabledByUser, f.now()) })
+			f.clk.Advance(time.Hour)
+			cutoff := f.now()
+			f.clk.Advance(time.Minute)
+			got := f.prune(references.PruneRequest{Messages: cutoff, Max: 100})
+			if got != (references.PruneCounts{Messages: 1, ExpiredMessages: 1}) {
+				t.Fatalf("Prune = %+v, want the delivered message deleted and the pending one expired", got)
+			}
+			if _, _, err := f.b.GetMessage(f.ctx, acctA, ep.ID, ups[0].ID); !errors.Is(err, references.ErrNotFound) {
+				t.Errorf("GetMessage of the deleted message: %v, want not found", err)
+			}
+			m := f.message(acctA, ep.ID, ups[1].ID)
+			last := m.LastAttempt()
+			if m.Status != references.MessageFailed || m.FailReason != references.OutcomeExpired || last == nil ||
+				last.Outcome != references.OutcomeExpired || !last.At.Equal(f.now()) || last.Error == "" {
+				t.Errorf("pending message after the prune: %+v, want failed as expired now, with a log entry saying why", m)
+			}
+			f.patchEndpointWith(acctA, ep.ID, func(e *references.Endpoint) { e.Enabled, e.DisabledReason, e.DisabledAt = true, "", nil })
+			f.noDeliveryDue("the only pending message expired")
+			if st := f.stats(); st.Pruned.Messages != 1 || st.Pruned.ExpiredMessages != 1 || st.PendingDeliveries != 0 {
+				t.Errorf("Stats: pruned %+v, %d pending deliveries", st.Pruned, st.PendingDeliveries)
+			}
+		})
+
+		t.Run("KeepsAnExpiredMessageForARetentionPeriodAfterItsExpiry", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			ep := f.addEndpoint(acctA, nil)
+			ups := f.appendUpdates(ref.ID)
+			f.clk.Advance(time.Hour)
+			expired := f.now()
+			if got := f.prune(references.PruneRequest{Messages: expired, Max: 100}); got != (references.PruneCounts{ExpiredMessages: 1}) {
+				t.Fatalf("first Prune = %+v, want the message expired", got)
+			}
+			f.clk.Advance(time.Minute)
+			if got := f.prune(references.PruneRequest{Messages: expired, Max: 100}); got.Total() != 0 {
+				t.Fatalf("Prune with a cutoff not after the expiry = %+v, want nothing: its log is recent", got)
+			}
+			f.message(acctA, ep.ID, ups[0].ID)
+			if got := f.prune(references.PruneRequest{Messages: f.now(), Max: 100}); got != (references.PruneCounts{Messages: 1}) {
+				t.Errorf("Prune after its log is old = %+v, want the message deleted", got)
+			}
+		})
+
+		t.Run("BoundedByMaxOldestFirst", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			ep := f.addEndpoint(acctA, nil)
+			var ups []references.Update
+			for range 5 {
+				ups = append(ups, f.appendUpdates(ref.ID)...)
+				f.clk.Advance(time.Minute)
+			}
+			for i, want := range []int64{2, 2, 1, 0} {
+				got := f.prune(references.PruneRequest{Messages: f.now(), Max: 2})
+				if got.ExpiredMessages != want || got.Total() != want {
+					t.Fatalf("Prune #%d (max 2) = %+v, want %d expired", i+1, got, want)
+				}
+			}
+			c := f.claimDeliveries("checker", 10)
+			if len(c) != 0 {
+				t.Errorf("%d claims after every message expired", len(c))
+			}
+			for _, u := range ups {
+				if m := f.message(acctA, ep.ID, u.ID); m.FailReason != references.OutcomeExpired {
+					t.Errorf("message %d: %s (%s), want expired", m.Sequence, m.Status, m.FailReason)
+				}
+			}
+		})
+
+		t.Run("ForgettingAReferenceTakesItsMessagesOutOfTheirStreams", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			ep := f.addEndpoint(acctA, nil)
+			ups := f.appendUpdates(ref.ID)
+			f.unsubscribe(acctA, ref.ID, references.ReasonUser)
+			f.clk.Advance(time.Hour)
+			if got := f.prune(references.PruneRequest{Unsubscribed: f.now(), Max: 100}); got.References != 1 {
+				t.Fatalf("Prune = %+v, want the reference forgotten", got)
+			}
+			f.noDeliveryDue("the forgotten reference's messages left their streams")
+			m, body, err := f.b.GetMessage(f.ctx, acctA, ep.ID, ups[0].ID)
+			if err != nil || body.Update != nil || m.Status != references.MessagePending {
+				t.Fatalf("message of the forgotten reference = %+v (update %v), %v; want it kept, without its update", m, body.Update, err)
+			}
+			if got := f.prune(references.PruneRequest{Messages: f.now(), Max: 100}); got.ExpiredMessages != 2 {
+				t.Errorf("Prune of messages = %+v, want both expired (the update and the final one)", got)
+			}
+		})
+	})
+
 	t.Run("Prune", func(t *testing.T) {
 		t.Run("RecordsTheTimeOfEachPrune", func(t *testing.T) {
 			f := setup(t, open)
@@ -241,7 +343,7 @@ func runRetention(t *testing.T, open Opener) {
 				t.Fatalf("Stats of a new store: pruned %+v at %v, want nothing, never", st.Pruned, st.LastPruneAt)
 			}
 			f.clk.Advance(time.Hour)
-			all := references.PruneRequest{Updates: f.now(), Attempts: f.now(), IdempotencyKeys: f.now(), Unsubscribed: f.now(), Max: 100}
+			all := references.PruneRequest{Updates: f.now(), Attempts: f.now(), IdempotencyKeys: f.now(), Unsubscribed: f.now(), Messages: f.now(), Max: 100}
 			if got := f.prune(all); got.Total() != 0 {
 				t.Fatalf("Prune of an empty store = %+v", got)
 			}
