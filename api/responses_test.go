@@ -86,7 +86,7 @@ func TestResponses_CoverEveryField(t *testing.T) {
 		}
 		wire := reflect.ValueOf(p.convert(full.Interface()))
 		for i := range wire.NumField() {
-			if wire.Field(i).IsZero() {
+			if wire.Field(i).IsZero() && !slices.Contains(p.extra, wt.Field(i).Name) {
 				t.Errorf("the conversion to %s drops %s", wt, wt.Field(i).Name)
 			}
 		}

@@ -135,6 +135,17 @@ func (b *bundle) messages(t *testing.T, ep references.Endpoint) []references.Mes
 	return page.Messages
 }
 
+// settled reports whether every message of the endpoint has its outcome recorded:
+// none is pending or being retried.
+func (b *bundle) settled(t *testing.T, ep references.Endpoint) bool {
+	for _, m := range b.messages(t, ep) {
+		if m.Status == references.MessagePending || m.Status == references.MessageSending {
+			return false
+		}
+	}
+	return true
+}
+
 func (b *bundle) getEndpoint(t *testing.T, id string) references.Endpoint {
 	t.Helper()
 	ep, err := b.db.GetEndpoint(context.Background(), "acct", id)
@@ -145,6 +156,17 @@ func (b *bundle) getEndpoint(t *testing.T, id string) references.Endpoint {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// waitWaking waits for cond, asking n to scan meanwhile: the fake clock never fires
+// the notifier's periodic scan, and work made by a recorded attempt (the next message
+// of a stream after a failure, an operational event) waits for one.
+func waitWaking(t *testing.T, n *notifier.Notifier, cond func() bool) {
+	t.Helper()
+	waitFor(t, func() bool {
+		n.Wake()
+		return cond()
+	})
+}
 
 // run starts n and stops it when the test ends.
 func run(t *testing.T, n *notifier.Notifier) {
@@ -168,10 +190,12 @@ func TestEndpoints_FanOutToTheCallbackAndEndpointsByFilter(t *testing.T) {
 	ref := b.track(t, callback.URL, "MSCU1234566", 2) // MAEU, no metadata
 	b.appendUpdates(t, ref.ID, 1, references.UpdateTrackingFailed)
 	run(t, n)
-	waitFor(t, func() bool {
-		return len(callback.hooks()) == 3 && len(all.hooks()) == 3 && len(failures.hooks()) == 1
+	waitWaking(t, n, func() bool {
+		if len(callback.hooks()) != 3 || len(all.hooks()) != 3 || len(failures.hooks()) != 1 {
+			return false
+		}
+		return b.settled(t, epAll) // recorded after the receiver answered
 	})
-	n.Wake()
 
 	if got := fmt.Sprint(all.sequences(t)); got != "[1 2 3]" {
 		t.Errorf("the endpoint for everything got %s, want [1 2 3]", got)
@@ -215,7 +239,17 @@ func TestEndpoints_OneDownDoesNotDelayTheOthers(t *testing.T) {
 	run(t, n)
 	// The healthy destinations get all five while the first update to the dead one
 	// waits for its retry (the clock does not move).
-	waitFor(t, func() bool { return len(up.hooks()) == 5 && len(callback.hooks()) == 5 && len(down.hooks()) >= 1 })
+	waitWaking(t, n, func() bool {
+		if len(up.hooks()) != 5 || len(callback.hooks()) != 5 {
+			return false
+		}
+		for _, m := range b.messages(t, epDown) {
+			if m.Status == references.MessageSending { // the failure is recorded
+				return true
+			}
+		}
+		return false
+	})
 	if got := fmt.Sprint(up.sequences(t)); got != "[1 2 3 4 5]" {
 		t.Errorf("healthy endpoint got %s", got)
 	}
@@ -234,7 +268,7 @@ func TestEndpoints_OneDownDoesNotDelayTheOthers(t *testing.T) {
 	down.setAnswer(nil)
 	b.clock.Advance(time.Minute)
 	n.Wake()
-	waitFor(t, func() bool { return len(down.sequences(t)) == 6 })
+	waitWaking(t, n, func() bool { return len(down.sequences(t)) == 6 })
 	if got := fmt.Sprint(down.sequences(t)); got != "[1 1 2 3 4 5]" {
 		t.Errorf("recovered endpoint got %s, want update 1 twice then the rest in order", got)
 	}
@@ -283,7 +317,7 @@ func TestEndpoints_Vision6PolicyDisablesAfterFiveAttempts(t *testing.T) {
 	if fmt.Sprint(types) != "[message.attempt.exhausted endpoint.disabled]" {
 		t.Errorf("operational feed: %v", types)
 	}
-	waitFor(t, func() bool { return len(ops.hooks()) == 2 })
+	waitWaking(t, n, func() bool { return len(ops.hooks()) == 2 })
 	if a, b := ops.hooks()[0].typ, ops.hooks()[1].typ; a != "message.attempt.exhausted" || b != "endpoint.disabled" {
 		t.Errorf("the operations endpoint got %s, %s", a, b)
 	}
@@ -301,7 +335,7 @@ func TestEndpoints_ReceiverControlHeaders(t *testing.T) {
 	ep := b.endpoint(t, rcv.URL, references.EndpointPatch{})
 	b.track(t, "", "MSCU1234566", 2)
 	run(t, n)
-	waitFor(t, func() bool { return len(rcv.hooks()) == 2 })
+	waitWaking(t, n, func() bool { return len(rcv.hooks()) == 2 && b.settled(t, ep) })
 	if got := fmt.Sprint(rcv.sequences(t)); got != "[1 2]" {
 		t.Fatalf("receiver got %s: the aborted message must not be retried", got)
 	}
@@ -320,7 +354,7 @@ func TestEndpoints_ReceiverControlHeaders(t *testing.T) {
 	ref := b.track(t, "", container(7), 0)
 	b.appendUpdates(t, ref.ID, 2, references.UpdateShipment)
 	n.Wake()
-	waitFor(t, func() bool { return !b.getEndpoint(t, ep.ID).Enabled })
+	waitWaking(t, n, func() bool { return !b.getEndpoint(t, ep.ID).Enabled })
 	if got := b.getEndpoint(t, ep.ID).DisabledReason; got != references.DisabledByReceiver {
 		t.Fatalf("disabled for %q, want receiver_disabled", got)
 	}
@@ -336,7 +370,7 @@ func TestEndpoints_ReceiverControlHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Wake()
-	waitFor(t, func() bool { return len(rcv.hooks()) == before+2 })
+	waitWaking(t, n, func() bool { return len(rcv.hooks()) == before+2 })
 	var refSeqs []uint64
 	for _, h := range rcv.hooks()[before:] {
 		u := h.updates(t)[0]
@@ -355,7 +389,7 @@ func TestEndpoints_GoneDisablesTheEndpointNotTheReference(t *testing.T) {
 	ep := b.endpoint(t, rcv.URL, references.EndpointPatch{})
 	ref := b.track(t, "", "MSCU1234566", 1)
 	run(t, n)
-	waitFor(t, func() bool { return !b.getEndpoint(t, ep.ID).Enabled })
+	waitWaking(t, n, func() bool { return !b.getEndpoint(t, ep.ID).Enabled })
 	if got := b.getEndpoint(t, ep.ID).DisabledReason; got != references.DisabledGone {
 		t.Errorf("disabled for %q, want gone", got)
 	}
@@ -376,12 +410,12 @@ func TestEndpoints_BatchIsFixedAtItsFirstAttempt(t *testing.T) {
 	ep := b.endpoint(t, rcv.URL, references.EndpointPatch{Format: ptrTo(references.FormatBatch), BatchSize: ptrTo(3)})
 	ref := b.track(t, "", "MSCU1234566", 4)
 	run(t, n)
-	waitFor(t, func() bool { return len(rcv.hooks()) == 1 })
+	waitWaking(t, n, func() bool { return len(rcv.hooks()) == 1 })
 	// More updates arrive before the retry: the batch is sent again as it was.
 	b.appendUpdates(t, ref.ID, 2, references.UpdateShipment)
 	b.clock.Advance(time.Minute)
 	n.Wake()
-	waitFor(t, func() bool { return len(rcv.hooks()) == 3 })
+	waitWaking(t, n, func() bool { return len(rcv.hooks()) == 3 })
 	hooks := rcv.hooks()
 	var bodies []string
 	for _, h := range hooks {
@@ -422,7 +456,7 @@ func TestEndpoints_RecoverSendsFailedMessagesAgain(t *testing.T) {
 	ep := b.endpoint(t, rcv.URL, references.EndpointPatch{MaxAttempts: ptrTo(1)})
 	b.track(t, "", "MSCU1234566", 3)
 	run(t, n)
-	waitFor(t, func() bool {
+	waitWaking(t, n, func() bool {
 		failed := 0
 		for _, m := range b.messages(t, ep) {
 			if m.Status == references.MessageFailed {
@@ -437,7 +471,7 @@ func TestEndpoints_RecoverSendsFailedMessagesAgain(t *testing.T) {
 		t.Fatalf("recover queued %d, %v; want 3", queued, err)
 	}
 	n.Wake()
-	waitFor(t, func() bool {
+	waitWaking(t, n, func() bool {
 		for _, m := range b.messages(t, ep) {
 			if m.Status != references.MessageSucceeded {
 				return false
@@ -465,7 +499,7 @@ func TestEndpoints_SecretRotation(t *testing.T) {
 	withGrace := graced.LiveSecrets(b.clock.Now())[0]
 	ref := b.track(t, "", "MSCU1234566", 1)
 	run(t, n)
-	waitFor(t, func() bool { return len(rcv.hooks()) == 1 })
+	waitWaking(t, n, func() bool { return len(rcv.hooks()) == 1 })
 	for _, secret := range []string{old, withGrace} {
 		if err := verifyWith([]string{secret}, rcv.hooks()[0].header, rcv.hooks()[0].body, b.clock.Now()); err != nil {
 			t.Errorf("during the grace a delivery must verify with either secret: %v", err)
@@ -478,7 +512,7 @@ func TestEndpoints_SecretRotation(t *testing.T) {
 	newest := now.LiveSecrets(b.clock.Now())[0]
 	b.appendUpdates(t, ref.ID, 1, references.UpdateShipment)
 	n.Wake()
-	waitFor(t, func() bool { return len(rcv.hooks()) == 2 })
+	waitWaking(t, n, func() bool { return len(rcv.hooks()) == 2 })
 	h := rcv.hooks()[1]
 	if err := verifyWith([]string{newest}, h.header, h.body, b.clock.Now()); err != nil {
 		t.Errorf("after an immediate rotation: %v", err)

@@ -523,8 +523,8 @@ func logOnly(tx *bolt.Tx, msgs []references.Message, a references.DeliveryAttemp
 // endpointAfterAttempt writes what an attempt changed on the endpoint: FailingSince
 // (for an attempt of a stream: a resend is outside the endpoint's ordered delivery,
 // whose health FailingSince tells) and a.Disable; then appends endpoint.disabled
-// (when it disabled it) and the message.attempt.exhausted events to the account's
-// feed.
+// the message.attempt.exhausted events and endpoint.disabled (when it disabled it)
+// to the account's feed.
 func (db *DB) endpointAfterAttempt(tx *bolt.Tx, ep *references.Endpoint, a references.DeliveryAttempt, ofStream bool, exhausted []references.AccountEvent) error {
 	changed := false
 	if ofStream {
@@ -538,17 +538,19 @@ func (db *DB) endpointAfterAttempt(tx *bolt.Tx, ep *references.Endpoint, a refer
 			return err
 		}
 	}
+	// The messages given up come first: giving one up is what disables an endpoint
+	// that has failed past its policy.
+	for i := range exhausted {
+		if err := db.appendEvent(tx, &exhausted[i]); err != nil {
+			return err
+		}
+	}
 	if disabled {
 		e := references.DisabledEvent(ep, a.At)
 		if err := db.appendEvent(tx, &e); err != nil {
 			return err
 		}
 		db.log.Warn("endpoint disabled", "endpoint_id", ep.ID, "account_id", ep.AccountID, "reason", ep.DisabledReason)
-	}
-	for i := range exhausted {
-		if err := db.appendEvent(tx, &exhausted[i]); err != nil {
-			return err
-		}
 	}
 	return nil
 }
