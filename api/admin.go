@@ -79,7 +79,8 @@ func ReadStatus(ctx context.Context, r StatusReporter) (StoreStatus, error) {
 type StoreStatus struct {
 	ActiveReferences       int64 `json:"active_references"`
 	UnsubscribedReferences int64 `json:"unsubscribed_references"`
-	// PendingDeliveries is how many references have an update waiting for delivery.
+	// PendingDeliveries is how many delivery streams (a reference's callback, an
+	// endpoint's stream of a reference or of operational events) have something waiting.
 	PendingDeliveries int64 `json:"pending_deliveries"`
 	FileBytes         int64 `json:"file_bytes"`
 	// OldestUndelivered is the oldest update waiting for delivery, nil when none is.

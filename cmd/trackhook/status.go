@@ -69,7 +69,7 @@ func printStatus(e env, path string, st api.StoreStatus, now time.Time) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "store\t%s, %s\n", path, humanBytes(st.FileBytes))
 	fmt.Fprintf(tw, "references\t%d active, %d unsubscribed\n", st.ActiveReferences, st.UnsubscribedReferences)
-	fmt.Fprintf(tw, "deliveries\t%d %s with updates waiting\n", st.PendingDeliveries, plural(st.PendingDeliveries, "reference", "references"))
+	fmt.Fprintf(tw, "deliveries\t%d %s with updates waiting\n", st.PendingDeliveries, plural(st.PendingDeliveries, "stream", "streams"))
 	if u := st.OldestUndelivered; u != nil {
 		age := now.Sub(u.CreatedAt).Round(time.Second)
 		fmt.Fprintf(tw, "oldest waiting\t%s (update %d of %s, %s), created %s, %s ago\n",

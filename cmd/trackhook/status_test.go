@@ -81,7 +81,7 @@ func TestStatus_PrintsCountsAndOldestUndelivered(t *testing.T) {
 		for _, want := range []string{
 			"store           " + path + ", ",
 			"references      2 active, 1 unsubscribed\n",
-			"deliveries      1 reference with updates waiting\n",
+			"deliveries      1 stream with updates waiting\n",
 			"oldest waiting  " + waiting.ID + " (update 1 of " + waiting.ReferenceID + ", shipment.updated), created 2026-03-01T10:00:00Z, 2h13m0s ago\n",
 		} {
 			if !strings.Contains(text, want) {
