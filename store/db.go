@@ -24,6 +24,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/trackhook/trackhook/internal/clock"
+	"github.com/trackhook/trackhook/references"
 )
 
 // SchemaVersion is the layout version this code reads and writes. A file written by a
@@ -87,12 +88,13 @@ type Options struct {
 
 // DB is trackhook's store.
 type DB struct {
-	bolt     *bolt.DB
-	group    *groupCommit
-	sched    *schedule
-	accounts accountCache
-	// endpoints caches decoded endpoints for the fan-out (endpointcache.go).
-	endpoints endpointCache
+	bolt  *bolt.DB
+	group *groupCommit
+	sched *schedule
+	// Decoded accounts and endpoints, read for every delivery and every update's
+	// fan-out (see decodedCache).
+	accounts  *decodedCache[references.Account]
+	endpoints *decodedCache[references.Endpoint]
 	leases    *leases
 	// claiming serialises ClaimDuePolls and ClaimDueDeliveries: each asks for as many
 	// candidates as it wants plus the leases held when it starts, and a concurrent
@@ -126,7 +128,10 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db := &DB{bolt: b, sched: &schedule{}, leases: newLeases(), clock: clock.OrReal(opts.Clock), log: opts.Logger}
+	db := &DB{
+		bolt: b, sched: &schedule{}, leases: newLeases(), clock: clock.OrReal(opts.Clock), log: opts.Logger,
+		accounts: newDecodedCache(decodeAccount), endpoints: newDecodedCache(decodeEndpoint),
+	}
 	db.group = &groupCommit{db: b, failed: db.commitFailed}
 	version, err := db.migrate()
 	if err == nil && version < SchemaVersion {

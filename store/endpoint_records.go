@@ -115,12 +115,20 @@ func getEndpoint(tx *bolt.Tx, accountID, id string) (references.Endpoint, error)
 	if data == nil {
 		return references.Endpoint{}, references.Errorf(references.CodeNotFound, "endpoint %s not found", id)
 	}
-	var r endpointRecord
-	if err := json.Unmarshal(data, &r); err != nil {
+	ep, err := decodeEndpoint(data)
+	if err != nil {
 		return references.Endpoint{}, fmt.Errorf("decode endpoint %s: %w", id, err)
 	}
-	if accountID != anyAccount && r.AccountID != accountID {
+	if accountID != anyAccount && ep.AccountID != accountID {
 		return references.Endpoint{}, references.Errorf(references.CodeNotFound, "endpoint %s not found", id)
+	}
+	return ep, nil
+}
+
+func decodeEndpoint(data []byte) (references.Endpoint, error) {
+	var r endpointRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return references.Endpoint{}, err
 	}
 	return r.endpoint(), nil
 }
@@ -140,16 +148,23 @@ func putEndpoint(tx *bolt.Tx, ep *references.Endpoint, isNew bool) error {
 	return tx.Bucket(bucketEndpoints).Put([]byte(ep.ID), data)
 }
 
-// accountEndpoints returns the account's endpoints in creation order. Accounts have
-// few (MaxEndpointsPerAccount): the fan-out of each update reads them all.
-func accountEndpoints(tx *bolt.Tx, accountID string) ([]references.Endpoint, error) {
+// accountEndpoints returns the account's endpoints in creation order, through the
+// cache: the fan-out of each update and operational event reads them all (an account
+// has at most MaxEndpointsPerAccount, unless configured otherwise).
+func (db *DB) accountEndpoints(tx *bolt.Tx, accountID string) ([]references.Endpoint, error) {
 	var out []references.Endpoint
 	prefix := str(accountID)
+	records := tx.Bucket(bucketEndpoints)
 	c := tx.Bucket(bucketEndpointsByAcct).Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		ep, err := getEndpoint(tx, accountID, string(k[len(prefix)+8:]))
+		id := k[len(prefix)+8:]
+		data := records.Get(id)
+		if data == nil {
+			return nil, fmt.Errorf("endpoint %s is indexed for account %s and missing", id, accountID)
+		}
+		ep, err := db.endpoints.get(string(id), data)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("decode endpoint %s: %w", id, err)
 		}
 		out = append(out, ep)
 	}

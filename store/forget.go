@@ -91,7 +91,7 @@ func (p *pruning) forget(ref *references.Reference) (done bool, err error) {
 	}
 	// Its messages to the account's endpoints leave their streams; the messages stay
 	// in the endpoints' logs until they age out (see messages).
-	eps, err := accountEndpoints(tx, ref.AccountID)
+	eps, err := p.db.accountEndpoints(p.tx, ref.AccountID)
 	if err != nil {
 		return false, err
 	}

@@ -38,7 +38,7 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 	now := db.clock.Now()
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		got = references.PruneCounts{}
-		p := &pruning{tx: tx, left: int64(req.Max), got: &got}
+		p := &pruning{db: db, tx: tx, left: int64(req.Max), got: &got}
 		steps := []struct {
 			cutoff time.Time
 			run    func(time.Time) error
@@ -87,6 +87,7 @@ func addPruned(tx *bolt.Tx, c references.PruneCounts, at time.Time) error {
 
 // pruning is one Prune's transaction, with what it may still delete and what it did.
 type pruning struct {
+	db   *DB
 	tx   *bolt.Tx
 	left int64
 	got  *references.PruneCounts

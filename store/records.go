@@ -35,6 +35,14 @@ func newAccountRecord(a *references.Account) *accountRecord {
 	return r
 }
 
+func decodeAccount(data []byte) (references.Account, error) {
+	var r accountRecord
+	if err := unmarshal(data, &r); err != nil {
+		return references.Account{}, err
+	}
+	return r.account(), nil
+}
+
 func (r *accountRecord) account() references.Account {
 	a := references.Account{ID: r.ID, CreatedAt: r.CreatedAt}
 	if r.WebhookSecrets != nil {
