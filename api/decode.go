@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,6 +49,11 @@ func parseJSON(body []byte, v any, allowEmpty bool) error {
 			return nil
 		}
 		return badRequest("", "the request body is empty; send a JSON object")
+	}
+	// JSON text is UTF-8 (RFC 8259); the decoder would quietly turn invalid bytes
+	// into U+FFFD and store something the client never sent.
+	if !utf8.Valid(body) {
+		return badRequest("", "the request body is not valid UTF-8")
 	}
 	if trimmed[0] != '{' {
 		// Also refuses a bare null, which would decode into nothing without complaint.

@@ -41,6 +41,7 @@ func TestParseJSON(t *testing.T) {
 		{"string", `"x"`, false, codeBadRequest, "", "must be a JSON object"},
 		{"number", `12`, false, codeBadRequest, "", "must be a JSON object"},
 		{"null", `null`, true, codeBadRequest, "", "must be a JSON object"},
+		{"invalid UTF-8", "{\"name\":\"\xff\xfe\"}", false, codeBadRequest, "", "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -284,10 +284,20 @@ func TestEndpoints_Vision6PolicyDisablesAfterFiveAttempts(t *testing.T) {
 
 	b.track(t, "", "MSCU1234566", 2)
 	run(t, n)
+	// The clock moves on only once the attempt it made due is recorded: jumping past
+	// the lease of an attempt in flight would have it sent again beside its retry.
+	attempts := func() int {
+		n := 0
+		for _, m := range b.messages(t, epDead) {
+			n += len(m.Attempts)
+		}
+		return n
+	}
+	waitWaking(t, n, func() bool { return attempts() == 1 })
 	for i := 0; i < 100 && b.getEndpoint(t, epDead.ID).Enabled; i++ {
+		before := attempts()
 		b.clock.Advance(time.Hour)
-		n.Wake()
-		time.Sleep(5 * time.Millisecond)
+		waitWaking(t, n, func() bool { return attempts() > before })
 	}
 	got := b.getEndpoint(t, epDead.ID)
 	if got.Enabled || got.DisabledReason != references.DisabledFailing || got.DisabledAt == nil {

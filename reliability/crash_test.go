@@ -3,6 +3,7 @@ package reliability_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -185,6 +186,8 @@ type creator struct {
 	next     int       // the first planned reference not yet created
 	replayed int       // creates answered from the Idempotency-Key record
 	before   func(int) // when set, called as the create of a planned reference starts
+	// metadata, when set, gives more metadata for the i-th planned reference.
+	metadata func(i int) map[string]string
 }
 
 // createUpTo creates planned references up to n (excluded) and returns early, without
@@ -192,12 +195,16 @@ type creator struct {
 func (c *creator) createUpTo(n int) {
 	for ; c.next < n; c.next++ {
 		i := c.next
+		meta := map[string]string{"order": fmt.Sprint(i)}
+		if c.metadata != nil {
+			maps.Copy(meta, c.metadata(i))
+		}
 		body := map[string]any{
 			"container_id":  containerID("RLBU", 100000+i*7),
 			"carrier_code":  "MSCU",
 			"callback_url":  fmt.Sprintf("%s/hooks/%d", c.rcv.URL, i),
 			"poll_interval": "1s",
-			"metadata":      map[string]string{"order": fmt.Sprint(i)},
+			"metadata":      meta,
 		}
 		if c.before != nil {
 			c.before(i)

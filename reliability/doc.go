@@ -5,6 +5,10 @@
 //
 //	crash_test.go            SIGKILL the real `trackhook serve` at random moments, restart it
 //	                         on the same store, check every update reached the receiver
+//	crash_endpoints_test.go  the same with a callback and three account endpoints (standard,
+//	                         flaky batch, svix with a filter): per destination, every
+//	                         selected update arrived in order, signed with its own secret,
+//	                         batches stable across retries, every message succeeded
 //	shutdown_test.go         SIGTERM under load: exit 0 in time, nothing lost after restart
 //	receiver_chaos_test.go   receivers that time out, reset, answer 5xx/429, drip, send huge
 //	                         bodies or flap, against the real notifier; no leaks
@@ -13,6 +17,9 @@
 //	                         real API; 1,000 concurrent creates; per-key rate limits
 //	security_test.go         account isolation on every route, key revocation, secrets kept
 //	                         out of logs and error bodies, SSRF through DNS
+//	hostile_endpoints_test.go, security_endpoints_test.go
+//	                         the same for account endpoints: hostile bodies and queries,
+//	                         isolation of endpoints, messages and secrets, SSRF of their URLs
 //	connections_test.go      2,000 keep-alive connections against --max-connections 100:
 //	                         the process's file descriptors stay bounded, it recovers
 //	cli_test.go              the real command line: help and error exit codes, nothing
@@ -28,6 +35,7 @@
 // Every randomised test logs its seed; pass it back with -seed to replay the same kill
 // moments and delays. The figures (kills survived, updates checked, hostile inputs
 // tried, latencies under chaos) are written with t.Logf, so run with -v to see them.
-// The -soak flag makes the crash test kill the service 30 times over 150 references,
-// the shutdown test run longer under load, and the receiver chaos last 30 seconds.
+// The -soak flag makes the crash test kill the service 30 times over 150 references
+// (the endpoint crash test 25 times over 80), the shutdown test run longer under load,
+// and the receiver chaos last 30 seconds.
 package reliability

@@ -110,7 +110,7 @@ func TestHostileAPI_InputIsRefusedCleanly(t *testing.T) {
 			{"unknown field", jsonBody(`{"container_id":"TGHU1234567","carrier_code":"MSCU","admin":true}`), bad},
 			{"account_id smuggled in", jsonBody(`{"container_id":"TGHU1234567","carrier_code":"MSCU","account_id":"acct_b"}`), bad},
 			{"id smuggled in", jsonBody(`{"container_id":"TGHU1234567","carrier_code":"MSCU","id":"ref_mine"}`), bad},
-			{"invalid UTF-8", jsonBody("{\"container_id\":\"\xff\xfe\",\"carrier_code\":\"MSCU\"}"), invalid},
+			{"invalid UTF-8", jsonBody("{\"container_id\":\"\xff\xfe\",\"carrier_code\":\"MSCU\"}"), bad},
 			{"raw NUL", jsonBody("{\"container_id\":\"MSCU\x001234566\"}"), bad},
 			{"byte order mark", jsonBody("\ufeff{\"container_id\":\"TGHU1234567\",\"carrier_code\":\"MSCU\"}"), bad},
 			{"container_id a number", jsonBody(`{"container_id":1234566,"carrier_code":"MSCU"}`), bad},

@@ -27,8 +27,9 @@ type streamState struct {
 	DueAt          time.Time  `json:"due_at"`
 	Attempts       int        `json:"attempts,omitempty"`
 	FirstAttemptAt *time.Time `json:"first_attempt_at,omitempty"`
-	// BatchID and BatchEnd are set once a batch's first attempt failed: the batch is
-	// the stream's unfinished messages up to sequence BatchEnd, retried as is.
+	// BatchID and BatchEnd are set when a batch is first handed out, before its first
+	// attempt: the batch is the stream's unfinished messages up to sequence BatchEnd,
+	// retried as is.
 	BatchID  string `json:"batch_id,omitempty"`
 	BatchEnd uint64 `json:"batch_end,omitempty"`
 }
@@ -212,7 +213,7 @@ const (
 // callback. Changes it may need first are made when write is set, and otherwise
 // reported with needsWrite: taking a disabled endpoint's stream out of the outbox,
 // failing messages whose update or event is gone (expired), taking a drained stream
-// out of the outbox.
+// out of the outbox, fixing a new batch.
 func (db *DB) nextEndpointJob(tx *bolt.Tx, endpointID, stream string, now time.Time, job *references.DeliveryJob, write bool) (nothing, needsWrite bool, err error) {
 	*job = references.DeliveryJob{Destination: endpointID}
 	ep, err := getEndpoint(tx, anyAccount, endpointID)
@@ -283,8 +284,19 @@ func (db *DB) nextEndpointJob(tx *bolt.Tx, endpointID, stream string, now time.T
 	}
 	if job.Batch != nil {
 		job.BatchID = st.BatchID
-		if job.BatchID == "" { // its first attempt fixes it (see recordEndpointAttempt)
+		if job.BatchID == "" {
+			// The batch is fixed before its first attempt is sent: an attempt whose
+			// record a crash lost is then retried as the receiver may have got it,
+			// under the same webhook-id, not recomposed with messages queued since.
+			if !write {
+				return false, true, nil
+			}
 			job.BatchID = references.BatchID(endpointID, stream, batch[0].Sequence, batch[len(batch)-1].Sequence)
+			fixed := *st
+			fixed.BatchID, fixed.BatchEnd = job.BatchID, batch[len(batch)-1].Sequence
+			if err := setStreamState(tx, endpointID, true, stream, st, &fixed); err != nil {
+				return false, false, err
+			}
 		}
 	}
 	job.Attempt = st.Attempts + 1
@@ -310,7 +322,7 @@ func (db *DB) streamBatch(tx *bolt.Tx, ep *references.Endpoint, stream string, s
 			size = references.DefaultBatchSize
 		}
 	}
-	// A batch fixed by its first attempt is sent as it was, whatever the endpoint's
+	// A batch fixed when first handed out is sent as it was, whatever the endpoint's
 	// batch size is now; an endpoint no longer of FormatBatch sends one at a time.
 	fixed := batched && st.BatchID != ""
 	job.Update, job.Batch, job.Event = references.Update{}, nil, nil

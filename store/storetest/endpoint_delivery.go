@@ -297,6 +297,36 @@ func endpointDelivery(t *testing.T, open Opener) {
 				t.Errorf("next batch %v id %q attempt %d; want 3-4, a new id, attempt 1", got, next.BatchID, next.Attempt)
 			}
 		})
+		t.Run("FixedWhenHandedOutSoAnAttemptACrashLostIsResentAsIs", func(t *testing.T) {
+			// The receiver may have got the batch whose attempt a crash kept from
+			// being recorded: it must come again under the same webhook-id with the
+			// same updates, not grown by the updates queued since.
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			ep := f.addEndpoint(acctA, func(ep *references.Endpoint) { ep.Format, ep.BatchSize = references.FormatBatch, 3 })
+			f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment)
+			key := references.DeliveryLeaseKey(ep.ID, ref.ID)
+			firstID := references.BatchID(ep.ID, ref.ID, 1, 2)
+			if c := f.claimDelivery("owner-1", key); c.Job.BatchID != firstID {
+				t.Fatalf("first batch %v id %q; want updates 1-2 as %q", seqs(c.Job.Batch), c.Job.BatchID, firstID)
+			}
+			f.crash() // during the attempt
+			f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment)
+			c := f.claimDelivery("owner-2", key)
+			if got := seqs(c.Job.Batch); !slices.Equal(got, []uint64{1, 2}) || c.Job.BatchID != firstID || c.Job.Attempt != 1 {
+				t.Fatalf("batch after the crash %v id %q attempt %d; want updates 1-2 again as %q, attempt 1", got, c.Job.BatchID, c.Job.Attempt, firstID)
+			}
+			f.record(c.Lease, c.Job, f.epAttempt(c.Job, references.OutcomeDelivered))
+			for _, m := range f.messagesOf(acctA, ep.ID)[:2] {
+				if m.Status != references.MessageSucceeded || m.BatchID != firstID {
+					t.Errorf("message %d of the batch: %s, batch %q; want succeeded in %q", m.Sequence, m.Status, m.BatchID, firstID)
+				}
+			}
+			next := f.next(c.Lease)
+			if got := seqs(next.Batch); !slices.Equal(got, []uint64{3, 4}) || next.BatchID != references.BatchID(ep.ID, ref.ID, 3, 4) || next.Attempt != 1 {
+				t.Errorf("next batch %v id %q attempt %d; want 3-4, a new id, attempt 1", got, next.BatchID, next.Attempt)
+			}
+		})
 	})
 
 	t.Run("Resend", func(t *testing.T) {
