@@ -16,11 +16,11 @@ import (
 
 func TestAuth_RefusesBadKeysOnEveryRoute(t *testing.T) {
 	b := setup(t)
-	revokedKey, stored := references.NewAPIKey(accountA, false, b.clock.Now())
+	revokedKey, stored := references.NewAPIKey(accountA, []references.Scope{references.ScopeWrite}, b.clock.Now())
 	if err := b.db.CreateAPIKey(context.Background(), stored); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.db.RevokeAPIKey(context.Background(), stored.ID, b.clock.Now()); err != nil {
+	if _, err := b.db.RevokeAPIKey(context.Background(), references.KeyRevocation{Key: stored.ID, At: b.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -9,7 +9,8 @@ import (
 )
 
 // listKeyRows runs "trackhook keys list" with args and returns its rows, header left
-// out, each split into ID, PREFIX, ACCOUNT, ADMIN, CREATED, REVOKED.
+// out, each split into ID, PREFIX, ACCOUNT, SCOPES, OPERATOR, CREATED, EXPIRES,
+// LAST USED, REVOKED, NAME (names with spaces are split too).
 func listKeyRows(t *testing.T, args ...string) [][]string {
 	t.Helper()
 	e, out, _ := newTestEnv(nil)
@@ -57,7 +58,7 @@ func TestKeys_RevokeTakesFlagsAfterTheKeyID(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "revoked "+id) {
 		t.Errorf("output: %s", out)
 	}
-	if row := listKeyRows(t, "--db", db)[0]; row[5] == "-" {
+	if row := listKeyRows(t, "--db", db)[0]; row[8] == "-" {
 		t.Errorf("key not revoked: %q", row)
 	}
 }
@@ -75,7 +76,7 @@ func TestRun_GenericEnvironmentChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := listKeyRows(t, "--db", db)
-	if len(rows) != 1 || rows[0][2] != "default" || rows[0][3] != "false" {
+	if len(rows) != 1 || rows[0][2] != "default" || rows[0][3] != "write" || rows[0][4] != "no" {
 		t.Fatalf("keys create with TRACKHOOK_ADMIN=true TRACKHOOK_ACCOUNT=intruder made %q, want a plain key of account default", rows)
 	}
 
