@@ -120,7 +120,8 @@ type server struct {
 // New returns the API as an *echo.Echo ready to serve. Routes added to it later get
 // request ids, logs and JSON errors but no authentication: every route New registers
 // other than /healthz, /readyz, /openapi.yaml (and /metrics with PublicMetrics)
-// requires an API key.
+// requires an API key with the scope the route needs (see requireMethodScope), and
+// the operator routes an operator key.
 func New(svc *references.Service, opts Options) *echo.Echo {
 	opts = opts.withDefaults()
 	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}

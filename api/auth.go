@@ -115,7 +115,7 @@ func requireScope(need references.Scope) echo.MiddlewareFunc {
 func checkScope(c echo.Context, need references.Scope, next echo.HandlerFunc) error {
 	key := apiKey(c)
 	if !key.Grants(need) {
-		return references.Errorf(codeForbidden, "this route needs an API key with the %s scope; this key has %s",
+		return references.Errorf(codeForbidden, "this route needs an API key with the %s scope; this key's scopes are %s",
 			need, strings.Join(references.ScopeNames(key.Scopes), ", "))
 	}
 	return next(c)

@@ -604,7 +604,7 @@ func TestAPIKeys_RevokeAndRotateSecrets(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	if err := db.CreateAPIKey(ctx, references.APIKey{ID: "key_x", AccountID: "nobody", Hash: "h"}); !errors.Is(err, references.ErrNotFound) {
+	if err := db.CreateAPIKey(ctx, references.APIKey{ID: "key_x", AccountID: "nobody", Hash: "h", Scopes: []references.Scope{references.ScopeRead}}); !errors.Is(err, references.ErrNotFound) {
 		t.Fatalf("key for a missing account: %v", err)
 	}
 	_, k := references.NewAPIKey("a", []references.Scope{references.ScopeWrite}, now)
