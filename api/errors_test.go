@@ -125,7 +125,7 @@ func TestErrorResponses_Golden(t *testing.T) {
 	b := setup(t)
 	ref := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU"})
 	readKey, _ := b.newKey(t, accountA, false, references.ScopeRead)
-	adminID := must2(b.db.LookupAPIKey(context.Background(), references.HashAPIKey(b.adminKey))).ID
+	adminID := b.keyID(t, b.adminKey)
 	revokedKey, revoked := b.newKey(t, accountA, false, references.ScopeRead)
 	if _, err := b.db.RevokeAPIKey(context.Background(), references.KeyRevocation{Key: revoked.ID, At: b.clock.Now()}); err != nil {
 		t.Fatal(err)

@@ -126,6 +126,10 @@ type AuditEntry struct {
 	TargetID string                 `json:"target_id"`
 }
 
+func newAuditEntry(e references.AuditEntry) AuditEntry {
+	return AuditEntry{Sequence: e.Sequence, At: e.At, Actor: e.Actor, Action: e.Action, TargetID: e.TargetID}
+}
+
 // AuditPage is the answer of GET /account/audit, oldest first.
 type AuditPage struct {
 	Entries []AuditEntry `json:"entries"`
@@ -152,7 +156,7 @@ func (s *server) listAudit(c echo.Context) error {
 	}
 	out := AuditPage{Entries: make([]AuditEntry, len(page.Entries)), NextAfter: page.NextAfter}
 	for i, e := range page.Entries {
-		out.Entries[i] = AuditEntry{Sequence: e.Sequence, At: e.At, Actor: e.Actor, Action: e.Action, TargetID: e.TargetID}
+		out.Entries[i] = newAuditEntry(e)
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -25,6 +25,23 @@ func (b *testBundle) newKey(t testing.TB, accountID string, operator bool, scope
 	return key, stored
 }
 
+// keyText stores a key as newKey does and returns only its text.
+func (b *testBundle) keyText(t testing.TB, accountID string, operator bool, scopes ...references.Scope) string {
+	t.Helper()
+	key, _ := b.newKey(t, accountID, operator, scopes...)
+	return key
+}
+
+// keyID returns the id of the key with the given text.
+func (b *testBundle) keyID(t testing.TB, key string) string {
+	t.Helper()
+	k, err := b.db.LookupAPIKey(context.Background(), references.HashAPIKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.ID
+}
+
 // createKey posts a key with the admin key adminKey and fails the test unless it is 201.
 func (b *testBundle) createKey(t testing.TB, adminKey string, body map[string]any) CreatedAPIKey {
 	t.Helper()
@@ -72,10 +89,10 @@ func TestScopes_EveryRouteNeedsItsScope(t *testing.T) {
 		key   string
 		level level
 	}{
-		{"read", must(b.newKey(t, accountA, false, references.ScopeRead)), read},
-		{"write", must(b.newKey(t, accountA, false, references.ScopeWrite)), write},
-		{"read and write", must(b.newKey(t, accountA, false, references.ScopeRead, references.ScopeWrite)), write},
-		{"admin", must(b.newKey(t, accountA, false, references.ScopeAdmin)), admin},
+		{"read", b.keyText(t, accountA, false, references.ScopeRead), read},
+		{"write", b.keyText(t, accountA, false, references.ScopeWrite), write},
+		{"read and write", b.keyText(t, accountA, false, references.ScopeRead, references.ScopeWrite), write},
+		{"admin", b.keyText(t, accountA, false, references.ScopeAdmin), admin},
 		{"operator", b.adminKey, operator},
 	}
 	// What a route needs beyond its method's scope (GET and HEAD read, others write).
@@ -120,8 +137,6 @@ func TestScopes_EveryRouteNeedsItsScope(t *testing.T) {
 		t.Fatalf("only %d routes tested", tested)
 	}
 }
-
-func must(key string, _ references.APIKey) string { return key }
 
 func TestScopes_ReadKeyReadsButCannotChange(t *testing.T) {
 	b := setup(t)
@@ -198,7 +213,7 @@ func TestKeys_CreateShowsTheKeyOnceAndListShowsNoSecret(t *testing.T) {
 		!created.ExpiresAt.Equal(wantExpiry) || created.LastUsedAt != nil || created.RevokedAt != nil {
 		t.Errorf("created key %+v", created)
 	}
-	adminID := must2(b.db.LookupAPIKey(context.Background(), references.HashAPIKey(b.adminKey))).ID
+	adminID := b.keyID(t, b.adminKey)
 	if created.CreatedBy != adminID {
 		t.Errorf("created_by %q, want the admin key %s", created.CreatedBy, adminID)
 	}
@@ -222,16 +237,9 @@ func TestKeys_CreateShowsTheKeyOnceAndListShowsNoSecret(t *testing.T) {
 	for i, k := range keys {
 		ids[i] = k.ID
 	}
-	if !slices.Contains(ids, created.ID) || !slices.Contains(ids, adminID) || slices.Contains(ids, must2(b.db.LookupAPIKey(context.Background(), references.HashAPIKey(b.keyB))).ID) {
+	if !slices.Contains(ids, created.ID) || !slices.Contains(ids, adminID) || slices.Contains(ids, b.keyID(t, b.keyB)) {
 		t.Errorf("keys of account A: %q", ids)
 	}
-}
-
-func must2[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 func TestKeys_RevokeTakesEffectAtOnce(t *testing.T) {
@@ -302,7 +310,7 @@ func TestKeys_TheLastAdminKeyIsKept(t *testing.T) {
 	resp, raw = b.do(t, http.MethodGet, "/account/keys", second.Key, nil)
 	wantError(t, resp, raw, http.StatusUnauthorized, references.CodeUnauthorized, "")
 
-	adminID := must2(b.db.LookupAPIKey(context.Background(), references.HashAPIKey(b.adminKey))).ID
+	adminID := b.keyID(t, b.adminKey)
 	resp, raw = b.do(t, http.MethodDelete, "/account/keys/"+adminID, b.adminKey, nil)
 	e := wantError(t, resp, raw, http.StatusConflict, references.CodeConflict, "")
 	if !strings.Contains(e.Message, "create another admin key first") {
@@ -384,7 +392,7 @@ func TestKeys_RefusesBadRequestsAndStoresNothing(t *testing.T) {
 
 func TestAudit_RecordsKeyAndSecretOperations(t *testing.T) {
 	b := setup(t)
-	adminID := must2(b.db.LookupAPIKey(context.Background(), references.HashAPIKey(b.adminKey))).ID
+	adminID := b.keyID(t, b.adminKey)
 	cliKey, cliStored := b.newKey(t, accountA, false, references.ScopeRead) // as trackhook keys does
 
 	created := b.createKey(t, b.adminKey, map[string]any{"scopes": []string{"write"}})

@@ -210,9 +210,9 @@ type AccountStore interface {
 	// revoked ones included, in creation order.
 	ListAPIKeys(ctx context.Context, accountID string) ([]APIKey, error)
 	// RevokeAPIKey revokes one key (see KeyRevocation) at r.At and appends
-	// AuditKeyRevoked to its account's audit log, in one transaction, after CheckRevoke allowed it
-	// against the account's keys as they are in that transaction. A key revoked
-	// already is returned as it is, and nothing is appended.
+	// AuditKeyRevoked to its account's audit log, in one transaction, once CheckRevoke
+	// allowed it against the account's keys as that transaction reads them. A key
+	// revoked already is returned as it is, and nothing is appended.
 	RevokeAPIKey(ctx context.Context, r KeyRevocation) (APIKey, error)
 	// RecordAPIKeyUse sets the last-used time of each key named, unless it holds a
 	// later one, in one transaction; keys that no longer exist are passed over.
