@@ -66,7 +66,7 @@ type Options struct {
 	Backup Backuper
 	// Status serves GET /admin/status; the route does not exist when it is nil.
 	Status StatusReporter
-	// Metrics serves GET /metrics with an admin API key, or without a key when
+	// Metrics serves GET /metrics with an operator API key, or without a key when
 	// PublicMetrics is set; the route does not exist when it is nil.
 	Metrics       http.Handler
 	PublicMetrics bool
@@ -120,7 +120,8 @@ type server struct {
 // New returns the API as an *echo.Echo ready to serve. Routes added to it later get
 // request ids, logs and JSON errors but no authentication: every route New registers
 // other than /healthz, /readyz, /openapi.yaml (and /metrics with PublicMetrics)
-// requires an API key.
+// requires an API key with the scope the route needs (see requireMethodScope), and
+// the operator routes an operator key.
 func New(svc *references.Service, opts Options) *echo.Echo {
 	opts = opts.withDefaults()
 	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}
@@ -146,7 +147,8 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 
 	// Authentication is attached per route rather than with e.Use, so that unknown
 	// paths are a plain 404 and routes the caller adds stay public.
-	authed := []echo.MiddlewareFunc{s.authenticate, s.rateLimit}
+	// Every key needs the scope of the method (see requireMethodScope).
+	authed := []echo.MiddlewareFunc{s.authenticate, s.rateLimit, requireMethodScope}
 	e.POST("/references", s.createReference, authed...)
 	e.GET("/references", s.listReferences, authed...)
 	e.GET("/references/:id", s.getReference, authed...)
@@ -155,7 +157,7 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.GET("/references/:id/updates", s.listUpdates, authed...)
 	e.GET("/references/:id/deliveries", s.listDeliveries, authed...)
 	e.POST("/references/:id/updates/:update_id/redeliver", s.redeliver, authed...)
-	e.GET("/account/webhook-secret", s.getWebhookSecret, authed...)
+	e.GET("/account/webhook-secret", s.getWebhookSecret, append(authed, requireScope(references.ScopeWrite))...)
 	e.POST("/account/webhook-secret/rotate", s.rotateWebhookSecret, authed...)
 	e.GET("/account/events", s.listAccountEvents, authed...)
 	e.POST("/endpoints", s.createEndpoint, authed...)
@@ -163,7 +165,7 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.GET("/endpoints/:id", s.getEndpoint, authed...)
 	e.PATCH("/endpoints/:id", s.patchEndpoint, authed...)
 	e.DELETE("/endpoints/:id", s.deleteEndpoint, authed...)
-	e.GET("/endpoints/:id/secret", s.getEndpointSecret, authed...)
+	e.GET("/endpoints/:id/secret", s.getEndpointSecret, append(authed, requireScope(references.ScopeWrite))...)
 	e.POST("/endpoints/:id/secret/rotate", s.rotateEndpointSecret, authed...)
 	e.GET("/endpoints/:id/messages", s.listMessages, authed...)
 	e.GET("/endpoints/:id/messages/:message_id", s.getMessage, authed...)
@@ -172,17 +174,22 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.POST("/endpoints/:id/test", s.testEndpoint, authed...)
 	e.GET("/endpoints/:id/stats", s.endpointStats, authed...)
 	e.GET("/event-types", s.eventTypes, authed...)
+	admin := append(authed, requireScope(references.ScopeAdmin))
+	e.POST("/account/keys", s.createKey, admin...)
+	e.GET("/account/keys", s.listKeys, admin...)
+	e.DELETE("/account/keys/:id", s.revokeKey, admin...)
+	e.GET("/account/audit", s.listAudit, admin...)
 	if opts.Backup != nil {
-		e.GET("/admin/backup", s.backup, append(authed, requireAdmin)...)
+		e.GET("/admin/backup", s.backup, append(authed, requireOperator)...)
 	}
 	if opts.Status != nil {
-		e.GET("/admin/status", s.status, append(authed, requireAdmin)...)
+		e.GET("/admin/status", s.status, append(authed, requireOperator)...)
 	}
 	if opts.Metrics != nil {
 		// Metrics name receivers' hosts and the store's size: an operator's view.
 		var guard []echo.MiddlewareFunc
 		if !opts.PublicMetrics {
-			guard = append(authed, requireAdmin)
+			guard = append(authed, requireOperator)
 		}
 		e.GET("/metrics", echo.WrapHandler(opts.Metrics), guard...)
 	}

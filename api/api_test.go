@@ -106,8 +106,14 @@ func setup(t testing.TB, configure ...func(*setupConfig)) *testBundle {
 			t.Fatalf("ensure account: %v", err)
 		}
 	}
+	// adminKey is an operator key, with the admin scope, as serve makes them.
 	newKey := func(acct string, admin bool) (string, references.APIKey) {
-		key, stored := references.NewAPIKey(acct, admin, now)
+		scopes := []references.Scope{references.ScopeWrite}
+		if admin {
+			scopes = []references.Scope{references.ScopeAdmin}
+		}
+		key, stored := references.NewAPIKey(acct, scopes, now)
+		stored.Operator = admin
 		if err := db.CreateAPIKey(ctx, stored); err != nil {
 			t.Fatalf("create key: %v", err)
 		}

@@ -29,6 +29,8 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			var key references.APIKey
 			if key, err = s.svc.Authenticate(c.Request().Context(), token); err == nil {
 				c.Set(ctxAPIKey, key)
+				// What the request changes is written in the audit log as this key's.
+				c.SetRequest(c.Request().WithContext(references.WithActor(c.Request().Context(), key.ID)))
 				return next(c)
 			}
 		}
@@ -90,11 +92,42 @@ func apiKey(c echo.Context) references.APIKey {
 	return key
 }
 
-// requireAdmin lets only admin keys through.
-func requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+// requireMethodScope lets a key through when it has the scope the request's method
+// needs: GET and HEAD read, every other method writes. Routes that need more add
+// requireScope or requireOperator after it.
+func requireMethodScope(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if !apiKey(c).Admin {
-			return references.Errorf(codeForbidden, "this route needs an admin API key")
+		need := references.ScopeWrite
+		if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
+			need = references.ScopeRead
+		}
+		return checkScope(c, need, next)
+	}
+}
+
+// requireScope lets only keys with scope need (or a higher one) through.
+func requireScope(need references.Scope) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { return checkScope(c, need, next) }
+	}
+}
+
+func checkScope(c echo.Context, need references.Scope, next echo.HandlerFunc) error {
+	key := apiKey(c)
+	if !key.Grants(need) {
+		return references.Errorf(codeForbidden, "this route needs an API key with the %s scope; this key's scopes are %s",
+			need, strings.Join(references.ScopeNames(key.Scopes), ", "))
+	}
+	return next(c)
+}
+
+// requireOperator lets only operator keys through: the operator routes show every
+// account's data, which no account's own admin key may see.
+func requireOperator(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !apiKey(c).Operator {
+			return references.Errorf(codeForbidden, "this route shows every account's data and needs an operator key "+
+				"(made on the server with trackhook keys create --operator)")
 		}
 		return next(c)
 	}

@@ -16,13 +16,20 @@ import (
 
 func TestAuth_RefusesBadKeysOnEveryRoute(t *testing.T) {
 	b := setup(t)
-	revokedKey, stored := references.NewAPIKey(accountA, false, b.clock.Now())
+	revokedKey, stored := references.NewAPIKey(accountA, []references.Scope{references.ScopeWrite}, b.clock.Now())
 	if err := b.db.CreateAPIKey(context.Background(), stored); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.db.RevokeAPIKey(context.Background(), stored.ID, b.clock.Now()); err != nil {
+	if _, err := b.db.RevokeAPIKey(context.Background(), references.KeyRevocation{Key: stored.ID, At: b.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
+	expiredKey, expired := references.NewAPIKey(accountA, []references.Scope{references.ScopeAdmin}, b.clock.Now())
+	expiresAt := b.clock.Now().Add(time.Minute)
+	expired.ExpiresAt, expired.Operator = &expiresAt, true
+	if err := b.db.CreateAPIKey(context.Background(), expired); err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(time.Minute)
 
 	routes := []struct{ method, path string }{
 		{http.MethodPost, "/references"},
@@ -36,6 +43,10 @@ func TestAuth_RefusesBadKeysOnEveryRoute(t *testing.T) {
 		{http.MethodGet, "/account/webhook-secret"},
 		{http.MethodPost, "/account/webhook-secret/rotate"},
 		{http.MethodGet, "/admin/backup"},
+		{http.MethodPost, "/account/keys"},
+		{http.MethodGet, "/account/keys"},
+		{http.MethodDelete, "/account/keys/key_X"},
+		{http.MethodGet, "/account/audit"},
 	}
 	auths := []struct{ name, header string }{
 		{"missing", ""},
@@ -44,6 +55,7 @@ func TestAuth_RefusesBadKeysOnEveryRoute(t *testing.T) {
 		{"malformed no space", "Bearer" + b.keyA},
 		{"unknown key", "Bearer thk_nosuchkey"},
 		{"revoked key", "Bearer " + revokedKey},
+		{"expired key", "Bearer " + expiredKey},
 	}
 	for _, r := range routes {
 		for _, a := range auths {

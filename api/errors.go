@@ -18,7 +18,7 @@ import (
 // references.
 const (
 	codeBadRequest           = "bad_request"  // the request could not be read (malformed JSON, unknown field)
-	codeForbidden            = "forbidden"    // a valid key without the right (admin routes)
+	codeForbidden            = "forbidden"    // a valid key without the right (a scope, an operator route)
 	codeTooLarge             = "too_large"    // the body is over the limit
 	codeRateLimited          = "rate_limited" // too many requests for this key
 	codeMethodNotAllowed     = "method_not_allowed"

@@ -124,6 +124,17 @@ func TestHandleError_UnknownAndWrappedErrors(t *testing.T) {
 func TestErrorResponses_Golden(t *testing.T) {
 	b := setup(t)
 	ref := b.create(t, b.keyA, map[string]any{"container_id": "CSQU3054383", "carrier_code": "MAEU"})
+	readKey, _ := b.newKey(t, accountA, false, references.ScopeRead)
+	adminID := b.keyID(t, b.adminKey)
+	revokedKey, revoked := b.newKey(t, accountA, false, references.ScopeRead)
+	if _, err := b.db.RevokeAPIKey(context.Background(), references.KeyRevocation{Key: revoked.ID, At: b.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	expiredKey, expired := references.NewAPIKey(accountA, []references.Scope{references.ScopeRead}, b.clock.Now())
+	expired.ExpiresAt = &expired.CreatedAt // expired at once
+	if err := b.db.CreateAPIKey(context.Background(), expired); err != nil {
+		t.Fatal(err)
+	}
 	requests := []struct {
 		method, path, key, body string
 	}{
@@ -144,6 +155,13 @@ func TestErrorResponses_Golden(t *testing.T) {
 		{http.MethodPost, "/references", b.keyA, `{"booking_number":"BK123456",}`},
 		{http.MethodPatch, "/references/" + ref.ID, b.keyA, `{}`},
 		{http.MethodGet, "/references/" + ref.ID + "/updates?after=first", b.keyA, ""},
+		{http.MethodGet, "/references", revokedKey, ""},
+		{http.MethodGet, "/references", expiredKey, ""},
+		{http.MethodPost, "/references", readKey, `{"booking_number":"BK123456","carrier_code":"MAEU"}`},
+		{http.MethodGet, "/account/keys", b.keyA, ""},
+		{http.MethodPost, "/account/keys", b.adminKey, `{"scopes":["root"]}`},
+		{http.MethodPost, "/account/keys", b.adminKey, `{"scopes":["read"],"expires_in":"1y"}`},
+		{http.MethodDelete, "/account/keys/" + adminID, b.adminKey, ""},
 	}
 	var out strings.Builder
 	for _, r := range requests {
@@ -164,8 +182,9 @@ func TestErrorResponses_Golden(t *testing.T) {
 		rec := httptest.NewRecorder()
 		b.e.ServeHTTP(rec, req)
 		// Ids are random: name them by role so the file is stable.
-		got := strings.ReplaceAll(rec.Body.String(), ref.ID, "<ref_id>")
-		shownPath := strings.ReplaceAll(r.path, ref.ID, "<ref_id>")
+		ids := strings.NewReplacer(ref.ID, "<ref_id>", adminID, "<admin_key_id>")
+		got := ids.Replace(rec.Body.String())
+		shownPath := ids.Replace(r.path)
 		fmt.Fprintf(&out, "%s %s %s\n%d %s", r.method, shownPath, r.body, rec.Code, got)
 		out.WriteString("\n")
 	}

@@ -125,8 +125,8 @@ func TestRequestLog_NoFourCharactersOfAKey(t *testing.T) {
 		"thk_qz0xkw9jvx1qzj8kqz0xkw9jvx1qzj8kq0": 12, // as references.NewAPIKey makes them
 	}
 	for key, prefix := range keys {
-		_, stored := references.NewAPIKey(accountA, true, b.clock.Now())
-		stored.Hash, stored.Prefix = references.HashAPIKey(key), key[:prefix]
+		_, stored := references.NewAPIKey(accountA, []references.Scope{references.ScopeAdmin}, b.clock.Now())
+		stored.Hash, stored.Prefix, stored.Operator = references.HashAPIKey(key), key[:prefix], true
 		if err := b.db.CreateAPIKey(context.Background(), stored); err != nil {
 			t.Fatal(err)
 		}

@@ -347,6 +347,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	bc.run(t, call{name: "status fails", method: http.MethodGet, path: "/admin/status", key: broken.adminKey, status: 500})
 
 	endpointConformance(t, seen)
+	keysConformance(t, seen)
 
 	// Every operation of the spec answered with success at least once.
 	for path, item := range doc.Paths.Map() {

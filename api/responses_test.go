@@ -64,6 +64,17 @@ func TestResponses_CoverEveryField(t *testing.T) {
 			omit:    []string{"AccountID"}, // the key's
 		},
 		{
+			domain: references.APIKey{}, wire: APIKey{},
+			convert: func(v any) any { return newAPIKey(v.(references.APIKey)) },
+			// The account is the request's; the hash never leaves the server.
+			omit: []string{"AccountID", "Hash"},
+		},
+		{
+			domain: references.AuditEntry{}, wire: AuditEntry{},
+			convert: func(v any) any { return newAuditEntry(v.(references.AuditEntry)) },
+			omit:    []string{"AccountID"}, // the key's
+		},
+		{
 			domain: references.AccountEvent{}, wire: webhook.OperationalEventData{},
 			convert: func(v any) any { return webhook.NewOperationalEvent(v.(references.AccountEvent)).Data },
 			// The account is the endpoint's; the rest is the event's envelope

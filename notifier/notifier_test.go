@@ -559,7 +559,7 @@ func TestNotifier_RotationSignsWithBothSecretsDuringGrace(t *testing.T) {
 	n, b := setup(t, notifier.Options{})
 	rcv := newReceiver(t)
 	ref := b.track(t, rcv.URL, "MSCU1234566", 2)
-	acct, err := b.db.RotateWebhookSecret(ctx, "acct", references.NewWebhookSecret(), b.clock.Now().Add(time.Hour))
+	acct, err := b.db.RotateWebhookSecret(ctx, "acct", references.NewWebhookSecret(), b.clock.Now().Add(time.Hour), "key_test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,15 +96,3 @@ func RotateSecrets(secrets []WebhookSecret, secret string, now, graceUntil time.
 	}
 	return kept
 }
-
-// APIKey is an API key as stored: only its SHA-256 hash and a short prefix for display
-// are kept, never the key itself.
-type APIKey struct {
-	ID        string // key_...
-	AccountID string
-	Prefix    string // the first characters of the key, to recognise it
-	Hash      string // hex SHA-256 of the key
-	Admin     bool
-	CreatedAt time.Time
-	RevokedAt *time.Time
-}

@@ -32,6 +32,7 @@ type Backend interface {
 	DeliveryQueue
 	EndpointStore
 	AccountStore
+	AuditStore
 	Maintenance
 }
 
@@ -146,8 +147,10 @@ type EndpointStore interface {
 	// DeleteEndpoint deletes the endpoint with its messages and pending deliveries.
 	DeleteEndpoint(ctx context.Context, accountID, id string) error
 	// RotateEndpointSecret makes secret the endpoint's newest signing secret at the
-	// backend's clock, by the rule of RotateSecrets.
-	RotateEndpointSecret(ctx context.Context, accountID, id, secret string, graceUntil time.Time) (Endpoint, error)
+	// backend's clock, by the rule of RotateSecrets, and appends
+	// AuditEndpointSecretRotated by actor to the account's audit log, in one
+	// transaction.
+	RotateEndpointSecret(ctx context.Context, accountID, id, secret string, graceUntil time.Time, actor string) (Endpoint, error)
 	// ListMessages returns a page of the endpoint's messages, newest first.
 	ListMessages(ctx context.Context, accountID, endpointID string, q MessageQuery) (MessagePage, error)
 	// GetMessage returns one message with every attempt, and what it carries.
@@ -194,15 +197,40 @@ type AccountStore interface {
 	// RotateWebhookSecret makes secret the account's newest signing secret at the
 	// backend's clock, in one transaction, by the rule of Account.Rotate: the previous
 	// newest signs until graceUntil (is replaced at once when that is not later), other
-	// graces keep their expiry, at most MaxLiveSecrets sign.
-	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
+	// graces keep their expiry, at most MaxLiveSecrets sign. The same transaction
+	// appends AuditWebhookSecretRotated by actor to the account's audit log.
+	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time, actor string) (Account, error)
+	// CreateAPIKey stores a key of an existing account and appends AuditKeyCreated by
+	// key.CreatedBy at key.CreatedAt to the account's audit log, in one transaction. A
+	// key without scopes is refused with CodeInvalid.
 	CreateAPIKey(ctx context.Context, key APIKey) error
 	// LookupAPIKey finds a key by the hex SHA-256 of its text; ErrNotFound otherwise.
 	LookupAPIKey(ctx context.Context, hash string) (APIKey, error)
-	ListAPIKeys(ctx context.Context) ([]APIKey, error)
-	// RevokeAPIKey revokes the key with this id or unique prefix.
-	RevokeAPIKey(ctx context.Context, idOrPrefix string, at time.Time) (APIKey, error)
+	// ListAPIKeys returns the account's keys (every account's when accountID is ""),
+	// revoked ones included, in creation order.
+	ListAPIKeys(ctx context.Context, accountID string) ([]APIKey, error)
+	// RevokeAPIKey revokes one key (see KeyRevocation) at r.At and appends
+	// AuditKeyRevoked to its account's audit log, in one transaction, once CheckRevoke
+	// allowed it against the account's keys as that transaction reads them. A key
+	// revoked already is returned as it is, and nothing is appended.
+	RevokeAPIKey(ctx context.Context, r KeyRevocation) (APIKey, error)
+	// RecordAPIKeyUse sets the last-used time of each key named, unless it holds a
+	// later one, in one transaction; keys that no longer exist are passed over.
+	RecordAPIKeyUse(ctx context.Context, uses []APIKeyUse) error
+	// CountAPIKeys returns how many keys are not revoked.
 	CountAPIKeys(ctx context.Context) (int, error)
+}
+
+// AuditStore keeps each account's audit log. The operations the backend does itself
+// (keys, secret rotations) append their entries in their own transactions; others
+// are appended right after they succeed.
+type AuditStore interface {
+	// AppendAudit appends e to its account's log with the next sequence (e.Sequence
+	// is ignored) and returns it as stored.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// ListAudit returns up to limit entries of the account's log with a sequence above
+	// after, in sequence order.
+	ListAudit(ctx context.Context, accountID string, after uint64, limit int) ([]AuditEntry, error)
 }
 
 // Maintenance is what operators and retention need.

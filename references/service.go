@@ -21,16 +21,16 @@ type Store interface {
 	// PatchReference changes the callback URL and event filter of an active reference.
 	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
 	ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]Update, error)
-	LookupAPIKey(ctx context.Context, hash string) (APIKey, error)
-
 	GetAccount(ctx context.Context, accountID string) (Account, error)
 	// RotateWebhookSecret makes secret the account's newest signing secret (see
 	// AccountStore.RotateWebhookSecret).
-	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time) (Account, error)
+	RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time, actor string) (Account, error)
 	ListDeliveries(ctx context.Context, accountID, refID string, q DeliveryQuery) (DeliveryPage, error)
 	// RequestRedelivery queues one update of the reference to be sent again now.
 	RequestRedelivery(ctx context.Context, accountID, refID, updateID string, at time.Time) error
 	endpointStore
+	keyStore
+	AuditStore
 }
 
 // DeliveryQuery selects a page of a reference's delivery log, newest first.
@@ -113,9 +113,16 @@ type ServiceOptions struct {
 	// TestEndpoint, when set, sends an endpoint.test event to the endpoint and returns
 	// the receiver's answer (cmd/trackhook wires the notifier's).
 	TestEndpoint func(ctx context.Context, ep Endpoint) (DeliveryAttempt, error)
+	// KeyUsed, when set, is told of every request a key authenticated, on the
+	// request's path: it must return at once and write nothing itself (cmd/trackhook
+	// wires internal/keyuse, which writes last-used times in the background, at most
+	// once a minute per key).
+	KeyUsed func(key APIKey, at time.Time)
 }
 
 // Service is the references API: validation and account scoping in front of the Store.
+// The operations it writes in an account's audit log take their actor from the
+// context (see WithActor).
 type Service struct {
 	store Store
 	opts  ServiceOptions

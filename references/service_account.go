@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -18,20 +19,22 @@ func HashAPIKey(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// NewAPIKey returns a new random API key and its stored form for the account.
-func NewAPIKey(accountID string, admin bool, now time.Time) (key string, stored APIKey) {
+// NewAPIKey returns a new random API key and its stored form for the account, with
+// the given scopes (see ParseScopes).
+func NewAPIKey(accountID string, scopes []Scope, now time.Time) (key string, stored APIKey) {
 	key = "thk_" + rand.Text() + rand.Text()
 	return key, APIKey{
 		ID:        NewID("key_"),
 		AccountID: accountID,
 		Prefix:    key[:12],
 		Hash:      HashAPIKey(key),
-		Admin:     admin,
+		Scopes:    slices.Clone(scopes),
 		CreatedAt: now.UTC(),
 	}
 }
 
-// Authenticate returns the live API key matching key, or an unauthorized error.
+// Authenticate returns the live API key matching key, or an unauthorized error that
+// says why: unknown, revoked or expired. The use is passed to KeyUsed.
 func (s *Service) Authenticate(ctx context.Context, key string) (APIKey, error) {
 	if key == "" {
 		return APIKey{}, Errorf(CodeUnauthorized, "missing API key: send Authorization: Bearer <key>")
@@ -39,12 +42,19 @@ func (s *Service) Authenticate(ctx context.Context, key string) (APIKey, error) 
 	k, err := s.store.LookupAPIKey(ctx, HashAPIKey(key))
 	if err != nil {
 		if ErrorCode(err) == CodeNotFound {
-			return APIKey{}, Errorf(CodeUnauthorized, "unknown or revoked API key")
+			return APIKey{}, Errorf(CodeUnauthorized, "unknown API key")
 		}
 		return APIKey{}, fmt.Errorf("authenticate: %w", err)
 	}
-	if k.RevokedAt != nil {
-		return APIKey{}, Errorf(CodeUnauthorized, "unknown or revoked API key")
+	now := s.opts.Now().UTC()
+	switch {
+	case k.RevokedAt != nil:
+		return APIKey{}, Errorf(CodeUnauthorized, "this API key was revoked at %s", k.RevokedAt.UTC().Format(time.RFC3339))
+	case k.Expired(now):
+		return APIKey{}, Errorf(CodeUnauthorized, "this API key expired at %s; ask an admin of the account for a new one", k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if s.opts.KeyUsed != nil {
+		s.opts.KeyUsed(k, now)
 	}
 	return k, nil
 }
@@ -73,5 +83,5 @@ func (s *Service) RotateWebhookSecret(ctx context.Context, accountID string, gra
 	if g < 0 || g > MaxRotationGrace {
 		return Account{}, Invalidf("grace_seconds", "must be between 0 and %d", int(MaxRotationGrace.Seconds()))
 	}
-	return s.store.RotateWebhookSecret(ctx, accountID, NewWebhookSecret(), s.opts.Now().UTC().Add(g))
+	return s.store.RotateWebhookSecret(ctx, accountID, NewWebhookSecret(), s.opts.Now().UTC().Add(g), ActorFrom(ctx))
 }

@@ -16,7 +16,7 @@ type endpointStore interface {
 	ListEndpoints(ctx context.Context, accountID string, q ListQuery) (EndpointPage, error)
 	PatchEndpoint(ctx context.Context, accountID, id string, change func(*Endpoint) error) (Endpoint, error)
 	DeleteEndpoint(ctx context.Context, accountID, id string) error
-	RotateEndpointSecret(ctx context.Context, accountID, id, secret string, graceUntil time.Time) (Endpoint, error)
+	RotateEndpointSecret(ctx context.Context, accountID, id, secret string, graceUntil time.Time, actor string) (Endpoint, error)
 	ListMessages(ctx context.Context, accountID, endpointID string, q MessageQuery) (MessagePage, error)
 	GetMessage(ctx context.Context, accountID, endpointID, messageID string) (Message, MessageBody, error)
 	ResendMessage(ctx context.Context, accountID, endpointID, messageID string, at time.Time) error
@@ -55,7 +55,11 @@ func (s *Service) CreateEndpoint(ctx context.Context, accountID string, in Endpo
 	if err := ep.Apply(in, now); err != nil {
 		return Endpoint{}, err
 	}
-	return s.store.CreateEndpoint(ctx, ep, s.opts.MaxEndpointsPerAccount)
+	ep, err := s.store.CreateEndpoint(ctx, ep, s.opts.MaxEndpointsPerAccount)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return ep, s.audit(ctx, accountID, AuditEndpointCreated, ep.ID)
 }
 
 // GetEndpoint returns an endpoint of the account; another account's is not found.
@@ -93,7 +97,10 @@ func (s *Service) PatchEndpoint(ctx context.Context, accountID, id string, p End
 
 // DeleteEndpoint deletes an endpoint with its messages.
 func (s *Service) DeleteEndpoint(ctx context.Context, accountID, id string) error {
-	return s.store.DeleteEndpoint(ctx, accountID, id)
+	if err := s.store.DeleteEndpoint(ctx, accountID, id); err != nil {
+		return err
+	}
+	return s.audit(ctx, accountID, AuditEndpointDeleted, id)
 }
 
 // RotateEndpointSecret gives the endpoint a new signing secret; the previous one signs
@@ -107,7 +114,7 @@ func (s *Service) RotateEndpointSecret(ctx context.Context, accountID, id string
 	if g < 0 || g > MaxRotationGrace {
 		return Endpoint{}, Invalidf("grace_seconds", "must be between 0 and %d", int(MaxRotationGrace.Seconds()))
 	}
-	return s.store.RotateEndpointSecret(ctx, accountID, id, NewWebhookSecret(), s.opts.Now().UTC().Add(g))
+	return s.store.RotateEndpointSecret(ctx, accountID, id, NewWebhookSecret(), s.opts.Now().UTC().Add(g), ActorFrom(ctx))
 }
 
 // Messages returns a page of an endpoint's messages, newest first.

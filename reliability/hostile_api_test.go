@@ -433,7 +433,7 @@ func TestHostileAPI_FloodIsRateLimitedPerKey(t *testing.T) {
 	db := openStore(t)
 	_, keyA, _ := newAccount(t, db, "acct_a", false)
 	_, keyB, _ := newAccount(t, db, "acct_b", false)
-	keyA2, storedA2 := references.NewAPIKey("acct_a", false, time.Now())
+	keyA2, storedA2 := references.NewAPIKey("acct_a", []references.Scope{references.ScopeWrite}, time.Now())
 	if err := db.CreateAPIKey(t.Context(), storedA2); err != nil {
 		t.Fatal(err)
 	}

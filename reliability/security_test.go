@@ -203,7 +203,7 @@ func TestSecurity_RevokedKeyStopsWorkingAtOnce(t *testing.T) {
 	ctx := context.Background()
 	db := openStore(t)
 	_, key, stored := newAccount(t, db, "acct_r", false)
-	other, storedOther := references.NewAPIKey("acct_r", false, time.Now())
+	other, storedOther := references.NewAPIKey("acct_r", []references.Scope{references.ScopeWrite}, time.Now())
 	if err := db.CreateAPIKey(ctx, storedOther); err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestSecurity_RevokedKeyStopsWorkingAtOnce(t *testing.T) {
 	if r := a.mustCall(t, key, http.MethodGet, "/references", nil); r.status != http.StatusOK {
 		t.Fatalf("the key before revocation: %d", r.status)
 	}
-	if _, err := db.RevokeAPIKey(ctx, stored.ID, time.Now()); err != nil {
+	if _, err := db.RevokeAPIKey(ctx, references.KeyRevocation{Key: stored.ID, Actor: references.ActorCLI, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
@@ -284,11 +284,11 @@ func TestSecurity_SecretsStayOutOfLogsAndErrorBodies(t *testing.T) {
 	t.Cleanup(func() { _ = db.Close() })
 	secretA, keyA, _ := newAccount(t, db, "acct_a", true)
 	secretB, keyB, _ := newAccount(t, db, "acct_b", false)
-	revoked, storedRevoked := references.NewAPIKey("acct_a", false, time.Now())
+	revoked, storedRevoked := references.NewAPIKey("acct_a", []references.Scope{references.ScopeWrite}, time.Now())
 	if err := db.CreateAPIKey(ctx, storedRevoked); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.RevokeAPIKey(ctx, storedRevoked.ID, time.Now()); err != nil {
+	if _, err := db.RevokeAPIKey(ctx, references.KeyRevocation{Key: storedRevoked.ID, Actor: references.ActorCLI, At: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	almost := keyA[:len(keyA)-1] + "A" // a typo of A's key

@@ -33,7 +33,12 @@ func newAccount(t *testing.T, db *store.DB, accountID string, admin bool) (secre
 	if err != nil {
 		t.Fatalf("account %s: %v", accountID, err)
 	}
-	key, stored = references.NewAPIKey(accountID, admin, time.Now())
+	scopes := []references.Scope{references.ScopeWrite}
+	if admin {
+		scopes = []references.Scope{references.ScopeAdmin}
+	}
+	key, stored = references.NewAPIKey(accountID, scopes, time.Now())
+	stored.Operator = admin
 	if err := db.CreateAPIKey(ctx, stored); err != nil {
 		t.Fatalf("key for %s: %v", accountID, err)
 	}

@@ -73,6 +73,8 @@ var allBuckets = [][]byte{
 	bucketEndpoints, bucketEndpointsByAcct, bucketMessages, bucketMessagesByTime,
 	bucketMessageIDs, bucketAccountEvents, bucketAccountEventN,
 	bucketEndpointStreams, bucketEndpointPending, bucketEndpointResend,
+	// Added without a schema change: see audit.go.
+	bucketAudit, bucketAuditSeq,
 }
 
 // Options configures Open.

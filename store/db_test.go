@@ -164,7 +164,7 @@ func TestOpen_ReopenKeepsEverything(t *testing.T) {
 	if _, err := db.EnsureAccount(ctx, "acct", "whsec_x", now); err != nil {
 		t.Fatal(err)
 	}
-	key, stored := references.NewAPIKey("acct", false, now)
+	key, stored := references.NewAPIKey("acct", []references.Scope{references.ScopeWrite}, now)
 	if err := db.CreateAPIKey(ctx, stored); err != nil {
 		t.Fatal(err)
 	}
@@ -604,14 +604,14 @@ func TestAPIKeys_RevokeAndRotateSecrets(t *testing.T) {
 	ctx := context.Background()
 	db, clock := mustOpen(t)
 	now := clock.Now()
-	if err := db.CreateAPIKey(ctx, references.APIKey{ID: "key_x", AccountID: "nobody", Hash: "h"}); !errors.Is(err, references.ErrNotFound) {
+	if err := db.CreateAPIKey(ctx, references.APIKey{ID: "key_x", AccountID: "nobody", Hash: "h", Scopes: []references.Scope{references.ScopeRead}}); !errors.Is(err, references.ErrNotFound) {
 		t.Fatalf("key for a missing account: %v", err)
 	}
-	_, k := references.NewAPIKey("a", false, now)
+	_, k := references.NewAPIKey("a", []references.Scope{references.ScopeWrite}, now)
 	if err := db.CreateAPIKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.RevokeAPIKey(ctx, k.Prefix, now); err != nil {
+	if _, err := db.RevokeAPIKey(ctx, references.KeyRevocation{Key: k.Prefix, Actor: references.ActorCLI, At: now}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := db.LookupAPIKey(ctx, k.Hash)
@@ -622,7 +622,7 @@ func TestAPIKeys_RevokeAndRotateSecrets(t *testing.T) {
 		t.Fatalf("live keys after revoke: %d", n)
 	}
 
-	acct, err := db.RotateWebhookSecret(ctx, "a", "whsec_second", now.Add(24*time.Hour))
+	acct, err := db.RotateWebhookSecret(ctx, "a", "whsec_second", now.Add(24*time.Hour), "key_test")
 	if err != nil {
 		t.Fatal(err)
 	}

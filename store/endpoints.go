@@ -215,8 +215,9 @@ func deleteEndpointMessages(tx *bolt.Tx, endpointID string) error {
 
 // RotateEndpointSecret makes secret the endpoint's newest signing secret at the
 // store's clock, by the rule of references.RotateSecrets: the previous newest signs
-// until graceUntil, at most references.MaxLiveSecrets sign.
-func (db *DB) RotateEndpointSecret(ctx context.Context, accountID, id, secret string, graceUntil time.Time) (references.Endpoint, error) {
+// until graceUntil, at most references.MaxLiveSecrets sign. The rotation is written in
+// the account's audit log as actor's.
+func (db *DB) RotateEndpointSecret(ctx context.Context, accountID, id, secret string, graceUntil time.Time, actor string) (references.Endpoint, error) {
 	now := db.clock.Now().UTC()
 	var ep references.Endpoint
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -226,7 +227,12 @@ func (db *DB) RotateEndpointSecret(ctx context.Context, accountID, id, secret st
 		}
 		ep.Rotate(secret, now, graceUntil.UTC())
 		ep.UpdatedAt = now
-		return putEndpoint(tx, &ep, false)
+		if err := putEndpoint(tx, &ep, false); err != nil {
+			return err
+		}
+		return appendAudit(tx, &references.AuditEntry{
+			AccountID: accountID, At: now, Actor: actor, Action: references.AuditEndpointSecretRotated, TargetID: id,
+		})
 	})
 	if err != nil {
 		return references.Endpoint{}, fmt.Errorf("rotate secret of endpoint %s: %w", id, err)

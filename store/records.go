@@ -1,6 +1,7 @@
 package store
 
 import (
+	"slices"
 	"time"
 
 	"github.com/trackhook/trackhook/references"
@@ -55,27 +56,77 @@ func (r *accountRecord) account() references.Account {
 }
 
 // apiKeyRecord is an API key as stored in the api_keys bucket: its hash, never the key.
+// The operator flag keeps the name "admin" it has always had: keys written before
+// scopes existed had no other right to tell apart. Scopes are written only when they
+// differ from what that flag implies (legacyScopes), so a key of the old kind is
+// written as it always was, and an old record reads with the rights it had.
 type apiKeyRecord struct {
-	ID        string     `json:"id"`
-	AccountID string     `json:"account_id"`
-	Prefix    string     `json:"prefix"`
-	Hash      string     `json:"hash"`
-	Admin     bool       `json:"admin"`
-	CreatedAt time.Time  `json:"created_at"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	ID         string     `json:"id"`
+	AccountID  string     `json:"account_id"`
+	Name       string     `json:"name,omitempty"`
+	Prefix     string     `json:"prefix"`
+	Hash       string     `json:"hash"`
+	Scopes     []string   `json:"scopes,omitempty"`
+	Operator   bool       `json:"admin"`
+	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// legacyScopes are the scopes of a key stored before scopes existed: an admin key
+// had every right, another could read and write.
+func legacyScopes(admin bool) []references.Scope {
+	if admin {
+		return []references.Scope{references.ScopeAdmin}
+	}
+	return []references.Scope{references.ScopeWrite}
 }
 
 func newAPIKeyRecord(k *references.APIKey) *apiKeyRecord {
-	return &apiKeyRecord{
-		ID: k.ID, AccountID: k.AccountID, Prefix: k.Prefix, Hash: k.Hash,
-		Admin: k.Admin, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt,
+	r := &apiKeyRecord{
+		ID: k.ID, AccountID: k.AccountID, Name: k.Name, Prefix: k.Prefix, Hash: k.Hash,
+		Operator: k.Operator, CreatedAt: k.CreatedAt, CreatedBy: k.CreatedBy,
+		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt,
 	}
+	if len(k.Scopes) > 0 && !slices.Equal(k.Scopes, legacyScopes(k.Operator)) {
+		r.Scopes = references.ScopeNames(k.Scopes)
+	}
+	return r
 }
 
 func (r *apiKeyRecord) apiKey() references.APIKey {
-	return references.APIKey{
-		ID: r.ID, AccountID: r.AccountID, Prefix: r.Prefix, Hash: r.Hash,
-		Admin: r.Admin, CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt,
+	k := references.APIKey{
+		ID: r.ID, AccountID: r.AccountID, Name: r.Name, Prefix: r.Prefix, Hash: r.Hash,
+		Operator: r.Operator, Scopes: legacyScopes(r.Operator), CreatedAt: r.CreatedAt, CreatedBy: r.CreatedBy,
+		ExpiresAt: r.ExpiresAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt,
+	}
+	if len(r.Scopes) > 0 {
+		k.Scopes = make([]references.Scope, len(r.Scopes))
+		for i, s := range r.Scopes {
+			k.Scopes[i] = references.Scope(s)
+		}
+	}
+	return k
+}
+
+// auditRecord is one entry of an account's audit log, in the audit bucket.
+type auditRecord struct {
+	Sequence uint64                 `json:"sequence"`
+	At       time.Time              `json:"at"`
+	Actor    string                 `json:"actor"`
+	Action   references.AuditAction `json:"action"`
+	TargetID string                 `json:"target_id"`
+}
+
+func newAuditRecord(e *references.AuditEntry) *auditRecord {
+	return &auditRecord{Sequence: e.Sequence, At: e.At, Actor: e.Actor, Action: e.Action, TargetID: e.TargetID}
+}
+
+func (r *auditRecord) entry(accountID string) references.AuditEntry {
+	return references.AuditEntry{
+		Sequence: r.Sequence, AccountID: accountID, At: r.At, Actor: r.Actor, Action: r.Action, TargetID: r.TargetID,
 	}
 }
 

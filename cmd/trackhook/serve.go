@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/api"
+	"github.com/trackhook/trackhook/internal/keyuse"
 	"github.com/trackhook/trackhook/internal/retention"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
@@ -179,6 +180,7 @@ type service struct {
 	polls      *poller.Poller
 	deliveries *notifier.Notifier
 	retention  *retention.Pruner
+	keyUse     *keyuse.Recorder // when each API key was last used
 	api        *http.Server
 	metrics    *http.Server // nil when /metrics is served on the API's port
 	stopping   *atomic.Bool // readiness turns 503 once set
@@ -197,6 +199,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 		return nil, err
 	}
 	s := &service{cfg: c, log: log, db: db, stopping: new(atomic.Bool)}
+	s.keyUse = keyuse.New(db, keyuse.Options{Logger: log.With("component", "keyuse")})
 	s.deliveries = notifier.New(db, notifier.NewSender(notifier.SenderOptions{
 		Timeout: c.deliveryTimeout, UserAgent: "trackhook/" + version, AllowPrivate: c.allowPrivate,
 	}), notifier.Options{
@@ -212,6 +215,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 		MaxEndpointsPerAccount: c.maxEndpointsPerAccount,
 		CheckSource:            router.Check, // an identifier the carrier's API cannot take is a 422
 		TestEndpoint:           endpointTest(s.deliveries),
+		KeyUsed:                s.keyUse.Seen,
 	}
 	if !c.allowPrivate {
 		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
@@ -302,6 +306,7 @@ func (s *service) run(ctx context.Context) error {
 	s.polls.Start(work)
 	s.deliveries.Start(work)
 	s.retention.Start(work)
+	s.keyUse.Start(work)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.api.Serve(ln) }()
@@ -322,6 +327,7 @@ func (s *service) run(ctx context.Context) error {
 	if s.metrics != nil {
 		_ = s.metrics.Shutdown(stopCtx) // a scrape cut short loses nothing
 	}
+	s.keyUse.Stop(stopCtx) // after the API: the last requests' uses are written too
 	s.retention.Stop(stopCtx)
 	s.polls.Stop(stopCtx)
 	s.deliveries.Stop(stopCtx)
@@ -357,9 +363,16 @@ func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	if err != nil {
 		return err
 	}
+	// Both keys serve makes are operator keys, as the admin keys of earlier versions
+	// were: whoever starts serve runs the service.
+	first := newKeyOptions{
+		account: references.DefaultAccount, scopes: []references.Scope{references.ScopeAdmin},
+		operator: true, actor: references.ActorSystem,
+	}
 	if key != "" {
-		_, stored := references.NewAPIKey(references.DefaultAccount, true, now)
+		_, stored := references.NewAPIKey(first.account, first.scopes, now)
 		stored.Hash, stored.Prefix = references.HashAPIKey(key), key[:min(8, len(key))]
+		stored.Operator, stored.CreatedBy = first.operator, first.actor
 		if existing, err := db.LookupAPIKey(ctx, stored.Hash); err == nil {
 			if existing.RevokedAt != nil {
 				return errors.New("TRACKHOOK_API_KEY was revoked on this store; set another key")
@@ -372,11 +385,11 @@ func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	key, err = createKey(ctx, db, references.DefaultAccount, true, now)
+	key, err = createKey(ctx, db, first, now)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Created an admin API key for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, key)
+	fmt.Fprintf(e.stdout, "Created an operator API key (scope admin) for account %q. It is shown only this once:\n\n    %s\n\n", references.DefaultAccount, key)
 	return nil
 }
 

@@ -43,7 +43,10 @@ func TestServe_MetricsOnTheAPIPortNeedAnAdminKeyUnlessPublic(t *testing.T) {
 			if err := bootstrapKeys(ctx, db, e); err != nil {
 				t.Fatal(err)
 			}
-			userKey, err := createKey(ctx, db, references.DefaultAccount, false, time.Now())
+			// An account's own admin key is not an operator's: it manages keys, not metrics.
+			userKey, err := createKey(ctx, db, newKeyOptions{
+				account: references.DefaultAccount, scopes: []references.Scope{references.ScopeAdmin}, actor: references.ActorCLI,
+			}, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}

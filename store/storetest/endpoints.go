@@ -255,7 +255,7 @@ func runEndpoints(t *testing.T, open Opener) {
 					return err
 				}},
 				{"RotateEndpointSecret", func() error {
-					_, err := f.b.RotateEndpointSecret(f.ctx, acctB, ep.ID, "whsec_stolen", f.now())
+					_, err := f.b.RotateEndpointSecret(f.ctx, acctB, ep.ID, "whsec_stolen", f.now(), "key_suite")
 					return err
 				}},
 				{"DeleteEndpoint", func() error { return f.b.DeleteEndpoint(f.ctx, acctB, ep.ID) }},
@@ -370,7 +370,7 @@ func (f *fixture) deleteEndpoint(accountID, id string) {
 // rotateEndpoint rotates an endpoint's secret, failing the test on error.
 func (f *fixture) rotateEndpoint(accountID, id, secret string, graceUntil time.Time) references.Endpoint {
 	f.t.Helper()
-	ep, err := f.b.RotateEndpointSecret(f.ctx, accountID, id, secret, graceUntil)
+	ep, err := f.b.RotateEndpointSecret(f.ctx, accountID, id, secret, graceUntil, "key_suite")
 	if err != nil {
 		f.t.Fatalf("RotateEndpointSecret(%s): %v", id, err)
 	}

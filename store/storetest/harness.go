@@ -64,6 +64,8 @@ func Run(t *testing.T, open Opener) {
 	runRedeliveries(t, open)
 	runAttempts(t, open)
 	runAccounts(t, open)
+	runKeys(t, open)
+	runAudit(t, open)
 	runIsolation(t, open)
 	runMaintenance(t, open)
 	runRetention(t, open)

@@ -111,7 +111,7 @@ func runMaintenance(t *testing.T, open Opener) {
 			})
 			c := f.claimStream("owner-1", ref.ID)
 			f.record(c.Lease, c.Job, f.attempt(c.Job, references.OutcomeDelivered))
-			_, key := references.NewAPIKey(acctA, false, f.now())
+			_, key := references.NewAPIKey(acctA, []references.Scope{references.ScopeWrite}, f.now())
 			if err := f.b.CreateAPIKey(f.ctx, key); err != nil {
 				t.Fatal(err)
 			}

@@ -36,10 +36,11 @@ func runRestarts(t *testing.T, open Opener) {
 				retry := f.now().Add(10 * time.Minute)
 				failed.NextRetryAt = &retry
 				f.record(c.Lease, job, failed)
-				if _, err := f.b.RotateWebhookSecret(f.ctx, acctA, "whsec_2", f.now().Add(24*time.Hour)); err != nil {
+				if _, err := f.b.RotateWebhookSecret(f.ctx, acctA, "whsec_2", f.now().Add(24*time.Hour), "key_suite"); err != nil {
 					t.Fatal(err)
 				}
-				_, key := references.NewAPIKey(acctA, true, f.now())
+				_, key := references.NewAPIKey(acctA, []references.Scope{references.ScopeAdmin}, f.now())
+				key.Operator = true
 				if err := f.b.CreateAPIKey(f.ctx, key); err != nil {
 					t.Fatal(err)
 				}
