@@ -42,8 +42,14 @@ func containerNumbers(events []references.Event) []string {
 // deriveContainer derives container n the way Derive derives a shipment, from the
 // events that concern it.
 func deriveContainer(n string, events []references.Event) references.Container {
-	c := references.Container{Number: n}
 	concerning := eventsOf(n, events)
+	own := 0
+	for i := range concerning {
+		if norm(concerning[i].EquipmentReference) == n {
+			own++
+		}
+	}
+	c := references.Container{Number: n, Milestones: make([]references.Event, 0, own)}
 	for i := range concerning {
 		e := &concerning[i]
 		if norm(e.EquipmentReference) != n {
@@ -70,11 +76,25 @@ func deriveContainer(n string, events []references.Event) references.Container {
 }
 
 // eventsOf returns the events that concern container n, in their order: its own and
-// those that name no container.
+// those that name no container. When they all do, as for a container reference, it
+// returns events itself.
 func eventsOf(n string, events []references.Event) []references.Event {
-	out := make([]references.Event, 0, len(events))
+	concern := func(e *references.Event) bool {
+		ref := norm(e.EquipmentReference)
+		return ref == "" || ref == n
+	}
+	count := 0
 	for i := range events {
-		if ref := norm(events[i].EquipmentReference); ref == "" || ref == n {
+		if concern(&events[i]) {
+			count++
+		}
+	}
+	if count == len(events) {
+		return events
+	}
+	out := make([]references.Event, 0, count)
+	for i := range events {
+		if concern(&events[i]) {
 			out = append(out, events[i])
 		}
 	}
