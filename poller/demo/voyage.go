@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ type milestone struct {
 	location  *references.Location
 	leg       int // index into voyage.legs of the transport call, -1 for none
 	equipment string
+	iso       string // the container's ISO 6346 size and type code, on equipment events
 	planned   time.Time
 	// delayedBy is how many legs' delays this milestone inherits: the legs whose
 	// arrival is at or before it.
@@ -119,6 +121,22 @@ func planVoyage(ref *references.Reference) *voyage {
 	if kind != references.KindContainer {
 		container = containerNumber(rng)
 	}
+	// The other containers of a bill of lading or booking, and every container's size
+	// and type, come from a stream of their own, so that the draws above and below
+	// (the first container's voyage) are those of a container reference.
+	crng := rand.New(rand.NewPCG(seed, containerStream))
+	containers := []string{container}
+	if kind != references.KindContainer {
+		for n := 1 + crng.IntN(maxContainers); len(containers) < n; {
+			if c := containerNumber(crng); !slices.Contains(containers, c) {
+				containers = append(containers, c)
+			}
+		}
+	}
+	isos := make([]string, len(containers))
+	for i := range isos {
+		isos[i] = pick(crng, isoCodes())
+	}
 
 	// The schedule, built forward from the moment the reference was created.
 	t := base
@@ -129,7 +147,7 @@ func planVoyage(ref *references.Reference) *voyage {
 	equip := func(code, empty string, loc *references.Location, legIdx, delayed int, at time.Time) {
 		v.milestones = append(v.milestones, milestone{
 			typ: references.EventEquipment, code: code, empty: empty, location: loc,
-			leg: legIdx, equipment: container, planned: at, delayedBy: delayed,
+			leg: legIdx, equipment: container, iso: isos[0], planned: at, delayedBy: delayed,
 		})
 	}
 	transport := func(code string, loc *references.Location, legIdx, delayed int, at time.Time) {
@@ -170,6 +188,7 @@ func planVoyage(ref *references.Reference) *voyage {
 	equip(references.CodeGateOut, "LADEN", terminal(to), -1, last+1, after(24, 96))
 	equip(references.CodeStripping, "EMPTY", premises(to, "consignee"), -1, last+1, after(24, 48))
 	equip(references.CodeGateIn, "EMPTY", depot(to), -1, last+1, after(24, 72))
+	v.addContainers(crng, containers, isos)
 	for i, m := range v.milestones {
 		switch {
 		case m.typ != references.EventTransport:
