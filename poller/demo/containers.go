@@ -1,7 +1,11 @@
 package demo
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/trackhook/trackhook/references"
@@ -13,12 +17,33 @@ import (
 // from the destination's terminal back to the empty depot; the last one is held at the
 // terminal and returns after all the others, so that a bill of lading shows one
 // container still out while the rest are done.
-const (
-	maxContainers = 5
-	// containerStream is the random stream of the containers (see planVoyage); the
-	// legs' revisions use streams 1, 2, ... (see revise.go).
-	containerStream = 1 << 32
-)
+const maxContainers = 5
+
+// containersOf returns the containers of the reference with identifier ident of kind,
+// their ISO size and type codes, and the random stream their moves on land are drawn
+// from (see addContainers). They come from the identifier alone, so that a bill of
+// lading has the same containers in every account: a container reference has one,
+// itself; a bill of lading or a booking 1 to maxContainers.
+func containersOf(kind references.IdentifierKind, ident string) (containers, isos []string, rng *rand.Rand) {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s", kind, strings.ToUpper(ident))
+	seed := h.Sum64()
+	rng = rand.New(rand.NewPCG(seed, seed^0x2545f4914f6cdd1d))
+	if kind == references.KindContainer {
+		containers = []string{ident}
+	} else {
+		for n := 1 + rng.IntN(maxContainers); len(containers) < n; {
+			if c := containerNumber(rng); !slices.Contains(containers, c) {
+				containers = append(containers, c)
+			}
+		}
+	}
+	isos = make([]string, len(containers))
+	for i := range isos {
+		isos[i] = pick(rng, isoCodes())
+	}
+	return containers, isos, rng
+}
 
 // addContainers adds the milestones of containers[1:] to a voyage whose milestones are
 // those of containers[0], drawing from rng. They go after the first container's, so

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +56,8 @@ const (
 )
 
 // planVoyage draws the voyage of ref. Everything comes from a seed hashed from the
-// reference id and identifier, so the same reference always gets the same voyage.
+// reference id and identifier, so the same reference always gets the same voyage;
+// the containers from the identifier alone (see containersOf).
 func planVoyage(ref *references.Reference) *voyage {
 	kind, ident := ref.Identifier()
 	h := fnv.New64a()
@@ -117,25 +117,13 @@ func planVoyage(ref *references.Reference) *voyage {
 		v.legs = append(v.legs, l)
 	}
 
-	container := ref.ContainerID
+	containers, isos, crng := containersOf(kind, ident)
+	container := containers[0]
 	if kind != references.KindContainer {
-		container = containerNumber(rng)
-	}
-	// The other containers of a bill of lading or booking, and every container's size
-	// and type, come from a stream of their own, so that the draws above and below
-	// (the first container's voyage) are those of a container reference.
-	crng := rand.New(rand.NewPCG(seed, containerStream))
-	containers := []string{container}
-	if kind != references.KindContainer {
-		for n := 1 + crng.IntN(maxContainers); len(containers) < n; {
-			if c := containerNumber(crng); !slices.Contains(containers, c) {
-				containers = append(containers, c)
-			}
-		}
-	}
-	isos := make([]string, len(containers))
-	for i := range isos {
-		isos[i] = pick(crng, isoCodes())
+		// The container of a bill of lading was drawn here before there were several:
+		// the draw stays, so that every later one, and with them the voyages of
+		// references made before, are as they were.
+		containerNumber(rng)
 	}
 
 	// The schedule, built forward from the moment the reference was created.
