@@ -2,6 +2,8 @@ package dcsa
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -117,5 +119,44 @@ func TestPoller_BillOfLadingOfThreeContainersEndsWhenAllAreReturned(t *testing.T
 	}
 	if !named {
 		t.Errorf("the last shipment.updated does not say %s was returned: %+v", held, ups[len(ups)-2].Changes)
+	}
+}
+
+// TestClient_ContainerReferenceKeepsItsOwnEvents: a server that answers an
+// equipmentReference query with every container of the bill of lading gives a
+// container reference its own events and those of the whole shipment only.
+func TestClient_ContainerReferenceKeepsItsOwnEvents(t *testing.T) {
+	c, f := setup(t, Config{})
+	f.events = func(w http.ResponseWriter, r *http.Request) { f.serveFile(w, "bl_three_containers.json") }
+	tests := []struct {
+		container string
+		want      int // its 8 moves, the vessel's departure and arrival, the bill of lading's issue
+		err       error
+	}{
+		{"MRKU2945078", 11, nil},
+		{"MSKU5510738", 11, nil},
+		{"CSQU3054383", 0, references.ErrShipmentNotFound}, // not among them
+	}
+	for _, tt := range tests {
+		got, err := c.Fetch(t.Context(), containerRef(tt.container))
+		if !errors.Is(err, tt.err) {
+			t.Fatalf("%s: error %v, want %v", tt.container, err, tt.err)
+		}
+		if err != nil {
+			continue
+		}
+		if len(got.Events) != tt.want {
+			t.Errorf("%s: %d events, want %d", tt.container, len(got.Events), tt.want)
+		}
+		for _, e := range got.Events {
+			if e.EquipmentReference != "" && e.EquipmentReference != tt.container {
+				t.Errorf("%s: an event of %s", tt.container, e.EquipmentReference)
+			}
+		}
+	}
+	// A bill of lading keeps them all.
+	got, err := c.Fetch(t.Context(), references.Reference{ID: "ref_bl", BillOfLading: fixtureBL3, CarrierCode: "MAEU"})
+	if err != nil || len(got.Events) != 27 {
+		t.Fatalf("bill of lading: %v events, %v; want all 27", len(got.Events), err)
 	}
 }
