@@ -164,6 +164,7 @@ func TestOpenAPI_EndpointEnumsAreTheDomains(t *testing.T) {
 		want             []string
 	}{
 		{"Tag", "", sortedStrings(references.Tags)},
+		{"Change", "type", sortedStrings(references.ChangeTypes)},
 		{"OperationalEventType", "", sortedStrings(references.OperationalEventTypes)},
 		{"MessageStatus", "", sortedStrings(references.MessageStatuses)},
 		{"DeliveryFormat", "", sortedStrings([]references.DeliveryFormat{references.FormatStandard, references.FormatBatch})},

@@ -28,6 +28,15 @@ func TestOpenAPI_WebhooksMatchTheCallback(t *testing.T) {
 	if err != nil || len(ups) == 0 {
 		t.Fatalf("feed: %d updates, %v", len(ups), err)
 	}
+	// A bill of lading of three containers (the demo draws them from its number):
+	// changes that name containers, and their own status and location.
+	bl := b.create(t, b.keyA, map[string]any{"bill_of_lading": "MAEU240000013", "carrier_code": "MAEU", "callback_url": "https://example.com/hooks"})
+	pollWithDemo(t, b, bl.ID)
+	blUps, err := b.db.ListUpdates(context.Background(), bl.AccountID, bl.ID, 0, 100)
+	if err != nil || len(blUps) == 0 || len(blUps[len(blUps)-1].Shipment.Containers) != 3 {
+		t.Fatalf("feed of the bill of lading: %d updates, %v", len(blUps), err)
+	}
+	ups = append(ups, blUps...)
 	for _, u := range ups {
 		body, err := webhook.Encode(u)
 		if err != nil {

@@ -24,18 +24,20 @@ const (
 	TagVoyageChanged     = "shipment.voyage_changed"
 	TagStatusChanged     = "shipment.status_changed"
 	TagLocationChanged   = "shipment.location_changed"
+	TagContainersChanged = "shipment.containers_changed" // a container added to or removed from a shipment
 )
 
 // Tags lists every tag, in the order Update.Tags gives them.
 var Tags = []string{
 	TagETAChanged, TagEstimateChanged, TagMilestoneActual, TagMilestoneExpected, TagMilestoneRemoved,
 	TagActualCorrected, TagVesselChanged, TagVoyageChanged, TagStatusChanged, TagLocationChanged,
+	TagContainersChanged,
 }
 
 // Tags returns the tags of u's changes, each once, in the order of the Tags list.
 // Moves of an ETA or an estimate smaller than minETA give no tag.
 func (u *Update) Tags(minETA time.Duration) []string {
-	var set [10]bool
+	var set [11]bool // one per tag
 	for i := range u.Changes {
 		if tag := changeTag(&u.Changes[i], minETA); tag != "" {
 			set[slices.Index(Tags, tag)] = true
@@ -81,6 +83,8 @@ func changeTag(c *Change, minETA time.Duration) string {
 		return TagStatusChanged
 	case ChangeLocationChanged:
 		return TagLocationChanged
+	case ChangeContainerAdded, ChangeContainerRemoved:
+		return TagContainersChanged
 	}
 	return ""
 }

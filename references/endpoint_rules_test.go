@@ -47,10 +47,7 @@ func TestUpdateTags(t *testing.T) {
 }
 
 func TestEveryChangeTypeHasATag(t *testing.T) {
-	for _, ct := range []ChangeType{
-		ChangeEventAdded, ChangeEventRemoved, ChangeEstimateChanged, ChangeActualized, ChangeActualCorrected,
-		ChangeVesselChanged, ChangeVoyageChanged, ChangeStatusChanged, ChangeETAChanged, ChangeLocationChanged,
-	} {
+	for _, ct := range ChangeTypes {
 		if tag := changeTag(&Change{Type: ct}, 0); !slices.Contains(Tags, tag) {
 			t.Errorf("change %s has no tag in Tags (got %q)", ct, tag)
 		}

@@ -14,6 +14,34 @@ type Shipment struct {
 	CurrentLocation *Location
 	CurrentVessel   *TransportCall
 	ETA             *time.Time // estimated arrival at Destination
+
+	// Containers are the containers the events name by their equipment reference,
+	// each with its own journey, in order of number; nil when no event names one. A
+	// bill of lading or a booking lists every container the source reports; a
+	// container reference has one, itself (or none).
+	Containers []Container
+}
+
+// Container is one container of a shipment and how far it has come. Its events are
+// copies of events in the shipment's Events.
+type Container struct {
+	// Number is the container's number as its events give it (the equipment
+	// reference, upper case), such as MSCU1234566.
+	Number string
+	// ISOEquipmentCode is its ISO 6346 size and type code, such as 22G1 (20 ft
+	// general purpose) or 45R1 (40 ft high cube reefer); "" where the source gives none.
+	ISOEquipmentCode string
+	// Status is the container's own progress: Shipment.Status from its milestones
+	// and the events of the whole shipment (the vessel's arrivals and departures).
+	Status          ShipmentStatus
+	CurrentLocation *Location
+	// LastEvent is the latest actual move that concerns the container: one of its
+	// milestones or an event of the whole shipment's vessel (not a document's
+	// status); nil before any.
+	LastEvent *Event
+	// Milestones are the events whose equipment reference is this container, in the
+	// order of Events.
+	Milestones []Event
 }
 
 // ShipmentStatus is the overall progress of a shipment, derived from its events.
@@ -44,9 +72,14 @@ type Event struct {
 	Location      *Location
 	TransportCall *TransportCall
 
+	// EquipmentReference is the container an equipment event is about; events
+	// without one (a vessel's arrival, a document's issue) concern every container.
 	EquipmentReference string
-	EmptyIndicator     string // EMPTY or LADEN, equipment events
-	Description        string
+	// ISOEquipmentCode is the container's ISO 6346 size and type code, where the
+	// source gives it (DCSA's ISOEquipmentCode, on equipment events).
+	ISOEquipmentCode string
+	EmptyIndicator   string // EMPTY or LADEN, equipment events
+	Description      string
 }
 
 // Location is a place, identified by its UN/LOCODE where known.

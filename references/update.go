@@ -74,17 +74,26 @@ type ChangeType string
 
 // Change types.
 const (
-	ChangeEventAdded      ChangeType = "event_added"      // a new milestone appeared
-	ChangeEventRemoved    ChangeType = "event_removed"    // a planned or estimated milestone disappeared
-	ChangeEstimateChanged ChangeType = "estimate_changed" // a PLN/EST time moved
-	ChangeActualized      ChangeType = "estimate_actual"  // a PLN/EST milestone became ACT
-	ChangeActualCorrected ChangeType = "actual_corrected" // an ACT time was corrected by the source
-	ChangeVesselChanged   ChangeType = "vessel_changed"   // the current vessel changed
-	ChangeVoyageChanged   ChangeType = "voyage_changed"   // the current voyage changed
-	ChangeStatusChanged   ChangeType = "status_changed"   // the overall status changed
-	ChangeETAChanged      ChangeType = "eta_changed"      // the ETA at destination changed
-	ChangeLocationChanged ChangeType = "location_changed" // the current location changed
+	ChangeEventAdded       ChangeType = "event_added"       // a new milestone appeared
+	ChangeEventRemoved     ChangeType = "event_removed"     // a planned or estimated milestone disappeared
+	ChangeEstimateChanged  ChangeType = "estimate_changed"  // a PLN/EST time moved
+	ChangeActualized       ChangeType = "estimate_actual"   // a PLN/EST milestone became ACT
+	ChangeActualCorrected  ChangeType = "actual_corrected"  // an ACT time was corrected by the source
+	ChangeVesselChanged    ChangeType = "vessel_changed"    // the current vessel changed
+	ChangeVoyageChanged    ChangeType = "voyage_changed"    // the current voyage changed
+	ChangeStatusChanged    ChangeType = "status_changed"    // the overall status changed
+	ChangeETAChanged       ChangeType = "eta_changed"       // the ETA at destination changed
+	ChangeLocationChanged  ChangeType = "location_changed"  // the current location changed
+	ChangeContainerAdded   ChangeType = "container_added"   // a container joined the shipment
+	ChangeContainerRemoved ChangeType = "container_removed" // the source no longer lists a container
 )
+
+// ChangeTypes lists every change type.
+var ChangeTypes = []ChangeType{
+	ChangeEventAdded, ChangeEventRemoved, ChangeEstimateChanged, ChangeActualized, ChangeActualCorrected,
+	ChangeVesselChanged, ChangeVoyageChanged, ChangeStatusChanged, ChangeETAChanged, ChangeLocationChanged,
+	ChangeContainerAdded, ChangeContainerRemoved,
+}
 
 // Change is one typed difference between two snapshots, with the old and new values
 // written as strings (times in RFC 3339) and a sentence for humans.
@@ -93,6 +102,11 @@ type Change struct {
 	Description string
 	Old         string
 	New         string
+	// Container is the number of the container the change concerns: the container
+	// of its event, a container added or removed, or whose own status or location
+	// changed; "" for a change of the whole shipment (and of events without an
+	// equipment reference, which concern every container).
+	Container string
 	// Event is the event the change is about, as it is in the new snapshot (or the old
 	// one for a removal); nil for shipment-level changes.
 	Event *Event

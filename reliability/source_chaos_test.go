@@ -66,6 +66,15 @@ func newFakeCarrier(t *testing.T) *fakeCarrier {
 func (f *fakeCarrier) set(h http.HandlerFunc) { f.answer.Store(&h) }
 
 // jsonAnswer returns a handler answering 200 with body as JSON.
+// healthyAnswer serves the events of the fixture as the events of the container asked
+// for: a DCSA source keeps only the events of a container reference's own container.
+func healthyAnswer(body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		asked := r.URL.Query().Get("equipmentReference")
+		jsonAnswer(bytes.ReplaceAll(body, []byte("MSCU1234566"), []byte(asked)))(w, r)
+	}
+}
+
 func jsonAnswer(body []byte) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -184,7 +193,7 @@ func TestSourceChaos_PollsFailCleanlyBreakerOpensNothingCorrupted(t *testing.T) 
 		t.Fatal(err)
 	}
 	carrier := newFakeCarrier(t)
-	carrier.set(jsonAnswer(healthy))
+	carrier.set(healthyAnswer(healthy))
 	client, err := dcsa.New("CHAOS", dcsa.Config{
 		BaseURL: carrier.srv.URL, Timeout: carrierTimeout,
 		MaxPages: carrierMaxPages, MaxEvents: carrierMaxEvts, MaxBodyBytes: carrierMaxBody,
@@ -261,7 +270,7 @@ func TestSourceChaos_PollsFailCleanlyBreakerOpensNothingCorrupted(t *testing.T) 
 	}
 
 	// The carrier recovers: polls succeed again and find nothing new.
-	carrier.set(jsonAnswer(healthy))
+	carrier.set(healthyAnswer(healthy))
 	p, _ = newPoller()
 	for _, r := range refs {
 		if err := p.PollOne(ctx, r.ID); err != nil {
@@ -343,11 +352,12 @@ func snapshotState(t *testing.T, db *store.DB, accountID string, refs []referenc
 func hostileButValid(t *testing.T, ctx context.Context, db *store.DB, carrier *fakeCarrier, newPoller func() (*poller.Poller, *poller.GuardedSource)) {
 	t.Helper()
 	huge := strings.Repeat("Ж", 100_000) // 200 KB of two-byte characters
+	ref := addReference(t, db, "acct_src", "", 4)
 	events := []map[string]any{
 		{
 			"eventID": huge, "eventType": "EQUIPMENT", "eventClassifierCode": "ACT",
 			"eventDateTime": "2025-05-02T08:15:00Z", "equipmentEventTypeCode": "GTOT", "emptyIndicatorCode": "EMPTY",
-			"equipmentReference": "MSCU1234566\x00\x07\x1b[31m",
+			"equipmentReference": ref.ContainerID,
 			"eventLocation":      map[string]any{"locationName": "Depot\u202e evil \u202c" + huge, "UNLocationCode": "CNSHA\r\nX-Injected: 1"},
 			"changeRemark":       "line one\nline two\ttab\x00nul",
 		},
@@ -357,11 +367,17 @@ func hostileButValid(t *testing.T, ctx context.Context, db *store.DB, carrier *f
 			"transportCall": map[string]any{"vessel": map[string]any{"vesselName": huge, "vesselIMONumber": 9839131}, "exportVoyageNumber": 412},
 		},
 		{"eventID": "rel-3", "eventType": "TRANSPORT", "eventClassifierCode": map[string]any{"x": 1}},
+		// A container reference keeps its own container's events: this one, naming
+		// another container in hostile text, is not stored.
+		{
+			"eventID": "rel-4", "eventType": "EQUIPMENT", "eventClassifierCode": "ACT",
+			"eventDateTime": "2025-05-03T08:15:00Z", "equipmentEventTypeCode": "LOAD",
+			"equipmentReference": ref.ContainerID + "\x00\x07\x1b[31m",
+		},
 	}
 	body, _ := json.Marshal(events)
 	body = bytes.Replace(body, []byte("line one"), []byte("line \xff\xfe one"), 1) // invalid UTF-8 on the wire
 	carrier.set(jsonAnswer(body))
-	ref := addReference(t, db, "acct_src", "", 4)
 	p, _ := newPoller()
 	if err := p.PollOne(ctx, ref.ID); err != nil {
 		t.Fatal(err)

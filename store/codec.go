@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/trackhook/trackhook/references"
@@ -23,6 +24,17 @@ import (
 // end so that values written before it still read (Reference.CarrierDetected);
 // TestCodec_CoversEveryField fails when a field is added to one of these types and not here.
 //
+// Format 2 is format 1 with the fields that came with containers, each at the end of
+// its type: an event's ISOEquipmentCode, a change's Container, a shipment's
+// Containers. A field inside a list cannot be told apart from the next item by what
+// follows, as CarrierDetected at the very end of a reference can, so the format byte
+// says whether they are there. A value that has none of them is written in format 1,
+// byte for byte as before; values of format 1 read with them empty.
+//
+// A container's milestones and last event are events of the shipment's Events: each
+// is written as its index there (plus one), or as 0 followed by the event where it is
+// not among them, so that containers do not double the size of a snapshot.
+//
 // Encoding: strings and byte counts as uvarint lengths and bytes; integers as varints;
 // a pointer as a presence byte then the value; a slice as uvarint(len+1), 0 for nil,
 // so that nil and empty come back as they went in (JSON tells "null" from "[]"); a
@@ -32,15 +44,17 @@ import (
 // This file is longer than most on purpose: the encoder and the decoder of each type
 // stand together, field by field in the same order, so a reader checks one against
 // the other without switching files.
-const formatBinary1 byte = 1
+const (
+	formatBinary1 byte = 1
+	formatBinary2 byte = 2
+)
 
 // errCorrupt is wrapped by every decoding error of a binary value.
 var errCorrupt = errors.New("corrupt binary value")
 
 // encodeShipment returns the stored form of s.
 func encodeShipment(s *references.Shipment) []byte {
-	e := encoder{b: make([]byte, 0, 64+128*len(s.Events))}
-	e.b = append(e.b, formatBinary1)
+	e := newEncoder(64+130*len(s.Events)+32*len(s.Containers), shipmentNeeds2(s))
 	e.shipment(s)
 	return e.b
 }
@@ -53,7 +67,7 @@ func decodeShipment(data []byte, s *references.Shipment) error {
 		*s = *r.shipment()
 		return err
 	}
-	d := decoder{b: data[1:]}
+	d := newDecoder(data)
 	d.shipment(s)
 	return d.finish(data)
 }
@@ -64,14 +78,32 @@ func encodeUpdate(u *references.Update) []byte { return encodeUpdateWith(u, nil)
 // encodeUpdateWith is encodeUpdate when u.Shipment is already encoded as shipment
 // (by encodeShipment): the poller's update carries the snapshot it stores.
 func encodeUpdateWith(u *references.Update, shipment []byte) []byte {
+	format2 := updateNeeds2(u)
+	if shipment != nil && (shipment[0] == formatBinary2) != format2 {
+		shipment = nil // a change has a field of format 2 and the snapshot none: written again
+	}
 	n := 256 + len(shipment)
 	if u.Shipment != nil && shipment == nil {
 		n += 128 * len(u.Shipment.Events)
 	}
-	e := encoder{b: make([]byte, 0, n+160*len(u.Changes))}
-	e.b = append(e.b, formatBinary1)
+	e := newEncoder(n+160*len(u.Changes), format2)
 	e.update(u, shipment)
 	return e.b
+}
+
+// shipmentNeeds2 reports whether s has a field of format 2.
+func shipmentNeeds2(s *references.Shipment) bool {
+	return s.Containers != nil || slices.ContainsFunc(s.Events, func(e references.Event) bool { return e.ISOEquipmentCode != "" })
+}
+
+// updateNeeds2 reports whether u has a field of format 2.
+func updateNeeds2(u *references.Update) bool {
+	for i := range u.Changes {
+		if c := &u.Changes[i]; c.Container != "" || (c.Event != nil && c.Event.ISOEquipmentCode != "") {
+			return true
+		}
+	}
+	return u.Shipment != nil && shipmentNeeds2(u.Shipment)
 }
 
 // decodeUpdate reads an update in either stored form.
@@ -82,7 +114,7 @@ func decodeUpdate(data []byte, u *references.Update) error {
 		*u = r.update()
 		return err
 	}
-	d := decoder{b: data[1:]}
+	d := newDecoder(data)
 	d.update(u)
 	return d.finish(data)
 }
@@ -132,9 +164,26 @@ func decodeDeliveryState(data []byte, st *deliveryState) error {
 
 // isJSON tells a JSON value from a binary one by its first byte; an empty value is
 // handed to the JSON decoder, which says what is wrong with it.
-func isJSON(data []byte) bool { return len(data) == 0 || data[0] != formatBinary1 }
+func isJSON(data []byte) bool {
+	return len(data) == 0 || (data[0] != formatBinary1 && data[0] != formatBinary2)
+}
 
-type encoder struct{ b []byte }
+type encoder struct {
+	b       []byte
+	format2 bool // write the fields of format 2
+}
+
+// newEncoder returns an encoder that has written the format byte, with room for size
+// bytes.
+func newEncoder(size int, format2 bool) encoder {
+	e := encoder{b: make([]byte, 0, size), format2: format2}
+	if format2 {
+		e.b = append(e.b, formatBinary2)
+	} else {
+		e.b = append(e.b, formatBinary1)
+	}
+	return e
+}
 
 func (e *encoder) reference(r *references.Reference) {
 	e.str(r.ID)
@@ -227,6 +276,56 @@ func (e *encoder) shipment(s *references.Shipment) {
 	e.location(s.CurrentLocation)
 	e.transportCall(s.CurrentVessel)
 	e.timePtr(s.ETA)
+	if e.format2 {
+		e.containers(s.Containers, s.Events)
+	}
+}
+
+func (e *encoder) containers(cs []references.Container, events []references.Event) {
+	e.length(len(cs), cs == nil)
+	for i := range cs {
+		c := &cs[i]
+		e.str(c.Number)
+		e.str(c.ISOEquipmentCode)
+		e.str(string(c.Status))
+		e.location(c.CurrentLocation)
+		if e.present(c.LastEvent != nil) {
+			e.eventRef(c.LastEvent, events, len(events)-1)
+		}
+		e.length(len(c.Milestones), c.Milestones == nil)
+		next := 0
+		for j := range c.Milestones {
+			next = e.eventRef(&c.Milestones[j], events, next)
+		}
+	}
+}
+
+// eventRef writes ev as its index in events plus one, or as 0 and the event when it is
+// not there. The search starts at from, where the next one usually is (milestones are
+// in the order of events), and goes round; it returns where to start the next.
+func (e *encoder) eventRef(ev *references.Event, events []references.Event, from int) int {
+	for k := range events {
+		i := (from + k) % len(events)
+		if sameEvent(ev, &events[i]) {
+			e.uvarint(uint64(i) + 1)
+			return i + 1
+		}
+	}
+	e.uvarint(0)
+	e.event(ev)
+	return from
+}
+
+// sameEvent reports whether a and b encode alike.
+func sameEvent(a, b *references.Event) bool {
+	_, oa := a.Time.Zone()
+	_, ob := b.Time.Zone()
+	return a.ID == b.ID && a.Type == b.Type && a.Classifier == b.Classifier && a.Code == b.Code &&
+		a.Time.Equal(b.Time) && oa == ob &&
+		(a.Location == nil) == (b.Location == nil) && (a.Location == nil || *a.Location == *b.Location) &&
+		(a.TransportCall == nil) == (b.TransportCall == nil) && (a.TransportCall == nil || *a.TransportCall == *b.TransportCall) &&
+		a.EquipmentReference == b.EquipmentReference && a.ISOEquipmentCode == b.ISOEquipmentCode &&
+		a.EmptyIndicator == b.EmptyIndicator && a.Description == b.Description
 }
 
 func (e *encoder) event(ev *references.Event) {
@@ -240,6 +339,9 @@ func (e *encoder) event(ev *references.Event) {
 	e.str(ev.EquipmentReference)
 	e.str(ev.EmptyIndicator)
 	e.str(ev.Description)
+	if e.format2 {
+		e.str(ev.ISOEquipmentCode)
+	}
 }
 
 func (e *encoder) location(l *references.Location) {
@@ -297,18 +399,27 @@ func (e *encoder) change(c *references.Change) {
 	if e.present(c.Event != nil) {
 		e.event(c.Event)
 	}
+	if e.format2 {
+		e.str(c.Container)
+	}
 }
 
 // decoder reads a binary value. The first error stops it: every later read returns
 // zero values, and finish reports the error.
 type decoder struct {
-	b   []byte
-	err error
+	b       []byte
+	format2 bool // read the fields of format 2
+	err     error
 	// recent holds the last short strings read: a snapshot names the same ports,
 	// vessels and voyages in many events, and sharing them saves allocations (and
 	// garbage collection) on every poll and delivery.
 	recent [16]string
 	next   int
+}
+
+// newDecoder returns a decoder of the binary value data, past its format byte.
+func newDecoder(data []byte) decoder {
+	return decoder{b: data[1:], format2: data[0] == formatBinary2}
 }
 
 func (d *decoder) fail(what string) {
@@ -446,6 +557,55 @@ func (d *decoder) shipment(s *references.Shipment) {
 	s.CurrentLocation = d.location()
 	s.CurrentVessel = d.transportCall()
 	s.ETA = d.timePtr()
+	if d.format2 {
+		s.Containers = d.containers(s.Events)
+	}
+}
+
+// minContainerSize is the fewest bytes an encoded container takes.
+const minContainerSize = 6
+
+func (d *decoder) containers(events []references.Event) []references.Container {
+	n, isNil := d.length(minContainerSize)
+	if isNil {
+		return nil
+	}
+	cs := make([]references.Container, n)
+	for i := range cs {
+		c := &cs[i]
+		c.Number = d.str()
+		c.ISOEquipmentCode = d.str()
+		c.Status = references.ShipmentStatus(d.str())
+		c.CurrentLocation = d.location()
+		if d.present() {
+			ev := d.eventRef(events)
+			c.LastEvent = &ev
+		}
+		m, isNil := d.length(1)
+		if !isNil {
+			c.Milestones = make([]references.Event, m)
+		}
+		for j := range c.Milestones {
+			c.Milestones[j] = d.eventRef(events)
+		}
+	}
+	return cs
+}
+
+// eventRef reads an event written by encoder.eventRef. An event of events is copied,
+// sharing its Location and TransportCall, as Derive's containers do.
+func (d *decoder) eventRef(events []references.Event) references.Event {
+	i := d.uvarint()
+	switch {
+	case i == 0:
+		var ev references.Event
+		d.event(&ev)
+		return ev
+	case i > uint64(len(events)):
+		d.fail("event index")
+		return references.Event{}
+	}
+	return events[i-1]
 }
 
 // minEventSize is the fewest bytes an encoded event takes.
@@ -462,6 +622,9 @@ func (d *decoder) event(ev *references.Event) {
 	ev.EquipmentReference = d.str()
 	ev.EmptyIndicator = d.str()
 	ev.Description = d.str()
+	if d.format2 {
+		ev.ISOEquipmentCode = d.str()
+	}
 }
 
 func (d *decoder) location() *references.Location {
@@ -579,5 +742,8 @@ func (d *decoder) change(c *references.Change) {
 	if d.present() {
 		c.Event = &references.Event{}
 		d.event(c.Event)
+	}
+	if d.format2 {
+		c.Container = d.str()
 	}
 }

@@ -19,13 +19,14 @@ import (
 // lost on its way through the store.
 func TestCodec_CoversEveryField(t *testing.T) {
 	known := map[reflect.Type][]string{
-		reflect.TypeFor[references.Shipment]():         {"Events", "Status", "Origin", "Destination", "CurrentLocation", "CurrentVessel", "ETA"},
-		reflect.TypeFor[references.Event]():            {"ID", "Type", "Classifier", "Code", "Time", "Location", "TransportCall", "EquipmentReference", "EmptyIndicator", "Description"},
+		reflect.TypeFor[references.Shipment]():         {"Events", "Status", "Origin", "Destination", "CurrentLocation", "CurrentVessel", "ETA", "Containers"},
+		reflect.TypeFor[references.Container]():        {"Number", "ISOEquipmentCode", "Status", "CurrentLocation", "LastEvent", "Milestones"},
+		reflect.TypeFor[references.Event]():            {"ID", "Type", "Classifier", "Code", "Time", "Location", "TransportCall", "EquipmentReference", "ISOEquipmentCode", "EmptyIndicator", "Description"},
 		reflect.TypeFor[references.Location]():         {"UNLocode", "Name"},
 		reflect.TypeFor[references.TransportCall]():    {"VesselName", "VesselIMO", "Voyage", "ModeOfTransport"},
 		reflect.TypeFor[references.Update]():           {"ID", "ReferenceID", "Sequence", "Type", "CreatedAt", "Reference", "Changes", "Shipment", "Error", "UnsubscribeReason"},
 		reflect.TypeFor[references.ReferenceSummary](): {"ID", "ContainerID", "BillOfLading", "BookingNumber", "CarrierCode", "Metadata"},
-		reflect.TypeFor[references.Change]():           {"Type", "Description", "Old", "New", "Event"},
+		reflect.TypeFor[references.Change]():           {"Type", "Description", "Old", "New", "Container", "Event"},
 		reflect.TypeFor[deliveryState]():               {"DueAt", "Attempts", "FirstAttemptAt"},
 		reflect.TypeFor[references.Reference](): {
 			"ID", "AccountID", "ContainerID", "BillOfLading", "BookingNumber", "CarrierCode", "CarrierDetected", "CallbackURL", "EventTypes", "Metadata", "PollInterval",
@@ -225,6 +226,7 @@ func FuzzDecodeUpdate(f *testing.F) {
 		f.Add(encodeUpdate(u))
 	}
 	f.Add(encodeUpdate(&references.Update{}))
+	f.Add(encodeUpdate(&references.Update{Shipment: containerShipment(), Changes: []references.Change{{Type: references.ChangeContainerAdded, Container: "MSCU1234566"}}}))
 	f.Add([]byte{formatBinary1, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Add([]byte(`{"id":"upd_1","sequence":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

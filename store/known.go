@@ -135,6 +135,10 @@ func known(b []byte) (string, bool) {
 		return string(references.ChangeETAChanged), true
 	case string(references.ChangeLocationChanged):
 		return string(references.ChangeLocationChanged), true
+	case string(references.ChangeContainerAdded):
+		return string(references.ChangeContainerAdded), true
+	case string(references.ChangeContainerRemoved):
+		return string(references.ChangeContainerRemoved), true
 	}
 	return "", false
 }

@@ -6,13 +6,16 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// TestKnown_InternsTheVocabulary checks that every code of the DCSA vocabulary, and
-// every update type, is decoded without allocating: a code added to references must
-// be added to known too.
+// TestKnown_InternsTheVocabulary checks that every code of the DCSA vocabulary, every
+// update type and every change type is decoded without allocating: a code added to
+// references must be added to known too.
 func TestKnown_InternsTheVocabulary(t *testing.T) {
 	values := references.Codes()
 	for _, u := range references.UpdateTypes {
 		values = append(values, string(u))
+	}
+	for _, c := range references.ChangeTypes {
+		values = append(values, string(c))
 	}
 	for _, v := range values {
 		if got, ok := known([]byte(v)); !ok || got != v {

@@ -103,6 +103,16 @@ type shipmentRecord struct {
 	CurrentLocation *locationRecord           `json:"current_location,omitempty"`
 	CurrentVessel   *transportCallRecord      `json:"current_vessel,omitempty"`
 	ETA             *time.Time                `json:"eta,omitempty"`
+	Containers      []containerRecord         `json:"containers,omitempty"`
+}
+
+type containerRecord struct {
+	Number           string                    `json:"number"`
+	ISOEquipmentCode string                    `json:"iso_equipment_code,omitempty"`
+	Status           references.ShipmentStatus `json:"status"`
+	CurrentLocation  *locationRecord           `json:"current_location,omitempty"`
+	LastEvent        *eventRecord              `json:"last_event,omitempty"`
+	Milestones       []eventRecord             `json:"milestones"`
 }
 
 type eventRecord struct {
@@ -114,6 +124,7 @@ type eventRecord struct {
 	Location           *locationRecord       `json:"location,omitempty"`
 	TransportCall      *transportCallRecord  `json:"transport_call,omitempty"`
 	EquipmentReference string                `json:"equipment_reference,omitempty"`
+	ISOEquipmentCode   string                `json:"iso_equipment_code,omitempty"`
 	EmptyIndicator     string                `json:"empty_indicator,omitempty"`
 	Description        string                `json:"description,omitempty"`
 }
@@ -138,13 +149,40 @@ func newShipmentRecord(s *references.Shipment) *shipmentRecord {
 		Status: s.Status, Origin: newLocationRecord(s.Origin), Destination: newLocationRecord(s.Destination),
 		CurrentLocation: newLocationRecord(s.CurrentLocation), CurrentVessel: newTransportCallRecord(s.CurrentVessel), ETA: s.ETA,
 	}
-	if s.Events != nil {
-		r.Events = make([]eventRecord, len(s.Events))
-		for i := range s.Events {
-			r.Events[i] = *newEventRecord(&s.Events[i])
+	r.Events = newEventRecords(s.Events)
+	if s.Containers != nil {
+		r.Containers = make([]containerRecord, len(s.Containers))
+		for i, c := range s.Containers {
+			r.Containers[i] = containerRecord{
+				Number: c.Number, ISOEquipmentCode: c.ISOEquipmentCode, Status: c.Status,
+				CurrentLocation: newLocationRecord(c.CurrentLocation), LastEvent: newEventRecord(c.LastEvent),
+				Milestones: newEventRecords(c.Milestones),
+			}
 		}
 	}
 	return r
+}
+
+func newEventRecords(es []references.Event) []eventRecord {
+	if es == nil {
+		return nil
+	}
+	out := make([]eventRecord, len(es))
+	for i := range es {
+		out[i] = *newEventRecord(&es[i])
+	}
+	return out
+}
+
+func eventsOfRecords(rs []eventRecord) []references.Event {
+	if rs == nil {
+		return nil
+	}
+	out := make([]references.Event, len(rs))
+	for i := range rs {
+		out[i] = *rs[i].event()
+	}
+	return out
 }
 
 func (r *shipmentRecord) shipment() *references.Shipment {
@@ -155,10 +193,15 @@ func (r *shipmentRecord) shipment() *references.Shipment {
 		Status: r.Status, Origin: r.Origin.location(), Destination: r.Destination.location(),
 		CurrentLocation: r.CurrentLocation.location(), CurrentVessel: r.CurrentVessel.transportCall(), ETA: r.ETA,
 	}
-	if r.Events != nil {
-		s.Events = make([]references.Event, len(r.Events))
-		for i := range r.Events {
-			s.Events[i] = *r.Events[i].event()
+	s.Events = eventsOfRecords(r.Events)
+	if r.Containers != nil {
+		s.Containers = make([]references.Container, len(r.Containers))
+		for i, c := range r.Containers {
+			s.Containers[i] = references.Container{
+				Number: c.Number, ISOEquipmentCode: c.ISOEquipmentCode, Status: c.Status,
+				CurrentLocation: c.CurrentLocation.location(), LastEvent: c.LastEvent.event(),
+				Milestones: eventsOfRecords(c.Milestones),
+			}
 		}
 	}
 	return s
@@ -171,7 +214,8 @@ func newEventRecord(e *references.Event) *eventRecord {
 	return &eventRecord{
 		ID: e.ID, Type: e.Type, Classifier: e.Classifier, Code: e.Code, Time: e.Time,
 		Location: newLocationRecord(e.Location), TransportCall: newTransportCallRecord(e.TransportCall),
-		EquipmentReference: e.EquipmentReference, EmptyIndicator: e.EmptyIndicator, Description: e.Description,
+		EquipmentReference: e.EquipmentReference, ISOEquipmentCode: e.ISOEquipmentCode,
+		EmptyIndicator: e.EmptyIndicator, Description: e.Description,
 	}
 }
 
@@ -182,7 +226,8 @@ func (r *eventRecord) event() *references.Event {
 	return &references.Event{
 		ID: r.ID, Type: r.Type, Classifier: r.Classifier, Code: r.Code, Time: r.Time,
 		Location: r.Location.location(), TransportCall: r.TransportCall.transportCall(),
-		EquipmentReference: r.EquipmentReference, EmptyIndicator: r.EmptyIndicator, Description: r.Description,
+		EquipmentReference: r.EquipmentReference, ISOEquipmentCode: r.ISOEquipmentCode,
+		EmptyIndicator: r.EmptyIndicator, Description: r.Description,
 	}
 }
 
@@ -242,6 +287,7 @@ type changeRecord struct {
 	Description string                `json:"description"`
 	Old         string                `json:"old,omitempty"`
 	New         string                `json:"new,omitempty"`
+	Container   string                `json:"container,omitempty"`
 	Event       *eventRecord          `json:"event,omitempty"`
 }
 
@@ -258,7 +304,7 @@ func newUpdateRecord(u *references.Update) *updateRecord {
 	if u.Changes != nil {
 		r.Changes = make([]changeRecord, len(u.Changes))
 		for i, c := range u.Changes {
-			r.Changes[i] = changeRecord{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New, Event: newEventRecord(c.Event)}
+			r.Changes[i] = changeRecord{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New, Container: c.Container, Event: newEventRecord(c.Event)}
 		}
 	}
 	return r
@@ -277,7 +323,7 @@ func (r *updateRecord) update() references.Update {
 	if r.Changes != nil {
 		u.Changes = make([]references.Change, len(r.Changes))
 		for i, c := range r.Changes {
-			u.Changes[i] = references.Change{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New, Event: c.Event.event()}
+			u.Changes[i] = references.Change{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New, Container: c.Container, Event: c.Event.event()}
 		}
 	}
 	return u

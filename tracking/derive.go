@@ -30,6 +30,12 @@ import (
 //   - ETA: the arrival (or, when the source reports no arrival, the discharge) at the
 //     destination: the actual time once there is one, else the latest estimate, else
 //     the latest plan.
+//   - Containers: one for each container the events name by equipment reference (upper
+//     case), in order of number, nil when none does. Each is derived like the
+//     shipment from the events that concern it: its own milestones and the events that
+//     name no container. The shipment's Status is then that of the container that has
+//     come least far, so a bill of lading is delivered once every container is. (With
+//     one container every event concerns it, and its status is the one above.)
 //
 // Derive is pure: the same events in any order give an identical result.
 func Derive(s *references.Shipment) *references.Shipment {
@@ -49,6 +55,9 @@ func Derive(s *references.Shipment) *references.Shipment {
 	out.CurrentLocation = cloneLocation(currentLocation(ev))
 	out.CurrentVessel = cloneTransportCall(currentVessel(ev))
 	out.ETA = deriveETA(ev, out.Destination)
+	if out.Containers = deriveContainers(ev); out.Containers != nil {
+		out.Status = leastAdvanced(out.Containers)
+	}
 	return out
 }
 

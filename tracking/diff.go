@@ -33,18 +33,27 @@ import (
 //     estimate at the same time is no change);
 //   - actual at another time, or no longer actual: actual_corrected.
 //
-// Then the shipment-level fields, in this order: status_changed, location_changed,
-// vessel_changed and voyage_changed (both when a transshipment brings another vessel
-// on another voyage), eta_changed. Event changes come first, in the canonical order of
-// their events (see Derive).
+// Then the containers (see Derive), in order of number: container_added for one the
+// source lists now, container_removed for one it no longer lists and, when the
+// shipment has several, status_changed and location_changed for a container's own
+// progress. Then the shipment-level fields, in this order: status_changed,
+// location_changed, vessel_changed and voyage_changed (both when a transshipment
+// brings another vessel on another voyage), eta_changed. Event changes come first, in
+// the canonical order of their events (see Derive).
 //
-// old may be nil: the first poll. Every event is then event_added, and each
-// shipment-level field that is known (a status other than unknown, a location, a
-// vessel, a voyage, an ETA) is reported as a change with an empty Old, so the first
-// update carries the starting point. A nil cur is an empty snapshot.
+// Change.Container names the container a change concerns: the container of its event
+// (none for an event of the whole shipment), the container added or removed, or whose
+// own status or location changed; it is "" for the shipment-level fields. An old
+// snapshot stored before snapshots had containers gets them derived from its events.
+//
+// old may be nil: the first poll. Every event is then event_added, every container
+// container_added, and each shipment-level field that is known (a status other than
+// unknown, a location, a vessel, a voyage, an ETA) is reported as a change with an
+// empty Old, so the first update carries the starting point. A nil cur is an empty
+// snapshot.
 //
 // Old and New hold times in RFC 3339 (UTC), statuses, UN/LOCODEs (else location
-// names), vessels as "NAME (IMO 1234567)" and voyage numbers. Change.Event is a copy of
+// names), vessels as "NAME (IMO 1234567)", voyage numbers and container numbers. Change.Event is a copy of
 // the event in cur (in old for a removal), nil for shipment-level changes.
 func Diff(old, cur *references.Shipment) []references.Change {
 	if old == nil {
@@ -53,7 +62,13 @@ func Diff(old, cur *references.Shipment) []references.Change {
 	if cur == nil {
 		cur = &references.Shipment{}
 	}
+	if old.Containers == nil && namesContainers(old.Events) {
+		// Stored before snapshots had containers: derive them, so that the first poll
+		// after an upgrade does not report every container as added.
+		old = Derive(old)
+	}
 	changes := diffEvents(old.Events, cur.Events)
+	changes = diffContainers(changes, old.Containers, cur.Containers)
 	return diffShipment(changes, old, cur)
 }
 
@@ -159,6 +174,9 @@ func diffEvents(oldEvents, curEvents []references.Event) []references.Change {
 	// Map iteration is random: sort by the events the changes are about. Each event
 	// appears once (one change per milestone), so the order is total.
 	slices.SortFunc(changes, func(a, b references.Change) int { return compareEvents(a.Event, b.Event) })
+	for i := range changes {
+		changes[i].Container = norm(changes[i].Event.EquipmentReference)
+	}
 	return changes
 }
 

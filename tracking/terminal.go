@@ -33,6 +33,12 @@ func DefaultTerminalRule() TerminalRule {
 // IsComplete reports whether the snapshot s shows that tracking is complete under the
 // rule (nil means DefaultTerminalRule). s need not have been derived: IsComplete orders
 // the events and finds the destination itself.
+//
+// When the events name containers (see Derive), tracking is complete once every one
+// of them has reached a terminal event, each judged on the events that concern it: a
+// bill of lading with one container held at the terminal is not complete however many
+// others were returned. A shipment of one container, or none, is judged on all its
+// events.
 func IsComplete(s *references.Shipment, rule TerminalRule) bool {
 	if s == nil || len(s.Events) == 0 {
 		return false
@@ -41,13 +47,30 @@ func IsComplete(s *references.Shipment, rule TerminalRule) bool {
 		rule = DefaultTerminalRule()
 	}
 	d := Derive(s)
-	p := progress{origin: d.Origin, dest: d.Destination, status: references.ShipmentBooked}
-	for i := range d.Events {
-		e := &d.Events[i]
+	if len(d.Containers) <= 1 {
+		return rule.reached(d.Events, d.Origin, d.Destination)
+	}
+	for _, c := range d.Containers {
+		ev := eventsOf(c.Number, d.Events)
+		origin := firstLocation(ev, references.CodeLoad, references.CodeDeparture)
+		dest := lastLocation(ev, references.CodeArrival, references.CodeDischarge)
+		if !rule.reached(ev, origin, dest) {
+			return false
+		}
+	}
+	return true
+}
+
+// reached reports whether a terminal event of the rule is among the events, in
+// canonical order, of a journey from origin to dest.
+func (r TerminalRule) reached(events []references.Event, origin, dest *references.Location) bool {
+	p := progress{origin: origin, dest: dest, status: references.ShipmentBooked}
+	for i := range events {
+		e := &events[i]
 		if e.Classifier != references.ClassifierActual {
 			continue
 		}
-		for _, t := range rule {
+		for _, t := range r {
 			if t.matches(e, p.status) {
 				return true
 			}

@@ -97,9 +97,11 @@ func tagDescription(tag string) string {
 	case references.TagVoyageChanged:
 		return "The voyage number of the current leg changed."
 	case references.TagStatusChanged:
-		return "The shipment's overall status changed, for example from in_transit to arrived."
+		return "The shipment's overall status, or the status of one of its containers, changed, for example from in_transit to arrived."
 	case references.TagLocationChanged:
-		return "The shipment's current location changed."
+		return "The shipment's current location, or that of one of its containers, changed."
+	case references.TagContainersChanged:
+		return "A container was added to the shipment (every container on the first update), or the source no longer lists one."
 	}
 	return "A shipment.updated update tagged " + tag + "."
 }

@@ -131,6 +131,9 @@ func tagChange(tag string) references.Change {
 	case references.TagLocationChanged:
 		return references.Change{Type: references.ChangeLocationChanged, Old: "CNSHA", New: "SGSIN",
 			Description: "Current location changed from CNSHA (Shanghai container terminal) to SGSIN (Singapore container terminal)"}
+	case references.TagContainersChanged:
+		return references.Change{Type: references.ChangeContainerAdded, New: "MSCU1234566", Container: "MSCU1234566",
+			Description: "Container MSCU1234566 (45G1) added"}
 	}
 	return references.Change{}
 }

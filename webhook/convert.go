@@ -52,11 +52,7 @@ func NewChanges(cs []references.Change) []Change {
 	}
 	out := make([]Change, len(cs))
 	for i, c := range cs {
-		out[i] = Change{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New}
-		if c.Event != nil {
-			e := newEvent(c.Event)
-			out[i].Event = &e
-		}
+		out[i] = Change{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New, Container: c.Container, Event: newEventPtr(c.Event)}
 	}
 	return out
 }
@@ -74,13 +70,40 @@ func NewShipment(s *references.Shipment) *Shipment {
 		CurrentVessel:   newTransportCall(s.CurrentVessel),
 		ETA:             s.ETA,
 	}
-	if s.Events != nil {
-		out.Events = make([]Event, len(s.Events))
-		for i := range s.Events {
-			out.Events[i] = newEvent(&s.Events[i])
+	out.Events = newEvents(s.Events)
+	if s.Containers != nil {
+		out.Containers = make([]Container, len(s.Containers))
+		for i, c := range s.Containers {
+			out.Containers[i] = Container{
+				Number:           c.Number,
+				ISOEquipmentCode: c.ISOEquipmentCode,
+				Status:           c.Status,
+				CurrentLocation:  newLocation(c.CurrentLocation),
+				LastEvent:        newEventPtr(c.LastEvent),
+				Milestones:       newEvents(c.Milestones),
+			}
 		}
 	}
 	return out
+}
+
+func newEvents(es []references.Event) []Event {
+	if es == nil {
+		return nil
+	}
+	out := make([]Event, len(es))
+	for i := range es {
+		out[i] = newEvent(&es[i])
+	}
+	return out
+}
+
+func newEventPtr(e *references.Event) *Event {
+	if e == nil {
+		return nil
+	}
+	w := newEvent(e)
+	return &w
 }
 
 func newEvent(e *references.Event) Event {
@@ -93,6 +116,7 @@ func newEvent(e *references.Event) Event {
 		Location:           newLocation(e.Location),
 		TransportCall:      newTransportCall(e.TransportCall),
 		EquipmentReference: e.EquipmentReference,
+		ISOEquipmentCode:   e.ISOEquipmentCode,
 		EmptyIndicator:     e.EmptyIndicator,
 		Description:        e.Description,
 	}
@@ -136,11 +160,7 @@ func (u *Update) Domain() references.Update {
 	if u.Changes != nil {
 		out.Changes = make([]references.Change, len(u.Changes))
 		for i, c := range u.Changes {
-			out.Changes[i] = references.Change{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New}
-			if c.Event != nil {
-				e := c.Event.domain()
-				out.Changes[i].Event = &e
-			}
+			out.Changes[i] = references.Change{Type: c.Type, Description: c.Description, Old: c.Old, New: c.New, Container: c.Container, Event: c.Event.domainPtr()}
 		}
 	}
 	return out
@@ -159,13 +179,40 @@ func (s *Shipment) Domain() *references.Shipment {
 		CurrentVessel:   s.CurrentVessel.domain(),
 		ETA:             s.ETA,
 	}
-	if s.Events != nil {
-		out.Events = make([]references.Event, len(s.Events))
-		for i := range s.Events {
-			out.Events[i] = s.Events[i].domain()
+	out.Events = domainEvents(s.Events)
+	if s.Containers != nil {
+		out.Containers = make([]references.Container, len(s.Containers))
+		for i, c := range s.Containers {
+			out.Containers[i] = references.Container{
+				Number:           c.Number,
+				ISOEquipmentCode: c.ISOEquipmentCode,
+				Status:           c.Status,
+				CurrentLocation:  c.CurrentLocation.domain(),
+				LastEvent:        c.LastEvent.domainPtr(),
+				Milestones:       domainEvents(c.Milestones),
+			}
 		}
 	}
 	return out
+}
+
+func domainEvents(es []Event) []references.Event {
+	if es == nil {
+		return nil
+	}
+	out := make([]references.Event, len(es))
+	for i := range es {
+		out[i] = es[i].domain()
+	}
+	return out
+}
+
+func (e *Event) domainPtr() *references.Event {
+	if e == nil {
+		return nil
+	}
+	d := e.domain()
+	return &d
 }
 
 func (e *Event) domain() references.Event {
@@ -178,6 +225,7 @@ func (e *Event) domain() references.Event {
 		Location:           e.Location.domain(),
 		TransportCall:      e.TransportCall.domain(),
 		EquipmentReference: e.EquipmentReference,
+		ISOEquipmentCode:   e.ISOEquipmentCode,
 		EmptyIndicator:     e.EmptyIndicator,
 		Description:        e.Description,
 	}

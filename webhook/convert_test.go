@@ -23,6 +23,7 @@ func TestConvert_CoversEveryField(t *testing.T) {
 		{reflect.TypeFor[references.ReferenceSummary](), reflect.TypeFor[ReferenceSummary](), nil},
 		{reflect.TypeFor[references.Change](), reflect.TypeFor[Change](), nil},
 		{reflect.TypeFor[references.Shipment](), reflect.TypeFor[Shipment](), nil},
+		{reflect.TypeFor[references.Container](), reflect.TypeFor[Container](), nil},
 		{reflect.TypeFor[references.Event](), reflect.TypeFor[Event](), nil},
 		{reflect.TypeFor[references.Location](), reflect.TypeFor[Location](), nil},
 		{reflect.TypeFor[references.TransportCall](), reflect.TypeFor[TransportCall](), nil},
@@ -52,7 +53,10 @@ func TestConvert_RoundTripsEveryField(t *testing.T) {
 		values = append(values, u)
 	}
 	empty := references.Update{Changes: []references.Change{}, Shipment: &references.Shipment{Events: []references.Event{}}}
-	values = append(values, empty)
+	noMilestones := references.Update{Shipment: &references.Shipment{
+		Containers: []references.Container{{Number: "MSCU1234566", Milestones: []references.Event{}}, {}},
+	}}
+	values = append(values, empty, noMilestones)
 	for i, u := range values {
 		w := NewUpdate(u)
 		if got := w.Domain(); !reflect.DeepEqual(got, u) {

@@ -61,6 +61,9 @@ type Change struct {
 	Description string                `json:"description"`
 	Old         string                `json:"old,omitempty"`
 	New         string                `json:"new,omitempty"`
+	// Container is the number of the container the change concerns (see
+	// Shipment.Containers); absent for a change of the whole shipment.
+	Container string `json:"container,omitempty"`
 	// Event is the event the change is about, as it is in the new snapshot (or in the
 	// old one, for a removal); nil for changes of the whole shipment such as its ETA.
 	Event *Event `json:"event,omitempty"`
@@ -78,6 +81,33 @@ type Shipment struct {
 	CurrentVessel   *TransportCall            `json:"current_vessel,omitempty"`
 	// ETA is the estimated time of arrival at Destination.
 	ETA *time.Time `json:"eta,omitempty"`
+
+	// Containers are the containers the events name, each with its own journey, in
+	// order of number: every container of a bill of lading or booking that the source
+	// reports, or the one container of a container reference. Absent when no event
+	// names a container.
+	Containers []Container `json:"containers,omitempty"`
+}
+
+// Container is one container of a shipment and how far it has come: a bill of lading
+// is delivered when all of its containers are, and one of them may be held at the
+// terminal while the others are delivered.
+type Container struct {
+	// Number is the container number (ISO 6346), as the events' equipment_reference.
+	Number string `json:"number"`
+	// ISOEquipmentCode is the ISO 6346 size and type code, such as 22G1 or 45R1,
+	// where the source gives it.
+	ISOEquipmentCode string `json:"iso_equipment_code,omitempty"`
+	// Status is the container's own progress; the shipment's status is that of the
+	// container that has come least far.
+	Status          references.ShipmentStatus `json:"status"`
+	CurrentLocation *Location                 `json:"current_location,omitempty"`
+	// LastEvent is the latest actual move that concerns the container: its own, or
+	// one of the whole shipment such as the vessel's departure (not a document's status).
+	LastEvent *Event `json:"last_event,omitempty"`
+	// Milestones are the container's own events (those whose equipment_reference it
+	// is), in the order of the shipment's events.
+	Milestones []Event `json:"milestones"`
 }
 
 // Event is one fact about a shipment: a DCSA transport, equipment or shipment event,
@@ -96,7 +126,12 @@ type Event struct {
 	Location      *Location      `json:"location,omitempty"`
 	TransportCall *TransportCall `json:"transport_call,omitempty"`
 
+	// EquipmentReference is the container an equipment event is about; an event
+	// without one concerns every container of the shipment.
 	EquipmentReference string `json:"equipment_reference,omitempty"`
+	// ISOEquipmentCode is the container's ISO 6346 size and type code, where the
+	// source gives it.
+	ISOEquipmentCode string `json:"iso_equipment_code,omitempty"`
 	// EmptyIndicator is EMPTY or LADEN, on equipment events.
 	EmptyIndicator string `json:"empty_indicator,omitempty"`
 	Description    string `json:"description,omitempty"`

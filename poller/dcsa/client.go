@@ -117,6 +117,9 @@ func newHTTPClient(cfg Config) *http.Client {
 // time (stable, so the carrier's order breaks ties) and an event id seen twice across
 // pages is kept once. An empty result, or a 404, is an error wrapping
 // references.ErrShipmentNotFound: DCSA answers an unknown reference with an empty list.
+// A container reference gets its own events and those that name no container (see
+// ownEvents); a bill of lading or booking every container's, which tracking.Derive
+// groups by equipmentReference.
 // Other failures are a *references.SourceError: rate limited (429, with the wait its
 // Retry-After asked for), unavailable (5xx, 408, timeouts, connection errors), bad
 // request (other 4xx, or an identifier the API does not take: see CheckReference) or
@@ -131,7 +134,35 @@ func (c *Client) Fetch(ctx context.Context, ref references.Reference) (*referenc
 	if err != nil {
 		return nil, fmt.Errorf("dcsa %s: %w", c.name, err)
 	}
+	if ref.ContainerID != "" {
+		var ok bool
+		if events, ok = ownEvents(events, ref.ContainerID); !ok {
+			return nil, fmt.Errorf("dcsa %s: no events for %s, only for other containers: %w", c.name, describe(query), references.ErrShipmentNotFound)
+		}
+	}
 	return &references.Shipment{Events: events}, nil
+}
+
+// ownEvents returns the events of container and those that name no container. Some
+// servers answer an equipmentReference query with the events of every container of
+// the shipment; a container reference follows its own, so that its tracking ends
+// with its own return, not with the last of its bill of lading. ok is false when the
+// events name other containers and never this one.
+func ownEvents(events []references.Event, container string) (own []references.Event, ok bool) {
+	named, others := false, false
+	own = slices.DeleteFunc(events, func(e references.Event) bool {
+		ref := strings.ReplaceAll(e.EquipmentReference, " ", "")
+		switch {
+		case ref == "":
+			return false
+		case strings.EqualFold(ref, container):
+			named = true
+			return false
+		}
+		others = true
+		return true
+	})
+	return own, named || !others
 }
 
 func (c *Client) fetchAll(ctx context.Context, query url.Values) ([]references.Event, error) {

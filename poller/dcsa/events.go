@@ -29,6 +29,7 @@ type wireEvent struct {
 	EventTypeCode          text `json:"eventTypeCode"` // deprecated in v2, still sent by some carriers
 
 	EquipmentReference text               `json:"equipmentReference"`
+	ISOEquipmentCode   text               `json:"ISOEquipmentCode"`
 	EmptyIndicatorCode text               `json:"emptyIndicatorCode"`
 	EventLocation      *wireLocation      `json:"eventLocation"`
 	TransportCall      *wireTransportCall `json:"transportCall"`
@@ -220,6 +221,7 @@ func (w *wireEvent) event() (references.Event, error) {
 	if e := string(w.EmptyIndicatorCode); e == references.EmptyIndicatorEmpty || e == references.EmptyIndicatorLaden {
 		ev.EmptyIndicator = e
 	}
+	ev.ISOEquipmentCode = isoEquipmentCode(string(w.ISOEquipmentCode))
 	ev.Location = w.location()
 	ev.TransportCall = w.transportCall()
 	ev.Description = w.description()
@@ -249,6 +251,17 @@ func (w *wireEvent) typeCode(t references.EventType) (string, error) {
 		return "", fmt.Errorf("%s %q is not a code", field, clean(code, 16))
 	}
 	return code, nil
+}
+
+// isoEquipmentCode returns code when it is an ISO 6346 size and type code (four
+// letters or digits, such as 22G1 or L5G1), upper case; "" otherwise. A code that is
+// not one is dropped rather than the event: the event is still a fact.
+func isoEquipmentCode(code string) string {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	if len(code) != 4 || strings.IndexFunc(code, func(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') }) >= 0 {
+		return ""
+	}
+	return code
 }
 
 // location prefers the event's own location and fills what it lacks from the

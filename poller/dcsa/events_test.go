@@ -22,14 +22,14 @@ func TestParseEvents_MapsEachEvent(t *testing.T) {
 		{
 			name: "equipment event with its own location",
 			json: `{"eventID": "e1", "eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "eventDateTime": "2024-03-05T18:00:00+08:00",
-				"equipmentEventTypeCode": "LOAD", "equipmentReference": "MSKU7261948", "emptyIndicatorCode": "LADEN",
+				"equipmentEventTypeCode": "LOAD", "equipmentReference": "MSKU7261948", "ISOEquipmentCode": " 45g1", "emptyIndicatorCode": "LADEN",
 				"eventLocation": {"locationName": "Yangshan", "UNLocationCode": "CNSHA"},
 				"transportCall": {"transportCallID": "tc", "modeOfTransport": "VESSEL", "exportVoyageNumber": "412W", "importVoyageNumber": "412E",
 					"UNLocationCode": "CNSGH", "vessel": {"vesselIMONumber": "9784207", "vesselName": "NORDIC HORIZON"}}}`,
 			want: references.Event{ID: "e1", Type: "EQUIPMENT", Classifier: "ACT", Code: "LOAD", Time: at,
 				Location:           &references.Location{UNLocode: "CNSHA", Name: "Yangshan"},
 				TransportCall:      &references.TransportCall{VesselName: "NORDIC HORIZON", VesselIMO: "9784207", Voyage: "412W", ModeOfTransport: "VESSEL"},
-				EquipmentReference: "MSKU7261948", EmptyIndicator: "LADEN"},
+				EquipmentReference: "MSKU7261948", ISOEquipmentCode: "45G1", EmptyIndicator: "LADEN"},
 		},
 		{
 			name: "transport event located by its transport call",
@@ -48,9 +48,9 @@ func TestParseEvents_MapsEachEvent(t *testing.T) {
 				TransportCall: &references.TransportCall{Voyage: "9W"}},
 		},
 		{
-			name: "deprecated eventTypeCode, time without seconds, unknown fields",
+			name: "deprecated eventTypeCode, time without seconds, unknown fields, a size and type that is not ISO's",
 			json: `{"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "eventDateTime": "2024-03-05T11:00+01:00", "eventTypeCode": "GTIN",
-				"emptyIndicatorCode": "HALF", "seals": [{"sealNumber": "1"}], "x-carrier": {"deep": [1, 2, {"a": null}]}}`,
+				"emptyIndicatorCode": "HALF", "ISOEquipmentCode": "40ft HC", "seals": [{"sealNumber": "1"}], "x-carrier": {"deep": [1, 2, {"a": null}]}}`,
 			want: references.Event{Type: "EQUIPMENT", Classifier: "ACT", Code: "GTIN", Time: at},
 		},
 		{
@@ -101,7 +101,7 @@ func describeEvent(e references.Event) string {
 		tc = strings.Join([]string{e.TransportCall.VesselName, e.TransportCall.VesselIMO, e.TransportCall.Voyage, e.TransportCall.ModeOfTransport}, "/")
 	}
 	return strings.Join([]string{e.ID, string(e.Type), string(e.Classifier), e.Code, "loc=" + loc, "tc=" + tc,
-		e.EquipmentReference, e.EmptyIndicator, e.Description}, " | ")
+		e.EquipmentReference, e.ISOEquipmentCode, e.EmptyIndicator, e.Description}, " | ")
 }
 
 func TestParseEvents_SkipsUnusableEvents(t *testing.T) {
@@ -254,6 +254,9 @@ func checkEventInvariants(t *testing.T, ev references.Event) {
 	}
 	if ev.Time.IsZero() || ev.Time.Location() != time.UTC {
 		t.Fatalf("time %v", ev.Time)
+	}
+	if ev.ISOEquipmentCode != "" && isoEquipmentCode(ev.ISOEquipmentCode) != ev.ISOEquipmentCode {
+		t.Fatalf("ISO equipment code %q", ev.ISOEquipmentCode)
 	}
 	texts := []string{ev.ID, ev.EquipmentReference, ev.EmptyIndicator, ev.Description}
 	if l := ev.Location; l != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Identifiers the fake DCSA server knows, matching the fixtures in testdata/dcsa.
@@ -18,7 +19,12 @@ const (
 	fixtureContainer = "MSKU7261948"
 	fixtureBooking   = "234567891"
 	fixtureBL        = "MAEU234567891"
-	fixturePrefix    = "/track-and-trace" // base_url path prefix
+	// fixtureBL3 is a bill of lading of three containers shipped together from
+	// Shanghai to Rotterdam (bl_three_containers.json): MSKU7261948 and MRKU2945078
+	// are returned empty on 11 April 2024; MSKU5510738 is held at the terminal for
+	// five days and returned on 16 April.
+	fixtureBL3    = "MAEU345678912"
+	fixturePrefix = "/track-and-trace" // base_url path prefix
 )
 
 // fakeDCSA is a DCSA T&T v2.2 server on loopback serving the fixtures, with an OAuth2
@@ -32,6 +38,10 @@ type fakeDCSA struct {
 	requireBearer bool             // API calls need a token issued by /oauth/token
 	tokenLifetime int              // expires_in of issued tokens, seconds
 	events        http.HandlerFunc // replaces the fixture handler of /v2/events
+	// asOf, when set, is the time the server answers at: the events of
+	// bl_three_containers.json after it are estimates (EST, under an id of their own),
+	// as a carrier publishes what has not happened yet.
+	asOf func() time.Time
 
 	mu            sync.Mutex
 	requests      []recorded
@@ -102,6 +112,8 @@ func (f *fakeDCSA) serveFixtures(w http.ResponseWriter, r *http.Request) {
 		f.serveFile(w, p.file)
 	case q.Get("carrierBookingReference") == fixtureBooking:
 		f.serveFile(w, "booking_events.json")
+	case q.Get("transportDocumentReference") == fixtureBL3:
+		f.serveAsOf(w, "bl_three_containers.json")
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, "[]")
@@ -118,6 +130,44 @@ func (f *fakeDCSA) serveFile(w http.ResponseWriter, name string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("API-Version", "2.2.0")
 	w.Write(body)
+}
+
+// serveAsOf serves the events of the fixture name as of f.asOf: those after it as
+// estimates.
+func (f *fakeDCSA) serveAsOf(w http.ResponseWriter, name string) {
+	f.mu.Lock()
+	asOf := f.asOf
+	f.mu.Unlock()
+	if asOf == nil {
+		f.serveFile(w, name)
+		return
+	}
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "dcsa", name))
+	if err != nil {
+		f.t.Errorf("fixture: %v", err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	var events []map[string]any
+	if err := json.Unmarshal(body, &events); err != nil {
+		f.t.Errorf("fixture %s: %v", name, err)
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	now := asOf()
+	for _, e := range events {
+		at, err := time.Parse(time.RFC3339, e["eventDateTime"].(string))
+		if err != nil {
+			f.t.Errorf("fixture %s: %v", name, err)
+		}
+		if at.After(now) {
+			e["eventClassifierCode"] = "EST"
+			e["eventID"] = e["eventID"].(string) + "-est"
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("API-Version", "2.2.0")
+	json.NewEncoder(w).Encode(events)
 }
 
 // serveToken is an OAuth2 client-credentials token endpoint for client "trackhook"

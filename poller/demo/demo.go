@@ -4,8 +4,11 @@
 // Every reference gets a plausible container voyage between real ports, drawn from a
 // seed hashed from the reference, and the voyage unfolds in simulated time: milestones
 // are planned, then estimated (sometimes delayed, and revised every two simulated days
-// while the ship is at sea), then happen, up to the empty container's return. The same
-// reference at the same simulated time always yields the same events, ids included.
+// while the ship is at sea), then happen, up to the empty container's return. A bill
+// of lading or a booking covers 1 to 5 containers on the same vessels, each with its
+// own moves on land; the last is held at the destination's terminal and returns after
+// the others. The same reference at the same simulated time always yields the same
+// events, ids included.
 package demo
 
 import (

@@ -289,3 +289,44 @@ func BenchmarkFetch(b *testing.B) {
 		}
 	}
 }
+
+// TestFetch_BillOfLadingCompletesWithItsLastContainer replays bills of lading and
+// bookings: tracking is complete exactly when every container has been returned, and
+// where there are several, the polls see some returned while the last is still out.
+func TestFetch_BillOfLadingCompletesWithItsLastContainer(t *testing.T) {
+	t.Parallel()
+	multi := 0
+	for i := range 20 {
+		ref := testRef(2000+i, kinds[1+i%2])
+		snaps, times := run(t, ref, 6*time.Hour)
+		last := snaps[len(snaps)-1]
+		if len(last.Containers) == 0 {
+			t.Fatalf("%s: no containers", ref.ID)
+		}
+		partly := false
+		for n, s := range snaps {
+			returned := 0
+			for _, c := range s.Containers {
+				if c.Status == references.ShipmentEmptyReturned {
+					returned++
+				}
+			}
+			if done := tracking.IsComplete(s, nil); done != (returned == len(s.Containers)) {
+				t.Fatalf("%s at %s: complete %v with %d of %d containers returned", ref.ID, times[n], done, returned, len(s.Containers))
+			}
+			partly = partly || (returned > 0 && returned < len(s.Containers))
+		}
+		if !tracking.IsComplete(last, nil) {
+			t.Errorf("%s: not complete after the voyage", ref.ID)
+		}
+		if len(last.Containers) > 1 {
+			multi++
+			if !partly {
+				t.Errorf("%s: its %d containers were all returned at the same poll", ref.ID, len(last.Containers))
+			}
+		}
+	}
+	if multi == 0 {
+		t.Error("no bill of lading of several containers; the check proves nothing")
+	}
+}

@@ -41,6 +41,7 @@ func (v *voyage) events(at time.Time) []references.Event {
 			Code:               m.code,
 			Location:           copyLocation(m.location),
 			EquipmentReference: m.equipment,
+			ISOEquipmentCode:   m.iso,
 			EmptyIndicator:     m.empty,
 		}
 		underWay := false

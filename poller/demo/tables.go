@@ -118,3 +118,9 @@ func vessels() []vessel {
 func ownerCodes() []string {
 	return []string{"DMOU", "TRKU", "SIMU", "HKTU"}
 }
+
+// isoCodes are common ISO 6346 size and type codes: 20 and 40 ft general purpose,
+// 40 ft high cube, 20 ft reefer and 40 ft high cube reefer.
+func isoCodes() []string {
+	return []string{"22G1", "42G1", "45G1", "22R1", "45R1"}
+}

@@ -39,6 +39,7 @@ type milestone struct {
 	location  *references.Location
 	leg       int // index into voyage.legs of the transport call, -1 for none
 	equipment string
+	iso       string // the container's ISO 6346 size and type code, on equipment events
 	planned   time.Time
 	// delayedBy is how many legs' delays this milestone inherits: the legs whose
 	// arrival is at or before it.
@@ -55,7 +56,8 @@ const (
 )
 
 // planVoyage draws the voyage of ref. Everything comes from a seed hashed from the
-// reference id and identifier, so the same reference always gets the same voyage.
+// reference id and identifier, so the same reference always gets the same voyage;
+// the containers from the identifier alone (see containersOf).
 func planVoyage(ref *references.Reference) *voyage {
 	kind, ident := ref.Identifier()
 	h := fnv.New64a()
@@ -115,9 +117,13 @@ func planVoyage(ref *references.Reference) *voyage {
 		v.legs = append(v.legs, l)
 	}
 
-	container := ref.ContainerID
+	containers, isos, crng := containersOf(kind, ident)
+	container := containers[0]
 	if kind != references.KindContainer {
-		container = containerNumber(rng)
+		// The container of a bill of lading was drawn here before there were several:
+		// the draw stays, so that every later one, and with them the voyages of
+		// references made before, are as they were.
+		containerNumber(rng)
 	}
 
 	// The schedule, built forward from the moment the reference was created.
@@ -129,7 +135,7 @@ func planVoyage(ref *references.Reference) *voyage {
 	equip := func(code, empty string, loc *references.Location, legIdx, delayed int, at time.Time) {
 		v.milestones = append(v.milestones, milestone{
 			typ: references.EventEquipment, code: code, empty: empty, location: loc,
-			leg: legIdx, equipment: container, planned: at, delayedBy: delayed,
+			leg: legIdx, equipment: container, iso: isos[0], planned: at, delayedBy: delayed,
 		})
 	}
 	transport := func(code string, loc *references.Location, legIdx, delayed int, at time.Time) {
@@ -170,6 +176,7 @@ func planVoyage(ref *references.Reference) *voyage {
 	equip(references.CodeGateOut, "LADEN", terminal(to), -1, last+1, after(24, 96))
 	equip(references.CodeStripping, "EMPTY", premises(to, "consignee"), -1, last+1, after(24, 48))
 	equip(references.CodeGateIn, "EMPTY", depot(to), -1, last+1, after(24, 72))
+	v.addContainers(crng, containers, isos)
 	for i, m := range v.milestones {
 		switch {
 		case m.typ != references.EventTransport:

@@ -208,6 +208,38 @@ func runPolls(t *testing.T, open Opener) {
 			f.claimPoll("poller", ref.ID)
 		})
 
+		t.Run("KeepsContainersAndTheChangesNamingThem", func(t *testing.T) {
+			f := setup(t, open)
+			ref := f.create(acctA, nil)
+			sh := containerSnapshot(f.now())
+			u := f.update(references.UpdateShipment)
+			u.Shipment = sh
+			u.Changes = []references.Change{
+				{Type: references.ChangeContainerAdded, Description: "Container TRHU4716245 (45G1) added", New: "TRHU4716245", Container: "TRHU4716245"},
+				{Type: references.ChangeEventAdded, Description: "New actual milestone", New: "x", Container: "TRHU4716245", Event: &sh.Events[1]},
+			}
+			f.poll(ref.ID, references.PollResult{Shipment: sh, Updates: []references.Update{u}})
+			f.restart()
+			got, err := f.b.Shipment(f.ctx, ref.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkContainers(t, "the snapshot", got, sh)
+			ups := f.updatesOf(acctA, ref.ID)
+			if len(ups) != 1 {
+				t.Fatalf("feed of %d updates, want 1", len(ups))
+			}
+			checkContainers(t, "the update's snapshot", ups[0].Shipment, sh)
+			for i, c := range ups[0].Changes {
+				if c.Container != u.Changes[i].Container || c.Type != u.Changes[i].Type {
+					t.Errorf("change %d: %s of %q, want %s of %q", i, c.Type, c.Container, u.Changes[i].Type, u.Changes[i].Container)
+				}
+			}
+			if e := ups[0].Changes[1].Event; e == nil || e.ISOEquipmentCode != "45G1" {
+				t.Errorf("the change's event %+v, want its ISO equipment code", e)
+			}
+		})
+
 		t.Run("QuietPollAfterFailuresClearsTheErrorState", func(t *testing.T) {
 			f := setup(t, open)
 			ref := f.create(acctA, nil)
@@ -273,4 +305,47 @@ func runPolls(t *testing.T, open Opener) {
 			f.noPollDue(ref.ID, "unsubscribed while it was polled")
 		})
 	})
+}
+
+// containerSnapshot is a snapshot of a bill of lading of two containers, as
+// tracking.Derive makes it: the containers' events are copies of the snapshot's.
+func containerSnapshot(at time.Time) *references.Shipment {
+	at = at.UTC()
+	rtm := &references.Location{UNLocode: "NLRTM", Name: "Rotterdam"}
+	events := []references.Event{
+		{ID: "evt-1", Type: references.EventEquipment, Classifier: references.ClassifierActual, Code: references.CodeLoad, Time: at,
+			Location: rtm, EquipmentReference: "MSCU1234566", ISOEquipmentCode: "22G1", EmptyIndicator: references.EmptyIndicatorLaden},
+		{ID: "evt-2", Type: references.EventEquipment, Classifier: references.ClassifierActual, Code: references.CodeLoad, Time: at.Add(time.Hour),
+			Location: rtm, EquipmentReference: "TRHU4716245", ISOEquipmentCode: "45G1", EmptyIndicator: references.EmptyIndicatorLaden},
+		{ID: "evt-3", Type: references.EventTransport, Classifier: references.ClassifierEstimated, Code: references.CodeDeparture, Time: at.Add(9 * time.Hour), Location: rtm},
+	}
+	return &references.Shipment{
+		Events: events, Status: references.ShipmentAtOrigin, CurrentLocation: rtm,
+		Containers: []references.Container{
+			{Number: "MSCU1234566", ISOEquipmentCode: "22G1", Status: references.ShipmentAtOrigin, CurrentLocation: rtm, LastEvent: &events[0], Milestones: events[:1]},
+			{Number: "TRHU4716245", ISOEquipmentCode: "45G1", Status: references.ShipmentAtOrigin, CurrentLocation: rtm, LastEvent: &events[1], Milestones: events[1:2]},
+		},
+	}
+}
+
+// checkContainers fails unless got has the containers of want, with their events.
+func checkContainers(t *testing.T, what string, got, want *references.Shipment) {
+	t.Helper()
+	if got == nil || len(got.Containers) != len(want.Containers) {
+		t.Fatalf("%s: %+v, want %d containers", what, got, len(want.Containers))
+	}
+	for i, c := range got.Containers {
+		w := want.Containers[i]
+		if c.Number != w.Number || c.ISOEquipmentCode != w.ISOEquipmentCode || c.Status != w.Status ||
+			c.CurrentLocation == nil || *c.CurrentLocation != *w.CurrentLocation ||
+			c.LastEvent == nil || c.LastEvent.ID != w.LastEvent.ID || !c.LastEvent.Time.Equal(w.LastEvent.Time) ||
+			len(c.Milestones) != len(w.Milestones) || c.Milestones[0].ID != w.Milestones[0].ID || c.Milestones[0].ISOEquipmentCode != w.ISOEquipmentCode {
+			t.Errorf("%s: container %d is %+v, want %+v", what, i, c, w)
+		}
+	}
+	for i, e := range got.Events {
+		if e.ISOEquipmentCode != want.Events[i].ISOEquipmentCode {
+			t.Errorf("%s: event %s has ISO equipment code %q, want %q", what, e.ID, e.ISOEquipmentCode, want.Events[i].ISOEquipmentCode)
+		}
+	}
 }
