@@ -91,7 +91,7 @@ func TestRun_TextOutputAndTemporaryFilesRemoved(t *testing.T) {
 	}
 	for _, want := range []string{
 		"machine", "polls: unchanged", "deliveries: trackhook", "of the baseline", "per 100,000 references",
-		"fan-out to 1: deliveries", "fan-out to 2: checks", "fan-out: CPU", "fan-out latency, all healthy", "fan-out latency, one answering 503",
+		"fan-out to 1: deliveries", "fan-out to 2: checks", "fan-out: CPU per update", "fan-out latency, all healthy", "fan-out latency, one answering 503",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, stdout.String())

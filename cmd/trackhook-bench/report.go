@@ -115,9 +115,10 @@ func (f *fanoutFigures) writeText(line func(name, format string, args ...any)) {
 		line(name+"deliveries", "%s = %.0f%% of the baseline (%.0f%% by CPU time), %.1f attempts per commit", run.Deliveries, 100*run.Ratio, 100*run.CPURatio, run.AttemptsPerCommit)
 		line(name+"checks", "missing %d, duplicates %d, out of order %d, failed attempts %d; %d signatures checked, %d bad", run.Missing, run.Duplicates, run.OutOfOrder, run.Failed, run.SignaturesChecked, run.SignaturesBad)
 	}
-	line("fan-out: CPU", "per delivery %.0f µs to 1 endpoint, %.0f µs to %d (x%.2f); per update to every endpoint %.0f µs and %.0f µs = %.2f of %d times one",
-		f.One.Deliveries.CPUMicro, f.Many.Deliveries.CPUMicro, f.Endpoints, f.DeliveryCPURatio,
-		f.One.UpdateCPUMicro, f.Many.UpdateCPUMicro, f.UpdateCPURatio, f.Endpoints)
+	line("fan-out: CPU per delivery", "%.0f µs with 1 endpoint, %.0f µs with %d (x%.2f)",
+		f.One.Deliveries.CPUMicro, f.Many.Deliveries.CPUMicro, f.Endpoints, f.DeliveryCPURatio)
+	line("fan-out: CPU per update", "%.0f µs to 1 endpoint, %.0f µs to %d incl. the extra messages written = %.2f x (%d x one)",
+		f.One.UpdateCPUMicro, f.Many.UpdateCPUMicro, f.Endpoints, f.UpdateCPURatio, f.Endpoints)
 	for _, l := range f.Latency {
 		line("fan-out latency, "+downName(l.Down), "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms at %d healthy endpoints (%d webhooks; %.0f updates/s, %d polls late; duplicates %d, out of order %d; %d requests refused by the down one)",
 			l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs, l.Endpoints, l.Delivered, l.Updates.PerSec, l.Late, l.Duplicates, l.OutOfOrder, l.DownRequests)
