@@ -28,15 +28,18 @@ import (
 // to one endpoint and to Endpoints endpoints, each against a raw POST loop to the same
 // receivers; and the latency of the healthy endpoints while one is down.
 type fanoutFigures struct {
-	Endpoints  int       `json:"endpoints"`
-	References int       `json:"references"`
-	One        fanoutRun `json:"one_endpoint"`
-	Many       fanoutRun `json:"many_endpoints"`
+	Endpoints  int `json:"endpoints"`
+	References int `json:"references"`
+	// NoEndpointPolls are the same polls in an account without endpoints (and
+	// references without a callback): an update appended with no message to write.
+	NoEndpointPolls rate      `json:"no_endpoint_polls"`
+	One             fanoutRun `json:"one_endpoint"`
+	Many            fanoutRun `json:"many_endpoints"`
 	// DeliveryCPURatio is the CPU time per delivery with Endpoints endpoints over
 	// that with one: at most 1 when sending an update to Endpoints endpoints costs at
 	// most Endpoints times sending it to one.
 	DeliveryCPURatio float64 `json:"delivery_cpu_ratio"`
-	// UpdateCPURatio is the same with the write of the messages at poll time
+	// UpdateCPURatio is the same with the writing of the messages at poll time
 	// counted: Many.UpdateCPUMicro / (Endpoints x One.UpdateCPUMicro). Target: <= 1.
 	UpdateCPURatio float64 `json:"update_cpu_ratio"`
 	// Latency is detect -> 2xx of the healthy endpoints: with all healthy, then with
@@ -51,8 +54,10 @@ type fanoutRun struct {
 	// Polls are the polls that appended the updates (--fanout-rounds per reference);
 	// each writes one message per endpoint in the transaction of its update.
 	Polls rate `json:"polls"`
-	// Baseline is the raw net/http POST loop to the run's receivers, in turn.
-	Baseline rate `json:"baseline"`
+	// Baseline is the raw net/http POST loop to the run's receivers, in turn, with
+	// the payloads of the backlog (PayloadBytes on average).
+	Baseline     rate `json:"baseline"`
+	PayloadBytes int  `json:"payload_bytes"`
 	// Deliveries is the whole backlog, Updates x Endpoints webhooks, read, signed,
 	// POSTed, answered 2xx and recorded durably, from the notifier's start until no
 	// stream has anything waiting.
@@ -60,9 +65,11 @@ type fanoutRun struct {
 	Ratio             float64 `json:"ratio"`     // Deliveries / Baseline, by rate
 	CPURatio          float64 `json:"cpu_ratio"` // Baseline / Deliveries, by CPU time per operation
 	AttemptsPerCommit float64 `json:"attempts_per_commit"`
-	// UpdateCPUMicro is the CPU time one update takes to reach every endpoint:
-	// Endpoints deliveries and, with more than one endpoint, what the polls spent
-	// more than those of the one-endpoint run (the extra messages written).
+	// WriteCPUMicro is what a poll cost more than one without endpoints: writing
+	// the update's message for each endpoint, in the same transaction.
+	WriteCPUMicro float64 `json:"write_cpu_us"`
+	// UpdateCPUMicro is the CPU time one update takes to reach every endpoint: its
+	// messages written and Endpoints deliveries.
 	UpdateCPUMicro float64 `json:"update_cpu_us"`
 	// What the receivers got beyond what each endpoint should have: every update of
 	// every reference once, in order.
@@ -79,16 +86,20 @@ type fanoutRun struct {
 // its signature.
 const sampleEvery = 64
 
-// runFanout runs the fan-out phase: the backlog with one endpoint, then with
-// cfg.fanoutEndpoints, then the latency runs.
+// runFanout runs the fan-out phase: the polls without endpoints, the backlog with one
+// endpoint, then with cfg.fanoutEndpoints, then the latency runs.
 func runFanout(ctx context.Context, cfg config, dir string, prog *progress) (fanoutFigures, error) {
 	k := cfg.fanoutEndpoints
 	f := fanoutFigures{Endpoints: k, References: cfg.fanoutRefs}
 	var err error
-	if f.One, err = fanoutDeliveries(ctx, cfg, filepath.Join(dir, "fanout-1.db"), 1, nil, prog); err != nil {
+	if f.NoEndpointPolls, err = fanoutPollsOnly(ctx, cfg, filepath.Join(dir, "fanout-0.db"), prog); err != nil {
+		return f, fmt.Errorf("no endpoint: %w", err)
+	}
+	base := f.NoEndpointPolls.CPUMicro
+	if f.One, err = fanoutDeliveries(ctx, cfg, filepath.Join(dir, "fanout-1.db"), 1, base, prog); err != nil {
 		return f, fmt.Errorf("1 endpoint: %w", err)
 	}
-	if f.Many, err = fanoutDeliveries(ctx, cfg, filepath.Join(dir, fmt.Sprintf("fanout-%d.db", k)), k, &f.One, prog); err != nil {
+	if f.Many, err = fanoutDeliveries(ctx, cfg, filepath.Join(dir, fmt.Sprintf("fanout-%d.db", k)), k, base, prog); err != nil {
 		return f, fmt.Errorf("%d endpoints: %w", k, err)
 	}
 	if c := f.One.Deliveries.CPUMicro; c > 0 {
@@ -200,11 +211,48 @@ func delivered(rcvs []*receiver) int64 {
 	return n
 }
 
+// fanoutPollsOnly measures the polls of a fan-out run in an account without
+// endpoints: what a poll costs before any message is written.
+func fanoutPollsOnly(ctx context.Context, cfg config, path string, prog *progress) (_ rate, err error) {
+	prog.begin("fan-out to 0: create")
+	f, err := newFanoutRig(ctx, cfg, path, 0, 0, prog)
+	if err != nil {
+		return rate{}, err
+	}
+	defer func() { err = errors.Join(err, f.close(ctx)) }()
+	prog.begin("fan-out to 0: polls")
+	return f.pollRounds(ctx, "fanout-0-polls", prog)
+}
+
+// pollRounds polls every reference --fanout-rounds times and measures it.
+func (f *fanoutRig) pollRounds(ctx context.Context, profileName string, prog *progress) (rate, error) {
+	p, err := f.newPoller()
+	if err != nil {
+		return rate{}, err
+	}
+	stopProfile, err := profile(f.cfg.profileDir, profileName)
+	if err != nil {
+		return rate{}, err
+	}
+	start, cpu0 := time.Now(), cpuTime()
+	prog.show(func() string {
+		return fmt.Sprintf("%d polls, %d updates", f.polls.total.Load(), f.polls.updates.Load())
+	})
+	for range f.cfg.fanoutRounds {
+		if err = pollAll(ctx, p, f.ids, f.cfg.pollWorkers); err != nil {
+			break
+		}
+	}
+	r := newRate(f.polls.total.Load(), time.Since(start))
+	r.CPUMicro = cpuPer(cpu0, r.Count)
+	return r, errors.Join(err, stopProfile())
+}
+
 // fanoutDeliveries makes --fanout-rounds updates per reference with k endpoints,
 // measures the raw loop to the k receivers, then the notifier delivering the whole
-// backlog, and checks what each receiver got. one is the one-endpoint run, to count
-// the extra CPU of this run's polls in UpdateCPUMicro; nil for that run itself.
-func fanoutDeliveries(ctx context.Context, cfg config, path string, k int, one *fanoutRun, prog *progress) (run fanoutRun, err error) {
+// backlog, and checks what each receiver got. basePollCPU is the CPU time of a poll
+// without endpoints, to tell what writing the messages cost.
+func fanoutDeliveries(ctx context.Context, cfg config, path string, k int, basePollCPU float64, prog *progress) (run fanoutRun, err error) {
 	run.Endpoints = k
 	name := fmt.Sprintf("fan-out to %d: ", k)
 	prog.begin(name + "create")
@@ -215,26 +263,7 @@ func fanoutDeliveries(ctx context.Context, cfg config, path string, k int, one *
 	defer func() { err = errors.Join(err, f.close(ctx)) }()
 
 	prog.begin(name + "polls")
-	p, err := f.newPoller()
-	if err != nil {
-		return run, err
-	}
-	stopProfile, err := profile(cfg.profileDir, fmt.Sprintf("fanout-%d-polls", k))
-	if err != nil {
-		return run, err
-	}
-	start, cpu0 := time.Now(), cpuTime()
-	prog.show(func() string {
-		return fmt.Sprintf("%d polls, %d updates", f.polls.total.Load(), f.polls.updates.Load())
-	})
-	for range cfg.fanoutRounds {
-		if err = pollAll(ctx, p, f.ids, cfg.pollWorkers); err != nil {
-			break
-		}
-	}
-	run.Polls = newRate(f.polls.total.Load(), time.Since(start))
-	run.Polls.CPUMicro = cpuPer(cpu0, run.Polls.Count)
-	if err = errors.Join(err, stopProfile()); err != nil {
+	if run.Polls, err = f.pollRounds(ctx, fmt.Sprintf("fanout-%d-polls", k), prog); err != nil {
 		return run, err
 	}
 	run.Updates = f.polls.updates.Load()
@@ -248,6 +277,10 @@ func fanoutDeliveries(ctx context.Context, cfg config, path string, k int, one *
 	for i, rcv := range f.rcvs {
 		urls[i] = rcv.url + baselinePath
 	}
+	for _, b := range bodies {
+		run.PayloadBytes += len(b)
+	}
+	run.PayloadBytes /= len(bodies)
 	if run.Baseline, err = baseline(ctx, urls, bodies, cfg.deliveryWorkers, cfg.fanoutDuration, prog); err != nil {
 		return run, err
 	}
@@ -262,10 +295,8 @@ func fanoutDeliveries(ctx context.Context, cfg config, path string, k int, one *
 	if run.Deliveries.CPUMicro > 0 {
 		run.CPURatio = run.Baseline.CPUMicro / run.Deliveries.CPUMicro
 	}
-	run.UpdateCPUMicro = float64(k) * run.Deliveries.CPUMicro
-	if one != nil {
-		run.UpdateCPUMicro += run.Polls.CPUMicro - one.Polls.CPUMicro
-	}
+	run.WriteCPUMicro = run.Polls.CPUMicro - basePollCPU
+	run.UpdateCPUMicro = run.WriteCPUMicro + float64(k)*run.Deliveries.CPUMicro
 	return run, f.check(ctx, &run)
 }
 
@@ -363,19 +394,13 @@ func pollAll(ctx context.Context, p *poller.Poller, ids []string, workers int) e
 	return errors.Join(pollErr, ctx.Err())
 }
 
-// feedPayloads encodes the last update of up to n references, as the notifier sends
-// them, for the raw loop to POST.
+// feedPayloads encodes every update of up to n references, as the notifier sends
+// them: the same mix of first and later updates as the backlog, for the raw loop to
+// POST.
 func feedPayloads(ctx context.Context, f *fanoutRig, n int) ([][]byte, error) {
 	var bodies [][]byte
 	for _, id := range f.ids[:min(n, len(f.ids))] {
-		ref, err := f.db.Reference(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if ref.LastSequence == 0 {
-			continue
-		}
-		ups, err := f.db.ListUpdates(ctx, benchAccount, id, ref.LastSequence-1, 1)
+		ups, err := f.db.ListUpdates(ctx, benchAccount, id, 0, references.MaxPageSize)
 		if err != nil {
 			return nil, err
 		}

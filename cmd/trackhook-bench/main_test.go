@@ -144,6 +144,9 @@ func TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown(t *testing.T
 			t.Errorf("%d endpoint(s): figures missing: %+v", r.Endpoints, r)
 		}
 	}
+	if f.NoEndpointPolls.Count != refs*rounds || f.NoEndpointPolls.CPUMicro <= 0 {
+		t.Errorf("polls without endpoints: %+v", f.NoEndpointPolls)
+	}
 	if f.One.Endpoints != 1 || f.Many.Endpoints != endpoints {
 		t.Errorf("runs of %d and %d endpoints, want 1 and %d", f.One.Endpoints, f.Many.Endpoints, endpoints)
 	}
@@ -169,7 +172,7 @@ func TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown(t *testing.T
 			t.Errorf("latency, %s: the down endpoint refused %d requests", downName(down), l.DownRequests)
 		}
 	}
-	for _, phase := range []string{"fan-out to 1: deliveries", "fan-out to 3: polls", "fan-out latency, one hanging: drain"} {
+	for _, phase := range []string{"fan-out to 0: polls", "fan-out to 1: deliveries", "fan-out to 3: polls", "fan-out latency, one hanging: drain"} {
 		if !strings.Contains(stderr.String(), phase) {
 			t.Errorf("no progress line for %q in:\n%s", phase, stderr.String())
 		}

@@ -108,16 +108,17 @@ func (r result) writeText(w io.Writer) error {
 
 // writeText writes the fan-out figures with line.
 func (f *fanoutFigures) writeText(line func(name, format string, args ...any)) {
+	line("fan-out to 0: polls", "%s, no message to write", f.NoEndpointPolls)
 	for _, run := range []fanoutRun{f.One, f.Many} {
 		name := fmt.Sprintf("fan-out to %d: ", run.Endpoints)
-		line(name+"polls", "%s, %d updates on %d references", run.Polls, run.Updates, f.References)
-		line(name+"baseline", "%s (raw net/http POST to the same %d receiver(s))", run.Baseline, run.Endpoints)
+		line(name+"polls", "%s, %d updates on %d references; the messages cost %.0f µs CPU per poll", run.Polls, run.Updates, f.References, run.WriteCPUMicro)
+		line(name+"baseline", "%s (raw net/http POST to the same %d receiver(s), %d-byte payloads)", run.Baseline, run.Endpoints, run.PayloadBytes)
 		line(name+"deliveries", "%s = %.0f%% of the baseline (%.0f%% by CPU time), %.1f attempts per commit", run.Deliveries, 100*run.Ratio, 100*run.CPURatio, run.AttemptsPerCommit)
 		line(name+"checks", "missing %d, duplicates %d, out of order %d, failed attempts %d; %d signatures checked, %d bad", run.Missing, run.Duplicates, run.OutOfOrder, run.Failed, run.SignaturesChecked, run.SignaturesBad)
 	}
 	line("fan-out: CPU per delivery", "%.0f µs with 1 endpoint, %.0f µs with %d (x%.2f)",
 		f.One.Deliveries.CPUMicro, f.Many.Deliveries.CPUMicro, f.Endpoints, f.DeliveryCPURatio)
-	line("fan-out: CPU per update", "%.0f µs to 1 endpoint, %.0f µs to %d incl. the extra messages written = %.2f x (%d x one)",
+	line("fan-out: CPU per update", "%.0f µs to 1 endpoint, %.0f µs to %d, messages written and delivered = %.2f x (%d x one)",
 		f.One.UpdateCPUMicro, f.Many.UpdateCPUMicro, f.Endpoints, f.UpdateCPURatio, f.Endpoints)
 	for _, l := range f.Latency {
 		line("fan-out latency, "+downName(l.Down), "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms at %d healthy endpoints (%d webhooks; %.0f updates/s, %d polls late; duplicates %d, out of order %d; %d requests refused by the down one)",
