@@ -59,7 +59,7 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	if err != nil {
 		return f, err
 	}
-	f.Baseline, err = baseline(ctx, r.rcv, bodies, r.cfg.deliveryWorkers, r.cfg.deliverDuration, prog)
+	f.Baseline, err = baseline(ctx, []string{r.rcv.url + baselinePath}, bodies, r.cfg.deliveryWorkers, r.cfg.deliverDuration, prog)
 	if err = errors.Join(err, stopProfile()); err != nil {
 		return f, err
 	}
@@ -180,16 +180,15 @@ func samplePayloads(ctx context.Context, r *rig, ids []string, n int) ([][]byte,
 	return bodies, nil
 }
 
-// baseline POSTs bodies to the receiver in a plain loop from workers goroutines for
+// baseline POSTs bodies to urls (in turn) in a plain loop from workers goroutines for
 // d, through a client with the notifier's connection limits, and counts the 2xx.
-func baseline(ctx context.Context, rcv *receiver, bodies [][]byte, workers int, d time.Duration, prog *progress) (rate, error) {
+func baseline(ctx context.Context, urls []string, bodies [][]byte, workers int, d time.Duration, prog *progress) (rate, error) {
 	tr := &http.Transport{
 		MaxConnsPerHost:     notifier.DefaultMaxConnsPerHost,
 		MaxIdleConnsPerHost: notifier.DefaultMaxIdleConnsPerHost,
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: notifier.DefaultSendTimeout}
-	url := rcv.url + baselinePath
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var ok atomic.Int64
@@ -205,7 +204,7 @@ func baseline(ctx context.Context, rcv *receiver, bodies [][]byte, workers int, 
 		go func() {
 			defer wg.Done()
 			for i := w; ctx.Err() == nil; i += workers {
-				err := post(ctx, client, url, bodies[i%len(bodies)])
+				err := post(ctx, client, urls[i%len(urls)], bodies[i%len(bodies)])
 				if err == nil {
 					ok.Add(1)
 				} else if ctx.Err() == nil {

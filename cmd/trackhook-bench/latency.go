@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trackhook/trackhook/poller"
+	"github.com/trackhook/trackhook/references"
 )
 
 // latencyFigures are the latency phase's results. Latency is from detection (the
@@ -63,49 +67,12 @@ func runLatency(ctx context.Context, cfg config, path string, rcv *receiver, pro
 	rcv.record()
 	updates0 := r.polls.updates.Load()
 	var offered, late atomic.Int64
-	start := time.Now()
 	prog.show(func() string {
 		return fmt.Sprintf("%d polls, %d updates, %d late", offered.Load(), r.polls.updates.Load()-updates0, late.Load())
 	})
-	jobs := make(chan string, cfg.pollWorkers)
-	var wg sync.WaitGroup
-	var pollErr error
-	var once sync.Once
-	for range cfg.pollWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range jobs {
-				if err := p.PollOne(ctx, id); err != nil {
-					once.Do(func() { pollErr = err })
-				}
-			}
-		}()
-	}
-	interval := time.Duration(float64(time.Second) / cfg.latencyRate)
-	for i := 0; ; i++ {
-		at := start.Add(time.Duration(i) * interval)
-		if time.Since(start) >= cfg.latencyDuration || ctx.Err() != nil {
-			break
-		}
-		if d := time.Until(at); d > 0 {
-			if err := sleep(ctx, d); err != nil {
-				break
-			}
-		}
-		select {
-		case jobs <- ids[i%len(ids)]:
-		default:
-			late.Add(1) // every worker is busy: this poll waits
-			jobs <- ids[i%len(ids)]
-		}
-		offered.Add(1)
-	}
-	close(jobs)
-	wg.Wait()
-	d := time.Since(start)
-	if pollErr != nil {
-		return f, pollErr
+	d, err := offerPolls(ctx, p, ids, cfg.latencyRate, cfg.latencyDuration, cfg.pollWorkers, &offered, &late)
+	if err != nil {
+		return f, err
 	}
 	f.Offered = newRate(offered.Load(), d)
 	f.Updates = newRate(r.polls.updates.Load()-updates0, d)
@@ -122,6 +89,51 @@ func runLatency(ctx context.Context, cfg config, path string, rcv *receiver, pro
 	f.P50Ms, f.P90Ms, f.P99Ms, f.MaxMs = percentile(lat, 0.50), percentile(lat, 0.90), percentile(lat, 0.99), percentile(lat, 1)
 	f.Missing, err = missing(ctx, r, ids)
 	return f, err
+}
+
+// offerPolls polls ids in turn, rate a second for d, through p's PollOne from workers
+// goroutines, counting the polls started in offered and those started behind
+// schedule, every worker being busy, in late. A reference whose voyage has ended
+// (no longer active) is skipped. It returns how long the offering took.
+func offerPolls(ctx context.Context, p *poller.Poller, ids []string, rate float64, d time.Duration, workers int, offered, late *atomic.Int64) (time.Duration, error) {
+	jobs := make(chan string, workers)
+	var wg sync.WaitGroup
+	var pollErr error
+	var once sync.Once
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range jobs {
+				if err := p.PollOne(ctx, id); err != nil && !errors.Is(err, references.ErrConflict) {
+					once.Do(func() { pollErr = err })
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / rate)
+	for i := 0; ; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if time.Since(start) >= d || ctx.Err() != nil {
+			break
+		}
+		if wait := time.Until(at); wait > 0 {
+			if err := sleep(ctx, wait); err != nil {
+				break
+			}
+		}
+		select {
+		case jobs <- ids[i%len(ids)]:
+		default:
+			late.Add(1) // every worker is busy: this poll waits
+			jobs <- ids[i%len(ids)]
+		}
+		offered.Add(1)
+	}
+	close(jobs)
+	wg.Wait()
+	return time.Since(start), pollErr
 }
 
 // percentile returns the q-quantile of ds in milliseconds (nearest rank), sorting ds.

@@ -1,8 +1,9 @@
 // Command trackhook-bench measures trackhook on this machine: it runs the real store,
-// poller and notifier in one process against a loopback webhook receiver and reports
+// poller and notifier in one process against loopback webhook receivers and reports
 // polls per second (with and without changes), deliveries per second against a raw
-// net/http baseline, detect -> 2xx latency at a fixed rate, store size, memory and
-// start-up time. See BENCHMARKS.md for the figures and how to reproduce them.
+// net/http baseline, detect -> 2xx latency at a fixed rate, fan-out to account
+// endpoints (with one of them down), store size, memory and start-up time. See
+// BENCHMARKS.md for the figures and how to reproduce them.
 package main
 
 import (
@@ -17,6 +18,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/trackhook/trackhook/references"
 )
 
 const usage = `trackhook-bench runs trackhook's store, poller and notifier in one process against a
@@ -26,13 +29,18 @@ it is polled, and prints what it measured.
 Phases: create the references; poll them all once (first polls), then with a change on
 every poll, then with nothing changed; deliver the backlog of webhooks, after a raw
 net/http POST loop to the same receiver as the baseline, and check that every update
-arrived in order; detect -> 2xx latency at a fixed rate of updates on a fresh store; and,
-with --startup-refs, start-up time and memory on a store of that many references.
+arrived in order; detect -> 2xx latency at a fixed rate of updates on a fresh store;
+fan-out: references of an account with --fanout-endpoints endpoints, each on a receiver
+(a loopback port) of its own, their updates delivered to one endpoint and then to all,
+against the raw loop, and the healthy endpoints' latency with all up and with one
+answering 503 or hanging; and, with --startup-refs, start-up time and memory on a store
+of that many references.
 
 Examples:
   trackhook-bench                                   # 100,000 references, about 2 minutes
   trackhook-bench --refs 10000 --poll-duration 5s --json
   trackhook-bench --refs 0 --startup-refs 1000000   # start-up and memory at a million
+  trackhook-bench --refs 0 --latency-rate 0 --fanout-refs 2000   # the fan-out phase alone
 
 Flags:
 `
@@ -55,6 +63,13 @@ type config struct {
 	startupRefs     int
 	startupStore    string
 	deliveries      bool
+	deliveryTimeout time.Duration
+	fanoutEndpoints int
+	fanoutRefs      int
+	fanoutRounds    int
+	fanoutDuration  time.Duration
+	fanoutRate      float64
+	fanoutDown      []string
 	json            bool
 	progressEvery   time.Duration
 	profileDir      string
@@ -81,6 +96,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.latencyRate, "latency-rate", 1000, "updates per second offered in the latency phase (0 skips it)")
 	fs.IntVar(&c.latencyRefs, "latency-refs", 20_000, "references of the latency phase (each is polled every latency-refs/latency-rate seconds)")
 	fs.DurationVar(&c.latencyDuration, "latency-duration", 10*time.Second, "how long updates are offered in the latency phase")
+	fs.DurationVar(&c.deliveryTimeout, "delivery-timeout", 10*time.Second, "timeout of one webhook attempt (trackhook serve --delivery-timeout): how long a hanging receiver holds one")
+	fs.IntVar(&c.fanoutEndpoints, "fanout-endpoints", 10, "endpoints every update of the fan-out phase goes to, each on a receiver of its own (0 skips the phase)")
+	fs.IntVar(&c.fanoutRefs, "fanout-refs", 1000, "references of the fan-out phase")
+	fs.IntVar(&c.fanoutRounds, "fanout-rounds", 3, "polls of each fan-out reference, each appending an update, before the backlog is delivered to one endpoint, then to --fanout-endpoints")
+	fs.DurationVar(&c.fanoutDuration, "fanout-duration", 3*time.Second, "how long the fan-out's raw POST loop runs, and how long updates are offered in each of its latency runs")
+	fs.Float64Var(&c.fanoutRate, "fanout-rate", 50, "updates per second offered in the fan-out's latency runs, each going to every endpoint (0 skips them)")
+	down := fs.String("fanout-down", "503,hang", "how one endpoint is down in the fan-out's latency runs after the one with all healthy: 503 (answers 503 at once), hang (holds each request until --delivery-timeout); comma-separated, empty for none")
 	fs.StringVar(&c.startupStore, "startup-store", "", "measure start-up and memory on this existing store (e.g. main.db of a run with --keep) instead of one made with --startup-refs")
 	fs.BoolVar(&c.deliveries, "deliveries", true, "measure deliveries after the polls (off: store size and memory only, for very large runs)")
 	fs.IntVar(&c.startupRefs, "startup-refs", 0, "references in a store made to measure start-up time and memory, e.g. 1000000 (0 skips it)")
@@ -88,6 +110,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.progressEvery, "progress-every", 500*time.Millisecond, "how often the progress line is redrawn")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "write a CPU profile of each measured phase to this directory (cpu-<phase>.pprof)")
 	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	var err error
+	if c.fanoutDown, err = parseDownModes(*down); err != nil {
 		return c, err
 	}
 	switch {
@@ -99,10 +125,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--poll-workers and --delivery-workers must be above 0")
 	case c.pollInterval <= 0 || c.step <= 0 || c.progressEvery <= 0:
 		return c, errors.New("--poll-interval, --step and --progress-every must be above 0")
-	case c.pollDuration <= 0 || c.deliverDuration <= 0 || c.latencyDuration <= 0 || c.drainTimeout <= 0:
+	case c.pollDuration <= 0 || c.deliverDuration <= 0 || c.latencyDuration <= 0 || c.drainTimeout <= 0 ||
+		c.deliveryTimeout <= 0 || c.fanoutDuration <= 0:
 		return c, errors.New("durations must be above 0")
-	case c.latencyRate < 0:
-		return c, errors.New("--latency-rate cannot be negative")
+	case c.latencyRate < 0 || c.fanoutRate < 0:
+		return c, errors.New("--latency-rate and --fanout-rate cannot be negative")
+	case c.fanoutEndpoints < 0 || c.fanoutEndpoints == 1 || c.fanoutEndpoints > references.MaxEndpointsPerAccount:
+		return c, fmt.Errorf("--fanout-endpoints must be 0 (no fan-out phase) or 2 to %d", references.MaxEndpointsPerAccount)
+	case c.fanoutEndpoints > 0 && (c.fanoutRefs <= 0 || c.fanoutRounds <= 0):
+		return c, errors.New("--fanout-refs and --fanout-rounds must be above 0 with --fanout-endpoints")
 	case c.latencyRate > 0 && c.latencyRefs == 0:
 		return c, errors.New("--latency-refs must be above 0 when --latency-rate is")
 	case c.startupStore != "" && c.startupRefs > 0:
@@ -148,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 		}
 	}
 
-	rcv, err := startReceiver(time.Now)
+	rcv, err := startReceiver(time.Now, 0)
 	if err != nil {
 		return fmt.Errorf("receiver: %w", err)
 	}
@@ -182,6 +213,13 @@ func runPhases(ctx context.Context, cfg config, dir string, rcv *receiver, prog 
 			return fmt.Errorf("latency: %w", err)
 		}
 		res.Latency = &lat
+	}
+	if cfg.fanoutEndpoints > 0 {
+		fan, err := runFanout(ctx, cfg, dir, prog)
+		if err != nil {
+			return fmt.Errorf("fan-out: %w", err)
+		}
+		res.Fanout = &fan
 	}
 	if cfg.startupRefs > 0 || cfg.startupStore != "" {
 		st, err := runStartup(ctx, cfg, filepath.Join(dir, "startup.db"), prog)

@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/trackhook/trackhook/notifier"
 )
 
 // TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives runs the whole tool at tiny
@@ -22,7 +26,7 @@ func TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives(t *testing.T) {
 		"--poll-duration", "200ms", "--delivery-duration", "200ms",
 		"--latency-rate", "100", "--latency-refs", "20", "--latency-duration", "300ms",
 		"--startup-refs", "200", "--poll-workers", "4", "--delivery-workers", "4",
-		"--drain-timeout", "30s", "--json",
+		"--fanout-endpoints", "0", "--drain-timeout", "30s", "--json",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -79,17 +83,139 @@ func TestRun_TextOutputAndTemporaryFilesRemoved(t *testing.T) {
 	err := run(context.Background(), []string{
 		"--refs", "10", "--poll-duration", "100ms", "--delivery-duration", "100ms",
 		"--latency-rate", "0", "--poll-workers", "2", "--delivery-workers", "2",
+		"--fanout-endpoints", "2", "--fanout-refs", "5", "--fanout-rounds", "1", "--fanout-duration", "100ms",
+		"--fanout-rate", "20", "--fanout-down", "503",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{"machine", "polls: unchanged", "deliveries: trackhook", "of the baseline", "per 100,000 references"} {
+	for _, want := range []string{
+		"machine", "polls: unchanged", "deliveries: trackhook", "of the baseline", "per 100,000 references",
+		"fan-out to 1: deliveries", "fan-out to 2: checks", "fan-out: CPU per update", "fan-out latency, all healthy", "fan-out latency, one answering 503",
+	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, stdout.String())
 		}
 	}
 	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 		t.Errorf("temporary files left behind: %v", entries)
+	}
+}
+
+// TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown runs the fan-out
+// phase alone at tiny sizes, with a short delivery timeout so that the hanging
+// endpoint's attempts also end by timing out. It checks what the run did: every
+// update reached every endpoint once and in order, with valid signatures, and every
+// healthy endpoint got every update while one was down; no timing is asserted.
+func TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown(t *testing.T) {
+	const endpoints, refs, rounds = 3, 12, 2
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), []string{
+		"--refs", "0", "--latency-rate", "0", "--dir", t.TempDir(),
+		"--fanout-endpoints", fmt.Sprint(endpoints), "--fanout-refs", fmt.Sprint(refs), "--fanout-rounds", fmt.Sprint(rounds),
+		"--fanout-duration", "300ms", "--fanout-rate", "40", "--delivery-timeout", "200ms",
+		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "30s", "--json",
+	}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	var res result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout.String())
+	}
+	f := res.Fanout
+	if f == nil || f.Endpoints != endpoints || f.References != refs {
+		t.Fatalf("fanout: %+v", f)
+	}
+	if res.Polls != nil || res.Deliveries != nil || res.Latency != nil {
+		t.Errorf("phases that were not asked for ran: %+v", res)
+	}
+	for _, r := range []fanoutRun{f.One, f.Many} {
+		if r.Updates == 0 || r.Polls.Count != refs*rounds || r.Deliveries.Count != r.Updates*int64(r.Endpoints) {
+			t.Errorf("%d endpoint(s): %d polls, %d updates, %d delivered", r.Endpoints, r.Polls.Count, r.Updates, r.Deliveries.Count)
+		}
+		if r.Missing != 0 || r.Duplicates != 0 || r.OutOfOrder != 0 || r.Failed != 0 {
+			t.Errorf("%d endpoint(s): missing %d, duplicates %d, out of order %d, failed %d", r.Endpoints, r.Missing, r.Duplicates, r.OutOfOrder, r.Failed)
+		}
+		if r.SignaturesChecked < r.Endpoints || r.SignaturesBad != 0 {
+			t.Errorf("%d endpoint(s): %d signatures checked, %d bad", r.Endpoints, r.SignaturesChecked, r.SignaturesBad)
+		}
+		if r.Baseline.Count == 0 || r.Deliveries.CPUMicro <= 0 || r.Polls.CPUMicro <= 0 || r.UpdateCPUMicro <= 0 || r.Ratio <= 0 {
+			t.Errorf("%d endpoint(s): figures missing: %+v", r.Endpoints, r)
+		}
+	}
+	if f.NoEndpointPolls.Count != refs*rounds || f.NoEndpointPolls.CPUMicro <= 0 {
+		t.Errorf("polls without endpoints: %+v", f.NoEndpointPolls)
+	}
+	if f.One.Endpoints != 1 || f.Many.Endpoints != endpoints {
+		t.Errorf("runs of %d and %d endpoints, want 1 and %d", f.One.Endpoints, f.Many.Endpoints, endpoints)
+	}
+	if f.DeliveryCPURatio <= 0 || f.UpdateCPURatio == 0 {
+		t.Errorf("CPU ratios: per delivery %v, per update %v", f.DeliveryCPURatio, f.UpdateCPURatio)
+	}
+
+	if len(f.Latency) != 3 {
+		t.Fatalf("%d latency runs, want all healthy, 503 and hang: %+v", len(f.Latency), f.Latency)
+	}
+	for i, down := range []string{"", "503", "hang"} {
+		l := f.Latency[i]
+		if l.Down != down || l.Endpoints != endpoints-1 {
+			t.Errorf("latency run %d: down %q at %d endpoints, want %q at %d", i, l.Down, l.Endpoints, down, endpoints-1)
+		}
+		if l.Updates.Count == 0 || int64(l.Delivered) != l.Updates.Count*(endpoints-1) || l.P50Ms <= 0 || l.P99Ms < l.P50Ms || l.MaxMs < l.P99Ms {
+			t.Errorf("latency, %s: %d updates, %d delivered to the healthy endpoints, p50 %v p99 %v max %v", downName(down), l.Updates.Count, l.Delivered, l.P50Ms, l.P99Ms, l.MaxMs)
+		}
+		if l.Duplicates != 0 || l.OutOfOrder != 0 {
+			t.Errorf("latency, %s: duplicates %d, out of order %d", downName(down), l.Duplicates, l.OutOfOrder)
+		}
+		if (down == "") != (l.DownRequests == 0) {
+			t.Errorf("latency, %s: the down endpoint refused %d requests", downName(down), l.DownRequests)
+		}
+	}
+	for _, phase := range []string{"fan-out to 0: polls", "fan-out to 1: deliveries", "fan-out to 3: polls", "fan-out latency, one hanging: drain"} {
+		if !strings.Contains(stderr.String(), phase) {
+			t.Errorf("no progress line for %q in:\n%s", phase, stderr.String())
+		}
+	}
+}
+
+func TestParseFlags_Defaults(t *testing.T) {
+	var stderr bytes.Buffer
+	c, err := parseFlags(nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.fanoutEndpoints != 10 || !slices.Equal(c.fanoutDown, []string{"503", "hang"}) || c.fanoutRate <= 0 || c.deliveryTimeout != notifier.DefaultSendTimeout {
+		t.Errorf("fan-out defaults: %d endpoints, down %q, rate %v, delivery timeout %s", c.fanoutEndpoints, c.fanoutDown, c.fanoutRate, c.deliveryTimeout)
+	}
+}
+
+func TestParseFlags_FanoutDown(t *testing.T) {
+	tests := []struct {
+		arg  string
+		want []string
+	}{
+		{"", nil},
+		{"hang", []string{"hang"}},
+		{" 503 , hang ", []string{"503", "hang"}},
+		{"hang,503", []string{"hang", "503"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			var stderr bytes.Buffer
+			c, err := parseFlags([]string{"--fanout-down", tt.arg}, &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(c.fanoutDown, tt.want) {
+				t.Errorf("--fanout-down %q gave %q, want %q", tt.arg, c.fanoutDown, tt.want)
+			}
+		})
+	}
+	// The phase off, its other settings do not matter.
+	var stderr bytes.Buffer
+	if _, err := parseFlags([]string{"--fanout-endpoints", "0", "--fanout-refs", "0", "--fanout-rounds", "0"}, &stderr); err != nil {
+		t.Errorf("no fan-out phase: %v", err)
 	}
 }
 
@@ -105,6 +231,16 @@ func TestParseFlags_Rejects(t *testing.T) {
 		{"latency without references", []string{"--latency-refs", "0"}},
 		{"an unknown flag", []string{"--nope"}},
 		{"two start-up stores", []string{"--startup-refs", "10", "--startup-store", "x.db"}},
+		{"fan-out to one endpoint", []string{"--fanout-endpoints", "1"}},
+		{"fan-out to negative endpoints", []string{"--fanout-endpoints", "-1"}},
+		{"fan-out past the account's limit", []string{"--fanout-endpoints", "51"}},
+		{"fan-out without references", []string{"--fanout-refs", "0"}},
+		{"fan-out without rounds", []string{"--fanout-rounds", "0"}},
+		{"fan-out duration zero", []string{"--fanout-duration", "0s"}},
+		{"negative fan-out rate", []string{"--fanout-rate", "-1"}},
+		{"an unknown way down", []string{"--fanout-down", "404"}},
+		{"a way down twice", []string{"--fanout-down", "hang,hang"}},
+		{"delivery timeout zero", []string{"--delivery-timeout", "0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

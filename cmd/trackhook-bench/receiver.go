@@ -19,7 +19,8 @@ const baselinePath = "/baseline"
 // decodes every body (as a receiver would), checks that each reference's updates come
 // in order without a gap, and keeps the detect -> 2xx latency of each update when
 // asked. The raw baseline's requests are read and decoded the same way but not
-// tracked, so both loops pay the receiver the same.
+// tracked, so both loops pay the receiver the same. A receiver can be taken down
+// (down.go) and can keep a sample of the signed requests (signatures.go).
 type receiver struct {
 	srv    *http.Server
 	url    string
@@ -28,6 +29,9 @@ type receiver struct {
 
 	webhooks atomic.Int64 // webhook requests answered 2xx
 	baseline atomic.Int64 // baseline requests answered 2xx
+
+	outage outage  // answering 503 or hanging instead of 2xx
+	sample sampler // every so many webhooks, kept to check their signatures
 
 	mu        sync.Mutex
 	last      map[string]uint64 // reference id -> highest sequence received
@@ -46,21 +50,26 @@ type webhookBody struct {
 	} `json:"data"`
 }
 
-// startReceiver listens on a free loopback port.
-func startReceiver(now func() time.Time) (*receiver, error) {
+// startReceiver listens on a free loopback port. With sampleEvery above 0 it keeps
+// every sampleEvery-th webhook for its signature to be checked (see sampler).
+func startReceiver(now func() time.Time, sampleEvery int64) (*receiver, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	r := &receiver{now: now, last: map[string]uint64{}, served: make(chan error, 1)}
+	r.outage.released = make(chan struct{})
+	r.sample.every = sampleEvery
 	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
 	r.url = "http://" + ln.Addr().String()
 	go func() { r.served <- r.srv.Serve(ln) }()
 	return r, nil
 }
 
-// close shuts the server down; an error says it had stopped serving before.
+// close shuts the server down, letting go of the requests it holds when hanging; an
+// error says it had stopped serving before.
 func (r *receiver) close(ctx context.Context) error {
+	r.outage.release()
 	err := r.srv.Shutdown(ctx)
 	if serr := <-r.served; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
@@ -68,8 +77,13 @@ func (r *receiver) close(ctx context.Context) error {
 	return err
 }
 
-// ServeHTTP answers 200 to a well-formed payload and 400 to anything else.
+// ServeHTTP answers 200 to a well-formed payload and 400 to anything else, or 503
+// (at once or after hanging) while down.
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.outage.refuse(req.Context()) {
+		http.Error(w, "down for the benchmark", http.StatusServiceUnavailable)
+		return
+	}
 	body, err := io.ReadAll(req.Body)
 	var p webhookBody
 	if err == nil {
@@ -84,7 +98,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	latency := r.now().Sub(p.Timestamp)
+	at := r.now()
+	latency := at.Sub(p.Timestamp)
+	r.sample.keep(req.Header, body, at)
 	r.mu.Lock()
 	switch last := r.last[p.Data.ReferenceID]; {
 	case p.Data.Sequence <= last:
@@ -123,6 +139,19 @@ func (r *receiver) lastSequence(refID string) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.last[refID]
+}
+
+// missing counts the updates up to last[reference] that the receiver did not get.
+func (r *receiver) missing(last map[string]uint64) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for id, want := range last {
+		if got := r.last[id]; got < want {
+			n += int64(want - got)
+		}
+	}
+	return n
 }
 
 // anomalies returns how many updates came twice and how many came out of order.

@@ -16,23 +16,31 @@ type result struct {
 	Store      *storeFigures    `json:"store,omitempty"`
 	Deliveries *deliveryFigures `json:"deliveries,omitempty"`
 	Latency    *latencyFigures  `json:"latency,omitempty"`
+	Fanout     *fanoutFigures   `json:"fanout,omitempty"`
 	Startup    *startupFigures  `json:"startup,omitempty"`
 }
 
 // configSummary is the configuration as the result records it.
 type configSummary struct {
-	References      int     `json:"references"`
-	PollWorkers     int     `json:"poll_workers"`
-	DeliveryWorkers int     `json:"delivery_workers"`
-	PollInterval    string  `json:"poll_interval"`
-	Step            string  `json:"step"`
-	PollDuration    string  `json:"poll_duration"`
-	DeliverDuration string  `json:"delivery_duration"`
-	LatencyRate     float64 `json:"latency_rate"`
-	LatencyRefs     int     `json:"latency_references"`
-	LatencyDuration string  `json:"latency_duration"`
-	StartupRefs     int     `json:"startup_references"`
-	Deliveries      bool    `json:"deliveries"`
+	References      int      `json:"references"`
+	PollWorkers     int      `json:"poll_workers"`
+	DeliveryWorkers int      `json:"delivery_workers"`
+	PollInterval    string   `json:"poll_interval"`
+	Step            string   `json:"step"`
+	PollDuration    string   `json:"poll_duration"`
+	DeliverDuration string   `json:"delivery_duration"`
+	LatencyRate     float64  `json:"latency_rate"`
+	LatencyRefs     int      `json:"latency_references"`
+	LatencyDuration string   `json:"latency_duration"`
+	StartupRefs     int      `json:"startup_references"`
+	Deliveries      bool     `json:"deliveries"`
+	DeliveryTimeout string   `json:"delivery_timeout"`
+	FanoutEndpoints int      `json:"fanout_endpoints"`
+	FanoutRefs      int      `json:"fanout_references"`
+	FanoutRounds    int      `json:"fanout_rounds"`
+	FanoutDuration  string   `json:"fanout_duration"`
+	FanoutRate      float64  `json:"fanout_rate"`
+	FanoutDown      []string `json:"fanout_down"`
 }
 
 func (c config) summary() configSummary {
@@ -41,7 +49,9 @@ func (c config) summary() configSummary {
 		PollInterval: c.pollInterval.String(), Step: c.step.String(),
 		PollDuration: c.pollDuration.String(), DeliverDuration: c.deliverDuration.String(),
 		LatencyRate: c.latencyRate, LatencyRefs: c.latencyRefs, LatencyDuration: c.latencyDuration.String(),
-		StartupRefs: c.startupRefs, Deliveries: c.deliveries,
+		StartupRefs: c.startupRefs, Deliveries: c.deliveries, DeliveryTimeout: c.deliveryTimeout.String(),
+		FanoutEndpoints: c.fanoutEndpoints, FanoutRefs: c.fanoutRefs, FanoutRounds: c.fanoutRounds,
+		FanoutDuration: c.fanoutDuration.String(), FanoutRate: c.fanoutRate, FanoutDown: c.fanoutDown,
 	}
 }
 
@@ -85,12 +95,35 @@ func (r result) writeText(w io.Writer) error {
 		line("latency: offered", "%.0f polls/s, %.0f updates/s on %d references (%d polls late)", l.Offered.PerSec, l.Updates.PerSec, l.References, l.Late)
 		line("latency: detect->2xx", "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (%d webhooks, %d missing)", l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs, l.Delivered, l.Missing)
 	}
+	if f := r.Fanout; f != nil {
+		f.writeText(line)
+	}
 	if s := r.Startup; s != nil {
 		line("start-up: store", "%d references, %s, created at %.0f/s", s.References, bytesOf(s.FileBytes), s.Create.PerSec)
 		line("start-up: time", "%.2fs (open %.2fs, first scans %.3fs)", s.StartupSeconds, s.OpenSeconds, s.FirstScanSeconds)
 		line("start-up: memory", "%s per reference (%s in all)", s.PerReference.bytesPlain(), s.Memory)
 	}
 	return tw.Flush()
+}
+
+// writeText writes the fan-out figures with line.
+func (f *fanoutFigures) writeText(line func(name, format string, args ...any)) {
+	line("fan-out to 0: polls", "%s, no message to write", f.NoEndpointPolls)
+	for _, run := range []fanoutRun{f.One, f.Many} {
+		name := fmt.Sprintf("fan-out to %d: ", run.Endpoints)
+		line(name+"polls", "%s, %d updates on %d references; the messages cost %.0f µs CPU per poll", run.Polls, run.Updates, f.References, run.WriteCPUMicro)
+		line(name+"baseline", "%s (raw net/http POST to the same %d receiver(s), %d-byte payloads)", run.Baseline, run.Endpoints, run.PayloadBytes)
+		line(name+"deliveries", "%s = %.0f%% of the baseline (%.0f%% by CPU time), %.1f attempts per commit", run.Deliveries, 100*run.Ratio, 100*run.CPURatio, run.AttemptsPerCommit)
+		line(name+"checks", "missing %d, duplicates %d, out of order %d, failed attempts %d; %d signatures checked, %d bad", run.Missing, run.Duplicates, run.OutOfOrder, run.Failed, run.SignaturesChecked, run.SignaturesBad)
+	}
+	line("fan-out: CPU per delivery", "%.0f µs with 1 endpoint, %.0f µs with %d (x%.2f)",
+		f.One.Deliveries.CPUMicro, f.Many.Deliveries.CPUMicro, f.Endpoints, f.DeliveryCPURatio)
+	line("fan-out: CPU per update", "%.0f µs to 1 endpoint, %.0f µs to %d, messages written and delivered = %.2f x (%d x one)",
+		f.One.UpdateCPUMicro, f.Many.UpdateCPUMicro, f.Endpoints, f.UpdateCPURatio, f.Endpoints)
+	for _, l := range f.Latency {
+		line("fan-out latency, "+downName(l.Down), "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms at %d healthy endpoints (%d webhooks; %.0f updates/s, %d polls late; duplicates %d, out of order %d; %d requests refused by the down one)",
+			l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs, l.Endpoints, l.Delivered, l.Updates.PerSec, l.Late, l.Duplicates, l.OutOfOrder, l.DownRequests)
+	}
 }
 
 func (r rate) String() string {

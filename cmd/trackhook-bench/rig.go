@@ -87,9 +87,12 @@ func (r *rig) newPoller() (*poller.Poller, error) {
 // startNotifier starts a notifier delivering to the receiver; stop it with the
 // returned function, which waits for the attempts under way.
 func (r *rig) startNotifier(ctx context.Context) (stop func()) {
-	sender := notifier.NewSender(notifier.SenderOptions{AllowPrivate: true, UserAgent: "trackhook-bench"})
+	sender := notifier.NewSender(notifier.SenderOptions{
+		AllowPrivate: true, UserAgent: "trackhook-bench", Timeout: r.cfg.deliveryTimeout,
+	})
 	n := notifier.New(r.db, sender, notifier.Options{
 		Workers: r.cfg.deliveryWorkers,
+		Lease:   max(30*time.Second, 3*r.cfg.deliveryTimeout), // as trackhook serve sets it
 		Observe: func(_ references.DeliveryJob, a references.DeliveryAttempt) {
 			r.attempts.Add(1)
 			if a.Outcome != references.OutcomeDelivered {
@@ -110,7 +113,7 @@ func (r *rig) startNotifier(ctx context.Context) (stop func()) {
 }
 
 // seed creates n active references of the demo carrier with a callback to the
-// receiver, all due now, from many goroutines (the store commits them together). It
+// receiver (none when callback is empty), all due now, from many goroutines (the store commits them together). It
 // returns their ids.
 func seed(ctx context.Context, db *store.DB, n int, callback string, prog *progress) ([]string, error) {
 	now := time.Now().UTC()
