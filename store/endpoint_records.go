@@ -125,6 +125,21 @@ func getEndpoint(tx *bolt.Tx, accountID, id string) (references.Endpoint, error)
 	return ep, nil
 }
 
+// deliveringEndpoint reads an endpoint, whoever's, through the cache of decoded
+// records: each delivery to it reads it twice (its next job, its attempt's record).
+// The endpoint's slices and maps are the cache's: change them only by replacing them.
+func (db *DB) deliveringEndpoint(tx *bolt.Tx, id string) (references.Endpoint, error) {
+	data := tx.Bucket(bucketEndpoints).Get([]byte(id))
+	if data == nil {
+		return references.Endpoint{}, references.Errorf(references.CodeNotFound, "endpoint %s not found", id)
+	}
+	ep, err := db.endpoints.get(id, data)
+	if err != nil {
+		return references.Endpoint{}, fmt.Errorf("decode endpoint %s: %w", id, err)
+	}
+	return ep, nil
+}
+
 func decodeEndpoint(data []byte) (references.Endpoint, error) {
 	var r endpointRecord
 	if err := json.Unmarshal(data, &r); err != nil {

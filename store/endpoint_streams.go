@@ -216,7 +216,7 @@ const (
 // out of the outbox, fixing a new batch.
 func (db *DB) nextEndpointJob(tx *bolt.Tx, endpointID, stream string, now time.Time, job *references.DeliveryJob, write bool) (nothing, needsWrite bool, err error) {
 	*job = references.DeliveryJob{Destination: endpointID}
-	ep, err := getEndpoint(tx, anyAccount, endpointID)
+	ep, err := db.deliveringEndpoint(tx, endpointID)
 	if errors.Is(err, references.ErrNotFound) {
 		if !write {
 			return false, true, nil
@@ -426,7 +426,7 @@ func jobMessages(tx *bolt.Tx, job *references.DeliveryJob) ([]references.Message
 // it, and that and every message given up append their operational event, fanned
 // out to the endpoints that subscribe.
 func (db *DB) recordEndpointAttempt(tx *bolt.Tx, job *references.DeliveryJob, a references.DeliveryAttempt) error {
-	ep, err := getEndpoint(tx, anyAccount, job.Destination)
+	ep, err := db.deliveringEndpoint(tx, job.Destination)
 	if errors.Is(err, references.ErrNotFound) {
 		return nil // deleted during the attempt, with its messages: nothing to log to
 	}

@@ -162,7 +162,7 @@ func (db *DB) dropRedeliveries(ctx context.Context, stale []queuedRedelivery, no
 // (a batch of one for a batch endpoint). gone reports that the endpoint, the message
 // or what it carries no longer exists; a resend to a disabled endpoint waits.
 func (db *DB) claimResend(tx *bolt.Tx, r queuedRedelivery, owner string, now, until time.Time, mark claimMark) (claim references.DeliveryClaim, gone bool, err error) {
-	ep, err := getEndpoint(tx, anyAccount, r.endpointID)
+	ep, err := db.deliveringEndpoint(tx, r.endpointID)
 	if err == nil && !ep.Enabled {
 		return claim, false, nil
 	}
