@@ -135,7 +135,9 @@ func runPause(t *testing.T, open Opener) {
 			"resume": func(a, id string, at time.Time) (references.Reference, error) {
 				return f.b.ResumeReference(f.ctx, a, id, at)
 			},
-			"refresh": func(a, id string, at time.Time) (references.Reference, error) { return f.b.RequestPoll(f.ctx, a, id, at) },
+			"refresh": func(a, id string, at time.Time) (references.Reference, error) {
+				return f.b.RequestPoll(f.ctx, a, id, at)
+			},
 		} {
 			_, err := call(acctA, ref.ID, f.now())
 			wantCode(t, name+" of an unsubscribed reference", err, references.CodeConflict)
