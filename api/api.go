@@ -157,6 +157,10 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.GET("/references/:id/updates", s.listUpdates, authed...)
 	e.GET("/references/:id/deliveries", s.listDeliveries, authed...)
 	e.POST("/references/:id/updates/:update_id/redeliver", s.redeliver, authed...)
+	// Refresh now, pause and resume (issue 13).
+	e.POST("/references/:id/refresh", s.refreshReference, authed...)
+	e.POST("/references/:id/pause", s.pauseReference, authed...)
+	e.POST("/references/:id/resume", s.resumeReference, authed...)
 	e.GET("/account/webhook-secret", s.getWebhookSecret, append(authed, requireScope(references.ScopeWrite))...)
 	e.POST("/account/webhook-secret/rotate", s.rotateWebhookSecret, authed...)
 	e.GET("/account/events", s.listAccountEvents, authed...)

@@ -270,7 +270,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 
 		{name: "list", method: http.MethodGet, path: "/references?status=active&limit=1", key: b.keyA, status: 200},
 		{name: "list all", method: http.MethodGet, path: "/references", key: b.keyA, status: 200},
-		{name: "list bad status", method: http.MethodGet, path: "/references?status=paused", key: b.keyA, status: 422, invalidRequest: true},
+		{name: "list bad status", method: http.MethodGet, path: "/references?status=lost", key: b.keyA, status: 422, invalidRequest: true},
 		{name: "list bad limit", method: http.MethodGet, path: "/references?limit=501", key: b.keyA, status: 422, invalidRequest: true},
 
 		{name: "get", method: http.MethodGet, path: refPath, key: b.keyA, status: 200},
@@ -306,11 +306,26 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 		{name: "status", method: http.MethodGet, path: "/admin/status", key: b.adminKey, status: 200},
 		{name: "status without admin", method: http.MethodGet, path: "/admin/status", key: b.keyB, status: 403},
 
+		{name: "refresh", method: http.MethodPost, path: refPath + "/refresh", key: b.keyA, status: 202},
+		{name: "refresh within the minute", method: http.MethodPost, path: refPath + "/refresh", key: b.keyA, status: 429},
+		{name: "refresh of another account", method: http.MethodPost, path: refPath + "/refresh", key: b.keyB, status: 404},
+		{name: "pause", method: http.MethodPost, path: refPath + "/pause", key: b.keyA, status: 200},
+		{name: "pause again", method: http.MethodPost, path: refPath + "/pause", key: b.keyA, status: 200},
+		{name: "pause of another account", method: http.MethodPost, path: refPath + "/pause", key: b.keyB, status: 404},
+		{name: "list paused", method: http.MethodGet, path: "/references?status=paused", key: b.keyA, status: 200},
+		{name: "refresh paused", method: http.MethodPost, path: refPath + "/refresh", key: b.keyA, status: 409},
+		{name: "resume of another account", method: http.MethodPost, path: refPath + "/resume", key: b.keyB, status: 404},
+		{name: "resume", method: http.MethodPost, path: refPath + "/resume", key: b.keyA, status: 200},
+		{name: "resume again", method: http.MethodPost, path: refPath + "/resume", key: b.keyA, status: 200},
+		{name: "resume unknown", method: http.MethodPost, path: "/references/ref_NOSUCH/resume", key: b.keyA, status: 404},
+
 		{name: "unsubscribe", method: http.MethodDelete, path: refPath, key: b.keyA, status: 200},
 		{name: "unsubscribe again", method: http.MethodDelete, path: refPath, key: b.keyA, status: 200},
 		{name: "unsubscribe unknown", method: http.MethodDelete, path: "/references/ref_NOSUCH", key: b.keyA, status: 404},
 		{name: "patch unsubscribed", method: http.MethodPatch, path: refPath, key: b.keyA, body: `{"event_types":[]}`, status: 409},
 		{name: "get unsubscribed", method: http.MethodGet, path: refPath, key: b.keyA, status: 200},
+		{name: "pause unsubscribed", method: http.MethodPost, path: refPath + "/pause", key: b.keyA, status: 409},
+		{name: "resume unsubscribed", method: http.MethodPost, path: refPath + "/resume", key: b.keyA, status: 409},
 	}
 	for _, cl := range calls {
 		c.run(t, cl)

@@ -593,7 +593,7 @@ func TestListRoutes_BadQueryParameters(t *testing.T) {
 		{"/references?limit=-1", "limit"},
 		{"/references?limit=501", "limit"},
 		{"/references?limit=ten", "limit"},
-		{"/references?status=paused", "status"},
+		{"/references?status=lost", "status"},
 		{"/references?cursor=%21%21", "cursor"},
 		{base + "/updates?limit=501", "limit"},
 		{base + "/updates?after=-1", "after"},

@@ -40,6 +40,11 @@ type Reference struct {
 	DeliveredSequence uint64                   `json:"delivered_sequence,omitempty"`
 	DeliveryState     references.DeliveryState `json:"delivery_state,omitempty"`
 	FailingSince      *time.Time               `json:"failing_since,omitempty"`
+
+	// PausedAt is set while the reference is paused; LastRefreshAt is the last
+	// refresh asked for (POST /references/:id/refresh).
+	PausedAt      *time.Time `json:"paused_at,omitempty"`
+	LastRefreshAt *time.Time `json:"last_refresh_at,omitempty"`
 }
 
 // newReference returns the wire form of r. It shares r's slices and maps.
@@ -70,6 +75,8 @@ func newReference(r references.Reference) Reference {
 		DeliveredSequence:   r.DeliveredSequence,
 		DeliveryState:       r.DeliveryState,
 		FailingSince:        r.FailingSince,
+		PausedAt:            r.PausedAt,
+		LastRefreshAt:       r.LastRefreshAt,
 	}
 }
 

@@ -183,6 +183,10 @@ func (p *Poller) Start(ctx context.Context) { p.loop.Start(ctx) }
 // run stay due in the store and run after the next start.
 func (p *Poller) Stop(ctx context.Context) { p.loop.Stop(ctx) }
 
+// Wake asks for a scan of due polls now rather than at the next tick (a reference
+// was made due at once: a refresh, a resume). It never blocks.
+func (p *Poller) Wake() { p.loop.Wake() }
+
 // Tick claims due polls and queues them, without waiting for any. It returns how
 // many it queued.
 func (p *Poller) Tick(ctx context.Context) (int, error) { return p.loop.Scan(ctx) }
@@ -234,7 +238,7 @@ func (p *Poller) pollClaimed(ctx context.Context, c references.PollClaim) error 
 // poll fetches and diffs; it returns the result to record and the outcome name.
 func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Time) (references.PollResult, string, error) {
 	res := references.PollResult{PolledAt: now, NextPollAt: p.nextPoll(ref, now)}
-	if now.Sub(ref.CreatedAt) >= p.opts.MaxAge {
+	if ref.TrackedFor(now) >= p.opts.MaxAge { // time paused does not count
 		p.unsubscribe(&res, references.ReasonMaxAge, now)
 		return res, "unsubscribed", nil
 	}

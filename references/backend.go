@@ -63,6 +63,29 @@ type ReferenceStore interface {
 	// PatchReference changes the callback URL and event filter of an active reference.
 	// Pending work, redeliveries included, goes to the new URL.
 	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
+	PauseStore
+}
+
+// PauseStore pauses, resumes and refreshes references. A paused reference is
+// subscribed: its identifier stays reserved and it counts as active in the quota and
+// in Stats, its feed stays readable, but no poll is claimed for it and none of its
+// delivery streams (callback, endpoints' messages, redeliveries, resends) is claimed;
+// the streams keep their state and go on where they stopped when it is resumed.
+type PauseStore interface {
+	// PauseReference pauses the account's reference at at (see Pause), in one
+	// transaction that takes it out of the poll schedule. Pausing a paused reference
+	// returns it unchanged; an unsubscribed one is a conflict.
+	PauseReference(ctx context.Context, accountID, id string, at time.Time) (Reference, error)
+	// ResumeReference makes a paused reference active at at (see Resume), due for a
+	// poll at once, and its pending delivery streams due at once, in one transaction.
+	// Resuming an active reference returns it unchanged; an unsubscribed one is a
+	// conflict.
+	ResumeReference(ctx context.Context, accountID, id string, at time.Time) (Reference, error)
+	// RequestPoll makes an active reference due for a poll at at, and records at as
+	// its LastRefreshAt, in one transaction, once CheckRefresh allowed it against the
+	// reference as that transaction reads it (so instances sharing the store share
+	// the limit). It returns the reference as stored.
+	RequestPoll(ctx context.Context, accountID, id string, at time.Time) (Reference, error)
 }
 
 // FeedStore keeps each reference's feed of updates.

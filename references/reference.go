@@ -14,6 +14,9 @@ type Status string
 const (
 	StatusActive       Status = "active"
 	StatusUnsubscribed Status = "unsubscribed"
+	// StatusPaused: still subscribed (the identifier stays reserved, the feed
+	// readable, the quota counted) but neither polled nor delivered until resumed.
+	StatusPaused Status = "paused"
 )
 
 // UnsubscribeReason says why tracking stopped.
@@ -84,6 +87,14 @@ type Reference struct {
 	DeliveredSequence uint64
 	DeliveryState     DeliveryState
 	FailingSince      *time.Time
+
+	// Pause and refresh state. PausedAt is set while paused; PausedFor adds up the
+	// earlier pauses, which do not count towards the maximum tracking age (see
+	// TrackedFor). LastRefreshAt is the last refresh a client asked for (see
+	// CheckRefresh).
+	PausedAt      *time.Time
+	PausedFor     time.Duration
+	LastRefreshAt *time.Time
 }
 
 // Identifier returns the kind and value of the identifier the reference tracks.
@@ -98,7 +109,8 @@ func (r *Reference) Identifier() (IdentifierKind, string) {
 	}
 }
 
-// Active reports whether the reference is still tracked.
+// Active reports whether the reference is tracked now: polled and delivered. A
+// paused reference is not active, but still subscribed.
 func (r Reference) Active() bool { return r.Status == StatusActive }
 
 // WantsEvent reports whether an update of type t is to be POSTed to the callback, given

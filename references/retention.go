@@ -64,7 +64,7 @@ func (c *PruneCounts) Add(o PruneCounts) {
 // is queued). A reference whose unsubscribe lets the feed drain is kept until the feed
 // is drained: delivered, or given up on at the end of the retry window.
 func (r *Reference) Forgettable(cutoff time.Time) bool {
-	if r.Active() || r.UnsubscribedAt == nil || !r.UnsubscribedAt.Before(cutoff) {
+	if r.Subscribed() || r.UnsubscribedAt == nil || !r.UnsubscribedAt.Before(cutoff) {
 		return false
 	}
 	return !r.Delivers() || r.DeliveredSequence >= r.LastSequence

@@ -25,9 +25,10 @@ func StopsDelivery(reason UnsubscribeReason) bool {
 }
 
 // Delivers reports whether the reference's callback stream is still worked: it has a
-// callback URL and is active or ended in a way that delivers its last updates.
+// callback URL and is active or ended in a way that delivers its last updates. A
+// paused reference's stream waits, with its state, until it is resumed.
 func (r *Reference) Delivers() bool {
-	return r.CallbackURL != "" && (r.Active() || !StopsDelivery(r.UnsubscribeReason))
+	return r.CallbackURL != "" && !r.Paused() && (r.Subscribed() || !StopsDelivery(r.UnsubscribeReason))
 }
 
 // EndsTracking reports whether recording the poll result unsubscribes the reference.

@@ -20,6 +20,7 @@ type Store interface {
 	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
 	// PatchReference changes the callback URL and event filter of an active reference.
 	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
+	PauseStore
 	ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]Update, error)
 	GetAccount(ctx context.Context, accountID string) (Account, error)
 	// RotateWebhookSecret makes secret the account's newest signing secret (see
@@ -118,6 +119,10 @@ type ServiceOptions struct {
 	// wires internal/keyuse, which writes last-used times in the background, at most
 	// once a minute per key).
 	KeyUsed func(key APIKey, at time.Time)
+	// PollRequested, when set, is told that a reference was made due at once (a
+	// refresh, a resume), so the poller scans now rather than at its next tick. It
+	// must return at once (cmd/trackhook wires the poller's Wake).
+	PollRequested func()
 }
 
 // Service is the references API: validation and account scoping in front of the Store.
@@ -286,9 +291,9 @@ func (s *Service) Get(ctx context.Context, accountID, id string) (Reference, err
 // List returns a page of the account's references in creation order.
 func (s *Service) List(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error) {
 	switch q.Status {
-	case "", StatusActive, StatusUnsubscribed:
+	case "", StatusActive, StatusPaused, StatusUnsubscribed:
 	default:
-		return ReferencePage{}, Invalidf("status", "must be active or unsubscribed")
+		return ReferencePage{}, Invalidf("status", "must be active, paused or unsubscribed")
 	}
 	limit, err := pageLimit(q.Limit)
 	if err != nil {

@@ -218,8 +218,16 @@ func (e *encoder) reference(r *references.Reference) {
 	// CarrierDetected, added after the others, comes last and only when true: a
 	// reference stored before it existed ends above and reads as false, and one
 	// without it is stored byte for byte as before.
-	if r.CarrierDetected {
-		e.present(true)
+	// The pause and refresh fields follow in the same way, only when one is set;
+	// the flag above is then written whatever its value.
+	extra := r.PausedAt != nil || r.PausedFor != 0 || r.LastRefreshAt != nil
+	if r.CarrierDetected || extra {
+		e.present(r.CarrierDetected)
+	}
+	if extra {
+		e.timePtr(r.PausedAt)
+		e.varint(int64(r.PausedFor))
+		e.timePtr(r.LastRefreshAt)
 	}
 }
 
@@ -727,11 +735,19 @@ func (d *decoder) reference(r *references.Reference) {
 	r.DeliveredSequence = d.uvarint()
 	r.DeliveryState = references.DeliveryState(d.str())
 	r.FailingSince = d.timePtr()
-	if len(d.b) > 0 { // written only when true, see encoder.reference
-		if r.CarrierDetected = d.present(); !r.CarrierDetected {
-			d.fail("carrier detected flag")
-		}
+	if len(d.b) == 0 { // the trailing fields are optional, see encoder.reference
+		return
 	}
+	r.CarrierDetected = d.present()
+	if len(d.b) == 0 {
+		if !r.CarrierDetected {
+			d.fail("carrier detected flag") // false is written only before more fields
+		}
+		return
+	}
+	r.PausedAt = d.timePtr()
+	r.PausedFor = time.Duration(d.varint())
+	r.LastRefreshAt = d.timePtr()
 }
 
 func (d *decoder) change(c *references.Change) {

@@ -33,6 +33,7 @@ func TestCodec_CoversEveryField(t *testing.T) {
 			"Status", "UnsubscribeReason", "UnsubscribedAt", "CreatedAt", "UpdatedAt",
 			"LastPolledAt", "NextPollAt", "LastPollError", "ConsecutiveFailures", "NotFoundSince",
 			"LastSequence", "DeliveredSequence", "DeliveryState", "FailingSince",
+			"PausedAt", "PausedFor", "LastRefreshAt",
 		},
 	}
 	for typ, want := range known {
@@ -296,6 +297,7 @@ func TestCodec_UpdateWithItsSnapshotEncodedAlready(t *testing.T) {
 func TestCodec_CarrierDetectedIsOptionalAtTheEnd(t *testing.T) {
 	ref := &references.Reference{}
 	fill(rand.New(rand.NewPCG(15, 16)), reflect.ValueOf(ref).Elem())
+	ref.PausedAt, ref.PausedFor, ref.LastRefreshAt = nil, 0, nil // see TestCodec_PauseFieldsAreOptionalAtTheEnd
 	ref.CarrierDetected = false
 	before := encodeReference(ref) // what earlier versions wrote for ref
 	ref.CarrierDetected = true
@@ -333,6 +335,41 @@ func TestCodec_CarrierDetectedIsOptionalAtTheEnd(t *testing.T) {
 			}
 			if got.CarrierDetected != tt.want {
 				t.Errorf("CarrierDetected = %t, want %t", got.CarrierDetected, tt.want)
+			}
+		})
+	}
+}
+
+// TestCodec_PauseFieldsAreOptionalAtTheEnd: the pause and refresh fields follow the
+// carrier flag, which is then written even when false, and only when one is set: a
+// reference never paused nor refreshed is stored as before.
+func TestCodec_PauseFieldsAreOptionalAtTheEnd(t *testing.T) {
+	base := &references.Reference{}
+	fill(rand.New(rand.NewPCG(17, 18)), reflect.ValueOf(base).Elem())
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		detected bool
+		pausedAt *time.Time
+		for_     time.Duration
+		refresh  *time.Time
+	}{
+		{"none", false, nil, 0, nil},
+		{"paused, carrier given", false, &at, 0, nil},
+		{"paused before, detected", true, nil, time.Hour, nil},
+		{"refreshed only", false, nil, 0, &at},
+		{"all", true, &at, 90 * time.Minute, &at},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := *base
+			ref.CarrierDetected, ref.PausedAt, ref.PausedFor, ref.LastRefreshAt = tt.detected, tt.pausedAt, tt.for_, tt.refresh
+			var got references.Reference
+			if err := decodeReference(encodeReference(&ref), &got); err != nil {
+				t.Fatal(err)
+			}
+			if a, b := asJSON(t, &got), asJSON(t, &ref); !bytes.Equal(a, b) {
+				t.Fatalf("round trip:\n got %s\nwant %s", a, b)
 			}
 		})
 	}

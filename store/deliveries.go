@@ -256,6 +256,13 @@ func (db *DB) nextDelivery(tx *bolt.Tx, refID string, now time.Time, job *refere
 	if st == nil {
 		return true, false, nil
 	}
+	if ref.Paused() {
+		// It waits out of the outbox, with its state, until the reference is resumed.
+		if !write {
+			return false, true, nil
+		}
+		return true, false, parkDelivery(tx, refID, st)
+	}
 	if !ref.Delivers() {
 		if !write {
 			return false, true, nil
@@ -390,7 +397,7 @@ func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job ref
 			if err := tx.Bucket(bucketRedeliver).Delete(join(str(ref.ID), []byte(job.Update.ID))); err != nil {
 				return err
 			}
-			if a.Outcome == references.OutcomeGone && ref.Active() {
+			if a.Outcome == references.OutcomeGone && ref.Subscribed() {
 				return db.endTracking(tx, &ref, references.ReasonCallbackGone, a.At)
 			}
 			return nil
@@ -418,7 +425,7 @@ func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job ref
 		if err := setDeliveryState(tx, ref.ID, st, applyStream(&ref, next)); err != nil {
 			return err
 		}
-		if unsubscribe != "" && ref.Active() {
+		if unsubscribe != "" && ref.Subscribed() {
 			return db.endTracking(tx, &ref, unsubscribe, a.At)
 		}
 		return putRef(tx, &ref)

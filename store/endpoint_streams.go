@@ -237,6 +237,13 @@ func (db *DB) nextEndpointJob(tx *bolt.Tx, endpointID, stream string, now time.T
 		}
 		return true, false, setStreamState(tx, endpointID, false, stream, st, st)
 	}
+	if paused, err := streamRefPaused(tx, stream); err != nil || paused {
+		// Likewise while its reference is paused, until it is resumed.
+		if err != nil || !write {
+			return false, err == nil, err
+		}
+		return true, false, setStreamState(tx, endpointID, false, stream, st, st)
+	}
 	var batch []references.Message
 	for {
 		var stale []references.Message

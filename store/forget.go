@@ -25,7 +25,7 @@ func (p *pruning) unsubscribed(cutoff time.Time) error {
 		var ref references.Reference
 		err := getRef(p.tx, anyAccount, string(k[8:]), &ref)
 		switch {
-		case errors.Is(err, references.ErrNotFound) || err == nil && ref.Active():
+		case errors.Is(err, references.ErrNotFound) || err == nil && ref.Subscribed():
 			// Not an unsubscribed reference (any more): only the index entry goes.
 			if err := idx.Delete(k); err != nil {
 				return err

@@ -74,7 +74,7 @@ func (db *DB) ClaimPoll(ctx context.Context, owner, refID string, lease time.Dur
 		return references.PollClaim{}, fmt.Errorf("claim poll of %s: %w", refID, err)
 	}
 	if !ref.Active() {
-		return references.PollClaim{}, references.Errorf(references.CodeConflict, "reference %s is unsubscribed: it is not polled", refID)
+		return references.PollClaim{}, references.Errorf(references.CodeConflict, "reference %s is %s: it is not polled", refID, ref.Status)
 	}
 	now := db.clock.Now()
 	l, ok := db.leases.grant(references.PollLeaseKey(refID), owner, now, now.Add(lease), mark)

@@ -42,6 +42,10 @@ type referenceRecord struct {
 	DeliveredSequence uint64                   `json:"delivered_sequence,omitempty"`
 	DeliveryState     references.DeliveryState `json:"delivery_state,omitempty"`
 	FailingSince      *time.Time               `json:"failing_since,omitempty"`
+
+	PausedAt      *time.Time     `json:"paused_at,omitempty"`
+	PausedFor     durationRecord `json:"paused_for,omitempty"`
+	LastRefreshAt *time.Time     `json:"last_refresh_at,omitempty"`
 }
 
 // durationRecord is a duration written as a Go duration string ("15m0s").
@@ -77,6 +81,7 @@ func newReferenceRecord(r *references.Reference) *referenceRecord {
 		ConsecutiveFailures: r.ConsecutiveFailures, NotFoundSince: r.NotFoundSince,
 		LastSequence: r.LastSequence, DeliveredSequence: r.DeliveredSequence,
 		DeliveryState: r.DeliveryState, FailingSince: r.FailingSince,
+		PausedAt: r.PausedAt, PausedFor: durationRecord(r.PausedFor), LastRefreshAt: r.LastRefreshAt,
 	}
 }
 
@@ -91,6 +96,7 @@ func (r *referenceRecord) reference() references.Reference {
 		ConsecutiveFailures: r.ConsecutiveFailures, NotFoundSince: r.NotFoundSince,
 		LastSequence: r.LastSequence, DeliveredSequence: r.DeliveredSequence,
 		DeliveryState: r.DeliveryState, FailingSince: r.FailingSince,
+		PausedAt: r.PausedAt, PausedFor: time.Duration(r.PausedFor), LastRefreshAt: r.LastRefreshAt,
 	}
 }
 

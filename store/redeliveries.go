@@ -106,6 +106,10 @@ func (db *DB) claimRedelivery(tx *bolt.Tx, r queuedRedelivery, owner string, now
 	}
 	job := references.DeliveryJob{Destination: references.DestinationCallback, Redelivery: true, Attempt: 1}
 	err = getRef(tx, anyAccount, r.refID, &job.Reference)
+	if err == nil && job.Reference.Paused() {
+		db.leases.ungrant(l)
+		return claim, false, nil // waits until the reference is resumed
+	}
 	if err == nil {
 		job.Update, err = findUpdate(tx, r.refID, r.updateID, job.Reference.LastSequence)
 	}
@@ -200,6 +204,10 @@ func (db *DB) claimResend(tx *bolt.Tx, r queuedRedelivery, owner string, now, un
 		if err == nil {
 			if err = getRef(tx, anyAccount, stream, &job.Reference); errors.Is(err, references.ErrNotFound) {
 				err = nil
+			}
+			if err == nil && job.Reference.Paused() {
+				db.leases.ungrant(l)
+				return claim, false, nil // waits until the reference is resumed
 			}
 		}
 	}

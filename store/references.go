@@ -222,7 +222,7 @@ func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, re
 		if err := getRef(tx, accountID, id, &ref); err != nil {
 			return err
 		}
-		if !ref.Active() {
+		if !ref.Subscribed() {
 			return nil
 		}
 		return db.endTracking(tx, &ref, reason, at)
@@ -274,6 +274,15 @@ func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason referen
 	if err := noteUnsubscribed(tx, ref, at); err != nil {
 		return err
 	}
+	if ref.Paused() {
+		// Its streams waited out of the outbox: the final update goes after them.
+		if _, err := references.Resume(ref, at); err != nil {
+			return err
+		}
+		if err := db.unparkStreams(tx, ref, at); err != nil {
+			return err
+		}
+	}
 	ref.Status = references.StatusUnsubscribed
 	ref.UnsubscribeReason = reason
 	ref.UnsubscribedAt = &at
@@ -299,7 +308,7 @@ func (db *DB) PatchReference(ctx context.Context, accountID, id string, p refere
 		if err := getRef(tx, accountID, id, &ref); err != nil {
 			return err
 		}
-		if !ref.Active() {
+		if !ref.Subscribed() {
 			return references.Errorf(references.CodeConflict, "reference %s is unsubscribed and cannot be changed", id)
 		}
 		if p.EventTypes != nil {

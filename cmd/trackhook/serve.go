@@ -216,6 +216,12 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 		CheckSource:            router.Check, // an identifier the carrier's API cannot take is a 422
 		TestEndpoint:           endpointTest(s.deliveries),
 		KeyUsed:                s.keyUse.Seen,
+		// A refresh or a resume made a poll due now (and a resume the reference's
+		// pending deliveries): scan now. s.polls is set below, before serving.
+		PollRequested: func() {
+			s.polls.Wake()
+			s.deliveries.Wake()
+		},
 	}
 	if !c.allowPrivate {
 		svcOpts.CheckCallback = func(ctx context.Context, raw string) error {
