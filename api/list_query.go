@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,12 +13,17 @@ import (
 // metadataParam prefixes the query parameters that filter on metadata: metadata.KEY=VALUE.
 const metadataParam = "metadata."
 
+// listParams are the query parameters of GET /references besides metadata.KEY; others
+// are ignored, as on every route.
+var listParams = []string{"limit", "status", "cursor", "identifier", "carrier_code", "sort",
+	"updated_since", "eta_before", "eta_after", "format"}
+
 // parseListQuery reads the query of GET /references: paging, filters, sort and format.
 // Its errors are ErrInvalid on the parameter's name; values are checked further by
 // the service (references.ListQuery.Normalize). csv is true for ?format=csv.
 func parseListQuery(v url.Values) (q references.ListQuery, csv bool, err error) {
 	for name, vals := range v {
-		if len(vals) > 1 {
+		if len(vals) > 1 && (slices.Contains(listParams, name) || strings.HasPrefix(name, metadataParam)) {
 			return q, false, references.Invalidf(name, "give it once")
 		}
 	}
