@@ -155,6 +155,7 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.DELETE("/references/:id", s.unsubscribeReference, authed...)
 	e.PATCH("/references/:id", s.patchReference, authed...)
 	e.GET("/references/:id/updates", s.listUpdates, authed...)
+	e.GET("/references/:id/shipment", s.getShipment, authed...)
 	e.GET("/references/:id/deliveries", s.listDeliveries, authed...)
 	e.POST("/references/:id/updates/:update_id/redeliver", s.redeliver, authed...)
 	// Refresh now, pause and resume (issue 13).

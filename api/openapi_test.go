@@ -272,6 +272,17 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 		{name: "list all", method: http.MethodGet, path: "/references", key: b.keyA, status: 200},
 		{name: "list bad status", method: http.MethodGet, path: "/references?status=lost", key: b.keyA, status: 422, invalidRequest: true},
 		{name: "list bad limit", method: http.MethodGet, path: "/references?limit=501", key: b.keyA, status: 422, invalidRequest: true},
+		// Search, sort and export (issue 13).
+		{name: "list filtered", method: http.MethodGet, path: "/references?identifier=MSCU12*&carrier_code=MSCU&metadata.order=4711&updated_since=2020-01-01T00:00:00Z&eta_after=2020-01-01T00:00:00Z&eta_before=2100-01-01T00:00:00Z", key: b.keyA, status: 200},
+		{name: "list by eta", method: http.MethodGet, path: "/references?sort=eta&limit=1", key: b.keyA, status: 200},
+		{name: "list as csv", method: http.MethodGet, path: "/references?format=csv&identifier=MSCU1234566", key: b.keyA, status: 200},
+		{name: "list accepting csv", method: http.MethodGet, path: "/references", key: b.keyA, headers: []string{"Accept", "text/csv"}, status: 200},
+		{name: "list bad eta", method: http.MethodGet, path: "/references?eta_before=tomorrow", key: b.keyA, status: 422, invalidRequest: true},
+		{name: "list bad identifier", method: http.MethodGet, path: "/references?identifier=MS-CU", key: b.keyA, status: 422, invalidRequest: true},
+		{name: "list bad sort", method: http.MethodGet, path: "/references?sort=size", key: b.keyA, status: 422, invalidRequest: true},
+		{name: "shipment", method: http.MethodGet, path: refPath + "/shipment", key: b.keyA, status: 200},
+		{name: "shipment before the first poll", method: http.MethodGet, path: "/references/" + feedOnly.ID + "/shipment", key: b.keyA, status: 404},
+		{name: "shipment of another account", method: http.MethodGet, path: refPath + "/shipment", key: b.keyB, status: 404},
 
 		{name: "get", method: http.MethodGet, path: refPath, key: b.keyA, status: 200},
 		{name: "get of another account", method: http.MethodGet, path: refPath, key: b.keyB, status: 404},

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/webhook"
 )
 
 // maxPathIDLen bounds ids taken from the path. Real ids are a prefix and 26 characters.
@@ -57,21 +58,35 @@ func (s *server) createReference(c echo.Context) error {
 	return c.JSON(http.StatusCreated, newReference(ref))
 }
 
-// listReferences is GET /references?status=&limit=&cursor=.
+// listReferences is GET /references with the filters of parseListQuery, as JSON
+// pages or, asked for CSV, the whole filtered list (see exportReferences).
 func (s *server) listReferences(c echo.Context) error {
-	limit, err := queryLimit(c)
+	q, formatCSV, err := parseListQuery(c.QueryParams())
 	if err != nil {
 		return err
 	}
-	page, err := s.svc.List(c.Request().Context(), apiKey(c).AccountID, references.ListQuery{
-		Status: references.Status(c.QueryParam("status")),
-		Limit:  limit,
-		Cursor: c.QueryParam("cursor"),
-	})
+	if wantsCSV(c, formatCSV) {
+		return s.exportReferences(c, q)
+	}
+	page, err := s.svc.List(c.Request().Context(), apiKey(c).AccountID, q)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, newReferencePage(page))
+}
+
+// getShipment is GET /references/:id/shipment: the latest snapshot alone, 404 before
+// the first successful poll.
+func (s *server) getShipment(c echo.Context) error {
+	id, err := pathID(c, "id", "reference")
+	if err != nil {
+		return err
+	}
+	snap, err := s.svc.Shipment(c.Request().Context(), apiKey(c).AccountID, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, webhook.NewShipment(&snap))
 }
 
 // getReference is GET /references/:id.

@@ -449,6 +449,7 @@ func TestReferenceRoutes_OtherAccountIsNotFound(t *testing.T) {
 		{http.MethodPatch, "/references/" + ref.ID, map[string]any{"callback_url": "https://evil.example/h"}},
 		{http.MethodGet, "/references/" + ref.ID + "/updates", nil},
 		{http.MethodGet, "/references/" + ref.ID + "/deliveries", nil},
+		{http.MethodGet, "/references/" + ref.ID + "/shipment", nil},
 		{http.MethodPost, "/references/" + ref.ID + "/updates/" + ups[0].ID + "/redeliver", nil},
 	}
 	for _, tt := range tests {
@@ -481,7 +482,7 @@ func TestReferenceRoutes_JunkIDsAreNotFound(t *testing.T) {
 		"ref_X%2Fupdates",
 	}
 	for _, id := range ids {
-		for _, suffix := range []string{"", "/updates", "/deliveries", "/updates/upd_X/redeliver"} {
+		for _, suffix := range []string{"", "/updates", "/deliveries", "/shipment", "/updates/upd_X/redeliver"} {
 			method := http.MethodGet
 			if strings.HasSuffix(suffix, "redeliver") {
 				method = http.MethodPost

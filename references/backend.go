@@ -52,7 +52,12 @@ type ReferenceStore interface {
 	// GetReference returns the account's reference, or ErrNotFound (also for another
 	// account's).
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
-	// ListReferences returns a page of the account's references in creation order.
+	// ListReferences returns a page of the account's references that pass the
+	// filters of q (normalised by ListQuery.Normalize; see ListQuery.Matches), in
+	// creation order or by ETA (the latest snapshot's; those without one last, in
+	// creation order). Filters see the latest recorded snapshot. A page may be short,
+	// even empty, with a cursor when the backend bounds the work of one call. A cursor
+	// of another sort order is ErrInvalid on field "cursor".
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
 	// UnsubscribeReference stops tracking and appends the final update
 	// (UnsubscribedUpdate with reason) to the feed, with its messages to the matching

@@ -15,6 +15,8 @@ type Store interface {
 	CreateReference(ctx context.Context, ref Reference, opts CreateOptions) (stored Reference, replayed bool, err error)
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
+	// Shipment returns the reference's latest snapshot, nil before the first.
+	Shipment(ctx context.Context, refID string) (*Shipment, error)
 	// UnsubscribeReference stops tracking and ends the feed with a
 	// reference.unsubscribed update (see ReferenceStore.UnsubscribeReference).
 	UnsubscribeReference(ctx context.Context, accountID, id string, reason UnsubscribeReason, at time.Time) (Reference, error)
@@ -56,14 +58,9 @@ type IdempotencyKey struct {
 	ExpiresAt         time.Time
 }
 
-// ListQuery selects a page of references.
-type ListQuery struct {
-	Status Status // empty for all
-	Limit  int
-	Cursor string // opaque, from a previous ReferencePage.NextCursor
-}
-
-// ReferencePage is one page of references in creation order.
+// ReferencePage is one page of references in the order the query asked for. A page
+// may hold fewer than the limit (even none) and still have a cursor: a filtered read
+// stops after a bounded number of references (see store.ListReferences).
 type ReferencePage struct {
 	References []Reference
 	NextCursor string // empty on the last page
@@ -288,7 +285,8 @@ func (s *Service) Get(ctx context.Context, accountID, id string) (Reference, err
 	return s.store.GetReference(ctx, accountID, id)
 }
 
-// List returns a page of the account's references in creation order.
+// List returns a page of the account's references that pass q's filters, in creation
+// order or by ETA.
 func (s *Service) List(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error) {
 	switch q.Status {
 	case "", StatusActive, StatusPaused, StatusUnsubscribed:
@@ -300,6 +298,9 @@ func (s *Service) List(ctx context.Context, accountID string, q ListQuery) (Refe
 		return ReferencePage{}, err
 	}
 	q.Limit = limit
+	if q, err = q.Normalize(); err != nil {
+		return ReferencePage{}, err
+	}
 	return s.store.ListReferences(ctx, accountID, q)
 }
 

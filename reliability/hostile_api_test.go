@@ -199,6 +199,7 @@ func TestHostileAPI_InputIsRefusedCleanly(t *testing.T) {
 			{http.MethodPatch, "/references/%s", `{"event_types":[]}`},
 			{http.MethodGet, "/references/%s/updates", ""},
 			{http.MethodGet, "/references/%s/deliveries", ""},
+			{http.MethodGet, "/references/%s/shipment", ""},
 			{http.MethodPost, "/references/%s/updates/upd_x/redeliver", ""},
 			{http.MethodPost, "/references/" + refA + "/updates/%s/redeliver", ""},
 		}

@@ -75,6 +75,8 @@ var allBuckets = [][]byte{
 	bucketEndpointStreams, bucketEndpointPending, bucketEndpointResend,
 	// Added without a schema change: see audit.go.
 	bucketAudit, bucketAuditSeq,
+	// Added without a schema change: see search.go.
+	bucketRefFacts, bucketRefsByETA, bucketRefsByNumbr,
 }
 
 // Options configures Open.
@@ -138,6 +140,9 @@ func Open(path string, opts Options) (*DB, error) {
 	version, err := db.migrate()
 	if err == nil && version < SchemaVersion {
 		err = db.upgrade(version)
+	}
+	if err == nil {
+		err = db.indexExisting()
 	}
 	if err != nil {
 		_ = b.Close()

@@ -108,6 +108,9 @@ func (p *pruning) forget(ref *references.Reference) (done bool, err error) {
 			return false, err
 		}
 	}
+	if err := unindexSearch(tx, ref); err != nil {
+		return false, err
+	}
 	for _, d := range []struct {
 		bucket, key []byte
 	}{

@@ -199,6 +199,9 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 			if err := tx.Bucket(bucketShipments).Put([]byte(ref.ID), shipment); err != nil {
 				return err
 			}
+			if err := indexSnapshot(tx, &ref, res.Shipment); err != nil {
+				return err
+			}
 		}
 		var eps []references.Endpoint // read once for all the updates: one seek when there are none
 		if len(res.Updates) > 0 {

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -168,50 +166,6 @@ func (db *DB) Reference(ctx context.Context, id string) (references.Reference, e
 	return db.GetReference(ctx, anyAccount, id)
 }
 
-// ListReferences returns a page of the account's references in creation order. The
-// cursor is the index key of the last reference returned.
-func (db *DB) ListReferences(ctx context.Context, accountID string, q references.ListQuery) (references.ReferencePage, error) {
-	prefix := str(accountID)
-	start := prefix
-	if q.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || len(raw) < 8 {
-			return references.ReferencePage{}, references.Invalidf("cursor", "is not a cursor this server returned")
-		}
-		start = join(prefix, raw)
-	}
-	page := references.ReferencePage{References: []references.Reference{}}
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketRefsByAcct).Cursor()
-		k, _ := c.Seek(start)
-		if q.Cursor != "" && bytes.Equal(k, start) {
-			k, _ = c.Next() // the cursor names the last one already returned
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			var ref references.Reference
-			if err := getRef(tx, accountID, string(k[len(prefix)+8:]), &ref); err != nil {
-				return err
-			}
-			if q.Status != "" && ref.Status != q.Status {
-				continue
-			}
-			db.withSchedule(&ref)
-			if len(page.References) == q.Limit {
-				// There is at least one more: the cursor points at the last one returned.
-				last := page.References[len(page.References)-1]
-				page.NextCursor = base64.RawURLEncoding.EncodeToString(join(timeKey(last.CreatedAt), []byte(last.ID)))
-				return nil
-			}
-			page.References = append(page.References, ref)
-		}
-		return nil
-	})
-	if err != nil {
-		return references.ReferencePage{}, fmt.Errorf("list references: %w", err)
-	}
-	return page, nil
-}
-
 // UnsubscribeReference stops tracking: in one transaction the feed gets its final
 // reference.unsubscribed update (queued for delivery like any other) and the
 // reference leaves the due and identifier indexes (so the identifier can be tracked
@@ -282,6 +236,9 @@ func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason referen
 		if err := db.unparkStreams(tx, ref, at); err != nil {
 			return err
 		}
+	}
+	if err := indexUnsubscribed(tx, ref); err != nil {
+		return err
 	}
 	ref.Status = references.StatusUnsubscribed
 	ref.UnsubscribeReason = reason

@@ -56,6 +56,7 @@ var Start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 func Run(t *testing.T, open Opener) {
 	t.Helper()
 	runReferences(t, open)
+	runSearch(t, open)
 	runFeed(t, open)
 	runPolls(t, open)
 	runLeases(t, open)

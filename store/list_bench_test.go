@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/internal/clock"
+	"github.com/trackhook/trackhook/references"
+)
+
+// searchStore returns a store with n references of one account, written directly in
+// large transactions: every tenth a bill of lading with two containers, every
+// hundredth with metadata team=rare, all but every fiftieth with an ETA.
+func searchStore(b *testing.B, n int) *DB {
+	b.Helper()
+	db, err := Open(filepath.Join(b.TempDir(), "search.db"), Options{NoSync: true, Clock: clock.NewFake(benchNow)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	for start := 0; start < n; start += 20_000 {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			for i := start; i < min(n, start+20_000); i++ {
+				ref := newRef("a", fmt.Sprintf("BNCH%07d", i), benchNow.Add(time.Duration(i)*time.Second))
+				ref.CreatedAt = benchNow.Add(time.Duration(i) * time.Second)
+				s := &references.Shipment{}
+				if i%10 == 0 {
+					ref.ContainerID, ref.BillOfLading = "", fmt.Sprintf("BOL%07d", i)
+					s.Containers = []references.Container{{Number: fmt.Sprintf("CONT%07d", i)}, {Number: fmt.Sprintf("CONT%07d", i+1)}}
+				}
+				if i%100 == 0 {
+					ref.Metadata = map[string]string{"team": "rare"}
+				}
+				if i%50 != 0 {
+					eta := benchNow.Add(time.Duration((i*7919)%n) * time.Minute)
+					s.ETA = &eta
+				}
+				kind, value := ref.Identifier()
+				if err := tx.Bucket(bucketRefsByIdent).Put(identKey("a", string(kind), value, ref.CarrierCode), []byte(ref.ID)); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketRefsByAcct).Put(acctRefKey("a", ref.CreatedAt, ref.ID), nil); err != nil {
+					return err
+				}
+				if err := putRef(tx, &ref); err != nil {
+					return err
+				}
+				if err := indexSnapshot(tx, &ref, s); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return db
+}
+
+// BenchmarkListReferences reads filtered lists of 100 from an account of 100,000
+// references: one op is the first page, or with "all pages" every page to the end.
+func BenchmarkListReferences(b *testing.B) {
+	const n = 100_000
+	db := searchStore(b, n)
+	ctx := context.Background()
+	etaLo, etaHi := benchNow.Add(1000*time.Minute), benchNow.Add(1100*time.Minute) // about 100 references
+	for _, bc := range []struct {
+		name     string
+		q        references.ListQuery
+		allPages bool
+	}{
+		{"unfiltered", references.ListQuery{}, false},
+		{"identifier exact", references.ListQuery{Identifier: "BNCH0050001"}, false},
+		{"container in a BoL", references.ListQuery{Identifier: "CONT0050001"}, true},
+		{"identifier prefix, all pages", references.ListQuery{Identifier: "BNCH00500*"}, true},
+		{"metadata 1%, all pages", references.ListQuery{Metadata: map[string]string{"team": "rare"}}, true},
+		{"sort eta", references.ListQuery{Sort: references.SortETA}, false},
+		{"sort eta, all pages", references.ListQuery{Sort: references.SortETA}, true},
+		{"eta window by eta (index)", references.ListQuery{Sort: references.SortETA, ETAAfter: &etaLo, ETABefore: &etaHi}, true},
+		{"eta window by creation (scan), all pages", references.ListQuery{ETAAfter: &etaLo, ETABefore: &etaHi}, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q, err := bc.q.Normalize()
+			if err != nil {
+				b.Fatal(err)
+			}
+			q.Limit = 100
+			found := 0
+			for b.Loop() {
+				found = 0
+				q.Cursor = ""
+				for {
+					page, err := db.ListReferences(ctx, "a", q)
+					if err != nil {
+						b.Fatal(err)
+					}
+					found += len(page.References)
+					if !bc.allPages || page.NextCursor == "" {
+						break
+					}
+					q.Cursor = page.NextCursor
+				}
+			}
+			b.ReportMetric(float64(found), "refs/op")
+		})
+	}
+}
