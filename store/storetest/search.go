@@ -141,7 +141,6 @@ func runSearch(t *testing.T, open Opener) {
 	})
 }
 
-
 // searchSet is four references of acctA, created a second apart, and one of acctB
 // with the same identifiers: c1 (container, ETA eta, team x), bol (bill of lading
 // with container MSCU7777777, ETA eta+3h, team x, po 7), c2 (carrier MAEU, no
