@@ -67,6 +67,9 @@ func ParseUpdateTypes(raw string) ([]string, error) {
 	if raw == "" {
 		return nil, nil
 	}
+	if len(raw) > maxUpdateTypesLen {
+		return nil, Invalidf("types", "must be at most %d characters", maxUpdateTypesLen)
+	}
 	names := make([]string, 0, len(UpdateTypes)+len(Tags))
 	for _, t := range UpdateTypes {
 		names = append(names, string(t))
@@ -80,14 +83,11 @@ func ParseUpdateTypes(raw string) ([]string, error) {
 		}
 		out = append(out, p)
 	}
-	if len(out) > maxUpdateTypes {
-		return nil, Invalidf("types", "at most %d patterns", maxUpdateTypes)
-	}
 	return out, nil
 }
 
-// maxUpdateTypes bounds the patterns of one query: there are fewer names than that.
-const maxUpdateTypes = 32
+// maxUpdateTypesLen bounds the types filter of one query, far above any useful list.
+const maxUpdateTypesLen = 1024
 
 func matchesAnyName(pattern string, names []string) bool {
 	if pattern == "" {

@@ -57,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 	t.Helper()
 	runReferences(t, open)
 	runFeed(t, open)
+	runAccountFeed(t, open)
 	runPolls(t, open)
 	runLeases(t, open)
 	runDeliveries(t, open)
