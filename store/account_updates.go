@@ -71,45 +71,52 @@ func unindexUpdate(tx *bolt.Tx, ageKey []byte) error {
 // sequence order, reading at most max(minAccountFeedScan, 20×limit) entries.
 func (db *DB) ListAccountUpdates(ctx context.Context, accountID string, q references.AccountUpdateQuery) (references.AccountUpdatePage, error) {
 	limit := limitOrDefault(q.Limit)
-	budget := max(minAccountFeedScan, accountFeedScanPerItem*limit)
-	page := references.AccountUpdatePage{Updates: []references.AccountUpdate{}, NextAfter: q.After}
+	var page references.AccountUpdatePage
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketAccountUpdateN).Get([]byte(accountID)); len(v) == 8 {
-			page.LastSequence = bytesU64(v)
-		}
-		prefix := str(accountID)
-		c := tx.Bucket(bucketAccountUpdates).Cursor()
-		if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
-			page.OldestAvailable = bytesU64(k[len(prefix):])
-		}
-		if q.After >= page.LastSequence || q.After == math.MaxUint64 {
-			return nil // nothing newer (and After+1 would wrap at the largest sequence)
-		}
-		read := 0
-		for k, v := c.Seek(accountUpdateKey(accountID, q.After+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(page.Updates) == limit || read == budget {
-				return nil
-			}
-			read++
-			seq := bytesU64(k[len(prefix):])
-			var u references.Update
-			data := tx.Bucket(bucketUpdates).Get(v)
-			if data == nil {
-				page.NextAfter = seq // removed behind the index's back: a hole
-				continue
-			}
-			if err := decodeUpdate(data, &u); err != nil {
-				return fmt.Errorf("update %q: %w", v, err)
-			}
-			page.NextAfter = seq
-			if references.UpdateMatchesTypes(&u, q.Types) {
-				page.Updates = append(page.Updates, references.AccountUpdate{AccountSequence: seq, Update: u})
-			}
-		}
-		return nil
+		var err error
+		page, err = listAccountUpdates(tx, accountID, q, limit, max(minAccountFeedScan, accountFeedScanPerItem*limit))
+		return err
 	})
 	if err != nil {
 		return references.AccountUpdatePage{}, fmt.Errorf("list the account feed of %s: %w", accountID, err)
+	}
+	return page, nil
+}
+
+// listAccountUpdates reads up to limit updates of the account feed after q.After that
+// q.Types keeps, walking at most budget entries.
+func listAccountUpdates(tx *bolt.Tx, accountID string, q references.AccountUpdateQuery, limit, budget int) (references.AccountUpdatePage, error) {
+	page := references.AccountUpdatePage{Updates: []references.AccountUpdate{}, NextAfter: q.After}
+	if v := tx.Bucket(bucketAccountUpdateN).Get([]byte(accountID)); len(v) == 8 {
+		page.LastSequence = bytesU64(v)
+	}
+	prefix := str(accountID)
+	c := tx.Bucket(bucketAccountUpdates).Cursor()
+	if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+		page.OldestAvailable = bytesU64(k[len(prefix):])
+	}
+	if q.After >= page.LastSequence || q.After == math.MaxUint64 {
+		return page, nil // nothing newer (and After+1 would wrap at the largest sequence)
+	}
+	read := 0
+	for k, v := c.Seek(accountUpdateKey(accountID, q.After+1)); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(page.Updates) == limit || read == budget {
+			break
+		}
+		read++
+		seq := bytesU64(k[len(prefix):])
+		page.NextAfter = seq
+		data := tx.Bucket(bucketUpdates).Get(v)
+		if data == nil {
+			continue // removed behind the index's back: a hole
+		}
+		var u references.Update
+		if err := decodeUpdate(data, &u); err != nil {
+			return page, fmt.Errorf("update %q: %w", v, err)
+		}
+		if references.UpdateMatchesTypes(&u, q.Types) {
+			page.Updates = append(page.Updates, references.AccountUpdate{AccountSequence: seq, Update: u})
+		}
 	}
 	return page, nil
 }
