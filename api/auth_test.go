@@ -39,6 +39,7 @@ func TestAuth_RefusesBadKeysOnEveryRoute(t *testing.T) {
 		{http.MethodPatch, "/references/ref_X"},
 		{http.MethodGet, "/references/ref_X/updates"},
 		{http.MethodGet, "/references/ref_X/deliveries"},
+		{http.MethodGet, "/updates"},
 		{http.MethodPost, "/references/ref_X/updates/upd_X/redeliver"},
 		{http.MethodGet, "/account/webhook-secret"},
 		{http.MethodPost, "/account/webhook-secret/rotate"},
