@@ -62,7 +62,7 @@ type ReferenceStore interface {
 	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
 }
 
-// FeedStore keeps each reference's feed of updates.
+// FeedStore keeps each reference's feed of updates and the account feed across them.
 type FeedStore interface {
 	// ListUpdates returns up to limit updates of the account's reference with a
 	// sequence above after, in sequence order.
