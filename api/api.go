@@ -165,6 +165,7 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	e.GET("/account/webhook-secret", s.getWebhookSecret, append(authed, requireScope(references.ScopeWrite))...)
 	e.POST("/account/webhook-secret/rotate", s.rotateWebhookSecret, authed...)
 	e.GET("/account/events", s.listAccountEvents, authed...)
+	e.GET("/updates", s.listAccountUpdates, authed...) // the account feed
 	e.POST("/endpoints", s.createEndpoint, authed...)
 	e.GET("/endpoints", s.listEndpoints, authed...)
 	e.GET("/endpoints/:id", s.getEndpoint, authed...)

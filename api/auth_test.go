@@ -40,6 +40,7 @@ func TestAuth_RefusesBadKeysOnEveryRoute(t *testing.T) {
 		{http.MethodGet, "/references/ref_X/updates"},
 		{http.MethodGet, "/references/ref_X/deliveries"},
 		{http.MethodGet, "/references/ref_X/shipment"},
+		{http.MethodGet, "/updates"},
 		{http.MethodPost, "/references/ref_X/updates/upd_X/redeliver"},
 		{http.MethodGet, "/account/webhook-secret"},
 		{http.MethodPost, "/account/webhook-secret/rotate"},

@@ -293,6 +293,13 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 		{name: "updates bad after", method: http.MethodGet, path: refPath + "/updates?after=-1", key: b.keyA, status: 422, invalidRequest: true},
 		{name: "updates unknown", method: http.MethodGet, path: "/references/ref_NOSUCH/updates", key: b.keyA, status: 404},
 
+		{name: "account feed", method: http.MethodGet, path: "/updates?after=0&limit=10", key: b.keyA, status: 200},
+		{name: "account feed filtered", method: http.MethodGet, path: "/updates?types=shipment.*,reference.unsubscribed", key: b.keyA, status: 200},
+		{name: "account feed of another account", method: http.MethodGet, path: "/updates", key: b.keyB, status: 200},
+		{name: "account feed bad after", method: http.MethodGet, path: "/updates?after=-1", key: b.keyA, status: 422, invalidRequest: true},
+		{name: "account feed bad types", method: http.MethodGet, path: "/updates?types=shipment.sunk", key: b.keyA, status: 422},
+		{name: "account feed without key", method: http.MethodGet, path: "/updates", status: 401},
+
 		{name: "deliveries", method: http.MethodGet, path: refPath + "/deliveries?limit=1", key: b.keyA, status: 200},
 		{name: "deliveries none", method: http.MethodGet, path: "/references/" + feedOnly.ID + "/deliveries", key: b.keyA, status: 200},
 		{name: "deliveries bad limit", method: http.MethodGet, path: refPath + "/deliveries?limit=x", key: b.keyA, status: 422, invalidRequest: true},

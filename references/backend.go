@@ -22,9 +22,6 @@ import (
 // and to every enabled endpoint of the account that Endpoint.Matches it. Each
 // destination of a reference is one ordered delivery stream, keyed (destination,
 // reference); an endpoint's operational events are its stream AccountStream.
-//
-// Room to grow: an account-level update sequence (the account feed) is a FeedStore
-// method beside ListUpdates.
 type Backend interface {
 	ReferenceStore
 	FeedStore
@@ -93,11 +90,21 @@ type PauseStore interface {
 	RequestPoll(ctx context.Context, accountID, id string, at time.Time) (Reference, error)
 }
 
-// FeedStore keeps each reference's feed of updates.
+// FeedStore keeps each reference's feed of updates and the account feed across them.
 type FeedStore interface {
 	// ListUpdates returns up to limit updates of the account's reference with a
 	// sequence above after, in sequence order.
 	ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]Update, error)
+	// ListAccountUpdates returns a page of the account feed: the updates of all the
+	// account's references after the account sequence q.After, in that sequence. The
+	// backend numbers each update 1, 2, 3 ... per account in the same write that
+	// appends it to its reference's feed, so concurrent polls and crashes leave no
+	// gap and no duplicate; retention removes an update's number with it, and
+	// OldestAvailable says where the feed now starts. A read is bounded (a page may be
+	// short, even empty, with NextAfter moved on); q.Types filters with
+	// UpdateMatchesTypes without changing the cursor. Another account's updates
+	// never show; an unknown account has an empty feed.
+	ListAccountUpdates(ctx context.Context, accountID string, q AccountUpdateQuery) (AccountUpdatePage, error)
 	// Shipment returns the reference's last stored snapshot, or nil before the first
 	// successful poll.
 	Shipment(ctx context.Context, refID string) (*Shipment, error)

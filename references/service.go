@@ -24,6 +24,8 @@ type Store interface {
 	PatchReference(ctx context.Context, accountID, id string, patch Patch, at time.Time) (Reference, error)
 	PauseStore
 	ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]Update, error)
+	// ListAccountUpdates reads the account feed (see FeedStore.ListAccountUpdates).
+	ListAccountUpdates(ctx context.Context, accountID string, q AccountUpdateQuery) (AccountUpdatePage, error)
 	GetAccount(ctx context.Context, accountID string) (Account, error)
 	// RotateWebhookSecret makes secret the account's newest signing secret (see
 	// AccountStore.RotateWebhookSecret).

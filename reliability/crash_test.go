@@ -73,6 +73,7 @@ func (k *killTrigger) creating(i int) {
 // way) and restarts it on the same store each time. When every voyage is over it
 // checks that every update of every feed reached the receiver, verified, in order,
 // repeated only under the same webhook-id; that every create happened exactly once;
+// that the account feed numbers every update once, without a gap (checkAccountFeed);
 // and that the store passes bbolt's consistency check after every kill.
 func TestCrash_SIGKILLAtRandomMomentsLosesNothing(t *testing.T) {
 	t.Parallel()
@@ -143,6 +144,7 @@ func TestCrash_SIGKILLAtRandomMomentsLosesNothing(t *testing.T) {
 		return settled(refs)
 	})
 	feeds := svc.feeds(refs)
+	checkAccountFeed(t, svc, feeds)
 	if code, took := svc.terminate(30 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM (%v); log:\n%s", code, took, svc.tail())
 	}

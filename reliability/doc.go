@@ -5,6 +5,7 @@
 //
 //	crash_test.go            SIGKILL the real `trackhook serve` at random moments, restart it
 //	                         on the same store, check every update reached the receiver
+//	                         and the account feed (GET /updates) stayed gapless
 //	crash_endpoints_test.go  the same with a callback and three account endpoints (standard,
 //	                         flaky batch, svix with a filter): per destination, every
 //	                         selected update arrived in order, signed with its own secret,

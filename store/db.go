@@ -32,7 +32,9 @@ import (
 // upgrade.go). Version 2 added the indexes and counts retention and quotas need, which
 // a version 1 binary would not keep: it refuses the file. Version 3 added account
 // endpoints, and keyed the outbox by destination (a version 2 binary would misread it).
-const SchemaVersion = 3
+// Version 4 numbered every update in its account (the account feed), which an older
+// binary would not keep.
+const SchemaVersion = 4
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")
@@ -50,7 +52,7 @@ var (
 	bucketDue         = []byte("due")             // next_poll_at(8) ref id -> nil (active only; may lag, see schedule)
 	bucketShipments   = []byte("shipments")       // ref id -> Shipment (the last snapshot)
 	bucketUpdates     = []byte("updates")         // ref id \0 seq(8) -> Update
-	bucketUpdatesAge  = []byte("updates_by_time") // created_at(8) ref id \0 seq(8) -> nil, for retention
+	bucketUpdatesAge  = []byte("updates_by_time") // created_at(8) ref id \0 seq(8) -> its account_updates key (nil before schema 4), for retention
 	bucketIdempotency = []byte("idempotency")     // account \0 key -> idempotencyRecord
 	bucketOutbox      = []byte("outbox")          // deliver_at(8) destination \0 stream -> nil: delivery streams due (schema 2: deliver_at(8) ref id)
 	bucketDelivery    = []byte("delivery_state")  // ref id -> deliveryState of its callback stream
@@ -73,6 +75,8 @@ var allBuckets = [][]byte{
 	bucketEndpoints, bucketEndpointsByAcct, bucketMessages, bucketMessagesByTime,
 	bucketMessageIDs, bucketAccountEvents, bucketAccountEventN,
 	bucketEndpointStreams, bucketEndpointPending, bucketEndpointResend,
+	// Since schema 4, see account_updates.go.
+	bucketAccountUpdates, bucketAccountUpdateN,
 	// Added without a schema change: see audit.go.
 	bucketAudit, bucketAuditSeq,
 	// Added without a schema change: see search.go.

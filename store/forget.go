@@ -80,7 +80,7 @@ func (p *pruning) forget(ref *references.Reference) (done bool, err error) {
 		if err := decodeUpdate(v, &u); err != nil {
 			return fmt.Errorf("update %q: %w", k, err)
 		}
-		return p.tx.Bucket(bucketUpdatesAge).Delete(join(timeKey(u.CreatedAt), k))
+		return unindexUpdate(p.tx, join(timeKey(u.CreatedAt), k))
 	})
 	if err != nil || p.left == 0 {
 		return false, err

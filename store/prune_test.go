@@ -112,6 +112,7 @@ func checkIndexes(t testing.TB, db *DB) {
 		if err != nil {
 			return err
 		}
+		checkAccountFeedIndex(t, tx)
 		active, unsub := map[string]int64{}, int64(0)
 		err = tx.Bucket(bucketRefs).ForEach(func(k, v []byte) error {
 			var ref references.Reference

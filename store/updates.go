@@ -12,8 +12,8 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// appendUpdate gives u the reference's next sequence, writes it to the feed and the
-// retention index, queues it as a message for each of eps (the account's endpoints,
+// appendUpdate gives u the reference's next sequence and the account's (see
+// account_updates.go), writes it to the feed and the retention index, queues it as a message for each of eps (the account's endpoints,
 // see accountEndpoints) that matches it, and schedules its delivery when the
 // reference has a callback. The caller writes ref afterwards. shipment, when not nil,
 // is u.Shipment encoded.
@@ -25,10 +25,15 @@ func appendUpdate(tx *bolt.Tx, ref *references.Reference, u *references.Update, 
 		u.ID = references.NewID("upd_")
 	}
 	u.Reference = ref.Summary()
-	if err := tx.Bucket(bucketUpdates).Put(updateKey(ref.ID, u.Sequence), encodeUpdateWith(u, shipment)); err != nil {
+	fk := updateKey(ref.ID, u.Sequence)
+	if err := tx.Bucket(bucketUpdates).Put(fk, encodeUpdateWith(u, shipment)); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketUpdatesAge).Put(join(timeKey(u.CreatedAt), updateKey(ref.ID, u.Sequence)), nil); err != nil {
+	ak, err := numberUpdate(tx, ref.AccountID, fk)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketUpdatesAge).Put(join(timeKey(u.CreatedAt), fk), ak); err != nil {
 		return err
 	}
 	if err := fanOutUpdate(tx, eps, ref, u); err != nil {
@@ -122,7 +127,7 @@ func (p *pruning) updates(cutoff time.Time) error {
 		if err := feed.Delete(fk); err != nil {
 			return err
 		}
-		if err := c.Delete(); err != nil {
+		if err := unindexUpdate(tx, k); err != nil {
 			return err
 		}
 		p.took(&p.got.Updates, 1)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -18,10 +19,11 @@ const upgradeBatch = 10_000
 // and writes the new version last. From schema 1 it fills retention's time indexes
 // (delivery log, idempotency keys, unsubscribed references) and the accounts' counts
 // of active references from what the file holds; from schema 2 it rewrites the
-// outbox's keys in the form of schema 3 (one stream per destination and reference).
+// outbox's keys in the form of schema 3 (one stream per destination and reference);
+// from schema 3 it numbers every update in its account (numberUpdates).
 // Interrupted, it starts again at the next Open, which refuses nothing in between:
 // every step writes the same keys again, the counts are set, not added, and the
-// rewrite of the outbox skips the keys it rewrote already.
+// rewrite of the outbox and the numbering skip what they did already.
 func (db *DB) upgrade(from uint64) error {
 	if from < 1 || from >= SchemaVersion {
 		return fmt.Errorf("no upgrade from schema %d to %d", from, SchemaVersion)
@@ -33,8 +35,13 @@ func (db *DB) upgrade(from uint64) error {
 			return fmt.Errorf("upgrade from schema %d: %w", from, err)
 		}
 	}
-	if err := db.rewriteOutboxKeys(upgradeBatch); err != nil {
-		return fmt.Errorf("upgrade from schema %d: outbox: %w", from, err)
+	if from < 3 {
+		if err := db.rewriteOutboxKeys(upgradeBatch); err != nil {
+			return fmt.Errorf("upgrade from schema %d: outbox: %w", from, err)
+		}
+	}
+	if err := db.numberUpdates(upgradeBatch); err != nil {
+		return fmt.Errorf("upgrade from schema %d: account feed: %w", from, err)
 	}
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), u64(SchemaVersion))
@@ -181,6 +188,67 @@ func countActiveByAccount(tx *bolt.Tx) error {
 	}
 	for acct, n := range counts {
 		if err := b.Put([]byte(acct), u64(uint64(n))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// numberUpdates gives every update that has no account sequence yet the next one of
+// its account, in creation order (created_at, then reference, then sequence: the
+// order of updates_by_time), in transactions of batch entries. An entry numbered
+// already holds its account_updates key, so an interrupted numbering goes on where it
+// stopped and the counters, written in the same transactions, stay right. An entry
+// whose reference or update is gone is left for retention, unnumbered.
+func (db *DB) numberUpdates(batch int) error {
+	var after []byte // the last key done
+	for done := false; !done; {
+		err := db.bolt.Update(func(tx *bolt.Tx) error {
+			age := tx.Bucket(bucketUpdatesAge)
+			c := age.Cursor()
+			k, v := c.First()
+			if after != nil {
+				if k, v = c.Seek(after); bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			var todo [][]byte
+			for ; k != nil && len(todo) < batch; k, v = c.Next() {
+				if len(v) == 0 {
+					todo = append(todo, bytes.Clone(k))
+				}
+				after = append(after[:0], k...)
+			}
+			done = k == nil
+			accounts := map[string]string{} // ref id -> account id ("" when gone)
+			for _, k := range todo {
+				fk := k[8:]
+				refID := string(fk[:len(fk)-9])
+				acct, ok := accounts[refID]
+				if !ok {
+					var ref references.Reference
+					switch err := getRef(tx, anyAccount, refID, &ref); {
+					case err == nil:
+						acct = ref.AccountID
+					case !errors.Is(err, references.ErrNotFound):
+						return fmt.Errorf("reference %s: %w", refID, err)
+					}
+					accounts[refID] = acct
+				}
+				if acct == "" || tx.Bucket(bucketUpdates).Get(fk) == nil {
+					continue
+				}
+				ak, err := numberUpdate(tx, acct, fk)
+				if err != nil {
+					return err
+				}
+				if err := age.Put(k, ak); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Opener) {
 	runReferences(t, open)
 	runSearch(t, open)
 	runFeed(t, open)
+	runAccountFeed(t, open)
 	runPolls(t, open)
 	runLeases(t, open)
 	runDeliveries(t, open)
