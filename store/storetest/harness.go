@@ -70,6 +70,7 @@ func Run(t *testing.T, open Opener) {
 	runMaintenance(t, open)
 	runRetention(t, open)
 	runQuota(t, open)
+	runBatch(t, open)
 	runRestarts(t, open)
 	runEndpoints(t, open)
 	runMessageReads(t, open)
