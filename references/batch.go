@@ -27,19 +27,27 @@ type CreateResult struct {
 	Err       *Error
 }
 
+// BatchEntry is one item of a batch create as the client sent it: the request, or
+// Err when the layer that read it could not make one of it (a value it could not
+// parse), so that the item is refused in its place in the results.
+type BatchEntry struct {
+	Request CreateRequest
+	Err     *Error
+}
+
 // CreateBatch validates every request and creates the valid ones in the account, in
-// order, as one write: results[i] is the outcome of reqs[i]. An item whose identifier
+// order, as one write: results[i] is the outcome of entries[i]. An item whose identifier
 // an earlier item of the batch took is a conflict naming that item's reference; the
 // account's quota may refuse the items past it. With an idempotency key, a retried
 // batch returns the first one's results (replayed is true) and hash identifies the
 // batch (see BatchHash). A callback check that could not be made now fails the whole
 // batch with CodeUnavailable, nothing stored, so the client retries it as it is.
-func (s *Service) CreateBatch(ctx context.Context, accountID string, reqs []CreateRequest, idempotencyKey, hash string) (results []CreateResult, replayed bool, err error) {
-	if len(reqs) == 0 {
+func (s *Service) CreateBatch(ctx context.Context, accountID string, entries []BatchEntry, idempotencyKey, hash string) (results []CreateResult, replayed bool, err error) {
+	if len(entries) == 0 {
 		return nil, false, Invalidf("references", "give at least one reference to create")
 	}
-	if len(reqs) > MaxBatchCreate {
-		return nil, false, Invalidf("references", "a batch holds at most %d references (got %d); split it", MaxBatchCreate, len(reqs))
+	if len(entries) > MaxBatchCreate {
+		return nil, false, Invalidf("references", "a batch holds at most %d references (got %d); split it", MaxBatchCreate, len(entries))
 	}
 	now := s.opts.Now().UTC()
 	idem, err := s.idempotency(idempotencyKey, hash, "", now)
@@ -56,9 +64,13 @@ func (s *Service) CreateBatch(ctx context.Context, accountID string, reqs []Crea
 		checked[raw] = err
 		return err
 	}
-	items := make([]BatchItem, len(reqs))
-	for i, req := range reqs {
-		ref, err := s.validate(ctx, req, check)
+	items := make([]BatchItem, len(entries))
+	for i, entry := range entries {
+		if entry.Err != nil {
+			items[i].Err = entry.Err
+			continue
+		}
+		ref, err := s.validate(ctx, entry.Request, check)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
