@@ -100,3 +100,15 @@ func (s *server) createBatch(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, out)
 }
+
+// notBatch answers the methods POST /references/batch lacks with 405, as on any
+// other path: the router would otherwise take "batch" for a reference id (404).
+func notBatch(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Param("id") == "batch" {
+			c.Response().Header().Set(echo.HeaderAllow, "OPTIONS, POST")
+			return echo.ErrMethodNotAllowed
+		}
+		return next(c)
+	}
+}
