@@ -11,8 +11,8 @@ import (
 )
 
 // CreateReferences stores a batch of references in one transaction: 1,000 items
-// commit in a few milliseconds on bbolt (BENCHMARKS.md, "Issue 13: bulk create"),
-// so splitting the batch would only add fsyncs and make a crash leave half of it.
+// commit in about a tenth of a second on bbolt (BENCHMARKS.md, "Issue 13: bulk
+// create"), so splitting the batch would only add fsyncs and let a crash keep half.
 // See references.ReferenceStore for the rules.
 func (db *DB) CreateReferences(ctx context.Context, accountID string, items []references.BatchItem, opts references.CreateOptions) ([]references.CreateResult, bool, error) {
 	idem := opts.Idempotency
