@@ -41,8 +41,10 @@ type Backuper interface {
 // Options configures the API. The zero value is usable.
 type Options struct {
 	Logger *slog.Logger // default slog.Default()
-	// BodyLimit caps request bodies in bytes (default DefaultBodyLimit).
-	BodyLimit int64
+	// BodyLimit caps request bodies in bytes (default DefaultBodyLimit);
+	// BatchBodyLimit those of POST /references/batch (default DefaultBatchBodyLimit).
+	BodyLimit      int64
+	BatchBodyLimit int64
 	// RateLimit is the sustained requests per second allowed per API key (default
 	// DefaultRateLimit); rate.Inf turns limiting off. RateBurst is the bucket size
 	// (default DefaultRateBurst).
@@ -81,6 +83,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = DefaultBodyLimit
+	}
+	if o.BatchBodyLimit <= 0 {
+		o.BatchBodyLimit = max(DefaultBatchBodyLimit, o.BodyLimit)
 	}
 	if o.RateLimit <= 0 {
 		o.RateLimit = DefaultRateLimit
@@ -150,10 +155,12 @@ func New(svc *references.Service, opts Options) *echo.Echo {
 	// Every key needs the scope of the method (see requireMethodScope).
 	authed := []echo.MiddlewareFunc{s.authenticate, s.rateLimit, requireMethodScope}
 	e.POST("/references", s.createReference, authed...)
+	e.POST("/references/batch", s.createBatch, authed...)
 	e.GET("/references", s.listReferences, authed...)
-	e.GET("/references/:id", s.getReference, authed...)
-	e.DELETE("/references/:id", s.unsubscribeReference, authed...)
-	e.PATCH("/references/:id", s.patchReference, authed...)
+	byID := append([]echo.MiddlewareFunc{notBatch}, authed...)
+	e.GET("/references/:id", s.getReference, byID...)
+	e.DELETE("/references/:id", s.unsubscribeReference, byID...)
+	e.PATCH("/references/:id", s.patchReference, byID...)
 	e.GET("/references/:id/updates", s.listUpdates, authed...)
 	e.GET("/references/:id/shipment", s.getShipment, authed...)
 	e.GET("/references/:id/deliveries", s.listDeliveries, authed...)

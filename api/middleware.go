@@ -96,15 +96,19 @@ func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// limitBody caps the request body; reading past the cap fails with
+// limitBody caps the request body (the batch create's has a cap of its own); reading past the cap fails with
 // *http.MaxBytesError, which decodeJSON answers with 413.
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > s.opts.BodyLimit {
-			return tooLarge(s.opts.BodyLimit)
+		limit := s.opts.BodyLimit
+		if c.Path() == "/references/batch" && req.Method == http.MethodPost {
+			limit = s.opts.BatchBodyLimit
 		}
-		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.opts.BodyLimit)
+		if req.ContentLength > limit {
+			return tooLarge(limit)
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
 		return next(c)
 	}
 }

@@ -381,6 +381,7 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 
 	endpointConformance(t, seen)
 	keysConformance(t, seen)
+	batchConformance(t, seen)
 
 	// Every operation of the spec answered with success at least once.
 	for path, item := range doc.Paths.Map() {

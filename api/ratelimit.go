@@ -51,10 +51,18 @@ func newKeyLimiters(limit rate.Limit, burst int, now func() time.Time) *keyLimit
 // wait takes a token for key and returns zero, or, when the bucket is empty, takes
 // nothing and returns how long until a token will be there.
 func (k *keyLimiters) wait(key string) time.Duration {
+	return k.waitN(key, 1)
+}
+
+// waitN is wait for n tokens at once, all or none; n is at most the bucket's size.
+func (k *keyLimiters) waitN(key string, n int) time.Duration {
+	if n < 1 {
+		return 0
+	}
 	now := k.now()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	r := k.bucket(key, now).ReserveN(now, 1)
+	r := k.bucket(key, now).ReserveN(now, n)
 	if !r.OK() {
 		return time.Duration(math.MaxInt64) // burst < 1: never; not reachable with New's defaults
 	}

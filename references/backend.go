@@ -46,6 +46,17 @@ type ReferenceStore interface {
 	// account's active references more than that is refused with QuotaExceeded; the
 	// count is kept in the transactions that change it, never counted per create.
 	CreateReference(ctx context.Context, ref Reference, opts CreateOptions) (stored Reference, replayed bool, err error)
+	// CreateReferences stores a batch of new active references of the account in
+	// order, each as CreateReference would (conflict, quota), in one transaction or a
+	// few: results[i] is items[i]'s outcome, and an item the caller refused already
+	// (Err set) keeps its error. An item whose identifier and carrier an earlier item
+	// took is a conflict naming that item's reference; the quota counts the items
+	// before it. With opts.Idempotency, a batch created under the same key returns
+	// its results again with replayed=true: created items as their references are
+	// now, refused ones with the same errors (CodeIdempotencyMismatch when the hash
+	// differs; the key is free again when retention deleted a reference it made). A
+	// key of a single create and one of a batch never match each other.
+	CreateReferences(ctx context.Context, accountID string, items []BatchItem, opts CreateOptions) (results []CreateResult, replayed bool, err error)
 	// GetReference returns the account's reference, or ErrNotFound (also for another
 	// account's).
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)

@@ -13,6 +13,8 @@ type Store interface {
 	// CreateReference stores a new active reference and its first due time, under the
 	// conditions of opts (see ReferenceStore.CreateReference).
 	CreateReference(ctx context.Context, ref Reference, opts CreateOptions) (stored Reference, replayed bool, err error)
+	// CreateReferences stores a batch of references (see ReferenceStore.CreateReferences).
+	CreateReferences(ctx context.Context, accountID string, items []BatchItem, opts CreateOptions) (results []CreateResult, replayed bool, err error)
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
 	// Shipment returns the reference's latest snapshot, nil before the first.
@@ -181,35 +183,47 @@ func NewID(prefix string) string {
 // idempotency key, a retried request returns the reference the first one created
 // (replayed is true).
 func (s *Service) Create(ctx context.Context, accountID string, req CreateRequest, idempotencyKey string) (ref Reference, replayed bool, err error) {
-	ref, err = s.validateCreate(ctx, req)
+	ref, err = s.validate(ctx, req, s.checkCallback)
 	if err != nil {
 		return Reference{}, false, err
 	}
 	now := s.opts.Now().UTC()
-	ref.ID = NewID("ref_")
-	ref.AccountID = accountID
-	ref.Status = StatusActive
-	ref.CreatedAt, ref.UpdatedAt = now, now
-	next := now // the first poll is due at once
-	ref.NextPollAt = &next
-
-	var idem *IdempotencyKey
-	if idempotencyKey != "" {
-		if len(idempotencyKey) > MaxIdempotencyKeyLen {
-			return Reference{}, false, Invalidf("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLen)
-		}
-		if req.RequestHash == "" {
-			return Reference{}, false, fmt.Errorf("create with Idempotency-Key %q: the request has no hash to check a retry against", idempotencyKey)
-		}
-		idem = &IdempotencyKey{
-			Key: idempotencyKey, RequestHash: req.RequestHash, LegacyRequestHash: req.LegacyRequestHash,
-			ExpiresAt: now.Add(IdempotencyTTL),
-		}
+	s.prepare(&ref, accountID, now)
+	idem, err := s.idempotency(idempotencyKey, req.RequestHash, req.LegacyRequestHash, now)
+	if err != nil {
+		return Reference{}, false, err
 	}
 	return s.store.CreateReference(ctx, ref, CreateOptions{Idempotency: idem, MaxActive: s.opts.MaxActivePerAccount})
 }
 
-func (s *Service) validateCreate(ctx context.Context, req CreateRequest) (Reference, error) {
+// prepare makes a validated reference a new active one of the account, due for its
+// first poll at once.
+func (s *Service) prepare(ref *Reference, accountID string, now time.Time) {
+	ref.ID = NewID("ref_")
+	ref.AccountID = accountID
+	ref.Status = StatusActive
+	ref.CreatedAt, ref.UpdatedAt = now, now
+	next := now
+	ref.NextPollAt = &next
+}
+
+// idempotency returns the key a create is stored under, or nil without one.
+func (s *Service) idempotency(key, hash, legacyHash string, now time.Time) (*IdempotencyKey, error) {
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > MaxIdempotencyKeyLen {
+		return nil, Invalidf("Idempotency-Key", "must be at most %d characters", MaxIdempotencyKeyLen)
+	}
+	if hash == "" {
+		return nil, fmt.Errorf("create with Idempotency-Key %q: the request has no hash to check a retry against", key)
+	}
+	return &IdempotencyKey{Key: key, RequestHash: hash, LegacyRequestHash: legacyHash, ExpiresAt: now.Add(IdempotencyTTL)}, nil
+}
+
+// validate checks and normalises a create request; checkCallback vets its callback
+// URL (the batch create remembers answers per URL).
+func (s *Service) validate(ctx context.Context, req CreateRequest, checkCallback func(context.Context, string) error) (Reference, error) {
 	var ref Reference
 	set := 0
 	var err error
@@ -244,7 +258,7 @@ func (s *Service) validateCreate(ctx context.Context, req CreateRequest) (Refere
 		}
 	}
 	if req.CallbackURL != "" {
-		if err := s.checkCallback(ctx, req.CallbackURL); err != nil {
+		if err := checkCallback(ctx, req.CallbackURL); err != nil {
 			return ref, err
 		}
 		ref.CallbackURL = req.CallbackURL

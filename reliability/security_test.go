@@ -164,6 +164,23 @@ func TestSecurity_AccountIsolationOnEveryRoute(t *testing.T) {
 		t.Errorf("A reusing B's Idempotency-Key: %d replayed=%q %s", r.status, r.header.Get("Idempotent-Replayed"), r.body)
 	}
 
+	// A batch of what B tracks, under B's Idempotency-Key, creates A's own references
+	// and names none of B's.
+	a.mustCall(t, keyB, http.MethodPost, "/references/batch", map[string]any{"references": []any{map[string]any{"booking_number": "BKB00001", "carrier_code": "MAEU"}}}, "Idempotency-Key", "batch-idem")
+	tried++
+	r = a.mustCall(t, keyA, http.MethodPost, "/references/batch", map[string]any{"references": []any{
+		map[string]any{"container_id": "MSCU1234566", "carrier_code": "MSCU"}, // A's own since above: a 409 naming A's
+		map[string]any{"booking_number": "BKB00001", "carrier_code": "MAEU"},
+	}}, "Idempotency-Key", "batch-idem")
+	if r.status != http.StatusOK || r.header.Get("Idempotent-Replayed") != "" || strings.Count(string(r.body), `"status":201`) != 1 || strings.Contains(string(r.body), "acct_b") {
+		t.Errorf("A's batch of what B tracks: %d replayed=%q %s", r.status, r.header.Get("Idempotent-Replayed"), r.body)
+	}
+	for _, id := range refsB {
+		if strings.Contains(string(r.body), id) {
+			t.Errorf("A's batch names B's reference %s", id)
+		}
+	}
+
 	// Secrets: A sees and rotates only its own.
 	tried += 2
 	r = a.mustCall(t, keyA, http.MethodGet, "/account/webhook-secret", nil)

@@ -168,8 +168,20 @@ func (r *attemptRecord) attempt() references.DeliveryAttempt {
 }
 
 // idempotencyRecord remembers which reference a create with an Idempotency-Key made.
+// A batch create's key keeps every item's outcome in Batch instead.
 type idempotencyRecord struct {
-	ReferenceID string    `json:"reference_id"`
-	RequestHash string    `json:"request_hash"`
-	ExpiresAt   time.Time `json:"expires_at"`
+	ReferenceID string         `json:"reference_id"`
+	RequestHash string         `json:"request_hash"`
+	ExpiresAt   time.Time      `json:"expires_at"`
+	Batch       []batchOutcome `json:"batch,omitempty"`
+}
+
+// batchOutcome is one item's outcome of a batch create: the reference it created,
+// or the error it was refused with.
+type batchOutcome struct {
+	ReferenceID string `json:"reference_id,omitempty"`
+	Code        string `json:"code,omitempty"`
+	Field       string `json:"field,omitempty"`
+	Message     string `json:"message,omitempty"`
+	ConflictID  string `json:"conflict_id,omitempty"`
 }

@@ -30,7 +30,7 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, opt
 				return err
 			}
 			if found {
-				if !idem.Matches(rec.RequestHash) {
+				if rec.Batch != nil || !idem.Matches(rec.RequestHash) { // a batch's key never replays one create
 					return references.Errorf(references.CodeIdempotencyMismatch, "Idempotency-Key %q was already used with a different request", idem.Key)
 				}
 				err := getRef(tx, ref.AccountID, rec.ReferenceID, &out)
@@ -42,55 +42,16 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, opt
 				out = references.Reference{}
 			}
 		}
-		kind, value := ref.Identifier()
-		ik := identKey(ref.AccountID, string(kind), value, ref.CarrierCode)
-		idx := tx.Bucket(bucketRefsByIdent)
-		if existing := idx.Get(ik); existing != nil {
-			return &references.Error{
-				Code:        references.CodeConflict,
-				Message:     fmt.Sprintf("%s %s with carrier %s is already tracked by %s", kind, value, ref.CarrierCode, existing),
-				ReferenceID: string(existing),
-			}
-		}
-		if err := checkQuota(tx, ref.AccountID, opts.MaxActive); err != nil {
-			return err
-		}
-		if err := idx.Put(ik, []byte(ref.ID)); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketRefsByAcct).Put(acctRefKey(ref.AccountID, ref.CreatedAt, ref.ID), nil); err != nil {
-			return err
-		}
-		if ref.NextPollAt != nil {
-			if err := tx.Bucket(bucketDue).Put(dueKey(*ref.NextPollAt, ref.ID), nil); err != nil {
-				return err
-			}
-		}
-		if err := putRef(tx, &ref); err != nil {
-			return err
-		}
-		if err := addCount(tx, countActive, 1); err != nil {
-			return err
-		}
-		if err := addActive(tx, ref.AccountID, 1); err != nil {
+		if err := db.insertRef(tx, &ref, opts.MaxActive); err != nil {
 			return err
 		}
 		if idem != nil {
 			rec := idempotencyRecord{ReferenceID: ref.ID, RequestHash: idem.RequestHash, ExpiresAt: idem.ExpiresAt}
-			key := join(str(ref.AccountID), []byte(idem.Key))
-			if err := putJSON(tx.Bucket(bucketIdempotency), key, &rec); err != nil {
-				return err
-			}
-			if err := tx.Bucket(bucketIdemExpiry).Put(idemKeyAge(idem.ExpiresAt, key), nil); err != nil {
+			if err := putIdempotency(tx, ref.AccountID, idem, &rec); err != nil {
 				return err
 			}
 		}
 		out = ref
-		if ref.NextPollAt != nil {
-			// Not handed to the poller before the reference can be read.
-			db.sched.put(ref.ID, *ref.NextPollAt, true)
-			tx.OnCommit(func() { db.sched.confirm(ref.ID) })
-		}
 		return nil
 	})
 	if err != nil {
@@ -100,6 +61,61 @@ func (db *DB) CreateReference(ctx context.Context, ref references.Reference, opt
 		db.withSchedule(&out)
 	}
 	return out, replayed, nil
+}
+
+// insertRef stores a new active reference with its indexes, due time and counts,
+// unless the account tracks its identifier already (a conflict naming that
+// reference) or is at maxActive (above 0) active references.
+func (db *DB) insertRef(tx *bolt.Tx, ref *references.Reference, maxActive int) error {
+	kind, value := ref.Identifier()
+	ik := identKey(ref.AccountID, string(kind), value, ref.CarrierCode)
+	idx := tx.Bucket(bucketRefsByIdent)
+	if existing := idx.Get(ik); existing != nil {
+		return &references.Error{
+			Code:        references.CodeConflict,
+			Message:     fmt.Sprintf("%s %s with carrier %s is already tracked by %s", kind, value, ref.CarrierCode, existing),
+			ReferenceID: string(existing),
+		}
+	}
+	if err := checkQuota(tx, ref.AccountID, maxActive); err != nil {
+		return err
+	}
+	if err := idx.Put(ik, []byte(ref.ID)); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRefsByAcct).Put(acctRefKey(ref.AccountID, ref.CreatedAt, ref.ID), nil); err != nil {
+		return err
+	}
+	if ref.NextPollAt != nil {
+		if err := tx.Bucket(bucketDue).Put(dueKey(*ref.NextPollAt, ref.ID), nil); err != nil {
+			return err
+		}
+	}
+	if err := putRef(tx, ref); err != nil {
+		return err
+	}
+	if err := addCount(tx, countActive, 1); err != nil {
+		return err
+	}
+	if err := addActive(tx, ref.AccountID, 1); err != nil {
+		return err
+	}
+	if ref.NextPollAt != nil {
+		// Not handed to the poller before the reference can be read.
+		db.sched.put(ref.ID, *ref.NextPollAt, true)
+		id := ref.ID
+		tx.OnCommit(func() { db.sched.confirm(id) })
+	}
+	return nil
+}
+
+// putIdempotency remembers rec under the account's key until the key expires.
+func putIdempotency(tx *bolt.Tx, accountID string, idem *references.IdempotencyKey, rec *idempotencyRecord) error {
+	key := join(str(accountID), []byte(idem.Key))
+	if err := putJSON(tx.Bucket(bucketIdempotency), key, rec); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketIdemExpiry).Put(idemKeyAge(idem.ExpiresAt, key), nil)
 }
 
 func getIdempotency(tx *bolt.Tx, accountID, key string, now time.Time) (idempotencyRecord, bool, error) {

@@ -5,6 +5,7 @@
 //	trackhook listen                receive and verify webhooks locally, for development
 //	trackhook status                counts of a stopped store
 //	trackhook keys create|list|revoke  manage API keys on a stopped store
+//	trackhook import FILE.csv --url URL  create references from a CSV file through the API
 //	trackhook version               print the version
 //
 // Run "trackhook <command> -h" for a command's flags. Every flag of serve can also be
@@ -37,6 +38,7 @@ Usage:
   trackhook keys create [flags]       create an API key (on a stopped store)
   trackhook keys list [flags]         list API keys
   trackhook keys revoke KEY_ID        revoke an API key
+  trackhook import FILE.csv --url URL create references from a CSV file (key in TRACKHOOK_API_KEY)
   trackhook version                   print the version
 
 Run "trackhook <command> -h" for the flags of a command.
@@ -60,10 +62,14 @@ func main() {
 }
 
 // exitCode is the process's exit status after run returned err: 0 for success and
-// for help asked with -h or --help, 2 for any error.
+// for help asked with -h or --help, 1 for an import some lines of which failed, 2 for
+// any other error.
 func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errLinesFailed):
+		return 1
 	}
 	return 2
 }
@@ -83,6 +89,8 @@ func run(ctx context.Context, args []string, e env) error {
 		return status(ctx, args[1:], e, time.Now)
 	case "keys":
 		return keys(ctx, args[1:], e)
+	case "import":
+		return importCSV(ctx, args[1:], e)
 	case "version", "--version", "-version":
 		fmt.Fprintln(e.stdout, "trackhook", version)
 		return nil

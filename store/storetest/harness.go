@@ -73,6 +73,7 @@ func Run(t *testing.T, open Opener) {
 	runRetention(t, open)
 	runQuota(t, open)
 	runPause(t, open)
+	runBatch(t, open)
 	runRestarts(t, open)
 	runEndpoints(t, open)
 	runMessageReads(t, open)
