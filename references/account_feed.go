@@ -48,17 +48,7 @@ func UpdateMatchesTypes(u *Update, patterns []string) bool {
 	if u.Type == UpdateShipment {
 		tags = u.Tags(0)
 	}
-	for _, p := range patterns {
-		if MatchEventType(p, string(u.Type)) {
-			return true
-		}
-		for _, tag := range tags {
-			if MatchEventType(p, tag) {
-				return true
-			}
-		}
-	}
-	return false
+	return matchesAny(patterns, string(u.Type), tags)
 }
 
 // ParseUpdateTypes reads the types filter of the account feed: a comma-separated list

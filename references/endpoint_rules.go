@@ -119,11 +119,13 @@ func (ep *Endpoint) Matches(ref *Reference, u *Update) bool {
 			return false // only small ETA moves: the noise the setting is for
 		}
 	}
-	if len(ep.EventTypes) == 0 {
-		return true
-	}
-	for _, pattern := range ep.EventTypes {
-		if MatchEventType(pattern, string(u.Type)) {
+	return len(ep.EventTypes) == 0 || matchesAny(ep.EventTypes, string(u.Type), tags)
+}
+
+// matchesAny reports whether one of patterns matches the type or one of the tags.
+func matchesAny(patterns []string, typ string, tags []string) bool {
+	for _, pattern := range patterns {
+		if MatchEventType(pattern, typ) {
 			return true
 		}
 		for _, tag := range tags {

@@ -128,6 +128,14 @@ func (db *DB) parkStreams(tx *bolt.Tx, ref *references.Reference) error {
 			return err
 		}
 	}
+	return db.eachEndpointStream(tx, ref, func(ep *references.Endpoint, st *streamState) error {
+		return setStreamState(tx, ep.ID, false, ref.ID, st, st)
+	})
+}
+
+// eachEndpointStream calls fn with each endpoint of ref's account that has a stream of
+// ref, and the stream's state.
+func (db *DB) eachEndpointStream(tx *bolt.Tx, ref *references.Reference, fn func(*references.Endpoint, *streamState) error) error {
 	eps, err := db.accountEndpoints(tx, ref.AccountID)
 	if err != nil {
 		return err
@@ -138,7 +146,7 @@ func (db *DB) parkStreams(tx *bolt.Tx, ref *references.Reference) error {
 			return err
 		}
 		if st != nil {
-			if err := setStreamState(tx, eps[i].ID, false, ref.ID, st, st); err != nil {
+			if err := fn(&eps[i], st); err != nil {
 				return err
 			}
 		}
@@ -167,24 +175,11 @@ func (db *DB) unparkStreams(tx *bolt.Tx, ref *references.Reference, at time.Time
 			return err
 		}
 	}
-	eps, err := db.accountEndpoints(tx, ref.AccountID)
-	if err != nil {
-		return err
-	}
-	for i := range eps {
-		st, err := getStreamState(tx, eps[i].ID, ref.ID)
-		if err != nil {
-			return err
-		}
-		if st != nil {
-			next := *st
-			next.DueAt = laterOf(st.DueAt, at)
-			if err := setStreamState(tx, eps[i].ID, eps[i].Enabled, ref.ID, st, &next); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return db.eachEndpointStream(tx, ref, func(ep *references.Endpoint, st *streamState) error {
+		next := *st
+		next.DueAt = laterOf(st.DueAt, at)
+		return setStreamState(tx, ep.ID, ep.Enabled, ref.ID, st, &next)
+	})
 }
 
 func laterOf(a, b time.Time) time.Time {
