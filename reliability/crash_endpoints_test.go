@@ -93,18 +93,7 @@ func TestCrash_EndpointsKeepOrderPerDestinationAcrossSIGKILLs(t *testing.T) {
 		done := make(chan struct{})
 		go func() { defer close(done); cr.createUpTo(upTo) }()
 
-		// The kill moment is the point of the test: random, not a wait for some state.
-		moment := killAtRandomTime
-		select {
-		case <-trig.fire:
-			moment = killAfterWebhook
-			if trig.createAt >= 0 {
-				moment = killDuringCreate
-				time.Sleep(rng.duration(0, 3*time.Millisecond)) // the create is on its way
-			}
-		case <-time.After(rng.duration(plan.lifeMin, plan.lifeMax)):
-		}
-		moments[moment]++
+		moments[awaitKillMoment(trig, plan, rng)]++
 		svc.kill()
 		<-done
 		cb.onAccept.Store(nil)

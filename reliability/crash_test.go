@@ -30,6 +30,23 @@ const (
 	killMomentKinds
 )
 
+// awaitKillMoment waits for the moment of one kill and says which it was: the
+// trigger's (a webhook accepted, or a create under way, a few milliseconds in), or a
+// random time into the run. The moment is the point of the crash tests: random, not a
+// wait for some state.
+func awaitKillMoment(trig *killTrigger, plan crashPlan, rng *lockedRand) int {
+	select {
+	case <-trig.fire:
+		if trig.createAt >= 0 {
+			time.Sleep(rng.duration(0, 3*time.Millisecond)) // the create is on its way
+			return killDuringCreate
+		}
+		return killAfterWebhook
+	case <-time.After(rng.duration(plan.lifeMin, plan.lifeMax)):
+		return killAtRandomTime
+	}
+}
+
 // killTrigger picks the moment of one kill: fire is closed when the receiver has
 // accepted the armed number of webhooks, or when the armed create starts.
 type killTrigger struct {
@@ -114,18 +131,7 @@ func TestCrash_SIGKILLAtRandomMomentsLosesNothing(t *testing.T) {
 		done := make(chan struct{})
 		go func() { defer close(done); cr.createUpTo(upTo) }()
 
-		// The kill moment is the point of the test: random, not a wait for some state.
-		moment := killAtRandomTime
-		select {
-		case <-trig.fire:
-			moment = killAfterWebhook
-			if trig.createAt >= 0 {
-				moment = killDuringCreate
-				time.Sleep(rng.duration(0, 3*time.Millisecond)) // the create is on its way
-			}
-		case <-time.After(rng.duration(plan.lifeMin, plan.lifeMax)):
-		}
-		moments[moment]++
+		moments[awaitKillMoment(trig, plan, rng)]++
 		svc.kill()
 		<-done
 		rcv.onAccept.Store(nil)
