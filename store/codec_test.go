@@ -30,7 +30,7 @@ func TestCodec_CoversEveryField(t *testing.T) {
 		reflect.TypeFor[deliveryState]():               {"DueAt", "Attempts", "FirstAttemptAt"},
 		reflect.TypeFor[streamState]():                 {"DueAt", "Attempts", "FirstAttemptAt", "BatchID", "BatchEnd"},
 		reflect.TypeFor[references.Message]():          {"EndpointID", "AccountID", "ID", "ReferenceID", "Sequence", "EventType", "Tags", "CreatedAt", "Status", "FailReason", "NextAttemptAt", "BatchID", "Attempts"},
-		reflect.TypeFor[references.DeliveryAttempt](): {"Destination", "ReferenceID", "UpdateID", "Sequence", "Attempt", "URL", "At", "StatusCode", "Error", "LatencyMS", "ResponseBody", "Outcome", "NextRetryAt", "Redelivery", "Disable"},
+		reflect.TypeFor[references.DeliveryAttempt]():  {"Destination", "ReferenceID", "UpdateID", "Sequence", "Attempt", "URL", "At", "StatusCode", "Error", "LatencyMS", "ResponseBody", "Outcome", "NextRetryAt", "Redelivery", "Disable"},
 		reflect.TypeFor[references.Reference](): {
 			"ID", "AccountID", "ContainerID", "BillOfLading", "BookingNumber", "CarrierCode", "CarrierDetected", "CallbackURL", "EventTypes", "Metadata", "PollInterval",
 			"Status", "UnsubscribeReason", "UnsubscribedAt", "CreatedAt", "UpdatedAt",
