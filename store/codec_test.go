@@ -28,6 +28,9 @@ func TestCodec_CoversEveryField(t *testing.T) {
 		reflect.TypeFor[references.ReferenceSummary](): {"ID", "ContainerID", "BillOfLading", "BookingNumber", "CarrierCode", "Metadata"},
 		reflect.TypeFor[references.Change]():           {"Type", "Description", "Old", "New", "Container", "Event"},
 		reflect.TypeFor[deliveryState]():               {"DueAt", "Attempts", "FirstAttemptAt"},
+		reflect.TypeFor[streamState]():                 {"DueAt", "Attempts", "FirstAttemptAt", "BatchID", "BatchEnd"},
+		reflect.TypeFor[references.Message]():          {"EndpointID", "AccountID", "ID", "ReferenceID", "Sequence", "EventType", "Tags", "CreatedAt", "Status", "FailReason", "NextAttemptAt", "BatchID", "Attempts"},
+		reflect.TypeFor[references.DeliveryAttempt]():  {"Destination", "ReferenceID", "UpdateID", "Sequence", "Attempt", "URL", "At", "StatusCode", "Error", "LatencyMS", "ResponseBody", "Outcome", "NextRetryAt", "Redelivery", "Disable"},
 		reflect.TypeFor[references.Reference](): {
 			"ID", "AccountID", "ContainerID", "BillOfLading", "BookingNumber", "CarrierCode", "CarrierDetected", "CallbackURL", "EventTypes", "Metadata", "PollInterval",
 			"Status", "UnsubscribeReason", "UnsubscribedAt", "CreatedAt", "UpdatedAt",
@@ -121,6 +124,15 @@ func viaJSON(t *testing.T, v any) []byte {
 		var st deliveryState
 		unmarshalInto(&st)
 		return asJSON(t, &st)
+	case *streamState:
+		var st streamState
+		unmarshalInto(&st)
+		return asJSON(t, &st)
+	case *references.Message:
+		var rec messageRecord
+		unmarshalInto(&rec)
+		m := rec.message()
+		return asJSON(t, &m)
 	}
 	t.Fatalf("viaJSON: no record for %T", v)
 	return nil
@@ -136,7 +148,9 @@ func asJSON(t *testing.T, v any) []byte {
 		v = newUpdateRecord(x)
 	case *references.Reference:
 		v = newReferenceRecord(x)
-	case *deliveryState:
+	case *references.Message:
+		v = newMessageRecord(x)
+	case *deliveryState, *streamState:
 	default:
 		t.Fatalf("asJSON: no record for %T", v)
 	}
@@ -198,6 +212,8 @@ func TestCodec_RoundTripsAsJSONDid(t *testing.T) {
 	t.Run("update", func(t *testing.T) { roundTrip(t, encodeUpdate, decodeUpdate) })
 	t.Run("reference", func(t *testing.T) { roundTrip(t, encodeReference, decodeReference) })
 	t.Run("delivery state", func(t *testing.T) { roundTrip(t, encodeDeliveryState, decodeDeliveryState) })
+	t.Run("message", func(t *testing.T) { roundTrip(t, encodeMessage, decodeMessage) })
+	t.Run("stream state", func(t *testing.T) { roundTrip(t, encodeStreamState, decodeStreamState) })
 }
 
 func TestCodec_CorruptValuesAreErrors(t *testing.T) {

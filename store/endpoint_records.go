@@ -22,7 +22,7 @@ var (
 	bucketEndpointsByAcct = []byte("endpoints_by_account") // account \0 created_at(8) endpoint id -> nil
 	// Messages: one per (endpoint, update or operational event). stream is a
 	// reference id, or references.AccountStream for operational events.
-	bucketMessages       = []byte("messages")         // endpoint \0 stream \0 seq(8) -> messageRecord
+	bucketMessages       = []byte("messages")         // endpoint \0 stream \0 seq(8) -> message (codec_messages.go)
 	bucketMessagesByTime = []byte("messages_by_time") // endpoint \0 created_at(8) stream \0 seq(8) -> nil
 	bucketMessageIDs     = []byte("message_ids")      // endpoint \0 message id -> stream \0 seq(8)
 	// Delivery of messages (endpoint_streams.go): the state of each ordered stream, its
@@ -186,7 +186,8 @@ func (db *DB) accountEndpoints(tx *bolt.Tx, accountID string) ([]references.Endp
 	return out, nil
 }
 
-// messageRecord is a message as stored.
+// messageRecord is a message as stored before the binary form (codec_messages.go),
+// which is still read.
 type messageRecord struct {
 	EndpointID    string                    `json:"endpoint_id"`
 	AccountID     string                    `json:"account_id"`
@@ -233,19 +234,15 @@ func getMessage(tx *bolt.Tx, endpointID, stream string, seq uint64) (m reference
 	if data == nil {
 		return m, false, nil
 	}
-	var r messageRecord
-	if err := json.Unmarshal(data, &r); err != nil {
+	if err := decodeMessage(data, &m); err != nil {
 		return m, false, fmt.Errorf("decode message %s of %s: %w", stream, endpointID, err)
 	}
-	return r.message(), true, nil
+	return m, true, nil
 }
 
 // putMessage writes m; a new one is added to the indexes by time and by id.
 func putMessage(tx *bolt.Tx, m *references.Message, isNew bool) error {
-	data, err := json.Marshal(newMessageRecord(m))
-	if err != nil {
-		return fmt.Errorf("encode message %s: %w", m.ID, err)
-	}
+	data := encodeMessage(m)
 	stream := messageStream(m)
 	if isNew {
 		if err := tx.Bucket(bucketMessagesByTime).Put(messageTimeKey(m.EndpointID, m.CreatedAt, stream, m.Sequence), nil); err != nil {

@@ -10,7 +10,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -45,7 +44,7 @@ func getStreamState(tx *bolt.Tx, endpointID, stream string) (*streamState, error
 		return nil, nil
 	}
 	var st streamState
-	if err := json.Unmarshal(data, &st); err != nil {
+	if err := decodeStreamState(data, &st); err != nil {
 		return nil, fmt.Errorf("decode stream %s of %s: %w", stream, endpointID, err)
 	}
 	return &st, nil
@@ -82,11 +81,7 @@ func setStreamState(tx *bolt.Tx, endpointID string, enabled bool, stream string,
 			return err
 		}
 	}
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode stream %s of %s: %w", stream, endpointID, err)
-	}
-	return tx.Bucket(bucketEndpointStreams).Put(key, data)
+	return tx.Bucket(bucketEndpointStreams).Put(key, encodeStreamState(st))
 }
 
 // fanOutUpdate queues u, just appended to ref's feed, for each of eps (the account's
@@ -612,7 +607,7 @@ func (db *DB) endpointEnabled(tx *bolt.Tx, ep *references.Endpoint, now time.Tim
 	c := tx.Bucket(bucketEndpointStreams).Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		var st streamState
-		if err := json.Unmarshal(v, &st); err != nil {
+		if err := decodeStreamState(v, &st); err != nil {
 			return fmt.Errorf("decode stream %q: %w", k, err)
 		}
 		streams = append(streams, entry{string(k[len(prefix):]), st})

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -73,11 +72,11 @@ func messagesOf(t testing.TB, db *DB, endpointID string) []references.Message {
 		prefix := str(endpointID)
 		c := tx.Bucket(bucketMessages).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var r messageRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			var m references.Message
+			if err := decodeMessage(v, &m); err != nil {
 				return err
 			}
-			out = append(out, r.message())
+			out = append(out, m)
 		}
 		return nil
 	})
@@ -141,7 +140,7 @@ func checkStreams(t testing.TB, db *DB) {
 		states := map[string]streamState{}
 		err := tx.Bucket(bucketEndpointStreams).ForEach(func(k, v []byte) error {
 			var st streamState
-			if err := json.Unmarshal(v, &st); err != nil {
+			if err := decodeStreamState(v, &st); err != nil {
 				return err
 			}
 			states[string(k)] = st
@@ -203,11 +202,10 @@ func checkStreams(t testing.TB, db *DB) {
 			return err
 		}
 		err = tx.Bucket(bucketMessages).ForEach(func(k, v []byte) error {
-			var r messageRecord
-			if err := json.Unmarshal(v, &r); err != nil {
+			var m references.Message
+			if err := decodeMessage(v, &m); err != nil {
 				return err
 			}
-			m := r.message()
 			if finished(&m) || pending[string(k)] {
 				return nil
 			}

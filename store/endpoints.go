@@ -201,11 +201,10 @@ func deleteEndpointMessages(tx *bolt.Tx, endpointID string) error {
 	c := tx.Bucket(bucketMessages).Cursor()
 	// Seek again after each delete: a cursor's Next after a delete may skip a key.
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Seek(prefix) {
-		var r messageRecord
-		if err := unmarshal(v, &r); err != nil {
+		var m references.Message
+		if err := decodeMessage(v, &m); err != nil {
 			return fmt.Errorf("decode message %q: %w", k, err)
 		}
-		m := r.message()
 		if err := deleteMessage(tx, &m); err != nil {
 			return err
 		}
