@@ -75,15 +75,7 @@ func TestCrash_EndpointsKeepOrderPerDestinationAcrossSIGKILLs(t *testing.T) {
 	var moments [killMomentKinds]int
 	for kill := 1; kill <= plan.kills; kill++ {
 		upTo := min(cr.next+perLife, plan.refs)
-		trig := newKillTrigger()
-		switch rng.intN(3) {
-		case killAfterWebhook:
-			trig.accepts = 1 + rng.intN(12)
-		case killDuringCreate:
-			if cr.next < upTo {
-				trig.createAt = cr.next + rng.intN(upTo-cr.next)
-			}
-		}
+		trig := armKillTrigger(rng, cr, upTo, 12)
 		accepted := trig.accepted
 		cb.onAccept.Store(&accepted)
 		for _, d := range dests {

@@ -30,6 +30,22 @@ const (
 	killMomentKinds
 )
 
+// armKillTrigger picks the kind of the next kill's moment at random: after 1 to
+// maxAccepts more accepted webhooks, during one of the creates up to upTo, or (the
+// trigger left unarmed) at a random time.
+func armKillTrigger(rng *lockedRand, cr *creator, upTo, maxAccepts int) *killTrigger {
+	trig := newKillTrigger()
+	switch rng.intN(3) {
+	case killAfterWebhook:
+		trig.accepts = 1 + rng.intN(maxAccepts)
+	case killDuringCreate:
+		if cr.next < upTo {
+			trig.createAt = cr.next + rng.intN(upTo-cr.next)
+		}
+	}
+	return trig
+}
+
 // awaitKillMoment waits for the moment of one kill and says which it was: the
 // trigger's (a webhook accepted, or a create under way, a few milliseconds in), or a
 // random time into the run. The moment is the point of the crash tests: random, not a
@@ -116,15 +132,7 @@ func TestCrash_SIGKILLAtRandomMomentsLosesNothing(t *testing.T) {
 	var moments [killMomentKinds]int
 	for kill := 1; kill <= plan.kills; kill++ {
 		upTo := min(cr.next+perLife, plan.refs)
-		trig := newKillTrigger()
-		switch rng.intN(3) {
-		case killAfterWebhook:
-			trig.accepts = 1 + rng.intN(8)
-		case killDuringCreate:
-			if cr.next < upTo {
-				trig.createAt = cr.next + rng.intN(upTo-cr.next)
-			}
-		}
+		trig := armKillTrigger(rng, cr, upTo, 8)
 		accepted := trig.accepted
 		rcv.onAccept.Store(&accepted)
 		cr.before = trig.creating
