@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/trackhook/trackhook/references"
+)
+
+// Rows of refs: the reference as JSON in data, and the columns queries use, written
+// from it by the same statement.
+
+// getReference reads one reference; ErrNotFound when it does not exist. With lock,
+// the row stays locked (FOR UPDATE) until q's transaction ends: every read that is
+// followed by a write of the reference locks it, so concurrent instances take turns.
+func getReference(ctx context.Context, q querier, id string, lock bool) (references.Reference, error) {
+	sql := "SELECT data FROM refs WHERE id = $1"
+	if lock {
+		sql += " FOR UPDATE"
+	}
+	var data []byte
+	if err := q.QueryRow(ctx, sql, id).Scan(&data); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return references.Reference{}, references.ErrNotFound
+		}
+		return references.Reference{}, fmt.Errorf("postgres: read reference %s: %w", id, err)
+	}
+	return decodeReference(data)
+}
+
+func decodeReference(data []byte) (references.Reference, error) {
+	var ref references.Reference
+	if err := json.Unmarshal(data, &ref); err != nil {
+		return ref, fmt.Errorf("postgres: decode reference: %w", err)
+	}
+	return ref, nil
+}
+
+// insertReference writes a new reference row.
+func insertReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) error {
+	data, err := json.Marshal(ref)
+	if err != nil {
+		return fmt.Errorf("postgres: encode reference: %w", err)
+	}
+	kind, value := ref.Identifier()
+	_, err = tx.Exec(ctx, `INSERT INTO refs (id, account_id, created_at, status, ident_kind, ident_value,
+		carrier_code, next_poll_at, unsubscribed_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		ref.ID, ref.AccountID, ref.CreatedAt, string(ref.Status), string(kind), value,
+		ref.CarrierCode, dueColumn(ref), ref.UnsubscribedAt, data)
+	if err != nil {
+		return fmt.Errorf("postgres: insert reference %s: %w", ref.ID, err)
+	}
+	return nil
+}
+
+// saveReference writes a changed reference over its row (locked by the caller). The
+// poll lease columns are left as they are.
+func saveReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) error {
+	data, err := json.Marshal(ref)
+	if err != nil {
+		return fmt.Errorf("postgres: encode reference: %w", err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE refs SET status = $2, next_poll_at = $3, unsubscribed_at = $4, data = $5
+		WHERE id = $1`, ref.ID, string(ref.Status), dueColumn(ref), ref.UnsubscribedAt, data)
+	if err != nil {
+		return fmt.Errorf("postgres: save reference %s: %w", ref.ID, err)
+	}
+	return nil
+}
+
+// dueColumn is the reference's next_poll_at column: its next poll while it is polled.
+func dueColumn(ref *references.Reference) *time.Time {
+	if !ref.Active() {
+		return nil
+	}
+	return ref.NextPollAt
+}
