@@ -38,7 +38,10 @@ type Options struct {
 	Clock clock.Clock
 	// MaxConns bounds the connection pool; default 4 per CPU, at least 8.
 	MaxConns int32
-	Logger   *slog.Logger
+	// ApplicationName names the connections in pg_stat_activity: `trackhook serve`
+	// names its own, so that `store copy` can tell that a service is running.
+	ApplicationName string
+	Logger          *slog.Logger
 }
 
 // DB is trackhook's store on PostgreSQL.
@@ -60,6 +63,9 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 		cfg.MaxConns = opts.MaxConns
 	} else if cfg.MaxConns < 8 {
 		cfg.MaxConns = 8
+	}
+	if opts.ApplicationName != "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

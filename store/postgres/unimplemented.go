@@ -156,6 +156,13 @@ func (db *DB) nextEndpointJob(ctx context.Context, tx pgx.Tx, endpointID, stream
 	return false, errNotImplemented
 }
 
+// endpointResendJob fills job with the message a requested resend (a redeliveries
+// row of the endpoint) sends; found is false when the message or what it carries is
+// gone (the caller drops the row).
+func (db *DB) endpointResendJob(ctx context.Context, tx pgx.Tx, endpointID, stream, messageID string, now time.Time, job *references.DeliveryJob) (found bool, err error) {
+	return false, errNotImplemented
+}
+
 // recordEndpointAttempt is RecordAttempt's work for a job to an endpoint, in tx, once
 // the caller checked the lease.
 func (db *DB) recordEndpointAttempt(ctx context.Context, tx pgx.Tx, job *references.DeliveryJob, a references.DeliveryAttempt, now time.Time) error {
