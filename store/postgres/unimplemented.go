@@ -230,18 +230,6 @@ func (db *DB) ListAccountEvents(ctx context.Context, accountID string, after uin
 
 // ---- D
 
-func (db *DB) EnsureAccount(ctx context.Context, accountID, secret string, now time.Time) (references.Account, error) {
-	return references.Account{}, errNotImplemented
-}
-
-func (db *DB) GetAccount(ctx context.Context, accountID string) (references.Account, error) {
-	return references.Account{}, errNotImplemented
-}
-
-func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time, actor string) (references.Account, error) {
-	return references.Account{}, errNotImplemented
-}
-
 func (db *DB) CreateAPIKey(ctx context.Context, key references.APIKey) error {
 	return errNotImplemented
 }
@@ -264,14 +252,6 @@ func (db *DB) RecordAPIKeyUse(ctx context.Context, uses []references.APIKeyUse) 
 
 func (db *DB) CountAPIKeys(ctx context.Context) (int, error) {
 	return 0, errNotImplemented
-}
-
-func (db *DB) AppendAudit(ctx context.Context, e references.AuditEntry) (references.AuditEntry, error) {
-	return references.AuditEntry{}, errNotImplemented
-}
-
-func (db *DB) ListAudit(ctx context.Context, accountID string, after uint64, limit int) ([]references.AuditEntry, error) {
-	return nil, errNotImplemented
 }
 
 func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (references.PruneCounts, error) {
