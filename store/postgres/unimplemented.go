@@ -230,30 +230,6 @@ func (db *DB) ListAccountEvents(ctx context.Context, accountID string, after uin
 
 // ---- D
 
-func (db *DB) CreateAPIKey(ctx context.Context, key references.APIKey) error {
-	return errNotImplemented
-}
-
-func (db *DB) LookupAPIKey(ctx context.Context, hash string) (references.APIKey, error) {
-	return references.APIKey{}, errNotImplemented
-}
-
-func (db *DB) ListAPIKeys(ctx context.Context, accountID string) ([]references.APIKey, error) {
-	return nil, errNotImplemented
-}
-
-func (db *DB) RevokeAPIKey(ctx context.Context, r references.KeyRevocation) (references.APIKey, error) {
-	return references.APIKey{}, errNotImplemented
-}
-
-func (db *DB) RecordAPIKeyUse(ctx context.Context, uses []references.APIKeyUse) error {
-	return errNotImplemented
-}
-
-func (db *DB) CountAPIKeys(ctx context.Context) (int, error) {
-	return 0, errNotImplemented
-}
-
 func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (references.PruneCounts, error) {
 	return references.PruneCounts{}, errNotImplemented
 }
