@@ -227,17 +227,3 @@ func (db *DB) EndpointStats(ctx context.Context, accountID, endpointID string, s
 func (db *DB) ListAccountEvents(ctx context.Context, accountID string, after uint64, limit int) ([]references.AccountEvent, error) {
 	return nil, errNotImplemented
 }
-
-// ---- D
-
-func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (references.PruneCounts, error) {
-	return references.PruneCounts{}, errNotImplemented
-}
-
-func (db *DB) Stats(ctx context.Context) (references.Stats, error) {
-	return references.Stats{}, errNotImplemented
-}
-
-func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	return 0, errNotImplemented
-}
