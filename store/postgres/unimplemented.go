@@ -31,10 +31,6 @@ func (db *DB) pruneReferences(ctx context.Context, tx pgx.Tx, req references.Pru
 	return errNotImplemented
 }
 
-func (db *DB) ListReferences(ctx context.Context, accountID string, q references.ListQuery) (references.ReferencePage, error) {
-	return references.ReferencePage{}, errNotImplemented
-}
-
 // ---- B
 
 // queueCallback puts ref's callback stream in delivery_streams, due at at, unless it
