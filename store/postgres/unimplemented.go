@@ -25,12 +25,6 @@ var (
 
 // ---- A
 
-// pruneReferences applies retention to updates, idempotency keys and unsubscribed
-// references (see PruneRequest), at most max records, adding to counts.
-func (db *DB) pruneReferences(ctx context.Context, tx pgx.Tx, req references.PruneRequest, now time.Time, max int, counts *references.PruneCounts) error {
-	return errNotImplemented
-}
-
 // ---- B
 
 // queueCallback puts ref's callback stream in delivery_streams, due at at, unless it
