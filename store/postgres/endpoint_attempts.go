@@ -140,14 +140,6 @@ func (db *DB) recordResend(ctx context.Context, tx pgx.Tx, ep *references.Endpoi
 	return db.endpointAfterAttempt(ctx, tx, ep, a, false, nil, now)
 }
 
-// jobStream is the stream an endpoint's job belongs to.
-func jobStream(job *references.DeliveryJob) string {
-	if job.Event != nil {
-		return references.AccountStream
-	}
-	return job.Update.ReferenceID
-}
-
 // jobSequences are the sequences of the messages a job sends: its batch's, or its one.
 func jobSequences(job *references.DeliveryJob) []int64 {
 	switch {
