@@ -25,7 +25,6 @@ var (
 
 // ---- A
 
-
 // ---- C
 
 // fanOutUpdates queues each of ups, just appended to ref's feed, as a message of every
