@@ -133,7 +133,7 @@ func TestOperationalEventsAcrossInstancesAreGaplessAndFannedOut(t *testing.T) {
 					}
 					idle = 0
 					for _, c := range claims {
-						if err := deliverStream(ctx, db, c); err != nil {
+						if err := giveUpStream(ctx, db, c); err != nil {
 							t.Errorf("%s: %s: %v", owner, c.Lease.Key, err)
 							return
 						}
@@ -179,9 +179,9 @@ func TestOperationalEventsAcrossInstancesAreGaplessAndFannedOut(t *testing.T) {
 	}
 }
 
-// deliverStream works one claim as the notifier does: updates are given up at their
+// giveUpStream works one claim as the notifier does: updates are given up at their
 // first attempt, operational events delivered, until the stream is drained.
-func deliverStream(ctx context.Context, db *DB, c references.DeliveryClaim) error {
+func giveUpStream(ctx context.Context, db *DB, c references.DeliveryClaim) error {
 	for job := c.Job; ; {
 		o := references.OutcomeGaveUp
 		if job.Event != nil {
