@@ -280,11 +280,9 @@ func (db *DB) nextJob(ctx context.Context, tx pgx.Tx, destination, stream string
 		if err != nil {
 			return job, false, err
 		}
+		// The seam removes a drained stream's row itself, and keeps a held one's.
 		found, err := db.nextEndpointJob(ctx, tx, destination, stream, now, &job)
-		if err != nil || found {
-			return job, found, err
-		}
-		return job, false, deleteStream(ctx, tx, destination, stream)
+		return job, found, err
 	}
 	ref, err := getReference(ctx, tx, stream, true)
 	gone := errors.Is(err, references.ErrNotFound)
