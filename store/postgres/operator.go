@@ -24,7 +24,7 @@ func (db *DB) OldestUndelivered(ctx context.Context) (*references.Update, error)
 	err := db.pool.QueryRow(ctx, `
 		SELECT u.data FROM delivery_streams s
 		JOIN refs r ON r.id = s.stream
-		JOIN updates u ON u.ref_id = r.id AND u.seq = COALESCE((r.data->>'DeliveredSequence')::bigint, 0) + 1
+		JOIN updates u ON u.ref_id = r.id AND u.seq = r.delivered_seq + 1
 		WHERE s.destination = $1
 		ORDER BY u.created_at, u.ref_id
 		LIMIT 1`, references.DestinationCallback).Scan(&data)
