@@ -379,7 +379,9 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	bc.run(t, call{name: "backup fails", method: http.MethodGet, path: "/admin/backup", key: broken.adminKey, status: 500})
 	bc.run(t, call{name: "status fails", method: http.MethodGet, path: "/admin/status", key: broken.adminKey, status: 500})
 	onPostgres := setup(t, func(c *setupConfig) {
-		c.api.Ready = func(context.Context) error { return NotReady("the database does not answer", errors.New("connection refused")) }
+		c.api.Ready = func(context.Context) error {
+			return NotReady("the database does not answer", errors.New("connection refused"))
+		}
 		c.api.Backup = unsupportedBackup{}
 	})
 	pc := newConformance(t, loadSpec(t), onPostgres, seen)
