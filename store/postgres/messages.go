@@ -363,7 +363,8 @@ func (db *DB) EndpointStats(ctx context.Context, accountID, endpointID string, s
 				SELECT created_at, stream, seq, status, data FROM messages WHERE endpoint_id = $1 AND created_at >= $2
 				ORDER BY created_at DESC, stream DESC, seq DESC LIMIT $3 + 1),
 			counted AS (SELECT * FROM m ORDER BY created_at DESC, stream DESC, seq DESC LIMIT $3),
-			lat AS (SELECT (a->>'LatencyMS')::bigint AS ms FROM counted, jsonb_array_elements(counted.data->'Attempts') a
+			lat AS (SELECT (a->>'LatencyMS')::bigint AS ms FROM counted,
+				jsonb_array_elements(CASE jsonb_typeof(counted.data->'Attempts') WHEN 'array' THEN counted.data->'Attempts' ELSE '[]' END) a
 				WHERE a->>'Outcome' NOT IN ($4, $5))
 			SELECT COALESCE((SELECT jsonb_object_agg(status, n) FROM (SELECT status, count(*) AS n FROM counted GROUP BY status) c), '{}'),
 				(SELECT min(created_at) FROM counted), (SELECT count(*) > $3 FROM m),

@@ -189,14 +189,14 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		ref.ConsecutiveFailures = res.ConsecutiveFailures
 		ref.NotFoundSince = res.NotFoundSince
 		ref.UpdatedAt = polled
-		if res.Shipment != nil {
-			if err := storeSnapshot(ctx, tx, &ref, res.Shipment, shipment); err != nil {
-				return err
-			}
-		}
 		if len(res.Updates) > 0 {
 			ups := slices.Clone(res.Updates) // this function may run again
 			if err := db.appendUpdates(ctx, tx, &ref, ups, now); err != nil {
+				return err
+			}
+		}
+		if res.Shipment != nil {
+			if err := storeSnapshot(ctx, tx, &ref, res.Shipment, shipment); err != nil {
 				return err
 			}
 		}
