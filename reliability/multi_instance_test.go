@@ -217,7 +217,7 @@ func newCluster(t *testing.T, rng *lockedRand, plan multiPlan, key, dbURL, carri
 	for i := range plan.instances {
 		sources := filepath.Join(dir, fmt.Sprintf("sources-%d.yaml", i))
 		svc := newService(t, key, "--sources", sources, "--lease", plan.lease,
-			"--poll-interval", "1s", "--min-poll-interval", "1s", "--delivery-timeout", "5s",
+			"--poll-interval", "1s", "--min-poll-interval", "1s", "--delivery-timeout", "1s",
 			"--allow-insecure-callbacks", "--allow-private-callbacks")
 		svc.dbPath = dbURL
 		cl.sources = append(cl.sources, sources)
