@@ -41,12 +41,13 @@ const instanceHeader = "X-Trackhook-Instance"
 
 // TestMultiInstance_KillsAndADatabaseRestartLoseNothing runs three `trackhook serve`
 // processes on one PostgreSQL database, against a DCSA carrier on loopback (a fake
-// whose voyages move one event further on every poll) and loopback receivers: a
+// whose voyages move two events further on every poll) and loopback receivers: a
 // callback on every reference and three account endpoints (standard, flaky batch,
 // svix with a filter). References are created through random live instances. Every
-// few seconds a random instance is killed with SIGKILL and restarted at once; in the
-// middle of the run the PostgreSQL server itself is crashed (pg_ctl stop -m
-// immediate) and started again, after every instance said it was not ready.
+// few seconds a random instance is killed with SIGKILL and restarted at once (the
+// next kill may hit it during its start); in the middle of the run the PostgreSQL
+// server itself is crashed (pg_ctl stop -m immediate) and started again, after every
+// instance said it was not ready, and every instance must be ready again by itself.
 //
 // When every voyage is over: every update reached every destination that selects it,
 // verified with the right secret, in order per reference, repeated only under the
@@ -61,7 +62,8 @@ const instanceHeader = "X-Trackhook-Instance"
 // when CI=true).
 func TestMultiInstance_KillsAndADatabaseRestartLoseNothing(t *testing.T) {
 	pgtest.ServerURL(t) // skip, or fail in CI, as every PostgreSQL test does
-	plan := multiPlan{instances: 3, refs: 24, kills: 10, lifeMin: 1500 * time.Millisecond, lifeMax: 4 * time.Second, dbDown: 3 * time.Second, lease: "3s"}
+	t.Parallel()
+	plan := multiPlan{instances: 3, refs: 24, kills: 10, lifeMin: time.Second, lifeMax: 3 * time.Second, dbDown: 3 * time.Second, lease: "3s"}
 	if *soak {
 		plan = multiPlan{instances: 3, refs: 90, kills: 40, lifeMin: time.Second, lifeMax: 6 * time.Second, dbDown: 10 * time.Second, lease: "3s"}
 	}
@@ -99,7 +101,9 @@ func TestMultiInstance_KillsAndADatabaseRestartLoseNothing(t *testing.T) {
 	// Creates go to random live instances, on their own goroutine, while kills come.
 	cr := &creator{rcv: cb, rng: rng, ids: make([]string, plan.refs), metadata: fanoutMetadata}
 	created := make(chan struct{})
-	go func() { defer close(created); cl.createAll(cr) }()
+	chaosFrom := time.Now()
+	var createdIn time.Duration
+	go func() { defer close(created); cl.createAll(cr); createdIn = time.Since(chaosFrom) }()
 
 	killsBeforeDB := plan.kills / 2
 	var dbRestart string
@@ -117,9 +121,11 @@ func TestMultiInstance_KillsAndADatabaseRestartLoseNothing(t *testing.T) {
 		}
 	}
 	<-created
+	cl.awaitAll()
 	if t.Failed() {
 		t.FailNow()
 	}
+	chaosOver := time.Now()
 
 	var refs []api.Reference
 	eventually(t, 3*time.Minute, "every voyage over and delivered to the callbacks", func() (bool, string) {
@@ -128,6 +134,7 @@ func TestMultiInstance_KillsAndADatabaseRestartLoseNothing(t *testing.T) {
 	})
 	feeds := wireFeeds(first, refs) // final: every reference is unsubscribed
 	awaitDestinations(t, first, dests, feeds)
+	settledAt := time.Now()
 	checkAccountFeed(t, first, domainFeeds(feeds))
 	shipments := make(map[string]int, len(refs))
 	for _, r := range refs {
@@ -174,9 +181,11 @@ func TestMultiInstance_KillsAndADatabaseRestartLoseNothing(t *testing.T) {
 	if dbRestart == "" {
 		dbRestart = "no database restart (" + why + ")"
 	}
-	t.Logf("multi-instance: %d instances, %d kills survived (%s), %s; %d creates replayed by Idempotency-Key; %s; %s; %d ERROR lines in the instances' logs; run %v",
+	t.Logf("multi-instance: %d instances, %d kills survived (%s), %s; %d creates replayed by Idempotency-Key; %s; %s; %d ERROR lines in the instances' logs; build %v, kills %v (the creates done after %v, each in %v at the median, %v at the slowest), then every delivery done in %v; run %v",
 		len(cl.instances), plan.kills, cl.killFigures(), dbRestart, cr.replayed, pollFigures, strings.Join(figures, "; "),
-		errorLines, time.Since(start).Round(time.Millisecond))
+		errorLines, build.took.Round(time.Millisecond), chaosOver.Sub(chaosFrom).Round(time.Millisecond), createdIn.Round(time.Millisecond),
+		percentile(cl.createTimes, 50).Round(time.Millisecond), percentile(cl.createTimes, 100).Round(time.Millisecond),
+		settledAt.Sub(chaosOver).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
 
 // createDatabase creates the database name on the server at serverURL and returns its
@@ -198,8 +207,8 @@ func createDatabase(t *testing.T, serverURL, name string) string {
 
 // cluster is the test's trackhook instances on one database. Each has a lock: the
 // creator holds it shared while it uses the instance, the test exclusively while it
-// starts the instance (which changes its address). A kill takes no lock, so that it
-// may come in the middle of a create.
+// launches the instance (which changes its address). A kill takes no lock, so that
+// it may come in the middle of a create.
 type cluster struct {
 	t         *testing.T
 	rng       *lockedRand
@@ -207,12 +216,22 @@ type cluster struct {
 	sources   []string
 	instances []*service
 	locks     []sync.RWMutex
-	kills     []int // per instance
+	kills     []int           // per instance
+	ready     []chan struct{} // per instance: closed once its running process answered /readyz 200
+	early     int             // kills of a process that was not ready yet
+
+	createTimes []time.Duration // of each successful create, written by createAll alone
+
+	mu       sync.Mutex
+	restarts []time.Duration // from a kill to the new process's readiness
 }
 
 func newCluster(t *testing.T, rng *lockedRand, plan multiPlan, key, dbURL, carrierURL string) *cluster {
 	t.Helper()
-	cl := &cluster{t: t, rng: rng, carrier: carrierURL, locks: make([]sync.RWMutex, plan.instances), kills: make([]int, plan.instances)}
+	cl := &cluster{
+		t: t, rng: rng, carrier: carrierURL,
+		locks: make([]sync.RWMutex, plan.instances), kills: make([]int, plan.instances), ready: make([]chan struct{}, plan.instances),
+	}
 	dir := t.TempDir()
 	for i := range plan.instances {
 		sources := filepath.Join(dir, fmt.Sprintf("sources-%d.yaml", i))
@@ -223,6 +242,13 @@ func newCluster(t *testing.T, rng *lockedRand, plan multiPlan, key, dbURL, carri
 		cl.sources = append(cl.sources, sources)
 		cl.instances = append(cl.instances, svc)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, svc := range cl.instances {
+				t.Logf("the end of instance %d's log:\n%s", i, svc.tail())
+			}
+		}
+	})
 	return cl
 }
 
@@ -256,25 +282,76 @@ func (cl *cluster) writeSources(i int) {
 // bootstraps race as they would in a deployment, then waits until all are ready.
 func (cl *cluster) startAll() {
 	cl.t.Helper()
-	for i, svc := range cl.instances {
-		cl.writeSources(i)
-		svc.launch()
+	for i := range cl.instances {
+		cl.launch(i, time.Time{})
 	}
+	cl.awaitAll()
+}
+
+// launch starts a new process of instance i without waiting for it; a goroutine
+// watches it and, once it answers /readyz with 200, closes ready[i] and records how
+// long it took since killed (unless zero).
+func (cl *cluster) launch(i int, killed time.Time) {
+	cl.t.Helper()
+	svc := cl.instances[i]
+	cl.writeSources(i)
+	svc.launch()
+	ready := make(chan struct{})
+	cl.ready[i] = ready
+	base, exited := svc.base, svc.exited
+	go func() {
+		for {
+			select {
+			case <-exited:
+				return
+			default:
+			}
+			if resp, err := svc.client.Get(base + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					if !killed.IsZero() {
+						cl.mu.Lock()
+						cl.restarts = append(cl.restarts, time.Since(killed))
+						cl.mu.Unlock()
+					}
+					close(ready)
+					return
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+}
+
+// awaitAll waits until every instance is ready; it fails the test if one has
+// exited, or is not ready within 30 s.
+func (cl *cluster) awaitAll() {
+	cl.t.Helper()
 	for _, svc := range cl.instances {
 		svc.awaitReady()
 	}
 }
 
-// killAndRestart kills instance i with SIGKILL and starts it again at once.
+// killAndRestart kills instance i with SIGKILL and launches it again at once,
+// without waiting for it to be ready: the next kill may come during its start. It
+// fails the test if the instance's process had exited by itself.
 func (cl *cluster) killAndRestart(i int) {
 	cl.t.Helper()
 	svc := cl.instances[i]
+	if !svc.running() {
+		cl.t.Fatalf("instance %d exited by itself (start %d: %v); log:\n%s", i, svc.starts, svc.cmd.ProcessState, svc.tail())
+	}
+	select {
+	case <-cl.ready[i]:
+	default:
+		cl.early++
+	}
+	killed := time.Now()
 	svc.kill()
 	cl.kills[i]++
 	cl.locks[i].Lock()
 	defer cl.locks[i].Unlock()
-	cl.writeSources(i)
-	svc.start()
+	cl.launch(i, killed)
 }
 
 // restartDatabase crashes the PostgreSQL server, waits until every instance says it
@@ -282,6 +359,7 @@ func (cl *cluster) killAndRestart(i int) {
 // until every instance is ready again. It returns what happened, for the figures.
 func (cl *cluster) restartDatabase(pg *pgServer, down time.Duration) string {
 	cl.t.Helper()
+	cl.awaitAll() // so that each instance's readiness says something of the database
 	stopped := time.Now()
 	pg.stop("immediate")
 	for i, svc := range cl.instances {
@@ -321,26 +399,31 @@ func (cl *cluster) createAll(cr *creator) {
 	for cr.next < len(cr.ids) && !cl.t.Failed() {
 		i := cl.rng.intN(len(cl.instances))
 		cl.locks[i].RLock()
+		before, began := cr.next, time.Now()
 		if cl.instances[i].running() {
 			cr.svc = cl.instances[i]
-			before := cr.next
 			cr.createUpTo(cr.next + 1)
-			if cr.next > before {
-				time.Sleep(cr.rng.duration(100*time.Millisecond, 500*time.Millisecond)) // spread the creates over the kills
-			}
 		}
 		cl.locks[i].RUnlock()
-		time.Sleep(10 * time.Millisecond)
+		if cr.next > before {
+			cl.createTimes = append(cl.createTimes, time.Since(began))
+			time.Sleep(cr.rng.duration(50*time.Millisecond, 250*time.Millisecond)) // spread the creates over the first kills
+		} else {
+			time.Sleep(10 * time.Millisecond) // killed, or starting: another instance, or this one later
+		}
 	}
 }
 
-// killFigures says how many kills each instance took.
+// killFigures says how many kills each instance took, and how long restarts took.
 func (cl *cluster) killFigures() string {
 	parts := make([]string, len(cl.kills))
 	for i, n := range cl.kills {
 		parts[i] = fmt.Sprintf("instance %d: %d", i, n)
 	}
-	return strings.Join(parts, ", ")
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return fmt.Sprintf("%s; %d of them during a start; from a kill to ready again: median %v, slowest %v", strings.Join(parts, ", "), cl.early,
+		percentile(cl.restarts, 50).Round(time.Millisecond), percentile(cl.restarts, 100).Round(time.Millisecond))
 }
 
 // checkLogs fails the test if an instance's output shows a data race, a panic or any
@@ -398,9 +481,13 @@ func loadVoyage(t *testing.T) []json.RawMessage {
 // by the container asked for.
 const voyageContainer = "MSKU7261948"
 
-// voyageAnswer serves each container's voyage one event further on every request
-// answered: the first request gets the first event, the n-th the first n, the last
-// ones the whole voyage, whose empty return ends tracking. Each answer waits a little
+// voyageStep is how many more events of its voyage a container shows on each poll:
+// the voyage ends in 6 polls.
+const voyageStep = 2
+
+// voyageAnswer serves each container's voyage voyageStep events further on every
+// request answered: the first request gets the first events, the n-th n times as
+// many, the last ones the whole voyage, whose empty return ends tracking. Each answer waits a little
 // (so that two polls of one reference at once would overlap visibly) and is recorded
 // in the poll log, with the instance that asked.
 func voyageAnswer(voyage []json.RawMessage, log *pollLog, rng *lockedRand) http.HandlerFunc {
@@ -422,7 +509,7 @@ func voyageAnswer(voyage []json.RawMessage, log *pollLog, rng *lockedRand) http.
 			return // the instance was killed, or gave up
 		}
 		mu.Lock()
-		n := min(answered[rec.container]+1, len(voyage))
+		n := min((answered[rec.container]+1)*voyageStep, len(voyage))
 		answered[rec.container]++
 		mu.Unlock()
 		body, err := json.Marshal(voyage[:n])
