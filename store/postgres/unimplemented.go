@@ -31,48 +31,6 @@ func (db *DB) pruneReferences(ctx context.Context, tx pgx.Tx, req references.Pru
 	return errNotImplemented
 }
 
-// ---- B
-
-// queueCallback puts ref's callback stream in delivery_streams, due at at, unless it
-// is there already or ref does not deliver (see Reference.Delivers): called after
-// updates were appended to ref's feed, in the same transaction.
-func (db *DB) queueCallback(ctx context.Context, tx pgx.Tx, ref *references.Reference, at time.Time) error {
-	return errNotImplemented
-}
-
-// holdStreams marks every delivery stream of the reference (callback and endpoint
-// streams) paused or not; on resume the streams are due at at.
-func (db *DB) holdStreams(ctx context.Context, tx pgx.Tx, refID string, paused bool, at time.Time) error {
-	return errNotImplemented
-}
-
-// pruneAttempts deletes up to max delivery log entries made before cutoff.
-func (db *DB) pruneAttempts(ctx context.Context, tx pgx.Tx, cutoff time.Time, max int) (int64, error) {
-	return 0, errNotImplemented
-}
-func (db *DB) ClaimDueDeliveries(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.DeliveryClaim, error) {
-	return nil, errNotImplemented
-}
-
-func (db *DB) NextDelivery(ctx context.Context, lease references.Lease) (references.DeliveryJob, error) {
-	return references.DeliveryJob{}, errNotImplemented
-}
-
-func (db *DB) RecordAttempt(ctx context.Context, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt, unsubscribe references.UnsubscribeReason) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) PostponeDelivery(ctx context.Context, lease references.Lease, until time.Time) error {
-	return errNotImplemented
-}
-
-func (db *DB) ListDeliveries(ctx context.Context, accountID, refID string, q references.DeliveryQuery) (references.DeliveryPage, error) {
-	return references.DeliveryPage{}, errNotImplemented
-}
-
-func (db *DB) RequestRedelivery(ctx context.Context, accountID, refID, updateID string, at time.Time) error {
-	return errNotImplemented
-}
 
 // ---- C
 
