@@ -31,7 +31,6 @@ func (db *DB) pruneReferences(ctx context.Context, tx pgx.Tx, req references.Pru
 	return errNotImplemented
 }
 
-
 // ---- C
 
 // fanOutUpdates queues each of ups, just appended to ref's feed, as a message of every
