@@ -205,6 +205,9 @@ func (Retention) Kind() Kind    { return KindRetention }
 // canonical form of each record.
 func canonical(r Record) Record {
 	switch v := r.(type) {
+	case APIKey:
+		v.Key.LastUsedAt = microPtr(v.Key.LastUsedAt)
+		return v
 	case Stream:
 		v.DueAt = micro(v.DueAt)
 		v.FirstAttemptAt = microPtr(v.FirstAttemptAt)
