@@ -140,7 +140,7 @@ var dumpQueries = []dumpQuery{
 		err := scanJSON(r, &v.Event)
 		return v, err
 	}},
-	{storecopy.KindMessage, "SELECT pending, data FROM messages ORDER BY endpoint_id, stream, seq", func(r pgx.Rows) (storecopy.Record, error) {
+	{storecopy.KindMessage, "SELECT queued, data FROM messages ORDER BY endpoint_id, stream, seq", func(r pgx.Rows) (storecopy.Record, error) {
 		var v storecopy.Message
 		var data []byte
 		if err := r.Scan(&v.Pending, &data); err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store/storecopy"
 )
 
@@ -70,46 +69,51 @@ type tableRows struct {
 
 // Columns of each table a record kind fills.
 var (
-	accountColumns  = []string{"id", "created_at", "data"}
-	apiKeyColumns   = []string{"hash", "id", "account_id", "prefix", "created_at", "revoked_at", "last_used_at", "data"}
-	auditColumns    = []string{"account_id", "seq", "at", "data"}
-	endpointColumns = []string{"id", "account_id", "created_at", "enabled", "data"}
-	refColumns      = []string{"id", "account_id", "created_at", "updated_at", "status", "ident_kind", "ident_value",
-		"carrier_code", "next_poll_at", "unsubscribed_at", "data"}
-	shipmentColumns = []string{"ref_id", "data"}
-	updateColumns   = []string{"ref_id", "seq", "id", "account_id", "account_seq", "created_at", "data"}
-	idemColumns     = []string{"account_id", "key", "expires_at", "data"}
-	attemptColumns  = []string{"ref_id", "n", "attempted_at", "data"}
-	eventColumns    = []string{"account_id", "seq", "id", "created_at", "data"}
-	messageColumns  = []string{"endpoint_id", "stream", "seq", "id", "account_id", "created_at", "status", "pending", "data"}
-	streamColumns   = []string{"destination", "stream", "account_id", "due_at", "attempts", "first_attempt_at", "batch_id", "batch_end"}
-	redeliveryCols  = []string{"destination", "stream", "message_id", "account_id", "requested_at"}
+	copyAccountColumns  = []string{"id", "created_at", "data"}
+	copyApiKeyColumns   = []string{"hash", "id", "account_id", "prefix", "created_at", "revoked_at", "last_used_at", "data"}
+	copyAuditColumns    = []string{"account_id", "seq", "at", "data"}
+	copyEndpointColumns = []string{"id", "account_id", "created_at", "enabled", "data"}
+	// refColumns' (A's, in refs.go) first: the columns that change with a reference.
+	copyRefColumns = []string{"id", "status", "updated_at", "next_poll_at", "unsubscribed_at", "delivers",
+		"delivered_seq", "last_seq", "data", "account_id", "created_at", "ident_kind", "ident_value", "carrier_code"}
+	copyShipmentColumns = []string{"ref_id", "data"}
+	copyUpdateColumns   = []string{"ref_id", "seq", "id", "account_id", "account_seq", "created_at", "data"}
+	copyIdemColumns     = []string{"account_id", "key", "expires_at", "data"}
+	copyAttemptColumns  = []string{"ref_id", "n", "attempted_at", "data"}
+	copyEventColumns    = []string{"account_id", "seq", "id", "created_at", "data"}
+	copyMessageColumns  = []string{"endpoint_id", "stream", "seq", "id", "account_id", "created_at", "status", "queued",
+		"last_attempt_at", "data"}
+	copyStreamColumns     = []string{"destination", "stream", "account_id", "due_at", "attempts", "first_attempt_at", "batch_id", "batch_end"}
+	copyRedeliveryColumns = []string{"destination", "stream", "message_id", "account_id", "requested_at"}
 )
 
 // add turns a record into its row (or keeps it for finish).
 func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 	switch v := r.(type) {
 	case storecopy.Account:
-		return l.row(ctx, "accounts", accountColumns, v.Account.ID, v.Account.CreatedAt, &v.Account)
+		return l.row(ctx, "accounts", copyAccountColumns, v.Account.ID, v.Account.CreatedAt, &v.Account)
 	case storecopy.APIKey:
 		k := v.Key
 		used := k.LastUsedAt
 		k.LastUsedAt = nil // its column's
-		return l.row(ctx, "api_keys", apiKeyColumns, k.Hash, k.ID, k.AccountID, k.Prefix, k.CreatedAt, k.RevokedAt, used, &k)
+		return l.row(ctx, "api_keys", copyApiKeyColumns, k.Hash, k.ID, k.AccountID, k.Prefix, k.CreatedAt, k.RevokedAt, used, &k)
 	case storecopy.AuditEntry:
 		e := v.Entry
 		e.At = e.At.UTC()
-		return l.row(ctx, "audit", auditColumns, e.AccountID, int64(e.Sequence), e.At, &e)
+		return l.row(ctx, "audit", copyAuditColumns, e.AccountID, int64(e.Sequence), e.At, &e)
 	case storecopy.Endpoint:
 		ep := &v.Endpoint
-		return l.row(ctx, "endpoints", endpointColumns, ep.ID, ep.AccountID, ep.CreatedAt, ep.Enabled, ep)
+		return l.row(ctx, "endpoints", copyEndpointColumns, ep.ID, ep.AccountID, ep.CreatedAt, ep.Enabled, ep)
 	case storecopy.Reference:
 		ref := &v.Reference
+		cols, err := refColumns(ref)
+		if err != nil {
+			return err
+		}
 		kind, value := ref.Identifier()
-		return l.row(ctx, "refs", refColumns, ref.ID, ref.AccountID, ref.CreatedAt, ref.UpdatedAt, string(ref.Status),
-			string(kind), value, ref.CarrierCode, dueColumn(ref), ref.UnsubscribedAt, ref)
+		return l.row(ctx, "refs", copyRefColumns, append(cols, ref.AccountID, ref.CreatedAt, string(kind), value, ref.CarrierCode)...)
 	case storecopy.Shipment:
-		if err := l.row(ctx, "shipments", shipmentColumns, v.ReferenceID, &v.Shipment); err != nil {
+		if err := l.row(ctx, "shipments", copyShipmentColumns, v.ReferenceID, &v.Shipment); err != nil {
 			return err
 		}
 		l.etaRefs, l.etas = append(l.etaRefs, v.ReferenceID), append(l.etas, v.Shipment.ETA)
@@ -119,7 +123,7 @@ func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 		return nil
 	case storecopy.Update:
 		u := &v.Update
-		return l.row(ctx, "updates", updateColumns, u.ReferenceID, int64(u.Sequence), u.ID, v.AccountID,
+		return l.row(ctx, "updates", copyUpdateColumns, u.ReferenceID, int64(u.Sequence), u.ID, v.AccountID,
 			int64(v.AccountSequence), u.CreatedAt, u)
 	case storecopy.Idempotency:
 		rec := idempotencyRecord{ReferenceID: v.ReferenceID, RequestHash: v.RequestHash}
@@ -129,21 +133,21 @@ func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 				rec.Batch[i] = batchOutcome(o)
 			}
 		}
-		return l.row(ctx, "idempotency", idemColumns, v.AccountID, v.Key, v.ExpiresAt, &rec)
+		return l.row(ctx, "idempotency", copyIdemColumns, v.AccountID, v.Key, v.ExpiresAt, &rec)
 	case storecopy.Attempt:
 		a := &v.Attempt
-		return l.row(ctx, "delivery_attempts", attemptColumns, a.ReferenceID, int64(v.N), a.At.UTC(), a)
+		return l.row(ctx, "delivery_attempts", copyAttemptColumns, a.ReferenceID, int64(v.N), a.At.UTC(), a)
 	case storecopy.AccountEvent:
 		e := &v.Event
-		return l.row(ctx, "account_events", eventColumns, e.AccountID, int64(e.Sequence), e.ID, e.CreatedAt, e)
+		return l.row(ctx, "account_events", copyEventColumns, e.AccountID, int64(e.Sequence), e.ID, e.CreatedAt, e)
 	case storecopy.Message:
 		m := &v.Message
-		stream := m.ReferenceID
-		if stream == "" {
-			stream = references.AccountStream
+		var last *time.Time
+		if a := m.LastAttempt(); a != nil {
+			last = &a.At
 		}
-		return l.row(ctx, "messages", messageColumns, m.EndpointID, stream, int64(m.Sequence), m.ID, m.AccountID,
-			m.CreatedAt, string(m.Status), v.Pending, m)
+		return l.row(ctx, "messages", copyMessageColumns, m.EndpointID, messageStream(m), int64(m.Sequence), m.ID, m.AccountID,
+			m.CreatedAt, string(m.Status), v.Pending, last, m)
 	case storecopy.Stream:
 		var batchID *string
 		var batchEnd *int64
@@ -151,10 +155,10 @@ func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 			end := int64(v.BatchEnd)
 			batchID, batchEnd = &v.BatchID, &end
 		}
-		return l.row(ctx, "delivery_streams", streamColumns, v.Destination, v.Stream, v.AccountID, v.DueAt,
+		return l.row(ctx, "delivery_streams", copyStreamColumns, v.Destination, v.Stream, v.AccountID, v.DueAt,
 			v.Attempts, v.FirstAttemptAt, batchID, batchEnd)
 	case storecopy.Redelivery:
-		return l.row(ctx, "redeliveries", redeliveryCols, v.Destination, v.Stream, v.MessageID, v.AccountID, v.RequestedAt)
+		return l.row(ctx, "redeliveries", copyRedeliveryColumns, v.Destination, v.Stream, v.MessageID, v.AccountID, v.RequestedAt)
 	case storecopy.Sequences:
 		l.sequences = append(l.sequences, v)
 		return nil

@@ -34,25 +34,26 @@ type streamState struct {
 // queueCallback puts ref's callback stream in delivery_streams, due at at, unless it
 // is there already or ref does not deliver (see Reference.Delivers): called after
 // updates were appended to ref's feed, in the same transaction. A stream there
-// already keeps its schedule: an update in flight goes first.
+// already keeps its schedule: an update in flight goes first. A paused reference's
+// stream (its URL changed while paused) is put in to wait for the resume.
 func (db *DB) queueCallback(ctx context.Context, tx pgx.Tx, ref *references.Reference, at time.Time) error {
-	if !ref.Delivers() {
+	if stoppedDelivering(ref) {
 		return nil
 	}
-	return queueStream(ctx, tx, references.DestinationCallback, ref.ID, ref.AccountID, at, false)
+	return queueStream(ctx, tx, references.DestinationCallback, ref.ID, ref.AccountID, at, ref.Paused(), false)
 }
 
 // queueStream puts the stream of destination in delivery_streams due at at, or leaves
 // the row that is there as it is, in tx, after the caller wrote the stream's new work.
 // The conflict clause updates nothing (WHERE false) but locks the existing row, so it
 // waits for a holder that is deciding whether the stream is drained, and inserts the
-// row again when that holder removed it (see above). disabled is the endpoint's
-// state for an endpoint's stream, false for a callback.
-func queueStream(ctx context.Context, tx pgx.Tx, destination, stream, accountID string, at time.Time, disabled bool) error {
-	_, err := tx.Exec(ctx, `INSERT INTO delivery_streams (destination, stream, account_id, due_at, endpoint_disabled)
-		VALUES ($1, $2, $3, $4, $5)
+// row again when that holder removed it (see above). A new row waits, out of the
+// claims, while its reference is paused or its endpoint disabled.
+func queueStream(ctx context.Context, tx pgx.Tx, destination, stream, accountID string, at time.Time, paused, disabled bool) error {
+	_, err := tx.Exec(ctx, `INSERT INTO delivery_streams (destination, stream, account_id, due_at, ref_paused, endpoint_disabled)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (destination, stream) DO UPDATE SET due_at = delivery_streams.due_at WHERE false`,
-		destination, stream, accountID, at.UTC(), disabled)
+		destination, stream, accountID, at.UTC(), paused, disabled)
 	if err != nil {
 		return fmt.Errorf("postgres: queue stream %s of %s: %w", stream, destination, err)
 	}
