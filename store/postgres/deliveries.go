@@ -218,7 +218,8 @@ func (db *DB) ClaimDelivery(ctx context.Context, owner, refID string, lease time
 // NextDelivery returns the next job of a leased delivery stream, in sequence order.
 // For a callback, updates its event_types filter excludes are passed over (they stay
 // in the feed); an endpoint's stream is read by nextEndpointJob. When nothing is left
-// the stream's row is removed and references.ErrNothingToDeliver is returned.
+// the stream's row is removed and references.ErrNothingToDeliver is returned; so it
+// is when the row was removed already (the stream was dropped).
 func (db *DB) NextDelivery(ctx context.Context, lease references.Lease) (references.DeliveryJob, error) {
 	destination, stream, err := streamOfLease(lease)
 	if err != nil {
@@ -231,6 +232,12 @@ func (db *DB) NextDelivery(ctx context.Context, lease references.Lease) (referen
 		job, found, err = db.nextJob(ctx, tx, destination, stream, lease)
 		return err
 	})
+	if errors.Is(err, errWorkGone) {
+		// The stream's row went with what it had to send (a dead callback's, a
+		// deleted endpoint's): for this lease it is drained. A stream queued again
+		// since has a row of its own, which this lease does not hold.
+		return references.DeliveryJob{}, references.ErrNothingToDeliver
+	}
 	if err != nil {
 		return references.DeliveryJob{}, fmt.Errorf("postgres: next delivery of %s: %w", lease.Key, err)
 	}
