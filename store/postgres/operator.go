@@ -1,8 +1,7 @@
 package postgres
 
-// What the service needs of a store beyond the contract (references.Backend), as the
-// bbolt store has it: the oldest waiting update for `trackhook status` and
-// /admin/status, and a callback stream claimed on demand (notifier.Store).
+// What `trackhook status` and /admin/status need of a store beyond the contract
+// (references.Backend), as the bbolt store has it: the oldest waiting update.
 
 import (
 	"context"
@@ -25,7 +24,7 @@ func (db *DB) OldestUndelivered(ctx context.Context) (*references.Update, error)
 	err := db.pool.QueryRow(ctx, `
 		SELECT u.data FROM delivery_streams s
 		JOIN refs r ON r.id = s.stream
-		JOIN updates u ON u.ref_id = r.id AND u.seq = COALESCE((r.data->>'DeliveredSequence')::bigint, 0) + 1
+		JOIN updates u ON u.ref_id = r.id AND u.seq = r.delivered_seq + 1
 		WHERE s.destination = $1
 		ORDER BY u.created_at, u.ref_id
 		LIMIT 1`, references.DestinationCallback).Scan(&data)
