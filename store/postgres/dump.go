@@ -6,13 +6,14 @@ package postgres
 // same tables from the records):
 //
 //	read: accounts, api_keys (data and last_used_at), audit, endpoints, refs (data),
-//	  shipments, updates, idempotency, delivery_attempts, account_events, messages,
-//	  delivery_streams (but the leases and the two waiting flags), redeliveries (but
-//	  the leases), account_counters.update_seq, audit_counters, account_event_counters,
-//	  store_stats
-//	derived: refs' columns beside data (eta from the latest snapshot), ref_numbers,
-//	  account_counters.active_refs, delivery_streams.ref_paused and
-//	  endpoint_disabled, the sequence numbering delivery_attempts
+//	  shipments, updates, idempotency, delivery_attempts, account_events, messages
+//	  (data and queued), delivery_streams (but the leases and the two waiting flags),
+//	  redeliveries (but the leases), account_counters.update_seq, audit_counters,
+//	  account_event_counters, store_stats
+//	derived: refs' columns beside data (refColumns', and eta from the latest
+//	  snapshot), ref_numbers, messages' columns beside data, account_counters.active_refs,
+//	  delivery_streams.ref_paused and endpoint_disabled, the sequence numbering
+//	  delivery_attempts
 //	not copied: leases (the services are stopped), lease_tokens
 
 import (

@@ -47,6 +47,14 @@ func TestCopy_BoltToPostgresToBolt(t *testing.T) {
 	claims := claimAll(t, src)
 	sameClaims(t, "bbolt -> PostgreSQL -> bbolt", claims, claimAll(t, back))
 	sameClaims(t, "bbolt -> PostgreSQL", claims, claimAll(t, pg))
+
+	// What waited for a paused reference and a disabled endpoint is the same too.
+	for _, b := range []references.Backend{src, back, pg} {
+		wake(t, b, w, clk.Now())
+	}
+	claims = claimAll(t, src)
+	sameClaims(t, "bbolt -> PostgreSQL -> bbolt, woken", claims, claimAll(t, back))
+	sameClaims(t, "bbolt -> PostgreSQL, woken", claims, claimAll(t, pg))
 }
 
 // TestCopy_RefusesANonEmptyPostgres: a database that holds a reference's account is

@@ -33,6 +33,8 @@ type world struct {
 	endpoints map[string][]string // account -> endpoint ids
 	idemKey   references.IdempotencyKey
 	idemRef   references.Reference // the reference created under idemKey
+	paused    string               // a paused reference of acctA, with streams waiting
+	disabled  string               // an endpoint of acctA disabled by the user, with messages waiting
 }
 
 // scenario builds, through the contract, a store with every kind of record: accounts
@@ -87,6 +89,9 @@ func (s *scenario) run() {
 		ep.Format, ep.BatchSize, ep.MaxAttempts, ep.DisableAfter = references.FormatBatch, 2, 1, 0
 		ep.EventTypes = []string{"shipment.*"}
 	})
+	epRetry := s.endpoint(acctA, func(ep *references.Endpoint) {
+		ep.Format, ep.BatchSize, ep.EventTypes = references.FormatBatch, 5, []string{"shipment.*"}
+	})
 	epOff := s.endpoint(acctA, func(ep *references.Endpoint) { ep.Headers = references.HeadersSvix })
 	epB := s.endpoint(acctB, func(ep *references.Endpoint) {
 		ep.Filter = references.EndpointFilter{CarrierCodes: []string{"MSCU"}, Metadata: map[string]string{"team": "b"}}
@@ -121,6 +126,7 @@ func (s *scenario) run() {
 		references.DeliveryLeaseKey(epAll, r1):                          s.deliverThenFail,
 		references.DeliveryLeaseKey(epAll, r2):                          s.deliverAll,
 		references.DeliveryLeaseKey(epBatch, r1):                        s.giveUpAndDisable,
+		references.DeliveryLeaseKey(epRetry, r1):                        s.failBatch,
 	})
 	s.clk.Advance(10 * time.Minute)
 	pruneBefore := s.now()
@@ -135,7 +141,16 @@ func (s *scenario) run() {
 	s.must("RequestRedelivery", b.RequestRedelivery(ctx, acctB, r6, ups[0].ID, s.now()))
 	msgs, err := b.ListMessages(ctx, acctA, epAll, references.MessageQuery{Limit: 100})
 	s.must("ListMessages", err)
-	s.must("ResendMessage", b.ResendMessage(ctx, acctA, epAll, msgs.Messages[len(msgs.Messages)-1].ID, s.now()))
+	resent := ""
+	for _, m := range msgs.Messages {
+		if m.ReferenceID == r1 && m.Status == references.MessageSucceeded {
+			resent = m.ID // its update is kept: r1's callback still has it to deliver
+		}
+	}
+	if resent == "" {
+		t.Fatal("no delivered message of r1 to resend")
+	}
+	s.must("ResendMessage", b.ResendMessage(ctx, acctA, epAll, resent, s.now()))
 
 	off := false
 	_, err = b.PatchEndpoint(ctx, acctA, epOff, func(ep *references.Endpoint) error {
@@ -145,8 +160,6 @@ func (s *scenario) run() {
 	s.must("PatchEndpoint", err)
 	_, err = b.RotateEndpointSecret(ctx, acctA, epAll, "whsec_ep_second", s.now().Add(time.Hour), "key_admin")
 	s.must("RotateEndpointSecret", err)
-	_, err = b.PauseReference(ctx, acctA, r3, s.now())
-	s.must("PauseReference", err)
 	_, err = b.UnsubscribeReference(ctx, acctA, r4, references.ReasonUser, s.now())
 	s.must("UnsubscribeReference", err)
 	_, err = b.RequestPoll(ctx, acctA, r2, s.now())
@@ -161,11 +174,16 @@ func (s *scenario) run() {
 	if got.Attempts == 0 || got.Updates == 0 {
 		t.Fatalf("Prune = %+v, want attempts and updates deleted", got)
 	}
+	// Paused after the prune: retention would take its undelivered updates (both
+	// backends count a paused reference as not delivering there).
+	_, err = b.PauseReference(ctx, acctA, r3, s.now())
+	s.must("PauseReference", err)
 
 	s.w.refs[acctA] = append([]string{r1, r2, r3, r4, s.w.idemRef.ID}, batch...)
 	s.w.refs[acctB] = []string{r6}
-	s.w.endpoints[acctA] = []string{epAll, epBatch, epOff}
+	s.w.endpoints[acctA] = []string{epAll, epBatch, epRetry, epOff}
 	s.w.endpoints[acctB] = []string{epB}
+	s.w.paused, s.w.disabled = r3, epOff
 }
 
 func (s *scenario) keys() {
@@ -369,6 +387,15 @@ func (s *scenario) deliverThenFail(c references.DeliveryClaim) {
 	s.must("ReleaseLease", s.b.ReleaseLease(s.ctx, c.Lease))
 }
 
+// failBatch fails a batch's first attempt: the stream keeps the batch fixed, to be
+// retried as it is.
+func (s *scenario) failBatch(c references.DeliveryClaim) {
+	if len(c.Job.Batch) < 2 || c.Job.BatchID == "" {
+		s.t.Fatalf("the batch endpoint's job has %d updates, batch id %q; want a fixed batch", len(c.Job.Batch), c.Job.BatchID)
+	}
+	s.failOnce(c)
+}
+
 func (s *scenario) giveUpAndDisable(c references.DeliveryClaim) {
 	if len(c.Job.Batch) < 2 || c.Job.BatchID == "" {
 		s.t.Fatalf("the batch endpoint's job has %d updates, batch id %q; want a fixed batch of 2", len(c.Job.Batch), c.Job.BatchID)
@@ -499,6 +526,13 @@ func claimAll(t *testing.T, b references.Backend) claimView {
 	}
 	for _, c := range claims {
 		job := c.Job
+		if job.Endpoint != nil {
+			// Set by the backend's clock when wake enabled it: PostgreSQL's to the
+			// microsecond.
+			ep := *job.Endpoint
+			ep.UpdatedAt = ep.UpdatedAt.UTC().Truncate(time.Microsecond)
+			job.Endpoint = &ep
+		}
 		if job.FirstAttemptAt.IsZero() {
 			job.FirstAttemptAt = time.Time{}
 		} else {
@@ -526,4 +560,20 @@ func keysOf(v claimView) string {
 	}
 	slices.Sort(keys)
 	return strings.Join(keys, " ")
+}
+
+// wake resumes the world's paused reference and enables its disabled endpoint: the
+// work that waited for them is due.
+func wake(t *testing.T, b references.Backend, w world, at time.Time) {
+	t.Helper()
+	if _, err := b.ResumeReference(t.Context(), acctA, w.paused, at); err != nil {
+		t.Fatalf("ResumeReference: %v", err)
+	}
+	_, err := b.PatchEndpoint(t.Context(), acctA, w.disabled, func(ep *references.Endpoint) error {
+		ep.Enabled, ep.DisabledReason, ep.DisabledAt = true, "", nil
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("PatchEndpoint: %v", err)
+	}
 }
