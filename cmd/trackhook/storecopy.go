@@ -87,12 +87,27 @@ func storeCmd(ctx context.Context, args []string, e env) error {
 		err = fmt.Errorf("close the destination: %w", cerr)
 	}
 	if err != nil {
-		if created {
+		var ne *storecopy.NotEmptyError
+		switch {
+		case created:
 			_ = os.Remove(*to) // a file this copy made, and could not complete
+		case !errors.As(err, &ne):
+			err = fmt.Errorf("%w (%s)", err, leftBehind(*to))
 		}
 		return fmt.Errorf("store copy from %s to %s: %w", redactURL(*from), redactURL(*to), scrubSecrets(scrubSecrets(err, *from), *to))
 	}
 	return printCopy(e, redactURL(*from), redactURL(*to), rep)
+}
+
+// leftBehind says what a failed copy may have left in a destination that existed
+// before it: PostgreSQL loads in one transaction, which a failed load rolls back, but
+// a copy that failed its verification was committed; a bbolt file is loaded in
+// several commits.
+func leftBehind(to string) string {
+	if postgres.IsURL(to) {
+		return "if the copy was written before it failed, empty the database (drop and create it) before copying again"
+	}
+	return to + " may hold part of the copy: delete it before copying again"
 }
 
 // copyEnd is a store a copy reads or writes.

@@ -32,9 +32,10 @@ type world struct {
 	refs      map[string][]string // account -> reference ids
 	endpoints map[string][]string // account -> endpoint ids
 	idemKey   references.IdempotencyKey
-	idemRef   references.Reference // the reference created under idemKey
-	paused    string               // a paused reference of acctA, with streams waiting
-	disabled  string               // an endpoint of acctA disabled by the user, with messages waiting
+	idemRef   references.Reference      // the reference created under idemKey
+	batchKey  references.IdempotencyKey // the key of a batch create
+	paused    string                    // a paused reference of acctA, with streams waiting
+	disabled  string                    // an endpoint of acctA disabled by the user, with messages waiting
 }
 
 // scenario builds, through the contract, a store with every kind of record: accounts
@@ -258,8 +259,8 @@ func (s *scenario) batch(acct, taken string) []string {
 	conflict := s.newRef(acct, nil)
 	conflict.ContainerID = ref.ContainerID
 	items := []references.BatchItem{{Reference: s.newRef(acct, nil)}, {Reference: conflict}, {Reference: s.newRef(acct, nil)}}
-	key := references.IdempotencyKey{Key: "idem-batch", RequestHash: "hash-batch", ExpiresAt: s.now().Add(references.IdempotencyTTL)}
-	results, _, err := s.b.CreateReferences(s.ctx, acct, items, references.CreateOptions{Idempotency: &key})
+	s.w.batchKey = references.IdempotencyKey{Key: "idem-batch", RequestHash: "hash-batch", ExpiresAt: s.now().Add(references.IdempotencyTTL)}
+	results, _, err := s.b.CreateReferences(s.ctx, acct, items, references.CreateOptions{Idempotency: &s.w.batchKey})
 	s.must("CreateReferences", err)
 	var ids []string
 	for _, r := range results {
@@ -278,6 +279,9 @@ func (s *scenario) batch(acct, taken string) []string {
 func (s *scenario) recordPoll(c references.PollClaim, round int) {
 	now := s.now()
 	ship := shipment(now, round)
+	if c.Reference.CallbackURL == "" {
+		ship.ETA = nil // a snapshot without an ETA
+	}
 	res := references.PollResult{PolledAt: now, NextPollAt: now.Add(15 * time.Minute), Shipment: ship}
 	res.Updates = []references.Update{{
 		ID: references.NewID("upd_"), Type: references.UpdateShipment, CreatedAt: now, Shipment: ship,
@@ -425,6 +429,7 @@ type view struct {
 	Stats          references.Stats
 	IdemReplay     references.Reference
 	IdemReplayed   bool
+	BatchReplay    []references.CreateResult
 	KeyLookups     []references.APIKey
 	MessageDetails []references.Message
 }
@@ -463,6 +468,17 @@ func read(t *testing.T, b references.Backend, w world) view {
 		refs, err := b.ListReferences(ctx, acct, q)
 		fail("references", err)
 		v.References = append(v.References, refs.References)
+		// By ETA (the latest snapshot's), and found by a container of the snapshots.
+		for _, q := range []references.ListQuery{{Limit: 100, Sort: references.SortETA}, {Limit: 100, Identifier: "MSCU1234566"}} {
+			q, err := q.Normalize()
+			fail("query", err)
+			refs, err := b.ListReferences(ctx, acct, q)
+			fail("references", err)
+			if len(refs.References) == 0 {
+				t.Fatalf("ListReferences(%s, %+v) found nothing", acct, q)
+			}
+			v.References = append(v.References, refs.References)
+		}
 		feed, err := b.ListAccountUpdates(ctx, acct, references.AccountUpdateQuery{Limit: 1000})
 		fail("account feed", err)
 		v.AccountFeeds = append(v.AccountFeeds, feed)
@@ -505,6 +521,13 @@ func read(t *testing.T, b references.Backend, w world) view {
 		references.CreateOptions{Idempotency: &w.idemKey})
 	fail("idempotent replay", err)
 	v.IdemReplay, v.IdemReplayed = ref, replayed
+	results, replayed, err := b.CreateReferences(ctx, acctA, []references.BatchItem{{}, {}, {}},
+		references.CreateOptions{Idempotency: &w.batchKey})
+	fail("idempotent batch replay", err)
+	if !replayed {
+		t.Fatal("the batch create was not replayed")
+	}
+	v.BatchReplay = results
 	return v
 }
 
