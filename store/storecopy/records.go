@@ -183,6 +183,7 @@ type Retention struct {
 	LastPruneAt *time.Time
 }
 
+// Kind names each record's kind, for the order of a dump and the verification.
 func (Account) Kind() Kind      { return KindAccount }
 func (APIKey) Kind() Kind       { return KindAPIKey }
 func (AuditEntry) Kind() Kind   { return KindAudit }
