@@ -148,8 +148,9 @@ func TestStoreCopy_MissingSourceIsNotCreated(t *testing.T) {
 	}
 }
 
-// TestStoreCopy_ToPostgresAndBack copies a file into a database and the database into
-// a new file; while a serve is connected to the database, the copy says so.
+// TestStoreCopy_ToPostgresAndBack copies a file into a database, that database into
+// another, and that one into a new file; while a serve is connected to the database,
+// the copy says so.
 func TestStoreCopy_ToPostgresAndBack(t *testing.T) {
 	dir := t.TempDir()
 	from, back := filepath.Join(dir, "from.db"), filepath.Join(dir, "back.db")
@@ -171,7 +172,13 @@ func TestStoreCopy_ToPostgresAndBack(t *testing.T) {
 		t.Fatalf("store copy to PostgreSQL: %v", err)
 	}
 	wantCopied(t, out)
-	out, err = runCopy(url, back)
+	other := pgtest.NewDatabase(t)
+	out, err = runCopy(url, other)
+	if err != nil {
+		t.Fatalf("store copy from PostgreSQL to PostgreSQL: %v", err)
+	}
+	wantCopied(t, out)
+	out, err = runCopy(other, back)
 	if err != nil {
 		t.Fatalf("store copy from PostgreSQL: %v", err)
 	}
