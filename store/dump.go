@@ -15,9 +15,10 @@ package store
 //	  active_by_account, endpoints_by_account, messages_by_time, message_ids,
 //	  ref_search_facts, refs_by_eta, refs_by_number, meta (schema, counts, marks)
 //
-// What the contract cannot reach is passed over, with a warning in the log: updates,
-// delivery states and redeliveries of references that no longer exist, streams of
-// deleted endpoints, entries of endpoint_pending without their message.
+// What the contract cannot reach is passed over, with a warning in the log: snapshots,
+// updates, delivery states and redeliveries of references that no longer exist,
+// streams and resends of deleted endpoints, entries of endpoint_pending without their
+// message.
 
 import (
 	"bytes"
@@ -161,7 +162,12 @@ func (d *dumper) references() error {
 }
 
 func (d *dumper) shipments() error {
+	refs := d.tx.Bucket(bucketRefs)
 	return d.each(bucketShipments, func(k, v []byte) error {
+		if refs.Get(k) == nil {
+			d.skip("snapshots of deleted references")
+			return nil
+		}
 		var s references.Shipment
 		if err := decodeShipment(v, &s); err != nil {
 			return fmt.Errorf("shipment of %s: %w", k, err)
