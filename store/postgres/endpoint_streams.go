@@ -503,7 +503,8 @@ func dropResend(ctx context.Context, tx pgx.Tx, m *references.Message, now time.
 
 // forgetMessagesOf takes a reference that retention deletes out of every endpoint's
 // streams: their rows and queued resends go, and its messages leave their streams'
-// order (they stay in the endpoints' logs until their own retention).
+// order (they stay in the endpoints' logs until their own retention). It is called
+// before the reference's row is deleted.
 func (db *DB) forgetMessagesOf(ctx context.Context, tx pgx.Tx, refID string) error {
 	if _, err := tx.Exec(ctx, "DELETE FROM delivery_streams WHERE stream = $1 AND destination <> $2",
 		refID, references.DestinationCallback); err != nil {
@@ -512,9 +513,11 @@ func (db *DB) forgetMessagesOf(ctx context.Context, tx pgx.Tx, refID string) err
 	if _, err := tx.Exec(ctx, "UPDATE messages SET queued = false WHERE queued AND stream = $1", refID); err != nil {
 		return fmt.Errorf("postgres: take the messages of %s out of their streams: %w", refID, err)
 	}
-	// Resends of finished messages too: what they would send is gone with it.
-	if _, err := tx.Exec(ctx, "DELETE FROM redeliveries WHERE stream = $1 AND destination <> $2",
-		refID, references.DestinationCallback); err != nil {
+	// Resends of finished messages too: what they would send is gone with it. (By the
+	// account's endpoints, so that the redeliveries' key is the index.)
+	if _, err := tx.Exec(ctx, `DELETE FROM redeliveries WHERE stream = $1 AND destination IN (
+			SELECT e.id FROM endpoints e JOIN refs r ON r.account_id = e.account_id WHERE r.id = $1)`,
+		refID); err != nil {
 		return fmt.Errorf("postgres: drop the resends of %s: %w", refID, err)
 	}
 	return nil

@@ -466,7 +466,7 @@ func fillExplainDB(t *testing.T, ctx context.Context, db *DB, n int) {
 		"unsubscribed_at": "t.unsubscribed_at + m.shift",
 		"next_poll_at": `CASE WHEN t.next_poll_at IS NULL THEN NULL
 			WHEN m.g % 100 = 3 THEN now() - (m.g % 60) * interval '1 second'
-			ELSE now() + ((m.g * 7919) % 21600 + 60) * interval '1 second' END`,
+			ELSE now() + ((m.g::bigint * 7919) % 21600 + 60) * interval '1 second' END`,
 		"eta": "t.eta + (m.g % 90) * interval '1 day'",
 		// What retention reads from the reference's JSON moves with its columns.
 		"data": `t.data || jsonb_build_object('ID', m.dst, 'AccountID', m.account, 'ContainerID', m.container,
