@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/internal/pgtest"
 	"github.com/trackhook/trackhook/references"
@@ -70,11 +68,17 @@ func TestMultiInstance_KillsAndADatabaseRestartLoseNothing(t *testing.T) {
 	start := time.Now()
 	rng := newRand(t)
 
-	pg, why := startPgServer(t)
-	var dbURL string
-	if pg != nil {
-		dbURL = createDatabase(t, pg.url(), "trackhook")
+	var pg *pgtest.Server
+	var dbURL, why string
+	if pgtest.HasServerPrograms() {
+		pg = pgtest.StartServer(t)
+		url, _, err := pgtest.CreateDatabase(context.Background(), pg.URL) // dropped with the server
+		if err != nil {
+			t.Fatal(err)
+		}
+		dbURL = url
 	} else {
+		why = "no initdb and pg_ctl to run a server of the test's own"
 		dbURL = pgtest.NewDatabase(t)
 		t.Logf("the database restart is left out: %s; the instances use a database on TRACKHOOK_TEST_POSTGRES", why)
 	}
@@ -186,23 +190,6 @@ func TestMultiInstance_KillsAndADatabaseRestartLoseNothing(t *testing.T) {
 		errorLines, build.took.Round(time.Millisecond), chaosOver.Sub(chaosFrom).Round(time.Millisecond), createdIn.Round(time.Millisecond),
 		percentile(cl.createTimes, 50).Round(time.Millisecond), percentile(cl.createTimes, 100).Round(time.Millisecond),
 		settledAt.Sub(chaosOver).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-}
-
-// createDatabase creates the database name on the server at serverURL and returns its
-// URL.
-func createDatabase(t *testing.T, serverURL, name string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverURL)
-	if err != nil {
-		t.Fatalf("connect to the private PostgreSQL server: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	return pgtest.WithDatabase(t, serverURL, name)
 }
 
 // cluster is the test's trackhook instances on one database. Each has a lock: the
@@ -357,11 +344,13 @@ func (cl *cluster) killAndRestart(i int) {
 // restartDatabase crashes the PostgreSQL server, waits until every instance says it
 // is not ready, keeps the server down for down in all, starts it again and waits
 // until every instance is ready again. It returns what happened, for the figures.
-func (cl *cluster) restartDatabase(pg *pgServer, down time.Duration) string {
+func (cl *cluster) restartDatabase(pg *pgtest.Server, down time.Duration) string {
 	cl.t.Helper()
 	cl.awaitAll() // so that each instance's readiness says something of the database
 	stopped := time.Now()
-	pg.stop("immediate")
+	if err := pg.Crash(); err != nil {
+		cl.t.Fatalf("crash the database: %v\n%s", err, pg.Log())
+	}
 	for i, svc := range cl.instances {
 		eventually(cl.t, 15*time.Second, fmt.Sprintf("instance %d not ready while the database is down", i), func() (bool, string) {
 			status := readyz(svc)
@@ -370,7 +359,9 @@ func (cl *cluster) restartDatabase(pg *pgServer, down time.Duration) string {
 	}
 	notReady := time.Since(stopped)
 	time.Sleep(down - notReady)
-	pg.start()
+	if err := pg.Start(); err != nil {
+		cl.t.Fatalf("start the database again: %v\n%s", err, pg.Log())
+	}
 	restarted := time.Now()
 	for i, svc := range cl.instances {
 		eventually(cl.t, 30*time.Second, fmt.Sprintf("instance %d ready again once the database is back", i), func() (bool, string) {
