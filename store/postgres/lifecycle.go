@@ -128,26 +128,20 @@ func (db *DB) PatchReference(ctx context.Context, accountID, id string, p refere
 		if ref, err = getAccountReference(ctx, tx, accountID, id, true); err != nil {
 			return err
 		}
-		if !ref.Subscribed() {
-			return references.Errorf(references.CodeConflict, "reference %s is unsubscribed and cannot be changed", id)
+		change, err := ref.ApplyPatch(p, at)
+		if err != nil {
+			return err
 		}
-		if p.EventTypes != nil {
-			ref.EventTypes = *p.EventTypes
-		}
-		if p.CallbackURL != nil && *p.CallbackURL != ref.CallbackURL {
-			ref.CallbackURL = *p.CallbackURL
-			ref.DeliveryState, ref.FailingSince = "", nil
-			if ref.CallbackURL == "" {
-				// Nothing to deliver to: what is in the feed stays readable there.
-				ref.DeliveredSequence = ref.LastSequence
-				if err := dropCallback(ctx, tx, ref.ID); err != nil {
-					return err
-				}
-			} else if err := db.restartCallback(ctx, tx, &ref, at); err != nil {
+		switch change {
+		case references.CallbackRemoved:
+			if err := dropCallback(ctx, tx, ref.ID); err != nil {
+				return err
+			}
+		case references.CallbackMoved:
+			if err := db.restartCallback(ctx, tx, &ref, at); err != nil {
 				return err
 			}
 		}
-		ref.UpdatedAt = at
 		return saveReference(ctx, tx, &ref)
 	})
 	if err != nil {
