@@ -147,10 +147,11 @@ func TestExplainHotQueries(t *testing.T) {
 		return err
 	})
 	ex.run("search by identifier, exact and prefix", func() error {
-		ident := explainContainer(n / 2)
-		_, err := db.ListReferences(ctx, explainAccount(n/2), references.ListQuery{Limit: 50, Identifier: ident})
+		g := n/2 + 1
+		ident := explainContainer(g)
+		_, err := db.ListReferences(ctx, explainAccount(g), references.ListQuery{Limit: 50, Identifier: ident})
 		if err == nil {
-			_, err = db.ListReferences(ctx, explainAccount(n/2), references.ListQuery{Limit: 50, Identifier: ident[:8] + "*"})
+			_, err = db.ListReferences(ctx, explainAccount(g), references.ListQuery{Limit: 50, Identifier: ident[:8] + "*"})
 		}
 		return err
 	})
@@ -424,7 +425,9 @@ func fillExplainDB(t *testing.T, ctx context.Context, db *DB, n int) {
 	exec("templates", `CREATE TEMP TABLE tpl AS SELECT * FROM (VALUES ('delivered', $1::text), ('unsub', $2), ('pending', $3)) v(kind, ref_id)`,
 		delivered, unsub, pending)
 	// g's clone of its template: its id, account, identifier and how far its times
-	// move back from the template's (up to 30 days, in creation order).
+	// move back from the template's (up to 30 days, in creation order). Kinds and due
+	// times are chosen by g's rank in its account (nth), so that every account has
+	// each kind.
 	exec("the clones' map", `CREATE TEMP TABLE clone_map AS
 		SELECT g, tpl.ref_id AS src, 'ref_x' || lpad(g::text, 9, '0') AS dst,
 			'acct_' || lpad((g % $2)::text, 2, '0') AS account,
@@ -433,7 +436,7 @@ func fillExplainDB(t *testing.T, ctx context.Context, db *DB, n int) {
 			'MSCU' || lpad(g::text, 7, '0') AS container,
 			make_interval(secs => -($1 - g) * ($3::float8 / $1)) AS shift
 		FROM generate_series(1, $1::int) g
-		JOIN tpl ON tpl.kind = CASE WHEN g % 10 = 0 THEN 'unsub' WHEN g % 100 = 1 THEN 'pending' ELSE 'delivered' END`,
+		JOIN tpl ON tpl.kind = CASE WHEN (g / $2) % 10 = 0 THEN 'unsub' WHEN (g / $2) % 100 = 1 THEN 'pending' ELSE 'delivered' END`,
 		n, explainAccounts, explainSpread)
 	exec("analyze the map", "ANALYZE clone_map")
 
@@ -465,7 +468,7 @@ func fillExplainDB(t *testing.T, ctx context.Context, db *DB, n int) {
 		"created_at": "t.created_at + m.shift", "updated_at": "t.updated_at + m.shift",
 		"unsubscribed_at": "t.unsubscribed_at + m.shift",
 		"next_poll_at": `CASE WHEN t.next_poll_at IS NULL THEN NULL
-			WHEN m.g % 100 = 3 THEN now() - (m.g % 60) * interval '1 second'
+			WHEN m.nth % 100 = 3 THEN now() - (m.g % 60) * interval '1 second'
 			ELSE now() + ((m.g::bigint * 7919) % 21600 + 60) * interval '1 second' END`,
 		"eta": "t.eta + (m.g % 90) * interval '1 day'",
 		// What retention reads from the reference's JSON moves with its columns.
