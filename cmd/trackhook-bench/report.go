@@ -22,6 +22,8 @@ type result struct {
 
 // configSummary is the configuration as the result records it.
 type configSummary struct {
+	Store           string   `json:"store"` // bbolt, or PostgreSQL and its version
+	Instances       int      `json:"instances"`
 	References      int      `json:"references"`
 	PollWorkers     int      `json:"poll_workers"`
 	DeliveryWorkers int      `json:"delivery_workers"`
@@ -45,7 +47,7 @@ type configSummary struct {
 
 func (c config) summary() configSummary {
 	return configSummary{
-		References: c.refs, PollWorkers: c.pollWorkers, DeliveryWorkers: c.deliveryWorkers,
+		Instances: c.instances, References: c.refs, PollWorkers: c.pollWorkers, DeliveryWorkers: c.deliveryWorkers,
 		PollInterval: c.pollInterval.String(), Step: c.step.String(),
 		PollDuration: c.pollDuration.String(), DeliverDuration: c.deliverDuration.String(),
 		LatencyRate: c.latencyRate, LatencyRefs: c.latencyRefs, LatencyDuration: c.latencyDuration.String(),
@@ -73,6 +75,7 @@ func (r result) writeText(w io.Writer) error {
 	}
 	m := r.Machine
 	line("machine", "%d CPUs (GOMAXPROCS %d), %s, %s %s/%s", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS, m.Arch)
+	line("store", "%s, %d instance(s)", r.Config.Store, r.Config.Instances)
 	if r.Polls != nil {
 		line("references", "%d, %d poll workers, %d delivery workers", r.Config.References, r.Config.PollWorkers, r.Config.DeliveryWorkers)
 		line("create", "%s", r.Seed)
@@ -83,7 +86,11 @@ func (r result) writeText(w io.Writer) error {
 		line("updates appended", "%d (%d voyages ended)", p.Updates, p.Unsubscribed)
 	}
 	if s := r.Store; s != nil {
-		line("store file", "%s (%s per 100,000 references)", bytesOf(s.FileBytes), bytesOf(s.FileBytesPer100k))
+		name := "store file"
+		if r.Config.Store != "bbolt" {
+			name = "store tables" // with their indexes
+		}
+		line(name, "%s (%s per 100,000 references)", bytesOf(s.FileBytes), bytesOf(s.FileBytesPer100k))
 		line("memory", "%s per 100,000 references (%s)", s.MemoryPer100k, s.Memory)
 	}
 	if d := r.Deliveries; d != nil {
@@ -130,6 +137,12 @@ func (r rate) String() string {
 	s := fmt.Sprintf("%.0f/s (%d in %.1fs", r.PerSec, r.Count, r.Seconds)
 	if r.CPUMicro > 0 {
 		s += fmt.Sprintf(", %.0f µs CPU each", r.CPUMicro)
+	}
+	if r.ServerCPUMicro != nil {
+		s += fmt.Sprintf(" + %.0f µs in PostgreSQL", *r.ServerCPUMicro)
+	}
+	if r.ServerBackgroundCPUMicro != nil {
+		s += fmt.Sprintf(" + %.0f µs in its background processes", *r.ServerBackgroundCPUMicro)
 	}
 	return s + ")"
 }
