@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,12 +34,22 @@ func (s *server) backup(c echo.Context) error {
 		// The error handler writes JSON, and echo keeps a Content-Type already set.
 		res.Header().Del(echo.HeaderContentType)
 		res.Header().Del(echo.HeaderContentDisposition)
+		if errors.Is(err, errors.ErrUnsupported) {
+			// A store that is a database server's (PostgreSQL) is backed up with that
+			// server's tools, which do it consistently and far faster than a stream
+			// through this API could.
+			return &references.Error{Code: codeNotImplemented, Message: backupUnsupported}
+		}
 		return fmt.Errorf("backup: %w", err)
 	}
 	s.log.ErrorContext(c.Request().Context(), "backup failed after it started streaming",
 		slog.String("request_id", requestID(c)), slog.Int64("bytes", n), slog.Any("err", err))
 	panic(http.ErrAbortHandler)
 }
+
+// backupUnsupported is the message of a backup the store cannot make.
+const backupUnsupported = "this server keeps its data in PostgreSQL, which /admin/backup cannot copy: " +
+	"use pg_dump on its database (pg_dump --format=custom --file trackhook.dump postgres://...), or your provider's backups"
 
 // StatusReporter reads what GET /admin/status answers. store.DB implements it.
 type StatusReporter interface {

@@ -23,6 +23,7 @@ const (
 	codeRateLimited          = "rate_limited" // too many requests for this key
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeUnsupportedMediaType = "unsupported_media_type"
+	codeNotImplemented       = "not_implemented" // the store cannot do it (a backup of PostgreSQL)
 )
 
 // statusFor is the one table from error codes to HTTP statuses. Codes it does not know
@@ -51,6 +52,8 @@ func statusFor(code string) int {
 		return http.StatusTooManyRequests
 	case references.CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case codeNotImplemented:
+		return http.StatusNotImplemented
 	default:
 		return http.StatusInternalServerError
 	}
@@ -75,6 +78,8 @@ func codeForStatus(status int) string {
 		return codeRateLimited
 	case http.StatusServiceUnavailable:
 		return references.CodeUnavailable
+	case http.StatusNotImplemented:
+		return codeNotImplemented
 	}
 	if status >= 400 && status < 500 {
 		return codeBadRequest

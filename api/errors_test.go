@@ -39,6 +39,7 @@ var everyCode = []struct {
 	{codeRateLimited, 429},
 	{references.CodeInternal, 500},
 	{references.CodeUnavailable, 503},
+	{codeNotImplemented, 501},
 }
 
 func TestStatusFor_EveryDomainCode(t *testing.T) {

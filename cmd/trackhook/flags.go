@@ -16,8 +16,8 @@ import (
 // making every new key an admin key, say):
 //   - serve: every flag, TRACKHOOK_ + the flag name upper-cased with _ for -
 //     (TRACKHOOK_ADDR, TRACKHOOK_POLL_INTERVAL, ...);
-//   - keys and status, which work on a stopped store: only --db, as TRACKHOOK_DB, so
-//     that one variable names the store for all three;
+//   - keys, status and migrate, which work on the store: only --db, as TRACKHOOK_DB,
+//     so that one variable names the store (a file or a PostgreSQL URL) for all;
 //   - listen, which runs beside the service on the same machine: its own
 //     TRACKHOOK_LISTEN_ADDR, TRACKHOOK_LISTEN_SECRET, ..., so that the service's
 //     variables never move it.

@@ -20,6 +20,9 @@ func TestEnvName(t *testing.T) {
 		{"keys list", "account", ""},
 		{"status", "db", "TRACKHOOK_DB"},
 		{"status", "json", ""},
+		{"migrate status", "db", "TRACKHOOK_DB"},
+		{"migrate up", "db", "TRACKHOOK_DB"},
+		{"serve", "lease", "TRACKHOOK_LEASE"},
 		{"listen", "addr", "TRACKHOOK_LISTEN_ADDR"},
 		{"listen", "json", "TRACKHOOK_LISTEN_JSON"},
 	}
@@ -43,7 +46,10 @@ func TestRun_HelpPrintsUsageOnStdoutAndExitsZero(t *testing.T) {
 		{[]string{"listen", "--help"}, []string{"trackhook listen receives", "--secret (TRACKHOOK_LISTEN_SECRET)"}},
 		{[]string{"keys", "create", "-h"}, []string{"trackhook keys manages", "--admin\n", "--account\n"}},
 		{[]string{"keys", "revoke", "--help"}, []string{"trackhook keys manages"}},
-		{[]string{"keys", "-h"}, []string{"trackhook keys revoke KEY_ID_OR_PREFIX [--db FILE]"}},
+		{[]string{"keys", "-h"}, []string{"trackhook keys revoke KEY_ID_OR_PREFIX [--db FILE|URL]"}},
+		{[]string{"migrate", "status", "-h"}, []string{"trackhook migrate shows", "--db (TRACKHOOK_DB)"}},
+		{[]string{"migrate", "--help"}, []string{"trackhook migrate up [--db postgres://...]"}},
+		{[]string{"serve", "-h"}, []string{"--lease (TRACKHOOK_LEASE)", "(default 30s)", "postgres://"}},
 		{[]string{"--help"}, []string{"Usage:"}},
 	}
 	for _, tt := range tests {
@@ -105,7 +111,7 @@ func TestREADME_ListsEveryEnvironmentVariable(t *testing.T) {
 	}
 	variable := regexp.MustCompile(`\((TRACKHOOK_[A-Z_]+)\)`)
 	seen := 0
-	for _, args := range [][]string{{"serve", "-h"}, {"listen", "-h"}, {"keys", "create", "-h"}, {"keys", "list", "-h"}, {"status", "-h"}} {
+	for _, args := range [][]string{{"serve", "-h"}, {"listen", "-h"}, {"keys", "create", "-h"}, {"keys", "list", "-h"}, {"status", "-h"}, {"migrate", "up", "-h"}} {
 		e, out, _ := newTestEnv(nil)
 		_ = run(context.Background(), args, e)
 		for _, m := range variable.FindAllStringSubmatch(out.String(), -1) {

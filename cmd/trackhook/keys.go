@@ -11,16 +11,16 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/references"
-	"github.com/trackhook/trackhook/store"
 )
 
-const keysUsage = `trackhook keys manages API keys on the store file, for bootstrap and recovery; a
+const keysUsage = `trackhook keys manages API keys on the store, for bootstrap and recovery; a
 running service manages its accounts' keys through the API (POST /account/keys with an
-admin key). The store must not be in use by a running server.
+admin key). A store file must not be in use by a running server; a PostgreSQL
+database (--db postgres://...) may be, and its schema is created or upgraded first.
 
-  trackhook keys create [--account ID] [--scopes LIST] [--name NAME] [--expires-in 90d] [--operator] [--db FILE]
-  trackhook keys list [--account ID] [--db FILE]
-  trackhook keys revoke KEY_ID_OR_PREFIX [--db FILE]
+  trackhook keys create [--account ID] [--scopes LIST] [--name NAME] [--expires-in 90d] [--operator] [--db FILE|URL]
+  trackhook keys list [--account ID] [--db FILE|URL]
+  trackhook keys revoke KEY_ID_OR_PREFIX [--db FILE|URL]
 
 Scopes nest: admin (manage the account's keys, read its audit log) implies write
 (create, change, delete, read signing secrets), which implies read (GET routes). An
@@ -60,7 +60,7 @@ func keys(ctx context.Context, args []string, e env) error {
 	sub := args[0]
 	var c keysFlags
 	fs := newFlagSet("keys "+sub, keysUsage, e.stdout)
-	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file")
+	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file, or a PostgreSQL URL (postgres://...)")
 	switch sub {
 	case "create":
 		fs.StringVar(&c.account, "account", references.DefaultAccount, "account the new key belongs to (created when missing)")
@@ -94,10 +94,13 @@ func keys(ctx context.Context, args []string, e env) error {
 			return err
 		}
 	}
-	// A running server holds the file lock: fail fast with a clear message.
-	db, err := openStore(c.dbPath, store.Options{Timeout: 2 * time.Second})
-	if err != nil {
+	// A running server holds a store file's lock: fail fast with a clear message.
+	db, err := openBackend(ctx, c.dbPath, openOptions{command: "keys", lockTimeout: 2 * time.Second})
+	if errors.Is(err, errStoreInUse) {
 		return fmt.Errorf("keys: %w: stop it first, keys work on a stopped store", err)
+	}
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
 	}
 	defer db.Close()
 	now := time.Now()
@@ -162,7 +165,7 @@ func flagError(flag string, err error) error {
 }
 
 // listKeys prints the keys of the store, or only those of account when it is not "".
-func listKeys(ctx context.Context, db *store.DB, account string, e env) error {
+func listKeys(ctx context.Context, db backend, account string, e env) error {
 	list, err := db.ListAPIKeys(ctx, account)
 	if err != nil {
 		return err
@@ -190,7 +193,7 @@ func timeOrDash(t *time.Time) string {
 
 // createKey makes a new API key, creating its account (and the account's first
 // webhook secret) when needed, and returns the key in clear.
-func createKey(ctx context.Context, db *store.DB, o newKeyOptions, now time.Time) (string, error) {
+func createKey(ctx context.Context, db backend, o newKeyOptions, now time.Time) (string, error) {
 	if o.account == "" || len(o.account) > 64 {
 		return "", errors.New("account must be 1 to 64 characters")
 	}

@@ -1,17 +1,18 @@
 // Command trackhook tracks shipments by polling carrier sources and turns every change
 // into a signed webhook or a pull feed.
 //
-//	trackhook serve                 run the service (embedded store, demo carrier)
+//	trackhook serve                 run the service (embedded store or PostgreSQL, demo carrier)
 //	trackhook listen                receive and verify webhooks locally, for development
-//	trackhook status                counts of a stopped store
-//	trackhook keys create|list|revoke  manage API keys on a stopped store
+//	trackhook status                counts of a stopped store, or of a PostgreSQL one
+//	trackhook keys create|list|revoke  manage API keys on a stopped store, or a PostgreSQL one
+//	trackhook migrate status|up     the schema migrations of a PostgreSQL store
 //	trackhook import FILE.csv --url URL  create references from a CSV file through the API
 //	trackhook version               print the version
 //
 // Run "trackhook <command> -h" for a command's flags. Every flag of serve can also be
 // set with an environment variable (--db is TRACKHOOK_DB, --allow-insecure-callbacks
-// is TRACKHOOK_ALLOW_INSECURE_CALLBACKS, and so on); keys and status read only
-// TRACKHOOK_DB, and listen its own TRACKHOOK_LISTEN_* (see envName).
+// is TRACKHOOK_ALLOW_INSECURE_CALLBACKS, and so on); keys, status and migrate read
+// only TRACKHOOK_DB, and listen its own TRACKHOOK_LISTEN_* (see envName).
 package main
 
 import (
@@ -34,12 +35,16 @@ const usage = `trackhook tracks shipments and turns every change into a signed w
 Usage:
   trackhook serve [flags]             run the service
   trackhook listen --secret whsec_... receive and verify webhooks on this machine
-  trackhook status [--db FILE]        counts and oldest undelivered update of a stopped store
+  trackhook status [--db FILE|URL]    counts and oldest undelivered update of a stopped store
   trackhook keys create [flags]       create an API key (on a stopped store)
   trackhook keys list [flags]         list API keys
   trackhook keys revoke KEY_ID        revoke an API key
+  trackhook migrate status|up --db postgres://...  the schema migrations of a PostgreSQL store
   trackhook import FILE.csv --url URL create references from a CSV file (key in TRACKHOOK_API_KEY)
   trackhook version                   print the version
+
+--db (TRACKHOOK_DB) is a store file (trackhook.db, created when missing) or a
+PostgreSQL URL, postgres://user:password@host:5432/dbname, for several instances.
 
 Run "trackhook <command> -h" for the flags of a command.
 `
@@ -89,6 +94,8 @@ func run(ctx context.Context, args []string, e env) error {
 		return status(ctx, args[1:], e, time.Now)
 	case "keys":
 		return keys(ctx, args[1:], e)
+	case "migrate":
+		return migrate(ctx, args[1:], e)
 	case "import":
 		return importCSV(ctx, args[1:], e)
 	case "version", "--version", "-version":

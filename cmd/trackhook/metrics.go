@@ -12,13 +12,12 @@ import (
 	"github.com/trackhook/trackhook/metrics"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
-	"github.com/trackhook/trackhook/store"
 )
 
 // newMetrics builds the metrics served at /metrics: trackhook's own, read from the
 // store, the poller's sources and the notifier's breakers, plus the Go runtime's and
 // the process's.
-func newMetrics(db *store.DB, router poller.Router, breakers *notifier.Breakers, log *slog.Logger) (*metrics.Metrics, error) {
+func newMetrics(db backend, router poller.Router, breakers *notifier.Breakers, log *slog.Logger) (*metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return metrics.New(reg, metrics.Options{

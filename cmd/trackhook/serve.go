@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/references"
-	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/store/postgres"
 	"github.com/trackhook/trackhook/tracking"
 )
 
@@ -27,6 +29,11 @@ const serveUsage = `trackhook serve runs the API, the poller and the webhook not
 With no flags it listens on :8080, keeps its data in ./trackhook.db and tracks every
 carrier with the built-in demo carrier. On a store without API keys it creates one for
 account "default" and prints it once.
+
+With --db postgres://user:password@host:5432/dbname (or TRACKHOOK_DB) it keeps its
+data in PostgreSQL instead, where several serve processes share the work: each
+claims polls and deliveries for --lease, and another takes over a dead one's after
+it. The schema is created or upgraded at start (see trackhook migrate).
 
 To know the admin key in advance (for scripts), set TRACKHOOK_API_KEY to a key of 16
 or more characters: serve registers it for account "default" at start.
@@ -58,6 +65,10 @@ type serveConfig struct {
 	unsubscribedRetention          time.Duration
 	maxActivePerAccount            int
 	maxEndpointsPerAccount         int
+	// lease is how long a claimed poll stays this instance's without renewal;
+	// deliveryLease a claimed delivery stream's (lease, raised to 3x
+	// --delivery-timeout when --lease is not given).
+	lease, deliveryLease time.Duration
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -66,7 +77,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.StringVar(&c.addr, "addr", ":8080", "address the API listens on")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9090), without an API key, instead of on --addr")
 	fs.BoolVar(&c.metricsPublic, "metrics-public", false, "serve /metrics on --addr without an API key (by default it needs an admin key there)")
-	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file (created when missing)")
+	fs.StringVar(&c.dbPath, "db", "trackhook.db", "path of the store file (created when missing), or a PostgreSQL URL (postgres://user:password@host:5432/dbname) shared by several instances")
+	fs.DurationVar(&c.lease, "lease", defaultLease, "how long a claimed poll or delivery stays this instance's without renewal: another instance takes over a dead one's work after this (at least 3x --delivery-timeout)")
 	fs.StringVar(&c.sourcesPath, "sources", "", "YAML or JSON file choosing a tracking source per carrier (default: the demo carrier for all)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -129,8 +141,40 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, errors.New("--max-endpoints-per-account must be 0 (no limit) or more")
 	case c.metricsPublic && c.metricsAddr != "":
 		return c, errors.New("--metrics-public opens /metrics on --addr; with --metrics-addr it is served there, without a key, already")
+	case c.deliveryTimeout <= 0:
+		return c, errors.New("--delivery-timeout must be above 0")
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true }) // the command line's and the environment's
+	if c.deliveryLease, err = leases(c.lease, given["lease"], c.deliveryTimeout); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// defaultLease is the default of --lease.
+const defaultLease = 30 * time.Second
+
+// minLease is the shortest --lease: a lease is renewed every third of it, and each
+// renewal is a write to the store.
+const minLease = time.Second
+
+// leases checks --lease and returns the notifier's lease. A delivery's lease is
+// renewed every third of it while the POST runs, so a third must hold one attempt:
+// it is at least 3x --delivery-timeout. A --lease given (flag or environment)
+// shorter than that is refused; the default is raised to it.
+func leases(lease time.Duration, given bool, deliveryTimeout time.Duration) (time.Duration, error) {
+	least := 3 * deliveryTimeout
+	switch {
+	case lease < minLease:
+		return 0, fmt.Errorf("--lease must be at least %v, not %v", minLease, lease)
+	case lease >= least:
+		return lease, nil
+	case given:
+		return 0, fmt.Errorf("--lease (%v) must be at least 3 times --delivery-timeout (%v), %v: a delivery's lease is renewed every third of it while its POST runs; give a longer --lease or a shorter --delivery-timeout",
+			lease, deliveryTimeout, least)
+	}
+	return least, nil
 }
 
 func newLogger(c serveConfig, e env) (*slog.Logger, error) {
@@ -154,7 +198,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	db, err := openStore(c.dbPath, store.Options{Logger: log})
+	db, err := openBackend(ctx, c.dbPath, openOptions{command: "serve", logger: log})
 	if errors.Is(err, errStoreInUse) {
 		return fmt.Errorf("serve: %w: stop it, or give this one another --db", err)
 	}
@@ -176,7 +220,7 @@ func serve(ctx context.Context, args []string, e env) error {
 type service struct {
 	cfg        serveConfig
 	log        *slog.Logger
-	db         *store.DB
+	db         backend
 	polls      *poller.Poller
 	deliveries *notifier.Notifier
 	retention  *retention.Pruner
@@ -188,7 +232,7 @@ type service struct {
 
 // build wires the service over an open store: sources, the domain service, the
 // notifier, the poller, retention, metrics and the HTTP servers.
-func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, error) {
+func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error) {
 	router, err := sourceRouter(c, e, log.With("component", "poller"))
 	if err != nil {
 		return nil, err
@@ -199,13 +243,14 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 		return nil, err
 	}
 	s := &service{cfg: c, log: log, db: db, stopping: new(atomic.Bool)}
+	instance := instanceName()
 	s.keyUse = keyuse.New(db, keyuse.Options{Logger: log.With("component", "keyuse")})
 	s.deliveries = notifier.New(db, notifier.NewSender(notifier.SenderOptions{
 		Timeout: c.deliveryTimeout, UserAgent: "trackhook/" + version, AllowPrivate: c.allowPrivate,
 	}), notifier.Options{
 		Workers: c.deliveryWorkers, RetryWindow: c.retryWindow, Breakers: breakers,
 		UnsubscribeFailingAfter: c.failingUnsubscribeAfter, Logger: log.With("component", "notifier"),
-		Lease: max(30*time.Second, 3*c.deliveryTimeout), Observe: meters.ObserveDelivery,
+		Owner: "notifier " + instance, Lease: c.deliveryLease, Observe: meters.ObserveDelivery,
 	})
 	svcOpts := references.ServiceOptions{
 		AllowInsecureCallbacks: c.allowInsecure,
@@ -236,6 +281,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	s.polls, err = poller.New(db, poller.Options{
 		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
 		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Terminal: c.terminal, Logger: log.With("component", "poller"),
+		Owner: "poller " + instance, Lease: c.lease,
 		Observe: func(r poller.PollReport) {
 			meters.ObservePoll(r)
 			if r.Updates > 0 {
@@ -254,12 +300,7 @@ func build(c serveConfig, e env, db *store.DB, log *slog.Logger) (*service, erro
 	apiOpts := api.Options{
 		Logger: log.With("component", "api"), Backup: db, Status: db,
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
-		Ready: func(ctx context.Context) error {
-			if s.stopping.Load() {
-				return errors.New("shutting down")
-			}
-			return db.Ping(ctx)
-		},
+		Ready: s.ready,
 	}
 	// Metrics name receivers' hosts: on the API's port they need an admin key, unless
 	// --metrics-public opens them; --metrics-addr gives them a port of their own,
@@ -316,7 +357,8 @@ func (s *service) run(ctx context.Context) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.api.Serve(ln) }()
-	s.log.Info("trackhook serving", "addr", ln.Addr().String(), "db", s.cfg.dbPath, "version", version)
+	s.log.Info("trackhook serving", "addr", ln.Addr().String(), "db", redactURL(s.cfg.dbPath), "version", version,
+		"lease", s.cfg.lease, "delivery_lease", s.cfg.deliveryLease)
 
 	select {
 	case <-ctx.Done():
@@ -345,6 +387,39 @@ func (s *service) run(ctx context.Context) error {
 	return nil
 }
 
+// readyTimeout bounds the store's answer to a readiness check: a database that does
+// not answer within it is as good as down (probes give up after a second or so).
+const readyTimeout = 2 * time.Second
+
+// ready is the readiness check of GET /readyz: not ready while shutting down or
+// while the store does not answer; ready again by itself once it does (the pool
+// reconnects to a database that came back).
+func (s *service) ready(ctx context.Context) error {
+	if s.stopping.Load() {
+		return api.NotReady("shutting down", nil)
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		what := "the store does not answer"
+		if postgres.IsURL(s.cfg.dbPath) {
+			what = "the database does not answer"
+		}
+		return api.NotReady(what, scrubSecrets(err, s.cfg.dbPath))
+	}
+	return nil
+}
+
+// instanceName names this process in its leases, so that the instances sharing a
+// database can be told apart in it: the host name and the process id.
+func instanceName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
+}
+
 // minAPIKeyLen is the least length of TRACKHOOK_API_KEY.
 const minAPIKeyLen = 16
 
@@ -360,7 +435,7 @@ func apiKeyFromEnv(e env) (string, error) {
 
 // bootstrapKeys registers TRACKHOOK_API_KEY (so scripts know a key in advance) and,
 // on a store with no live key, creates one for the default account and prints it once.
-func bootstrapKeys(ctx context.Context, db *store.DB, e env) error {
+func bootstrapKeys(ctx context.Context, db backend, e env) error {
 	now := time.Now()
 	if _, err := db.EnsureAccount(ctx, references.DefaultAccount, references.NewWebhookSecret(), now); err != nil {
 		return err

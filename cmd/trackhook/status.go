@@ -10,17 +10,19 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/api"
-	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/store/postgres"
 )
 
 const statusUsage = `trackhook status prints a store's counts, its oldest undelivered update and what
 retention removed.
 
-It reads the store file directly, so the server must be stopped. For a running server,
+It reads a store file directly, so the server must be stopped. For a running server,
 ask it instead (admin key):
   curl -s localhost:8080/admin/status -H "Authorization: Bearer $ADMIN_KEY"
+A PostgreSQL database (--db postgres://...) is read while the service runs; status
+changes nothing in it, and asks for trackhook migrate up when its schema is behind.
 
-  trackhook status [--db FILE] [--json]
+  trackhook status [--db FILE|URL] [--json]
 
 Of the environment, only TRACKHOOK_DB (the store serve uses) changes this command.`
 
@@ -32,7 +34,7 @@ const statusLockTimeout = 300 * time.Millisecond
 // counted with.
 func status(ctx context.Context, args []string, e env, now func() time.Time) error {
 	fs := newFlagSet("status", statusUsage, e.stdout)
-	dbPath := fs.String("db", "trackhook.db", "path of the store file")
+	dbPath := fs.String("db", "trackhook.db", "path of the store file, or a PostgreSQL URL (postgres://...)")
 	asJSON := fs.Bool("json", false, "print JSON, the same as GET /admin/status answers")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return err
@@ -40,11 +42,10 @@ func status(ctx context.Context, args []string, e env, now func() time.Time) err
 	if fs.NArg() != 0 {
 		return fmt.Errorf("status takes no arguments, got %q", fs.Args())
 	}
-	// Opening a missing file would create an empty store: say it is missing instead.
-	if _, err := os.Stat(*dbPath); err != nil {
+	if err := statusCanOpen(ctx, *dbPath); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
-	db, err := openStore(*dbPath, store.Options{Timeout: statusLockTimeout})
+	db, err := openBackend(ctx, *dbPath, openOptions{command: "status", lockTimeout: statusLockTimeout})
 	if errors.Is(err, errStoreInUse) {
 		return fmt.Errorf("status: %w: stop it, or ask the server with GET /admin/status", err)
 	}
@@ -62,7 +63,30 @@ func status(ctx context.Context, args []string, e env, now func() time.Time) err
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
-	return printStatus(e, *dbPath, st, now())
+	return printStatus(e, redactURL(*dbPath), st, now())
+}
+
+// statusCanOpen checks that opening target changes nothing, since status only
+// reads: a store file must exist (opening a missing one would create it), and a
+// database must have trackhook's schema up to date (opening it would migrate it under
+// the running instances, which is the operator's decision: trackhook migrate up).
+func statusCanOpen(ctx context.Context, target string) error {
+	if !postgres.IsURL(target) {
+		_, err := os.Stat(target)
+		return err
+	}
+	st, err := postgres.MigrationStatus(ctx, target)
+	if err != nil {
+		return fmt.Errorf("database %s: %w", redactURL(target), scrubSecrets(err, target))
+	}
+	switch {
+	case st.Current == 0:
+		return fmt.Errorf("database %s has no trackhook schema yet: start trackhook serve on it, or run trackhook migrate up", redactURL(target))
+	case st.Pending():
+		return fmt.Errorf("database %s has schema version %d, this trackhook has %d: run trackhook migrate up (or start trackhook serve) first",
+			redactURL(target), st.Current, st.Latest)
+	}
+	return nil
 }
 
 func printStatus(e env, path string, st api.StoreStatus, now time.Time) error {

@@ -6,7 +6,8 @@
 // The scan runs when the schedule says (a robfig/cron schedule such as "@every 1s",
 // timed by the injected clock), when Wake is called, and again at once while the
 // queue keeps filling up: a backlog drains at the workers' pace, not one queue's
-// worth per tick.
+// worth per tick. A scan that fails (the store does not answer) is logged and tried
+// again after a backoff (scanBackoff); the loop never gives up on its own.
 package workloop
 
 import (
@@ -160,12 +161,42 @@ func (l *Loop[T]) Scan(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// maxScanBackoff bounds the wait after failed scans (see scanBackoff): once the store
+// answers again, the loop finds out within this.
+const maxScanBackoff = 10 * time.Second
+
+// scanBackoff is the wait before the next scan after failures scans in a row failed
+// (a store that does not answer: a database restarting, say): the schedule's interval
+// doubled per failure, up to maxScanBackoff, or the interval itself when that is
+// longer. A loop scanning four times a second then tries, and logs, a few times a
+// minute while the store is down, and none gives up.
+func scanBackoff(interval time.Duration, failures int) time.Duration {
+	limit := max(interval, maxScanBackoff)
+	d := interval << min(failures-1, 30)
+	if d <= 0 || d > limit {
+		return limit
+	}
+	return d
+}
+
 func (l *Loop[T]) scanLoop(ctx context.Context) {
 	defer l.scanning.Done()
+	failures := 0
 	for {
 		_, more, err := l.scan(ctx)
-		if err != nil && ctx.Err() == nil {
-			l.cfg.Logger.Error(l.cfg.Name+" scan failed", "err", err)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures++
+			now := l.cfg.Clock.Now()
+			delay := scanBackoff(l.cfg.Schedule.Next(now).Sub(now), failures)
+			l.cfg.Logger.Error(l.cfg.Name+" scan failed", "err", err, "failures_in_a_row", failures, "next_try_in", delay)
+			if !l.sleep(ctx, delay) {
+				return
+			}
+			continue
+		case err == nil && failures > 0:
+			l.cfg.Logger.Info(l.cfg.Name+" scan works again", "failures_in_a_row", failures)
+			failures = 0
 		}
 		if more && err == nil {
 			select {
@@ -176,16 +207,24 @@ func (l *Loop[T]) scanLoop(ctx context.Context) {
 			continue
 		}
 		now := l.cfg.Clock.Now()
-		timer := l.cfg.Clock.NewTimer(l.cfg.Schedule.Next(now).Sub(now))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
+		if !l.sleep(ctx, l.cfg.Schedule.Next(now).Sub(now)) {
 			return
-		case <-timer.C():
-		case <-l.wake:
-			timer.Stop()
 		}
 	}
+}
+
+// sleep waits d, or less when Wake is called; it returns false when ctx ended.
+func (l *Loop[T]) sleep(ctx context.Context, d time.Duration) bool {
+	timer := l.cfg.Clock.NewTimer(d)
+	select {
+	case <-ctx.Done():
+		timer.Stop()
+		return false
+	case <-timer.C():
+	case <-l.wake:
+		timer.Stop()
+	}
+	return true
 }
 
 // scan claims as much as the queue has room for; more reports that it filled up.

@@ -209,3 +209,68 @@ func TestLoop_ClaimLostWhileQueuedIsSkipped(t *testing.T) {
 	default:
 	}
 }
+
+func TestScanBackoff_DoublesFromTheIntervalUpToTheLimit(t *testing.T) {
+	tests := []struct {
+		interval time.Duration
+		failures int
+		want     time.Duration
+	}{
+		{time.Second, 1, time.Second},
+		{time.Second, 2, 2 * time.Second},
+		{time.Second, 4, 8 * time.Second},
+		{time.Second, 5, maxScanBackoff},
+		{time.Second, 500, maxScanBackoff},
+		{250 * time.Millisecond, 3, time.Second},
+		{10 * time.Minute, 1, 10 * time.Minute}, // a slow schedule is not made faster
+		{10 * time.Minute, 9, 10 * time.Minute},
+	}
+	for _, tt := range tests {
+		if got := scanBackoff(tt.interval, tt.failures); got != tt.want {
+			t.Errorf("scanBackoff(%v, %d) = %v, want %v", tt.interval, tt.failures, got, tt.want)
+		}
+	}
+}
+
+// A store that does not answer (a database restarting) fails every scan: the loop
+// waits longer after each failure, keeps trying, and works again once it answers.
+func TestLoop_FailingScansBackOffAndRecover(t *testing.T) {
+	clk := clock.NewFake(start)
+	var down atomic.Bool
+	down.Store(true)
+	src := &source{}
+	var failed atomic.Int32
+	claim := func(ctx context.Context, limit int) ([]int, error) {
+		if down.Load() {
+			failed.Add(1)
+			return nil, errors.New("connection refused")
+		}
+		return src.claim(ctx, limit)
+	}
+	done := make(chan int, 10)
+	l := New(Config[int]{
+		Name: "test", Claim: claim, Work: func(_ context.Context, it int) { done <- it },
+		Schedule: Every(time.Second), Clock: clk,
+	})
+	l.Start(context.Background())
+	defer l.Stop(context.Background())
+
+	// Failures 1, 2, 3 wait 1s, 2s, 4s: after 1s and 2s more, no third scan yet.
+	for i, wait := range []time.Duration{time.Second, 2 * time.Second} {
+		waitFor(t, func() bool { return clk.Timers() == 1 && failed.Load() == int32(i+1) })
+		clk.Advance(wait - time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
+		if n := failed.Load(); n != int32(i+1) {
+			t.Fatalf("scan %d ran before its backoff of %v was over", n, wait)
+		}
+		clk.Advance(time.Millisecond)
+	}
+	waitFor(t, func() bool { return clk.Timers() == 1 && failed.Load() == 3 })
+
+	down.Store(false)
+	src.add(7)
+	clk.Advance(4 * time.Second)
+	if it := <-done; it != 7 {
+		t.Fatalf("worked %d after the store came back, want 7", it)
+	}
+}

@@ -15,20 +15,39 @@ import (
 // Rows of refs: the reference as JSON in data, and the columns queries use, written
 // from it by the same statement.
 
+// anyAccount makes getReference skip the account check, for the poller and the
+// workers that hold a reference's id from a claim. Account ids never contain NUL.
+const anyAccount = "\x00"
+
+// notFound is the error of a reference that does not exist in the caller's account.
+func notFound(id string) error {
+	return references.Errorf(references.CodeNotFound, "reference %s not found", id)
+}
+
 // getReference reads one reference; ErrNotFound when it does not exist. With lock,
 // the row stays locked (FOR UPDATE) until q's transaction ends: every read that is
 // followed by a write of the reference locks it, so concurrent instances take turns.
 func getReference(ctx context.Context, q querier, id string, lock bool) (references.Reference, error) {
-	sql := "SELECT data FROM refs WHERE id = $1"
+	return getAccountReference(ctx, q, anyAccount, id, lock)
+}
+
+// getAccountReference is getReference for a caller of accountID (or anyAccount):
+// another account's reference is not found.
+func getAccountReference(ctx context.Context, q querier, accountID, id string, lock bool) (references.Reference, error) {
+	sql := "SELECT account_id, data FROM refs WHERE id = $1"
 	if lock {
 		sql += " FOR UPDATE"
 	}
+	var owner string
 	var data []byte
-	if err := q.QueryRow(ctx, sql, id).Scan(&data); err != nil {
+	if err := q.QueryRow(ctx, sql, id).Scan(&owner, &data); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
-			return references.Reference{}, references.ErrNotFound
+			return references.Reference{}, notFound(id)
 		}
 		return references.Reference{}, fmt.Errorf("postgres: read reference %s: %w", id, err)
+	}
+	if accountID != anyAccount && owner != accountID {
+		return references.Reference{}, notFound(id)
 	}
 	return decodeReference(data)
 }
@@ -48,9 +67,9 @@ func insertReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) 
 		return fmt.Errorf("postgres: encode reference: %w", err)
 	}
 	kind, value := ref.Identifier()
-	_, err = tx.Exec(ctx, `INSERT INTO refs (id, account_id, created_at, status, ident_kind, ident_value,
-		carrier_code, next_poll_at, unsubscribed_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		ref.ID, ref.AccountID, ref.CreatedAt, string(ref.Status), string(kind), value,
+	_, err = tx.Exec(ctx, `INSERT INTO refs (id, account_id, created_at, updated_at, status, ident_kind, ident_value,
+		carrier_code, next_poll_at, unsubscribed_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		ref.ID, ref.AccountID, ref.CreatedAt, ref.UpdatedAt, string(ref.Status), string(kind), value,
 		ref.CarrierCode, dueColumn(ref), ref.UnsubscribedAt, data)
 	if err != nil {
 		return fmt.Errorf("postgres: insert reference %s: %w", ref.ID, err)
@@ -65,8 +84,8 @@ func saveReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) er
 	if err != nil {
 		return fmt.Errorf("postgres: encode reference: %w", err)
 	}
-	_, err = tx.Exec(ctx, `UPDATE refs SET status = $2, next_poll_at = $3, unsubscribed_at = $4, data = $5
-		WHERE id = $1`, ref.ID, string(ref.Status), dueColumn(ref), ref.UnsubscribedAt, data)
+	_, err = tx.Exec(ctx, `UPDATE refs SET status = $2, updated_at = $3, next_poll_at = $4, unsubscribed_at = $5, data = $6
+		WHERE id = $1`, ref.ID, string(ref.Status), ref.UpdatedAt, dueColumn(ref), ref.UnsubscribedAt, data)
 	if err != nil {
 		return fmt.Errorf("postgres: save reference %s: %w", ref.ID, err)
 	}

@@ -25,77 +25,10 @@ var (
 
 // ---- A
 
-// appendUpdates appends ups to ref's feed (sequences after ref.LastSequence, account
-// sequences from account_counters), moves ref.LastSequence on, and queues their
-// deliveries (queueCallback, fanOutUpdates), in tx.
-func (db *DB) appendUpdates(ctx context.Context, tx pgx.Tx, ref *references.Reference, ups []references.Update, now time.Time) error {
-	return errNotImplemented
-}
-
 // pruneReferences applies retention to updates, idempotency keys and unsubscribed
 // references (see PruneRequest), at most max records, adding to counts.
 func (db *DB) pruneReferences(ctx context.Context, tx pgx.Tx, req references.PruneRequest, now time.Time, max int, counts *references.PruneCounts) error {
 	return errNotImplemented
-}
-
-func (db *DB) CreateReference(ctx context.Context, ref references.Reference, opts references.CreateOptions) (stored references.Reference, replayed bool, err error) {
-	return references.Reference{}, false, errNotImplemented
-}
-
-func (db *DB) CreateReferences(ctx context.Context, accountID string, items []references.BatchItem, opts references.CreateOptions) (results []references.CreateResult, replayed bool, err error) {
-	return nil, false, errNotImplemented
-}
-
-func (db *DB) GetReference(ctx context.Context, accountID, id string) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) ListReferences(ctx context.Context, accountID string, q references.ListQuery) (references.ReferencePage, error) {
-	return references.ReferencePage{}, errNotImplemented
-}
-
-func (db *DB) UnsubscribeReference(ctx context.Context, accountID, id string, reason references.UnsubscribeReason, at time.Time) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) PatchReference(ctx context.Context, accountID, id string, patch references.Patch, at time.Time) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) PauseReference(ctx context.Context, accountID, id string, at time.Time) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) ResumeReference(ctx context.Context, accountID, id string, at time.Time) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) RequestPoll(ctx context.Context, accountID, id string, at time.Time) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) ListUpdates(ctx context.Context, accountID, refID string, after uint64, limit int) ([]references.Update, error) {
-	return nil, errNotImplemented
-}
-
-func (db *DB) ListAccountUpdates(ctx context.Context, accountID string, q references.AccountUpdateQuery) (references.AccountUpdatePage, error) {
-	return references.AccountUpdatePage{}, errNotImplemented
-}
-
-func (db *DB) Shipment(ctx context.Context, refID string) (*references.Shipment, error) {
-	return nil, errNotImplemented
-}
-
-func (db *DB) ClaimDuePolls(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.PollClaim, error) {
-	return nil, errNotImplemented
-}
-
-func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res references.PollResult) (references.Reference, error) {
-	return references.Reference{}, errNotImplemented
-}
-
-func (db *DB) ClaimPoll(ctx context.Context, owner, refID string, lease time.Duration) (references.PollClaim, error) {
-	return references.PollClaim{}, errNotImplemented
 }
 
 // ---- B
@@ -226,62 +159,4 @@ func (db *DB) EndpointStats(ctx context.Context, accountID, endpointID string, s
 
 func (db *DB) ListAccountEvents(ctx context.Context, accountID string, after uint64, limit int) ([]references.AccountEvent, error) {
 	return nil, errNotImplemented
-}
-
-// ---- D
-
-func (db *DB) EnsureAccount(ctx context.Context, accountID, secret string, now time.Time) (references.Account, error) {
-	return references.Account{}, errNotImplemented
-}
-
-func (db *DB) GetAccount(ctx context.Context, accountID string) (references.Account, error) {
-	return references.Account{}, errNotImplemented
-}
-
-func (db *DB) RotateWebhookSecret(ctx context.Context, accountID, secret string, graceUntil time.Time, actor string) (references.Account, error) {
-	return references.Account{}, errNotImplemented
-}
-
-func (db *DB) CreateAPIKey(ctx context.Context, key references.APIKey) error {
-	return errNotImplemented
-}
-
-func (db *DB) LookupAPIKey(ctx context.Context, hash string) (references.APIKey, error) {
-	return references.APIKey{}, errNotImplemented
-}
-
-func (db *DB) ListAPIKeys(ctx context.Context, accountID string) ([]references.APIKey, error) {
-	return nil, errNotImplemented
-}
-
-func (db *DB) RevokeAPIKey(ctx context.Context, r references.KeyRevocation) (references.APIKey, error) {
-	return references.APIKey{}, errNotImplemented
-}
-
-func (db *DB) RecordAPIKeyUse(ctx context.Context, uses []references.APIKeyUse) error {
-	return errNotImplemented
-}
-
-func (db *DB) CountAPIKeys(ctx context.Context) (int, error) {
-	return 0, errNotImplemented
-}
-
-func (db *DB) AppendAudit(ctx context.Context, e references.AuditEntry) (references.AuditEntry, error) {
-	return references.AuditEntry{}, errNotImplemented
-}
-
-func (db *DB) ListAudit(ctx context.Context, accountID string, after uint64, limit int) ([]references.AuditEntry, error) {
-	return nil, errNotImplemented
-}
-
-func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (references.PruneCounts, error) {
-	return references.PruneCounts{}, errNotImplemented
-}
-
-func (db *DB) Stats(ctx context.Context) (references.Stats, error) {
-	return references.Stats{}, errNotImplemented
-}
-
-func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	return 0, errNotImplemented
 }

@@ -7,10 +7,12 @@ CREATE TABLE refs (
     id              text PRIMARY KEY,
     account_id      text NOT NULL,
     created_at      timestamptz NOT NULL,
+    updated_at      timestamptz NOT NULL,
     status          text NOT NULL,              -- references.Status
     ident_kind      text NOT NULL,
     ident_value     text NOT NULL,
     carrier_code    text NOT NULL,
+    eta             timestamptz,                -- the latest snapshot's ETA (search, sort=eta)
     next_poll_at    timestamptz,                -- due time while active
     unsubscribed_at timestamptz,
     data            jsonb NOT NULL,             -- the references.Reference
@@ -21,7 +23,12 @@ CREATE TABLE refs (
 -- One active (or paused) reference per identifier and carrier in an account.
 CREATE UNIQUE INDEX refs_active_identifier ON refs (account_id, ident_kind, ident_value, carrier_code)
     WHERE status <> 'unsubscribed';
+-- Lists in creation order, and the identifier search (exact or prefix, any status).
 CREATE INDEX refs_by_account ON refs (account_id, created_at, id);
+CREATE INDEX refs_by_identifier ON refs (account_id, ident_value text_pattern_ops);
+-- Lists by ETA: the dated in ETA order, then the undated in creation order.
+CREATE INDEX refs_by_eta ON refs (account_id, eta, created_at, id);
+-- Claims: the due active references, most overdue first.
 CREATE INDEX refs_due ON refs (next_poll_at) WHERE status = 'active';
 CREATE INDEX refs_unsubscribed ON refs (unsubscribed_at) WHERE status = 'unsubscribed';
 
@@ -30,6 +37,17 @@ CREATE TABLE shipments (
     ref_id text PRIMARY KEY REFERENCES refs (id) ON DELETE CASCADE,
     data   jsonb NOT NULL                       -- the references.Shipment
 );
+
+-- The container numbers of each reference's latest snapshot, for the identifier
+-- search (exact or prefix).
+CREATE TABLE ref_numbers (
+    account_id text NOT NULL,
+    number     text NOT NULL,
+    ref_id     text NOT NULL REFERENCES refs (id) ON DELETE CASCADE,
+    PRIMARY KEY (account_id, number, ref_id)
+);
+CREATE INDEX ref_numbers_by_prefix ON ref_numbers (account_id, number text_pattern_ops);
+CREATE INDEX ref_numbers_by_ref ON ref_numbers (ref_id);
 
 -- Feeds: sequence 1..n per reference, and account_seq 1..n per account.
 CREATE TABLE updates (
@@ -63,5 +81,5 @@ CREATE TABLE idempotency (
 CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
 
 -- +goose Down
-DROP TABLE idempotency, account_counters, updates, shipments, refs;
+DROP TABLE idempotency, account_counters, updates, ref_numbers, shipments, refs;
 DROP SEQUENCE lease_tokens;

@@ -6,14 +6,19 @@ CREATE TABLE accounts (
     data       jsonb NOT NULL                   -- the references.Account
 );
 
+-- API keys by their hash, the lookup every request makes. An account holds keys by
+-- the dozen: listing and revoking read the account's through api_keys_by_account.
 CREATE TABLE api_keys (
-    hash       text PRIMARY KEY,                -- hex SHA-256 of the key's text
-    account_id text NOT NULL,
-    created_at timestamptz NOT NULL,
-    revoked    boolean NOT NULL DEFAULT false,
-    data       jsonb NOT NULL                   -- the references.APIKey
+    hash         text PRIMARY KEY,              -- hex SHA-256 of the key's text
+    id           text NOT NULL,                 -- key_...
+    account_id   text NOT NULL,
+    prefix       text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    revoked_at   timestamptz,
+    last_used_at timestamptz,                   -- authoritative: data's copy is not kept
+    data         jsonb NOT NULL                 -- the references.APIKey
 );
-CREATE INDEX api_keys_by_account ON api_keys (account_id, created_at);
+CREATE INDEX api_keys_by_account ON api_keys (account_id, created_at, id);
 
 CREATE TABLE audit (
     account_id text NOT NULL,
