@@ -12,8 +12,10 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/trackhook/trackhook/internal/pgtest"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/store/postgres"
 )
 
 func TestBackup_AdminOnlyAndOpensAsStore(t *testing.T) {
@@ -221,4 +223,25 @@ func TestMetrics_NeedAnAdminKeyUnlessPublic(t *testing.T) {
 	if resp, _ := setup(t).do(t, http.MethodGet, "/metrics", "", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("without Options.Metrics: %d, want 404", resp.StatusCode)
 	}
+}
+
+// A server on PostgreSQL has no backup to stream: pg_dump does it. The route answers
+// 501 with a JSON error that says so, whatever the caller's rights allow.
+func TestBackup_PostgreSQLAnswers501PointingToPgDump(t *testing.T) {
+	db, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b := setup(t, func(c *setupConfig) { c.api.Backup = db })
+	resp, body := b.do(t, http.MethodGet, "/admin/backup", b.adminKey, nil)
+	got := wantError(t, resp, body, http.StatusNotImplemented, codeNotImplemented, "")
+	if !strings.Contains(got.Message, "use pg_dump") {
+		t.Errorf("message %q does not point to pg_dump", got.Message)
+	}
+	if resp.Header.Get("Content-Disposition") != "" {
+		t.Error("the 501 still offers a file download")
+	}
+	resp, body = b.do(t, http.MethodGet, "/admin/backup", b.keyA, nil)
+	wantError(t, resp, body, http.StatusForbidden, codeForbidden, "")
 }

@@ -378,6 +378,15 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 	bc.run(t, call{name: "not ready", method: http.MethodGet, path: "/readyz", status: 503})
 	bc.run(t, call{name: "backup fails", method: http.MethodGet, path: "/admin/backup", key: broken.adminKey, status: 500})
 	bc.run(t, call{name: "status fails", method: http.MethodGet, path: "/admin/status", key: broken.adminKey, status: 500})
+	onPostgres := setup(t, func(c *setupConfig) {
+		c.api.Ready = func(context.Context) error {
+			return NotReady("the database does not answer", errors.New("connection refused"))
+		}
+		c.api.Backup = unsupportedBackup{}
+	})
+	pc := newConformance(t, loadSpec(t), onPostgres, seen)
+	pc.run(t, call{name: "not ready: the database", method: http.MethodGet, path: "/readyz", status: 503})
+	pc.run(t, call{name: "backup on PostgreSQL", method: http.MethodGet, path: "/admin/backup", key: onPostgres.adminKey, status: 501})
 
 	endpointConformance(t, seen)
 	keysConformance(t, seen)
@@ -392,6 +401,13 @@ func TestOpenAPI_RealResponsesMatchTheSpec(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unsupportedBackup is the Backuper of a store that makes none, as PostgreSQL's.
+type unsupportedBackup struct{}
+
+func (unsupportedBackup) Backup(context.Context, io.Writer) (int64, error) {
+	return 0, fmt.Errorf("postgres: use pg_dump: %w", errors.ErrUnsupported)
 }
 
 // failingStatus is a StatusReporter whose store fails.

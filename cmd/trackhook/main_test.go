@@ -78,9 +78,15 @@ func TestRun_EnvironmentFillsFlags(t *testing.T) {
 	}
 }
 
+// TestKeys_CreateListRevoke: on a store file and on PostgreSQL, whose schema keys
+// creates on an empty database.
 func TestKeys_CreateListRevoke(t *testing.T) {
+	t.Run("bbolt", func(t *testing.T) { testKeysCreateListRevoke(t, filepath.Join(t.TempDir(), "keys.db")) })
+	t.Run("postgres", func(t *testing.T) { testKeysCreateListRevoke(t, newPostgresDB(t)) })
+}
+
+func testKeysCreateListRevoke(t *testing.T, db string) {
 	ctx := context.Background()
-	db := filepath.Join(t.TempDir(), "keys.db")
 	e, out, _ := newTestEnv(nil)
 	if err := run(ctx, []string{"keys", "create", "--db", db, "--account", "acme"}, e); err != nil {
 		t.Fatal(err)

@@ -82,9 +82,10 @@ func redactURL(target string) string {
 		return target
 	}
 	u, err := url.Parse(target)
-	if err != nil {
-		// Unreadable (a password with an unescaped @ or /, say): keep the scheme and
-		// the user, drop everything up to the last @, which may all be password.
+	if err != nil || strings.Contains(u.Host+u.RawPath+u.Path+u.RawQuery+u.Fragment, "@") {
+		// Unreadable, or read with an @ after the user info: a password with an
+		// unescaped @ or /, say. Keep the scheme and the user and drop everything up
+		// to the last @, which may all be password.
 		scheme, rest, _ := strings.Cut(target, "://")
 		at := strings.LastIndex(rest, "@")
 		if at < 0 {
@@ -112,13 +113,13 @@ func urlSecrets(target string) []string {
 			out = append(out, s)
 		}
 	}
+	_, rest, _ := strings.Cut(target, "://")
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		_, pw, _ := strings.Cut(rest[:at], ":") // as redactURL reads an unreadable URL
+		add(pw)
+	}
 	u, err := url.Parse(target)
 	if err != nil {
-		_, rest, _ := strings.Cut(target, "://")
-		if at := strings.LastIndex(rest, "@"); at >= 0 {
-			_, pw, _ := strings.Cut(rest[:at], ":")
-			add(pw)
-		}
 		return out
 	}
 	if pw, ok := u.User.Password(); ok {

@@ -67,3 +67,40 @@ func TestParseServeFlags_EndpointQuota(t *testing.T) {
 		}
 	}
 }
+
+func TestParseServeFlags_Lease(t *testing.T) {
+	tests := []struct {
+		name               string
+		args               []string
+		env                map[string]string
+		lease, delivery    time.Duration
+		wantErr, wantInErr string
+	}{
+		{name: "defaults", lease: 30 * time.Second, delivery: 30 * time.Second},
+		{name: "a longer lease", args: []string{"--lease", "1m"}, lease: time.Minute, delivery: time.Minute},
+		{name: "from the environment", env: map[string]string{"TRACKHOOK_LEASE": "45s"}, lease: 45 * time.Second, delivery: 45 * time.Second},
+		{name: "short, with a short delivery timeout", args: []string{"--lease", "3s", "--delivery-timeout", "1s"}, lease: 3 * time.Second, delivery: 3 * time.Second},
+		// The default lease makes room for a long delivery timeout, as serve always did.
+		{name: "default lease, long delivery timeout", args: []string{"--delivery-timeout", "20s"}, lease: 30 * time.Second, delivery: time.Minute},
+		{name: "given lease under 3x the delivery timeout", args: []string{"--lease", "20s"},
+			wantErr: "--lease (20s) must be at least 3 times --delivery-timeout (10s), 30s", wantInErr: "give a longer --lease or a shorter --delivery-timeout"},
+		{name: "environment lease under 3x the delivery timeout", env: map[string]string{"TRACKHOOK_LEASE": "10s"}, wantErr: "--lease (10s) must be at least 3 times"},
+		{name: "too short", args: []string{"--lease", "500ms", "--delivery-timeout", "100ms"}, wantErr: "--lease must be at least 1s, not 500ms"},
+		{name: "no delivery timeout", args: []string{"--delivery-timeout", "0s"}, wantErr: "--delivery-timeout must be above 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _, _ := newTestEnv(tt.env)
+			c, err := parseServeFlags(tt.args, e)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), tt.wantInErr) {
+					t.Fatalf("parseServeFlags(%q) = %v, want %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || c.lease != tt.lease || c.deliveryLease != tt.delivery {
+				t.Fatalf("parseServeFlags(%q): lease %v, delivery lease %v, %v; want %v, %v", tt.args, c.lease, c.deliveryLease, err, tt.lease, tt.delivery)
+			}
+		})
+	}
+}

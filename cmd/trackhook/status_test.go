@@ -16,13 +16,13 @@ import (
 	fakeclock "github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/store/postgres"
 )
 
 // statusStore writes a stopped store with two active references (one with two updates
 // waiting for its callback) and one unsubscribed, all created at created.
 func statusStore(t *testing.T, created time.Time) (path string, waiting references.Update) {
 	t.Helper()
-	ctx := context.Background()
 	path = filepath.Join(t.TempDir(), "status.db")
 	clk := fakeclock.NewFake(created)
 	db, err := store.Open(path, store.Options{NoSync: true, Clock: clk})
@@ -30,6 +30,27 @@ func statusStore(t *testing.T, created time.Time) (path string, waiting referenc
 		t.Fatal(err)
 	}
 	defer db.Close()
+	return path, fillStatusStore(t, db, clk)
+}
+
+// statusDatabase is statusStore on a PostgreSQL database: its URL, with testPassword.
+func statusDatabase(t *testing.T, created time.Time) (dbURL string, waiting references.Update) {
+	t.Helper()
+	dbURL = newPostgresDB(t)
+	clk := fakeclock.NewFake(created)
+	db, err := postgres.Open(context.Background(), dbURL, postgres.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return dbURL, fillStatusStore(t, db, clk)
+}
+
+// fillStatusStore writes what statusStore describes to db.
+func fillStatusStore(t *testing.T, db backend, clk *fakeclock.Fake) (waiting references.Update) {
+	t.Helper()
+	ctx := context.Background()
+	created := clk.Now()
 	if _, err := db.EnsureAccount(ctx, "acct", references.NewWebhookSecret(), created); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +71,7 @@ func statusStore(t *testing.T, created time.Time) (path string, waiting referenc
 	res := references.PollResult{PolledAt: created, NextPollAt: created.Add(time.Hour)}
 	for i := range 2 {
 		res.Updates = append(res.Updates, references.Update{
-			Type: references.UpdateShipment, CreatedAt: created.Add(time.Duration(i) * time.Minute), Changes: []references.Change{},
+			ID: references.NewID("upd_"), Type: references.UpdateShipment, CreatedAt: created.Add(time.Duration(i) * time.Minute), Changes: []references.Change{},
 		})
 	}
 	claim, err := db.ClaimPoll(ctx, "test", hooked.ID, time.Minute)
@@ -64,45 +85,57 @@ func statusStore(t *testing.T, created time.Time) (path string, waiting referenc
 	if err != nil || len(ups) != 2 {
 		t.Fatalf("updates %v, %v", ups, err)
 	}
-	return path, ups[0]
+	return ups[0]
 }
 
 func TestStatus_PrintsCountsAndOldestUndelivered(t *testing.T) {
 	created := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	path, waiting := statusStore(t, created)
 	now := func() time.Time { return created.Add(2*time.Hour + 13*time.Minute) }
-
-	t.Run("text", func(t *testing.T) {
-		e, out, _ := newTestEnv(nil)
-		if err := status(context.Background(), []string{"--db", path}, e, now); err != nil {
-			t.Fatal(err)
-		}
-		text := out.String()
-		for _, want := range []string{
-			"store           " + path + ", ",
-			"references      2 active, 1 unsubscribed\n",
-			"deliveries      1 stream with updates waiting\n",
-			"oldest waiting  " + waiting.ID + " (update 1 of " + waiting.ReferenceID + ", shipment.updated), created 2026-03-01T10:00:00Z, 2h13m0s ago\n",
-		} {
-			if !strings.Contains(text, want) {
-				t.Errorf("output lacks %q:\n%s", want, text)
+	for _, backend := range []string{"bbolt", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			var target string
+			var waiting references.Update
+			if backend == "bbolt" {
+				target, waiting = statusStore(t, created)
+			} else {
+				target, waiting = statusDatabase(t, created)
 			}
-		}
-	})
-	t.Run("json", func(t *testing.T) {
-		e, out, _ := newTestEnv(map[string]string{"TRACKHOOK_DB": path})
-		if err := status(context.Background(), []string{"--json"}, e, now); err != nil {
-			t.Fatal(err)
-		}
-		var st api.StoreStatus
-		if err := json.Unmarshal(out.Bytes(), &st); err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		if st.ActiveReferences != 2 || st.UnsubscribedReferences != 1 || st.PendingDeliveries != 1 || st.FileBytes <= 0 ||
-			st.OldestUndelivered == nil || st.OldestUndelivered.ID != waiting.ID || !st.OldestUndelivered.CreatedAt.Equal(created) {
-			t.Errorf("status %s", out)
-		}
-	})
+			t.Run("text", func(t *testing.T) {
+				e, out, _ := newTestEnv(nil)
+				if err := status(context.Background(), []string{"--db", target}, e, now); err != nil {
+					t.Fatal(err)
+				}
+				text := out.String()
+				for _, want := range []string{
+					"store           " + redactURL(target) + ", ",
+					"references      2 active, 1 unsubscribed\n",
+					"deliveries      1 stream with updates waiting\n",
+					"oldest waiting  " + waiting.ID + " (update 1 of " + waiting.ReferenceID + ", shipment.updated), created 2026-03-01T10:00:00Z, 2h13m0s ago\n",
+				} {
+					if !strings.Contains(text, want) {
+						t.Errorf("output lacks %q:\n%s", want, text)
+					}
+				}
+				if strings.Contains(text, testPassword) {
+					t.Errorf("the password shows:\n%s", text)
+				}
+			})
+			t.Run("json", func(t *testing.T) {
+				e, out, _ := newTestEnv(map[string]string{"TRACKHOOK_DB": target})
+				if err := status(context.Background(), []string{"--json"}, e, now); err != nil {
+					t.Fatal(err)
+				}
+				var st api.StoreStatus
+				if err := json.Unmarshal(out.Bytes(), &st); err != nil {
+					t.Fatalf("%v: %s", err, out)
+				}
+				if st.ActiveReferences != 2 || st.UnsubscribedReferences != 1 || st.PendingDeliveries != 1 || st.FileBytes <= 0 ||
+					st.OldestUndelivered == nil || st.OldestUndelivered.ID != waiting.ID || !st.OldestUndelivered.CreatedAt.Equal(created) {
+					t.Errorf("status %s", out)
+				}
+			})
+		})
+	}
 }
 
 func TestStatus_NothingWaiting(t *testing.T) {

@@ -70,15 +70,14 @@ func (db *DB) appendUpdates(ctx context.Context, tx pgx.Tx, ref *references.Refe
 	if err != nil {
 		return fmt.Errorf("postgres: append updates to %s: %w", ref.ID, err)
 	}
-	if err := db.fanOutUpdates(ctx, tx, ref, ups); err != nil {
-		return err
-	}
+	// The callback's stream before the endpoints' messages: the lock order of tx.go.
 	if ref.CallbackURL == "" {
 		// No receiver: the update is "delivered" by being readable in the feed.
 		ref.DeliveredSequence = ref.LastSequence
-		return nil
+	} else if err := db.queueCallback(ctx, tx, ref, now); err != nil {
+		return err
 	}
-	return db.queueCallback(ctx, tx, ref, now)
+	return db.fanOutUpdates(ctx, tx, ref, ups)
 }
 
 // ListUpdates returns up to limit updates of the account's reference with a sequence

@@ -189,14 +189,14 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		ref.ConsecutiveFailures = res.ConsecutiveFailures
 		ref.NotFoundSince = res.NotFoundSince
 		ref.UpdatedAt = polled
-		if res.Shipment != nil {
-			if err := storeSnapshot(ctx, tx, &ref, res.Shipment, shipment); err != nil {
-				return err
-			}
-		}
 		if len(res.Updates) > 0 {
 			ups := slices.Clone(res.Updates) // this function may run again
 			if err := db.appendUpdates(ctx, tx, &ref, ups, now); err != nil {
+				return err
+			}
+		}
+		if res.Shipment != nil {
+			if err := storeSnapshot(ctx, tx, &ref, res.Shipment, shipment); err != nil {
 				return err
 			}
 		}
@@ -225,17 +225,7 @@ func endPollLease(ctx context.Context, tx pgx.Tx, refID string) error {
 // savePolled is saveReference for a recorded poll: it also ends the poll's lease, in
 // the same statement.
 func savePolled(ctx context.Context, tx pgx.Tx, ref *references.Reference) error {
-	data, err := json.Marshal(ref)
-	if err != nil {
-		return fmt.Errorf("postgres: encode reference: %w", err)
-	}
-	_, err = tx.Exec(ctx, `UPDATE refs SET status = $2, updated_at = $3, next_poll_at = $4, unsubscribed_at = $5, data = $6,
-		poll_owner = NULL, poll_token = NULL, poll_lease_until = NULL
-		WHERE id = $1`, ref.ID, string(ref.Status), ref.UpdatedAt, dueColumn(ref), ref.UnsubscribedAt, data)
-	if err != nil {
-		return fmt.Errorf("postgres: save reference %s: %w", ref.ID, err)
-	}
-	return nil
+	return updateReference(ctx, tx, ref, ", poll_owner = NULL, poll_token = NULL, poll_lease_until = NULL")
 }
 
 // storeSnapshot makes s (encoded: data) ref's latest snapshot, with what the search

@@ -62,15 +62,15 @@ func decodeReference(data []byte) (references.Reference, error) {
 
 // insertReference writes a new reference row.
 func insertReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) error {
-	data, err := json.Marshal(ref)
+	cols, err := refColumns(ref)
 	if err != nil {
-		return fmt.Errorf("postgres: encode reference: %w", err)
+		return err
 	}
 	kind, value := ref.Identifier()
-	_, err = tx.Exec(ctx, `INSERT INTO refs (id, account_id, created_at, updated_at, status, ident_kind, ident_value,
-		carrier_code, next_poll_at, unsubscribed_at, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		ref.ID, ref.AccountID, ref.CreatedAt, ref.UpdatedAt, string(ref.Status), string(kind), value,
-		ref.CarrierCode, dueColumn(ref), ref.UnsubscribedAt, data)
+	_, err = tx.Exec(ctx, `INSERT INTO refs (id, status, updated_at, next_poll_at, unsubscribed_at, delivers,
+		delivered_seq, last_seq, data, account_id, created_at, ident_kind, ident_value, carrier_code)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		append(cols, ref.AccountID, ref.CreatedAt, string(kind), value, ref.CarrierCode)...)
 	if err != nil {
 		return fmt.Errorf("postgres: insert reference %s: %w", ref.ID, err)
 	}
@@ -78,18 +78,37 @@ func insertReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) 
 }
 
 // saveReference writes a changed reference over its row (locked by the caller). The
-// poll lease columns are left as they are.
+// poll lease columns are left as they are. Every change of a reference is written
+// through here (or savePolled), so that the columns never disagree with data.
 func saveReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) error {
-	data, err := json.Marshal(ref)
+	return updateReference(ctx, tx, ref, "")
+}
+
+// updateReference writes ref's changeable columns and data over its row, with extra
+// assignments (SQL) in the same statement.
+func updateReference(ctx context.Context, tx pgx.Tx, ref *references.Reference, extra string) error {
+	cols, err := refColumns(ref)
 	if err != nil {
-		return fmt.Errorf("postgres: encode reference: %w", err)
+		return err
 	}
-	_, err = tx.Exec(ctx, `UPDATE refs SET status = $2, updated_at = $3, next_poll_at = $4, unsubscribed_at = $5, data = $6
-		WHERE id = $1`, ref.ID, string(ref.Status), ref.UpdatedAt, dueColumn(ref), ref.UnsubscribedAt, data)
+	_, err = tx.Exec(ctx, `UPDATE refs SET status = $2, updated_at = $3, next_poll_at = $4, unsubscribed_at = $5,
+		delivers = $6, delivered_seq = $7, last_seq = $8, data = $9`+extra+` WHERE id = $1`, cols...)
 	if err != nil {
 		return fmt.Errorf("postgres: save reference %s: %w", ref.ID, err)
 	}
 	return nil
+}
+
+// refColumns are the values of the columns of refs that change with the reference,
+// in the order id, status, updated_at, next_poll_at, unsubscribed_at, delivers,
+// delivered_seq, last_seq, data.
+func refColumns(ref *references.Reference) ([]any, error) {
+	data, err := json.Marshal(ref)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: encode reference: %w", err)
+	}
+	return []any{ref.ID, string(ref.Status), ref.UpdatedAt, dueColumn(ref), ref.UnsubscribedAt, ref.Delivers(),
+		int64(ref.DeliveredSequence), int64(ref.LastSequence), data}, nil
 }
 
 // dueColumn is the reference's next_poll_at column: its next poll while it is polled.

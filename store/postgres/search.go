@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -111,6 +112,16 @@ func (s *listStatement) arg(v any) string {
 
 func (s *listStatement) cond(c string) { s.where = append(s.where, c) }
 
+// Bounds on the references one filtered list reads, as bbolt's, so that a request
+// costs about the same whatever the account's size: a filter the indexes cannot answer
+// (status, carrier, metadata, updated since, an ETA bound in creation order) reads at
+// most max(minRefScan, refScanPerItem×limit) references in the order asked, and returns
+// a cursor to go on from there, with a short (even empty) page.
+const (
+	minRefScan     = 10_000
+	refScanPerItem = 20
+)
+
 // ListReferences returns a page of the account's references that pass q's filters, in
 // creation order or by ETA (see references.ReferenceStore).
 func (db *DB) ListReferences(ctx context.Context, accountID string, q references.ListQuery) (references.ReferencePage, error) {
@@ -122,89 +133,164 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 	if limit <= 0 {
 		limit = references.DefaultPageSize
 	}
-	s := &listStatement{}
-	acct := s.arg(accountID)
-	s.cond("account_id = " + acct)
+	byETA := q.Sort == references.SortETA
+	// scan: what the indexes answer (the account, the cursor, the identifier, an ETA
+	// range in ETA order); filters: what is checked on each reference read.
+	scan := &listStatement{}
+	acct := scan.arg(accountID)
+	scan.cond("account_id = " + acct)
+	var filters []string
 	if q.Status != "" {
-		s.cond("status = " + s.arg(string(q.Status)))
+		filters = append(filters, "status = "+scan.arg(string(q.Status)))
 	}
 	if q.CarrierCode != "" {
-		s.cond("carrier_code = " + s.arg(q.CarrierCode))
+		filters = append(filters, "carrier_code = "+scan.arg(q.CarrierCode))
 	}
 	if q.UpdatedSince != nil {
-		s.cond("updated_at >= " + s.arg(*q.UpdatedSince))
+		filters = append(filters, "updated_at >= "+scan.arg(*q.UpdatedSince))
 	}
 	if len(q.Metadata) > 0 {
 		m, err := json.Marshal(q.Metadata)
 		if err != nil {
 			return references.ReferencePage{}, fmt.Errorf("postgres: list references: %w", err)
 		}
-		s.cond("data->'Metadata' @> " + s.arg(string(m)) + "::jsonb")
+		filters = append(filters, "data->'Metadata' @> "+scan.arg(string(m))+"::jsonb")
 	}
-	if q.ETABefore != nil {
-		s.cond("eta < " + s.arg(*q.ETABefore))
-	}
-	if q.ETAAfter != nil {
-		s.cond("eta > " + s.arg(*q.ETAAfter))
+	for _, b := range []struct {
+		bound *time.Time
+		op    string
+	}{{q.ETABefore, "<"}, {q.ETAAfter, ">"}} {
+		if b.bound == nil {
+			continue
+		}
+		c := "eta " + b.op + " " + scan.arg(*b.bound)
+		if byETA {
+			scan.cond(c)
+		} else {
+			filters = append(filters, c)
+		}
 	}
 	if q.Identifier != "" {
 		value, prefix := q.IdentifierPrefix()
 		if prefix {
-			lo, hi := s.arg(value), s.arg(prefixEnd(value))
-			s.cond(fmt.Sprintf(`(ident_value ~>=~ %[1]s AND ident_value ~<~ %[2]s OR id IN (SELECT ref_id FROM ref_numbers
+			lo, hi := scan.arg(value), scan.arg(prefixEnd(value))
+			scan.cond(fmt.Sprintf(`(ident_value ~>=~ %[1]s AND ident_value ~<~ %[2]s OR id IN (SELECT ref_id FROM ref_numbers
 				WHERE account_id = %[3]s AND number ~>=~ %[1]s AND number ~<~ %[2]s))`, lo, hi, acct))
 		} else {
-			v := s.arg(value)
-			s.cond(fmt.Sprintf(`(ident_value = %[1]s OR id IN (SELECT ref_id FROM ref_numbers
+			v := scan.arg(value)
+			scan.cond(fmt.Sprintf(`(ident_value = %[1]s OR id IN (SELECT ref_id FROM ref_numbers
 				WHERE account_id = %[2]s AND number = %[1]s))`, v, acct))
 		}
 	}
-	order := "created_at, id"
-	if q.Sort == references.SortETA {
-		order = "eta, created_at, id" // NULLs last: the undated in creation order
+	order, reverse := "created_at, id", "created_at DESC, id DESC"
+	if byETA {
+		// NULLs sort last ascending, first descending: the undated in creation order.
+		order, reverse = "eta, created_at, id", "eta DESC, created_at DESC, id DESC"
 	}
 	if after != nil {
-		created, id := s.arg(after.created), s.arg(after.id)
+		created, id := scan.arg(after.created), scan.arg(after.id)
 		switch {
-		case q.Sort != references.SortETA:
-			s.cond(fmt.Sprintf("(created_at, id) > (%s, %s)", created, id))
+		case !byETA:
+			scan.cond(fmt.Sprintf("(created_at, id) > (%s, %s)", created, id))
 		case after.eta != nil:
-			s.cond(fmt.Sprintf("((eta, created_at, id) > (%s, %s, %s) OR eta IS NULL)", s.arg(*after.eta), created, id))
+			scan.cond(fmt.Sprintf("((eta, created_at, id) > (%s, %s, %s) OR eta IS NULL)", scan.arg(*after.eta), created, id))
 		default:
-			s.cond(fmt.Sprintf("eta IS NULL AND (created_at, id) > (%s, %s)", created, id))
+			scan.cond(fmt.Sprintf("eta IS NULL AND (created_at, id) > (%s, %s)", created, id))
 		}
 	}
-	sql := fmt.Sprintf("SELECT eta, created_at, data FROM refs WHERE %s ORDER BY %s LIMIT %s",
-		strings.Join(s.where, " AND "), order, s.arg(limit+1))
-	rows, err := db.pool.Query(ctx, sql, s.args...)
+	budget := max(minRefScan, refScanPerItem*limit)
+	var sql string
+	if q.Identifier != "" || len(filters) == 0 {
+		// The indexes find the references: no bound needed.
+		scan.where = append(scan.where, filters...)
+		sql = fmt.Sprintf(`SELECT true, eta, created_at, id, data, 0 FROM refs WHERE %s ORDER BY %s LIMIT %s`,
+			strings.Join(scan.where, " AND "), order, scan.arg(limit+1))
+	} else {
+		// The references read (at most budget), those of them that pass, and the last
+		// one read, where the next page starts when the read stopped at its bound.
+		sql = fmt.Sprintf(`WITH scan AS (
+				SELECT id, eta, created_at, (%s) AS ok FROM refs WHERE %s ORDER BY %s LIMIT %s),
+			hits AS (SELECT id, eta, created_at FROM scan WHERE ok ORDER BY %s LIMIT %s),
+			last AS (SELECT id, eta, created_at FROM scan ORDER BY %s LIMIT 1)
+			SELECT true, h.eta, h.created_at, h.id, r.data, 0 FROM hits h JOIN refs r ON r.id = h.id
+			UNION ALL
+			SELECT false, eta, created_at, id, NULL, (SELECT count(*) FROM scan) FROM last`,
+			strings.Join(filters, " AND "), strings.Join(scan.where, " AND "), order, scan.arg(budget),
+			order, scan.arg(limit+1), reverse)
+	}
+	return db.listPage(ctx, q.Sort, limit, sql, scan.args, budget)
+}
+
+// listPage runs a ListReferences statement, whose rows are the references that pass
+// (hit true, in any order) and, for a bounded read, the position of the last reference
+// read with how many were read, and makes the page of them.
+func (db *DB) listPage(ctx context.Context, sort references.ListSort, limit int, sql string, args []any, budget int) (references.ReferencePage, error) {
+	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return references.ReferencePage{}, fmt.Errorf("postgres: list references: %w", err)
 	}
 	defer rows.Close()
-	page := references.ReferencePage{References: []references.Reference{}}
-	var last listPosition
+	type hit struct {
+		pos listPosition
+		ref references.Reference
+	}
+	var hits []hit
+	var last *listPosition
+	var scanned int64
 	for rows.Next() {
+		var isHit bool
 		var p listPosition
 		var data []byte
-		if err := rows.Scan(&p.eta, &p.created, &data); err != nil {
+		var n int64
+		if err := rows.Scan(&isHit, &p.eta, &p.created, &p.id, &data, &n); err != nil {
 			return references.ReferencePage{}, fmt.Errorf("postgres: list references: %w", err)
 		}
-		if len(page.References) == limit {
-			page.NextCursor = encodeListCursor(q.Sort, last) // at least one more
-			break
+		if !isHit {
+			last, scanned = &p, n
+			continue
 		}
 		ref, err := decodeReference(data)
 		if err != nil {
 			return references.ReferencePage{}, err
 		}
-		p.id = ref.ID
-		page.References = append(page.References, ref)
-		last = p
+		hits = append(hits, hit{p, ref})
 	}
 	if err := rows.Err(); err != nil {
 		return references.ReferencePage{}, fmt.Errorf("postgres: list references: %w", err)
 	}
+	slices.SortFunc(hits, func(a, b hit) int { return comparePositions(sort, a.pos, b.pos) })
+	page := references.ReferencePage{References: []references.Reference{}}
+	for i, h := range hits {
+		if i == limit {
+			page.NextCursor = encodeListCursor(sort, hits[i-1].pos) // at least one more
+			return page, nil
+		}
+		page.References = append(page.References, h.ref)
+	}
+	if last != nil && scanned >= int64(budget) {
+		page.NextCursor = encodeListCursor(sort, *last) // the read stopped at its bound
+	}
 	return page, nil
+}
+
+// comparePositions orders two positions as the list of sort does.
+func comparePositions(sort references.ListSort, a, b listPosition) int {
+	if sort == references.SortETA {
+		switch {
+		case a.eta != nil && b.eta == nil:
+			return -1
+		case a.eta == nil && b.eta != nil:
+			return 1
+		case a.eta != nil:
+			if c := a.eta.Compare(*b.eta); c != 0 {
+				return c
+			}
+		}
+	}
+	if c := a.created.Compare(b.created); c != 0 {
+		return c
+	}
+	return strings.Compare(a.id, b.id)
 }
 
 // prefixEnd is the least string above every string that starts with prefix (which is

@@ -15,6 +15,11 @@ CREATE TABLE refs (
     eta             timestamptz,                -- the latest snapshot's ETA (search, sort=eta)
     next_poll_at    timestamptz,                -- due time while active
     unsubscribed_at timestamptz,
+    -- Of the callback stream, for retention: Reference.Delivers, DeliveredSequence and
+    -- LastSequence.
+    delivers        boolean NOT NULL,
+    delivered_seq   bigint NOT NULL,
+    last_seq        bigint NOT NULL,
     data            jsonb NOT NULL,             -- the references.Reference
     poll_owner       text,
     poll_token       bigint,

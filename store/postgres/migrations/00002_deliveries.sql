@@ -3,7 +3,9 @@
 -- One row per (destination, stream) with something to deliver: destination is
 -- 'callback' or an endpoint id, stream a reference id or 'account' (an endpoint's
 -- operational events). The row holds the stream's retry state and its lease; it is
--- claimable while due and held by neither flag.
+-- claimable while due, unleased and held by neither flag. Only its lease's holder
+-- removes it, once drained; work is added to a stream before its row is put in
+-- (INSERT ... ON CONFLICT DO UPDATE ... WHERE false, which waits for that holder).
 CREATE TABLE delivery_streams (
     destination       text NOT NULL,
     stream            text NOT NULL,
@@ -25,7 +27,8 @@ CREATE INDEX delivery_streams_due ON delivery_streams (due_at)
 CREATE INDEX delivery_streams_by_stream ON delivery_streams (stream);
 
 -- Requested redeliveries (callback) and resends (endpoint messages): one attempt
--- each, outside their stream's order.
+-- each, outside their stream's order, claimable from when they were asked for unless
+-- their reference is paused or their endpoint disabled.
 CREATE TABLE redeliveries (
     destination  text NOT NULL,
     stream       text NOT NULL,
@@ -39,7 +42,8 @@ CREATE TABLE redeliveries (
 );
 CREATE INDEX redeliveries_due ON redeliveries (requested_at);
 
--- The delivery log of callbacks, newest first per reference.
+-- The delivery log of callbacks, newest first per reference (n orders the entries
+-- and is a page's cursor); attempted_at is the attempt's time, for retention.
 CREATE TABLE delivery_attempts (
     ref_id       text NOT NULL,
     n            bigserial,
