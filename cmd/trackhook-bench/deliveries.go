@@ -111,7 +111,7 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	f.Drain = newRate(r.rcv.webhooks.Load()-got1, time.Since(start))
 	stop()
 	stop = nil
-	f.Missing, err = missing(ctx, r, ids)
+	f.Missing, err = missing(ctx, r, ids, r.cfg.accounts)
 	f.Duplicates, f.OutOfOrder = r.rcv.anomalies()
 	f.Failed = r.failed.Load()
 	return f, err
@@ -136,11 +136,12 @@ func drain(ctx context.Context, r *rig) error {
 	return err
 }
 
-// missing counts the updates in the references' feeds that the receiver did not get.
-func missing(ctx context.Context, r *rig, ids []string) (int64, error) {
+// missing counts the updates in the references' feeds that the receiver did not get;
+// ids were seeded in accounts accounts.
+func missing(ctx context.Context, r *rig, ids []string, accounts int) (int64, error) {
 	var n int64
-	for _, id := range ids {
-		ref, err := r.db.GetReference(ctx, benchAccount, id)
+	for i, id := range ids {
+		ref, err := r.db.GetReference(ctx, accountOf(i, accounts), id)
 		if err != nil {
 			return n, err
 		}

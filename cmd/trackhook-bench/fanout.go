@@ -148,7 +148,7 @@ func newFanoutRig(ctx context.Context, cfg config, st storage, name string, k in
 	}
 	err = prepare(ctx, st, name, func(db benchStore) error {
 		var err error
-		if f.ids, err = seed(ctx, db, cfg.fanoutRefs, "", prog); err == nil {
+		if f.ids, err = seed(ctx, db, cfg.fanoutRefs, 1, "", prog); err == nil {
 			f.endpoints, err = addEndpoints(ctx, db, f.rcvs)
 		}
 		return err

@@ -39,7 +39,7 @@ func runLatency(ctx context.Context, cfg config, st storage, rcv *receiver, prog
 	var ids []string
 	err = prepare(ctx, st, "latency", func(db benchStore) error {
 		var err error
-		ids, err = seed(ctx, db, cfg.latencyRefs, rcv.url+"/hooks", prog)
+		ids, err = seed(ctx, db, cfg.latencyRefs, cfg.accounts, rcv.url+"/hooks", prog)
 		return err
 	})
 	if err != nil {
@@ -85,7 +85,7 @@ func runLatency(ctx context.Context, cfg config, st storage, rcv *receiver, prog
 	lat := rcv.stopRecording()
 	f.Delivered = len(lat)
 	f.P50Ms, f.P90Ms, f.P99Ms, f.MaxMs = percentile(lat, 0.50), percentile(lat, 0.90), percentile(lat, 0.99), percentile(lat, 1)
-	f.Missing, err = missing(ctx, r, ids)
+	f.Missing, err = missing(ctx, r, ids, cfg.accounts)
 	return f, err
 }
 

@@ -62,6 +62,7 @@ type config struct {
 	db              string
 	dbReset         bool
 	instances       int
+	accounts        int
 	pollWorkers     int
 	deliveryWorkers int
 	pollInterval    time.Duration
@@ -101,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.db, "db", "", "run on PostgreSQL: a postgres:// URL of a database that holds nothing but what the tool made (default: bbolt files in --dir)")
 	fs.BoolVar(&c.dbReset, "db-reset", false, "with --db, delete everything in the database first (every schema and all it holds)")
 	fs.IntVar(&c.instances, "instances", 1, "instances of the service on the store, each with its own connection pool, poller and notifier (above 1: --db only)")
+	fs.IntVar(&c.accounts, "accounts", 1, "accounts the references of the main run and the latency phase are spread over (the fan-out's are in one account, with its endpoints)")
 	fs.IntVar(&c.pollWorkers, "poll-workers", 16, "polls running at once (trackhook serve --poll-workers)")
 	fs.IntVar(&c.deliveryWorkers, "delivery-workers", 32, "deliveries running at once (trackhook serve --delivery-workers)")
 	fs.DurationVar(&c.pollInterval, "poll-interval", time.Millisecond, "poll interval of the references: the default keeps every reference due, so the poller runs flat out")
@@ -159,8 +161,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--startup-store is a bbolt file: not with --db")
 	case c.dbReset && c.db == "":
 		return c, errors.New("--db-reset goes with --db")
-	case c.instances < 1:
-		return c, errors.New("--instances must be 1 or more")
+	case c.instances < 1 || c.accounts < 1:
+		return c, errors.New("--instances and --accounts must be 1 or more")
 	case c.instances > 1 && c.db == "":
 		return c, errors.New("--instances above 1 needs --db: a bbolt file is one process's")
 	}

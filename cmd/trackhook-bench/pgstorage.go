@@ -255,7 +255,10 @@ func (s *pgStorage) serverCPU() (serverTimes, bool) {
 	return t, err == nil
 }
 
-func (s *pgStorage) drainEvery() time.Duration { return 50 * time.Millisecond }
+// drainEvery is longer than bbolt's: Stats is a query of a few milliseconds on
+// PostgreSQL (pg_database_size reads the size of every file of the database), which
+// the server's CPU figures would count.
+func (s *pgStorage) drainEvery() time.Duration { return 200 * time.Millisecond }
 
 func (s *pgStorage) describe() string {
 	d := "PostgreSQL " + s.version

@@ -52,7 +52,7 @@ func mainRun(ctx context.Context, cfg config, st storage, rcv *receiver, prog *p
 	err = prepare(ctx, st, "main", func(db benchStore) error {
 		start := time.Now()
 		var err error
-		ids, err = seed(ctx, db, cfg.refs, rcv.url+"/hooks", prog)
+		ids, err = seed(ctx, db, cfg.refs, cfg.accounts, rcv.url+"/hooks", prog)
 		res.Seed = newRate(int64(len(ids)), time.Since(start))
 		return err
 	})

@@ -15,8 +15,19 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// benchAccount owns every reference the tool creates.
+// benchAccount owns every reference the tool creates, unless --accounts spreads the
+// references of the main run and the latency phase over several (accountOf).
 const benchAccount = "bench"
+
+// accountOf is the account of the i-th reference of a phase whose references are
+// spread over accounts accounts: in turn, bench-1, bench-2, ...; benchAccount when
+// there is one.
+func accountOf(i, accounts int) string {
+	if accounts <= 1 {
+		return benchAccount
+	}
+	return fmt.Sprintf("%s-%d", benchAccount, i%accounts+1)
+}
 
 // rig is one phase's store with the service's poller and notifier over it, wired as
 // `trackhook serve` wires them: the poller's Observe wakes the notifier when a poll
@@ -198,12 +209,15 @@ func (r *rig) startNotifier(ctx context.Context) (stop func()) {
 func (r *rig) markCPU() cpuMark { return markCPU(r.st) }
 
 // seed creates n active references of the demo carrier with a callback to the
-// receiver (none when callback is empty), all due now, from many goroutines (the store commits them together). It
-// returns their ids.
-func seed(ctx context.Context, db benchStore, n int, callback string, prog *progress) ([]string, error) {
+// receiver (none when callback is empty), all due now, in accounts accounts (see
+// accountOf), from many goroutines (the store commits them together). It returns
+// their ids.
+func seed(ctx context.Context, db benchStore, n, accounts int, callback string, prog *progress) ([]string, error) {
 	now := time.Now().UTC()
-	if _, err := db.EnsureAccount(ctx, benchAccount, references.NewWebhookSecret(), now); err != nil {
-		return nil, err
+	for i := range min(max(accounts, 1), max(n, 1)) {
+		if _, err := db.EnsureAccount(ctx, accountOf(i, accounts), references.NewWebhookSecret(), now); err != nil {
+			return nil, err
+		}
 	}
 	ids := make([]string, n)
 	var next, done atomic.Int64
@@ -222,7 +236,7 @@ func seed(ctx context.Context, db benchStore, n int, callback string, prog *prog
 				}
 				at := now
 				ref := references.Reference{
-					ID: references.NewID("ref_"), AccountID: benchAccount,
+					ID: references.NewID("ref_"), AccountID: accountOf(i, accounts),
 					ContainerID: fmt.Sprintf("BNCU%07d", i), CarrierCode: demo.CarrierCode,
 					CallbackURL: callback, Status: references.StatusActive,
 					CreatedAt: now, UpdatedAt: now, NextPollAt: &at,

@@ -36,7 +36,7 @@ func runStartup(ctx context.Context, cfg config, st storage, prog *progress) (f 
 		prog.begin("start-up: create")
 		err := prepare(ctx, st, "startup", func(db benchStore) error {
 			start := time.Now()
-			ids, err := seed(ctx, db, cfg.startupRefs, "http://127.0.0.1:9/hooks", prog)
+			ids, err := seed(ctx, db, cfg.startupRefs, 1, "http://127.0.0.1:9/hooks", prog)
 			f.Create = newRate(int64(len(ids)), time.Since(start))
 			return err
 		})
