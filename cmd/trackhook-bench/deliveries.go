@@ -26,7 +26,8 @@ type deliveryFigures struct {
 	Trackhook rate    `json:"trackhook"`
 	Ratio     float64 `json:"ratio"` // Trackhook / Baseline
 	// CPURatio is the same by CPU time per operation (baseline / trackhook): what
-	// the ratio would be if both had the same CPU to themselves.
+	// the ratio would be if both had the same CPU to themselves. With PostgreSQL on
+	// this machine, trackhook's CPU time includes the server's.
 	CPURatio float64 `json:"cpu_ratio"`
 	// AttemptsPerCommit is how many recorded attempts shared one store commit.
 	AttemptsPerCommit float64 `json:"attempts_per_commit"`
@@ -65,12 +66,12 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	}
 
 	prog.begin("deliveries: trackhook")
-	commits0, err := commits(ctx, r.db)
+	commits0, err := r.st.commits(ctx, r.db)
 	if err != nil {
 		return f, err
 	}
 	attempts0 := r.attempts.Load()
-	got0, start, cpu0 := r.rcv.webhooks.Load(), time.Now(), cpuTime()
+	got0, start, cpu0 := r.rcv.webhooks.Load(), time.Now(), r.markCPU()
 	prog.show(func() string {
 		n := r.rcv.webhooks.Load() - got0
 		return fmt.Sprintf("%d delivered, %.0f/s", n, float64(n)/time.Since(start).Seconds())
@@ -86,8 +87,8 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	}
 	got1 := r.rcv.webhooks.Load() // the drain counts from here: none is counted twice or lost
 	f.Trackhook = newRate(got1-got0, time.Since(start))
-	f.Trackhook.CPUMicro = cpuPer(cpu0, f.Trackhook.Count)
-	commits1, err := commits(ctx, r.db)
+	cpu0.fill(&f.Trackhook)
+	commits1, err := r.st.commits(ctx, r.db)
 	if err != nil {
 		return f, err
 	}
@@ -97,8 +98,8 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	if f.Baseline.PerSec > 0 {
 		f.Ratio = f.Trackhook.PerSec / f.Baseline.PerSec
 	}
-	if f.Trackhook.CPUMicro > 0 {
-		f.CPURatio = f.Baseline.CPUMicro / f.Trackhook.CPUMicro
+	if c := f.Trackhook.totalCPUMicro(); c > 0 {
+		f.CPURatio = f.Baseline.CPUMicro / c
 	}
 
 	prog.begin("deliveries: drain")
@@ -110,7 +111,7 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	f.Drain = newRate(r.rcv.webhooks.Load()-got1, time.Since(start))
 	stop()
 	stop = nil
-	f.Missing, err = missing(ctx, r, ids)
+	f.Missing, err = missing(ctx, r, ids, r.cfg.accounts)
 	f.Duplicates, f.OutOfOrder = r.rcv.anomalies()
 	f.Failed = r.failed.Load()
 	return f, err
@@ -121,7 +122,7 @@ func drain(ctx context.Context, r *rig) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.drainTimeout)
 	defer cancel()
 	var serr error
-	err := waitUntil(ctx, func() bool {
+	err := waitEvery(ctx, r.st.drainEvery(), func() bool {
 		s, err := r.db.Stats(ctx)
 		serr = err
 		return err != nil || s.PendingDeliveries == 0
@@ -135,11 +136,12 @@ func drain(ctx context.Context, r *rig) error {
 	return err
 }
 
-// missing counts the updates in the references' feeds that the receiver did not get.
-func missing(ctx context.Context, r *rig, ids []string) (int64, error) {
+// missing counts the updates in the references' feeds that the receiver did not get;
+// ids were seeded in accounts accounts.
+func missing(ctx context.Context, r *rig, ids []string, accounts int) (int64, error) {
 	var n int64
-	for _, id := range ids {
-		ref, err := r.db.Reference(ctx, id)
+	for i, id := range ids {
+		ref, err := r.db.GetReference(ctx, accountOf(i, accounts), id)
 		if err != nil {
 			return n, err
 		}

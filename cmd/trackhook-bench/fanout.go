@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/references"
-	"github.com/trackhook/trackhook/store"
 	"github.com/trackhook/trackhook/webhook"
 )
 
@@ -26,7 +24,9 @@ import (
 
 // fanoutFigures are the fan-out phase's results: the same number of updates delivered
 // to one endpoint and to Endpoints endpoints, each against a raw POST loop to the same
-// receivers; and the latency of the healthy endpoints while one is down.
+// receivers; and the latency of the healthy endpoints while one is down. The CPU
+// figures derived here (ratios, write and update CPU) count the PostgreSQL server's
+// CPU time with the process's when it is measured.
 type fanoutFigures struct {
 	Endpoints  int `json:"endpoints"`
 	References int `json:"references"`
@@ -88,22 +88,22 @@ const sampleEvery = 64
 
 // runFanout runs the fan-out phase: the polls without endpoints, the backlog with one
 // endpoint, then with cfg.fanoutEndpoints, then the latency runs.
-func runFanout(ctx context.Context, cfg config, dir string, prog *progress) (fanoutFigures, error) {
+func runFanout(ctx context.Context, cfg config, st storage, prog *progress) (fanoutFigures, error) {
 	k := cfg.fanoutEndpoints
 	f := fanoutFigures{Endpoints: k, References: cfg.fanoutRefs}
 	var err error
-	if f.NoEndpointPolls, err = fanoutPollsOnly(ctx, cfg, filepath.Join(dir, "fanout-0.db"), prog); err != nil {
+	if f.NoEndpointPolls, err = fanoutPollsOnly(ctx, cfg, st, "fanout-0", prog); err != nil {
 		return f, fmt.Errorf("no endpoint: %w", err)
 	}
-	base := f.NoEndpointPolls.CPUMicro
-	if f.One, err = fanoutDeliveries(ctx, cfg, filepath.Join(dir, "fanout-1.db"), 1, base, prog); err != nil {
+	base := f.NoEndpointPolls.totalCPUMicro()
+	if f.One, err = fanoutDeliveries(ctx, cfg, st, "fanout-1", 1, base, prog); err != nil {
 		return f, fmt.Errorf("1 endpoint: %w", err)
 	}
-	if f.Many, err = fanoutDeliveries(ctx, cfg, filepath.Join(dir, fmt.Sprintf("fanout-%d.db", k)), k, base, prog); err != nil {
+	if f.Many, err = fanoutDeliveries(ctx, cfg, st, fmt.Sprintf("fanout-%d", k), k, base, prog); err != nil {
 		return f, fmt.Errorf("%d endpoints: %w", k, err)
 	}
-	if c := f.One.Deliveries.CPUMicro; c > 0 {
-		f.DeliveryCPURatio = f.Many.Deliveries.CPUMicro / c
+	if c := f.One.Deliveries.totalCPUMicro(); c > 0 {
+		f.DeliveryCPURatio = f.Many.Deliveries.totalCPUMicro() / c
 	}
 	if c := f.One.UpdateCPUMicro; c > 0 {
 		f.UpdateCPURatio = f.Many.UpdateCPUMicro / (float64(k) * c)
@@ -112,7 +112,7 @@ func runFanout(ctx context.Context, cfg config, dir string, prog *progress) (fan
 		return f, nil
 	}
 	for i, down := range append([]string{""}, cfg.fanoutDown...) {
-		l, err := fanoutLatencyRun(ctx, cfg, filepath.Join(dir, fmt.Sprintf("fanout-latency-%d.db", i)), down, prog)
+		l, err := fanoutLatencyRun(ctx, cfg, st, fmt.Sprintf("fanout-latency-%d", i), down, prog)
 		if err != nil {
 			return f, fmt.Errorf("latency, %s: %w", downName(down), err)
 		}
@@ -130,9 +130,9 @@ type fanoutRig struct {
 	endpoints []references.Endpoint // endpoints[i] POSTs to rcvs[i]
 }
 
-// newFanoutRig starts k receivers and makes the store at path, seeded without fsync
-// and opened again with it.
-func newFanoutRig(ctx context.Context, cfg config, path string, k int, sampleEvery int64, prog *progress) (_ *fanoutRig, err error) {
+// newFanoutRig starts k receivers and makes the phase's store name, seeded with the
+// set-up writes and opened again by each instance.
+func newFanoutRig(ctx context.Context, cfg config, st storage, name string, k int, sampleEvery int64, prog *progress) (_ *fanoutRig, err error) {
 	f := &fanoutRig{}
 	defer func() {
 		if err != nil {
@@ -146,27 +146,26 @@ func newFanoutRig(ctx context.Context, cfg config, path string, k int, sampleEve
 		}
 		f.rcvs = append(f.rcvs, rcv)
 	}
-	db, err := openStore(path, true)
+	err = prepare(ctx, st, name, func(db benchStore) error {
+		var err error
+		if f.ids, err = seed(ctx, db, cfg.fanoutRefs, 1, "", prog); err == nil {
+			f.endpoints, err = addEndpoints(ctx, db, f.rcvs)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	if f.ids, err = seed(ctx, db, cfg.fanoutRefs, "", prog); err == nil {
-		f.endpoints, err = addEndpoints(ctx, db, f.rcvs)
-	}
-	if err = errors.Join(err, db.Close()); err != nil {
+	if f.rig, err = openRig(ctx, st, name, nil, cfg); err != nil {
 		return nil, err
 	}
-	if db, err = openStore(path, false); err != nil {
-		return nil, err
-	}
-	f.rig = newRig(db, nil, cfg)
 	return f, nil
 }
 
 // addEndpoints gives the bench account one endpoint per receiver, made as the
 // service makes them (enabled, standard format and headers, a secret of its own),
 // matching every update.
-func addEndpoints(ctx context.Context, db *store.DB, rcvs []*receiver) ([]references.Endpoint, error) {
+func addEndpoints(ctx context.Context, db benchStore, rcvs []*receiver) ([]references.Endpoint, error) {
 	var eps []references.Endpoint
 	for i, rcv := range rcvs {
 		now := time.Now().UTC()
@@ -190,11 +189,11 @@ func addEndpoints(ctx context.Context, db *store.DB, rcvs []*receiver) ([]refere
 	return eps, nil
 }
 
-// close closes the store and the receivers.
+// close closes the stores and the receivers.
 func (f *fanoutRig) close(ctx context.Context) error {
 	var err error
 	if f.rig != nil {
-		err = f.db.Close()
+		err = f.rig.close(ctx)
 	}
 	for _, rcv := range f.rcvs {
 		err = errors.Join(err, rcv.close(context.WithoutCancel(ctx)))
@@ -213,9 +212,9 @@ func delivered(rcvs []*receiver) int64 {
 
 // fanoutPollsOnly measures the polls of a fan-out run in an account without
 // endpoints: what a poll costs before any message is written.
-func fanoutPollsOnly(ctx context.Context, cfg config, path string, prog *progress) (_ rate, err error) {
+func fanoutPollsOnly(ctx context.Context, cfg config, st storage, name string, prog *progress) (_ rate, err error) {
 	prog.begin("fan-out to 0: create")
-	f, err := newFanoutRig(ctx, cfg, path, 0, 0, prog)
+	f, err := newFanoutRig(ctx, cfg, st, name, 0, 0, prog)
 	if err != nil {
 		return rate{}, err
 	}
@@ -226,7 +225,7 @@ func fanoutPollsOnly(ctx context.Context, cfg config, path string, prog *progres
 
 // pollRounds polls every reference --fanout-rounds times and measures it.
 func (f *fanoutRig) pollRounds(ctx context.Context, profileName string, prog *progress) (rate, error) {
-	p, err := f.newPoller()
+	ps, err := f.newPollers()
 	if err != nil {
 		return rate{}, err
 	}
@@ -234,17 +233,17 @@ func (f *fanoutRig) pollRounds(ctx context.Context, profileName string, prog *pr
 	if err != nil {
 		return rate{}, err
 	}
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), f.markCPU()
 	prog.show(func() string {
 		return fmt.Sprintf("%d polls, %d updates", f.polls.total.Load(), f.polls.updates.Load())
 	})
 	for range f.cfg.fanoutRounds {
-		if err = pollAll(ctx, p, f.ids, f.cfg.pollWorkers); err != nil {
+		if err = pollAll(ctx, ps, f.ids, f.cfg.pollWorkers); err != nil {
 			break
 		}
 	}
 	r := newRate(f.polls.total.Load(), time.Since(start))
-	r.CPUMicro = cpuPer(cpu0, r.Count)
+	cpu0.fill(&r)
 	return r, errors.Join(err, stopProfile())
 }
 
@@ -252,11 +251,11 @@ func (f *fanoutRig) pollRounds(ctx context.Context, profileName string, prog *pr
 // measures the raw loop to the k receivers, then the notifier delivering the whole
 // backlog, and checks what each receiver got. basePollCPU is the CPU time of a poll
 // without endpoints, to tell what writing the messages cost.
-func fanoutDeliveries(ctx context.Context, cfg config, path string, k int, basePollCPU float64, prog *progress) (run fanoutRun, err error) {
+func fanoutDeliveries(ctx context.Context, cfg config, st storage, storeName string, k int, basePollCPU float64, prog *progress) (run fanoutRun, err error) {
 	run.Endpoints = k
 	name := fmt.Sprintf("fan-out to %d: ", k)
 	prog.begin(name + "create")
-	f, err := newFanoutRig(ctx, cfg, path, k, sampleEvery, prog)
+	f, err := newFanoutRig(ctx, cfg, st, storeName, k, sampleEvery, prog)
 	if err != nil {
 		return run, err
 	}
@@ -292,17 +291,17 @@ func fanoutDeliveries(ctx context.Context, cfg config, path string, k int, baseP
 	if run.Baseline.PerSec > 0 {
 		run.Ratio = run.Deliveries.PerSec / run.Baseline.PerSec
 	}
-	if run.Deliveries.CPUMicro > 0 {
-		run.CPURatio = run.Baseline.CPUMicro / run.Deliveries.CPUMicro
+	if c := run.Deliveries.totalCPUMicro(); c > 0 {
+		run.CPURatio = run.Baseline.CPUMicro / c
 	}
-	run.WriteCPUMicro = run.Polls.CPUMicro - basePollCPU
-	run.UpdateCPUMicro = run.WriteCPUMicro + float64(k)*run.Deliveries.CPUMicro
+	run.WriteCPUMicro = run.Polls.totalCPUMicro() - basePollCPU
+	run.UpdateCPUMicro = run.WriteCPUMicro + float64(k)*run.Deliveries.totalCPUMicro()
 	return run, f.check(ctx, &run)
 }
 
 // deliverBacklog starts the notifier and measures it until the backlog is delivered.
 func (f *fanoutRig) deliverBacklog(ctx context.Context, run *fanoutRun, profileName string, prog *progress) error {
-	commits0, err := commits(ctx, f.db)
+	commits0, err := f.st.commits(ctx, f.db)
 	if err != nil {
 		return err
 	}
@@ -310,7 +309,7 @@ func (f *fanoutRig) deliverBacklog(ctx context.Context, run *fanoutRun, profileN
 	if err != nil {
 		return err
 	}
-	attempts0, got0, start, cpu0 := f.attempts.Load(), delivered(f.rcvs), time.Now(), cpuTime()
+	attempts0, got0, start, cpu0 := f.attempts.Load(), delivered(f.rcvs), time.Now(), f.markCPU()
 	prog.show(func() string {
 		n := delivered(f.rcvs) - got0
 		return fmt.Sprintf("%d of %d delivered, %.0f/s", n, run.Updates*int64(run.Endpoints), float64(n)/time.Since(start).Seconds())
@@ -318,12 +317,12 @@ func (f *fanoutRig) deliverBacklog(ctx context.Context, run *fanoutRun, profileN
 	stop := f.startNotifier(ctx)
 	err = drain(ctx, f.rig)
 	run.Deliveries = newRate(delivered(f.rcvs)-got0, time.Since(start))
-	run.Deliveries.CPUMicro = cpuPer(cpu0, run.Deliveries.Count)
+	cpu0.fill(&run.Deliveries)
 	stop()
 	if err = errors.Join(err, stopProfile()); err != nil {
 		return err
 	}
-	commits1, err := commits(ctx, f.db)
+	commits1, err := f.st.commits(ctx, f.db)
 	if c := commits1 - commits0; err == nil && c > 0 {
 		run.AttemptsPerCommit = float64(f.attempts.Load()-attempts0) / float64(c)
 	}
@@ -362,7 +361,7 @@ func (f *fanoutRig) check(ctx context.Context, run *fanoutRun) error {
 func lastSequences(ctx context.Context, r *rig, ids []string) (map[string]uint64, error) {
 	last := make(map[string]uint64, len(ids))
 	for _, id := range ids {
-		ref, err := r.db.Reference(ctx, id)
+		ref, err := r.db.GetReference(ctx, benchAccount, id)
 		if err != nil {
 			return nil, err
 		}
@@ -371,14 +370,15 @@ func lastSequences(ctx context.Context, r *rig, ids []string) (map[string]uint64
 	return last, nil
 }
 
-// pollAll polls every reference once through p's PollOne from workers goroutines. A
-// reference whose voyage has ended is skipped.
-func pollAll(ctx context.Context, p *poller.Poller, ids []string, workers int) error {
+// pollAll polls every reference once through the pollers' PollOne from workers
+// goroutines per poller. A reference whose voyage has ended is skipped.
+func pollAll(ctx context.Context, ps []*poller.Poller, ids []string, workers int) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var pollErr error
 	var once sync.Once
-	for range workers {
+	for w := range workers * len(ps) {
+		p := ps[w%len(ps)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -48,16 +48,16 @@ func downName(down string) string {
 // down says, and measures detect -> 2xx at the others. Each run has a store, receivers
 // and a notifier of its own: retries and an open breaker left by one run would change
 // the next.
-func fanoutLatencyRun(ctx context.Context, cfg config, path, down string, prog *progress) (l fanoutLatency, err error) {
+func fanoutLatencyRun(ctx context.Context, cfg config, st storage, storeName, down string, prog *progress) (l fanoutLatency, err error) {
 	l.Down, l.Endpoints = down, cfg.fanoutEndpoints-1
 	name := "fan-out latency, " + downName(down) + ": "
 	prog.begin(name + "create")
-	f, err := newFanoutRig(ctx, cfg, path, cfg.fanoutEndpoints, 0, prog)
+	f, err := newFanoutRig(ctx, cfg, st, storeName, cfg.fanoutEndpoints, 0, prog)
 	if err != nil {
 		return l, err
 	}
 	defer func() { err = errors.Join(err, f.close(ctx)) }()
-	p, err := f.newPoller()
+	ps, err := f.newPollers()
 	if err != nil {
 		return l, err
 	}
@@ -81,7 +81,7 @@ func fanoutLatencyRun(ctx context.Context, cfg config, path, down string, prog *
 	prog.show(func() string {
 		return fmt.Sprintf("%d polls, %d updates, %d late, %d delivered", offered.Load(), f.polls.updates.Load(), late.Load(), delivered(healthy))
 	})
-	d, err := offerPolls(ctx, p, f.ids, cfg.fanoutRate, cfg.fanoutDuration, cfg.pollWorkers, &offered, &late)
+	d, err := offerPolls(ctx, ps, f.ids, cfg.fanoutRate, cfg.fanoutDuration, cfg.pollWorkers, &offered, &late)
 	if err != nil {
 		return l, err
 	}

@@ -33,26 +33,24 @@ type latencyFigures struct {
 // takes from detection to the receiver. The polls are started at the rate by the tool
 // (the poller's cron tick would start a second's worth at once) through the poller's
 // PollOne, so persisting, waking the notifier, signing and posting are the service's.
-func runLatency(ctx context.Context, cfg config, path string, rcv *receiver, prog *progress) (latencyFigures, error) {
-	f := latencyFigures{References: cfg.latencyRefs}
+func runLatency(ctx context.Context, cfg config, st storage, rcv *receiver, prog *progress) (f latencyFigures, err error) {
+	f.References = cfg.latencyRefs
 	prog.begin("latency: create")
-	db, err := openStore(path, true)
+	var ids []string
+	err = prepare(ctx, st, "latency", func(db benchStore) error {
+		var err error
+		ids, err = seed(ctx, db, cfg.latencyRefs, cfg.accounts, rcv.url+"/hooks", prog)
+		return err
+	})
 	if err != nil {
 		return f, err
 	}
-	ids, err := seed(ctx, db, cfg.latencyRefs, rcv.url+"/hooks", prog)
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
+	r, err := openRig(ctx, st, "latency", rcv, cfg)
 	if err != nil {
 		return f, err
 	}
-	if db, err = openStore(path, false); err != nil {
-		return f, err
-	}
-	defer db.Close()
-	r := newRig(db, rcv, cfg)
-	p, err := r.newPoller()
+	defer func() { err = errors.Join(err, r.close(ctx)) }()
+	ps, err := r.newPollers()
 	if err != nil {
 		return f, err
 	}
@@ -70,7 +68,7 @@ func runLatency(ctx context.Context, cfg config, path string, rcv *receiver, pro
 	prog.show(func() string {
 		return fmt.Sprintf("%d polls, %d updates, %d late", offered.Load(), r.polls.updates.Load()-updates0, late.Load())
 	})
-	d, err := offerPolls(ctx, p, ids, cfg.latencyRate, cfg.latencyDuration, cfg.pollWorkers, &offered, &late)
+	d, err := offerPolls(ctx, ps, ids, cfg.latencyRate, cfg.latencyDuration, cfg.pollWorkers, &offered, &late)
 	if err != nil {
 		return f, err
 	}
@@ -87,29 +85,34 @@ func runLatency(ctx context.Context, cfg config, path string, rcv *receiver, pro
 	lat := rcv.stopRecording()
 	f.Delivered = len(lat)
 	f.P50Ms, f.P90Ms, f.P99Ms, f.MaxMs = percentile(lat, 0.50), percentile(lat, 0.90), percentile(lat, 0.99), percentile(lat, 1)
-	f.Missing, err = missing(ctx, r, ids)
+	f.Missing, err = missing(ctx, r, ids, cfg.accounts)
 	return f, err
 }
 
-// offerPolls polls ids in turn, rate a second for d, through p's PollOne from workers
-// goroutines, counting the polls started in offered and those started behind
-// schedule, every worker being busy, in late. A reference whose voyage has ended
-// (no longer active) is skipped. It returns how long the offering took.
-func offerPolls(ctx context.Context, p *poller.Poller, ids []string, rate float64, d time.Duration, workers int, offered, late *atomic.Int64) (time.Duration, error) {
-	jobs := make(chan string, workers)
+// offerPolls polls ids in turn, rate a second for d, through the pollers' PollOne
+// from workers goroutines per poller, the i-th poll on poller i mod len(ps) (the
+// instances share the load), counting the polls started in offered and those started
+// behind schedule, every worker of the poller being busy, in late. A reference whose
+// voyage has ended (no longer active) is skipped. It returns how long the offering
+// took.
+func offerPolls(ctx context.Context, ps []*poller.Poller, ids []string, rate float64, d time.Duration, workers int, offered, late *atomic.Int64) (time.Duration, error) {
+	jobs := make([]chan string, len(ps))
 	var wg sync.WaitGroup
 	var pollErr error
 	var once sync.Once
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range jobs {
-				if err := p.PollOne(ctx, id); err != nil && !errors.Is(err, references.ErrConflict) {
-					once.Do(func() { pollErr = err })
+	for i, p := range ps {
+		jobs[i] = make(chan string, workers)
+		for range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := range jobs[i] {
+					if err := p.PollOne(ctx, id); err != nil && !errors.Is(err, references.ErrConflict) {
+						once.Do(func() { pollErr = err })
+					}
 				}
-			}
-		}()
+			}()
+		}
 	}
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / rate)
@@ -123,15 +126,18 @@ func offerPolls(ctx context.Context, p *poller.Poller, ids []string, rate float6
 				break
 			}
 		}
+		ch := jobs[i%len(jobs)]
 		select {
-		case jobs <- ids[i%len(ids)]:
+		case ch <- ids[i%len(ids)]:
 		default:
 			late.Add(1) // every worker is busy: this poll waits
-			jobs <- ids[i%len(ids)]
+			ch <- ids[i%len(ids)]
 		}
 		offered.Add(1)
 	}
-	close(jobs)
+	for _, ch := range jobs {
+		close(ch)
+	}
 	wg.Wait()
 	return time.Since(start), pollErr
 }

@@ -15,11 +15,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/store/postgres"
 )
 
 const usage = `trackhook-bench runs trackhook's store, poller and notifier in one process against a
@@ -36,11 +36,20 @@ against the raw loop, and the healthy endpoints' latency with all up and with on
 answering 503 or hanging; and, with --startup-refs, start-up time and memory on a store
 of that many references.
 
+Stores: bbolt files in --dir, one per phase; or, with --db postgres://..., a schema per
+phase in that database, dropped when the phase ends. The database must hold nothing
+but what the tool made (give it one of its own: CREATE DATABASE trackhook_bench), or
+--db-reset deletes everything in it first. With --instances N, N instances of the
+service run on the database, each with a store (connection pool), a poller and a
+notifier of its own, sharing the load; CPU time per operation then also counts the
+server's processes, read from /proc when the server runs on this machine.
+
 Examples:
   trackhook-bench                                   # 100,000 references, about 2 minutes
   trackhook-bench --refs 10000 --poll-duration 5s --json
   trackhook-bench --refs 0 --startup-refs 1000000   # start-up and memory at a million
   trackhook-bench --refs 0 --latency-rate 0 --fanout-refs 2000   # the fan-out phase alone
+  trackhook-bench --db postgres://localhost/trackhook_bench --instances 3 --refs 20000
 
 Flags:
 `
@@ -50,6 +59,10 @@ type config struct {
 	refs            int
 	dir             string
 	keep            bool
+	db              string
+	dbReset         bool
+	instances       int
+	accounts        int
 	pollWorkers     int
 	deliveryWorkers int
 	pollInterval    time.Duration
@@ -85,7 +98,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	fs.IntVar(&c.refs, "refs", 100_000, "references tracked in the main run (0 skips polls and deliveries)")
 	fs.StringVar(&c.dir, "dir", "", "directory for the store files (default: a new temporary directory, removed at the end)")
-	fs.BoolVar(&c.keep, "keep", false, "keep the store files")
+	fs.BoolVar(&c.keep, "keep", false, "keep the store files (with --db, the phases' schemas)")
+	fs.StringVar(&c.db, "db", "", "run on PostgreSQL: a postgres:// URL of a database that holds nothing but what the tool made (default: bbolt files in --dir)")
+	fs.BoolVar(&c.dbReset, "db-reset", false, "with --db, delete everything in the database first (every schema and all it holds)")
+	fs.IntVar(&c.instances, "instances", 1, "instances of the service on the store, each with its own connection pool, poller and notifier (above 1: --db only)")
+	fs.IntVar(&c.accounts, "accounts", 1, "accounts the references of the main run and the latency phase are spread over (the fan-out's are in one account, with its endpoints)")
 	fs.IntVar(&c.pollWorkers, "poll-workers", 16, "polls running at once (trackhook serve --poll-workers)")
 	fs.IntVar(&c.deliveryWorkers, "delivery-workers", 32, "deliveries running at once (trackhook serve --delivery-workers)")
 	fs.DurationVar(&c.pollInterval, "poll-interval", time.Millisecond, "poll interval of the references: the default keeps every reference due, so the poller runs flat out")
@@ -138,6 +155,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--latency-refs must be above 0 when --latency-rate is")
 	case c.startupStore != "" && c.startupRefs > 0:
 		return c, errors.New("give --startup-refs or --startup-store, not both")
+	case c.db != "" && !postgres.IsURL(c.db):
+		return c, errors.New("--db takes a postgres:// URL; bbolt stores go in --dir")
+	case c.db != "" && c.startupStore != "":
+		return c, errors.New("--startup-store is a bbolt file: not with --db")
+	case c.dbReset && c.db == "":
+		return c, errors.New("--db-reset goes with --db")
+	case c.instances < 1 || c.accounts < 1:
+		return c, errors.New("--instances and --accounts must be 1 or more")
+	case c.instances > 1 && c.db == "":
+		return c, errors.New("--instances above 1 needs --db: a bbolt file is one process's")
 	}
 	return c, nil
 }
@@ -178,6 +205,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 			return err
 		}
 	}
+	var st storage = bboltStorage{dir: dir}
+	if cfg.db != "" {
+		pg, err := openPGStorage(ctx, cfg.db, cfg.dbReset, cfg.keep, stderr)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, pg.close()) }()
+		st = pg
+	}
 
 	rcv, err := startReceiver(time.Now, 0)
 	if err != nil {
@@ -187,7 +223,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 
 	prog := startProgress(stderr, cfg.progressEvery, isTerminal(stderr))
 	res := result{Machine: thisMachine(), Config: cfg.summary()}
-	err = runPhases(ctx, cfg, dir, rcv, prog, &res)
+	res.Config.Store = st.describe()
+	err = runPhases(ctx, cfg, st, rcv, prog, &res)
 	prog.close()
 	if err != nil {
 		return err
@@ -201,32 +238,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 }
 
 // runPhases runs the phases the configuration asks for, filling res.
-func runPhases(ctx context.Context, cfg config, dir string, rcv *receiver, prog *progress, res *result) error {
+func runPhases(ctx context.Context, cfg config, st storage, rcv *receiver, prog *progress, res *result) error {
 	if cfg.refs > 0 {
-		if err := mainRun(ctx, cfg, filepath.Join(dir, "main.db"), rcv, prog, res); err != nil {
+		if err := mainRun(ctx, cfg, st, rcv, prog, res); err != nil {
 			return err
 		}
 	}
 	if cfg.latencyRate > 0 {
-		lat, err := runLatency(ctx, cfg, filepath.Join(dir, "latency.db"), rcv, prog)
+		lat, err := runLatency(ctx, cfg, st, rcv, prog)
 		if err != nil {
 			return fmt.Errorf("latency: %w", err)
 		}
 		res.Latency = &lat
 	}
 	if cfg.fanoutEndpoints > 0 {
-		fan, err := runFanout(ctx, cfg, dir, prog)
+		fan, err := runFanout(ctx, cfg, st, prog)
 		if err != nil {
 			return fmt.Errorf("fan-out: %w", err)
 		}
 		res.Fanout = &fan
 	}
 	if cfg.startupRefs > 0 || cfg.startupStore != "" {
-		st, err := runStartup(ctx, cfg, filepath.Join(dir, "startup.db"), prog)
+		su, err := runStartup(ctx, cfg, st, prog)
 		if err != nil {
 			return fmt.Errorf("start-up: %w", err)
 		}
-		res.Startup = &st
+		res.Startup = &su
 	}
 	return nil
 }

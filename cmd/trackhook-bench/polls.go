@@ -4,19 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/trackhook/trackhook/store"
 )
 
 // rate is a count over a duration, and the CPU time the whole process spent per
-// counted operation meanwhile (when measured).
+// counted operation meanwhile (when measured); with PostgreSQL on this machine, also
+// the server's (see serverTimes): its processes serving the tool's database, and its
+// background processes, which serve the whole server.
 type rate struct {
-	Count    int64   `json:"count"`
-	Seconds  float64 `json:"seconds"`
-	PerSec   float64 `json:"per_second"`
-	CPUMicro float64 `json:"cpu_us_per_op,omitempty"`
+	Count                    int64    `json:"count"`
+	Seconds                  float64  `json:"seconds"`
+	PerSec                   float64  `json:"per_second"`
+	CPUMicro                 float64  `json:"cpu_us_per_op,omitempty"`
+	ServerCPUMicro           *float64 `json:"server_cpu_us_per_op,omitempty"`
+	ServerBackgroundCPUMicro *float64 `json:"server_background_cpu_us_per_op,omitempty"`
 }
 
 func newRate(n int64, d time.Duration) rate {
@@ -45,42 +46,39 @@ type pollFigures struct {
 
 // mainRun creates the references, runs the poll phases, measures the store and the
 // memory, and delivers the backlog.
-func mainRun(ctx context.Context, cfg config, path string, rcv *receiver, prog *progress, res *result) error {
+func mainRun(ctx context.Context, cfg config, st storage, rcv *receiver, prog *progress, res *result) (err error) {
 	prog.begin("create references")
-	db, err := openStore(path, true) // seeding is set-up, not measured: no fsync
+	var ids []string
+	err = prepare(ctx, st, "main", func(db benchStore) error {
+		start := time.Now()
+		var err error
+		ids, err = seed(ctx, db, cfg.refs, cfg.accounts, rcv.url+"/hooks", prog)
+		res.Seed = newRate(int64(len(ids)), time.Since(start))
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	ids, err := seed(ctx, db, cfg.refs, rcv.url+"/hooks", prog)
+	r, err := openRig(ctx, st, "main", rcv, cfg)
 	if err != nil {
-		db.Close()
 		return err
 	}
-	res.Seed = newRate(int64(len(ids)), time.Since(start))
-	if err := db.Close(); err != nil {
-		return err
-	}
-	if db, err = openStore(path, false); err != nil {
-		return err
-	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, r.close(ctx)) }()
 
-	r := newRig(db, rcv, cfg)
 	polls, err := runPolls(ctx, r, len(ids), prog)
 	if err != nil {
 		return fmt.Errorf("polls: %w", err)
 	}
 	res.Polls = &polls
 
-	stats, err := db.Stats(ctx)
+	size, err := st.size(ctx, "main", r.db)
 	if err != nil {
 		return err
 	}
 	mem := measureMemory()
 	res.Store = &storeFigures{
-		References: len(ids), FileBytes: stats.FileBytes, Updates: polls.Updates,
-		FileBytesPer100k: stats.FileBytes * 100_000 / int64(len(ids)),
+		References: len(ids), FileBytes: size, Updates: polls.Updates,
+		FileBytesPer100k: size * 100_000 / int64(len(ids)),
 		Memory:           mem, MemoryPer100k: mem.per(100_000, len(ids)),
 	}
 
@@ -99,12 +97,11 @@ func mainRun(ctx context.Context, cfg config, path string, rcv *receiver, prog *
 // been polled once, then polls with a change each, then polls that change nothing.
 func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, error) {
 	var f pollFigures
-	p, err := r.newPoller()
+	ps, err := r.newPollers()
 	if err != nil {
 		return f, err
 	}
-	p.Start(ctx)
-	stop := sync.OnceFunc(func() { p.Stop(context.WithoutCancel(ctx)) })
+	stop := startPollers(ctx, ps)
 	defer stop()
 	c := &r.polls
 	rateOf := func(since int64, t time.Time) string {
@@ -121,14 +118,14 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 	f.First = newRate(c.total.Load(), time.Since(start))
 
 	prog.begin("polls: changed")
-	total0, changed0, start, cpu0 := c.total.Load(), c.changed.Load(), time.Now(), cpuTime()
+	total0, changed0, start, cpu0 := c.total.Load(), c.changed.Load(), time.Now(), r.markCPU()
 	prog.show(func() string { return rateOf(total0, start) })
 	if err := measure(ctx, r.cfg, "polls-changed", r.cfg.pollDuration, round(c, total0, n)); err != nil {
 		return f, err
 	}
 	d := time.Since(start)
 	f.Changed = newRate(c.total.Load()-total0, d)
-	f.Changed.CPUMicro = cpuPer(cpu0, f.Changed.Count)
+	cpu0.fill(&f.Changed)
 	f.ChangedOnly = newRate(c.changed.Load()-changed0, d)
 
 	// Polls that started before the switch may still find a change: let them end.
@@ -137,18 +134,18 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 		return f, err
 	}
 	prog.begin("polls: unchanged")
-	commits0, err := commits(ctx, r.db)
+	commits0, err := r.st.commits(ctx, r.db)
 	if err != nil {
 		return f, err
 	}
-	total0, start, cpu0 = c.total.Load(), time.Now(), cpuTime()
+	total0, start, cpu0 = c.total.Load(), time.Now(), r.markCPU()
 	prog.show(func() string { return rateOf(total0, start) })
 	if err := measure(ctx, r.cfg, "polls-unchanged", r.cfg.pollDuration, round(c, total0, n)); err != nil {
 		return f, err
 	}
 	f.Unchanged = newRate(c.total.Load()-total0, time.Since(start))
-	f.Unchanged.CPUMicro = cpuPer(cpu0, f.Unchanged.Count)
-	commits1, err := commits(ctx, r.db)
+	cpu0.fill(&f.Unchanged)
+	commits1, err := r.st.commits(ctx, r.db)
 	if err != nil {
 		return f, err
 	}
@@ -156,11 +153,6 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 	stop() // the polls under way finish: count their updates too
 	f.Unsubscribed, f.Updates = c.unsubscribed.Load(), c.updates.Load()
 	return f, nil
-}
-
-func commits(ctx context.Context, db *store.DB) (int64, error) {
-	s, err := db.Stats(ctx)
-	return s.Commits, err
 }
 
 // round reports, once the poll counter has gone n-unsubscribed past since, that
@@ -198,7 +190,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // waitUntil checks cond every few milliseconds until it holds or ctx ends.
 func waitUntil(ctx context.Context, cond func() bool) error {
-	t := time.NewTicker(5 * time.Millisecond)
+	return waitEvery(ctx, 5*time.Millisecond, cond)
+}
+
+// waitEvery checks cond every interval until it holds or ctx ends.
+func waitEvery(ctx context.Context, interval time.Duration, cond func() bool) error {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for !cond() {
 		select {

@@ -22,6 +22,9 @@ type result struct {
 
 // configSummary is the configuration as the result records it.
 type configSummary struct {
+	Store           string   `json:"store"` // bbolt, or PostgreSQL and its version
+	Instances       int      `json:"instances"`
+	Accounts        int      `json:"accounts"`
 	References      int      `json:"references"`
 	PollWorkers     int      `json:"poll_workers"`
 	DeliveryWorkers int      `json:"delivery_workers"`
@@ -45,7 +48,7 @@ type configSummary struct {
 
 func (c config) summary() configSummary {
 	return configSummary{
-		References: c.refs, PollWorkers: c.pollWorkers, DeliveryWorkers: c.deliveryWorkers,
+		Instances: c.instances, Accounts: c.accounts, References: c.refs, PollWorkers: c.pollWorkers, DeliveryWorkers: c.deliveryWorkers,
 		PollInterval: c.pollInterval.String(), Step: c.step.String(),
 		PollDuration: c.pollDuration.String(), DeliverDuration: c.deliverDuration.String(),
 		LatencyRate: c.latencyRate, LatencyRefs: c.latencyRefs, LatencyDuration: c.latencyDuration.String(),
@@ -73,22 +76,30 @@ func (r result) writeText(w io.Writer) error {
 	}
 	m := r.Machine
 	line("machine", "%d CPUs (GOMAXPROCS %d), %s, %s %s/%s", m.CPUs, m.GOMAXPROCS, m.CPUModel, m.GoVersion, m.OS, m.Arch)
+	line("store", "%s, %d instance(s), references in %d account(s)", r.Config.Store, r.Config.Instances, r.Config.Accounts)
 	if r.Polls != nil {
 		line("references", "%d, %d poll workers, %d delivery workers", r.Config.References, r.Config.PollWorkers, r.Config.DeliveryWorkers)
 		line("create", "%s", r.Seed)
 		p := r.Polls
 		line("polls: first", "%s", p.First)
 		line("polls: changed", "%s (%.0f/s found a change)", p.Changed, p.ChangedOnly.PerSec)
-		line("polls: unchanged", "%s, %d store commits meanwhile", p.Unchanged, p.UnchangedCommits)
+		line("polls: unchanged", "%s, %d %s meanwhile", p.Unchanged, p.UnchangedCommits, r.commits())
 		line("updates appended", "%d (%d voyages ended)", p.Updates, p.Unsubscribed)
 	}
 	if s := r.Store; s != nil {
-		line("store file", "%s (%s per 100,000 references)", bytesOf(s.FileBytes), bytesOf(s.FileBytesPer100k))
+		name := "store file"
+		if r.Config.Store != "bbolt" {
+			name = "store tables" // with their indexes
+		}
+		line(name, "%s (%s per 100,000 references)", bytesOf(s.FileBytes), bytesOf(s.FileBytesPer100k))
 		line("memory", "%s per 100,000 references (%s)", s.MemoryPer100k, s.Memory)
 	}
 	if d := r.Deliveries; d != nil {
 		line("deliveries: baseline", "%s (raw net/http POST, %d-byte payloads)", d.Baseline, d.PayloadBytes)
 		line("deliveries: trackhook", "%s = %.0f%% of the baseline (%.0f%% by CPU time), %.1f attempts per commit", d.Trackhook, 100*d.Ratio, 100*d.CPURatio, d.AttemptsPerCommit)
+		if r.Config.Store != "bbolt" {
+			line("", "(commits: %s)", r.commits())
+		}
 		line("deliveries: drain", "%s; missing %d, duplicates %d, out of order %d, failed attempts %d", d.Drain, d.Missing, d.Duplicates, d.OutOfOrder, d.Failed)
 	}
 	if l := r.Latency; l != nil {
@@ -104,6 +115,15 @@ func (r result) writeText(w io.Writer) error {
 		line("start-up: memory", "%s per reference (%s in all)", s.PerReference.bytesPlain(), s.Memory)
 	}
 	return tw.Flush()
+}
+
+// commits says what the store's commits count (Stats.Commits): on PostgreSQL, the
+// transaction ids the server handed out, to every database's writes.
+func (r result) commits() string {
+	if r.Config.Store == "bbolt" {
+		return "store commits"
+	}
+	return "write transactions of the whole server"
 }
 
 // writeText writes the fan-out figures with line.
@@ -130,6 +150,12 @@ func (r rate) String() string {
 	s := fmt.Sprintf("%.0f/s (%d in %.1fs", r.PerSec, r.Count, r.Seconds)
 	if r.CPUMicro > 0 {
 		s += fmt.Sprintf(", %.0f µs CPU each", r.CPUMicro)
+	}
+	if r.ServerCPUMicro != nil {
+		s += fmt.Sprintf(" + %.0f µs in PostgreSQL", *r.ServerCPUMicro)
+	}
+	if r.ServerBackgroundCPUMicro != nil {
+		s += fmt.Sprintf(" + %.0f µs in its background processes", *r.ServerBackgroundCPUMicro)
 	}
 	return s + ")"
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -12,18 +13,34 @@ import (
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
-	"github.com/trackhook/trackhook/store"
 )
 
-// benchAccount owns every reference the tool creates.
+// benchAccount owns every reference the tool creates, unless --accounts spreads the
+// references of the main run and the latency phase over several (accountOf).
 const benchAccount = "bench"
 
-// rig is one store with the service's poller and notifier over it, wired as
+// accountOf is the account of the i-th reference of a phase whose references are
+// spread over accounts accounts: in turn, bench-1, bench-2, ...; benchAccount when
+// there is one.
+func accountOf(i, accounts int) string {
+	if accounts <= 1 {
+		return benchAccount
+	}
+	return fmt.Sprintf("%s-%d", benchAccount, i%accounts+1)
+}
+
+// rig is one phase's store with the service's poller and notifier over it, wired as
 // `trackhook serve` wires them: the poller's Observe wakes the notifier when a poll
-// appended updates. Pollers and notifiers cannot be restarted, so each phase starts
-// its own.
+// appended updates. With --instances N (PostgreSQL), it is N instances of the service
+// on one database: each has a store of its own (its own connection pool), a poller and
+// a notifier under names of their own, and a poll wakes its own instance's notifier
+// only, as in N processes. Pollers and notifiers cannot be restarted, so each phase
+// starts its own.
 type rig struct {
-	db     *store.DB
+	st     storage
+	name   string       // of the phase's store
+	dbs    []benchStore // one per instance
+	db     benchStore   // dbs[0], which the tool's own reads also use
 	source *stepSource
 	rcv    *receiver
 	cfg    config
@@ -32,8 +49,8 @@ type rig struct {
 	attempts atomic.Int64 // delivery attempts recorded
 	failed   atomic.Int64 // attempts not delivered
 
-	mu       sync.Mutex
-	notifier *notifier.Notifier // the running one, or nil
+	mu        sync.Mutex
+	notifiers []*notifier.Notifier // the running ones, by instance, or nil
 }
 
 // pollCounts counts finished polls by outcome.
@@ -56,69 +73,151 @@ func (c *pollCounts) observe(r poller.PollReport) {
 	}
 }
 
-// openStore opens (creating) the store at path. noSync is for seeding only.
-func openStore(path string, noSync bool) (*store.DB, error) {
-	return store.Open(path, store.Options{NoSync: noSync})
+// prepare makes the phase's store and seeds it with fill, which gets a store opened
+// for set-up writes (not measured) and closed after it.
+func prepare(ctx context.Context, st storage, name string, fill func(benchStore) error) error {
+	db, err := st.open(ctx, name, true)
+	if err != nil {
+		return err
+	}
+	return errors.Join(fill(db), db.Close())
 }
 
-func newRig(db *store.DB, rcv *receiver, cfg config) *rig {
-	return &rig{db: db, source: newStepSource(cfg.step), rcv: rcv, cfg: cfg}
+// openRig opens the phase's store once per instance and returns the rig over them.
+func openRig(ctx context.Context, st storage, name string, rcv *receiver, cfg config) (*rig, error) {
+	r := &rig{st: st, name: name, source: newStepSource(cfg.step), rcv: rcv, cfg: cfg}
+	for range cfg.instances {
+		db, err := st.open(ctx, name, false)
+		if err != nil {
+			return nil, errors.Join(err, r.close(ctx))
+		}
+		r.dbs = append(r.dbs, db)
+	}
+	r.db = r.dbs[0]
+	return r, nil
 }
 
-// newPoller returns a poller over the rig's store with the stepping demo carrier.
-func (r *rig) newPoller() (*poller.Poller, error) {
-	return poller.New(r.db, poller.Options{
-		Router:          poller.Router{Default: r.source},
-		Workers:         r.cfg.pollWorkers,
-		DefaultInterval: r.cfg.pollInterval,
-		Observe: func(rep poller.PollReport) {
-			r.polls.observe(rep)
-			if rep.Updates > 0 {
-				r.mu.Lock()
-				if r.notifier != nil {
-					r.notifier.Wake()
+// close closes the instances' stores and removes the phase's store.
+func (r *rig) close(ctx context.Context) error {
+	var err error
+	for _, db := range r.dbs {
+		err = errors.Join(err, db.Close())
+	}
+	return errors.Join(err, r.st.remove(context.WithoutCancel(ctx), r.name))
+}
+
+// instanceName names instance i's poller or notifier (role) in its leases: the
+// service's default name for a single instance, role-1, role-2, ... for several.
+func (r *rig) instanceName(role string, i int) string {
+	if len(r.dbs) == 1 {
+		return ""
+	}
+	return fmt.Sprintf("%s-%d", role, i+1)
+}
+
+// newPollers returns a poller over each instance's store with the stepping demo
+// carrier.
+func (r *rig) newPollers() ([]*poller.Poller, error) {
+	ps := make([]*poller.Poller, len(r.dbs))
+	for i, db := range r.dbs {
+		var err error
+		ps[i], err = poller.New(db, poller.Options{
+			Router:          poller.Router{Default: r.source},
+			Workers:         r.cfg.pollWorkers,
+			DefaultInterval: r.cfg.pollInterval,
+			Owner:           r.instanceName("poller", i),
+			Observe: func(rep poller.PollReport) {
+				r.polls.observe(rep)
+				if rep.Updates > 0 {
+					r.mu.Lock()
+					if r.notifiers != nil {
+						r.notifiers[i].Wake()
+					}
+					r.mu.Unlock()
 				}
-				r.mu.Unlock()
-			}
-		},
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ps, nil
+}
+
+// startPollers starts the pollers; stop them with the returned function, which
+// waits for the polls under way.
+func startPollers(ctx context.Context, ps []*poller.Poller) (stop func()) {
+	for _, p := range ps {
+		p.Start(ctx)
+	}
+	return sync.OnceFunc(func() {
+		var wg sync.WaitGroup
+		for _, p := range ps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p.Stop(context.WithoutCancel(ctx))
+			}()
+		}
+		wg.Wait()
 	})
 }
 
-// startNotifier starts a notifier delivering to the receiver; stop it with the
-// returned function, which waits for the attempts under way.
+// startNotifier starts a notifier per instance delivering to the receivers; stop
+// them with the returned function, which waits for the attempts under way.
 func (r *rig) startNotifier(ctx context.Context) (stop func()) {
-	sender := notifier.NewSender(notifier.SenderOptions{
-		AllowPrivate: true, UserAgent: "trackhook-bench", Timeout: r.cfg.deliveryTimeout,
-	})
-	n := notifier.New(r.db, sender, notifier.Options{
-		Workers: r.cfg.deliveryWorkers,
-		Lease:   max(30*time.Second, 3*r.cfg.deliveryTimeout), // as trackhook serve sets it
-		Observe: func(_ references.DeliveryJob, a references.DeliveryAttempt) {
-			r.attempts.Add(1)
-			if a.Outcome != references.OutcomeDelivered {
-				r.failed.Add(1)
-			}
-		},
-	})
-	n.Start(ctx)
+	ns := make([]*notifier.Notifier, len(r.dbs))
+	for i, db := range r.dbs {
+		sender := notifier.NewSender(notifier.SenderOptions{
+			AllowPrivate: true, UserAgent: "trackhook-bench", Timeout: r.cfg.deliveryTimeout,
+		})
+		ns[i] = notifier.New(db, sender, notifier.Options{
+			Workers: r.cfg.deliveryWorkers,
+			Lease:   max(30*time.Second, 3*r.cfg.deliveryTimeout), // as trackhook serve sets it
+			Owner:   r.instanceName("notifier", i),
+			Observe: func(_ references.DeliveryJob, a references.DeliveryAttempt) {
+				r.attempts.Add(1)
+				if a.Outcome != references.OutcomeDelivered {
+					r.failed.Add(1)
+				}
+			},
+		})
+	}
+	for _, n := range ns {
+		n.Start(ctx)
+	}
 	r.mu.Lock()
-	r.notifier = n
+	r.notifiers = ns
 	r.mu.Unlock()
 	return func() {
 		r.mu.Lock()
-		r.notifier = nil
+		r.notifiers = nil
 		r.mu.Unlock()
-		n.Stop(context.WithoutCancel(ctx))
+		var wg sync.WaitGroup
+		for _, n := range ns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n.Stop(context.WithoutCancel(ctx))
+			}()
+		}
+		wg.Wait()
 	}
 }
 
+// markCPU reads the CPU clocks at the start of a measurement.
+func (r *rig) markCPU() cpuMark { return markCPU(r.st) }
+
 // seed creates n active references of the demo carrier with a callback to the
-// receiver (none when callback is empty), all due now, from many goroutines (the store commits them together). It
-// returns their ids.
-func seed(ctx context.Context, db *store.DB, n int, callback string, prog *progress) ([]string, error) {
+// receiver (none when callback is empty), all due now, in accounts accounts (see
+// accountOf), from many goroutines (the store commits them together). It returns
+// their ids.
+func seed(ctx context.Context, db benchStore, n, accounts int, callback string, prog *progress) ([]string, error) {
 	now := time.Now().UTC()
-	if _, err := db.EnsureAccount(ctx, benchAccount, references.NewWebhookSecret(), now); err != nil {
-		return nil, err
+	for i := range min(max(accounts, 1), max(n, 1)) {
+		if _, err := db.EnsureAccount(ctx, accountOf(i, accounts), references.NewWebhookSecret(), now); err != nil {
+			return nil, err
+		}
 	}
 	ids := make([]string, n)
 	var next, done atomic.Int64
@@ -137,7 +236,7 @@ func seed(ctx context.Context, db *store.DB, n int, callback string, prog *progr
 				}
 				at := now
 				ref := references.Reference{
-					ID: references.NewID("ref_"), AccountID: benchAccount,
+					ID: references.NewID("ref_"), AccountID: accountOf(i, accounts),
 					ContainerID: fmt.Sprintf("BNCU%07d", i), CarrierCode: demo.CarrierCode,
 					CallbackURL: callback, Status: references.StatusActive,
 					CreatedAt: now, UpdatedAt: now, NextPollAt: &at,

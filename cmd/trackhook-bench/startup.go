@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/trackhook/trackhook/store"
@@ -26,35 +27,33 @@ type startupFigures struct {
 
 // runStartup creates a store of cfg.startupRefs references, closes it, and measures
 // opening it again until the first due scans have answered, and the memory that took.
-func runStartup(ctx context.Context, cfg config, path string, prog *progress) (startupFigures, error) {
-	f := startupFigures{References: cfg.startupRefs}
+func runStartup(ctx context.Context, cfg config, st storage, prog *progress) (f startupFigures, err error) {
+	f.References = cfg.startupRefs
+	open := func() (benchStore, error) { return st.open(ctx, "startup", false) }
 	if cfg.startupStore != "" {
-		path = cfg.startupStore
+		open = func() (benchStore, error) { return store.Open(cfg.startupStore, store.Options{}) }
 	} else {
 		prog.begin("start-up: create")
-		db, err := openStore(path, true)
+		err := prepare(ctx, st, "startup", func(db benchStore) error {
+			start := time.Now()
+			ids, err := seed(ctx, db, cfg.startupRefs, 1, "http://127.0.0.1:9/hooks", prog)
+			f.Create = newRate(int64(len(ids)), time.Since(start))
+			return err
+		})
 		if err != nil {
 			return f, err
 		}
-		start := time.Now()
-		ids, err := seed(ctx, db, cfg.startupRefs, "http://127.0.0.1:9/hooks", prog)
-		if cerr := db.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return f, err
-		}
-		f.Create = newRate(int64(len(ids)), time.Since(start))
+		defer func() { err = errors.Join(err, st.remove(context.WithoutCancel(ctx), "startup")) }()
 	}
 
 	prog.begin("start-up: open")
 	before := measureMemory()
 	start := time.Now()
-	db, err := store.Open(path, store.Options{})
+	db, err := open()
 	if err != nil {
 		return f, err
 	}
-	defer db.Close()
+	defer func() { err = errors.Join(err, db.Close()) }()
 	f.OpenSeconds = time.Since(start).Seconds()
 	scan := time.Now()
 	// The first scans, as the poller and the notifier make them (their claims are
@@ -68,17 +67,28 @@ func runStartup(ctx context.Context, cfg config, path string, prog *progress) (s
 		return f, err
 	}
 	for _, c := range polls {
-		_ = db.ReleaseLease(ctx, c.Lease) // in memory: cannot fail
+		if err := db.ReleaseLease(ctx, c.Lease); err != nil {
+			return f, err
+		}
 	}
 	for _, c := range deliveries {
-		_ = db.ReleaseLease(ctx, c.Lease)
+		if err := db.ReleaseLease(ctx, c.Lease); err != nil {
+			return f, err
+		}
 	}
 	f.FirstScanSeconds = time.Since(scan).Seconds()
 	f.StartupSeconds = time.Since(start).Seconds()
 	f.Memory = measureMemory().minus(before)
 	stats, err := db.Stats(ctx)
-	f.FileBytes = stats.FileBytes
+	if err != nil {
+		return f, err
+	}
+	if cfg.startupStore != "" {
+		f.FileBytes = stats.FileBytes
+	} else if f.FileBytes, err = st.size(ctx, "startup", db); err != nil {
+		return f, err
+	}
 	f.References = int(stats.ActiveReferences)
 	f.PerReference = f.Memory.per(1, f.References)
-	return f, err
+	return f, nil
 }
