@@ -256,8 +256,8 @@ func (s *pgStorage) serverCPU() (serverTimes, bool) {
 }
 
 // drainEvery is longer than bbolt's: Stats is a query of a few milliseconds on
-// PostgreSQL (pg_database_size reads the size of every file of the database), which
-// the server's CPU figures would count.
+// PostgreSQL (2-4 ms on the machine of BENCHMARKS.md), which the server's CPU
+// figures would count.
 func (s *pgStorage) drainEvery() time.Duration { return 200 * time.Millisecond }
 
 func (s *pgStorage) describe() string {
