@@ -116,6 +116,18 @@ func (r *Reference) ApplyPatch(p Patch, at time.Time) (CallbackChange, error) {
 	return CallbackMoved, nil
 }
 
+// PageSize is the size of a page a backend reads for a limit asked for:
+// DefaultPageSize when none is, at most MaxPageSize (the service refuses larger ones).
+func PageSize(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultPageSize
+	case limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return limit
+}
+
 // Page size limits.
 const (
 	DefaultPageSize = 100
