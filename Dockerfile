@@ -19,6 +19,15 @@ COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 WORKDIR /data
 VOLUME ["/data"]
+# The store: a bbolt file on the /data volume by default (one container). For several
+# containers on one PostgreSQL database, set TRACKHOOK_DB to its URL (the volume is
+# then unused), and TRACKHOOK_LEASE to how soon another container takes over a dead
+# one's polls and deliveries (default 30s):
+#   docker run -e TRACKHOOK_DB='postgres://trackhook:secret@db:5432/trackhook?sslmode=require' \
+#     -e TRACKHOOK_LEASE=30s -p 8080:8080 trackhook
+# The schema is created or upgraded at start; `trackhook migrate status|up` shows or
+# applies it beforehand. Move a bbolt store over with `trackhook store copy --from
+# /data/trackhook.db --to postgres://...` while the service is stopped.
 ENV TRACKHOOK_DB=/data/trackhook.db \
     TRACKHOOK_ADDR=:8080
 EXPOSE 8080

@@ -41,7 +41,9 @@ func TestCLI_HelpAndErrorsExitCodes(t *testing.T) {
 	}{
 		{args: []string{"serve", "-h"}, stdout: "TRACKHOOK_API_KEY", noStore: true},
 		{args: []string{"serve", "--help"}, stdout: "--max-connections (TRACKHOOK_MAX_CONNECTIONS)", noStore: true},
-		{args: []string{"keys", "create", "-h"}, stdout: "trackhook keys create [--account ID] [--scopes LIST] [--name NAME] [--expires-in 90d] [--operator] [--db FILE]", noStore: true},
+		{args: []string{"keys", "create", "-h"}, stdout: "trackhook keys create [--account ID] [--scopes LIST] [--name NAME] [--expires-in 90d] [--operator] [--db FILE|URL]", noStore: true},
+		{args: []string{"migrate", "up", "--db", db}, code: 2, noStore: true,
+			stderr: "trackhook: migrate: " + db + " is a bbolt store file, which upgrades itself when trackhook opens it"},
 		{args: []string{"status", "--help"}, stdout: "--db (TRACKHOOK_DB)", noStore: true},
 		{args: []string{"serve", "--poll-interval", "1m", "--db", db}, code: 2, noStore: true,
 			stderr: "trackhook: --poll-interval (1m0s) must be at least --min-poll-interval (5m0s)"},

@@ -163,3 +163,36 @@ func TestRun_UnreachableDatabaseNeverShowsThePassword(t *testing.T) {
 		})
 	}
 }
+
+// TestBootstrapKeys_InstancesStartingTogether: instances started at once on one
+// database with the same TRACKHOOK_API_KEY all start; the key is registered once.
+func TestBootstrapKeys_InstancesStartingTogether(t *testing.T) {
+	ctx := context.Background()
+	const key = "shared-bootstrap-key-0123456789"
+	dbURL := newPostgresDB(t)
+	const instances = 4
+	dbs := make([]backend, instances)
+	for i := range dbs {
+		db, err := openBackend(ctx, dbURL, openOptions{command: "serve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		dbs[i] = db
+	}
+	errs := make(chan error, instances)
+	for _, db := range dbs {
+		go func() {
+			e, _, _ := newTestEnv(map[string]string{"TRACKHOOK_API_KEY": key})
+			errs <- bootstrapKeys(ctx, db, e)
+		}()
+	}
+	for range instances {
+		if err := <-errs; err != nil {
+			t.Errorf("an instance's bootstrap: %v", err)
+		}
+	}
+	if n, err := dbs[0].CountAPIKeys(ctx); err != nil || n != 1 {
+		t.Errorf("%d keys, %v; want the one of TRACKHOOK_API_KEY", n, err)
+	}
+}

@@ -454,13 +454,27 @@ func bootstrapKeys(ctx context.Context, db backend, e env) error {
 		_, stored := references.NewAPIKey(first.account, first.scopes, now)
 		stored.Hash, stored.Prefix = references.HashAPIKey(key), key[:min(8, len(key))]
 		stored.Operator, stored.CreatedBy = first.operator, first.actor
-		if existing, err := db.LookupAPIKey(ctx, stored.Hash); err == nil {
-			if existing.RevokedAt != nil {
-				return errors.New("TRACKHOOK_API_KEY was revoked on this store; set another key")
+		registered := func() (bool, error) {
+			existing, err := db.LookupAPIKey(ctx, stored.Hash)
+			switch {
+			case errors.Is(err, references.ErrNotFound):
+				return false, nil
+			case err != nil:
+				return false, err
+			case existing.RevokedAt != nil:
+				return true, errors.New("TRACKHOOK_API_KEY was revoked on this store; set another key")
 			}
-			return nil
+			return true, nil
 		}
-		return db.CreateAPIKey(ctx, stored)
+		if ok, err := registered(); ok || err != nil {
+			return err
+		}
+		err := db.CreateAPIKey(ctx, stored)
+		if err != nil && references.ErrorCode(err) == references.CodeConflict {
+			// Instances started together on one database: another registered it first.
+			_, err = registered()
+		}
+		return err
 	}
 	n, err := db.CountAPIKeys(ctx)
 	if err != nil || n > 0 {

@@ -168,8 +168,8 @@ func (db *DB) recordRedelivery(ctx context.Context, tx pgx.Tx, lease references.
 }
 
 // recordEndpoint is RecordAttempt for a job to an endpoint: recordEndpointAttempt
-// writes it once the lease is checked, and a resend's lease ends with it (its row is
-// deleted there, unless the resend stays queued). It returns the job's reference as
+// writes it once the lease is checked, and ends a resend there (its row deleted, or
+// its lease given back when it stays queued). It returns the job's reference as
 // stored, zero for an operational event or a reference retention deleted. An attempt
 // whose endpoint was deleted meanwhile, with its streams, has nothing to be logged in.
 func (db *DB) recordEndpoint(ctx context.Context, tx pgx.Tx, lease references.Lease, job references.DeliveryJob, a references.DeliveryAttempt) (references.Reference, error) {
@@ -195,11 +195,6 @@ func (db *DB) recordEndpoint(ctx context.Context, tx pgx.Tx, lease references.Le
 	}
 	if err := db.recordEndpointAttempt(ctx, tx, &job, a, now); err != nil {
 		return references.Reference{}, err
-	}
-	if job.Redelivery {
-		if err := endRedeliveryLease(ctx, tx, job.Destination, stream, job.MessageID(), lease); err != nil {
-			return references.Reference{}, err
-		}
 	}
 	if job.Reference.ID == "" {
 		return references.Reference{}, nil

@@ -145,15 +145,20 @@ func (db *DB) claimWork(ctx context.Context, owner string, limit int, lease time
 // removed), its reference was paused meanwhile (it waits), or the redelivery was
 // dropped.
 func (db *DB) firstJob(ctx context.Context, w *claimedWork, now time.Time) (job references.DeliveryJob, ok bool, err error) {
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if w.messageID != "" {
-			job, ok, err = db.redeliveryJob(ctx, tx, w, now)
-		} else {
-			job, ok, err = db.nextJob(ctx, tx, w.destination, w.stream, w.lease)
-		}
-		return err
-	})
+	if w.messageID == "" && w.destination == references.DestinationCallback {
+		job, ok, err = db.readyCallbackJob(ctx, w.stream, w.lease)
+	}
+	if err == nil && !ok {
+		err = db.inTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			if w.messageID != "" {
+				job, ok, err = db.redeliveryJob(ctx, tx, w, now)
+			} else {
+				job, ok, err = db.nextJob(ctx, tx, w.destination, w.stream, w.lease)
+			}
+			return err
+		})
+	}
 	if errors.Is(err, references.ErrLeaseLost) {
 		return job, false, nil // the lease ran out already: another claim has it
 	}
@@ -227,11 +232,16 @@ func (db *DB) NextDelivery(ctx context.Context, lease references.Lease) (referen
 	}
 	var job references.DeliveryJob
 	found := false
-	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		job, found, err = db.nextJob(ctx, tx, destination, stream, lease)
-		return err
-	})
+	if destination == references.DestinationCallback {
+		job, found, err = db.readyCallbackJob(ctx, stream, lease)
+	}
+	if err == nil && !found {
+		err = db.inTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			job, found, err = db.nextJob(ctx, tx, destination, stream, lease)
+			return err
+		})
+	}
 	if errors.Is(err, errWorkGone) {
 		// The stream's row went with what it had to send (a dead callback's, a
 		// deleted endpoint's): for this lease it is drained. A stream queued again
@@ -270,11 +280,9 @@ func (db *DB) nextJob(ctx context.Context, tx pgx.Tx, destination, stream string
 		if err != nil {
 			return job, false, err
 		}
+		// The seam removes a drained stream's row itself, and keeps a held one's.
 		found, err := db.nextEndpointJob(ctx, tx, destination, stream, now, &job)
-		if err != nil || found {
-			return job, found, err
-		}
-		return job, false, deleteStream(ctx, tx, destination, stream)
+		return job, found, err
 	}
 	ref, err := getReference(ctx, tx, stream, true)
 	gone := errors.Is(err, references.ErrNotFound)
@@ -289,6 +297,62 @@ func (db *DB) nextJob(ctx context.Context, tx pgx.Tx, destination, stream string
 		return job, false, deleteStream(ctx, tx, destination, stream)
 	}
 	return db.callbackJob(ctx, tx, &ref, st, now)
+}
+
+// readyCallbackJob reads the next job of a leased callback stream in the common case,
+// in one statement that locks and writes nothing (so commits nothing): the update
+// after DeliveredSequence is in the feed and the reference's filter lets it through.
+// ok is false when the case is not that one (an update to pass over, a drained or
+// paused stream): nextJob then writes what it takes. An attempt of the job is checked
+// again when it is recorded, under the lease and the locks.
+func (db *DB) readyCallbackJob(ctx context.Context, refID string, lease references.Lease) (job references.DeliveryJob, ok bool, err error) {
+	var refData, updateData, accountData []byte
+	var st streamState
+	var token *int64
+	var until *time.Time
+	var now time.Time
+	err = db.pool.QueryRow(ctx, `
+		SELECT r.data, u.data, a.data, s.attempts, s.first_attempt_at, s.lease_token, s.lease_until,
+			COALESCE($3::timestamptz, now())
+		FROM delivery_streams s
+		JOIN refs r ON r.id = s.stream
+		JOIN accounts a ON a.id = r.account_id
+		LEFT JOIN updates u ON u.ref_id = r.id AND u.seq = r.delivered_seq + 1
+		WHERE s.destination = $1 AND s.stream = $2 AND r.delivers AND r.delivered_seq < r.last_seq`,
+		references.DestinationCallback, refID, db.clockArg()).Scan(&refData, &updateData, &accountData,
+		&st.Attempts, &st.FirstAttemptAt, &token, &until, &now)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return job, false, nil
+	}
+	if err != nil {
+		return job, false, fmt.Errorf("postgres: read the next job of %s: %w", refID, err)
+	}
+	if !holds(lease, token, until, now) {
+		return job, false, references.ErrLeaseLost
+	}
+	if updateData == nil {
+		return job, false, nil
+	}
+	if job.Reference, err = decodeReference(refData); err != nil {
+		return job, false, err
+	}
+	if err := json.Unmarshal(updateData, &job.Update); err != nil {
+		return job, false, fmt.Errorf("postgres: decode an update of %s: %w", refID, err)
+	}
+	if !job.Reference.WantsEvent(job.Update.Type) {
+		return references.DeliveryJob{}, false, nil
+	}
+	acct, err := decodeAccount(accountData)
+	if err != nil {
+		return job, false, err
+	}
+	job.Destination = references.DestinationCallback
+	job.Attempt = st.Attempts + 1
+	if st.FirstAttemptAt != nil {
+		job.FirstAttemptAt = st.FirstAttemptAt.UTC()
+	}
+	job.Secrets = acct.LiveSecrets(now.UTC())
+	return job, true, nil
 }
 
 // callbackJob reads the next job of ref's callback stream (its row and ref's held by

@@ -112,15 +112,15 @@ func holdEndpointStreams(ctx context.Context, tx pgx.Tx, endpointID string, disa
 
 // openStreams makes sure each endpoint has a row for stream before messages are
 // queued in it, and locks the rows, so that no lease holder finds the stream drained
-// and deletes its row meanwhile. A new row is due at due; an existing one keeps its
-// schedule (a message in flight keeps the stream's: order is per stream). Rows are
-// taken in key order.
-func openStreams(ctx context.Context, tx pgx.Tx, accountID, stream string, endpointIDs []string, refPaused bool, due time.Time) error {
+// and deletes its row meanwhile. A new row is due at due (a time.Time, or nil for the
+// database's now: see clockArg); an existing one keeps its schedule (a message in
+// flight keeps the stream's: order is per stream). Rows are taken in key order.
+func openStreams(ctx context.Context, tx pgx.Tx, accountID, stream string, endpointIDs []string, refPaused bool, due any) error {
 	ids := slices.Clone(endpointIDs)
 	slices.Sort(ids)
 	// DO UPDATE ... WHERE false writes nothing but locks the existing row.
 	_, err := tx.Exec(ctx, `INSERT INTO delivery_streams (destination, stream, account_id, due_at, ref_paused)
-		SELECT d, $2, $3, $4, $5 FROM unnest($1::text[]) AS d ORDER BY d
+		SELECT d, $2, $3, COALESCE($4::timestamptz, now()), $5 FROM unnest($1::text[]) AS d ORDER BY d
 		ON CONFLICT (destination, stream) DO UPDATE SET due_at = delivery_streams.due_at WHERE false`,
 		ids, stream, accountID, due, refPaused)
 	if err != nil {
@@ -156,11 +156,7 @@ func (db *DB) fanOutUpdates(ctx context.Context, tx pgx.Tx, ref *references.Refe
 	if len(msgs) == 0 {
 		return nil
 	}
-	now, err := db.now(ctx, tx)
-	if err != nil {
-		return err
-	}
-	if err := openStreams(ctx, tx, ref.AccountID, ref.ID, to, ref.Paused(), now); err != nil {
+	if err := openStreams(ctx, tx, ref.AccountID, ref.ID, to, ref.Paused(), db.clockArg()); err != nil {
 		return err
 	}
 	return insertMessages(ctx, tx, msgs)
@@ -507,7 +503,8 @@ func dropResend(ctx context.Context, tx pgx.Tx, m *references.Message, now time.
 
 // forgetMessagesOf takes a reference that retention deletes out of every endpoint's
 // streams: their rows and queued resends go, and its messages leave their streams'
-// order (they stay in the endpoints' logs until their own retention).
+// order (they stay in the endpoints' logs until their own retention). It is called
+// before the reference's row is deleted.
 func (db *DB) forgetMessagesOf(ctx context.Context, tx pgx.Tx, refID string) error {
 	if _, err := tx.Exec(ctx, "DELETE FROM delivery_streams WHERE stream = $1 AND destination <> $2",
 		refID, references.DestinationCallback); err != nil {
@@ -516,9 +513,11 @@ func (db *DB) forgetMessagesOf(ctx context.Context, tx pgx.Tx, refID string) err
 	if _, err := tx.Exec(ctx, "UPDATE messages SET queued = false WHERE queued AND stream = $1", refID); err != nil {
 		return fmt.Errorf("postgres: take the messages of %s out of their streams: %w", refID, err)
 	}
-	// Resends of finished messages too: what they would send is gone with it.
-	if _, err := tx.Exec(ctx, "DELETE FROM redeliveries WHERE stream = $1 AND destination <> $2",
-		refID, references.DestinationCallback); err != nil {
+	// Resends of finished messages too: what they would send is gone with it. (By the
+	// account's endpoints, so that the redeliveries' key is the index.)
+	if _, err := tx.Exec(ctx, `DELETE FROM redeliveries WHERE stream = $1 AND destination IN (
+			SELECT e.id FROM endpoints e JOIN refs r ON r.account_id = e.account_id WHERE r.id = $1)`,
+		refID); err != nil {
 		return fmt.Errorf("postgres: drop the resends of %s: %w", refID, err)
 	}
 	return nil

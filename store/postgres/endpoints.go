@@ -48,10 +48,14 @@ func (db *DB) CreateEndpoint(ctx context.Context, ep references.Endpoint, maxPer
 			stored.UpdatedAt = stored.CreatedAt
 		}
 		if maxPerAccount > 0 {
+			// The count is read by a statement of its own, after the lock is held: a
+			// statement's snapshot is taken when it starts, so one that waited for the
+			// lock would not see the endpoint its holder created.
+			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", endpointQuotaLock, stored.AccountID); err != nil {
+				return fmt.Errorf("postgres: lock the endpoint creates of %s: %w", stored.AccountID, err)
+			}
 			var n int
-			err := tx.QueryRow(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2)),
-				(SELECT count(*) FROM endpoints WHERE account_id = $2)`,
-				endpointQuotaLock, stored.AccountID).Scan(nil, &n)
+			err := tx.QueryRow(ctx, "SELECT count(*) FROM endpoints WHERE account_id = $1", stored.AccountID).Scan(&n)
 			if err != nil {
 				return fmt.Errorf("postgres: count the endpoints of %s: %w", stored.AccountID, err)
 			}

@@ -87,7 +87,9 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 //     account.
 //   - UnsubscribedReferences counts refs_unsubscribed, the partial index of
 //     unsubscribed references retention walks (an index-only scan): it grows with
-//     the references unsubscribed within the retention period, not with the store.
+//     the references unsubscribed within the retention period, not with the store
+//     (18 ms for 100,000 of them, on a store of a million; explain_test.go). A count
+//     per account in account_counters would make it a row per account.
 //   - PendingDeliveries counts delivery_streams, which holds a row only while a
 //     stream has something to deliver (an index-only scan of its primary key): the
 //     queue's depth, not the store's size.

@@ -166,6 +166,15 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 	if err != nil {
 		return references.Reference{}, fmt.Errorf("postgres: record poll: %w", err)
 	}
+	if res.Quiet() {
+		ref, done, err := db.recordQuietPoll(ctx, refID, lease, res)
+		if err != nil {
+			return references.Reference{}, fmt.Errorf("postgres: record poll of %s: %w", refID, err)
+		}
+		if done {
+			return ref, nil
+		}
+	}
 	var shipment []byte
 	if res.Shipment != nil {
 		if shipment, err = json.Marshal(res.Shipment); err != nil {
@@ -211,6 +220,46 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		return references.Reference{}, fmt.Errorf("postgres: record poll of %s: %w", refID, err)
 	}
 	return ref, nil
+}
+
+// quietPollFields are the fields of a Reference that a poll bringing nothing new
+// changes, named as encoding/json names them in refs.data.
+type quietPollFields struct {
+	LastPolledAt        *time.Time
+	NextPollAt          *time.Time
+	LastPollError       string
+	ConsecutiveFailures int
+	NotFoundSince       *time.Time
+	UpdatedAt           time.Time
+}
+
+// recordQuietPoll records a poll that brought nothing to store (no snapshot, update or
+// unsubscribe) in one statement, without a transaction: the polling fields merged
+// into data, the next due time, the lease ended, provided the lease is held and the
+// reference active. done is false when it is not; RecordPoll's transaction then says
+// why (a lost lease, or a reference unsubscribed or paused while it was polled).
+func (db *DB) recordQuietPoll(ctx context.Context, refID string, lease references.Lease, res references.PollResult) (references.Reference, bool, error) {
+	polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
+	patch, err := json.Marshal(quietPollFields{
+		LastPolledAt: &polled, NextPollAt: &next, LastPollError: res.Error,
+		ConsecutiveFailures: res.ConsecutiveFailures, NotFoundSince: res.NotFoundSince, UpdatedAt: polled,
+	})
+	if err != nil {
+		return references.Reference{}, false, fmt.Errorf("postgres: encode poll: %w", err)
+	}
+	var data []byte
+	err = db.pool.QueryRow(ctx, `UPDATE refs SET data = data || $3::jsonb, updated_at = $4, next_poll_at = $5,
+			poll_owner = NULL, poll_token = NULL, poll_lease_until = NULL
+		WHERE id = $1 AND poll_token = $2 AND poll_lease_until > COALESCE($6::timestamptz, now()) AND status = 'active'
+		RETURNING data`, refID, int64(lease.Token), patch, polled, next, db.clockArg()).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return references.Reference{}, false, nil
+	}
+	if err != nil {
+		return references.Reference{}, false, fmt.Errorf("postgres: save reference %s: %w", refID, err)
+	}
+	ref, err := decodeReference(data)
+	return ref, err == nil, err
 }
 
 // endPollLease ends the poll lease of a reference whose row tx holds.

@@ -171,54 +171,80 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 		}
 	}
 	if q.Identifier != "" {
+		// The reference's own identifier, or a container of its latest snapshot.
 		value, prefix := q.IdentifierPrefix()
+		v := scan.arg(value)
+		match := func(col string) string { return col + " = " + v }
 		if prefix {
-			lo, hi := scan.arg(value), scan.arg(prefixEnd(value))
-			scan.cond(fmt.Sprintf(`(ident_value ~>=~ %[1]s AND ident_value ~<~ %[2]s OR id IN (SELECT ref_id FROM ref_numbers
-				WHERE account_id = %[3]s AND number ~>=~ %[1]s AND number ~<~ %[2]s))`, lo, hi, acct))
-		} else {
-			v := scan.arg(value)
-			scan.cond(fmt.Sprintf(`(ident_value = %[1]s OR id IN (SELECT ref_id FROM ref_numbers
-				WHERE account_id = %[2]s AND number = %[1]s))`, v, acct))
+			end := scan.arg(prefixEnd(value))
+			match = func(col string) string { return fmt.Sprintf("%s ~>=~ %s AND %s ~<~ %s", col, v, col, end) }
 		}
-	}
-	order, reverse := "created_at, id", "created_at DESC, id DESC"
-	if byETA {
-		// NULLs sort last ascending, first descending: the undated in creation order.
-		order, reverse = "eta, created_at, id", "eta DESC, created_at DESC, id DESC"
-	}
-	if after != nil {
-		created, id := scan.arg(after.created), scan.arg(after.id)
-		switch {
-		case !byETA:
-			scan.cond(fmt.Sprintf("(created_at, id) > (%s, %s)", created, id))
-		case after.eta != nil:
-			scan.cond(fmt.Sprintf("((eta, created_at, id) > (%s, %s, %s) OR eta IS NULL)", scan.arg(*after.eta), created, id))
-		default:
-			scan.cond(fmt.Sprintf("eta IS NULL AND (created_at, id) > (%s, %s)", created, id))
-		}
+		scan.cond(fmt.Sprintf(`id IN (SELECT id FROM refs WHERE account_id = %s AND %s
+			UNION ALL SELECT ref_id FROM ref_numbers WHERE account_id = %s AND %s)`,
+			acct, match("ident_value"), acct, match("number")))
 	}
 	budget := max(minRefScan, refScanPerItem*limit)
-	var sql string
 	if q.Identifier != "" || len(filters) == 0 {
 		// The indexes find the references: no bound needed.
-		scan.where = append(scan.where, filters...)
-		sql = fmt.Sprintf(`SELECT true, eta, created_at, id, data, 0 FROM refs WHERE %s ORDER BY %s LIMIT %s`,
-			strings.Join(scan.where, " AND "), order, scan.arg(limit+1))
-	} else {
-		// The references read (at most budget), those of them that pass, and the last
-		// one read, where the next page starts when the read stopped at its bound.
-		sql = fmt.Sprintf(`WITH scan AS (
-				SELECT id, eta, created_at, (%s) AS ok FROM refs WHERE %s ORDER BY %s LIMIT %s),
-			hits AS (SELECT id, eta, created_at FROM scan WHERE ok ORDER BY %s LIMIT %s),
-			last AS (SELECT id, eta, created_at FROM scan ORDER BY %s LIMIT 1)
-			SELECT true, h.eta, h.created_at, h.id, r.data, 0 FROM hits h JOIN refs r ON r.id = h.id
-			UNION ALL
-			SELECT false, eta, created_at, id, NULL, (SELECT count(*) FROM scan) FROM last`,
-			strings.Join(filters, " AND "), strings.Join(scan.where, " AND "), order, scan.arg(budget),
-			order, scan.arg(limit+1), reverse)
+		src := orderedSource(scan, append(scan.where, filters...), "eta, created_at, id, data", byETA, q.FiltersETA(), after, limit+1)
+		sql := "SELECT true, eta, created_at, id, data, 0 FROM (" + src + ") s"
+		return db.listPage(ctx, q.Sort, limit, sql, scan.args, budget)
 	}
+	reverse := "created_at DESC, id DESC"
+	if byETA {
+		reverse = "eta DESC, created_at DESC, id DESC" // NULLs first: the reverse of the order
+	}
+	src := orderedSource(scan, scan.where, "id, eta, created_at, ("+strings.Join(filters, " AND ")+") AS ok",
+		byETA, q.FiltersETA(), after, budget)
+	// The references read (at most budget), those of them that pass, and the last one
+	// read, where the next page starts when the read stopped at its bound.
+	sql := fmt.Sprintf(`WITH scan AS (%s),
+			hits AS (SELECT id, eta, created_at FROM scan WHERE ok LIMIT %s),
+			last AS (SELECT id, eta, created_at FROM scan ORDER BY %s LIMIT 1)
+		SELECT true, h.eta, h.created_at, h.id, r.data, 0 FROM hits h JOIN refs r ON r.id = h.id
+		UNION ALL
+		SELECT false, eta, created_at, id, NULL, (SELECT count(*) FROM scan) FROM last`,
+		src, scan.arg(limit+1), reverse)
 	return db.listPage(ctx, q.Sort, limit, sql, scan.args, budget)
+}
+
+// orderedSource returns a statement of s reading cols of at most n references that
+// pass where, after the cursor's position, in the order of the list. By ETA, the
+// dated come first, in ETA order from refs_by_eta, then (unless the ETA is bounded)
+// the undated in creation order from refs_undated: two index scans that each stop
+// early, where one ordering NULLs last would filter rather than seek.
+func orderedSource(s *listStatement, where []string, cols string, byETA, etaBounded bool, after *listPosition, n int) string {
+	limit := s.arg(n)
+	branch := func(extra []string, order string) string {
+		w := append(slices.Clip(where), extra...)
+		return fmt.Sprintf("SELECT %s FROM refs WHERE %s ORDER BY %s LIMIT %s", cols, strings.Join(w, " AND "), order, limit)
+	}
+	if !byETA {
+		var keyset []string
+		if after != nil {
+			keyset = append(keyset, fmt.Sprintf("(created_at, id) > (%s, %s)", s.arg(after.created), s.arg(after.id)))
+		}
+		return branch(keyset, "created_at, id")
+	}
+	var parts []string
+	if after == nil || after.eta != nil {
+		dated := []string{"eta IS NOT NULL"}
+		if after != nil {
+			dated = append(dated, fmt.Sprintf("(eta, created_at, id) > (%s, %s, %s)", s.arg(*after.eta), s.arg(after.created), s.arg(after.id)))
+		}
+		parts = append(parts, "("+branch(dated, "eta, created_at, id")+")")
+	}
+	if !etaBounded {
+		undated := []string{"eta IS NULL"}
+		if after != nil && after.eta == nil {
+			undated = append(undated, fmt.Sprintf("(created_at, id) > (%s, %s)", s.arg(after.created), s.arg(after.id)))
+		}
+		parts = append(parts, "("+branch(undated, "created_at, id")+")")
+	}
+	if len(parts) == 0 {
+		return branch([]string{"false"}, "created_at, id") // an undated position, and an ETA bound
+	}
+	return fmt.Sprintf("SELECT * FROM (%s) u ORDER BY eta, created_at, id LIMIT %s", strings.Join(parts, " UNION ALL "), limit)
 }
 
 // listPage runs a ListReferences statement, whose rows are the references that pass

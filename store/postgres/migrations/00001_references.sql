@@ -32,7 +32,8 @@ CREATE UNIQUE INDEX refs_active_identifier ON refs (account_id, ident_kind, iden
 CREATE INDEX refs_by_account ON refs (account_id, created_at, id);
 CREATE INDEX refs_by_identifier ON refs (account_id, ident_value text_pattern_ops);
 -- Lists by ETA: the dated in ETA order, then the undated in creation order.
-CREATE INDEX refs_by_eta ON refs (account_id, eta, created_at, id);
+CREATE INDEX refs_by_eta ON refs (account_id, eta, created_at, id) WHERE eta IS NOT NULL;
+CREATE INDEX refs_undated ON refs (account_id, created_at, id) WHERE eta IS NULL;
 -- Claims: the due active references, most overdue first.
 CREATE INDEX refs_due ON refs (next_poll_at) WHERE status = 'active';
 CREATE INDEX refs_unsubscribed ON refs (unsubscribed_at) WHERE status = 'unsubscribed';
