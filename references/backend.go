@@ -30,6 +30,7 @@ type Backend interface {
 	EndpointStore
 	AccountStore
 	AuditStore
+	SessionStore
 	Maintenance
 }
 
@@ -67,6 +68,9 @@ type ReferenceStore interface {
 	// even empty, with a cursor when the backend bounds the work of one call. A cursor
 	// of another sort order is ErrInvalid on field "cursor".
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
+	// CountReferences returns how many references the account has in each status
+	// (statuses with none are absent).
+	CountReferences(ctx context.Context, accountID string) (map[Status]int, error)
 	// UnsubscribeReference stops tracking and appends the final update
 	// (UnsubscribedUpdate with reason) to the feed, with its messages to the matching
 	// endpoints, in one transaction. Pending callback deliveries go on, the final
@@ -277,6 +281,25 @@ type AuditStore interface {
 	// ListAudit returns up to limit entries of the account's log with a sequence above
 	// after, in sequence order.
 	ListAudit(ctx context.Context, accountID string, after uint64, limit int) ([]AuditEntry, error)
+}
+
+// SessionStore keeps the console's sessions, so that every instance on a shared
+// database knows them. A session is found by the hash of its cookie's token; the
+// token itself is never stored.
+type SessionStore interface {
+	// CreateSession stores s and, in the same transaction, deletes the account's
+	// sessions that have expired at s.CreatedAt (see Session.ExpiredAt), so that
+	// abandoned sessions do not pile up. A session with the same TokenHash is
+	// CodeConflict.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session whose TokenHash is tokenHash, expired or not, or
+	// ErrNotFound.
+	GetSession(ctx context.Context, tokenHash string) (Session, error)
+	// TouchSession sets the session's LastSeenAt to at unless it holds a later one;
+	// ErrNotFound when it is gone.
+	TouchSession(ctx context.Context, tokenHash string, at time.Time) error
+	// DeleteSession deletes the session; deleting one that is gone does nothing.
+	DeleteSession(ctx context.Context, tokenHash string) error
 }
 
 // Maintenance is what operators and retention need.

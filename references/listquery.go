@@ -24,7 +24,16 @@ type ListQuery struct {
 	// ETABefore and ETAAfter bound the latest snapshot's ETA (exclusive); a reference
 	// without an ETA matches neither.
 	ETABefore, ETAAfter *time.Time
-	Sort                ListSort
+	// HasCallback, when set, keeps the references with (true) or without (false) a
+	// callback_url.
+	HasCallback *bool
+	// Failing keeps the references whose last poll failed or whose callback
+	// deliveries are failing.
+	Failing bool
+	// LateAt, when set, keeps the references whose latest snapshot is late at that
+	// time (see ShipmentSummary.Late).
+	LateAt *time.Time
+	Sort   ListSort
 }
 
 // ListSort is the order of a list of references.
@@ -73,7 +82,7 @@ func (q ListQuery) Normalize() (ListQuery, error) {
 			return q, Invalidf("metadata."+k, "keys must be 1 to %d bytes and values at most %d", MaxMetadataKeyLen, MaxMetadataValueLen)
 		}
 	}
-	for _, t := range []**time.Time{&q.UpdatedSince, &q.ETABefore, &q.ETAAfter} {
+	for _, t := range []**time.Time{&q.UpdatedSince, &q.ETABefore, &q.ETAAfter, &q.LateAt} {
 		if *t != nil {
 			u := (*t).UTC()
 			*t = &u
@@ -104,11 +113,24 @@ func (q *ListQuery) MatchesIdentifier(value string) bool {
 	return value == v
 }
 
-// Matches reports whether ref, whose latest snapshot has the given ETA (nil: none)
-// and container numbers, passes every filter of a normalised q.
-func (q *ListQuery) Matches(ref *Reference, eta *time.Time, containers []string) bool {
+// Matches reports whether ref, whose latest snapshot has the given summary (nil: no
+// snapshot) and container numbers, passes every filter of a normalised q.
+func (q *ListQuery) Matches(ref *Reference, sum *ShipmentSummary, containers []string) bool {
 	if q.Status != "" && ref.Status != q.Status {
 		return false
+	}
+	if q.HasCallback != nil && (ref.CallbackURL != "") != *q.HasCallback {
+		return false
+	}
+	if q.Failing && !ref.Failing() {
+		return false
+	}
+	if q.LateAt != nil && (sum == nil || !sum.Late(*q.LateAt)) {
+		return false
+	}
+	var eta *time.Time
+	if sum != nil {
+		eta = sum.ETA
 	}
 	if q.CarrierCode != "" && ref.CarrierCode != q.CarrierCode {
 		return false

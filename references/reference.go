@@ -109,6 +109,12 @@ func (r *Reference) Identifier() (IdentifierKind, string) {
 	}
 }
 
+// Failing reports whether the reference's last poll failed or its callback
+// deliveries are failing.
+func (r *Reference) Failing() bool {
+	return r.LastPollError != "" || r.DeliveryState == DeliveryFailing
+}
+
 // Active reports whether the reference is tracked now: polled and delivered. A
 // paused reference is not active, but still subscribed.
 func (r Reference) Active() bool { return r.Status == StatusActive }

@@ -17,6 +17,7 @@ type Store interface {
 	CreateReferences(ctx context.Context, accountID string, items []BatchItem, opts CreateOptions) (results []CreateResult, replayed bool, err error)
 	GetReference(ctx context.Context, accountID, id string) (Reference, error)
 	ListReferences(ctx context.Context, accountID string, q ListQuery) (ReferencePage, error)
+	CountReferences(ctx context.Context, accountID string) (map[Status]int, error)
 	// Shipment returns the reference's latest snapshot, nil before the first.
 	Shipment(ctx context.Context, refID string) (*Shipment, error)
 	// UnsubscribeReference stops tracking and ends the feed with a
@@ -38,6 +39,7 @@ type Store interface {
 	endpointStore
 	keyStore
 	AuditStore
+	SessionStore
 }
 
 // DeliveryQuery selects a page of a reference's delivery log, newest first.
@@ -67,6 +69,9 @@ type IdempotencyKey struct {
 // stops after a bounded number of references (see store.ListReferences).
 type ReferencePage struct {
 	References []Reference
+	// Summaries holds, by reference id, the summary of the latest snapshot of each
+	// reference of the page that has one.
+	Summaries  map[string]ShipmentSummary
 	NextCursor string // empty on the last page
 }
 
@@ -170,6 +175,11 @@ type ServiceOptions struct {
 	// refresh, a resume), so the poller scans now rather than at its next tick. It
 	// must return at once (cmd/trackhook wires the poller's Wake).
 	PollRequested func()
+	// SessionIdle ends a console session unused for that long (default
+	// DefaultSessionIdle); SessionLifetime ends it that long after sign-in whatever
+	// its use (default DefaultSessionLifetime).
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
 }
 
 // Service is the references API: validation and account scoping in front of the Store.
@@ -193,6 +203,12 @@ func NewService(store Store, opts ServiceOptions) *Service {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.SessionIdle <= 0 {
+		opts.SessionIdle = DefaultSessionIdle
+	}
+	if opts.SessionLifetime <= 0 {
+		opts.SessionLifetime = DefaultSessionLifetime
 	}
 	return &Service{store: store, opts: opts}
 }
@@ -364,6 +380,11 @@ func (s *Service) List(ctx context.Context, accountID string, q ListQuery) (Refe
 		return ReferencePage{}, err
 	}
 	return s.store.ListReferences(ctx, accountID, q)
+}
+
+// Counts returns how many references the account has in each status.
+func (s *Service) Counts(ctx context.Context, accountID string) (map[Status]int, error) {
+	return s.store.CountReferences(ctx, accountID)
 }
 
 // Unsubscribe stops tracking a reference at the user's request (reason user). The

@@ -108,7 +108,7 @@ func (l *lister) load(id string) (references.Reference, searchFacts, bool, error
 	if err != nil {
 		return ref, f, false, err
 	}
-	return ref, f, l.q.Matches(&ref, f.ETA, f.Containers), nil
+	return ref, f, l.q.Matches(&ref, &references.ShipmentSummary{ETA: f.ETA}, f.Containers), nil // PLACEHOLDER (helper A): facts keep the summary
 }
 
 // scan walks bucket's keys under prefix from after the cursor's position, adding the
