@@ -210,3 +210,23 @@ func ScopeNames(scopes []Scope) []string {
 	}
 	return out
 }
+
+// PickKey returns the one key of keys whose id is idOrPrefix, or whose prefix starts
+// with it (8 characters or more: shorter would too often match several).
+func PickKey(keys []APIKey, idOrPrefix string) (APIKey, error) {
+	var found APIKey
+	matches := 0
+	for _, k := range keys {
+		if k.ID == idOrPrefix || (len(idOrPrefix) >= 8 && strings.HasPrefix(k.Prefix, idOrPrefix)) {
+			found = k
+			matches++
+		}
+	}
+	switch {
+	case matches == 0:
+		return found, Errorf(CodeNotFound, "no API key with id or prefix %q", idOrPrefix)
+	case matches > 1:
+		return found, Errorf(CodeConflict, "%q matches %d keys: give the key id", idOrPrefix, matches)
+	}
+	return found, nil
+}

@@ -67,5 +67,5 @@ func (r *Reference) Forgettable(cutoff time.Time) bool {
 	if r.Subscribed() || r.UnsubscribedAt == nil || !r.UnsubscribedAt.Before(cutoff) {
 		return false
 	}
-	return !r.Delivers() || r.DeliveredSequence >= r.LastSequence
+	return !r.OwesDelivery() || r.DeliveredSequence >= r.LastSequence
 }

@@ -28,7 +28,14 @@ func StopsDelivery(reason UnsubscribeReason) bool {
 // callback URL and is active or ended in a way that delivers its last updates. A
 // paused reference's stream waits, with its state, until it is resumed.
 func (r *Reference) Delivers() bool {
-	return r.CallbackURL != "" && !r.Paused() && (r.Subscribed() || !StopsDelivery(r.UnsubscribeReason))
+	return r.OwesDelivery() && !r.Paused()
+}
+
+// OwesDelivery reports whether the reference's callback is still owed the updates
+// after DeliveredSequence: it delivers them now, or will once resumed. Retention keeps
+// those updates.
+func (r *Reference) OwesDelivery() bool {
+	return r.CallbackURL != "" && (r.Subscribed() || !StopsDelivery(r.UnsubscribeReason))
 }
 
 // EndsTracking reports whether recording the poll result unsubscribes the reference.

@@ -82,6 +82,52 @@ type Patch struct {
 	EventTypes  *[]string
 }
 
+// CallbackChange is what a patch did to a reference's callback, which the backend's
+// delivery stream then follows.
+type CallbackChange int
+
+// What Reference.ApplyPatch did to the callback.
+const (
+	CallbackKept    CallbackChange = iota
+	CallbackRemoved                // nothing to deliver to: the stream ends, the feed stays readable
+	CallbackMoved                  // what is pending goes to the new URL, from its first try
+)
+
+// ApplyPatch applies p at at to a subscribed reference, by the rule every backend
+// shares; an unsubscribed one is a conflict. A new callback URL starts its health
+// afresh; removing it counts the whole feed as delivered.
+func (r *Reference) ApplyPatch(p Patch, at time.Time) (CallbackChange, error) {
+	if !r.Subscribed() {
+		return CallbackKept, Errorf(CodeConflict, "reference %s is unsubscribed and cannot be changed", r.ID)
+	}
+	if p.EventTypes != nil {
+		r.EventTypes = *p.EventTypes
+	}
+	r.UpdatedAt = at
+	if p.CallbackURL == nil || *p.CallbackURL == r.CallbackURL {
+		return CallbackKept, nil
+	}
+	r.CallbackURL = *p.CallbackURL
+	r.DeliveryState, r.FailingSince = "", nil
+	if r.CallbackURL == "" {
+		r.DeliveredSequence = r.LastSequence
+		return CallbackRemoved, nil
+	}
+	return CallbackMoved, nil
+}
+
+// PageSize is the size of a page a backend reads for a limit asked for:
+// DefaultPageSize when none is, at most MaxPageSize (the service refuses larger ones).
+func PageSize(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultPageSize
+	case limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return limit
+}
+
 // Page size limits.
 const (
 	DefaultPageSize = 100

@@ -50,26 +50,12 @@ func TestCrash_EndpointsKeepOrderPerDestinationAcrossSIGKILLs(t *testing.T) {
 	svc.start()
 	accountSecrets := svc.webhookSecrets()
 
-	dests := []*destination{
-		{name: "standard", rcv: newDestReceiver(t, 0, delay), body: map[string]any{"description": "all updates, one a POST"}},
-		{name: "batch", batch: true, rcv: newDestReceiver(t, 3, delay), body: map[string]any{"format": "batch", "batch_size": 3}},
-		{name: "svix", svix: true, rcv: newDestReceiver(t, 0, delay), body: map[string]any{
-			"headers": "svix", "event_types": svixEventTypes, "filter": map[string]any{"metadata": map[string]string{"fanout": "yes"}},
-		}, selects: func(u *webhook.Update) bool {
-			return u.Reference.Metadata["fanout"] == "yes" &&
-				(slices.Contains(svixEventTypes, string(u.Type)) || slices.ContainsFunc(u.Tags, func(tag string) bool { return slices.Contains(svixEventTypes, tag) }))
-		}},
-	}
+	dests := crashDestinations(t, delay)
 	for _, d := range dests {
 		d.create(t, svc)
 	}
 
-	cr := &creator{svc: svc, rcv: cb, rng: rng, ids: make([]string, plan.refs), metadata: func(i int) map[string]string {
-		if i%3 == 0 {
-			return nil // left out by the svix endpoint's filter
-		}
-		return map[string]string{"fanout": "yes"}
-	}}
+	cr := &creator{svc: svc, rcv: cb, rng: rng, ids: make([]string, plan.refs), metadata: fanoutMetadata}
 	creatingLives := max(1, (plan.kills+1)/2)
 	perLife := (plan.refs + creatingLives - 1) / creatingLives
 	var moments [killMomentKinds]int
@@ -107,6 +93,67 @@ func TestCrash_EndpointsKeepOrderPerDestinationAcrossSIGKILLs(t *testing.T) {
 		return settled(refs)
 	})
 	feeds := wireFeeds(svc, refs) // final: every reference is unsubscribed
+	awaitDestinations(t, svc, dests, feeds)
+	if code, took := svc.terminate(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM (%v); log:\n%s", code, took, svc.tail())
+	}
+
+	stats := checkStoreFile(t, svc.dbPath)
+	if stats.ActiveReferences != 0 || stats.PendingDeliveries != 0 || stats.UnsubscribedReferences != int64(plan.refs) {
+		t.Errorf("store counters after the run: %+v, want 0 active, 0 pending, %d unsubscribed", stats, plan.refs)
+	}
+	if len(refs) != plan.refs {
+		t.Errorf("the service lists %d references, %d were created", len(refs), plan.refs)
+	}
+	figures := checkCallbackAndDestinations(t, feeds, cb, dests, accountSecrets)
+	secrets := map[string]string{
+		"API key": key, "API key hash": references.HashAPIKey(key), "account webhook secret": accountSecrets[0],
+	}
+	for _, d := range dests {
+		secrets[d.name+" endpoint's secret"] = d.secrets[0]
+	}
+	for _, d := range dests {
+		assertNoSecrets(t, "GET /endpoints and GET /endpoints/"+d.id, d.listed, secrets)
+	}
+	checkChildLog(t, svc, secrets)
+	t.Logf("crash with endpoints: %d kills survived (%d at a random time, %d right after a webhook was accepted, %d during a create), %d restarts; %s; run %v",
+		plan.kills, moments[killAtRandomTime], moments[killAfterWebhook], moments[killDuringCreate], svc.starts,
+		strings.Join(figures, "; "), time.Since(start).Round(time.Millisecond))
+}
+
+// crashDestinations returns the account endpoints of the crash tests, to be made with
+// destination.create: a standard one, a batch one (3 updates a POST) whose receiver
+// answers 500 to the first try of every third webhook, and one with svix headers,
+// event types and a metadata filter that fanoutMetadata's references pass. Every
+// receiver waits delay() before it answers.
+func crashDestinations(t *testing.T, delay func() time.Duration) []*destination {
+	t.Helper()
+	return []*destination{
+		{name: "standard", rcv: newDestReceiver(t, 0, delay), body: map[string]any{"description": "all updates, one a POST"}},
+		{name: "batch", batch: true, rcv: newDestReceiver(t, 3, delay), body: map[string]any{"format": "batch", "batch_size": 3}},
+		{name: "svix", svix: true, rcv: newDestReceiver(t, 0, delay), body: map[string]any{
+			"headers": "svix", "event_types": svixEventTypes, "filter": map[string]any{"metadata": map[string]string{"fanout": "yes"}},
+		}, selects: func(u *webhook.Update) bool {
+			return u.Reference.Metadata["fanout"] == "yes" &&
+				(slices.Contains(svixEventTypes, string(u.Type)) || slices.ContainsFunc(u.Tags, func(tag string) bool { return slices.Contains(svixEventTypes, tag) }))
+		}},
+	}
+}
+
+// fanoutMetadata is the metadata of the i-th planned reference of the crash tests
+// with endpoints: every third is left out by the svix endpoint's filter.
+func fanoutMetadata(i int) map[string]string {
+	if i%3 == 0 {
+		return nil
+	}
+	return map[string]string{"fanout": "yes"}
+}
+
+// awaitDestinations waits until the service has finished every message of each
+// destination (succeeded or failed), as many as the final feeds select for it, then
+// reads its messages and what GET /endpoints answers about it.
+func awaitDestinations(t *testing.T, svc *service, dests []*destination, feeds map[string][]webhook.Update) {
+	t.Helper()
 	for _, d := range dests {
 		want := 0
 		for _, feed := range feeds {
@@ -122,45 +169,37 @@ func TestCrash_EndpointsKeepOrderPerDestinationAcrossSIGKILLs(t *testing.T) {
 		d.messages = d.listMessages(t, svc)
 		d.listed = d.endpointAnswers(t, svc)
 	}
-	if code, took := svc.terminate(30 * time.Second); code != 0 {
-		t.Fatalf("exit code %d after SIGTERM (%v); log:\n%s", code, took, svc.tail())
-	}
+}
 
-	stats := checkStoreFile(t, svc.dbPath)
-	if stats.ActiveReferences != 0 || stats.PendingDeliveries != 0 || stats.UnsubscribedReferences != int64(plan.refs) {
-		t.Errorf("store counters after the run: %+v, want 0 active, 0 pending, %d unsubscribed", stats, plan.refs)
-	}
-	if len(refs) != plan.refs {
-		t.Errorf("the service lists %d references, %d were created", len(refs), plan.refs)
-	}
-	domainFeeds := make(map[string][]references.Update, len(feeds))
-	for id, feed := range feeds {
-		for i := range feed {
-			domainFeeds[id] = append(domainFeeds[id], feed[i].Domain())
-		}
-	}
-	t.Run("callback", func(t *testing.T) {
-		fig := checkDeliveries(t, domainFeeds, cb.deliveries(), accountSecrets)
-		t.Logf("callback: %s", fig)
-	})
-	secrets := map[string]string{
-		"API key": key, "API key hash": references.HashAPIKey(key), "account webhook secret": accountSecrets[0],
-	}
+// checkCallbackAndDestinations checks, each in a subtest, what the callback receiver
+// got (checkDeliveries, with the account's secrets) and what each destination got
+// (destination.check) against the final feeds, and returns the figures of each.
+func checkCallbackAndDestinations(t *testing.T, feeds map[string][]webhook.Update, cb *receiver, dests []*destination, accountSecrets []string) []string {
+	t.Helper()
 	var figures []string
+	t.Run("callback", func(t *testing.T) {
+		fig := checkDeliveries(t, domainFeeds(feeds), cb.deliveries(), accountSecrets)
+		t.Logf("callback: %s", fig)
+		figures = append(figures, "callback: "+fig.String())
+	})
 	for _, d := range dests {
-		secrets[d.name+" endpoint's secret"] = d.secrets[0]
 		t.Run(d.name, func(t *testing.T) {
 			fig := d.check(t, feeds, accountSecrets)
 			figures = append(figures, d.name+": "+fig.String())
 		})
 	}
-	for _, d := range dests {
-		assertNoSecrets(t, "GET /endpoints and GET /endpoints/"+d.id, d.listed, secrets)
+	return figures
+}
+
+// domainFeeds converts feeds in wire form (wireFeeds) to the domain's.
+func domainFeeds(feeds map[string][]webhook.Update) map[string][]references.Update {
+	out := make(map[string][]references.Update, len(feeds))
+	for id, feed := range feeds {
+		for i := range feed {
+			out[id] = append(out[id], feed[i].Domain())
+		}
 	}
-	checkChildLog(t, svc, secrets)
-	t.Logf("crash with endpoints: %d kills survived (%d at a random time, %d right after a webhook was accepted, %d during a create), %d restarts; %s; run %v",
-		plan.kills, moments[killAtRandomTime], moments[killAfterWebhook], moments[killDuringCreate], svc.starts,
-		strings.Join(figures, "; "), time.Since(start).Round(time.Millisecond))
+	return out
 }
 
 // wireFeeds reads the whole feed of every reference, as GET /references/:id/updates

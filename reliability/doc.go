@@ -10,6 +10,13 @@
 //	                         flaky batch, svix with a filter): per destination, every
 //	                         selected update arrived in order, signed with its own secret,
 //	                         batches stable across retries, every message succeeded
+//	multi_instance_test.go   three `trackhook serve` on one PostgreSQL database, a DCSA carrier
+//	                         and the endpoint crash test's destinations: SIGKILL a random
+//	                         instance every few seconds and restart it, crash the database
+//	                         server in the middle; nothing lost, order kept per destination,
+//	                         and the carrier's poll log shows no reference polled by two
+//	                         processes at once (needs TRACKHOOK_TEST_POSTGRES; restarts a
+//	                         private server it starts with initdb/pg_ctl when installed)
 //	shutdown_test.go         SIGTERM under load: exit 0 in time, nothing lost after restart
 //	receiver_chaos_test.go   receivers that time out, reset, answer 5xx/429, drip, send huge
 //	                         bodies or flap, against the real notifier; no leaks
@@ -37,6 +44,7 @@
 // moments and delays. The figures (kills survived, updates checked, hostile inputs
 // tried, latencies under chaos) are written with t.Logf, so run with -v to see them.
 // The -soak flag makes the crash test kill the service 30 times over 150 references
-// (the endpoint crash test 25 times over 80), the shutdown test run longer under load,
+// (the endpoint crash test 25 times over 80, the multi-instance test 40 times over 90,
+// with the database down for 10 s), the shutdown test run longer under load,
 // and the receiver chaos last 30 seconds.
 package reliability

@@ -84,7 +84,7 @@ func trackhookBinary(t *testing.T) string {
 type service struct {
 	t      *testing.T
 	bin    string
-	dbPath string
+	dbPath string   // --db: the store file, or a postgres:// URL
 	key    string   // TRACKHOOK_API_KEY: the admin key of account "default"
 	args   []string // flags added to every start
 	logs   *syncBuffer
@@ -132,6 +132,14 @@ func (s *service) running() bool {
 // the store opened.
 func (s *service) start() {
 	s.t.Helper()
+	s.launch()
+	s.awaitReady()
+}
+
+// launch runs the service without waiting for it: several services on one database
+// are launched together, then awaited, so that their starts overlap.
+func (s *service) launch() {
+	s.t.Helper()
 	addr := freeAddr(s.t)
 	s.starts++
 	fmt.Fprintf(s.logs, "--- start %d on %s ---\n", s.starts, addr)
@@ -147,12 +155,16 @@ func (s *service) start() {
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
 	s.cmd, s.exited, s.base = cmd, exited, "http://"+addr
+}
 
+// awaitReady waits until the launched service's /readyz answers 200.
+func (s *service) awaitReady() {
+	s.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
-		case <-exited:
-			s.t.Fatalf("trackhook exited during start %d (%v); log:\n%s", s.starts, cmd.ProcessState, s.tail())
+		case <-s.exited:
+			s.t.Fatalf("trackhook exited during start %d (%v); log:\n%s", s.starts, s.cmd.ProcessState, s.tail())
 		default:
 		}
 		resp, err := s.client.Get(s.base + "/readyz")

@@ -17,7 +17,7 @@ import (
 // ListAccountEvents returns up to limit operational events of the account with a
 // sequence above after, in sequence order (limit 0: references.DefaultPageSize).
 func (db *DB) ListAccountEvents(ctx context.Context, accountID string, after uint64, limit int) ([]references.AccountEvent, error) {
-	limit = limitOrDefault(limit)
+	limit = references.PageSize(limit)
 	out := []references.AccountEvent{}
 	if after == math.MaxUint64 {
 		return out, nil // nothing can follow (and after+1 would wrap)

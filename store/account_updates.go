@@ -70,7 +70,7 @@ func unindexUpdate(tx *bolt.Tx, ageKey []byte) error {
 // ListAccountUpdates returns a page of the account's feed after q.After, in account
 // sequence order, reading at most max(minAccountFeedScan, 20×limit) entries.
 func (db *DB) ListAccountUpdates(ctx context.Context, accountID string, q references.AccountUpdateQuery) (references.AccountUpdatePage, error) {
-	limit := limitOrDefault(q.Limit)
+	limit := references.PageSize(q.Limit)
 	var page references.AccountUpdatePage
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		var err error

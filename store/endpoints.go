@@ -81,7 +81,7 @@ func (db *DB) GetEndpoint(ctx context.Context, accountID, id string) (references
 // ListEndpoints returns a page of the account's endpoints in creation order. The
 // cursor is the index key (after the account) of the last endpoint returned.
 func (db *DB) ListEndpoints(ctx context.Context, accountID string, q references.ListQuery) (references.EndpointPage, error) {
-	limit := limitOrDefault(q.Limit)
+	limit := references.PageSize(q.Limit)
 	prefix := str(accountID)
 	start := prefix
 	if q.Cursor != "" {
@@ -117,18 +117,6 @@ func (db *DB) ListEndpoints(ctx context.Context, accountID string, q references.
 		return references.EndpointPage{}, fmt.Errorf("list endpoints of %s: %w", accountID, err)
 	}
 	return page, nil
-}
-
-// limitOrDefault is the page size of a list: references.DefaultPageSize when none is
-// asked for, at most references.MaxPageSize (the service refuses larger ones).
-func limitOrDefault(limit int) int {
-	switch {
-	case limit <= 0:
-		return references.DefaultPageSize
-	case limit > references.MaxPageSize:
-		return references.MaxPageSize
-	}
-	return limit
 }
 
 // PatchEndpoint applies change to the stored endpoint and writes it with UpdatedAt at

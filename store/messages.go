@@ -35,7 +35,7 @@ func (db *DB) ListMessages(ctx context.Context, accountID, endpointID string, q 
 	if q.Status != "" && !slices.Contains(references.MessageStatuses, q.Status) {
 		return references.MessagePage{}, references.Invalidf("status", "must be one of %v", references.MessageStatuses)
 	}
-	limit := limitOrDefault(q.Limit)
+	limit := references.PageSize(q.Limit)
 	budget := max(minMessageScan, messageScanPerItem*limit)
 	var page references.MessagePage
 	err := db.view(ctx, func(tx *bolt.Tx) error {

@@ -281,26 +281,20 @@ func (db *DB) PatchReference(ctx context.Context, accountID, id string, p refere
 		if err := getRef(tx, accountID, id, &ref); err != nil {
 			return err
 		}
-		if !ref.Subscribed() {
-			return references.Errorf(references.CodeConflict, "reference %s is unsubscribed and cannot be changed", id)
+		change, err := ref.ApplyPatch(p, at)
+		if err != nil {
+			return err
 		}
-		if p.EventTypes != nil {
-			ref.EventTypes = *p.EventTypes
-		}
-		if p.CallbackURL != nil && *p.CallbackURL != ref.CallbackURL {
-			ref.CallbackURL = *p.CallbackURL
-			ref.DeliveryState, ref.FailingSince = "", nil
-			if ref.CallbackURL == "" {
-				// Nothing to deliver to: what is in the feed stays readable there.
-				ref.DeliveredSequence = ref.LastSequence
-				if err := clearOutbox(tx, ref.ID); err != nil {
-					return err
-				}
-			} else if err := restartDelivery(tx, &ref, at); err != nil {
+		switch change {
+		case references.CallbackRemoved:
+			if err := clearOutbox(tx, ref.ID); err != nil {
+				return err
+			}
+		case references.CallbackMoved:
+			if err := restartDelivery(tx, &ref, at); err != nil {
 				return err
 			}
 		}
-		ref.UpdatedAt = at
 		return putRef(tx, &ref)
 	})
 	if err != nil {

@@ -112,7 +112,7 @@ func (p *pruning) updates(cutoff time.Time) error {
 			}
 			refs[refID] = ref
 		}
-		if ref != nil && ref.Delivers() && seq > ref.DeliveredSequence {
+		if ref != nil && ref.OwesDelivery() && seq > ref.DeliveredSequence {
 			k, _ = c.Next() // still to be delivered
 			continue
 		}

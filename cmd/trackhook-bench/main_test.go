@@ -113,7 +113,7 @@ func TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown(t *testing.T
 	err := run(context.Background(), []string{
 		"--refs", "0", "--latency-rate", "0", "--dir", t.TempDir(),
 		"--fanout-endpoints", fmt.Sprint(endpoints), "--fanout-refs", fmt.Sprint(refs), "--fanout-rounds", fmt.Sprint(rounds),
-		"--fanout-duration", "300ms", "--fanout-rate", "40", "--delivery-timeout", "200ms",
+		"--fanout-duration", "300ms", "--fanout-rate", "40", "--delivery-timeout", "1s",
 		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "30s", "--json",
 	}, &stdout, &stderr)
 	if err != nil {

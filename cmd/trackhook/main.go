@@ -6,6 +6,7 @@
 //	trackhook status                counts of a stopped store, or of a PostgreSQL one
 //	trackhook keys create|list|revoke  manage API keys on a stopped store, or a PostgreSQL one
 //	trackhook migrate status|up     the schema migrations of a PostgreSQL store
+//	trackhook store copy            move a stopped store to PostgreSQL (or back), verified
 //	trackhook import FILE.csv --url URL  create references from a CSV file through the API
 //	trackhook version               print the version
 //
@@ -40,6 +41,7 @@ Usage:
   trackhook keys list [flags]         list API keys
   trackhook keys revoke KEY_ID        revoke an API key
   trackhook migrate status|up --db postgres://...  the schema migrations of a PostgreSQL store
+  trackhook store copy --from A --to B  move a stopped store to PostgreSQL (or back), verified
   trackhook import FILE.csv --url URL create references from a CSV file (key in TRACKHOOK_API_KEY)
   trackhook version                   print the version
 
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, e env) error {
 		return keys(ctx, args[1:], e)
 	case "migrate":
 		return migrate(ctx, args[1:], e)
+	case "store":
+		return storeCmd(ctx, args[1:], e)
 	case "import":
 		return importCSV(ctx, args[1:], e)
 	case "version", "--version", "-version":

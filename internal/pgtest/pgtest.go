@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -38,31 +39,54 @@ func ServerURL(t testing.TB) string {
 func NewDatabase(t testing.TB) string {
 	t.Helper()
 	server := ServerURL(t)
-	name := "trackhook_test_" + randomSuffix(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	url, drop, err := CreateDatabase(context.Background(), server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := drop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return url
+}
+
+// CreateDatabase creates an empty database on the server at server and returns its
+// URL and the function that drops it, for callers that manage its life themselves.
+func CreateDatabase(ctx context.Context, server string) (dbURL string, drop func() error, err error) {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, err
+	}
+	name := "trackhook_test_" + hex.EncodeToString(b)
+	if err := execOn(ctx, server, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	u, err := url.Parse(server)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s is not a URL: %w", EnvURL, err)
+	}
+	u.Path = "/" + name
+	drop = func() error {
+		if err := execOn(context.Background(), server, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop database %s: %w", name, err)
+		}
+		return nil
+	}
+	return u.String(), drop, nil
+}
+
+// execOn runs one statement on its own connection to server.
+func execOn(ctx context.Context, server, sql string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, server)
 	if err != nil {
-		t.Fatalf("connect to the test server: %v", err)
+		return fmt.Errorf("connect to the test server: %w", err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, server)
-		if err != nil {
-			t.Errorf("connect to drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return WithDatabase(t, server, name)
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
 
 // WithDatabase returns server's URL with its database replaced by name.
@@ -74,12 +98,4 @@ func WithDatabase(t testing.TB, server, name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
-}
-
-func randomSuffix(t testing.TB) string {
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }

@@ -103,6 +103,18 @@ func (s *Server) Stop() error {
 	return s.pgCtl(ctx, "stop", "-w", "-m", "fast")
 }
 
+// Crash stops the server the way a crash does (pg_ctl stop -m immediate): no
+// checkpoint, recovery from the WAL at the next Start.
+func (s *Server) Crash() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return s.pgCtl(ctx, "stop", "-w", "-m", "immediate")
+}
+
+// HasServerPrograms reports whether StartServer finds initdb and pg_ctl, for a test
+// that can do without a private server.
+func HasServerPrograms() bool { return serverBin() != "" }
+
 // Log returns the server's log, for a failing test to show.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "log"))

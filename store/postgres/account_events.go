@@ -24,7 +24,7 @@ func (db *DB) ListAccountEvents(ctx context.Context, accountID string, after uin
 		return out, nil // nothing follows: sequences are bigints
 	}
 	rows, err := db.pool.Query(ctx, "SELECT data FROM account_events WHERE account_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-		accountID, int64(after), endpointPageSize(limit))
+		accountID, int64(after), references.PageSize(limit))
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list the operational events of %s: %w", accountID, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -126,7 +125,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, r references.KeyRevocation) (ref
 		if err != nil {
 			return err
 		}
-		if key, err = pickKey(candidates, r.Key); err != nil {
+		if key, err = references.PickKey(candidates, r.Key); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE", key.AccountID); err != nil {
@@ -167,26 +166,6 @@ func (db *DB) RevokeAPIKey(ctx context.Context, r references.KeyRevocation) (ref
 		return references.APIKey{}, fmt.Errorf("postgres: revoke API key: %w", err)
 	}
 	return key, nil
-}
-
-// pickKey returns the one key of keys whose id is idOrPrefix, or whose prefix starts
-// with it (8 characters or more: shorter would too often match several).
-func pickKey(keys []references.APIKey, idOrPrefix string) (references.APIKey, error) {
-	var found references.APIKey
-	matches := 0
-	for _, k := range keys {
-		if k.ID == idOrPrefix || (len(idOrPrefix) >= 8 && strings.HasPrefix(k.Prefix, idOrPrefix)) {
-			found = k
-			matches++
-		}
-	}
-	switch {
-	case matches == 0:
-		return found, references.Errorf(references.CodeNotFound, "no API key with id or prefix %q", idOrPrefix)
-	case matches > 1:
-		return found, references.Errorf(references.CodeConflict, "%q matches %d keys: give the key id", idOrPrefix, matches)
-	}
-	return found, nil
 }
 
 // RecordAPIKeyUse sets each key's last-used time, unless it holds a later one, in one

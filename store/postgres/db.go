@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +37,10 @@ type Options struct {
 	// now(). Only for tests, where one fake clock drives the whole suite: instances in
 	// production must share the database's clock.
 	Clock clock.Clock
-	// MaxConns bounds the connection pool; default 4 per CPU, at least 8.
+	// MaxConns bounds the connection pool. Default: the URL's pool_max_conns when it
+	// has one, else pgxpool's default (the number of CPUs, at least 4) raised to 8, so
+	// that the poller, the notifier and the API do not queue for connections on a
+	// small machine.
 	MaxConns int32
 	// ApplicationName names the connections in pg_stat_activity: `trackhook serve`
 	// names its own, so that `store copy` can tell that a service is running.
@@ -59,10 +63,11 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse url: %w", redactErr(err))
 	}
-	if opts.MaxConns > 0 {
+	switch {
+	case opts.MaxConns > 0:
 		cfg.MaxConns = opts.MaxConns
-	} else if cfg.MaxConns < 8 {
-		cfg.MaxConns = 8
+	case !strings.Contains(url, "pool_max_conns="):
+		cfg.MaxConns = max(cfg.MaxConns, 8)
 	}
 	if opts.ApplicationName != "" {
 		cfg.ConnConfig.RuntimeParams["application_name"] = opts.ApplicationName

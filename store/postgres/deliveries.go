@@ -318,7 +318,8 @@ func (db *DB) readyCallbackJob(ctx context.Context, refID string, lease referenc
 		JOIN refs r ON r.id = s.stream
 		JOIN accounts a ON a.id = r.account_id
 		LEFT JOIN updates u ON u.ref_id = r.id AND u.seq = r.delivered_seq + 1
-		WHERE s.destination = $1 AND s.stream = $2 AND r.delivers AND r.delivered_seq < r.last_seq`,
+		WHERE s.destination = $1 AND s.stream = $2 AND r.delivers AND r.status <> 'paused'
+		  AND r.delivered_seq < r.last_seq`,
 		references.DestinationCallback, refID, db.clockArg()).Scan(&refData, &updateData, &accountData,
 		&st.Attempts, &st.FirstAttemptAt, &token, &until, &now)
 	if errors.Is(err, pgx.ErrNoRows) {

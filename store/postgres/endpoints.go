@@ -160,7 +160,7 @@ func enabledEndpoints(ctx context.Context, q querier, accountID string) ([]refer
 // cursor names the last endpoint returned by its creation time (as stored, in
 // microseconds) and id.
 func (db *DB) ListEndpoints(ctx context.Context, accountID string, q references.ListQuery) (references.EndpointPage, error) {
-	limit := endpointPageSize(q.Limit)
+	limit := references.PageSize(q.Limit)
 	page := references.EndpointPage{Endpoints: []references.Endpoint{}}
 	sql := "SELECT created_at, id, data FROM endpoints WHERE account_id = $1"
 	args := []any{accountID}
@@ -200,18 +200,6 @@ func (db *DB) ListEndpoints(ctx context.Context, accountID string, q references.
 		return page, fmt.Errorf("postgres: list endpoints of %s: %w", accountID, err)
 	}
 	return page, nil
-}
-
-// endpointPageSize is the size of a page of endpoints or messages:
-// references.DefaultPageSize when none is asked for, at most references.MaxPageSize.
-func endpointPageSize(limit int) int {
-	switch {
-	case limit <= 0:
-		return references.DefaultPageSize
-	case limit > references.MaxPageSize:
-		return references.MaxPageSize
-	}
-	return limit
 }
 
 func encodeEndpointCursor(at time.Time, id string) string {

@@ -117,7 +117,7 @@ func (db *DB) ListUpdates(ctx context.Context, accountID, refID string, after ui
 // sequence order, reading at most max(minAccountFeedScan, 20×limit) entries when a
 // types filter drops some.
 func (db *DB) ListAccountUpdates(ctx context.Context, accountID string, q references.AccountUpdateQuery) (references.AccountUpdatePage, error) {
-	limit := feedPageLimit(q.Limit)
+	limit := references.PageSize(q.Limit)
 	page := references.AccountUpdatePage{Updates: []references.AccountUpdate{}, NextAfter: q.After}
 	var last, oldest int64
 	err := db.pool.QueryRow(ctx, `SELECT
@@ -182,16 +182,4 @@ func (db *DB) readAccountUpdates(ctx context.Context, accountID string, types []
 		}
 	}
 	return read, rows.Err()
-}
-
-// feedPageLimit is a page's size: DefaultPageSize when none is asked, at most
-// MaxPageSize.
-func feedPageLimit(limit int) int {
-	switch {
-	case limit <= 0:
-		return references.DefaultPageSize
-	case limit > references.MaxPageSize:
-		return references.MaxPageSize
-	}
-	return limit
 }

@@ -128,26 +128,20 @@ func (db *DB) PatchReference(ctx context.Context, accountID, id string, p refere
 		if ref, err = getAccountReference(ctx, tx, accountID, id, true); err != nil {
 			return err
 		}
-		if !ref.Subscribed() {
-			return references.Errorf(references.CodeConflict, "reference %s is unsubscribed and cannot be changed", id)
+		change, err := ref.ApplyPatch(p, at)
+		if err != nil {
+			return err
 		}
-		if p.EventTypes != nil {
-			ref.EventTypes = *p.EventTypes
-		}
-		if p.CallbackURL != nil && *p.CallbackURL != ref.CallbackURL {
-			ref.CallbackURL = *p.CallbackURL
-			ref.DeliveryState, ref.FailingSince = "", nil
-			if ref.CallbackURL == "" {
-				// Nothing to deliver to: what is in the feed stays readable there.
-				ref.DeliveredSequence = ref.LastSequence
-				if err := dropCallback(ctx, tx, ref.ID); err != nil {
-					return err
-				}
-			} else if err := db.restartCallback(ctx, tx, &ref, at); err != nil {
+		switch change {
+		case references.CallbackRemoved:
+			if err := dropCallback(ctx, tx, ref.ID); err != nil {
+				return err
+			}
+		case references.CallbackMoved:
+			if err := db.restartCallback(ctx, tx, &ref, at); err != nil {
 				return err
 			}
 		}
-		ref.UpdatedAt = at
 		return saveReference(ctx, tx, &ref)
 	})
 	if err != nil {
@@ -159,47 +153,39 @@ func (db *DB) PatchReference(ctx context.Context, accountID, id string, p refere
 // PauseReference pauses a reference: it leaves the poll schedule and its delivery
 // streams wait, keeping their state (see references.PauseStore).
 func (db *DB) PauseReference(ctx context.Context, accountID, id string, at time.Time) (references.Reference, error) {
-	var ref references.Reference
-	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		if ref, err = getAccountReference(ctx, tx, accountID, id, true); err != nil {
-			return err
-		}
-		changed, err := references.Pause(&ref, at)
-		if err != nil || !changed {
-			return err
-		}
-		if err := db.holdStreams(ctx, tx, ref.ID, true, at); err != nil {
-			return err
-		}
-		return saveReference(ctx, tx, &ref)
-	})
-	if err != nil {
-		return references.Reference{}, fmt.Errorf("postgres: pause %s: %w", id, err)
-	}
-	return ref, nil
+	return db.setPaused(ctx, accountID, id, at, true)
 }
 
 // ResumeReference makes a paused reference active, due at once, with its delivery
 // streams due at once (see references.PauseStore).
 func (db *DB) ResumeReference(ctx context.Context, accountID, id string, at time.Time) (references.Reference, error) {
+	return db.setPaused(ctx, accountID, id, at, false)
+}
+
+// setPaused pauses or resumes the reference by the domain's rule (references.Pause,
+// Resume), holding or releasing its delivery streams in the same transaction.
+func (db *DB) setPaused(ctx context.Context, accountID, id string, at time.Time, pause bool) (references.Reference, error) {
+	change, verb := references.Resume, "resume"
+	if pause {
+		change, verb = references.Pause, "pause"
+	}
 	var ref references.Reference
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
 		if ref, err = getAccountReference(ctx, tx, accountID, id, true); err != nil {
 			return err
 		}
-		changed, err := references.Resume(&ref, at)
+		changed, err := change(&ref, at)
 		if err != nil || !changed {
 			return err
 		}
-		if err := db.holdStreams(ctx, tx, ref.ID, false, at); err != nil {
+		if err := db.holdStreams(ctx, tx, ref.ID, pause, at); err != nil {
 			return err
 		}
 		return saveReference(ctx, tx, &ref)
 	})
 	if err != nil {
-		return references.Reference{}, fmt.Errorf("postgres: resume %s: %w", id, err)
+		return references.Reference{}, fmt.Errorf("postgres: %s %s: %w", verb, id, err)
 	}
 	return ref, nil
 }

@@ -188,7 +188,7 @@ func (db *DB) ListMessages(ctx context.Context, accountID, endpointID string, q 
 	if q.Status != "" && !slices.Contains(references.MessageStatuses, q.Status) {
 		return page, references.Invalidf("status", "must be one of %v", references.MessageStatuses)
 	}
-	limit := endpointPageSize(q.Limit)
+	limit := references.PageSize(q.Limit)
 	if _, err := getEndpoint(ctx, db.pool, accountID, endpointID, noLock); err != nil {
 		return page, fmt.Errorf("postgres: list messages of %s: %w", endpointID, err)
 	}

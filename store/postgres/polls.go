@@ -39,22 +39,23 @@ func (db *DB) GetReference(ctx context.Context, accountID, id string) (reference
 }
 
 // ClaimDuePolls leases up to limit due active references to owner, most overdue first,
-// in one statement: rows another claim is taking are skipped, not waited for.
+// in one statement: rows another claim is taking are skipped, not waited for. The
+// clock is a scalar of the statement (not a joined CTE) so that it bounds the scan of
+// refs_due rather than filtering it.
 func (db *DB) ClaimDuePolls(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.PollClaim, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	rows, err := db.pool.Query(ctx, `
-		WITH now AS (SELECT COALESCE($1::timestamptz, now()) AS t),
-		c AS (
-			SELECT id FROM refs, now
-			WHERE status = 'active' AND next_poll_at <= now.t
-			  AND (poll_lease_until IS NULL OR poll_lease_until <= now.t)
+		WITH c AS (
+			SELECT id FROM refs
+			WHERE status = 'active' AND next_poll_at <= COALESCE($1::timestamptz, now())
+			  AND (poll_lease_until IS NULL OR poll_lease_until <= COALESCE($1::timestamptz, now()))
 			ORDER BY next_poll_at, id
 			LIMIT $2
-			FOR UPDATE OF refs SKIP LOCKED)
+			FOR UPDATE SKIP LOCKED)
 		UPDATE refs r SET poll_owner = $3, poll_token = nextval('lease_tokens'),
-			poll_lease_until = (SELECT t FROM now) + $4::interval
+			poll_lease_until = COALESCE($1::timestamptz, now()) + $4::interval
 		FROM c WHERE r.id = c.id
 		RETURNING r.poll_token, r.poll_lease_until, r.data`,
 		db.clockArg(), limit, owner, lease)

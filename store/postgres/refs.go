@@ -107,7 +107,7 @@ func refColumns(ref *references.Reference) ([]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: encode reference: %w", err)
 	}
-	return []any{ref.ID, string(ref.Status), ref.UpdatedAt, dueColumn(ref), ref.UnsubscribedAt, ref.Delivers(),
+	return []any{ref.ID, string(ref.Status), ref.UpdatedAt, dueColumn(ref), ref.UnsubscribedAt, ref.OwesDelivery(),
 		int64(ref.DeliveredSequence), int64(ref.LastSequence), data}, nil
 }
 

@@ -2,7 +2,11 @@ package postgres
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/internal/pgtest"
@@ -11,15 +15,97 @@ import (
 )
 
 // TestBackendConformance runs the storage contract's suite against PostgreSQL, each
-// subtest on a database of its own.
+// subtest on a migrated database of its own, emptied for it.
 func TestBackendConformance(t *testing.T) {
-	pgtest.ServerURL(t)
+	dbs := newTestDatabases(t)
 	storetest.Run(t, func(t *testing.T, clk *clock.Fake) storetest.Harness {
-		h := &pgHarness{clk: clk, url: pgtest.NewDatabase(t)}
+		h := &pgHarness{clk: clk, url: dbs.take(t)}
 		h.db = h.open(t)
-		t.Cleanup(func() { h.db.Close() })
+		t.Cleanup(func() {
+			h.db.Close()
+			dbs.give(h.url)
+		})
 		return h
 	})
+}
+
+// testDatabases hands subtests migrated databases, reusing each once its subtest is
+// done: creating a database and migrating it takes seconds on a busy machine,
+// emptying one takes a TRUNCATE. The databases are dropped when the parent test ends.
+type testDatabases struct {
+	server string
+	parent *testing.T
+	mu     sync.Mutex
+	free   []string
+}
+
+func newTestDatabases(parent *testing.T) *testDatabases {
+	return &testDatabases{server: pgtest.ServerURL(parent), parent: parent}
+}
+
+// take returns an empty migrated database's URL: a free one emptied, or a new one.
+func (d *testDatabases) take(t *testing.T) string {
+	t.Helper()
+	d.mu.Lock()
+	var url string
+	if n := len(d.free); n > 0 {
+		url, d.free = d.free[n-1], d.free[:n-1]
+	}
+	d.mu.Unlock()
+	ctx := context.Background()
+	if url == "" {
+		var drop func() error
+		var err error
+		url, drop, err = pgtest.CreateDatabase(ctx, d.server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.parent.Cleanup(func() {
+			if err := drop(); err != nil {
+				d.parent.Error(err)
+			}
+		})
+		return url // Open migrates it
+	}
+	if err := emptyDatabase(ctx, url); err != nil {
+		t.Fatalf("empty the test database: %v", err)
+	}
+	return url
+}
+
+// give hands a database back once its subtest closed every connection to it.
+func (d *testDatabases) give(url string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.free = append(d.free, url)
+}
+
+// emptyDatabase deletes every row of the schema's tables (but goose's) and puts back
+// the rows the migrations seed, leaving the database as a new migrated one. DELETE,
+// not TRUNCATE: the tables of one subtest are small, and TRUNCATE's exclusive locks
+// and new files cost more.
+func emptyDatabase(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT quote_ident(tablename) FROM pg_tables
+		WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`)
+	if err != nil {
+		return err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	var sql strings.Builder
+	for _, table := range tables {
+		sql.WriteString("DELETE FROM " + table + ";\n")
+	}
+	sql.WriteString("INSERT INTO store_stats DEFAULT VALUES;")
+	_, err = conn.Exec(ctx, sql.String())
+	return err
 }
 
 // pgHarness gives the suite a database of its own on the test server.

@@ -234,6 +234,26 @@ func runRetention(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("PruneUpdatesKeepsWhatAPausedReferenceOwesItsCallback", func(t *testing.T) {
+		f := setup(t, open)
+		ref := f.create(acctA, withCallback(url1))
+		f.appendUpdates(ref.ID, references.UpdateShipment, references.UpdateShipment)
+		if _, err := f.b.PauseReference(f.ctx, acctA, ref.ID, f.now()); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Advance(time.Hour)
+		if got := f.prune(references.PruneRequest{Updates: f.now(), Max: 100}); got.Updates != 0 {
+			t.Fatalf("Prune = %+v; want the paused reference's 2 undelivered updates kept", got)
+		}
+		if _, err := f.b.ResumeReference(f.ctx, acctA, ref.ID, f.now()); err != nil {
+			t.Fatal(err)
+		}
+		f.deliverAll(ref.ID)
+		if log := f.deliveries(acctA, ref.ID); len(log) != 2 {
+			t.Errorf("delivery log after resuming = %+v; want both updates delivered", log)
+		}
+	})
+
 	t.Run("PruneMessages", func(t *testing.T) {
 		t.Run("ExpiresPendingMessagesEvenOfADisabledEndpointAndDeletesFinishedOnes", func(t *testing.T) {
 			f := setup(t, open)
