@@ -31,6 +31,7 @@ type Backend interface {
 	AccountStore
 	AuditStore
 	SessionStore
+	PushStore
 	Maintenance
 }
 
@@ -300,6 +301,28 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, tokenHash string, at time.Time) error
 	// DeleteSession deletes the session; deleting one that is gone does nothing.
 	DeleteSession(ctx context.Context, tokenHash string) error
+}
+
+// PushStore keeps what carrier push needs besides Reference.Push: a way to find a
+// reference from an inbound push, and the queue of subscriptions to delete at carriers.
+// Whenever a reference whose Push has an ID is unsubscribed (any reason, any path),
+// the same transaction queues a PushDeletion of it, due at once.
+type PushStore interface {
+	// ReferenceByID returns a reference of any account, or ErrNotFound: an inbound
+	// push names its reference, not its account.
+	ReferenceByID(ctx context.Context, id string) (Reference, error)
+	// ClaimPushDeletions leases up to limit due deletions to owner for lease, oldest
+	// first.
+	ClaimPushDeletions(ctx context.Context, owner string, limit int, lease time.Duration) ([]PushDeletionClaim, error)
+	// FinishPushDeletion removes a claimed deletion: the carrier deleted the
+	// subscription, or had none. ErrLeaseLost when the lease is not held.
+	FinishPushDeletion(ctx context.Context, lease Lease) error
+	// RetryPushDeletion records a failed deletion (Attempts+1, LastError) and makes it
+	// due again at until, ending the lease. ErrLeaseLost when the lease is not held.
+	RetryPushDeletion(ctx context.Context, lease Lease, until time.Time, lastError string) error
+	// ListPushDeletions returns the queued deletions, oldest first, at most limit (for
+	// operators and tests).
+	ListPushDeletions(ctx context.Context, limit int) ([]PushDeletion, error)
 }
 
 // Maintenance is what operators and retention need.

@@ -20,6 +20,9 @@ type PollResult struct {
 	// Unsubscribe, when set, ends tracking after the updates are appended (the
 	// poller adds the reference.unsubscribed update itself).
 	Unsubscribe UnsubscribeReason
+	// Push, when not nil, is the reference's push subscription from now on; one with
+	// an empty ID removes it (Reference.Push becomes nil). Nil leaves it as it is.
+	Push *PushSubscription
 }
 
 // DeliveryJob is the next webhook to send to one destination: the update (or batch

@@ -95,6 +95,10 @@ type Reference struct {
 	PausedAt      *time.Time
 	PausedFor     time.Duration
 	LastRefreshAt *time.Time
+
+	// Push is the reference's subscription at its carrier's push API; nil when its
+	// source has no push or the subscription is not made yet.
+	Push *PushSubscription
 }
 
 // Identifier returns the kind and value of the identifier the reference tracks.
