@@ -303,7 +303,7 @@ func (c *Client) do(ctx context.Context, method, rawURL string, body []byte) (*h
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, requestError(method+" "+c.apiPath(req.URL), err)
+		return nil, requestErrorOf(method+" "+c.apiPath(req.URL), err)
 	}
 	if resp.StatusCode == http.StatusUnauthorized && tok != nil {
 		c.tokens.invalidate(ctx, tok)

@@ -138,7 +138,13 @@ func newAPIError(status int, body []byte) *APIError {
 // long, and the query is already in the error's context) and marks the source
 // unavailable, unless the request was cancelled (shutdown is nobody's fault) or the
 // error already says its kind (a refused redirect).
-func requestError(op string, err error) error {
+func requestError(err error) error {
+	return requestErrorOf("GET /v2/events", err)
+}
+
+// requestErrorOf is requestError for the request op ("DELETE
+// /v2/event-subscriptions/{id}").
+func requestErrorOf(op string, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = fmt.Errorf("%s: %w", op, ue.Err)
