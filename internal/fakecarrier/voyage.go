@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -32,9 +31,8 @@ type shipment struct {
 
 // ctState is the last published version of one CT event.
 type ctState struct {
-	wire    ctEvent          // eventUpdatedDateTime included
-	content string           // the wire form without eventUpdatedDateTime, to see changes
-	source  references.Event // the event's last content, to filter its retraction too
+	wire   ctEvent          // eventUpdatedDateTime included
+	source references.Event // the event's last content: to see changes, and to filter its retraction
 }
 
 // observation is something published at one observation, waiting in the outbox for
@@ -104,19 +102,18 @@ func (c *Carrier) observe(ctx context.Context, sh *shipment) []references.Event 
 	for i, e := range events {
 		id := ctEventID(sh, e, events[:i])
 		present[id] = true
-		w := ctWireEvent(sh, id, e)
-		content := ctContent(w)
 		st := sh.ct[id]
-		if st != nil && st.content == content {
+		if st != nil && !st.wire.IsRetracted && sameEvent(st.source, e) {
 			continue
 		}
+		w := ctWireEvent(sh, id, e)
 		w.EventUpdatedDateTime = formatTime(at)
 		if st == nil {
 			st = &ctState{}
 			sh.ct[id] = st
 			sh.ctOrder = append(sh.ctOrder, id)
 		}
-		st.wire, st.content, st.source = w, content, e
+		st.wire, st.source = w, e
 		c.publishCT(sh, st)
 	}
 	for _, id := range sh.ctOrder {
@@ -124,8 +121,7 @@ func (c *Carrier) observe(ctx context.Context, sh *shipment) []references.Event 
 		if present[id] || st.wire.IsRetracted {
 			continue
 		}
-		w := ctEvent{EventID: id, IsRetracted: true, EventUpdatedDateTime: formatTime(at)}
-		st.wire, st.content = w, ctContent(w)
+		st.wire = ctEvent{EventID: id, IsRetracted: true, EventUpdatedDateTime: formatTime(at)}
 		c.publishCT(sh, st)
 	}
 	return events
@@ -168,10 +164,18 @@ func milestoneKey(e references.Event) string {
 	return strings.Join([]string{string(e.Type), e.Code, strings.ToUpper(e.EquipmentReference), loc, voyage}, "\x00")
 }
 
-func ctContent(w ctEvent) string {
-	w.EventUpdatedDateTime = ""
-	b, _ := json.Marshal(w)
-	return string(b)
+// sameEvent reports whether a and b say the same: a CT event changes when it does not.
+func sameEvent(a, b references.Event) bool {
+	if (a.Location == nil) != (b.Location == nil) || (a.TransportCall == nil) != (b.TransportCall == nil) {
+		return false
+	}
+	if a.Location != nil && *a.Location != *b.Location || a.TransportCall != nil && *a.TransportCall != *b.TransportCall {
+		return false
+	}
+	// T&T ids change with the classifier and the revision; the CT id does not.
+	return a.Type == b.Type && a.Classifier == b.Classifier && a.Code == b.Code && a.Time.Equal(b.Time) &&
+		a.EquipmentReference == b.EquipmentReference && a.ISOEquipmentCode == b.ISOEquipmentCode &&
+		a.EmptyIndicator == b.EmptyIndicator && a.Description == b.Description
 }
 
 // formatTime is RFC 3339 in UTC, as both APIs write date-times.
