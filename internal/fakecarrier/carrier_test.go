@@ -677,3 +677,50 @@ func TestCarrier_RunStepsOnTheClockTimers(t *testing.T) {
 		t.Error("Run pushed nothing")
 	}
 }
+
+func TestCarrier_AContainersFaultsWinForItsSubscription(t *testing.T) {
+	b := setup(t, fakecarrier.Options{}, blRef)
+	b.clk.Advance(time.Hour)
+	var container string
+	for _, e := range demoEvents(t, b.clk, blRef) {
+		if e.EquipmentReference != "" {
+			container = e.EquipmentReference
+		}
+	}
+	if err := b.carrier.SetFaults(container, fakecarrier.Faults{Drop: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := newReceiver(t, http.StatusNoContent)
+	b.subscribe(t, r, "/bl", blRef)
+	b.subscribe(t, r, "/c", references.Reference{ID: "ref_c", ContainerID: container})
+	b.play(t, 40, 24*time.Hour, nil)
+	if len(r.received("/c")) != 0 || len(r.received("/bl")) == 0 {
+		t.Errorf("container %d pushes, bill of lading %d: want the container's all dropped, the bill's all sent",
+			len(r.received("/c")), len(r.received("/bl")))
+	}
+}
+
+func TestCarrier_RefusesBadSetup(t *testing.T) {
+	if _, err := fakecarrier.New(fakecarrier.Options{Faults: fakecarrier.Faults{Drop: 1.5}}); err == nil {
+		t.Error("a probability of 1.5 was taken")
+	}
+	b := setup(t, fakecarrier.Options{}, blRef)
+	if err := b.carrier.AddShipment(references.Reference{ID: "x", BillOfLading: strings.ToLower(blRef.BillOfLading)}); err == nil {
+		t.Error("the same bill of lading was taken twice")
+	}
+	if err := b.carrier.AddShipment(references.Reference{ID: "x"}); err == nil {
+		t.Error("a reference without an identifier was taken")
+	}
+	if err := b.carrier.SetFaults("X", fakecarrier.Faults{Reorder: -0.1}); err == nil {
+		t.Error("a negative probability was taken")
+	}
+	if _, err := b.carrier.Inject("UNKNOWN", references.Event{}); err == nil {
+		t.Error("an event was injected into an unknown shipment")
+	}
+	if b.carrier.Retract("UNKNOWN", "e") || b.carrier.LoseSubscription("nope") {
+		t.Error("Retract or LoseSubscription of unknown things reported success")
+	}
+	if err := b.carrier.Run(t.Context(), 0); err == nil {
+		t.Error("Run with no interval")
+	}
+}

@@ -280,7 +280,7 @@ func (c *Carrier) planCT(at time.Time) []*delivery {
 			fresh = append(fresh, d)
 		}
 		var held []*delivery
-		fresh, held = c.reorder(fresh, func(p Faults) float64 { return p.Reorder }, &filter{})
+		fresh, held = c.reorder(fresh, &filter{})
 		out = append(out, c.dropAndDuplicate(append(fresh, s.held...), &filter{})...)
 		s.held = held
 	}

@@ -74,7 +74,7 @@ func (c *Carrier) planTNT(at time.Time) []*delivery {
 			fresh = append(fresh, d)
 		}
 		var held []*delivery
-		fresh, held = c.reorder(fresh, func(p Faults) float64 { return p.Reorder }, &s.filter)
+		fresh, held = c.reorder(fresh, &s.filter)
 		out = append(out, c.dropAndDuplicate(append(fresh, s.held...), &s.filter)...)
 		s.held = held
 	}
@@ -83,9 +83,9 @@ func (c *Carrier) planTNT(at time.Time) []*delivery {
 
 // reorder applies the Reorder fault to a group's pushes of one Step: a hit push
 // swaps places with the next, or, when it is the last, is held back to the next Step.
-func (c *Carrier) reorder(list []*delivery, rate func(Faults) float64, f *filter) (sent, held []*delivery) {
+func (c *Carrier) reorder(list []*delivery, f *filter) (sent, held []*delivery) {
 	for i := 0; i < len(list); i++ {
-		if !c.draw(rate(c.faultsOf(f, c.byIdent[strings.ToUpper(first(list[i].rec.Identifiers))]))) {
+		if !c.draw(c.faultsOf(f, c.byIdent[strings.ToUpper(first(list[i].rec.Identifiers))]).Reorder) {
 			continue
 		}
 		list[i].rec.Reordered = true
