@@ -3,6 +3,7 @@
 package dcsa
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ type Client struct {
 	name    string
 	cfg     Config
 	events  *url.URL // base URL + /v2/events
+	subs    *url.URL // base URL + /v2/event-subscriptions
 	http    *http.Client
 	clock   clock.Clock
 	log     *slog.Logger
@@ -62,6 +64,7 @@ func New(name string, cfg Config, opts ...Option) (*Client, error) {
 		name:   name,
 		cfg:    cfg,
 		events: base.JoinPath("v2", "events"),
+		subs:   base.JoinPath("v2", "event-subscriptions"),
 		clock:  clock.Real{},
 		log:    slog.New(slog.DiscardHandler),
 	}
@@ -247,30 +250,13 @@ func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int)
 
 	u := *c.events
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	resp, err := c.do(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, "", err
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("API-Version", "2")
-	for name, value := range c.cfg.Auth.Headers {
-		req.Header.Set(name, value)
-	}
-	tok, err := c.authorize(ctx, req)
-	if err != nil {
-		return nil, "", err
-	}
-
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, "", requestError(err)
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode != http.StatusOK {
-		if resp.StatusCode == http.StatusUnauthorized && tok != nil {
-			c.tokens.invalidate(ctx, tok)
-		}
 		return nil, "", c.statusError(resp)
 	}
 	p, err := parseEvents(&limitedReader{r: resp.Body, left: c.cfg.MaxBodyBytes}, maxEvents)
@@ -288,6 +274,50 @@ func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int)
 		return nil, "", badAnswer(err)
 	}
 	return p, next, nil
+}
+
+// do sends one request to the carrier with the API-Version and credential headers, and
+// drops a cached OAuth2 token the carrier refused with 401. The caller must already
+// hold a slot (see acquire) and close the response body. Transport errors come back
+// as requestError describes them, named after the method and the path.
+func (c *Client) do(ctx context.Context, method, rawURL string, body []byte) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("API-Version", "2")
+	for name, value := range c.cfg.Auth.Headers {
+		req.Header.Set(name, value)
+	}
+	tok, err := c.authorize(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, requestErrorOf(method+" "+c.apiPath(req.URL), err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized && tok != nil {
+		c.tokens.invalidate(ctx, tok)
+	}
+	return resp, nil
+}
+
+// apiPath is u's path from /v2 on, the part of the URL that names the operation
+// ("/v2/events"), without the base_url's prefix or the query.
+func (c *Client) apiPath(u *url.URL) string {
+	if i := strings.Index(u.Path, "/v2/"); i >= 0 {
+		return u.Path[i:]
+	}
+	return u.Path
 }
 
 // acquire waits for a concurrency slot, then for the rate limiter.

@@ -139,9 +139,15 @@ func newAPIError(status int, body []byte) *APIError {
 // unavailable, unless the request was cancelled (shutdown is nobody's fault) or the
 // error already says its kind (a refused redirect).
 func requestError(err error) error {
+	return requestErrorOf("GET /v2/events", err)
+}
+
+// requestErrorOf is requestError for the request op ("DELETE
+// /v2/event-subscriptions/{id}").
+func requestErrorOf(op string, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		err = fmt.Errorf("GET /v2/events: %w", ue.Err)
+		err = fmt.Errorf("%s: %w", op, ue.Err)
 	}
 	var kind *references.SourceError
 	if errors.Is(err, context.Canceled) || errors.As(err, &kind) {
@@ -167,15 +173,22 @@ func bodyError(ctx context.Context, err error) error {
 // statusError reads a non-200 response into an *APIError, wrapped as not found or in
 // a *references.SourceError of the status's kind.
 func (c *Client) statusError(resp *http.Response) error {
+	return c.statusErrorOf(resp, references.ErrShipmentNotFound)
+}
+
+// statusErrorOf is statusError with the error that the API's own 404 means (a
+// shipment the carrier does not know, a subscription it does not have), and more
+// secrets to keep out of the text: a carrier may echo a request body that holds one.
+func (c *Client) statusErrorOf(resp *http.Response, notFound error, secrets ...string) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	// The answer becomes last_poll_error and a tracking.failed update, which every
 	// account tracking this carrier reads: a carrier echoing our credentials must not
 	// spread them.
-	apiErr := newAPIError(resp.StatusCode, redact(body, c.credentialsOf(resp.Request)))
+	apiErr := newAPIError(resp.StatusCode, redact(body, append(c.credentialsOf(resp.Request), secrets...)))
 	status := resp.StatusCode
 	switch {
 	case status == http.StatusNotFound && looksLikeJSON(resp.Header.Get("Content-Type"), body):
-		return fmt.Errorf("%w: %w", apiErr, references.ErrShipmentNotFound)
+		return fmt.Errorf("%w: %w", apiErr, notFound)
 	case status == http.StatusNotFound:
 		// A 404 page that is not the API's own answer means a wrong base_url; calling it
 		// "not found" would make the poller unsubscribe every reference.
