@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/poller"
+	"github.com/trackhook/trackhook/references"
 )
 
 // Request is a GET request that Client.Get makes for another DCSA API.
@@ -165,6 +166,10 @@ func (b *bodyLimitError) Read(p []byte) (int, error) {
 // is nobody's fault, an error that already says its kind (max_body_bytes) keeps it,
 // and anything else is an answer that cannot be used.
 func BodyError(ctx context.Context, err error) error {
+	var kind *references.SourceError
+	if errors.As(err, &kind) {
+		return err
+	}
 	return bodyError(ctx, err)
 }
 
@@ -208,3 +213,38 @@ func (cb carrierBlock) Config(b poller.Block) (Config, error) {
 // PushModel says that a T&T 2.2 carrier pushes through subscriptions: with push: true
 // in the sources file, trackhook subscribes for each reference.
 func (c Config) PushModel() poller.PushModel { return poller.PushSubscription }
+
+// Text is the JSON string field of the event parser: it also takes a number or a
+// boolean as its literal text and null as empty; an object or an array is an error
+// (ErrNotString), which makes the event it is in skipped.
+type Text = text
+
+// ErrNotString is the error of a Text given an object or an array.
+var ErrNotString = errNotString
+
+// MaxIDLen and MaxTextLen bound what one event carries into the store and the
+// webhooks: its id, and each of its texts.
+const (
+	MaxIDLen   = maxIDLen
+	MaxTextLen = maxTextLen
+)
+
+// Clean trims s, replaces invalid UTF-8 and control characters, drops invisible
+// format characters, and cuts it to at most max bytes on a character boundary: what
+// the parser does to every text of an event.
+func Clean(s string, max int) string { return clean(s, max) }
+
+// ParseTime reads an event time as the parser does: RFC 3339 with a zone (seconds
+// optional), in the years 1970 to 2200, returned in UTC.
+func ParseTime(s string) (time.Time, error) { return parseTime(s) }
+
+// ISOEquipmentCode returns code upper case when it is an ISO 6346 size and type code
+// (22G1, L5G1), "" otherwise.
+func ISOEquipmentCode(code string) string { return isoEquipmentCode(code) }
+
+// OwnEvents returns the events of container and those that name no container, as
+// Fetch keeps them for a container reference; ok is false when the events name other
+// containers and never this one.
+func OwnEvents(events []references.Event, container string) (own []references.Event, ok bool) {
+	return ownEvents(events, container)
+}
