@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -201,7 +202,7 @@ func decodeRecord(raw json.RawMessage) (Record, error) {
 		}
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return Record{}, fmt.Errorf("%s: expected a %s", typeErr.Field, typeErr.Type.Kind())
+			return Record{}, fmt.Errorf("%s: a JSON %s where the spec has %s", typeErr.Field, typeErr.Value, jsonKind(typeErr.Type.Kind()))
 		}
 		return Record{}, err
 	}
@@ -218,6 +219,21 @@ func decodeRecord(raw json.RawMessage) (Record, error) {
 		Event:       ev,
 		Identifiers: w.identifiers(),
 	}, nil
+}
+
+// jsonKind names the JSON type a Go kind decodes from.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	}
+	return "a number"
 }
 
 func retraction(v wireVersion) (Record, error) {
