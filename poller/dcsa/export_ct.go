@@ -1,8 +1,9 @@
 package dcsa
 
 // What the DCSA Container Tracking 3.0 source (poller/dcsa3) reuses of this package:
-// the HTTP side of a Client (limits, credentials, error answers), the carrier block
-// of the sources file, and the push model of T&T 2.2. A carrier's CT 3.0 API is
+// the HTTP side of a Client (limits, credentials, error answers), the text and time
+// rules of the event parser, the carrier block of the sources file, and the push
+// model of T&T 2.2. A carrier's CT 3.0 API is
 // reached with the same settings as its T&T 2.2 API, and fails in the same ways.
 
 import (
@@ -20,8 +21,8 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// Request is a GET request that Client.Get makes for another DCSA API.
-type Request struct {
+// PageRequest is a GET request that Client.GetPage makes for another DCSA API.
+type PageRequest struct {
 	// URL is the full URL, query included; its host should be the base_url's, where
 	// the credentials are meant to go.
 	URL *url.URL
@@ -33,9 +34,9 @@ type Request struct {
 	ErrorDetails func(body []byte) []ErrorDetail
 }
 
-// Response is a 200 answer to Client.Get. Close it: until then it holds one of the
-// client's max_concurrency slots.
-type Response struct {
+// PageResponse is a 200 answer to Client.GetPage. Close it: until then it holds one
+// of the client's max_concurrency slots.
+type PageResponse struct {
 	Header http.Header
 	// Body reads at most Config.MaxBodyBytes; past that it fails with a
 	// *references.SourceError (a bad answer) that names max_body_bytes.
@@ -46,7 +47,7 @@ type Response struct {
 }
 
 // Close closes the body and frees the client's slot. It may be called more than once.
-func (r *Response) Close() error {
+func (r *PageResponse) Close() error {
 	if r.release == nil {
 		return nil
 	}
@@ -55,13 +56,13 @@ func (r *Response) Close() error {
 	return r.resp.Body.Close()
 }
 
-// Get makes one GET request as Fetch makes each page's: within the client's
+// GetPage makes one GET request as Fetch makes each page's: within the client's
 // concurrency and rate limits, with its auth headers and OAuth2 token (fetched again
 // when the carrier refuses it). An answer other than 200 is the error Fetch returns
 // for it: wrapping references.ErrShipmentNotFound for the API's own 404, else a
 // *references.SourceError of the status's kind, with Retry-After read and the
 // credentials redacted from the text.
-func (c *Client) Get(ctx context.Context, r Request) (*Response, error) {
+func (c *Client) GetPage(ctx context.Context, r PageRequest) (*PageResponse, error) {
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func (c *Client) Get(ctx context.Context, r Request) (*Response, error) {
 	}
 	ok = true
 	limited := &limitedReader{r: resp.Body, left: c.cfg.MaxBodyBytes}
-	return &Response{
+	return &PageResponse{
 		Header:  resp.Header,
 		Body:    &bodyLimitError{r: limited, max: c.cfg.MaxBodyBytes},
 		resp:    resp,
@@ -161,7 +162,7 @@ func (b *bodyLimitError) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// BodyError classifies an error met reading a Response's body as Fetch does: the
+// BodyError classifies an error met reading a PageResponse's body as Fetch does: the
 // connection failing or timing out leaves the source unavailable, a cancelled poll
 // is nobody's fault, an error that already says its kind (max_body_bytes) keeps it,
 // and anything else is an answer that cannot be used.
@@ -215,12 +216,9 @@ func (cb carrierBlock) Config(b poller.Block) (Config, error) {
 func (c Config) PushModel() poller.PushModel { return poller.PushSubscription }
 
 // Text is the JSON string field of the event parser: it also takes a number or a
-// boolean as its literal text and null as empty; an object or an array is an error
-// (ErrNotString), which makes the event it is in skipped.
+// boolean as its literal text and null as empty; an object or an array is an error,
+// which makes the event it is in skipped.
 type Text = text
-
-// ErrNotString is the error of a Text given an object or an array.
-var ErrNotString = errNotString
 
 // MaxIDLen and MaxTextLen bound what one event carries into the store and the
 // webhooks: its id, and each of its texts.

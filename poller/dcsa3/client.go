@@ -216,7 +216,7 @@ const maxCursorLen = 2048
 func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int) (*page, string, error) {
 	u := *c.events
 	u.RawQuery = query.Encode()
-	resp, err := c.api.Get(ctx, dcsa.Request{URL: &u, APIVersion: APIVersion, ErrorDetails: feedbackDetails})
+	resp, err := c.api.GetPage(ctx, dcsa.PageRequest{URL: &u, APIVersion: APIVersion, ErrorDetails: feedbackDetails})
 	if err != nil {
 		return nil, "", err
 	}

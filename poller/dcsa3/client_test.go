@@ -622,3 +622,15 @@ func TestClient_LimitsAreDcsas(t *testing.T) {
 		t.Errorf("publisher got %d requests, want 1", n)
 	}
 }
+
+func TestClient_ErrorAnswersDoNotRepeatCredentials(t *testing.T) {
+	c, f := setup(t, Config{Config: dcsa.Config{Auth: dcsa.Auth{Headers: map[string]string{"X-API-Key": "ct-api-key-secret"}}}})
+	f.events = func(w http.ResponseWriter, r *http.Request) {
+		writeFeedback(w, 403, "ERROR", "key "+r.Header.Get("X-API-Key")+" is not allowed for this document")
+	}
+	_, err := c.Fetch(t.Context(), blRef())
+	if err == nil || strings.Contains(err.Error(), "ct-api-key-secret") ||
+		err.Error() != "dcsa-ct MAEU: carrier answered 403: ERROR: key [redacted] is not allowed for this document" {
+		t.Errorf("err = %v, want the feedback with the key redacted", err)
+	}
+}
