@@ -211,6 +211,10 @@ func (cb carrierBlock) Config(b poller.Block) (Config, error) {
 	return cfg, nil
 }
 
+// WithDefaults returns a copy of c with its zero limits replaced by the defaults, as
+// New fills them.
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 // PushModel says that a T&T 2.2 carrier pushes through subscriptions: with push: true
 // in the sources file, trackhook subscribes for each reference.
 func (c Config) PushModel() poller.PushModel { return poller.PushSubscription }

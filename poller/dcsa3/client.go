@@ -72,7 +72,9 @@ func New(name string, cfg Config, opts ...Option) (*Client, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	cfg.Config = withDefaults(cfg.Config)
+	// The limits this package checks itself (max_pages, max_events) are the same
+	// numbers as the requests'.
+	cfg.Config = cfg.Config.WithDefaults()
 	api, err := dcsa.New(name, cfg.Config, o.dcsa...)
 	if err != nil {
 		return nil, fmt.Errorf("dcsa-ct %s: %w", name, err)
@@ -82,24 +84,6 @@ func New(name string, cfg Config, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("dcsa-ct %s: base_url: %w", name, err)
 	}
 	return &Client{name: name, cfg: cfg, events: base.JoinPath("events"), api: api, log: o.log}, nil
-}
-
-// withDefaults fills the zero limits as dcsa.New does, so that this package's own
-// checks (max_pages, max_events) use the same numbers as the requests.
-func withDefaults(c dcsa.Config) dcsa.Config {
-	if c.Timeout == 0 {
-		c.Timeout = dcsa.DefaultTimeout
-	}
-	if c.MaxPages == 0 {
-		c.MaxPages = dcsa.DefaultMaxPages
-	}
-	if c.MaxEvents == 0 {
-		c.MaxEvents = dcsa.DefaultMaxEvents
-	}
-	if c.MaxBodyBytes == 0 {
-		c.MaxBodyBytes = dcsa.DefaultMaxBodyBytes
-	}
-	return c
 }
 
 // Snapshot is a shipment as a poll finds it, with the versions of its events for
