@@ -167,11 +167,27 @@ func (r *Registry) carrier(s *Sources, code string, b Block, drivers map[string]
 	case !known:
 		return fmt.Errorf("carriers.%s.type: %q is not a source type (%s)", code, kind, r.kindList())
 	}
+	// The push keys are the registry's, the same for every driver; decoded first, so
+	// that their decoding problems are noted whatever the driver finds.
+	push, pushErr := b.decodePush()
 	cfg, err := d.Carrier(b)
 	if err != nil {
 		return fmt.Errorf("carriers.%s.%w", code, err)
 	}
+	if pushErr != nil {
+		return nil // a decoding problem, reported as such
+	}
+	pc, err := b.pushConfig(push, kind, cfg)
+	if err != nil {
+		return fmt.Errorf("carriers.%s.%w", code, err)
+	}
 	s.Carriers[code] = cfg
+	if pc.Model != PushNone {
+		if s.Push == nil {
+			s.Push = map[string]PushConfig{}
+		}
+		s.Push[code] = pc
+	}
 	return nil
 }
 

@@ -2,9 +2,13 @@ package poller
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"crypto/subtle"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -21,6 +25,9 @@ type Sources struct {
 	Carriers map[string]SourceConfig
 	// Breaker sets Failures and OpenFor of the circuit breaker guarding every source.
 	Breaker GuardOptions
+	// Push holds the push settings of each carrier whose block says push: true, by
+	// code; carriers that are only polled are not in it (nil when none push).
+	Push map[string]PushConfig
 
 	fallback SourceConfig // the default source's, when Default names a kind or is left out
 }
@@ -72,3 +79,103 @@ func logBreakerChange(log *slog.Logger, openFor time.Duration) func(name string,
 		}
 	}
 }
+
+// PushModel is how a carrier's source has events pushed to trackhook, besides being
+// polled. A SourceConfig that can take pushes says which model with PushModel (see
+// Pusher); the sources file turns it on with push: true.
+type PushModel string
+
+// The push models of the DCSA standards.
+const (
+	// PushNone: the source is only polled.
+	PushNone PushModel = ""
+	// PushSubscription is DCSA Track & Trace 2.2's: trackhook subscribes at the
+	// carrier for each reference (POST /v2/event-subscriptions) and the carrier calls
+	// back with events signed by the subscription's secret.
+	PushSubscription PushModel = "subscription"
+	// PushReceiver is DCSA Container Tracking 3.0's: the carrier, registered with it
+	// out of band, posts events to trackhook's POST /events. The standard leaves the
+	// authentication to the parties: the sources file's inbound_auth says it.
+	PushReceiver PushModel = "receiver"
+)
+
+// Pusher is a SourceConfig whose carrier can push events. A SourceConfig that is not
+// one refuses push: true.
+type Pusher interface {
+	PushModel() PushModel
+}
+
+// DefaultPushPollInterval is how often a pushed reference is still polled when the
+// sources file does not say (push_poll_interval): a safety net for pushes the carrier
+// never sent or that never arrived, far apart enough to spare the carrier.
+const DefaultPushPollInterval = 6 * time.Hour
+
+// MinPushPollInterval is the shortest push_poll_interval taken: shorter, the safety
+// net would be the polling that push replaces.
+const MinPushPollInterval = time.Minute
+
+// PushConfig is a carrier's push settings from the sources file (push: true and the
+// keys that go with it).
+type PushConfig struct {
+	// Model is the source's PushModel; never PushNone in Sources.Push.
+	Model PushModel
+	// PollInterval is how often a pushed reference is still polled
+	// (push_poll_interval; DefaultPushPollInterval when left out).
+	PollInterval time.Duration
+	// InboundAuth is how the carrier authenticates its pushes (inbound_auth): set for
+	// PushReceiver, where it is required; nil for PushSubscription, whose callbacks
+	// are signed with a secret per subscription instead.
+	InboundAuth *InboundAuth
+}
+
+// LogValue shows the settings without the inbound secret.
+func (p PushConfig) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("model", string(p.Model)), slog.Duration("poll_interval", p.PollInterval)}
+	if p.InboundAuth != nil {
+		attrs = append(attrs, slog.Any("inbound_auth", *p.InboundAuth))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String is LogValue for fmt, so that printing a PushConfig shows no secret.
+func (p PushConfig) String() string { return p.LogValue().String() }
+
+// InboundAuth is the credential a carrier must send with each push: one header whose
+// value is Secret, or, with Scheme set, "Scheme Secret" (Authorization: Bearer ...).
+type InboundAuth struct {
+	// Header is the header's canonical name ("Authorization" for a bearer token).
+	Header string
+	// Scheme is the authorization scheme before the secret ("Bearer"), matched
+	// without regard to case as HTTP says; "" when the header holds the secret alone.
+	Scheme string
+	// Secret is the value the carrier must send.
+	Secret string
+}
+
+// Allows reports whether h carries the credential: the header exactly once, with
+// the secret. The secrets are compared in constant time, through their SHA-256 so
+// that not even their length shows.
+func (a InboundAuth) Allows(h http.Header) bool {
+	values := h.Values(a.Header)
+	if a.Header == "" || a.Secret == "" || len(values) != 1 {
+		return false
+	}
+	got := values[0]
+	if a.Scheme != "" {
+		scheme, rest, ok := strings.Cut(got, " ")
+		if !ok || !strings.EqualFold(scheme, a.Scheme) {
+			return false
+		}
+		got = strings.TrimLeft(rest, " ")
+	}
+	gotSum, wantSum := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(a.Secret))
+	return subtle.ConstantTimeCompare(gotSum[:], wantSum[:]) == 1
+}
+
+// LogValue shows the header and scheme, never the secret.
+func (a InboundAuth) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("header", a.Header), slog.String("scheme", a.Scheme), slog.String("secret", "(redacted)"))
+}
+
+// String is LogValue for fmt.
+func (a InboundAuth) String() string { return a.LogValue().String() }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,39 @@ func TestNewRegistry_RefusesDriversItCannotTellApart(t *testing.T) {
 			}()
 			poller.NewRegistry(tt.drivers...)
 		})
+	}
+}
+
+func TestInboundAuth_Allows(t *testing.T) {
+	bearer := poller.InboundAuth{Header: "Authorization", Scheme: "Bearer", Secret: "token-0123456789abcdef"}
+	header := poller.InboundAuth{Header: "X-Carrier-Key", Secret: "key-0123456789abcdef"}
+	tests := []struct {
+		name   string
+		auth   poller.InboundAuth
+		header http.Header
+		want   bool
+	}{
+		{"bearer", bearer, http.Header{"Authorization": {"Bearer token-0123456789abcdef"}}, true},
+		{"bearer, scheme in lower case", bearer, http.Header{"Authorization": {"bearer token-0123456789abcdef"}}, true},
+		{"bearer, two spaces", bearer, http.Header{"Authorization": {"Bearer  token-0123456789abcdef"}}, true},
+		{"bearer, wrong token", bearer, http.Header{"Authorization": {"Bearer token-0123456789abcdeX"}}, false},
+		{"bearer, a prefix of the token", bearer, http.Header{"Authorization": {"Bearer token-0123456789abcde"}}, false},
+		{"bearer, another scheme", bearer, http.Header{"Authorization": {"Basic token-0123456789abcdef"}}, false},
+		{"bearer, the token alone", bearer, http.Header{"Authorization": {"token-0123456789abcdef"}}, false},
+		{"bearer, none", bearer, http.Header{}, false},
+		{"header", header, http.Header{"X-Carrier-Key": {"key-0123456789abcdef"}}, true},
+		{"header, twice", header, http.Header{"X-Carrier-Key": {"key-0123456789abcdef", "key-0123456789abcdef"}}, false},
+		{"header, wrong value", header, http.Header{"X-Carrier-Key": {"key-0123456789abcdeg"}}, false},
+		{"header, with a scheme", header, http.Header{"X-Carrier-Key": {"Bearer key-0123456789abcdef"}}, false},
+		{"header, in another header", header, http.Header{"Authorization": {"key-0123456789abcdef"}}, false},
+		{"no secret configured allows nothing", poller.InboundAuth{Header: "X-Carrier-Key"}, http.Header{"X-Carrier-Key": {""}}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.auth.Allows(tt.header); got != tt.want {
+			t.Errorf("%s: Allows = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if s := fmt.Sprint(bearer, poller.PushConfig{InboundAuth: &header}); strings.Contains(s, "0123456789") {
+		t.Errorf("printing shows the secret: %s", s)
 	}
 }

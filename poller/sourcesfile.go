@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -123,7 +126,7 @@ func (f *sourcesFile) topYAML(kinds map[string]bool) (*fileTop, error) {
 		}
 	}
 	for code, node := range raw.Carriers {
-		top.Carriers[code] = Block{file: f, node: &node, skip: map[string]bool{"type": true}}
+		top.Carriers[code] = Block{file: f, node: &node, skip: carrierKeys()}
 	}
 	return top, nil
 }
@@ -151,7 +154,7 @@ func (f *sourcesFile) topJSON(kinds map[string]bool) (*fileTop, error) {
 			top.Breaker = &Block{file: f, path: "breaker", raw: m.value, offset: m.offset}
 		case strings.EqualFold(m.key, "carriers"):
 			for _, c := range jsonMembers(m.value, m.offset) {
-				top.Carriers[c.key] = Block{file: f, path: "carriers", raw: c.value, offset: c.offset, skip: map[string]bool{"type": true}}
+				top.Carriers[c.key] = Block{file: f, path: "carriers", raw: c.value, offset: c.offset, skip: carrierKeys()}
 			}
 		case hasFold(kinds, m.key):
 			for kind := range kinds {
@@ -174,4 +177,188 @@ func (f *sourcesFile) trailing() error {
 		return errors.New("data after the JSON object")
 	}
 	return errors.New("more than one YAML document")
+}
+
+// pushKeys are the keys of a carrier's block that the registry reads for every
+// driver: push and the keys that go with it (see PushConfig).
+var pushKeys = []string{"push", "push_poll_interval", "inbound_auth"}
+
+// carrierKeys returns the keys of a carrier's block that are not its driver's: the
+// type and the push keys.
+func carrierKeys() map[string]bool {
+	keys := map[string]bool{"type": true}
+	for _, k := range pushKeys {
+		keys[k] = true
+	}
+	return keys
+}
+
+// pushBlock is what a carrier's block says about push.
+type pushBlock struct {
+	Push             bool              `yaml:"push" json:"push"`
+	PushPollInterval *ConfigDuration   `yaml:"push_poll_interval" json:"push_poll_interval"`
+	InboundAuth      *inboundAuthBlock `yaml:"inbound_auth" json:"inbound_auth"`
+}
+
+// inboundAuthBlock is inbound_auth: exactly one of header and bearer.
+type inboundAuthBlock struct {
+	Header *struct {
+		Name  string `yaml:"name" json:"name"`
+		Value string `yaml:"value" json:"value"`
+	} `yaml:"header" json:"header"`
+	Bearer *string `yaml:"bearer" json:"bearer"`
+}
+
+// decodePush decodes the push keys of a carrier's block, refusing unknown keys
+// inside them (the driver refuses the others), and records its problems with the
+// file's.
+func (b Block) decodePush() (pushBlock, error) {
+	// Decode the block with every key but the push keys set aside, including those a
+	// merge key brings in, so that only the push keys are checked.
+	pb := b
+	pb.skip = map[string]bool{}
+	for _, k := range b.allKeys() {
+		if !slices.Contains(pushKeys, k) {
+			pb.skip[k] = true
+		}
+	}
+	var p pushBlock
+	err := pb.Decode(&p)
+	return p, err
+}
+
+// allKeys returns the keys of the block's mapping, those of the mappings its merge
+// keys bring in included, skipped ones too.
+func (b Block) allKeys() []string {
+	var keys []string
+	visits := maxYAMLVisits
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		n = resolveYAML(n)
+		if n == nil || n.Kind != yaml.MappingNode || visits <= 0 {
+			return
+		}
+		visits--
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+				for _, m := range mergedMappings(n.Content[i+1]) {
+					walk(m)
+				}
+				continue
+			}
+			keys = append(keys, k.Value)
+		}
+	}
+	walk(b.node)
+	for _, m := range jsonMembers(b.raw, b.offset) {
+		keys = append(keys, m.key)
+	}
+	return keys
+}
+
+// pushConfig checks the push keys p of the block of a carrier whose driver is kind
+// and made cfg, and returns its push settings: Model PushNone when it does not push.
+// Errors name the key at fault.
+func (b Block) pushConfig(p pushBlock, kind string, cfg SourceConfig) (PushConfig, error) {
+	if !p.Push {
+		switch {
+		case p.PushPollInterval != nil:
+			return PushConfig{}, errors.New("push_poll_interval: goes with push: true")
+		case p.InboundAuth != nil:
+			return PushConfig{}, errors.New("inbound_auth: goes with push: true")
+		}
+		return PushConfig{}, nil
+	}
+	model := PushNone
+	if pusher, ok := cfg.(Pusher); ok {
+		model = pusher.PushModel()
+	}
+	if model == PushNone {
+		return PushConfig{}, fmt.Errorf("push: a source of type %s is only polled", kind)
+	}
+	pc := PushConfig{Model: model, PollInterval: DefaultPushPollInterval}
+	if p.PushPollInterval != nil {
+		pc.PollInterval = time.Duration(*p.PushPollInterval)
+		if pc.PollInterval < MinPushPollInterval {
+			return PushConfig{}, fmt.Errorf("push_poll_interval: must be at least %v: it is the safety-net poll of pushed references", MinPushPollInterval)
+		}
+	}
+	switch {
+	case model == PushReceiver && p.InboundAuth == nil:
+		return PushConfig{}, fmt.Errorf("inbound_auth: is required with push: true for type %s: the carrier's pushes must carry a secret, as a header or a bearer token", kind)
+	case model == PushReceiver:
+		auth, err := b.inboundAuth(p.InboundAuth)
+		if err != nil {
+			return PushConfig{}, fmt.Errorf("inbound_auth.%w", err)
+		}
+		pc.InboundAuth = &auth
+	case p.InboundAuth != nil:
+		return PushConfig{}, fmt.Errorf("inbound_auth: a source of type %s signs its callbacks with a secret per subscription, and takes no inbound_auth", kind)
+	}
+	return pc, nil
+}
+
+// MinInboundSecret is the shortest inbound_auth secret taken: the secret is all that
+// stands between the internet and a reference's events.
+const MinInboundSecret = 16
+
+// inboundAuth checks inbound_auth and expands the variables in its secret. Errors
+// name the key within inbound_auth ("bearer: ...").
+func (b Block) inboundAuth(a *inboundAuthBlock) (InboundAuth, error) {
+	var (
+		auth InboundAuth
+		key  string
+		raw  string
+	)
+	switch {
+	case a.Header != nil && a.Bearer != nil:
+		return InboundAuth{}, errors.New("header: and bearer exclude each other")
+	case a.Header != nil:
+		if err := checkHeaderName(a.Header.Name); err != nil {
+			return InboundAuth{}, fmt.Errorf("header.name: %w", err)
+		}
+		auth.Header = http.CanonicalHeaderKey(a.Header.Name)
+		key, raw = "header.value", a.Header.Value
+	case a.Bearer != nil:
+		auth.Header, auth.Scheme = "Authorization", "Bearer"
+		key, raw = "bearer", *a.Bearer
+	default:
+		return InboundAuth{}, errors.New("header: or bearer: is required")
+	}
+	secret, err := b.Expand(raw)
+	switch {
+	case err != nil:
+		return InboundAuth{}, fmt.Errorf("%s: %w", key, err)
+	case secret == "":
+		return InboundAuth{}, fmt.Errorf("%s: is required", key)
+	case strings.ContainsFunc(secret, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return InboundAuth{}, fmt.Errorf("%s: has a control character or a line break", key)
+	case auth.Scheme != "" && strings.ContainsRune(secret, ' '):
+		return InboundAuth{}, fmt.Errorf("%s: a bearer token has no spaces", key)
+	case len(secret) < MinInboundSecret:
+		// The length of the secret may be told: it says little, and helps.
+		return InboundAuth{}, fmt.Errorf("%s: is %d characters, use at least %d (a random one, such as from openssl rand -hex 32)", key, len(secret), MinInboundSecret)
+	}
+	auth.Secret = secret
+	return auth, nil
+}
+
+// checkHeaderName accepts an HTTP header name (a token) that is not one net/http or a
+// proxy manages itself.
+func checkHeaderName(name string) error {
+	if name == "" {
+		return errors.New("is required")
+	}
+	for _, r := range name {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) {
+			return fmt.Errorf("%q is not a header name", name)
+		}
+	}
+	switch http.CanonicalHeaderKey(name) {
+	case "Host", "Content-Length", "Content-Type", "Content-Encoding", "Transfer-Encoding", "Connection",
+		"Te", "Trailer", "Upgrade", "Cookie", "Expect", "Api-Version":
+		return fmt.Errorf("%s carries something else than a credential", name)
+	}
+	return nil
 }

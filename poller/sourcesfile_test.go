@@ -12,21 +12,25 @@ import (
 
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/dcsa"
+	"github.com/trackhook/trackhook/poller/dcsa3"
 	"github.com/trackhook/trackhook/poller/demo"
 )
 
 // testEnv is a getenv with the variables the examples use.
 func testEnv(name string) string {
 	return map[string]string{
-		"MAEU_KEY":       "maeu-key-1",
-		"HLCU_CLIENT_ID": "trackhook",
-		"HLCU_SECRET":    "hlcu-secret-2",
+		"MAEU_KEY":        "maeu-key-1",
+		"HLCU_CLIENT_ID":  "trackhook",
+		"HLCU_SECRET":     "hlcu-secret-2",
+		"CMDU_KEY":        "cmdu-key-3",
+		"CMDU_PUSH_TOKEN": "cmdu-push-token-0123456789",
+		"SHORT":           "short",
 	}[name]
 }
 
 // testRegistry has the drivers cmd/trackhook registers, the demo at its default speed.
 func testRegistry() *poller.Registry {
-	return poller.NewRegistry(demo.Driver(1), dcsa.Driver())
+	return poller.NewRegistry(demo.Driver(1), dcsa.Driver(), dcsa3.Driver())
 }
 
 func TestSourcesLoadExampleYAML(t *testing.T) {
@@ -49,10 +53,23 @@ func TestSourcesLoadExampleYAML(t *testing.T) {
 			}},
 			RequestsPerSecond: 2,
 		},
+		"CMDU": dcsa3.Config{Config: dcsa.Config{
+			BaseURL:           "https://api.third-carrier.test/ct",
+			Auth:              dcsa.Auth{Headers: map[string]string{"X-API-Key": "cmdu-key-3"}},
+			RequestsPerSecond: 5,
+		}, PageSize: 500},
 		"DEMO": demo.Options{Speed: 3600}, // the file's demo.speed
 	}
 	if !reflect.DeepEqual(s.Carriers, want) {
 		t.Errorf("carriers:\n got %+v\nwant %+v", s.Carriers, want)
+	}
+	wantPush := map[string]poller.PushConfig{
+		"MAEU": {Model: poller.PushSubscription, PollInterval: 6 * time.Hour},
+		"CMDU": {Model: poller.PushReceiver, PollInterval: 12 * time.Hour,
+			InboundAuth: &poller.InboundAuth{Header: "Authorization", Scheme: "Bearer", Secret: "cmdu-push-token-0123456789"}},
+	}
+	if !reflect.DeepEqual(s.Push, wantPush) {
+		t.Errorf("push:\n got %v\nwant %v", s.Push, wantPush)
 	}
 	if s.Default != "demo" || s.Breaker.Failures != 5 || s.Breaker.OpenFor != time.Minute {
 		t.Errorf("default %q, breaker %+v; want demo, 5 failures, open for 1m", s.Default, s.Breaker)
@@ -131,8 +148,8 @@ func TestSourcesRejectsBadConfigs(t *testing.T) {
 		{"lower-case code", "yaml", "carriers:\n  maeu: {type: demo}\n", `carriers: "maeu" is not a carrier code: 2 to 4 upper-case letters (a SCAC such as MAEU)`},
 		{"code too long", "yaml", "carriers:\n  MAERSK: {type: demo}\n", `carriers: "MAERSK" is not a carrier code: 2 to 4 upper-case letters (a SCAC such as MAEU)`},
 		{"code with a digit", "yaml", "carriers:\n  MA3U: {type: demo}\n", `carriers: "MA3U" is not a carrier code: 2 to 4 upper-case letters (a SCAC such as MAEU)`},
-		{"no type", "yaml", "carriers:\n  MAEU: {base_url: https://a.test}\n", "carriers.MAEU.type: is required (dcsa or demo)"},
-		{"unknown type", "yaml", "carriers:\n  MAEU: {type: p44}\n", `carriers.MAEU.type: "p44" is not a source type (dcsa or demo)`},
+		{"no type", "yaml", "carriers:\n  MAEU: {base_url: https://a.test}\n", "carriers.MAEU.type: is required (dcsa, dcsa-ct or demo)"},
+		{"unknown type", "yaml", "carriers:\n  MAEU: {type: p44}\n", `carriers.MAEU.type: "p44" is not a source type (dcsa, dcsa-ct or demo)`},
 		{"bad default", "yaml", "default: MSCU\ncarriers:\n  MAEU: {type: demo}\n", `default: "MSCU" is neither demo, none nor a carrier listed under carriers`},
 	}
 	for _, tt := range tests {
@@ -191,6 +208,9 @@ func FuzzLoadSourcesConfig(f *testing.F) {
 	}
 	f.Add([]byte("carriers:\n  MAEU: {type: dcsa, base_url: 'https://a.test', auth: {headers: {K: \"${MAEU_KEY}\"}}}\n"), false)
 	f.Add([]byte(`{"default": "none", "breaker": {"open_for": "1h"}, "demo": {"speed": 1e308}}`), true)
+	f.Add([]byte("carriers:\n  CMDU: {type: dcsa-ct, base_url: 'https://a.test', page_size: 5, push: true, inbound_auth: {bearer: \"${CMDU_PUSH_TOKEN}\"}}\n"), false)
+	f.Add([]byte(`{"carriers": {"MAEU": {"type": "dcsa", "base_url": "https://a.test", "push": true, "push_poll_interval": "2h"},
+		"CMDU": {"type": "dcsa-ct", "base_url": "https://a.test", "push": true, "inbound_auth": {"header": {"name": "K", "value": "${CMDU_PUSH_TOKEN}"}}}}}`), true)
 	f.Add([]byte("&a [*a, *a]\n"), false)
 	f.Add([]byte("0\n\n0"), false) // a multi-line scalar once made a multi-line error
 	f.Add([]byte("carriers:\n  MAEU: &m {type: dcsa, base_url: 'https://a.test'}\n  HLCU: {<<: *m, bogus: 1}\n"), false)
@@ -232,5 +252,112 @@ func TestSourcesRefusesAMergeBomb(t *testing.T) {
 	_, err := testRegistry().Parse([]byte(b.String()), "yaml", testEnv)
 	if err == nil || !strings.Contains(err.Error(), "excessive aliasing") {
 		t.Errorf("err = %v, want the file refused", err)
+	}
+}
+
+func TestSourcesPushSettings(t *testing.T) {
+	const ct = "type: dcsa-ct, base_url: 'https://ct.test'"
+	const tnt = "type: dcsa, base_url: 'https://tnt.test'"
+	bearer := &poller.InboundAuth{Header: "Authorization", Scheme: "Bearer", Secret: "cmdu-push-token-0123456789"}
+	tests := []struct {
+		name   string
+		format string
+		data   string
+		want   map[string]poller.PushConfig
+	}{
+		{"polled only", "yaml", "carriers:\n  MAEU: {" + tnt + "}\n  CMDU: {" + ct + ", push: false}\n", nil},
+		{"T&T 2.2 subscriptions, default interval", "yaml", "carriers:\n  MAEU: {" + tnt + ", push: true}\n",
+			map[string]poller.PushConfig{"MAEU": {Model: poller.PushSubscription, PollInterval: poller.DefaultPushPollInterval}}},
+		{"T&T 2.2 with an interval", "yaml", "carriers:\n  MAEU: {" + tnt + ", push: true, push_poll_interval: 90m}\n",
+			map[string]poller.PushConfig{"MAEU": {Model: poller.PushSubscription, PollInterval: 90 * time.Minute}}},
+		{"CT 3.0 with a bearer token", "yaml", "carriers:\n  CMDU:\n    " + strings.ReplaceAll(ct, ", ", "\n    ") + "\n    push: true\n    inbound_auth:\n      bearer: ${CMDU_PUSH_TOKEN}\n",
+			map[string]poller.PushConfig{"CMDU": {Model: poller.PushReceiver, PollInterval: 6 * time.Hour, InboundAuth: bearer}}},
+		{"CT 3.0 with a header, a literal secret", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {header: {name: x-push-key, value: literal-secret-123456}}}\n",
+			map[string]poller.PushConfig{"CMDU": {Model: poller.PushReceiver, PollInterval: 6 * time.Hour,
+				InboundAuth: &poller.InboundAuth{Header: "X-Push-Key", Secret: "literal-secret-123456"}}}},
+		{"push keys through a merge key", "yaml", "x: &push {push: true, inbound_auth: {bearer: \"${CMDU_PUSH_TOKEN}\"}}\ncarriers:\n  CMDU: {<<: *push, " + ct + "}\n",
+			map[string]poller.PushConfig{"CMDU": {Model: poller.PushReceiver, PollInterval: 6 * time.Hour, InboundAuth: bearer}}},
+		{"JSON", "json", `{"carriers": {"CMDU": {"type": "dcsa-ct", "base_url": "https://ct.test", "push": true, "push_poll_interval": "1h",
+			"inbound_auth": {"bearer": "${CMDU_PUSH_TOKEN}"}}, "MAEU": {"type": "dcsa", "base_url": "https://tnt.test", "Push": true}}}`,
+			map[string]poller.PushConfig{
+				"CMDU": {Model: poller.PushReceiver, PollInterval: time.Hour, InboundAuth: bearer},
+				"MAEU": {Model: poller.PushSubscription, PollInterval: 6 * time.Hour}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := pushRegistry().Parse([]byte(tt.data), tt.format, testEnv)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if !reflect.DeepEqual(s.Push, tt.want) {
+				t.Errorf("push:\n got %v\nwant %v", s.Push, tt.want)
+			}
+		})
+	}
+}
+
+// pushRegistry is testRegistry with a top-level x key allowed, for YAML anchors.
+func pushRegistry() *poller.Registry {
+	return poller.NewRegistry(demo.Driver(1), dcsa.Driver(), dcsa3.Driver(), poller.Driver{
+		Kind:     "x",
+		Carrier:  func(poller.Block) (poller.SourceConfig, error) { return nil, fmt.Errorf("not a source") },
+		Settings: func(b poller.Block) (poller.Driver, error) { return poller.Driver{}, nil },
+	})
+}
+
+func TestSourcesRejectsBadPushSettings(t *testing.T) {
+	const ct = "type: dcsa-ct, base_url: 'https://ct.test'"
+	const tnt = "type: dcsa, base_url: 'https://tnt.test'"
+	tests := []struct {
+		name   string
+		format string
+		data   string
+		want   string
+	}{
+		{"push on the demo", "yaml", "carriers:\n  DEMO: {type: demo, push: true}\n", "carriers.DEMO.push: a source of type demo is only polled"},
+		{"interval without push", "yaml", "carriers:\n  MAEU: {" + tnt + ", push_poll_interval: 1h}\n", "carriers.MAEU.push_poll_interval: goes with push: true"},
+		{"inbound_auth without push", "yaml", "carriers:\n  CMDU: {" + ct + ", inbound_auth: {bearer: x}}\n", "carriers.CMDU.inbound_auth: goes with push: true"},
+		{"interval too short", "yaml", "carriers:\n  MAEU: {" + tnt + ", push: true, push_poll_interval: 30s}\n",
+			"carriers.MAEU.push_poll_interval: must be at least 1m0s: it is the safety-net poll of pushed references"},
+		{"interval not a duration", "yaml", "carriers:\n  MAEU: {" + tnt + ", push: true, push_poll_interval: 6}\n", `line 2: "6" is not a duration such as 10s or 1m30s`},
+		{"push not a boolean", "yaml", "carriers:\n  MAEU:\n    type: dcsa\n    base_url: https://tnt.test\n    push: maybe\n", `line 5: "maybe" is not a valid bool`},
+		{"inbound_auth on T&T 2.2", "yaml", "carriers:\n  MAEU: {" + tnt + ", push: true, inbound_auth: {bearer: x}}\n",
+			"carriers.MAEU.inbound_auth: a source of type dcsa signs its callbacks with a secret per subscription, and takes no inbound_auth"},
+		{"CT 3.0 without inbound_auth", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true}\n",
+			"carriers.CMDU.inbound_auth: is required with push: true for type dcsa-ct: the carrier's pushes must carry a secret, as a header or a bearer token"},
+		{"inbound_auth empty", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {}}\n", "carriers.CMDU.inbound_auth.header: or bearer: is required"},
+		{"both header and bearer", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {bearer: a, header: {name: K, value: v}}}\n",
+			"carriers.CMDU.inbound_auth.header: and bearer exclude each other"},
+		{"unknown key in inbound_auth", "yaml", "carriers:\n  CMDU:\n    type: dcsa-ct\n    base_url: https://ct.test\n    push: true\n    inbound_auth:\n      berer: x\n",
+			`line 7: unknown key "berer"`},
+		{"unknown key in the header", "json", `{"carriers": {"CMDU": {"type": "dcsa-ct", "base_url": "https://ct.test", "push": true, "inbound_auth": {"header": {"nmae": "K"}}}}}`,
+			`unknown key "nmae"`},
+		{"a header name that is not one", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {header: {name: 'X Key', value: '0123456789abcdef'}}}\n",
+			`carriers.CMDU.inbound_auth.header.name: "X Key" is not a header name`},
+		{"a header that carries something else", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {header: {name: content-type, value: '0123456789abcdef'}}}\n",
+			"carriers.CMDU.inbound_auth.header.name: content-type carries something else than a credential"},
+		{"no header name", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {header: {value: '0123456789abcdef'}}}\n",
+			"carriers.CMDU.inbound_auth.header.name: is required"},
+		{"no header value", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {header: {name: K}}}\n",
+			"carriers.CMDU.inbound_auth.header.value: is required"},
+		{"a short secret", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {bearer: \"${SHORT}\"}}\n",
+			"carriers.CMDU.inbound_auth.bearer: is 5 characters, use at least 16 (a random one, such as from openssl rand -hex 32)"},
+		{"an unset variable", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {bearer: \"${CMDU_PUSH_TOKN}\"}}\n",
+			"carriers.CMDU.inbound_auth.bearer: environment variable CMDU_PUSH_TOKN is not set"},
+		{"a bearer token with a space", "yaml", "carriers:\n  CMDU: {" + ct + ", push: true, inbound_auth: {bearer: 'Bearer 0123456789abcdef'}}\n",
+			"carriers.CMDU.inbound_auth.bearer: a bearer token has no spaces"},
+		{"a line break in a header value", "json", `{"carriers": {"CMDU": {"type": "dcsa-ct", "base_url": "https://ct.test", "push": true,
+			"inbound_auth": {"header": {"name": "K", "value": "0123456789abcdef\r\nX: y"}}}}}`,
+			"carriers.CMDU.inbound_auth.header.value: has a control character or a line break"},
+		{"JSON wrong type", "json", `{"carriers": {"CMDU": {"type": "dcsa-ct", "base_url": "https://ct.test", "push": "true"}}}`,
+			"line 1: carriers.push: a JSON string is not a valid bool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := testRegistry().Parse([]byte(tt.data), tt.format, testEnv)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error:\n got %v\nwant %q", err, tt.want)
+			}
+		})
 	}
 }
