@@ -311,6 +311,10 @@ type PushStore interface {
 	// ReferenceByID returns a reference of any account, or ErrNotFound: an inbound
 	// push names its reference, not its account.
 	ReferenceByID(ctx context.Context, id string) (Reference, error)
+	// ActiveReferencesByIdentifier returns the active references of every account
+	// that track the identifier (kind and value, as stored) with carrierCode: a
+	// carrier that pushes events names identifiers, not references.
+	ActiveReferencesByIdentifier(ctx context.Context, kind IdentifierKind, value, carrierCode string) ([]Reference, error)
 	// ClaimPushDeletions leases up to limit due deletions to owner for lease, oldest
 	// first.
 	ClaimPushDeletions(ctx context.Context, owner string, limit int, lease time.Duration) ([]PushDeletionClaim, error)

@@ -78,4 +78,5 @@ func Run(t *testing.T, open Opener) {
 	runEndpoints(t, open)
 	runMessageReads(t, open)
 	runEndpointDelivery(t, open)
+	runIdentifierLookup(t, open)
 }
