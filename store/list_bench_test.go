@@ -176,7 +176,7 @@ func BenchmarkShipmentsPage(b *testing.B) {
 	db := searchStore(b, n)
 	ctx := context.Background()
 	lateAt := benchNow.Add(time.Duration(n/2) * time.Minute) // half the ETAs have passed
-	noneLate := benchNow.Add(-time.Hour)                      // no ETA has passed, none moved
+	noneLate := benchNow.Add(-time.Hour)                     // no ETA has passed, none moved
 	for _, bc := range []struct {
 		name string
 		q    references.ListQuery
