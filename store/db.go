@@ -1,6 +1,7 @@
 // Package store is the bbolt backend of the storage contract (references.Backend):
 // references and their indexes, shipment snapshots, update feeds, the delivery outbox
-// and log, accounts and API keys, in one file. It stores the domain types of package
+// and log, accounts and API keys, the queue of carrier push subscriptions to delete,
+// in one file. It stores the domain types of package
 // references and nothing else, in encodings of its own (codec.go, records.go), so that
 // the file's format changes only here; every logical change is one transaction, and
 // the state rules it applies are the domain's (references/rules.go).
