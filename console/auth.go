@@ -46,7 +46,6 @@ func (s *Server) requireOperator(next echo.HandlerFunc) echo.HandlerFunc {
 	return next
 }
 
-func (s *Server) asset(c echo.Context) error      { return c.NoContent(http.StatusNotImplemented) }
 func (s *Server) signInForm(c echo.Context) error { return c.NoContent(http.StatusNotImplemented) }
 func (s *Server) signIn(c echo.Context) error     { return c.NoContent(http.StatusNotImplemented) }
 func (s *Server) signOut(c echo.Context) error    { return c.NoContent(http.StatusNotImplemented) }

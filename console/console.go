@@ -12,6 +12,7 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
@@ -48,10 +49,11 @@ type Options struct {
 
 // Server holds what the console's handlers share.
 type Server struct {
-	svc   *references.Service
-	opts  Options
-	log   *slog.Logger
-	pages pages
+	svc    *references.Service
+	opts   Options
+	log    *slog.Logger
+	pages  pages
+	assets assets
 }
 
 // Register adds the console's routes to e, which serves the API too (see
@@ -64,11 +66,15 @@ func Register(e *echo.Echo, svc *references.Service, opts Options) (*Server, err
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	p, err := parsePages()
+	a, err := loadAssets()
+	if err != nil {
+		return nil, fmt.Errorf("console: assets: %w", err)
+	}
+	p, err := parsePages(funcs(opts.Now, a.url))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, opts: opts, log: opts.Logger, pages: p}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, pages: p, assets: a}
 	s.routes(e)
 	return s, nil
 }

@@ -25,12 +25,12 @@ var templateFiles embed.FS
 // define "title").
 type pages map[string]*template.Template
 
-func parsePages() (pages, error) {
+func parsePages(fm template.FuncMap) (pages, error) {
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	base := template.New("").Funcs(funcs())
+	base := template.New("").Funcs(fm)
 	var pageFiles []string
 	for _, n := range names {
 		file := path.Base(n)
