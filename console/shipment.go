@@ -32,7 +32,7 @@ type shipmentData struct {
 
 	HasSnapshot     bool
 	ShipmentStatus  string
-	ETA             stamp
+	ETA             *time.Time
 	ETAMove         string
 	Late            bool
 	CurrentLocation place
@@ -61,35 +61,32 @@ type refHeader struct {
 	CarrierDetected   bool
 	Status            references.Status
 	UnsubscribeReason string
-	UnsubscribedAt    stamp
+	UnsubscribedAt    *time.Time
 	Callback          string
 	DeliveryState     string
 	Metadata          []keyValue
-	Created           stamp
-	PollInterval      string
-	LastPoll          stamp
-	LastPollAgo       string
-	NextPoll          stamp
-	NextPollIn        string
+	Created           time.Time
+	PollInterval      time.Duration
+	LastPoll          *time.Time
+	NextPoll          *time.Time
 	PollError         string
 	Failures          int
-	PausedAt          stamp
+	PausedAt          *time.Time
 }
 
 type keyValue struct{ Key, Value string }
 
-func headerOf(ref *references.Reference, now time.Time) refHeader {
+func headerOf(ref *references.Reference) refHeader {
 	kind, ident := ref.Identifier()
 	h := refHeader{
 		ID: ref.ID, Identifier: ident, Kind: kindWords(kind), Carrier: ref.CarrierCode, CarrierDetected: ref.CarrierDetected,
-		Status: ref.Status, UnsubscribeReason: words(string(ref.UnsubscribeReason)), UnsubscribedAt: stampPtr(ref.UnsubscribedAt),
+		Status: ref.Status, UnsubscribeReason: words(string(ref.UnsubscribeReason)), UnsubscribedAt: ref.UnsubscribedAt,
 		Callback: ref.CallbackURL, DeliveryState: string(ref.DeliveryState),
-		Created: stampOf(ref.CreatedAt), PollInterval: shortDuration(time.Duration(ref.PollInterval)),
-		LastPoll: stampPtr(ref.LastPolledAt), LastPollAgo: sinceText(ref.LastPolledAt, now),
-		PollError: ref.LastPollError, Failures: ref.ConsecutiveFailures, PausedAt: stampPtr(ref.PausedAt),
+		Created: ref.CreatedAt, PollInterval: time.Duration(ref.PollInterval),
+		LastPoll: ref.LastPolledAt, PollError: ref.LastPollError, Failures: ref.ConsecutiveFailures, PausedAt: ref.PausedAt,
 	}
 	if ref.Active() {
-		h.NextPoll, h.NextPollIn = stampPtr(ref.NextPollAt), sinceText(ref.NextPollAt, now)
+		h.NextPoll = ref.NextPollAt
 	}
 	for k, v := range ref.Metadata {
 		h.Metadata = append(h.Metadata, keyValue{k, v})
@@ -121,7 +118,7 @@ func (s *Server) shipment(c echo.Context) error {
 		return s.errorPage(c, err)
 	}
 	now := s.opts.Now()
-	d := shipmentData{Ref: headerOf(&ref, now), CanWrite: v.Can(references.ScopeWrite)}
+	d := shipmentData{Ref: headerOf(&ref), CanWrite: v.Can(references.ScopeWrite)}
 
 	snap, err := s.svc.Shipment(ctx, acct, id)
 	switch {
@@ -147,7 +144,7 @@ func (s *Server) shipment(c echo.Context) error {
 		if sum.FirstETA == nil {
 			sum.FirstETA = snap.ETA
 		}
-		d.ETA, d.ETAMove, d.Late = stampPtr(snap.ETA), etaMoveText(&sum), sum.Late(now)
+		d.ETA, d.ETAMove, d.Late = snap.ETA, etaMoveText(&sum), sum.Late(now)
 	}
 
 	if err := s.feedOf(c, &d, &ref); err != nil {
@@ -165,7 +162,7 @@ type routeStop struct {
 	Place   place
 	Reached bool   // an actual event happened there
 	When    string // what Time is: "departed", "ETA", ...
-	Time    stamp
+	Time    *time.Time
 }
 
 // routeOf derives the route from the snapshot's events: its origin, the ports where
@@ -186,7 +183,7 @@ func routeOf(s *references.Shipment) []routeStop {
 	if s.Origin != nil {
 		st := routeStop{Role: "origin", Place: placeOf(s.Origin), Reached: reached[originKey]}
 		if e := definite(s.Events, originKey, references.CodeDeparture, references.CodeLoad); e != nil {
-			st.When, st.Time = milestoneWhen("departure", e), stampOf(e.Time)
+			st.When, st.Time = milestoneWhen("departure", e), &e.Time
 		}
 		route = append(route, st)
 	}
@@ -204,14 +201,14 @@ func routeOf(s *references.Shipment) []routeStop {
 		seen[k] = true
 		st := routeStop{Role: "transshipment", Place: placeOf(e.Location), Reached: reached[k]}
 		if a := definite(s.Events, k, references.CodeDischarge, references.CodeArrival); a != nil {
-			st.When, st.Time = milestoneWhen("arrival", a), stampOf(a.Time)
+			st.When, st.Time = milestoneWhen("arrival", a), &a.Time
 		}
 		route = append(route, st)
 	}
 	if s.Destination != nil {
 		st := routeStop{Role: "destination", Place: placeOf(s.Destination), Reached: reached[destKey]}
 		if s.ETA != nil {
-			st.When, st.Time = "ETA", stampOf(*s.ETA)
+			st.When, st.Time = "ETA", s.ETA
 			if e := definite(s.Events, destKey, references.CodeArrival, references.CodeDischarge); e != nil && e.Classifier == references.ClassifierActual {
 				st.When = "arrived"
 			}
@@ -296,7 +293,7 @@ type milestoneView struct {
 	ClassWord  string // planned, estimated, actual
 	What       string // the event in words
 	Code       string
-	Time       stamp
+	Time       time.Time
 	Place      place
 	Vessel     string
 	Voyage     string
@@ -333,7 +330,7 @@ func timelineOf(s *references.Shipment) []timelineGroup {
 func milestoneOf(e *references.Event, withContainer bool) milestoneView {
 	m := milestoneView{
 		Classifier: string(e.Classifier), ClassWord: e.Classifier.Word(), What: eventWords(e),
-		Code: e.Code, Time: stampOf(e.Time), Place: placeOf(e.Location), Detail: strings.TrimSpace(e.Description),
+		Code: e.Code, Time: e.Time, Place: placeOf(e.Location), Detail: strings.TrimSpace(e.Description),
 	}
 	if m.ClassWord == "" {
 		m.ClassWord = "reported"
@@ -416,7 +413,7 @@ func (s *Server) etaDrift(c echo.Context, ref *references.Reference) ([]chart.Po
 						first = &old // the feed starts after the first ETA (retention)
 					}
 				}
-				pts = append(pts, chart.Point{At: u.CreatedAt, Value: eta.Sub(*first).Hours()})
+				pts = append(pts, chart.Point{At: u.CreatedAt.UTC(), Value: eta.Sub(*first).Hours()})
 			}
 		}
 		if len(page.Updates) < references.MaxPageSize || page.NextAfter >= ref.LastSequence {
@@ -431,7 +428,7 @@ type updateView struct {
 	ID       string
 	Sequence uint64
 	Type     string
-	Created  stamp
+	Created  time.Time
 	Changes  []changeView
 	Error    string
 	Reason   string // why tracking stopped, on reference.unsubscribed
@@ -445,7 +442,7 @@ type changeView struct {
 
 func updateOf(u *references.Update) updateView {
 	uv := updateView{
-		ID: u.ID, Sequence: u.Sequence, Type: string(u.Type), Created: stampOf(u.CreatedAt),
+		ID: u.ID, Sequence: u.Sequence, Type: string(u.Type), Created: u.CreatedAt,
 		Error: u.Error, Reason: words(string(u.UnsubscribeReason)),
 	}
 	for _, ch := range u.Changes {
@@ -481,7 +478,7 @@ func (s *Server) feedOf(c echo.Context, d *shipmentData, ref *references.Referen
 		}
 		ups = page.Updates
 	}
-	base := Prefix + "/shipments/" + url.PathEscape(ref.ID)
+	base := shipmentPath(ref.ID)
 	for i := len(ups) - 1; i >= 0; i-- {
 		if ups[i].Sequence >= before {
 			continue // retention removed older ones, so the read went past the page
@@ -507,7 +504,7 @@ type deliveryGroup struct {
 }
 
 type attemptView struct {
-	At         stamp
+	At         time.Time
 	Sequence   uint64
 	UpdateID   string
 	Attempt    int
@@ -515,7 +512,7 @@ type attemptView struct {
 	StatusCode int
 	LatencyMS  int64
 	Error      string
-	NextRetry  stamp
+	NextRetry  *time.Time
 	Redelivery bool
 }
 
@@ -540,12 +537,12 @@ func (s *Server) deliveriesOf(c echo.Context, d *shipmentData, acct, id string) 
 			d.Deliveries = append(d.Deliveries, deliveryGroup{Destination: dest, Callback: dest == references.DestinationCallback, URL: a.URL})
 		}
 		d.Deliveries[i].Attempts = append(d.Deliveries[i].Attempts, attemptView{
-			At: stampOf(a.At), Sequence: a.Sequence, UpdateID: a.UpdateID, Attempt: a.Attempt, Outcome: words(string(a.Outcome)),
-			StatusCode: a.StatusCode, LatencyMS: a.LatencyMS, Error: a.Error, NextRetry: stampPtr(a.NextRetryAt), Redelivery: a.Redelivery,
+			At: a.At, Sequence: a.Sequence, UpdateID: a.UpdateID, Attempt: a.Attempt, Outcome: words(string(a.Outcome)),
+			StatusCode: a.StatusCode, LatencyMS: a.LatencyMS, Error: a.Error, NextRetry: a.NextRetryAt, Redelivery: a.Redelivery,
 		})
 	}
 	if page.NextCursor != "" {
-		d.DeliveriesHref = Prefix + "/shipments/" + url.PathEscape(id) + "?deliveries=" + url.QueryEscape(page.NextCursor) + "#deliveries"
+		d.DeliveriesHref = shipmentPath(id) + "?deliveries=" + url.QueryEscape(page.NextCursor) + "#deliveries"
 	}
 	d.DeliveriesMore = cursor != ""
 	return nil

@@ -117,11 +117,10 @@ type shipmentRow struct {
 	ShipmentStatus  string // in words; "" before the first snapshot
 	Origin          place
 	Destination     place
-	ETA             stamp
+	ETA             *time.Time
 	ETAMove         string
 	Late            bool
-	LastPoll        stamp
-	LastPollAgo     string
+	LastPoll        *time.Time
 	PollError       string
 	DeliveryFailing bool
 }
@@ -132,15 +131,14 @@ func rowOf(ref *references.Reference, sum *references.ShipmentSummary, now time.
 		ID: ref.ID, Identifier: ident, Kind: kindWords(kind),
 		Carrier: ref.CarrierCode, CarrierDetected: ref.CarrierDetected,
 		Status:          ref.Status,
-		LastPoll:        stampPtr(ref.LastPolledAt),
-		LastPollAgo:     sinceText(ref.LastPolledAt, now),
+		LastPoll:        ref.LastPolledAt,
 		PollError:       ref.LastPollError,
 		DeliveryFailing: ref.DeliveryState == references.DeliveryFailing,
 	}
 	if sum != nil {
 		row.ShipmentStatus = words(string(sum.Status))
 		row.Origin, row.Destination = placeOf(sum.Origin), placeOf(sum.Destination)
-		row.ETA = stampPtr(sum.ETA)
+		row.ETA = sum.ETA
 		row.ETAMove = etaMoveText(sum)
 		row.Late = sum.Late(now)
 	}
@@ -166,7 +164,6 @@ type shipmentsData struct {
 	FirstHref  string // the first page with the same filters
 	NextHref   string // "" on the last page
 	ExportHref string
-	CanWrite   bool
 }
 
 // shipments is the list of the account's references: GET /ui/.
@@ -180,7 +177,7 @@ func (s *Server) shipments(c echo.Context) error {
 	cursor := c.QueryParam("cursor")
 	d := shipmentsData{
 		Filters: f, First: cursor == "", FirstHref: f.href(Prefix + "/"),
-		ExportHref: f.href(Prefix + "/shipments.csv"), CanWrite: v.Can(references.ScopeWrite),
+		ExportHref: f.href(Prefix + "/shipments.csv"),
 	}
 	counts, err := s.svc.Counts(ctx, v.AccountID())
 	if err != nil {

@@ -108,7 +108,7 @@ func (s *Server) track(c echo.Context) error {
 	}
 	kind, ident := ref.Identifier()
 	notice := fmt.Sprintf("Tracking %s %s with carrier %s.", kindWords(kind), ident, ref.CarrierCode)
-	return c.Redirect(http.StatusSeeOther, Prefix+"/shipments/"+url.PathEscape(ref.ID)+"?notice="+url.QueryEscape(notice))
+	return c.Redirect(http.StatusSeeOther, shipmentPath(ref.ID)+"?notice="+url.QueryEscape(notice))
 }
 
 // trackFailed re-renders the form with err beside its field, at the status its code
