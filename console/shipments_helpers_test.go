@@ -180,20 +180,21 @@ func linkHref(body, id string) string {
 // element returns the element of body with the tag and id, to its matching closing
 // tag (elements of the same tag nested in it included), or "".
 func element(body, tag, id string) string {
-	start := strings.Index(body, "<"+tag+` id="`+id+`"`)
-	if start < 0 {
+	loc := regexp.MustCompile(`<` + tag + `\b[^>]*\bid="` + regexp.QuoteMeta(id) + `"`).FindStringIndex(body)
+	if loc == nil {
 		return ""
 	}
-	open, closing := "<"+tag, "</"+tag+">"
+	start := loc[0]
+	open, closing := regexp.MustCompile(`<`+tag+`[\s>]`), "</"+tag+">"
 	depth, i := 0, start
 	for i < len(body) {
-		o, c := strings.Index(body[i:], open), strings.Index(body[i:], closing)
+		c := strings.Index(body[i:], closing)
 		if c < 0 {
 			return body[start:]
 		}
-		if o >= 0 && o < c {
+		if o := open.FindStringIndex(body[i:]); o != nil && o[0] < c {
 			depth++
-			i += o + len(open)
+			i += o[1]
 			continue
 		}
 		depth--
