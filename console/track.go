@@ -46,6 +46,7 @@ var trackFields = map[string]string{
 	"callback_url":                      "callback_url",
 	"metadata":                          "metadata",
 	"kind":                              "kind",
+	"identifier":                        "identifier",
 }
 
 // trackForm renders the form: GET /ui/track. Like the POST, it needs the write
