@@ -118,6 +118,21 @@ func (r *rig) deliver(refID string) references.AttemptOutcome {
 	return out
 }
 
+// deliverAll sends what is due to every destination (callbacks and endpoints) with
+// the real notifier: one scan, drained.
+func (r *rig) deliverAll() int {
+	r.t.Helper()
+	ctx := context.Background()
+	n := notifier.New(r.db, notifier.NewSender(notifier.SenderOptions{AllowPrivate: true}), notifier.Options{Clock: r.clock, Owner: testOwner})
+	queued, err := n.Scan(ctx) // before Start, whose own first scan would race it
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	n.Start(ctx)
+	n.Stop(ctx) // drains what the scan queued
+	return queued
+}
+
 // readKey stores a key of acct with the read scope only.
 func (r *rig) readKey(acct string) string {
 	r.t.Helper()
