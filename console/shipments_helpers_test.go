@@ -1,11 +1,11 @@
 package console
 
 import (
-	"net/http/cookiejar"
-	"net/url"
 	"context"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
