@@ -109,7 +109,7 @@ func (r *rig) signIn(key string) *browser {
 	if res.status != http.StatusSeeOther {
 		r.t.Fatalf("sign in: %d %s", res.status, res.body)
 	}
-	b.get("/ui/") // reads the CSRF token
+	b.get("/ui/account") // reads the CSRF token (every page's sign-out form has it)
 	if b.csrf == "" {
 		r.t.Fatal("sign in: no CSRF token on the first page")
 	}
