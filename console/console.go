@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/references"
 )
@@ -45,6 +46,12 @@ type Options struct {
 	// shown.
 	OpenBreakers func() []string
 	Now          func() time.Time
+	// SignInFailureLimit is the sustained failed sign-ins per second allowed per
+	// client address (default DefaultSignInFailureLimit), SignInFailureBurst its
+	// bucket (default DefaultSignInFailureBurst); rate.Inf turns the limit off. Over
+	// it, sign-ins from the address are refused with 429.
+	SignInFailureLimit rate.Limit
+	SignInFailureBurst int
 }
 
 // Server holds what the console's handlers share.
@@ -54,6 +61,8 @@ type Server struct {
 	log    *slog.Logger
 	pages  pages
 	assets assets
+	// signInFailures counts wrong keys per client address; nil when unlimited.
+	signInFailures *failureLimiter
 }
 
 // Register adds the console's routes to e, which serves the API too (see
@@ -66,6 +75,12 @@ func Register(e *echo.Echo, svc *references.Service, opts Options) (*Server, err
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.SignInFailureLimit <= 0 {
+		opts.SignInFailureLimit = DefaultSignInFailureLimit
+	}
+	if opts.SignInFailureBurst <= 0 {
+		opts.SignInFailureBurst = DefaultSignInFailureBurst
+	}
 	a, err := loadAssets()
 	if err != nil {
 		return nil, fmt.Errorf("console: assets: %w", err)
@@ -74,7 +89,8 @@ func Register(e *echo.Echo, svc *references.Service, opts Options) (*Server, err
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, opts: opts, log: opts.Logger, pages: p, assets: a}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, pages: p, assets: a,
+		signInFailures: newFailureLimiter(opts.SignInFailureLimit, opts.SignInFailureBurst, opts.Now)}
 	s.routes(e)
 	return s, nil
 }

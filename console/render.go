@@ -124,3 +124,14 @@ func statusOf(err error) (int, string) {
 	}
 	return http.StatusBadRequest, e.Message
 }
+
+// fieldError returns the field and message of an invalid-input error of the Service,
+// for a form to show next to the control at fault (p.field-error#error-<field>); ok is
+// false for any other error, which is an error page.
+func fieldError(err error) (field, msg string, ok bool) {
+	var e *references.Error
+	if !errors.As(err, &e) || e.Code != references.CodeInvalid {
+		return "", "", false
+	}
+	return e.Field, e.Message, true
+}
