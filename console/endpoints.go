@@ -88,7 +88,7 @@ func (s *Server) createEndpoint(c echo.Context) error {
 		return s.errorPage(c, echo.NewHTTPError(http.StatusBadRequest, "the form could not be read"))
 	}
 	f := readEndpointForm(c, form)
-	p, errs := f.patch()
+	p, errs := f.patch(true)
 	if errs != nil {
 		return s.renderEndpointForm(c, http.StatusUnprocessableEntity, nil, f, errs)
 	}
@@ -132,7 +132,7 @@ func (s *Server) updateEndpoint(c echo.Context) error {
 		return s.errorPage(c, echo.NewHTTPError(http.StatusBadRequest, "the form could not be read"))
 	}
 	f := readEndpointForm(c, form)
-	p, errs := f.patch()
+	p, errs := f.patch(false)
 	if errs != nil {
 		return s.renderEndpointForm(c, http.StatusUnprocessableEntity, &ep, f, errs)
 	}

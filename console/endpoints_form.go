@@ -139,12 +139,16 @@ type fieldErrors map[string]string
 // them all), except: an empty number or duration is left out (on create: the
 // default; on edit: unchanged), and the batch size goes only with the batch format,
 // since a standard endpoint has none. Values that cannot be read give field errors.
-func (f endpointForm) patch() (references.EndpointPatch, fieldErrors) {
+// On create, an empty URL is not given, so that the Service says it is required.
+func (f endpointForm) patch(create bool) (references.EndpointPatch, fieldErrors) {
 	errs := fieldErrors{}
 	p := references.EndpointPatch{
 		URL:         &f.URL,
 		Description: &f.Description,
 		Enabled:     &f.Enabled,
+	}
+	if create && f.URL == "" {
+		p.URL = nil
 	}
 	types := []string{}
 	for _, t := range f.EventTypes {
