@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"html/template"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -115,6 +116,12 @@ func TestAssets_VersionedAndCached(t *testing.T) {
 		if p := b.get("/ui/assets/" + name + "?v=old"); p.header.Get("Cache-Control") != "no-cache" {
 			t.Errorf("%s with another version: Cache-Control %q", name, p.header.Get("Cache-Control"))
 		}
+	}
+	css := r.srvAssets(t)["console.css"]
+	req, _ := http.NewRequest(http.MethodGet, r.srv.URL+"/ui/assets/console.css", nil)
+	req.Header.Set("If-None-Match", `"`+css.version+`"`)
+	if p := b.do(req); p.status != http.StatusNotModified || p.body != "" {
+		t.Errorf("revalidated with its ETag: %d, want 304", p.status)
 	}
 	if ct := r.srvAssets(t)["console.css"].contentType; ct != "text/css; charset=utf-8" {
 		t.Errorf("css content type %q", ct)
