@@ -200,7 +200,7 @@ func TestMessages_ResendAsksFirstAndQueuesTheMessage(t *testing.T) {
 		t.Fatalf("the resend due is of %s, want %s", got, ids[1])
 	}
 	page := b.get("/ui/webhooks/" + ep.ID + "/messages/" + ids[1])
-	if got := epMustID(t, page, "message-status"); got != "succeeded" {
+	if got := epMustID(t, page, "message-status"); got != "succeeded" || epAttr(epByID(epDoc(t, page), "message-status"), "data-status") != "succeeded" {
 		t.Errorf("after the resend the message is %q", got)
 	}
 	if rows := epFind(epByID(epDoc(t, page), "attempts"), epHas("data-attempt", "")); len(rows) != 2 || !strings.Contains(epText(rows[1]), "resend") {
