@@ -5,7 +5,6 @@ package console
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -120,8 +119,8 @@ func (s *Server) rotateAccountSecret(c echo.Context) error {
 		}
 		return s.errorPage(c, err)
 	}
-	return c.Redirect(http.StatusSeeOther, Prefix+"/account?notice="+url.QueryEscape(
-		"The signing secret was rotated: reveal the new one and give it to your receivers."))
+	return s.redirectNotice(c, Prefix+"/account",
+		"The signing secret was rotated: reveal the new one and give it to your receivers.")
 }
 
 // graceWords words a rotation's grace for its confirmation.
@@ -246,9 +245,9 @@ func (s *Server) revokeKey(c echo.Context) error {
 	}
 	notice := "Revoked " + keyLabel(k) + "."
 	if k.ID == v.Key.ID {
-		return c.Redirect(http.StatusSeeOther, Prefix+"/sign-in?notice="+url.QueryEscape(notice+" You were signed out."))
+		return s.redirectNotice(c, Prefix+"/sign-in", notice+" You were signed out.")
 	}
-	return c.Redirect(http.StatusSeeOther, Prefix+"/account/keys?notice="+url.QueryEscape(notice))
+	return s.redirectNotice(c, Prefix+"/account/keys", notice)
 }
 
 // keyLabel names a key for people: its name if it has one, its id and prefix.

@@ -57,9 +57,6 @@ func viewerOf(c echo.Context) *Viewer {
 	return v
 }
 
-// noticeOf returns the one-line result an action passed on in ?notice=.
-func noticeOf(c echo.Context) string { return c.QueryParam("notice") }
-
 // secure sets the security headers on every console response, and renders any
 // error a handler returns (unknown paths under /ui/ included) as an HTML page rather
 // than the API's JSON.
@@ -238,7 +235,7 @@ func (s *Server) signOut(c echo.Context) error {
 		}
 	}
 	s.clearCookie(c)
-	return c.Redirect(http.StatusSeeOther, Prefix+"/sign-in?notice="+url.QueryEscape("Signed out."))
+	return s.redirectNotice(c, Prefix+"/sign-in", "Signed out.")
 }
 
 func (s *Server) clearCookie(c echo.Context) {

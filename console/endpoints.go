@@ -96,8 +96,8 @@ func (s *Server) createEndpoint(c echo.Context) error {
 	if err != nil {
 		return s.endpointFormError(c, nil, f, err)
 	}
-	return c.Redirect(http.StatusSeeOther, endpointsPath(ep.ID)+"?notice="+url.QueryEscape(
-		"Endpoint added. Reveal its signing secret below to verify its webhooks."))
+	return s.redirectNotice(c, endpointsPath(ep.ID),
+		"Endpoint added. Reveal its signing secret below to verify its webhooks.")
 }
 
 // endpointFormError renders the form again with the Service's error beside its
@@ -139,7 +139,7 @@ func (s *Server) updateEndpoint(c echo.Context) error {
 	if _, err := s.svc.PatchEndpoint(ctx, acct, ep.ID, p); err != nil {
 		return s.endpointFormError(c, &ep, f, err)
 	}
-	return c.Redirect(http.StatusSeeOther, endpointsPath(ep.ID)+"?notice="+url.QueryEscape("Endpoint saved."))
+	return s.redirectNotice(c, endpointsPath(ep.ID), "Endpoint saved.")
 }
 
 // deleteEndpoint is POST /ui/webhooks/:id/delete, after a confirmation.
@@ -155,7 +155,7 @@ func (s *Server) deleteEndpoint(c echo.Context) error {
 	if err := s.svc.DeleteEndpoint(ctx, acct, ep.ID); err != nil {
 		return s.errorPage(c, err)
 	}
-	return c.Redirect(http.StatusSeeOther, Prefix+"/webhooks?notice="+url.QueryEscape("Endpoint "+ep.URL+" deleted."))
+	return s.redirectNotice(c, Prefix+"/webhooks", "Endpoint "+ep.URL+" deleted.")
 }
 
 // epView is an endpoint with the wording its pages show.

@@ -3,7 +3,6 @@ package console
 import (
 	"html/template"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -150,7 +149,7 @@ func (s *Server) recoverMessages(c echo.Context) error {
 		n, err := s.svc.RecoverMessages(ctx, acct, ep.ID, since)
 		if err == nil {
 			notice := plural(n, "failed message", "failed messages") + " since " + since.UTC().Format(whenLayout) + " queued to be sent again."
-			return c.Redirect(http.StatusSeeOther, endpointsPath(ep.ID)+"?notice="+url.QueryEscape(notice))
+			return s.redirectNotice(c, endpointsPath(ep.ID), notice)
 		}
 		errs, ok := epServiceErrors(err)
 		if !ok {

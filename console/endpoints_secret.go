@@ -3,7 +3,6 @@ package console
 import (
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -66,5 +65,5 @@ func (s *Server) rotateEndpointSecret(c echo.Context) error {
 	} else {
 		notice += "The previous secret signs until " + s.opts.Now().UTC().Add(grace).Format(whenLayout) + "."
 	}
-	return c.Redirect(http.StatusSeeOther, endpointsPath(ep.ID)+"?notice="+url.QueryEscape(notice))
+	return s.redirectNotice(c, endpointsPath(ep.ID), notice)
 }

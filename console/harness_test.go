@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -186,4 +187,23 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+var noticeText = regexp.MustCompile(`<p class="notice" role="status">([^<]*)</p>`)
+
+// followNotice checks that p is a 303 to path and returns the notice the page there
+// shows (unescaped), following the redirect as a browser does.
+func (b *browser) followNotice(p page, path string) string {
+	b.r.t.Helper()
+	if p.status != http.StatusSeeOther {
+		b.r.t.Fatalf("%d, want 303: %s", p.status, p.body)
+	}
+	if p.location != path {
+		b.r.t.Fatalf("Location %q, want %q", p.location, path)
+	}
+	m := noticeText.FindStringSubmatch(b.get(p.location).body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
 }

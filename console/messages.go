@@ -173,7 +173,7 @@ func (s *Server) resendMessage(c echo.Context) error {
 	if err := s.svc.ResendMessage(ctx, acct, ep.ID, m.ID); err != nil {
 		return s.errorPage(c, err)
 	}
-	return c.Redirect(http.StatusSeeOther, back+"?notice="+url.QueryEscape("Message queued to be sent again."))
+	return s.redirectNotice(c, back, "Message queued to be sent again.")
 }
 
 // StatusClass colours a message status (for the templates).

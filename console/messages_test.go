@@ -192,8 +192,8 @@ func TestMessages_ResendAsksFirstAndQueuesTheMessage(t *testing.T) {
 		t.Fatalf("resend without confirm: %d, want a confirmation:\n%s", p.status, p.body)
 	}
 	p = b.post(path, url.Values{"confirm": {"yes"}})
-	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/ui/webhooks/"+ep.ID+"/messages/"+ids[1]+"?notice=") {
-		t.Fatalf("resend: %d %s", p.status, p.location)
+	if n := b.followNotice(p, "/ui/webhooks/"+ep.ID+"/messages/"+ids[1]); n != "Message queued to be sent again." {
+		t.Fatalf("resend: notice %q", n)
 	}
 	// The resend is due now: deliver it, and the failed message succeeded.
 	if got := r.epAttempt(t, ep.ID, true, epDelivered(7)); got != ids[1] {

@@ -59,7 +59,7 @@ type view struct {
 	Title   string
 	Section string // "shipments", "webhooks", "account", "operator"
 	Viewer  *Viewer
-	Notice  string // a one-line result of the last action, from ?notice=
+	Notice  string // the one-line result of the last action (see redirectNotice)
 	Data    any
 }
 
@@ -70,7 +70,7 @@ func (s *Server) render(c echo.Context, status int, page, title, section string,
 	if !ok {
 		return fmt.Errorf("console: no page %s", page)
 	}
-	v := view{Title: title, Section: section, Viewer: viewerOf(c), Notice: noticeOf(c), Data: data}
+	v := view{Title: title, Section: section, Viewer: viewerOf(c), Notice: s.takeNotice(c), Data: data}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		return fmt.Errorf("console: render %s: %w", page, err)

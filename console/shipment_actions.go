@@ -3,7 +3,6 @@ package console
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"time"
 
@@ -86,7 +85,7 @@ func (s *Server) act(c echo.Context, do func(acct, id string) (string, error)) e
 		}
 		notice = "Not done: " + e.Message
 	}
-	return c.Redirect(http.StatusSeeOther, shipmentPath(id)+"?notice="+url.QueryEscape(notice))
+	return s.redirectNotice(c, shipmentPath(id), notice)
 }
 
 // actConfirmed is act for a destructive action: without confirm=yes it renders the

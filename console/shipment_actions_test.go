@@ -20,17 +20,10 @@ func (r *rig) get(acct, id string) references.Reference {
 	return ref
 }
 
-// noticeOfRedirect returns the notice a 303 back to the shipment page carries.
-func noticeOfRedirect(t *testing.T, res page, refID string) string {
+// noticeOfRedirect returns the notice a 303 back to the shipment page shows there.
+func noticeOfRedirect(t *testing.T, b *browser, res page, refID string) string {
 	t.Helper()
-	if res.status != http.StatusSeeOther {
-		t.Fatalf("%d, want 303: %s", res.status, res.body)
-	}
-	loc, err := url.Parse(res.location)
-	if err != nil || loc.Path != "/ui/shipments/"+refID {
-		t.Fatalf("Location %q", res.location)
-	}
-	return loc.Query().Get("notice")
+	return b.followNotice(res, "/ui/shipments/"+refID)
 }
 
 // buttons returns which action buttons the page offers.
@@ -48,24 +41,27 @@ func TestShipmentActions_RefreshAndItsRateRule(t *testing.T) {
 	ref := r.container(accountA, "MSCU1234566")
 	b := r.signIn(r.keyA)
 	path := "/ui/shipments/" + ref.ID + "/refresh"
-	if n := noticeOfRedirect(t, b.post(path, nil), ref.ID); !strings.HasPrefix(n, "Refresh asked") {
+	if n := noticeOfRedirect(t, b, b.post(path, nil), ref.ID); !strings.HasPrefix(n, "Refresh asked") {
 		t.Errorf("notice %q", n)
 	}
 	if got := r.get(accountA, ref.ID); got.LastRefreshAt == nil {
 		t.Error("no refresh recorded")
 	}
 	r.clock.Advance(20 * time.Second)
-	if n := noticeOfRedirect(t, b.post(path, nil), ref.ID); n != "Not refreshed: one refresh a minute is allowed; try again in 40 s." {
+	if n := noticeOfRedirect(t, b, b.post(path, nil), ref.ID); n != "Not refreshed: one refresh a minute is allowed; try again in 40 s." {
 		t.Errorf("notice %q", n)
 	}
 	r.clock.Advance(40 * time.Second)
-	if n := noticeOfRedirect(t, b.post(path, nil), ref.ID); !strings.HasPrefix(n, "Refresh asked") {
+	if n := noticeOfRedirect(t, b, b.post(path, nil), ref.ID); !strings.HasPrefix(n, "Refresh asked") {
 		t.Errorf("after a minute: %q", n)
 	}
-	// The notice shows on the page it goes back to.
+	// The notice shows on the page it goes back to, once.
 	res := b.post(path, nil)
 	if page := b.get(res.location); !strings.Contains(page.body, `<p class="notice" role="status">Not refreshed`) {
 		t.Error("the notice is not on the page")
+	}
+	if page := b.get(res.location); strings.Contains(page.body, `class="notice"`) {
+		t.Error("the notice shows again on a reload")
 	}
 }
 
@@ -77,7 +73,7 @@ func TestShipmentActions_PauseAndResumeAreShownByState(t *testing.T) {
 	if got := buttons(b.get(page).body); !got["refresh"] || !got["pause"] || got["resume"] || !got["unsubscribe"] {
 		t.Errorf("active: %v", got)
 	}
-	if n := noticeOfRedirect(t, b.post(page+"/pause", nil), ref.ID); !strings.HasPrefix(n, "Paused") {
+	if n := noticeOfRedirect(t, b, b.post(page+"/pause", nil), ref.ID); !strings.HasPrefix(n, "Paused") {
 		t.Errorf("notice %q", n)
 	}
 	if got := r.get(accountA, ref.ID); got.Status != references.StatusPaused {
@@ -87,10 +83,10 @@ func TestShipmentActions_PauseAndResumeAreShownByState(t *testing.T) {
 		t.Errorf("paused: %v", got)
 	}
 	// Refreshing a paused reference is the reference's state, said as a notice.
-	if n := noticeOfRedirect(t, b.post(page+"/refresh", nil), ref.ID); !strings.Contains(n, "is paused") {
+	if n := noticeOfRedirect(t, b, b.post(page+"/refresh", nil), ref.ID); !strings.Contains(n, "is paused") {
 		t.Errorf("refresh while paused: %q", n)
 	}
-	if n := noticeOfRedirect(t, b.post(page+"/resume", nil), ref.ID); !strings.HasPrefix(n, "Resumed") {
+	if n := noticeOfRedirect(t, b, b.post(page+"/resume", nil), ref.ID); !strings.HasPrefix(n, "Resumed") {
 		t.Errorf("notice %q", n)
 	}
 	if got := r.get(accountA, ref.ID); got.Status != references.StatusActive {
@@ -111,7 +107,7 @@ func TestShipmentActions_UnsubscribeAsksFirst(t *testing.T) {
 	if got := r.get(accountA, ref.ID); got.Status != references.StatusActive {
 		t.Fatalf("unsubscribed before the confirmation: %s", got.Status)
 	}
-	if n := noticeOfRedirect(t, b.post(path, url.Values{"confirm": {"yes"}}), ref.ID); !strings.HasPrefix(n, "Unsubscribed") {
+	if n := noticeOfRedirect(t, b, b.post(path, url.Values{"confirm": {"yes"}}), ref.ID); !strings.HasPrefix(n, "Unsubscribed") {
 		t.Errorf("notice %q", n)
 	}
 	got := r.get(accountA, ref.ID)
@@ -150,7 +146,7 @@ func TestShipmentActions_ResendAsksFirstThenSendsTheUpdateAgain(t *testing.T) {
 	if res.status != http.StatusOK || !strings.Contains(res.body, `id="confirm-form"`) || !strings.Contains(res.body, "Send update "+upd) {
 		t.Fatalf("no confirmation: %d\n%s", res.status, res.body)
 	}
-	if n := noticeOfRedirect(t, b.post(path, url.Values{"confirm": {"yes"}}), ref.ID); !strings.Contains(n, "queued to be sent again") {
+	if n := noticeOfRedirect(t, b, b.post(path, url.Values{"confirm": {"yes"}}), ref.ID); !strings.Contains(n, "queued to be sent again") {
 		t.Errorf("notice %q", n)
 	}
 	posts := rc.posts.Load()
@@ -183,7 +179,7 @@ func TestShipmentActions_ResendWithoutACallbackSaysWhy(t *testing.T) {
 		t.Fatal("no update")
 	}
 	res := b.post("/ui/shipments/"+ref.ID+"/updates/"+ups.Updates[0].ID+"/resend", url.Values{"confirm": {"yes"}})
-	if n := noticeOfRedirect(t, res, ref.ID); !strings.HasPrefix(n, "Not done: the reference has no callback_url") {
+	if n := noticeOfRedirect(t, b, res, ref.ID); !strings.HasPrefix(n, "Not done: the reference has no callback_url") {
 		t.Errorf("notice %q", n)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -106,7 +105,7 @@ func (s *Server) trackCreate(c echo.Context) error {
 	}
 	kind, ident := ref.Identifier()
 	notice := fmt.Sprintf("Tracking %s %s with carrier %s.", kindWords(kind), ident, ref.CarrierCode)
-	return c.Redirect(http.StatusSeeOther, shipmentPath(ref.ID)+"?notice="+url.QueryEscape(notice))
+	return s.redirectNotice(c, shipmentPath(ref.ID), notice)
 }
 
 // trackFailed re-renders the form with err beside its field, at the status its code

@@ -52,13 +52,8 @@ func TestTrack_CreatesTheReferenceAndGoesToItsPage(t *testing.T) {
 		ref.Metadata["po"] != "4711" || ref.Metadata["team"] != "blue" || len(ref.Metadata) != 2 {
 		t.Errorf("stored %+v", ref)
 	}
-	loc, err := url.Parse(res.location)
-	if err != nil || loc.Path != "/ui/shipments/"+ref.ID || !strings.Contains(loc.Query().Get("notice"), "MSCU1234566") {
-		t.Fatalf("Location %q", res.location)
-	}
-	page := b.get(res.location)
-	if page.status != http.StatusOK || !strings.Contains(page.body, `<p class="notice" role="status">Tracking container MSCU1234566 with carrier MSCU.</p>`) {
-		t.Errorf("the shipment page after tracking: %d\n%s", page.status, page.body)
+	if n := b.followNotice(res, "/ui/shipments/"+ref.ID); n != "Tracking container MSCU1234566 with carrier MSCU." {
+		t.Errorf("the shipment page after tracking: notice %q", n)
 	}
 }
 
