@@ -13,7 +13,7 @@ package postgres
 //	  account_event_counters, store_stats
 //	derived: refs' columns beside data (refColumns', and eta, summary, first_eta and
 //	  arrived from the latest snapshot and the first ETA its record carries),
-//	  ref_numbers, messages' columns beside data,
+//	  ref_numbers, ref_status_counts (the triggers of refs), messages' columns beside data,
 //	  account_counters.active_refs, delivery_streams.ref_paused and endpoint_disabled,
 //	  the sequence numbering delivery_attempts
 //	not copied: leases (the services are stopped), lease_tokens, sessions (console
