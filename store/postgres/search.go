@@ -116,9 +116,9 @@ func (s *listStatement) cond(c string) { s.where = append(s.where, c) }
 // Bounds on the references one filtered list reads, as bbolt's, so that a request
 // costs about the same whatever the account's size: a filter the indexes cannot answer
 // (status, carrier, metadata, updated since, has callback, failing, late, an ETA bound
-// in creation order) reads at
-// most max(minRefScan, refScanPerItem×limit) references in the order asked, and returns
-// a cursor to go on from there, with a short (even empty) page.
+// in creation order) reads at most max(minRefScan, refScanPerItem×limit) references in
+// the order asked, and returns a cursor to go on from there, with a short (even empty)
+// page.
 const (
 	minRefScan     = 10_000
 	refScanPerItem = 20
