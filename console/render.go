@@ -25,12 +25,12 @@ var templateFiles embed.FS
 // define "title").
 type pages map[string]*template.Template
 
-func parsePages() (pages, error) {
+func parsePages(fm template.FuncMap) (pages, error) {
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	base := template.New("").Funcs(funcs())
+	base := template.New("").Funcs(fm)
 	var pageFiles []string
 	for _, n := range names {
 		file := path.Base(n)
@@ -123,4 +123,15 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnprocessableEntity, e.Error()
 	}
 	return http.StatusBadRequest, e.Message
+}
+
+// fieldError returns the field and message of an invalid-input error of the Service,
+// for a form to show next to the control at fault (p.field-error#error-<field>); ok is
+// false for any other error, which is an error page.
+func fieldError(err error) (field, msg string, ok bool) {
+	var e *references.Error
+	if !errors.As(err, &e) || e.Code != references.CodeInvalid {
+		return "", "", false
+	}
+	return e.Field, e.Message, true
 }

@@ -98,7 +98,8 @@ type lister struct {
 	last      []byte // position of the last reference returned
 }
 
-// load reads a reference and its search facts, and reports whether it passes the filters.
+// load reads a reference and its search facts, and reports whether it passes the
+// filters, which see the summary of its latest snapshot.
 func (l *lister) load(id string) (references.Reference, searchFacts, bool, error) {
 	var ref references.Reference
 	if err := getRef(l.tx, l.accountID, id, &ref); err != nil {
@@ -108,7 +109,19 @@ func (l *lister) load(id string) (references.Reference, searchFacts, bool, error
 	if err != nil {
 		return ref, f, false, err
 	}
-	return ref, f, l.q.Matches(&ref, &references.ShipmentSummary{ETA: f.ETA}, f.Containers), nil // PLACEHOLDER (helper A): facts keep the summary
+	return ref, f, l.q.Matches(&ref, f.summary(), f.Containers), nil
+}
+
+// add puts ref, which passed the filters, on the page with its summary.
+func (l *lister) add(ref *references.Reference, f *searchFacts) {
+	l.db.withSchedule(ref)
+	l.page.References = append(l.page.References, *ref)
+	if f.Found {
+		if l.page.Summaries == nil {
+			l.page.Summaries = map[string]references.ShipmentSummary{}
+		}
+		l.page.Summaries[ref.ID] = f.Summary
+	}
 }
 
 // scan walks bucket's keys under prefix from after the cursor's position, adding the
@@ -137,7 +150,7 @@ func (l *lister) scan(bucket, prefix, tag []byte, refID func(k []byte) []byte) (
 		if err != nil {
 			return true, err
 		}
-		if ok && len(tag) > 1 && tag[1] == etaPhaseUndated && f.ETA != nil {
+		if ok && len(tag) > 1 && tag[1] == etaPhaseUndated && f.Summary.ETA != nil {
 			ok = false // listed among the dated
 		}
 		if ok {
@@ -146,8 +159,7 @@ func (l *lister) scan(bucket, prefix, tag []byte, refID func(k []byte) []byte) (
 				l.page.NextCursor = base64.RawURLEncoding.EncodeToString(l.last)
 				return true, nil
 			}
-			l.db.withSchedule(&ref)
-			l.page.References = append(l.page.References, ref)
+			l.add(&ref, &f)
 			l.last = pos
 		}
 		if l.budget--; l.budget == 0 {
@@ -176,8 +188,9 @@ func (l *lister) exact(value string) error {
 		ids[string(k[len(prefix):])] = true
 	}
 	type found struct {
-		pos []byte
-		ref references.Reference
+		pos   []byte
+		ref   references.Reference
+		facts searchFacts
 	}
 	var all []found
 	for id := range ids {
@@ -190,14 +203,14 @@ func (l *lister) exact(value string) error {
 		}
 		pos := join(timeKey(ref.CreatedAt), []byte(ref.ID))
 		if l.q.Sort == references.SortETA {
-			if f.ETA != nil {
-				pos = join([]byte{etaCursor, etaPhaseDated}, timeKey(*f.ETA), pos)
+			if f.Summary.ETA != nil {
+				pos = join([]byte{etaCursor, etaPhaseDated}, timeKey(*f.Summary.ETA), pos)
 			} else {
 				pos = join([]byte{etaCursor, etaPhaseUndated}, pos)
 			}
 		}
 		if bytes.Compare(pos, l.after) > 0 {
-			all = append(all, found{pos, ref})
+			all = append(all, found{pos, ref, f})
 		}
 	}
 	slices.SortFunc(all, func(a, b found) int { return bytes.Compare(a.pos, b.pos) })
@@ -206,8 +219,7 @@ func (l *lister) exact(value string) error {
 			l.page.NextCursor = base64.RawURLEncoding.EncodeToString(all[i-1].pos)
 			break
 		}
-		l.db.withSchedule(&fd.ref)
-		l.page.References = append(l.page.References, fd.ref)
+		l.add(&fd.ref, &fd.facts)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -110,4 +111,42 @@ func BenchmarkListReferences(b *testing.B) {
 			b.ReportMetric(float64(found), "refs/op")
 		})
 	}
+}
+
+// BenchmarkCountReferences counts the statuses of an account of 10,000 references,
+// the largest the console's shipments page is measured with: by reading each
+// reference's status alone (what CountReferences does), and, for comparison, by
+// decoding each reference whole.
+func BenchmarkCountReferences(b *testing.B) {
+	const n = 10_000
+	db := searchStore(b, n)
+	ctx := context.Background()
+	b.Run("status only", func(b *testing.B) {
+		for b.Loop() {
+			counts, err := db.CountReferences(ctx, "a")
+			if err != nil || counts[references.StatusActive] != n {
+				b.Fatalf("counts %v, %v; want %d active", counts, err, n)
+			}
+		}
+	})
+	b.Run("whole decode", func(b *testing.B) {
+		for b.Loop() {
+			counts := map[references.Status]int{}
+			err := db.bolt.View(func(tx *bolt.Tx) error {
+				c := tx.Bucket(bucketRefsByAcct).Cursor()
+				prefix := str("a")
+				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+					var ref references.Reference
+					if err := getRef(tx, "a", string(k[len(prefix)+8:]), &ref); err != nil {
+						return err
+					}
+					counts[ref.Status]++
+				}
+				return nil
+			})
+			if err != nil || counts[references.StatusActive] != n {
+				b.Fatalf("counts %v, %v; want %d active", counts, err, n)
+			}
+		}
+	})
 }

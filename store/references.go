@@ -100,6 +100,9 @@ func (db *DB) insertRef(tx *bolt.Tx, ref *references.Reference, maxActive int) e
 	if err := addActive(tx, ref.AccountID, 1); err != nil {
 		return err
 	}
+	if err := addStatus(tx, ref.AccountID, ref.Status, 1); err != nil {
+		return err
+	}
 	if ref.NextPollAt != nil {
 		// Not handed to the poller before the reference can be read.
 		db.sched.put(ref.ID, *ref.NextPollAt, true)
@@ -226,6 +229,9 @@ func (db *DB) endTracking(tx *bolt.Tx, ref *references.Reference, reason referen
 // drain, so the receiver gets the final reference.unsubscribed update the caller
 // appended.
 func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
+	if err := moveStatus(tx, ref.AccountID, ref.Status, references.StatusUnsubscribed); err != nil {
+		return err
+	}
 	if k := db.dueKeyOf(ref); k != nil {
 		if err := tx.Bucket(bucketDue).Delete(k); err != nil {
 			return err

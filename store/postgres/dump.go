@@ -10,11 +10,13 @@ package postgres
 //	  (data and queued), delivery_streams (but the leases and the two waiting flags),
 //	  redeliveries (but the leases), account_counters.update_seq, audit_counters,
 //	  account_event_counters, store_stats
-//	derived: refs' columns beside data (refColumns', and eta from the latest
-//	  snapshot), ref_numbers, messages' columns beside data, account_counters.active_refs,
-//	  delivery_streams.ref_paused and endpoint_disabled, the sequence numbering
-//	  delivery_attempts
-//	not copied: leases (the services are stopped), lease_tokens
+//	derived: refs' columns beside data (refColumns', and eta, summary, first_eta and
+//	  arrived from the latest snapshot: the first ETA is that snapshot's, how the ETA
+//	  moved before is not in the records), ref_numbers, messages' columns beside data,
+//	  account_counters.active_refs, delivery_streams.ref_paused and endpoint_disabled,
+//	  the sequence numbering delivery_attempts
+//	not copied: leases (the services are stopped), lease_tokens, sessions (console
+//	  sign-ins last hours at most: after a copy, people sign in again)
 
 import (
 	"context"

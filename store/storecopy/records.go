@@ -84,10 +84,15 @@ type Reference struct {
 	Reference references.Reference
 }
 
-// Shipment is a reference's latest snapshot.
+// Shipment is a reference's latest snapshot, and the first ETA its snapshots gave
+// (see references.ShipmentSummary) when that differs from the snapshot's ETA: the one
+// part of a summary the snapshot cannot give again. Nil when it is the snapshot's ETA
+// or there is none, so that a backend whose summaries are all first snapshots emits
+// nothing more.
 type Shipment struct {
 	ReferenceID string
 	Shipment    references.Shipment
+	FirstETA    *time.Time `json:",omitempty"`
 }
 
 // Update is one update of a reference's feed with its number in the account feed.
@@ -221,6 +226,9 @@ func canonical(r Record) Record {
 		return v
 	case Retention:
 		v.LastPruneAt = microPtr(v.LastPruneAt)
+		return v
+	case Shipment:
+		v.FirstETA = microPtr(v.FirstETA)
 		return v
 	}
 	return r
