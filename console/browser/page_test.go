@@ -49,7 +49,12 @@ func newPerson(t *testing.T, s *suite) *person {
 	ctx, cancel := chromedp.NewContext(s.browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
 	p := &person{t: t, s: s, ctx: ctx}
-	p.do("open a tab", chromedp.EmulateViewport(viewportWidth, viewportHeight))
+	// The first run opens the tab, which lives as long as the context of that run:
+	// so no timeout on it (see chromedp.Run); the steps after it have one.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	p.do("set the viewport", chromedp.EmulateViewport(viewportWidth, viewportHeight))
 	return p
 }
 
@@ -87,13 +92,17 @@ func (p *person) open(path string) int {
 // load is open, with a screenshot or not.
 func (p *person) load(path string, shot bool) int {
 	p.t.Helper()
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.s.base+path))
 	if err != nil {
+		// ERR_HTTP_RESPONSE_CODE_FAILURE: an error status with an empty body.
 		p.t.Fatalf("open %s: %v", path, err)
 	}
+	loaded := time.Since(start)
 	p.capture(shot)
+	p.t.Logf("open %s: %d (loaded in %v, checked in %v)", path, resp.Status, loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
 	return int(resp.Status)
 }
 
@@ -101,6 +110,7 @@ func (p *person) load(path string, shot bool) int {
 // it returns the page's status after checking it.
 func (p *person) submit(sel string) int {
 	p.t.Helper()
+	start := time.Now()
 	p.do("find "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
@@ -108,7 +118,9 @@ func (p *person) submit(sel string) int {
 	if err != nil {
 		p.t.Fatalf("click %s: %v\n%s", sel, err, p.where())
 	}
+	loaded := time.Since(start)
 	p.capture(true)
+	p.t.Logf("click %s: %d %s (loaded in %v, checked in %v)", sel, resp.Status, pageName(resp.URL), loaded.Round(time.Millisecond), (time.Since(start) - loaded).Round(time.Millisecond))
 	return int(resp.Status)
 }
 
@@ -343,6 +355,19 @@ func (p *person) path() string {
 		p.t.Fatal(err)
 	}
 	return u.Path
+}
+
+// typeInto empties the field sel and types text into it, key by key ("\n" is Enter).
+func typeInto(sel, text string) chromedp.Action[chromedp.Void] {
+	// Emptied by script: chromedp's SetValue and Clear fail on an empty value or field.
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.WaitVisible(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).value = ""`, jsString(sel))),
+	}
+	if text != "" {
+		steps = append(steps, chromedp.SendKeys(chromedp.CSS(sel), text))
+	}
+	return chromedp.Steps(steps...)
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -126,16 +126,10 @@ func TestTrack_TimelineFillsAsTheVoyageAdvances(t *testing.T) {
 // types it, replacing what the fields hold.
 func fillTrackForm(p *person, container, callback, metadata string) {
 	p.t.Helper()
-	p.do("fill the track form",
-		chromedp.WaitVisible(chromedp.CSS("form#track-form")),
-		chromedp.SetValue(chromedp.CSS("select#kind"), "container_id"),
-		chromedp.Clear(chromedp.CSS("input#identifier")),
-		chromedp.SendKeys(chromedp.CSS("input#identifier"), container),
-		chromedp.Clear(chromedp.CSS("input#carrier")),
-		chromedp.SendKeys(chromedp.CSS("input#carrier"), "DEMO"),
-		chromedp.Clear(chromedp.CSS("input#callback")),
-		chromedp.SendKeys(chromedp.CSS("input#callback"), callback),
-		chromedp.Clear(chromedp.CSS("textarea#metadata")),
-		chromedp.SendKeys(chromedp.CSS("textarea#metadata"), metadata),
-	)
+	p.do("find the track form", chromedp.WaitVisible(chromedp.CSS("form#track-form")))
+	p.do("choose a container", chromedp.SetValue(chromedp.CSS("select#kind"), "container_id"))
+	p.do("type the identifier", typeInto("input#identifier", container))
+	p.do("type the carrier", typeInto("input#carrier", "DEMO"))
+	p.do("type the callback", typeInto("input#callback", callback))
+	p.do("type the metadata", typeInto("textarea#metadata", metadata))
 }

@@ -56,11 +56,11 @@ func TestSignIn_KeyStaysOnTheServerAndSignOutEndsTheSession(t *testing.T) {
 	// The account pages (this key is an admin and an operator's).
 	for _, pg := range []struct{ path, sel string }{
 		{"/ui/account", "#reveal-account-secret"},
-		{"/ui/account/keys", "table#keys"},
-		{"/ui/account/audit", "table#audit"},
-		{"/ui/account/events", "table#events"},
+		{"/ui/account/keys", "form#create-key"},
+		{"/ui/account/audit", "table#audit"}, // the keys made for the suite are in it
+		{"/ui/account/events", "h1"},         // none yet: a table only when there are some
 		{"/ui/operator", "#operator"},
-		{"/ui/webhooks", "table#endpoints"},
+		{"/ui/webhooks", "a#add-endpoint"},
 		{"/ui/track", "form#track-form"},
 	} {
 		p.mustOpen(pg.path, http.StatusOK)
