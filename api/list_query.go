@@ -16,12 +16,13 @@ const metadataParam = "metadata."
 // listParams are the query parameters of GET /references besides metadata.KEY; others
 // are ignored, as on every route.
 var listParams = []string{"limit", "status", "cursor", "identifier", "carrier_code", "sort",
-	"updated_since", "eta_before", "eta_after", "format"}
+	"updated_since", "eta_before", "eta_after", "has_callback", "failing", "late", "format"}
 
 // parseListQuery reads the query of GET /references: paging, filters, sort and format.
 // Its errors are ErrInvalid on the parameter's name; values are checked further by
-// the service (references.ListQuery.Normalize). csv is true for ?format=csv.
-func parseListQuery(v url.Values) (q references.ListQuery, csv bool, err error) {
+// the service (references.ListQuery.Normalize). csv is true for ?format=csv. late=true
+// asks for the references late at now.
+func parseListQuery(v url.Values, now time.Time) (q references.ListQuery, csv bool, err error) {
 	for name, vals := range v {
 		if len(vals) > 1 && (slices.Contains(listParams, name) || strings.HasPrefix(name, metadataParam)) {
 			return q, false, references.Invalidf(name, "give it once")
@@ -49,6 +50,25 @@ func parseListQuery(v url.Values) (q references.ListQuery, csv bool, err error) 
 			return q, false, references.Invalidf(name, "must be an RFC 3339 time such as 2026-03-01T12:00:00Z")
 		}
 		*dst = &t
+	}
+	if raw := v.Get("has_callback"); raw != "" {
+		has, err := strconv.ParseBool(raw)
+		if err != nil {
+			return q, false, references.Invalidf("has_callback", "must be true or false")
+		}
+		q.HasCallback = &has
+	}
+	for name, only := range map[string]func(){
+		"failing": func() { q.Failing = true },
+		"late":    func() { q.LateAt = &now },
+	} {
+		switch v.Get(name) {
+		case "", "false":
+		case "true":
+			only()
+		default:
+			return q, false, references.Invalidf(name, "must be true or false")
+		}
 	}
 	for name := range v {
 		key, ok := strings.CutPrefix(name, metadataParam)

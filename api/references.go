@@ -61,7 +61,7 @@ func (s *server) createReference(c echo.Context) error {
 // listReferences is GET /references with the filters of parseListQuery, as JSON
 // pages or, asked for CSV, the whole filtered list (see exportReferences).
 func (s *server) listReferences(c echo.Context) error {
-	q, formatCSV, err := parseListQuery(c.QueryParams())
+	q, formatCSV, err := parseListQuery(c.QueryParams(), s.now())
 	if err != nil {
 		return err
 	}

@@ -48,6 +48,10 @@ func TestListReferences_FiltersSelectOnlyTheAccountsReferences(t *testing.T) {
 		{"eta_before=2000-01-01T00:00:00Z", []string{}},
 		{"sort=eta&limit=2", []string{c1.ID, c2.ID, bol.ID}},
 		{"updated_since=2100-01-01T00:00:00%2B01:00", []string{}},
+		{"has_callback=false", []string{c1.ID, c2.ID, bol.ID}},
+		{"has_callback=true", []string{}},
+		{"failing=true", []string{}},
+		{"failing=false&late=false", []string{c1.ID, c2.ID, bol.ID}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -99,6 +103,10 @@ func TestListReferences_BadFilterIs422NamingTheParameter(t *testing.T) {
 		{"carrier_code=MSCU&carrier_code=MAEU", "carrier_code"},
 		{"metadata.=x", "metadata."},
 		{"sort=eta&cursor=AAAAAAAAAAAAAA", "cursor"},
+		{"has_callback=maybe", "has_callback"},
+		{"failing=1", "failing"},
+		{"late=yes", "late"},
+		{"late=true&late=false", "late"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -180,7 +188,7 @@ func FuzzParseListQuery(f *testing.F) {
 	for _, seed := range []string{
 		"", "identifier=MSCU12*&carrier_code=mscu&metadata.po=1&sort=eta", "eta_before=2026-03-01T12:00:00Z&eta_after=2026-03-01T12:00:00%2B02:00",
 		"limit=500&cursor=AAAA", "format=csv", "metadata.=&metadata.%00=x", "identifier=**", "updated_since=9999-12-31T23:59:59.999999999Z",
-		"limit=-1&limit=2", "status=active",
+		"limit=-1&limit=2", "status=active", "has_callback=false&failing=true&late=true", "late=yes",
 	} {
 		f.Add(seed)
 	}
@@ -189,7 +197,7 @@ func FuzzParseListQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		q, _, err := parseListQuery(v)
+		q, _, err := parseListQuery(v, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 		if err == nil {
 			q, err = q.Normalize()
 		}

@@ -220,8 +220,10 @@ func (s *Server) signIn(c echo.Context) error {
 		})
 	}
 	s.log.InfoContext(req.Context(), "console sign-in", "account", sess.AccountID, "key", sess.KeyID)
+	// A cookie for the browser's session only, without Expires: the store ends the
+	// session (idle, absolute, revoked key), and the browser's clock has no say.
 	c.SetCookie(&http.Cookie{
-		Name: CookieName, Value: token, Path: Prefix, Expires: sess.ExpiresAt,
+		Name: CookieName, Value: token, Path: Prefix,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookies(req),
 	})
 	return c.Redirect(http.StatusSeeOther, next)

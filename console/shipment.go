@@ -500,11 +500,12 @@ type deliveryGroup struct {
 	Destination string // references.DestinationCallback or the endpoint's id
 	Callback    bool
 	URL         string
+	Description string // the endpoint's
 	Attempts    []attemptView
 }
 
 type attemptView struct {
-	At         time.Time
+	At         time.Time // zero for a message not tried yet
 	Sequence   uint64
 	UpdateID   string
 	Attempt    int
@@ -514,36 +515,83 @@ type attemptView struct {
 	Error      string
 	NextRetry  *time.Time
 	Redelivery bool
+	Message    string // an endpoint's message status (pending, sending, succeeded, failed)
 }
 
-// deliveriesOf reads a page of the delivery log (newest first, ?deliveries= is its
-// cursor) and groups it by destination, in the order each first appears.
+func attemptOf(a *references.DeliveryAttempt) attemptView {
+	return attemptView{
+		At: a.At, Sequence: a.Sequence, UpdateID: a.UpdateID, Attempt: a.Attempt, Outcome: words(string(a.Outcome)),
+		StatusCode: a.StatusCode, LatencyMS: a.LatencyMS, Error: a.Error, NextRetry: a.NextRetryAt, Redelivery: a.Redelivery,
+	}
+}
+
+// maxEndpointGroups bounds the endpoints whose messages the page looks up: each is
+// one lookup per update of the feed page.
+const maxEndpointGroups = 50
+
+// deliveriesOf reads the delivery log per destination. The callback's is the
+// reference's own log (Service.Deliveries: newest first, ?deliveries= is its cursor).
+// An endpoint keeps its attempts in its messages, one per update (the message id is
+// the update's), so its group holds the messages of the updates on the feed page, their
+// attempts newest first.
 func (s *Server) deliveriesOf(c echo.Context, d *shipmentData, acct, id string) error {
+	ctx := c.Request().Context()
 	cursor := c.QueryParam("deliveries")
-	page, err := s.svc.Deliveries(c.Request().Context(), acct, id, references.DeliveryQuery{Limit: deliveryPageSize, Cursor: cursor})
+	page, err := s.svc.Deliveries(ctx, acct, id, references.DeliveryQuery{Limit: deliveryPageSize, Cursor: cursor})
 	if err != nil {
 		return err
 	}
 	index := map[string]int{}
-	for _, a := range page.Deliveries {
+	for i := range page.Deliveries {
+		a := &page.Deliveries[i]
 		dest := a.Destination
 		if dest == "" {
 			dest = references.DestinationCallback // logs written before endpoints
 		}
-		i, ok := index[dest]
+		g, ok := index[dest]
 		if !ok {
-			i = len(d.Deliveries)
-			index[dest] = i
+			g = len(d.Deliveries)
+			index[dest] = g
 			d.Deliveries = append(d.Deliveries, deliveryGroup{Destination: dest, Callback: dest == references.DestinationCallback, URL: a.URL})
 		}
-		d.Deliveries[i].Attempts = append(d.Deliveries[i].Attempts, attemptView{
-			At: a.At, Sequence: a.Sequence, UpdateID: a.UpdateID, Attempt: a.Attempt, Outcome: words(string(a.Outcome)),
-			StatusCode: a.StatusCode, LatencyMS: a.LatencyMS, Error: a.Error, NextRetry: a.NextRetryAt, Redelivery: a.Redelivery,
-		})
+		d.Deliveries[g].Attempts = append(d.Deliveries[g].Attempts, attemptOf(a))
 	}
 	if page.NextCursor != "" {
 		d.DeliveriesHref = shipmentPath(id) + "?deliveries=" + url.QueryEscape(page.NextCursor) + "#deliveries"
 	}
 	d.DeliveriesMore = cursor != ""
+	if len(d.Feed) == 0 {
+		return nil
+	}
+	eps, err := s.svc.ListEndpoints(ctx, acct, references.ListQuery{Limit: maxEndpointGroups})
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps.Endpoints {
+		if _, dup := index[ep.ID]; dup {
+			continue // a backend that logs endpoint attempts with the reference's
+		}
+		g := deliveryGroup{Destination: ep.ID, URL: ep.URL, Description: ep.Description}
+		for _, u := range d.Feed {
+			m, _, err := s.svc.Message(ctx, acct, ep.ID, u.ID)
+			if errors.Is(err, references.ErrNotFound) {
+				continue // not sent there: the endpoint's filter, or created after the update
+			}
+			if err != nil {
+				return err
+			}
+			if len(m.Attempts) == 0 {
+				g.Attempts = append(g.Attempts, attemptView{Sequence: m.Sequence, UpdateID: m.ID, Message: string(m.Status), NextRetry: m.NextAttemptAt})
+			}
+			for i := len(m.Attempts) - 1; i >= 0; i-- {
+				a := attemptOf(&m.Attempts[i])
+				a.Message = string(m.Status)
+				g.Attempts = append(g.Attempts, a)
+			}
+		}
+		if len(g.Attempts) > 0 {
+			d.Deliveries = append(d.Deliveries, g)
+		}
+	}
 	return nil
 }

@@ -23,6 +23,9 @@ const MaxExportRows = 100_000
 // exportPageSize is how many references each read of the export asks for.
 const exportPageSize = references.MaxPageSize
 
+// exportRowLimit is MaxExportRows; a test lowers it to see the cut.
+var exportRowLimit = MaxExportRows
+
 var csvHeader = []string{
 	"id", "kind", "identifier", "carrier_code", "status", "shipment_status",
 	"origin_unlocode", "origin_name", "destination_unlocode", "destination_name",
@@ -67,9 +70,9 @@ func (s *Server) streamCSV(c echo.Context, accountID string, q references.ListQu
 	rows := 0
 	for {
 		for i := range page.References {
-			if rows == MaxExportRows {
+			if rows == exportRowLimit {
 				cut := make([]string, len(csvHeader))
-				cut[0] = fmt.Sprintf("# cut at %d rows: more references match; narrow the filters or page through GET /references", MaxExportRows)
+				cut[0] = fmt.Sprintf("# cut at %d rows: more references match; narrow the filters or page through GET /references", exportRowLimit)
 				if err := w.Write(cut); err != nil {
 					return err
 				}

@@ -46,19 +46,15 @@ var trackFields = map[string]string{
 	"callback_url":                      "callback_url",
 	"metadata":                          "metadata",
 	"kind":                              "kind",
+	"identifier":                        "identifier",
 }
 
-// trackForm renders the form: GET /ui/track.
+// trackForm renders the form: GET /ui/track. Like the POST, it needs the write
+// scope (routes.go registers both without requireWrite, so they apply it here).
 func (s *Server) trackForm(c echo.Context) error {
-	v, err := s.viewer(c)
-	if err != nil {
-		return s.errorPage(c, err)
-	}
-	if !v.Can(references.ScopeWrite) {
-		// The POST is refused by requireWrite; the form is not offered either.
-		return s.errorPage(c, echo.NewHTTPError(http.StatusForbidden, "This key may only read: tracking a shipment needs a key with the write scope."))
-	}
-	return s.renderTrack(c, http.StatusOK, &trackValues{Kind: string(references.KindContainer)})
+	return s.requireWrite(func(c echo.Context) error {
+		return s.renderTrack(c, http.StatusOK, &trackValues{Kind: string(references.KindContainer)})
+	})(c)
 }
 
 func (s *Server) renderTrack(c echo.Context, status int, f *trackValues) error {
@@ -68,7 +64,9 @@ func (s *Server) renderTrack(c echo.Context, status int, f *trackValues) error {
 // track creates a reference from the form: POST /ui/track. Errors the API names a
 // field for come back beside that field (422; 409 for an identifier tracked already,
 // with a link to it), with the values as typed; nothing is stored then.
-func (s *Server) track(c echo.Context) error {
+func (s *Server) track(c echo.Context) error { return s.requireWrite(s.trackCreate)(c) }
+
+func (s *Server) trackCreate(c echo.Context) error {
 	v, err := s.viewer(c)
 	if err != nil {
 		return s.errorPage(c, err)

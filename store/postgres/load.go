@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store/storecopy"
 )
 
@@ -118,9 +119,13 @@ func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 		if err := l.row(ctx, "shipments", copyShipmentColumns, v.ReferenceID, &v.Shipment); err != nil {
 			return err
 		}
-		// The records keep the latest snapshot alone: the first ETA known after a
-		// copy is its own (see Summarize).
-		sum, err := summarize(nil, &v.Shipment)
+		// The summary of the snapshot, after the first ETA the record carries when it
+		// is not the snapshot's own.
+		var prev *references.ShipmentSummary
+		if v.FirstETA != nil {
+			prev = &references.ShipmentSummary{FirstETA: v.FirstETA}
+		}
+		sum, err := summarize(prev, &v.Shipment)
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"maps"
 	"testing"
 	"time"
 
@@ -125,46 +124,6 @@ func TestSessions_SignInDeletesTheAccountsExpiredSessions(t *testing.T) {
 		if kept := err == nil; kept != c.kept {
 			t.Errorf("session %s: kept = %v (%v), want %v", c.s.TokenHash, kept, err, c.kept)
 		}
-	}
-}
-
-// CountReferences counts by status, one account at a time, and omits the statuses
-// without references.
-func TestCountReferences(t *testing.T) {
-	db := openTestDB(t)
-	ctx := context.Background()
-	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	if got, err := db.CountReferences(ctx, "acct_a"); err != nil || len(got) != 0 {
-		t.Fatalf("counts of an empty account = %v, %v; want none", got, err)
-	}
-	create := func(account string) string {
-		ref := references.Reference{
-			ID: references.NewID("ref_"), AccountID: account, ContainerID: references.NewID("C"), CarrierCode: "MSCU",
-			Status: references.StatusActive, CreatedAt: now, UpdatedAt: now, NextPollAt: &now,
-		}
-		if _, _, err := db.CreateReference(ctx, ref, references.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		return ref.ID
-	}
-	var ids []string
-	for range 5 {
-		ids = append(ids, create("acct_a"))
-	}
-	create("acct_b")
-	if _, err := db.UnsubscribeReference(ctx, "acct_a", ids[0], references.ReasonUser, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.UnsubscribeReference(ctx, "acct_a", ids[1], references.ReasonUser, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.PauseReference(ctx, "acct_a", ids[2], now); err != nil {
-		t.Fatal(err)
-	}
-	got, err := db.CountReferences(ctx, "acct_a")
-	want := map[references.Status]int{references.StatusActive: 2, references.StatusPaused: 1, references.StatusUnsubscribed: 2}
-	if err != nil || !maps.Equal(got, want) {
-		t.Fatalf("counts = %v, %v; want %v", got, err, want)
 	}
 }
 

@@ -291,15 +291,29 @@ func TestSummaries_MigrationFillsThemFromStoredSnapshots(t *testing.T) {
 	checkSummaryFilters(t, db, set.ids, firstSummaries(set))
 }
 
-// A copy rebuilds the summaries from the snapshots it carries, as Summarize does for
-// a first snapshot: the records keep no earlier ETA.
-func TestSummaries_LoadRebuildsThem(t *testing.T) {
+// A copy rebuilds the summaries from the snapshots it carries and the first ETA of
+// those whose ETA moved, which only they carry.
+func TestSummaries_CopyRebuildsThem(t *testing.T) {
 	src := openSummaryDB(t)
 	set := makeSummaryCases(t, src)
 	ctx := context.Background()
 	var records []storecopy.Record
 	if err := src.Dump(ctx, func(r storecopy.Record) error { records = append(records, r); return nil }); err != nil {
 		t.Fatal(err)
+	}
+	var firsts int
+	for _, r := range records {
+		if sh, ok := r.(storecopy.Shipment); ok && sh.FirstETA != nil {
+			firsts++
+			sum := set.sums[sh.ReferenceID]
+			if !sameTimePtr(sh.FirstETA, sum.FirstETA) || sameTimePtr(sh.FirstETA, sh.Shipment.ETA) {
+				t.Errorf("the record of %s carries the first ETA %v; its summary has %v, its snapshot %v",
+					sh.ReferenceID, sh.FirstETA, sum.FirstETA, sh.Shipment.ETA)
+			}
+		}
+	}
+	if want := 5; firsts != want { // the ETAs that moved, or were lost
+		t.Errorf("%d shipment records carry a first ETA, want %d", firsts, want)
 	}
 	dst := openSummaryDB(t)
 	seq := iter.Seq2[storecopy.Record, error](func(yield func(storecopy.Record, error) bool) {
@@ -312,7 +326,7 @@ func TestSummaries_LoadRebuildsThem(t *testing.T) {
 	if err := dst.Load(ctx, seq); err != nil {
 		t.Fatal(err)
 	}
-	checkSummaryFilters(t, dst, set.ids, firstSummaries(set))
+	checkSummaryFilters(t, dst, set.ids, set.sums)
 }
 
 // firstSummaries are the summaries of set's last snapshots as first ones.
