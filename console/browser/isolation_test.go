@@ -18,7 +18,7 @@ func TestIsolation_AnotherAccountSeesNothing(t *testing.T) {
 	s := setup(t)
 	container := containerID("ALFU", 3001)
 	refID := s.track(t, accountAlpha, container, "")
-	epID := s.addEndpoint(t, accountAlpha, "http://127.0.0.1:9/alpha")
+	epID := s.addEndpoint(t, accountAlpha, newReceiver(t).url())
 	alphaPages := []string{
 		"/ui/shipments/" + refID,
 		"/ui/webhooks/" + epID,
@@ -40,27 +40,6 @@ func TestIsolation_AnotherAccountSeesNothing(t *testing.T) {
 			t.Errorf("bravo opens alpha's %s: status %d, want 404", pg, status)
 		}
 	}
-	// Alpha's ids were in the URLs bravo typed; from now on no page may show them.
-	bravo.hide("alpha's reference id", refID)
-	bravo.hide("alpha's endpoint id", epID)
-	bravo.mustOpen("/ui/", http.StatusOK)
-	if n := bravo.count("table#shipments tr[data-ref-id]"); n != 0 {
-		t.Errorf("bravo's shipments list shows %d rows, want none", n)
-	}
-	bravo.mustOpen("/ui/webhooks", http.StatusOK)
-	if n := bravo.count("table#endpoints tr[data-endpoint-id]"); n != 0 {
-		t.Errorf("bravo's endpoints list shows %d rows, want none", n)
-	}
-	// The CSV export is a download: fetched from the page, with bravo's cookie.
-	var csv struct {
-		Status int    `json:"status"`
-		Body   string `json:"body"`
-	}
-	bravo.evalAwait(`fetch("/ui/shipments.csv").then(async r => ({status: r.status, body: await r.text()}))`, &csv)
-	if csv.Status != http.StatusOK || strings.Contains(csv.Body, refID) || strings.Contains(csv.Body, container) {
-		t.Errorf("bravo's CSV export: status %d, holds alpha's shipment: %v", csv.Status, strings.Contains(csv.Body, container))
-	}
-
 	// A post on alpha's shipment with bravo's own session and CSRF token: 404.
 	bravo.mustOpen("/ui/track", http.StatusOK)
 	bravo.do("make a form that unsubscribes alpha's shipment", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
@@ -81,6 +60,24 @@ func TestIsolation_AnotherAccountSeesNothing(t *testing.T) {
 	if status := bravo.submit("button#forged-submit"); status != http.StatusNotFound {
 		t.Errorf("bravo unsubscribes alpha's shipment: status %d, want 404", status)
 	}
+	// Alpha's ids were in the URLs bravo typed; from now on no page may show them.
+	bravo.hide("alpha's reference id", refID)
+	bravo.hide("alpha's endpoint id", epID)
+	bravo.mustOpen("/ui/", http.StatusOK)
+	if n := bravo.count("table#shipments tr[data-ref-id]"); n != 0 {
+		t.Errorf("bravo's shipments list shows %d rows, want none", n)
+	}
+	bravo.mustOpen("/ui/webhooks", http.StatusOK)
+	if n := bravo.count("table#endpoints tr[data-endpoint-id]"); n != 0 {
+		t.Errorf("bravo's endpoints list shows %d rows, want none", n)
+	}
+	// The CSV export is a download, which the browser would only save: fetched
+	// with bravo's session cookie instead.
+	status, csv := bravo.fetch("/ui/shipments.csv")
+	if status != http.StatusOK || strings.Contains(csv, refID) || strings.Contains(csv, container) {
+		t.Errorf("bravo's CSV export: status %d, holds alpha's shipment: %v", status, strings.Contains(csv, container))
+	}
+
 	var ref struct {
 		Status string `json:"status"`
 	}

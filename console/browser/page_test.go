@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -326,19 +327,34 @@ func (p *person) evalInto(js string, v any) {
 	}
 }
 
-// evalAwait evaluates js, which gives a promise, and decodes the value it resolves
-// to into v.
-func (p *person) evalAwait(js string, v any) {
+// fetch GETs path with the person's cookies, outside the browser (for a download,
+// which the browser would only save), and returns the status and body.
+func (p *person) fetch(path string) (int, string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, stepTimeout)
 	defer cancel()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
+	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{p.s.base + path}})
 	if err != nil {
-		p.t.Fatalf("evaluate %s: %v\n%s", js, err, p.where())
+		p.t.Fatalf("read the cookies: %v", err)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		p.t.Fatalf("evaluate %s: %s: %v", js, raw, err)
+	req, err := http.NewRequest(http.MethodGet, p.s.base+path, nil)
+	if err != nil {
+		p.t.Fatal(err)
 	}
+	for _, c := range cookies.Cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	resp, err := p.s.client.Do(req)
+	if err != nil {
+		p.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("GET %s: %v", path, err)
+	}
+	p.noKeys("GET "+path, string(body))
+	return resp.StatusCode, string(body)
 }
 
 // path returns the URL path of the page the tab shows.

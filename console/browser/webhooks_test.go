@@ -12,9 +12,10 @@ import (
 )
 
 // TestEndpoint_MessagesArriveAndAResendAfterAFailure: an endpoint added through the
-// form gets the account's updates, listed as succeeded messages; with the receiver
-// failing, a message resent from its page (after the confirmation) gets a new
-// attempt, answered 500; with the receiver fixed, another resend succeeds.
+// form gets the account's updates, listed as succeeded messages; once the voyage is
+// over and with the receiver failing, a message resent from its page (after the
+// confirmation) gets a new attempt, answered 500; with the receiver fixed, another
+// resend succeeds.
 func TestEndpoint_MessagesArriveAndAResendAfterAFailure(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
@@ -55,19 +56,23 @@ func TestEndpoint_MessagesArriveAndAResendAfterAFailure(t *testing.T) {
 	p.until(messages, 2*time.Minute, "messages arrive", func() (bool, string) {
 		return p.count(succeeded) >= 2, fmt.Sprintf("statuses %v", p.attrs("table#messages tr[data-message-id]", "data-status"))
 	})
-	// Paused, the shipment makes no more messages: the resends below are the only
-	// requests the receiver gets.
-	if status := s.call(t, accountHooks, http.MethodPost, "/references/"+refID+"/pause", nil, nil); status != http.StatusOK {
-		t.Fatalf("pause %s: %d", refID, status)
-	}
-	p.until(messages, time.Minute, "every message delivered", func() (bool, string) {
+	// Once the voyage is over the shipment makes no more messages, and the resends
+	// below are the only requests the receiver gets. (Pausing it would hold its
+	// deliveries, resends included.)
+	p.until(messages, 3*time.Minute, "the voyage over and every message delivered", func() (bool, string) {
+		var ref struct {
+			Status string `json:"status"`
+		}
+		if status := s.call(t, accountHooks, http.MethodGet, "/references/"+refID, nil, &ref); status != http.StatusOK {
+			t.Fatalf("GET /references/%s: %d", refID, status)
+		}
 		statuses := p.attrs("table#messages tr[data-message-id]", "data-status")
 		for _, st := range statuses {
 			if st != "succeeded" {
-				return false, fmt.Sprintf("statuses %v", statuses)
+				return false, fmt.Sprintf("reference %s, messages %v", ref.Status, statuses)
 			}
 		}
-		return true, ""
+		return ref.Status != "active", fmt.Sprintf("reference %s, messages %v", ref.Status, statuses)
 	})
 	msgID := p.attrs(succeeded, "data-message-id")[0]
 
@@ -99,8 +104,8 @@ func TestEndpoint_MessagesArriveAndAResendAfterAFailure(t *testing.T) {
 	p.mustSubmit("button#resend", http.StatusOK)
 	p.confirm()
 	p.until(message, time.Minute, "the resend's failed attempt", func() (bool, string) {
-		n := p.count(attempts)
-		return n > before && strings.Contains(p.text("table#attempts"), "500"), fmt.Sprintf("%d attempts (%d before)", n, before)
+		n, status := p.count(attempts), p.text("#message-status")
+		return n > before && strings.Contains(p.text("table#attempts"), "500"), fmt.Sprintf("%d attempts (%d before), status %q", n, before, status)
 	})
 	if rcv.answered(http.StatusInternalServerError) == 0 {
 		t.Error("the receiver saw no request while failing: the attempt on the page was not the resend's")
@@ -112,9 +117,7 @@ func TestEndpoint_MessagesArriveAndAResendAfterAFailure(t *testing.T) {
 	p.mustSubmit("button#resend", http.StatusOK)
 	p.confirm()
 	p.until(message, time.Minute, "the message delivered again", func() (bool, string) {
-		var status string
-		p.evalInto(`(document.querySelector("[data-status]") || {dataset: {}}).dataset.status || ""`, &status)
-		n := p.count(attempts)
-		return n > failed && p.has(`[data-status=succeeded]`), fmt.Sprintf("%d attempts (%d before), status %q", n, failed, status)
+		n, status := p.count(attempts), p.text("#message-status")
+		return n > failed && status == "succeeded", fmt.Sprintf("%d attempts (%d before), status %q", n, failed, status)
 	})
 }
