@@ -109,9 +109,9 @@ func setup(t *testing.T) *suite {
 	})
 	switch {
 	case skipReason != "" && os.Getenv("CI") == "true":
-		t.Fatalf("CI=true and %s", skipReason)
+		t.Fatalf("CI=true runs the browser tests, and there is %s (.ci/run installs it)", skipReason)
 	case skipReason != "":
-		t.Skip(skipReason)
+		t.Skipf("skipped: there is %s", skipReason)
 	case setupErr != nil:
 		t.Fatal(setupErr)
 	}
@@ -125,7 +125,7 @@ func findChromium() (path, reason string) {
 			return p, ""
 		}
 	}
-	return "", "no Chromium on PATH (Debian: apt-get install chromium): the browser tests are skipped"
+	return "", "no Chromium on PATH (Debian: apt-get install chromium)"
 }
 
 // start builds trackhook, creates the accounts' keys on a fresh store, starts serve on
