@@ -19,8 +19,9 @@ type endpointPage struct {
 	epView
 	Stats epStats
 	Live  []references.WebhookSecret // newest first
-	// Revealed is the newest secret in full, after button#reveal-secret.
-	Revealed string
+	// Revealed are the live secrets in full, newest first, after
+	// button#reveal-secret.
+	Revealed []references.WebhookSecret
 	// Test is the receiver's answer to button#send-test.
 	Test *epAttempt
 	// Chart is deliveries per hour by outcome (see deliveriesChart), ChartNote what

@@ -12,8 +12,9 @@ import (
 )
 
 // revealEndpointSecret is POST /ui/webhooks/:id/secret/reveal (write scope): the
-// page with the newest secret in full, in #secret-value, once; the secret is only
-// ever in the answer to this POST, never in a URL or a GET page.
+// page with the live secrets in full, as GET /endpoints/:id/secret gives them: the
+// newest in #secret-value, the previous ones while their grace lasts below it.
+// Secrets are only ever in the answer to this POST, never in a URL or a GET page.
 func (s *Server) revealEndpointSecret(c echo.Context) error {
 	ep, err := s.svc.GetEndpoint(c.Request().Context(), viewerOf(c).AccountID(), c.Param("id"))
 	if err != nil {
@@ -23,7 +24,7 @@ func (s *Server) revealEndpointSecret(c echo.Context) error {
 	if len(live) == 0 {
 		return s.errorPage(c, fmt.Errorf("endpoint %s has no live secret", ep.ID))
 	}
-	return s.renderEndpoint(c, http.StatusOK, ep, func(p *endpointPage) { p.Revealed = live[0].Secret })
+	return s.renderEndpoint(c, http.StatusOK, ep, func(p *endpointPage) { p.Revealed = live })
 }
 
 // rotateEndpointSecret is POST /ui/webhooks/:id/secret/rotate with grace_seconds,

@@ -409,6 +409,18 @@ func TestEndpoints_RotateKeepsThePreviousSecretForTheGrace(t *testing.T) {
 	if got := epMustID(t, page, "secret"); !strings.HasSuffix(got, live[0].Secret[len(live[0].Secret)-4:]) {
 		t.Errorf("#secret %q is not the new secret", got)
 	}
+	// A reveal gives both live secrets, as the API does: the new one to copy, the
+	// old one while its grace lasts.
+	revealed := b.post("/ui/webhooks/"+ep.ID+"/secret/reveal", url.Values{})
+	if got := epMustID(t, revealed, "secret-value"); got != live[0].Secret {
+		t.Errorf("#secret-value %q, want the new secret", got)
+	}
+	if got := epMustID(t, revealed, "secret-value-1"); got != old {
+		t.Errorf("#secret-value-1 %q, want the old secret", got)
+	}
+	if got := epMustID(t, revealed, "revealed-secret"); !strings.Contains(got, "until 2026-03-01 13:00 UTC") {
+		t.Errorf("the old secret's end is not given: %q", got)
+	}
 
 	// Grace 0 replaces at once; a grace that is not one of the numbers is refused.
 	r.clock.Advance(2 * time.Hour) // the first secret's grace is over

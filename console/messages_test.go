@@ -34,6 +34,16 @@ func epMessagesSetup(t *testing.T) (*rig, references.Endpoint, []string) {
 
 func TestMessages_ListFiltersByStatus(t *testing.T) {
 	r, ep, ids := epMessagesSetup(t)
+	retry := r.clock.Now().Add(10 * time.Minute)
+	r.epAttempt(t, ep.ID, false, references.DeliveryAttempt{StatusCode: 503, LatencyMS: 3, Outcome: references.OutcomeFailed, NextRetryAt: &retry})
+	ref := r.epTrack(t, accountA, "BK200003")
+	r.clock.Advance(time.Second)
+	r.epSeedUpdates(t, ref.ID, 1)
+	page, err := r.svc.Messages(context.Background(), accountA, ep.ID, references.MessageQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = append([]string{page.Messages[0].ID}, ids...) // pending, sending, failed, succeeded
 	b := r.signIn(r.keyA)
 	tests := []struct {
 		status string
@@ -41,9 +51,9 @@ func TestMessages_ListFiltersByStatus(t *testing.T) {
 	}{
 		{"", ids},
 		{"pending", ids[:1]},
-		{"failed", ids[1:2]},
-		{"succeeded", ids[2:]},
-		{"sending", nil},
+		{"sending", ids[1:2]},
+		{"failed", ids[2:3]},
+		{"succeeded", ids[3:]},
 	}
 	for _, tt := range tests {
 		t.Run("status="+tt.status, func(t *testing.T) {
@@ -70,14 +80,19 @@ func TestMessages_ListFiltersByStatus(t *testing.T) {
 
 	p := b.get("/ui/webhooks/" + ep.ID + "/messages")
 	rows := epFind(epDoc(t, p), epHas("data-message-id", ""))
-	failed := epText(rows[1])
+	failed := epText(rows[2])
 	for _, want := range []string{"shipment.updated", "failed", "gave_up", "500", "HTTP 500"} {
 		if !strings.Contains(failed, want) {
 			t.Errorf("failed row %q lacks %q", failed, want)
 		}
 	}
-	if epAttr(rows[1], "data-status") != "failed" || epAttr(rows[2], "data-status") != "succeeded" || epAttr(rows[0], "data-status") != "pending" {
-		t.Errorf("data-status of the rows are not the messages' statuses")
+	if sending := epText(rows[1]); !strings.Contains(sending, "retry in 9 min") || !strings.Contains(sending, "503") {
+		t.Errorf("the row being retried %q does not say when, or its answer", sending)
+	}
+	for i, want := range []string{"pending", "sending", "failed", "succeeded"} {
+		if got := epAttr(rows[i], "data-status"); got != want {
+			t.Errorf("row %d: data-status %q, want %q", i, got, want)
+		}
 	}
 
 	p = b.get("/ui/webhooks/" + ep.ID + "/messages?status=lost")
@@ -185,7 +200,7 @@ func TestMessages_ResendAsksFirstAndQueuesTheMessage(t *testing.T) {
 		t.Fatalf("the resend due is of %s, want %s", got, ids[1])
 	}
 	page := b.get("/ui/webhooks/" + ep.ID + "/messages/" + ids[1])
-	if got := epMustID(t, page, "message-status"); got != "succeeded" {
+	if got := epMustID(t, page, "message-status"); got != "succeeded" || epAttr(epByID(epDoc(t, page), "message-status"), "data-status") != "succeeded" {
 		t.Errorf("after the resend the message is %q", got)
 	}
 	if rows := epFind(epByID(epDoc(t, page), "attempts"), epHas("data-attempt", "")); len(rows) != 2 || !strings.Contains(epText(rows[1]), "resend") {

@@ -20,9 +20,10 @@ import (
 const (
 	feedPageSize     = 25
 	deliveryPageSize = 50
-	// maxChartUpdates bounds the updates read for the ETA drift chart: a voyage's
-	// feed holds a few dozen; past this bound the chart shows the newest ones.
-	maxChartUpdates = 2_000
+	// maxChartUpdates bounds the updates read for the ETA drift chart (each carries
+	// its snapshot, decoded to be read): a voyage's feed holds a few dozen; past this
+	// bound the chart shows the newest ones, measured from the first ETA they knew.
+	maxChartUpdates = references.MaxPageSize
 )
 
 // shipmentData is the detail page of one reference.
@@ -95,10 +96,19 @@ func headerOf(ref *references.Reference) refHeader {
 	return h
 }
 
-// Actions a viewer with the write scope is offered, by the reference's state.
-func (h refHeader) CanRefresh() bool     { return h.Status == references.StatusActive }
-func (h refHeader) CanPause() bool       { return h.Status == references.StatusActive }
-func (h refHeader) CanResume() bool      { return h.Status == references.StatusPaused }
+// The actions a viewer with the write scope is offered follow the reference's state,
+// as the references Service allows them.
+
+// CanRefresh: only an active reference is polled.
+func (h refHeader) CanRefresh() bool { return h.Status == references.StatusActive }
+
+// CanPause: an active reference.
+func (h refHeader) CanPause() bool { return h.Status == references.StatusActive }
+
+// CanResume: a paused reference.
+func (h refHeader) CanResume() bool { return h.Status == references.StatusPaused }
+
+// CanUnsubscribe: active or paused; unsubscribing is final.
 func (h refHeader) CanUnsubscribe() bool { return h.Status != references.StatusUnsubscribed }
 
 // CanResend: a redelivery goes to the reference's own callback (an endpoint's

@@ -46,7 +46,7 @@ func buttons(body string) map[string]bool {
 func TestShipmentActions_RefreshAndItsRateRule(t *testing.T) {
 	r := newRig(t)
 	ref := r.container(accountA, "MSCU1234566")
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	path := "/ui/shipments/" + ref.ID + "/refresh"
 	if n := noticeOfRedirect(t, b.post(path, nil), ref.ID); !strings.HasPrefix(n, "Refresh asked") {
 		t.Errorf("notice %q", n)
@@ -72,7 +72,7 @@ func TestShipmentActions_RefreshAndItsRateRule(t *testing.T) {
 func TestShipmentActions_PauseAndResumeAreShownByState(t *testing.T) {
 	r := newRig(t)
 	ref := r.container(accountA, "MSCU1234566")
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	page := "/ui/shipments/" + ref.ID
 	if got := buttons(b.get(page).body); !got["refresh"] || !got["pause"] || got["resume"] || !got["unsubscribe"] {
 		t.Errorf("active: %v", got)
@@ -101,7 +101,7 @@ func TestShipmentActions_PauseAndResumeAreShownByState(t *testing.T) {
 func TestShipmentActions_UnsubscribeAsksFirst(t *testing.T) {
 	r := newRig(t)
 	ref := r.container(accountA, "MSCU1234566")
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	path := "/ui/shipments/" + ref.ID + "/unsubscribe"
 	res := b.post(path, nil)
 	if res.status != http.StatusOK || !strings.Contains(res.body, `<form method="post" action="`+path+`" id="confirm-form">`) ||
@@ -141,7 +141,7 @@ func TestShipmentActions_ResendAsksFirstThenSendsTheUpdateAgain(t *testing.T) {
 		t.Fatal(ups, err)
 	}
 	upd := ups.Updates[0].ID
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	path := "/ui/shipments/" + ref.ID + "/updates/" + upd + "/resend"
 	if !strings.Contains(b.get("/ui/shipments/"+ref.ID).body, `action="`+path+`" class="resend inline"`) {
 		t.Fatal("no resend form for the update")
@@ -172,7 +172,7 @@ func TestShipmentActions_ResendWithoutACallbackSaysWhy(t *testing.T) {
 	now := r.clock.Now()
 	ref := r.container(accountA, "MSCU1234566")
 	r.recordPoll(ref.ID, voyage(now.Add(-48*time.Hour), now.Add(20*24*time.Hour), "MSCU1234566"), "")
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	body := b.get("/ui/shipments/" + ref.ID).body
 	if buttons(body)["resend"] {
 		t.Error("resend offered without a callback")
@@ -199,7 +199,7 @@ func TestShipmentPages_AnotherAccountsReferenceIs404(t *testing.T) {
 	ups, _ := r.svc.Updates(context.Background(), accountA, ref.ID, 0, 10)
 	upd := ups.Updates[0].ID
 	before := r.get(accountA, ref.ID)
-	b := r.login(r.keyB)
+	b := r.signIn(r.keyB)
 	base := "/ui/shipments/" + ref.ID
 	for _, path := range []string{base, base + "?feed_before=1", base + "?deliveries=AAAAAAAAAAE"} {
 		if res := b.get(path); res.status != http.StatusNotFound || strings.Contains(res.body, "MSCU1234566") {
@@ -225,7 +225,7 @@ func TestShipmentActions_ReadKeySeesNoActionsAndMayNotPost(t *testing.T) {
 	ref := r.track(accountA, references.CreateRequest{ContainerID: "MSCU1234566", CarrierCode: "MAEU", CallbackURL: "https://example.com/h"})
 	r.recordPoll(ref.ID, voyage(now.Add(-48*time.Hour), now.Add(20*24*time.Hour), "MSCU1234566"), "")
 	ups, _ := r.svc.Updates(context.Background(), accountA, ref.ID, 0, 10)
-	b := r.login(r.readKey(accountA))
+	b := r.signIn(r.readKey(accountA))
 	res := b.get("/ui/shipments/" + ref.ID)
 	if res.status != http.StatusOK {
 		t.Fatalf("%d", res.status)
@@ -242,7 +242,7 @@ func TestShipmentActions_ReadKeySeesNoActionsAndMayNotPost(t *testing.T) {
 		}
 	}
 	// A write key's form without its CSRF token is refused as well.
-	w := r.login(r.keyA)
+	w := r.signIn(r.keyA)
 	for _, path := range []string{base + "/pause", base + "/unsubscribe"} {
 		if res := w.postRaw(path, url.Values{"confirm": {"yes"}}); res.status != http.StatusForbidden {
 			t.Errorf("POST %s without CSRF: %d", path, res.status)

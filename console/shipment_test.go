@@ -59,7 +59,7 @@ func TestShipment_ShowsRouteTimelineChartFeedAndDeliveries(t *testing.T) {
 		t.Fatal("nothing was delivered to the endpoint")
 	}
 
-	res := r.login(r.keyA).get("/ui/shipments/" + ref.ID)
+	res := r.signIn(r.keyA).get("/ui/shipments/" + ref.ID)
 	if res.status != http.StatusOK {
 		t.Fatalf("%d %s", res.status, res.body)
 	}
@@ -163,7 +163,7 @@ func TestShipment_SeveralContainersGetATimelineEach(t *testing.T) {
 	doc.Description = "Transport document issued"
 	events = append(events, doc)
 	r.recordPoll(ref.ID, events, "")
-	body := r.login(r.keyA).get("/ui/shipments/" + ref.ID).body
+	body := r.signIn(r.keyA).get("/ui/shipments/" + ref.ID).body
 	timeline := element(body, "ol", "timeline")
 	groups := regexp.MustCompile(`<li class="milestone-group"(?: data-container="(\w+)")?><h3>([^<]+)`).FindAllStringSubmatch(timeline, -1)
 	var titles []string
@@ -187,7 +187,7 @@ func TestShipment_SeveralContainersGetATimelineEach(t *testing.T) {
 
 func TestShipment_DemoVoyageFillsTheTimelineAsItAdvances(t *testing.T) {
 	r := newRig(t)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	res := b.post("/ui/track", map[string][]string{"kind": {"container_id"}, "identifier": {"MSCU1234566"}})
 	if res.status != http.StatusSeeOther {
 		t.Fatalf("track: %d %s", res.status, res.body)
@@ -205,7 +205,7 @@ func TestShipment_DemoVoyageFillsTheTimelineAsItAdvances(t *testing.T) {
 	}
 	r.clock.Advance(20 * 24 * time.Hour)
 	r.demoPoll(id)
-	later := r.login(r.keyA).get("/ui/shipments/" + id).body // the first session ended, idle
+	later := r.signIn(r.keyA).get("/ui/shipments/" + id).body // the first session ended, idle
 	actAfter := strings.Count(strings.Join(classifiers(element(later, "ol", "timeline")), " "), "ACT")
 	if actAfter <= actBefore {
 		t.Errorf("%d actual milestones after 20 days, %d before", actAfter, actBefore)
@@ -218,7 +218,7 @@ func TestShipment_DemoVoyageFillsTheTimelineAsItAdvances(t *testing.T) {
 func TestShipment_BeforeTheFirstPoll(t *testing.T) {
 	r := newRig(t)
 	ref := r.container(accountA, "MSCU1234566")
-	res := r.login(r.keyA).get("/ui/shipments/" + ref.ID)
+	res := r.signIn(r.keyA).get("/ui/shipments/" + ref.ID)
 	if res.status != http.StatusOK {
 		t.Fatalf("%d %s", res.status, res.body)
 	}
@@ -240,7 +240,7 @@ func TestShipment_FeedPagesNewestFirst(t *testing.T) {
 		r.clock.Advance(time.Hour)
 		r.recordPoll(ref.ID, voyage(now.Add(-48*time.Hour), now.Add(20*24*time.Hour+time.Duration(i)*time.Hour), "MSCU1234566"), "")
 	}
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	first := b.get("/ui/shipments/" + ref.ID)
 	seqs := sequences(element(first.body, "ul", "feed"))
 	if len(seqs) != feedPageSize || seqs[0] != "30" || seqs[len(seqs)-1] != "6" {

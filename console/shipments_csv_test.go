@@ -53,7 +53,7 @@ func TestShipmentsCSV_ExportsEveryMatchingReferenceAcrossPages(t *testing.T) {
 		}
 	}
 	r.container(accountB, cn("MSCU", 1000))
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 
 	recs := readCSV(t, b.get("/ui/shipments.csv?carrier=MAEU"))
 	if got := column(recs, "id"); !slices.Equal(got, maeu) {
@@ -72,7 +72,7 @@ func TestShipmentsCSV_ExportsEveryMatchingReferenceAcrossPages(t *testing.T) {
 func TestShipmentsCSV_RowsHoldTheReferenceAndItsSummary(t *testing.T) {
 	r := newRig(t)
 	f := newFleet(r)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	recs := readCSV(t, b.get("/ui/shipments.csv?late=on"))
 	if len(recs) != 2 {
 		t.Fatalf("late: %d rows, want 1", len(recs)-1)
@@ -109,7 +109,7 @@ func TestShipmentsCSV_CellsThatASpreadsheetWouldRunAreQuoted(t *testing.T) {
 	r.recordPoll(ref.ID, voyage(now.Add(-48*time.Hour), now.Add(19*24*time.Hour), cn("MSCU", 7)), "")
 	r.recordPoll(ref.ID, nil, "+cmd|' /C calc'!A0")
 
-	recs := readCSV(t, r.login(r.keyA).get("/ui/shipments.csv"))
+	recs := readCSV(t, r.signIn(r.keyA).get("/ui/shipments.csv"))
 	row := map[string]string{}
 	for i, h := range csvHeader {
 		row[h] = recs[1][i]
@@ -154,7 +154,7 @@ func TestShipmentsCSV_LocationNamesAreGuarded(t *testing.T) {
 		}
 	}
 	r.recordPoll(ref.ID, events, "")
-	recs := readCSV(t, r.login(r.keyA).get("/ui/shipments.csv"))
+	recs := readCSV(t, r.signIn(r.keyA).get("/ui/shipments.csv"))
 	if got := column(recs, "origin_name")[0]; got != `'=HYPERLINK("http://evil.example/","click")` {
 		t.Errorf("origin_name %q", got)
 	}
@@ -171,7 +171,7 @@ func TestShipmentsCSV_IsCutAtItsBoundWithARowSayingSo(t *testing.T) {
 	for i := range 5 {
 		r.container(accountA, cn("MSCU", 20+i))
 	}
-	recs := readCSV(t, r.login(r.keyA).get("/ui/shipments.csv"))
+	recs := readCSV(t, r.signIn(r.keyA).get("/ui/shipments.csv"))
 	if len(recs) != 1+3+1 || !strings.HasPrefix(recs[4][0], "# cut at 3 rows") {
 		t.Errorf("%d records, last %v; want 3 rows and the cut", len(recs)-1, recs[len(recs)-1])
 	}
@@ -179,7 +179,7 @@ func TestShipmentsCSV_IsCutAtItsBoundWithARowSayingSo(t *testing.T) {
 
 func TestShipmentsCSV_InvalidFiltersAreAnErrorPage(t *testing.T) {
 	r := newRig(t)
-	res := r.login(r.keyA).get("/ui/shipments.csv?q=bad!")
+	res := r.signIn(r.keyA).get("/ui/shipments.csv?q=bad!")
 	if res.status != http.StatusUnprocessableEntity || !strings.Contains(res.header.Get("Content-Type"), "text/html") {
 		t.Errorf("%d %s, want a 422 page", res.status, res.header.Get("Content-Type"))
 	}

@@ -1,8 +1,6 @@
 package console
 
 import (
-	"net/http/cookiejar"
-	"net/url"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -219,38 +217,4 @@ func element(body, tag, id string) string {
 		}
 	}
 	return body[start:]
-}
-
-// login signs in with key like rig.signIn, with a cookie jar that keeps the
-// session cookie however its Expires compares with the machine's clock: the console
-// stamps Expires from the rig's fake clock (2026-03-01), which a real clock past that
-// date takes as expired. (Cookies with Max-Age still work as browsers say.)
-func (r *rig) login(key string) *browser {
-	r.t.Helper()
-	inner, _ := cookiejar.New(nil)
-	b := &browser{r: r, client: &http.Client{
-		Jar:           fakeClockJar{inner},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-	res := b.post("/ui/sign-in", url.Values{"key": {key}})
-	if res.status != http.StatusSeeOther {
-		r.t.Fatalf("sign in: %d %s", res.status, res.body)
-	}
-	b.get("/ui/")
-	if b.csrf == "" {
-		r.t.Fatal("sign in: no CSRF token on the first page")
-	}
-	return b
-}
-
-// fakeClockJar drops the Expires of cookies without a Max-Age (see rig.login).
-type fakeClockJar struct{ http.CookieJar }
-
-func (j fakeClockJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	for _, c := range cookies {
-		if c.MaxAge == 0 && !c.Expires.IsZero() && c.Expires.Unix() > 0 {
-			c.Expires = time.Time{}
-		}
-	}
-	j.CookieJar.SetCookies(u, cookies)
 }

@@ -71,7 +71,7 @@ func newFleet(r *rig) *fleet {
 func TestShipments_ListsTheAccountsReferencesWithTheirSummaries(t *testing.T) {
 	r := newRig(t)
 	f := newFleet(r)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	res := b.get("/ui/")
 	if res.status != http.StatusOK {
 		t.Fatalf("GET /ui/: %d %s", res.status, res.body)
@@ -120,7 +120,7 @@ func TestShipments_ListsTheAccountsReferencesWithTheirSummaries(t *testing.T) {
 func TestShipments_Filters(t *testing.T) {
 	r := newRig(t)
 	f := newFleet(r)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	tests := []struct {
 		name  string
 		query url.Values
@@ -186,7 +186,7 @@ func querySuffix(q url.Values) string {
 func TestShipments_InvalidFiltersAre422WithTheMessageBesideTheField(t *testing.T) {
 	r := newRig(t)
 	newFleet(r)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	tests := []struct {
 		name  string
 		query url.Values
@@ -230,7 +230,7 @@ func TestShipments_InvalidFiltersAre422WithTheMessageBesideTheField(t *testing.T
 func TestShipments_CountsPerStatusLinkToTheFilteredList(t *testing.T) {
 	r := newRig(t)
 	f := newFleet(r)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	counts := element(b.get("/ui/").body, "ul", "counts")
 	for _, want := range []string{
 		`<a href="/ui/" data-status="All" aria-current="true"><span class="count">6</span> All</a>`,
@@ -250,7 +250,7 @@ func TestShipments_CountsPerStatusLinkToTheFilteredList(t *testing.T) {
 		t.Error("the current status is not marked")
 	}
 	// Account B counts its own only.
-	if counts := element(r.login(r.keyB).get("/ui/").body, "ul", "counts"); !strings.Contains(counts, `<span class="count">1</span> All`) {
+	if counts := element(r.signIn(r.keyB).get("/ui/").body, "ul", "counts"); !strings.Contains(counts, `<span class="count">1</span> All`) {
 		t.Errorf("B's counts:\n%s", counts)
 	}
 }
@@ -265,7 +265,7 @@ func TestShipments_PagesWithTheStoresCursorKeepingTheFilters(t *testing.T) {
 			r.track(accountA, references.CreateRequest{ContainerID: cn("CMAU", 100+i), CarrierCode: "CMDU"})
 		}
 	}
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	var got []string
 	path, pages := "/ui/?carrier=MAEU", 0
 	for path != "" {
@@ -303,7 +303,7 @@ func TestShipments_PagesWithTheStoresCursorKeepingTheFilters(t *testing.T) {
 func TestShipments_ReadKeySeesTheListButNoTrackLink(t *testing.T) {
 	r := newRig(t)
 	f := newFleet(r)
-	res := r.login(r.readKey(accountA)).get("/ui/")
+	res := r.signIn(r.readKey(accountA)).get("/ui/")
 	if res.status != http.StatusOK || !sameIDs(rowIDs(res.body), f.all()) {
 		t.Fatalf("%d, rows %v", res.status, rowIDs(res.body))
 	}

@@ -24,7 +24,7 @@ func (r *rig) listAll(acct string) []references.Reference {
 
 func TestTrack_CreatesTheReferenceAndGoesToItsPage(t *testing.T) {
 	r := newRig(t)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	form := b.get("/ui/track")
 	if form.status != http.StatusOK {
 		t.Fatalf("GET /ui/track: %d", form.status)
@@ -64,7 +64,7 @@ func TestTrack_CreatesTheReferenceAndGoesToItsPage(t *testing.T) {
 
 func TestTrack_BillOfLadingAndBooking(t *testing.T) {
 	r := newRig(t)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	for _, tt := range []struct{ kind, ident, carrier string }{
 		{"bill_of_lading", "MAEU123456789", ""},
 		{"booking_number", "BK12345", "CMDU"},
@@ -82,7 +82,7 @@ func TestTrack_BillOfLadingAndBooking(t *testing.T) {
 
 func TestTrack_InvalidInputShowsTheMessageBesideTheFieldAndStoresNothing(t *testing.T) {
 	r := newRig(t)
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	valid := url.Values{"kind": {"container_id"}, "identifier": {"MSCU1234566"}, "carrier_code": {"MAEU"}, "callback_url": {"https://example.com/h"}, "metadata": {"po=1"}}
 	with := func(k, v string) url.Values {
 		f := cloneValues(valid)
@@ -137,7 +137,7 @@ func TestTrack_InvalidInputShowsTheMessageBesideTheFieldAndStoresNothing(t *test
 func TestTrack_AlreadyTrackedLinksToTheReference(t *testing.T) {
 	r := newRig(t)
 	existing := r.container(accountA, "MSCU1234566")
-	b := r.login(r.keyA)
+	b := r.signIn(r.keyA)
 	res := b.post("/ui/track", url.Values{"kind": {"container_id"}, "identifier": {"MSCU1234566"}, "carrier_code": {"MAEU"}})
 	if res.status != http.StatusConflict {
 		t.Fatalf("%d, want 409: %s", res.status, res.body)
@@ -149,14 +149,14 @@ func TestTrack_AlreadyTrackedLinksToTheReference(t *testing.T) {
 		t.Errorf("%d references stored", n)
 	}
 	// Another account tracks the same container on its own.
-	if res := r.login(r.keyB).post("/ui/track", url.Values{"kind": {"container_id"}, "identifier": {"MSCU1234566"}, "carrier_code": {"MAEU"}}); res.status != http.StatusSeeOther {
+	if res := r.signIn(r.keyB).post("/ui/track", url.Values{"kind": {"container_id"}, "identifier": {"MSCU1234566"}, "carrier_code": {"MAEU"}}); res.status != http.StatusSeeOther {
 		t.Errorf("account B: %d", res.status)
 	}
 }
 
 func TestTrack_NeedsTheWriteScope(t *testing.T) {
 	r := newRig(t)
-	b := r.login(r.readKey(accountA))
+	b := r.signIn(r.readKey(accountA))
 	if res := b.get("/ui/track"); res.status != http.StatusForbidden {
 		t.Errorf("GET /ui/track with a read key: %d", res.status)
 	}
@@ -167,7 +167,7 @@ func TestTrack_NeedsTheWriteScope(t *testing.T) {
 		t.Errorf("%d references stored", n)
 	}
 	// Without the CSRF token, nothing either.
-	w := r.login(r.keyA)
+	w := r.signIn(r.keyA)
 	if res := w.postRaw("/ui/track", url.Values{"kind": {"container_id"}, "identifier": {"MSCU1234566"}, "carrier_code": {"MAEU"}}); res.status != http.StatusForbidden {
 		t.Errorf("POST /ui/track without CSRF: %d", res.status)
 	}

@@ -136,7 +136,12 @@ const anyAccount = "\x00"
 
 // getRef loads a reference of the account (or of anyAccount).
 func getRef(tx *bolt.Tx, accountID, id string, ref *references.Reference) error {
-	data := tx.Bucket(bucketRefs).Get([]byte(id))
+	return getRefIn(tx.Bucket(bucketRefs), accountID, id, ref)
+}
+
+// getRefIn is getRef given the refs bucket, for a caller that reads many.
+func getRefIn(refs *bolt.Bucket, accountID, id string, ref *references.Reference) error {
+	data := refs.Get([]byte(id))
 	if data == nil {
 		return notFound(id)
 	}

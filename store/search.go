@@ -14,7 +14,9 @@ import (
 // Open fills them once for a file written before them (see indexExisting).
 // References still active are found by identifier in refs_by_ident; refs_by_number
 // adds what that index lacks: the containers of each latest snapshot, and the
-// identifiers of unsubscribed references.
+// identifiers of unsubscribed references. Since schema 5 the facts also hold the
+// latest snapshot's summary, which lists show and filter on (see encodeFacts and
+// summarizeSnapshots).
 var (
 	bucketRefFacts    = []byte("ref_search_facts") // ref id -> searchFacts of its latest snapshot (see encodeFacts)
 	bucketRefsByETA   = []byte("refs_by_eta")      // account \0 eta(8) created_at(8) ref id -> nil
@@ -131,7 +133,12 @@ func decodeFacts2(b []byte) (searchFacts, error) {
 
 // readFacts returns the facts of refID's latest snapshot (not Found before the first).
 func readFacts(tx *bolt.Tx, refID string) (searchFacts, error) {
-	data := tx.Bucket(bucketRefFacts).Get([]byte(refID))
+	return readFactsIn(tx.Bucket(bucketRefFacts), refID)
+}
+
+// readFactsIn is readFacts given the facts bucket, for a caller that reads many.
+func readFactsIn(facts *bolt.Bucket, refID string) (searchFacts, error) {
+	data := facts.Get([]byte(refID))
 	if data == nil {
 		return searchFacts{}, nil
 	}

@@ -2,8 +2,9 @@
 // and nothing fetched by the browser.
 //
 // Every chart is a complete <svg role="img"> labelled by its <title>, with a viewBox
-// and no width or height, so it scales to the width of its container (a phone's as
-// well as a desktop's). Colours are presentation attributes, which any class rule of
+// and its natural size as width and height: a stylesheet's max-width: 100% with
+// height: auto scales it down to a phone's width, keeping its proportions, while a
+// wide page shows it at the size its text was made for. Colours are presentation attributes, which any class rule of
 // the console's stylesheet overrides; the console's Content-Security-Policy forbids
 // style attributes, so none are written. The output depends only on the input: the
 // same data gives the same bytes, which the golden tests in testdata rely on.
@@ -38,8 +39,8 @@ const (
 // do not share one and the same chart always gets the same id.
 func svg(b *strings.Builder, class, title string, h int, body string) template.HTML {
 	id := chartID(class, title, body)
-	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart %s" viewBox="0 0 %d %d" role="img" aria-labelledby="%s" font-size="%d" font-family="sans-serif">`,
-		class, width, h, id, fontSize)
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" class="chart %s" viewBox="0 0 %d %d" width="%d" height="%d" role="img" aria-labelledby="%s" font-size="%d" font-family="sans-serif">`,
+		class, width, h, width, h, id, fontSize)
 	fmt.Fprintf(b, `<title id="%s">%s</title>`, id, esc(title))
 	b.WriteString(body)
 	b.WriteString(`</svg>`)

@@ -187,7 +187,7 @@ func TestCountReferences_FollowEveryWrite(t *testing.T) {
 	if _, err := p.DownTo(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.UpTo(ctx, 5); err != nil {
+	if _, err := p.Up(ctx); err != nil {
 		t.Fatal(err)
 	}
 	checkCounts(t, db, "migrated", "acct_a", "acct_b")

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"slices"
@@ -271,12 +272,30 @@ func TestSummaries_PollsKeepThemAndTheFiltersFollowTheRules(t *testing.T) {
 	checkSummaryFilters(t, db, set.ids, set.sums)
 }
 
-// The migration that adds the summaries fills those of the snapshots already stored,
-// as Summarize does for a first snapshot.
+// The migrations that add the summaries fill those of the snapshots already stored,
+// as Summarize does for a first snapshot, by batches that together reach every
+// reference, and keep a summary written before theirs.
 func TestSummaries_MigrationFillsThemFromStoredSnapshots(t *testing.T) {
 	db := openSummaryDB(t)
 	set := makeSummaryCases(t, db)
 	ctx := context.Background()
+	// More references than three batches hold, with and without snapshots, whose ids
+	// sort before and after the cases'.
+	const bulk = 3500
+	_, err := db.pool.Exec(ctx, `
+		WITH r AS (
+			INSERT INTO refs (id, account_id, created_at, updated_at, status, ident_kind, ident_value, carrier_code,
+				delivers, delivered_seq, last_seq, data)
+			SELECT CASE WHEN i % 2 = 0 THEN 'ref_' ELSE 'zref_' END || lpad(i::text, 6, '0'), 'acct_bulk', $2, $2,
+				'active', 'container_id', 'BULK' || lpad(i::text, 7, '0'), 'MSCU', false, 0, 0, '{}'
+			FROM generate_series(1, $1::int) AS i
+			RETURNING id)
+		INSERT INTO shipments (ref_id, data)
+		SELECT id, jsonb_build_object('Status', 'in_transit', 'ETA', $2::timestamptz) FROM r WHERE right(id, 1) <> '7'`,
+		bulk, summaryT0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p, sqlDB, err := newProvider(db.pool)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +307,28 @@ func TestSummaries_MigrationFillsThemFromStoredSnapshots(t *testing.T) {
 	if _, err := p.UpTo(ctx, 5); err != nil {
 		t.Fatalf("migrate up to 5: %v", err)
 	}
-	checkSummaryFilters(t, db, set.ids, firstSummaries(set))
+	// A summary written between the two migrations (by an instance of this version)
+	// is kept.
+	kept := set.sums[set.ids[2]]
+	data, err := json.Marshal(kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.pool.Exec(ctx, "UPDATE refs SET summary = $2, first_eta = $3 WHERE id = $1", set.ids[2], data, kept.FirstETA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	want := firstSummaries(set)
+	want[set.ids[2]] = kept
+	checkSummaryFilters(t, db, set.ids, want)
+	var missing, filled int
+	err = db.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE r.summary IS NULL), count(*) FILTER (WHERE r.summary->>'Status' = 'in_transit')
+		FROM refs r JOIN shipments s ON s.ref_id = r.id WHERE r.account_id = 'acct_bulk'`).Scan(&missing, &filled)
+	if err != nil || missing != 0 || filled != bulk-bulk/10 {
+		t.Fatalf("bulk references: %d snapshots without a summary, %d with (%v); want 0 and %d", missing, filled, err, bulk-bulk/10)
+	}
 }
 
 // A copy rebuilds the summaries from the snapshots it carries and the first ETA of

@@ -12,7 +12,8 @@
 // pending streams, whether a stream waits for a paused reference or a disabled
 // endpoint) is not in the stream: its Load derives it again, and the comparison of
 // Stats checks it. Leases are not copied: the service is stopped during a copy, so
-// none is live.
+// none is live. Nor are console sessions (references.Session): they are sign-ins to
+// the store they were made in, and people sign in again to the copy.
 package storecopy
 
 import (

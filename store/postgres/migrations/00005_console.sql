@@ -20,24 +20,11 @@ CREATE INDEX sessions_by_account ON sessions (account_id);
 -- The references.ShipmentSummary of the latest snapshot (NULL without one), and what
 -- the late filter compares of it beside refs.eta: its first ETA, and whether the
 -- shipment arrived. Nullable columns and a constant default: adding them rewrites
--- nothing.
+-- nothing. 00006_summaries.sql fills them for the snapshots already stored.
 ALTER TABLE refs
     ADD COLUMN summary   jsonb,
     ADD COLUMN first_eta timestamptz,
     ADD COLUMN arrived   boolean NOT NULL DEFAULT false;
-
--- The summaries of the snapshots stored before this migration, as Summarize makes
--- the first one's: the first ETA known is the snapshot's own (how it moved before
--- is not kept). Paused and unsubscribed references are not polled again, so waiting
--- for the next snapshot would leave theirs empty for good. The JSON is that of
--- ShipmentSummary, whose fields are the snapshot's of the same names and types.
-UPDATE refs r SET
-    summary = jsonb_build_object(
-        'Status', s.data->'Status', 'Origin', s.data->'Origin', 'Destination', s.data->'Destination',
-        'ETA', s.data->'ETA', 'FirstETA', s.data->'ETA'),
-    first_eta = r.eta,
-    arrived = coalesce(s.data->>'Status' IN ('arrived', 'delivered', 'empty_returned'), false)
-FROM shipments s WHERE s.ref_id = r.id;
 
 -- How many references each account has in each status, for the console's counts:
 -- counting an account's rows reads each one (10,000 references, 10,000 heap pages,
