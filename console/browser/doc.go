@@ -17,6 +17,10 @@
 //	go test ./console/browser/ -run Timeline -v                  # one test, with its steps logged
 //	go test ./console/browser/ -screenshots $PWD/shots           # a PNG of every page visited
 //
+// chromedp drives the browser over the DevTools protocol on a pipe, from Go: no Node,
+// no WebDriver server, no port to open; it is a test-only dependency (the trackhook
+// binary does not link it).
+//
 // The tests look for Chromium on PATH (Debian's package is `chromium`; .ci/run
 // installs it in CI). Without one they skip and say so, except when CI=true, where
 // they fail: CI must run them.

@@ -72,6 +72,21 @@ type suite struct {
 	browser     context.Context // the running browser; tabs are made from it
 	stopBrowser func()
 	browserLogs *syncBuffer
+
+	shotsMu sync.Mutex
+	shots   map[string]int // screenshots saved per test, for their file names
+}
+
+// nextShot numbers the next screenshot of test: its pages in the order visited,
+// whoever visited them.
+func (s *suite) nextShot(test string) int {
+	s.shotsMu.Lock()
+	defer s.shotsMu.Unlock()
+	if s.shots == nil {
+		s.shots = map[string]int{}
+	}
+	s.shots[test]++
+	return s.shots[test]
 }
 
 var (

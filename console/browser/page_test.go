@@ -24,16 +24,14 @@ import (
 const stepTimeout = 30 * time.Second
 
 // person is one browser context (its own cookies and storage) in the shared browser,
-// signed in as one account or not at all. Every page it loads is checked for the
+// signed in as one account (signIn) or not at all. Every page it loads is checked for the
 // sign-in keys and, with -screenshots, saved as a PNG.
 type person struct {
-	t       *testing.T
-	s       *suite
-	ctx     context.Context // the tab
-	account string          // signed in as, "" when not
-	shots   int
-	pages   int               // pages loaded and checked
-	hidden  map[string]string // more secrets no page may show from now on: what -> secret
+	t      *testing.T
+	s      *suite
+	ctx    context.Context   // the tab
+	pages  int               // pages loaded and checked
+	hidden map[string]string // more secrets no page may show from now on: what -> secret
 }
 
 // hide adds secret (named what) to what no page this person loads may show.
@@ -105,8 +103,7 @@ func (p *person) load(path string, shot bool) int {
 	defer cancel()
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.s.base+path))
 	if err != nil {
-		// ERR_HTTP_RESPONSE_CODE_FAILURE: an error status with an empty body.
-		p.t.Fatalf("open %s: %v", path, err)
+		p.t.Fatalf("open %s: %v (ERR_HTTP_RESPONSE_CODE_FAILURE is an error status with an empty body)", path, err)
 	}
 	loaded := time.Since(start)
 	p.capture(shot)
@@ -179,8 +176,7 @@ func (p *person) capture(shot bool) {
 	if err != nil {
 		p.t.Fatalf("screenshot of %s: %v", loc, err)
 	}
-	p.shots++
-	name := fmt.Sprintf("%s-%02d-%s.png", strings.ReplaceAll(p.t.Name(), "/", "-"), p.shots, pageName(loc))
+	name := fmt.Sprintf("%s-%02d-%s.png", strings.ReplaceAll(p.t.Name(), "/", "-"), p.s.nextShot(p.t.Name()), pageName(loc))
 	if err := os.MkdirAll(*screenshotDir, 0o755); err != nil {
 		p.t.Fatal(err)
 	}
@@ -282,7 +278,6 @@ func (p *person) signIn(account string) {
 	if h1 := p.text("h1"); h1 != "Shipments" {
 		p.t.Fatalf("after signing in as %s: the page's h1 is %q, want Shipments\n%s", account, h1, p.where())
 	}
-	p.account = account
 }
 
 // text returns the text of the first element matching sel, waiting for it.
