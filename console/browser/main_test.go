@@ -225,6 +225,7 @@ func (s *suite) serve() error {
 	// GORACE: the race detector otherwise sleeps a second before the process exits.
 	s.cmd.Env = append(environWithout("TRACKHOOK_"), "TRACKHOOK_API_KEY="+s.keys[accountDefault], "GORACE=atexit_sleep_ms=0")
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
+	s.cmd.SysProcAttr = childAttrs()
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start trackhook serve: %w", err)
 	}
