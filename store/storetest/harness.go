@@ -71,6 +71,7 @@ func Run(t *testing.T, open Opener) {
 	runKeys(t, open)
 	runSessions(t, open)
 	runSessionPrune(t, open)
+	runPush(t, open)
 	runAudit(t, open)
 	runIsolation(t, open)
 	runMaintenance(t, open)
