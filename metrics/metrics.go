@@ -40,6 +40,10 @@ type Options struct {
 	// Carrier codes are whatever users typed, so the default folds them all into
 	// "default"; the binary passes a function naming the configured source instead.
 	SourceLabel func(carrier string) string
+	// PushSources names the sources that take carrier pushes, with their push model
+	// ("subscription", "receiver"): their trackhook_inbound_pushes_total series exist
+	// at zero from the start, before the first push.
+	PushSources map[string]string
 	// ScrapeTimeout bounds the Stats call of one scrape (default 5s).
 	ScrapeTimeout time.Duration
 	// Logger receives scrape errors (default: discarded).
@@ -59,6 +63,7 @@ type Metrics struct {
 	attempts        *prometheus.CounterVec
 	attemptDuration prometheus.Histogram
 	deliveryLatency prometheus.Histogram
+	inboundPushes   *prometheus.CounterVec
 }
 
 // Poll outcomes, as poller.PollReport names them. They are created at zero for each
@@ -109,15 +114,23 @@ func New(reg *prometheus.Registry, opts Options) (*Metrics, error) {
 				"(redeliveries asked for through the API are not counted).",
 			Buckets: []float64{0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 72 * 3600},
 		}),
+		inboundPushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "inbound_pushes_total",
+			Help: "Pushes carriers sent to /inbound, by source, push model (subscription: DCSA T&T 2.2, receiver: DCSA CT 3.0) and outcome " +
+				"(applied, duplicate, not_tracked, bad_signature, unknown_subscription, unauthorized, malformed, too_large, error).",
+		}, []string{"source", "model", "outcome"}),
 	}
 	scrape := newScrapeCollector(opts)
-	for _, c := range []prometheus.Collector{m.polls, m.pollDuration, m.updates, m.attempts, m.attemptDuration, m.deliveryLatency, scrape} {
+	for _, c := range []prometheus.Collector{m.polls, m.pollDuration, m.updates, m.attempts, m.attemptDuration, m.deliveryLatency, m.inboundPushes, scrape} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	for _, o := range attemptOutcomes {
 		m.attempts.WithLabelValues(o)
+	}
+	for source, model := range opts.PushSources {
+		m.inboundSeries(source, model)
 	}
 	return m, nil
 }

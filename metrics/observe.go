@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/trackhook/trackhook/inbound"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/references"
 )
@@ -46,4 +47,21 @@ func (m *Metrics) ObserveDelivery(job references.DeliveryJob, a references.Deliv
 	}
 	latency := a.At.Add(took).Sub(job.Update.CreatedAt)
 	m.deliveryLatency.Observe(max(latency, 0).Seconds())
+}
+
+// ObserveInbound records one push a carrier sent, as it was answered. Pass it as
+// inbound.Options.Observe. The source is a configured source's name or
+// inbound.UnknownSource, never what a URL says, so the label stays bounded.
+func (m *Metrics) ObserveInbound(r inbound.Report) {
+	m.inboundSeries(r.Source, string(r.Model)).WithLabelValues(r.Outcome).Inc()
+}
+
+// inboundSeries creates the series of every outcome of source and model at zero, so
+// that a rate over them exists from the first push on, and returns them by outcome.
+func (m *Metrics) inboundSeries(source, model string) *prometheus.CounterVec {
+	pushes := m.inboundPushes.MustCurryWith(prometheus.Labels{"source": source, "model": model})
+	for _, o := range inbound.Outcomes {
+		pushes.WithLabelValues(o)
+	}
+	return pushes
 }
