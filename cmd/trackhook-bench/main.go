@@ -33,7 +33,10 @@ arrived in order; detect -> 2xx latency at a fixed rate of updates on a fresh st
 fan-out: references of an account with --fanout-endpoints endpoints, each on a receiver
 (a loopback port) of its own, their updates delivered to one endpoint and then to all,
 against the raw loop, and the healthy endpoints' latency with all up and with one
-answering 503 or hanging; and, with --startup-refs, start-up time and memory on a store
+answering 503 or hanging; carrier push: a DCSA T&T 2.2 carrier (the fake carrier of
+internal/fakecarrier) pushing new events at --push-rate to the inbound route, each
+measured from the carrier sending it to the receiver having its webhook, the medians
+of --push-runs runs; and, with --startup-refs, start-up time and memory on a store
 of that many references.
 
 Stores: bbolt files in --dir, one per phase; or, with --db postgres://..., a schema per
@@ -48,7 +51,8 @@ Examples:
   trackhook-bench                                   # 100,000 references, about 2 minutes
   trackhook-bench --refs 10000 --poll-duration 5s --json
   trackhook-bench --refs 0 --startup-refs 1000000   # start-up and memory at a million
-  trackhook-bench --refs 0 --latency-rate 0 --fanout-refs 2000   # the fan-out phase alone
+  trackhook-bench --refs 0 --latency-rate 0 --fanout-refs 2000 --push-rate 0   # the fan-out phase alone
+  trackhook-bench --refs 0 --latency-rate 0 --fanout-endpoints 0 --json         # the push phase alone
   trackhook-bench --db postgres://localhost/trackhook_bench --instances 3 --refs 20000
 
 Flags:
@@ -83,6 +87,10 @@ type config struct {
 	fanoutDuration  time.Duration
 	fanoutRate      float64
 	fanoutDown      []string
+	pushRate        float64
+	pushRefs        int
+	pushCount       int
+	pushRuns        int
 	json            bool
 	progressEvery   time.Duration
 	profileDir      string
@@ -119,6 +127,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.fanoutRounds, "fanout-rounds", 3, "polls of each fan-out reference, each appending an update, before the backlog is delivered to one endpoint, then to --fanout-endpoints")
 	fs.DurationVar(&c.fanoutDuration, "fanout-duration", 3*time.Second, "how long the fan-out's raw POST loop runs, and how long updates are offered in each of its latency runs")
 	fs.Float64Var(&c.fanoutRate, "fanout-rate", 50, "updates per second offered in the fan-out's latency runs, each going to every endpoint (0 skips them)")
+	fs.Float64Var(&c.pushRate, "push-rate", 50, "carrier pushes per second offered in the push phase (0 skips it)")
+	fs.IntVar(&c.pushRefs, "push-refs", 100, "references of the push phase, each with a subscription at the fake carrier; the pushes go to each in turn")
+	fs.IntVar(&c.pushCount, "push-count", 500, "pushes of each run of the push phase, each a new event of its reference")
+	fs.IntVar(&c.pushRuns, "push-runs", 3, "runs of the push phase, each on a fresh store; the figures are their medians")
 	down := fs.String("fanout-down", "503,hang", "how one endpoint is down in the fan-out's latency runs after the one with all healthy: 503 (answers 503 at once), hang (holds each request until --delivery-timeout); comma-separated, empty for none")
 	fs.StringVar(&c.startupStore, "startup-store", "", "measure start-up and memory on this existing store (e.g. main.db of a run with --keep) instead of one made with --startup-refs")
 	fs.BoolVar(&c.deliveries, "deliveries", true, "measure deliveries after the polls (off: store size and memory only, for very large runs)")
@@ -145,8 +157,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	case c.pollDuration <= 0 || c.deliverDuration <= 0 || c.latencyDuration <= 0 || c.drainTimeout <= 0 ||
 		c.deliveryTimeout <= 0 || c.fanoutDuration <= 0:
 		return c, errors.New("durations must be above 0")
-	case c.latencyRate < 0 || c.fanoutRate < 0:
-		return c, errors.New("--latency-rate and --fanout-rate cannot be negative")
+	case c.latencyRate < 0 || c.fanoutRate < 0 || c.pushRate < 0:
+		return c, errors.New("--latency-rate, --fanout-rate and --push-rate cannot be negative")
+	case c.pushRate > 0 && (c.pushRefs <= 0 || c.pushCount <= 0 || c.pushRuns <= 0):
+		return c, errors.New("--push-refs, --push-count and --push-runs must be above 0 when --push-rate is")
 	case c.fanoutEndpoints < 0 || c.fanoutEndpoints == 1 || c.fanoutEndpoints > references.MaxEndpointsPerAccount:
 		return c, fmt.Errorf("--fanout-endpoints must be 0 (no fan-out phase) or 2 to %d", references.MaxEndpointsPerAccount)
 	case c.fanoutEndpoints > 0 && (c.fanoutRefs <= 0 || c.fanoutRounds <= 0):
@@ -257,6 +271,13 @@ func runPhases(ctx context.Context, cfg config, st storage, rcv *receiver, prog 
 			return fmt.Errorf("fan-out: %w", err)
 		}
 		res.Fanout = &fan
+	}
+	if cfg.pushRate > 0 {
+		push, err := runPush(ctx, cfg, st, prog)
+		if err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+		res.Push = &push
 	}
 	if cfg.startupRefs > 0 || cfg.startupStore != "" {
 		su, err := runStartup(ctx, cfg, st, prog)

@@ -27,6 +27,7 @@ func TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives(t *testing.T) {
 		"--latency-rate", "100", "--latency-refs", "20", "--latency-duration", "300ms",
 		"--startup-refs", "200", "--poll-workers", "4", "--delivery-workers", "4",
 		"--fanout-endpoints", "0", "--drain-timeout", "30s", "--json",
+		"--push-rate", "100", "--push-refs", "5", "--push-count", "30", "--push-runs", "3",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -57,6 +58,22 @@ func TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives(t *testing.T) {
 	if l == nil || l.Updates.Count == 0 || int64(l.Delivered) != l.Updates.Count || l.Missing != 0 || l.P99Ms <= 0 {
 		t.Fatalf("latency: %+v", l)
 	}
+	ps := res.Push
+	if ps == nil || len(ps.Runs) != 3 || ps.References != 5 || ps.Pushes != 30 {
+		t.Fatalf("push: %+v", ps)
+	}
+	var p50s []float64
+	for i, run := range ps.Runs {
+		// Every push was accepted, and each made a webhook naming its event.
+		if run.Accepted != 30 || run.Delivered != 30 || run.Missing != 0 || run.Offered.Count != 30 || run.P99Ms <= 0 || run.P50Ms > run.P99Ms {
+			t.Errorf("push run %d: %+v", i+1, run)
+		}
+		p50s = append(p50s, run.P50Ms)
+	}
+	slices.Sort(p50s)
+	if ps.P50Ms != p50s[1] || ps.PollingAverageMs != 450_000 {
+		t.Errorf("push: p50 %v is not the median of the runs' %v, or polling's average %v is not 7.5 min", ps.P50Ms, p50s, ps.PollingAverageMs)
+	}
 	s := res.Startup
 	if s == nil || s.References != 200 || s.StartupSeconds <= 0 || s.FileBytes == 0 {
 		t.Fatalf("start-up: %+v", s)
@@ -65,7 +82,7 @@ func TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives(t *testing.T) {
 		t.Errorf("machine: %+v", res.Machine)
 	}
 	// The progress went to stderr, one line per phase as it is not a terminal.
-	for _, phase := range []string{"polls: changed", "deliveries: drain", "latency: offered", "start-up: open"} {
+	for _, phase := range []string{"polls: changed", "deliveries: drain", "latency: offered", "push 3/3: offered", "start-up: open"} {
 		if !strings.Contains(stderr.String(), phase) {
 			t.Errorf("no progress line for %q in:\n%s", phase, stderr.String())
 		}
@@ -85,6 +102,7 @@ func TestRun_TextOutputAndTemporaryFilesRemoved(t *testing.T) {
 		"--latency-rate", "0", "--poll-workers", "2", "--delivery-workers", "2",
 		"--fanout-endpoints", "2", "--fanout-refs", "5", "--fanout-rounds", "1", "--fanout-duration", "100ms",
 		"--fanout-rate", "20", "--fanout-down", "503",
+		"--push-rate", "100", "--push-refs", "3", "--push-count", "10", "--push-runs", "1",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -92,6 +110,7 @@ func TestRun_TextOutputAndTemporaryFilesRemoved(t *testing.T) {
 	for _, want := range []string{
 		"machine", "polls: unchanged", "deliveries: trackhook", "of the baseline", "per 100,000 references",
 		"fan-out to 1: deliveries", "fan-out to 2: checks", "fan-out: CPU per update", "fan-out latency, all healthy", "fan-out latency, one answering 503",
+		"push: carrier->2xx", "push: run 1",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, stdout.String())
@@ -114,7 +133,7 @@ func TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown(t *testing.T
 		"--refs", "0", "--latency-rate", "0", "--dir", t.TempDir(),
 		"--fanout-endpoints", fmt.Sprint(endpoints), "--fanout-refs", fmt.Sprint(refs), "--fanout-rounds", fmt.Sprint(rounds),
 		"--fanout-duration", "300ms", "--fanout-rate", "40", "--delivery-timeout", "1s",
-		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "30s", "--json",
+		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "30s", "--json", "--push-rate", "0",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -127,7 +146,7 @@ func TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown(t *testing.T
 	if f == nil || f.Endpoints != endpoints || f.References != refs {
 		t.Fatalf("fanout: %+v", f)
 	}
-	if res.Polls != nil || res.Deliveries != nil || res.Latency != nil {
+	if res.Polls != nil || res.Deliveries != nil || res.Latency != nil || res.Push != nil {
 		t.Errorf("phases that were not asked for ran: %+v", res)
 	}
 	for _, r := range []fanoutRun{f.One, f.Many} {
@@ -241,6 +260,10 @@ func TestParseFlags_Rejects(t *testing.T) {
 		{"an unknown way down", []string{"--fanout-down", "404"}},
 		{"a way down twice", []string{"--fanout-down", "hang,hang"}},
 		{"delivery timeout zero", []string{"--delivery-timeout", "0s"}},
+		{"negative push rate", []string{"--push-rate", "-1"}},
+		{"push without references", []string{"--push-refs", "0"}},
+		{"push without pushes", []string{"--push-count", "0"}},
+		{"push without runs", []string{"--push-runs", "0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

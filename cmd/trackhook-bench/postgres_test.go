@@ -27,7 +27,7 @@ func TestRun_PostgresInstancesDeliverEveryUpdateOnceInOrder(t *testing.T) {
 		"--latency-rate", "50", "--latency-refs", "20", "--latency-duration", "400ms",
 		"--fanout-endpoints", "2", "--fanout-refs", "6", "--fanout-rounds", "1", "--fanout-duration", "200ms",
 		"--fanout-rate", "20", "--fanout-down", "503", "--startup-refs", "50",
-		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "60s", "--json",
+		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "60s", "--json", "--push-rate", "0",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())

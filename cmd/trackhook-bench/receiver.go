@@ -32,6 +32,9 @@ type receiver struct {
 
 	outage outage  // answering 503 or hanging instead of 2xx
 	sample sampler // every so many webhooks, kept to check their signatures
+	// tap, when set, is given every webhook body and the moment it arrived (the push
+	// phase reads the events the changes name).
+	tap atomic.Pointer[func(body []byte, at time.Time)]
 
 	mu        sync.Mutex
 	last      map[string]uint64 // reference id -> highest sequence received
@@ -101,6 +104,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	at := r.now()
 	latency := at.Sub(p.Timestamp)
 	r.sample.keep(req.Header, body, at)
+	if tap := r.tap.Load(); tap != nil {
+		(*tap)(body, at)
+	}
 	r.mu.Lock()
 	switch last := r.last[p.Data.ReferenceID]; {
 	case p.Data.Sequence <= last:

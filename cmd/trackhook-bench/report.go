@@ -17,6 +17,7 @@ type result struct {
 	Deliveries *deliveryFigures `json:"deliveries,omitempty"`
 	Latency    *latencyFigures  `json:"latency,omitempty"`
 	Fanout     *fanoutFigures   `json:"fanout,omitempty"`
+	Push       *pushFigures     `json:"push,omitempty"`
 	Startup    *startupFigures  `json:"startup,omitempty"`
 }
 
@@ -44,6 +45,10 @@ type configSummary struct {
 	FanoutDuration  string   `json:"fanout_duration"`
 	FanoutRate      float64  `json:"fanout_rate"`
 	FanoutDown      []string `json:"fanout_down"`
+	PushRate        float64  `json:"push_rate"`
+	PushRefs        int      `json:"push_references"`
+	PushCount       int      `json:"push_count"`
+	PushRuns        int      `json:"push_runs"`
 }
 
 func (c config) summary() configSummary {
@@ -55,6 +60,7 @@ func (c config) summary() configSummary {
 		StartupRefs: c.startupRefs, Deliveries: c.deliveries, DeliveryTimeout: c.deliveryTimeout.String(),
 		FanoutEndpoints: c.fanoutEndpoints, FanoutRefs: c.fanoutRefs, FanoutRounds: c.fanoutRounds,
 		FanoutDuration: c.fanoutDuration.String(), FanoutRate: c.fanoutRate, FanoutDown: c.fanoutDown,
+		PushRate: c.pushRate, PushRefs: c.pushRefs, PushCount: c.pushCount, PushRuns: c.pushRuns,
 	}
 }
 
@@ -108,6 +114,16 @@ func (r result) writeText(w io.Writer) error {
 	}
 	if f := r.Fanout; f != nil {
 		f.writeText(line)
+	}
+	if p := r.Push; p != nil {
+		line("push: offered", "%.0f pushes/s, %d per run on %d references, median of %d runs", p.Rate, p.Pushes, p.References, len(p.Runs))
+		line("push: carrier->2xx", "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (from the carrier's push to the receiver's webhook; polling every %v: %.0f s on average before the change is even seen)",
+			p.P50Ms, p.P90Ms, p.P99Ms, p.MaxMs, defaultPollInterval, p.PollingAverageMs/1000)
+		line("push: answered", "p50 %.1f ms, p99 %.1f ms (the carrier's push to trackhook's 2xx, once recorded)", p.AnswerP50, p.AnswerP99)
+		for i, run := range p.Runs {
+			line(fmt.Sprintf("push: run %d", i+1), "p50 %.1f ms, p99 %.1f ms; %s in %d carrier steps (%d waited for a step), %d accepted, %d webhooks, %d missing",
+				run.P50Ms, run.P99Ms, run.Offered, run.Steps, run.Batched, run.Accepted, run.Delivered, run.Missing)
+		}
 	}
 	if s := r.Startup; s != nil {
 		line("start-up: store", "%d references, %s, created at %.0f/s", s.References, bytesOf(s.FileBytes), s.Create.PerSec)
