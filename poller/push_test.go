@@ -387,3 +387,171 @@ func TestPush_FirstPollSubscribesAndPushesReachTheFeedOnce(t *testing.T) {
 		t.Fatalf("the pushes moved the safety-net poll from %v to %v", next, got.NextPollAt)
 	}
 }
+
+func TestPush_SafetyNetPollChecksAndRepairsALostSubscription(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 2)
+	r.poll(t, ref.ID)
+	lost := r.ref(t, ref.ID).Push
+	pushedAt := r.clock.Now().Add(time.Minute)
+	r.clock.Advance(time.Minute)
+	if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent("before-loss", pushedAt)); err != nil {
+		t.Fatal(err)
+	}
+	if pushes := r.carrier.Step(t.Context()); len(pushes) != 1 || !pushes[0].Accepted() {
+		t.Fatalf("pushes before the loss: %+v", pushes)
+	}
+
+	// The safety-net poll checks the subscription, which the carrier has.
+	r.clock.Advance(6 * time.Hour)
+	r.poll(t, ref.ID)
+	if n := r.carrier.Requests("GET /v2/event-subscriptions/{id}"); n != 1 {
+		t.Fatalf("%d checks at the safety-net poll, want 1", n)
+	}
+	if got := r.ref(t, ref.ID).Push; got.ID != lost.ID || !got.CheckedAt.Equal(r.clock.Now()) {
+		t.Fatalf("after a check that found it: %+v", got)
+	}
+
+	// The carrier loses it: the next safety-net poll makes a new one, with a new
+	// secret, and keeps when the last push came.
+	if !r.carrier.LoseSubscription(lost.ID) {
+		t.Fatal("the carrier did not have the subscription")
+	}
+	r.clock.Advance(6 * time.Hour)
+	r.poll(t, ref.ID)
+	sub := r.liveSub(t, ref)
+	got := r.ref(t, ref.ID)
+	if sub.ID == lost.ID || got.Push.ID != sub.ID || string(got.Push.Secrets[0].Key) != string(sub.Secret) ||
+		string(sub.Secret) == string(lost.Secrets[0].Key) || len(got.Push.Secrets) != 1 {
+		t.Fatalf("repaired subscription: stored %+v, carrier %+v (lost %s)", got.Push, sub, lost.ID)
+	}
+	if !got.Push.CreatedAt.Equal(r.clock.Now()) || got.Push.LastPushAt == nil || !got.Push.LastPushAt.Equal(pushedAt) {
+		t.Fatalf("repaired subscription times: created %v, last push %v (want %v)", got.Push.CreatedAt, got.Push.LastPushAt, pushedAt)
+	}
+	if got.LastPollError != "" || !got.NextPollAt.Equal(r.clock.Now().Add(6*time.Hour)) {
+		t.Fatalf("after the repair: error %q, next poll %v", got.LastPollError, got.NextPollAt)
+	}
+	// The new subscription is pushed to.
+	r.clock.Advance(time.Minute)
+	if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent("after-repair", r.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if pushes := r.carrier.Step(t.Context()); len(pushes) != 1 || pushes[0].Target != sub.ID || !pushes[0].Accepted() {
+		t.Fatalf("pushes after the repair: %+v", pushes)
+	}
+	if !slices.Contains(r.snapshotIDs(t, ref.ID), "after-repair") {
+		t.Fatal("the push to the repaired subscription is not in the snapshot")
+	}
+}
+
+func TestPush_CarrierFailuresNeverFailThePoll(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 3)
+
+	// The carrier refuses to make the subscription: the poll is recorded as a success
+	// and polled at the reference's own interval, so that it tries again soon.
+	r.flaky.Store(true)
+	r.poll(t, ref.ID)
+	got := r.ref(t, ref.ID)
+	if got.Push != nil || got.LastPollError != "" || got.ConsecutiveFailures != 0 || len(r.feed(t, ref.ID)) == 0 {
+		t.Fatalf("a poll whose subscription failed: push %+v, error %q, failures %d", got.Push, got.LastPollError, got.ConsecutiveFailures)
+	}
+	if !got.NextPollAt.Equal(r.clock.Now().Add(15 * time.Minute)) {
+		t.Fatalf("next poll without a subscription at %v, want the reference's own 15m", got.NextPollAt)
+	}
+	r.flaky.Store(false)
+	r.clock.Advance(15 * time.Minute)
+	r.poll(t, ref.ID)
+	made := r.ref(t, ref.ID).Push
+	if made == nil || made.ID != r.liveSub(t, ref).ID {
+		t.Fatalf("the next poll did not make the subscription: %+v", made)
+	}
+
+	// A check the carrier fails leaves the subscription as it is, and checks again at
+	// the next safety-net poll.
+	r.flaky.Store(true)
+	r.clock.Advance(6 * time.Hour)
+	r.poll(t, ref.ID)
+	got = r.ref(t, ref.ID)
+	if got.Push.ID != made.ID || !got.Push.CheckedAt.Equal(made.CheckedAt) || got.LastPollError != "" {
+		t.Fatalf("after a failed check: %+v, error %q", got.Push, got.LastPollError)
+	}
+	if !got.NextPollAt.Equal(r.clock.Now().Add(6 * time.Hour)) {
+		t.Fatalf("next poll after a failed check at %v, want the safety net", got.NextPollAt)
+	}
+	r.flaky.Store(false)
+	r.clock.Advance(6 * time.Hour)
+	r.poll(t, ref.ID)
+	if got := r.ref(t, ref.ID).Push; !got.CheckedAt.Equal(r.clock.Now()) {
+		t.Fatalf("the next safety-net poll did not check: %+v", got)
+	}
+}
+
+func TestPush_SecretRotation(t *testing.T) {
+	const grace = time.Hour
+	r := newPushRig(t, pushRigOptions{poller: poller.Options{Push: poller.PushOptions{RotateEvery: 24 * time.Hour, Grace: grace}}})
+	ref := r.track(t, 4)
+	r.poll(t, ref.ID)
+	first := r.ref(t, ref.ID).Push
+
+	// Not yet due at the safety-net polls before RotateEvery.
+	for range 3 {
+		r.clock.Advance(6 * time.Hour)
+		r.poll(t, ref.ID)
+	}
+	if n := r.carrier.Stats().SecretUpdates; n != 0 {
+		t.Fatalf("%d secret updates before RotateEvery", n)
+	}
+	r.clock.Advance(6 * time.Hour)
+	r.poll(t, ref.ID)
+	rotatedAt := r.clock.Now()
+	sub := r.liveSub(t, ref)
+	got := r.ref(t, ref.ID).Push
+	if sub.SecretUpdates != 1 || got.ID != first.ID || !got.RotatedAt.Equal(rotatedAt) || len(got.Secrets) != 2 {
+		t.Fatalf("after RotateEvery: carrier %+v, stored %+v", sub, got)
+	}
+	newest, previous := got.Secrets[0], got.Secrets[1]
+	if string(newest.Key) != string(sub.Secret) || newest.Until != nil ||
+		string(previous.Key) != string(first.Secrets[0].Key) || previous.Until == nil || !previous.Until.Equal(rotatedAt.Add(grace)) {
+		t.Fatalf("secrets after the rotation: %+v, carrier signs with %x", got.Secrets, sub.Secret)
+	}
+
+	tests := []struct {
+		name    string
+		advance time.Duration
+		stale   bool
+		want    int
+	}{
+		{"NewSecret", time.Minute, false, http.StatusNoContent},
+		{"OldSecretWithinGrace", 30 * time.Minute, true, http.StatusNoContent},
+		{"OldSecretAfterGrace", 30 * time.Minute, true, http.StatusUnauthorized},
+		{"NewSecretAfterGrace", time.Minute, false, http.StatusNoContent},
+	}
+	for i, tc := range tests {
+		r.clock.Advance(tc.advance)
+		stale := 0.0
+		if tc.stale {
+			stale = 1
+		}
+		if err := r.carrier.SetFaults(ref.ContainerID, fakecarrier.Faults{StaleSecret: stale}); err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("rotation-%d", i)
+		if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent(id, r.clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		pushes := r.carrier.Step(t.Context())
+		if len(pushes) != 1 || pushes[0].StaleSecret != tc.stale || pushes[0].Status != tc.want {
+			t.Fatalf("%s: pushes %+v, want one answered %d", tc.name, pushes, tc.want)
+		}
+		if in := slices.Contains(r.snapshotIDs(t, ref.ID), id); in != (tc.want == http.StatusNoContent) {
+			t.Fatalf("%s: event in the snapshot: %t", tc.name, in)
+		}
+	}
+
+	// The next poll drops the secret that no longer verifies.
+	r.poll(t, ref.ID)
+	if got := r.ref(t, ref.ID).Push; len(got.Secrets) != 1 || string(got.Secrets[0].Key) != string(sub.Secret) {
+		t.Fatalf("secrets after the grace: %+v", got.Secrets)
+	}
+}
