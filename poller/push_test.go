@@ -305,6 +305,18 @@ func (r *pushRig) deletedIDs() []string {
 	return ids
 }
 
+// carrying returns the pushes that carry one of the events ids: the others are the
+// voyage's own, which the clock moved on.
+func carrying(pushes []fakecarrier.Push, ids ...string) []fakecarrier.Push {
+	var out []fakecarrier.Push
+	for _, p := range pushes {
+		if slices.ContainsFunc(p.EventIDs, func(id string) bool { return slices.Contains(ids, id) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // pushedEvent is an actual inspection the carrier publishes of its own (Inject), at
 // at, in a place of its own (an inspection per place is a milestone of its own).
 func pushedEvent(id string, at time.Time) references.Event {
@@ -358,7 +370,7 @@ func TestPush_FirstPollSubscribesAndPushesReachTheFeedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pushes := r.carrier.Step(t.Context())
+	pushes := carrying(r.carrier.Step(t.Context()), "pushed-0", "pushed-1", "pushed-2")
 	if len(pushes) != 6 {
 		t.Fatalf("%d pushes, want 3 sent twice", len(pushes))
 	}
@@ -398,7 +410,7 @@ func TestPush_SafetyNetPollChecksAndRepairsALostSubscription(t *testing.T) {
 	if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent("before-loss", pushedAt)); err != nil {
 		t.Fatal(err)
 	}
-	if pushes := r.carrier.Step(t.Context()); len(pushes) != 1 || !pushes[0].Accepted() {
+	if pushes := carrying(r.carrier.Step(t.Context()), "before-loss"); len(pushes) != 1 || !pushes[0].Accepted() {
 		t.Fatalf("pushes before the loss: %+v", pushes)
 	}
 
@@ -436,7 +448,7 @@ func TestPush_SafetyNetPollChecksAndRepairsALostSubscription(t *testing.T) {
 	if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent("after-repair", r.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
-	if pushes := r.carrier.Step(t.Context()); len(pushes) != 1 || pushes[0].Target != sub.ID || !pushes[0].Accepted() {
+	if pushes := carrying(r.carrier.Step(t.Context()), "after-repair"); len(pushes) != 1 || pushes[0].Target != sub.ID || !pushes[0].Accepted() {
 		t.Fatalf("pushes after the repair: %+v", pushes)
 	}
 	if !slices.Contains(r.snapshotIDs(t, ref.ID), "after-repair") {
@@ -540,7 +552,7 @@ func TestPush_SecretRotation(t *testing.T) {
 		if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent(id, r.clock.Now())); err != nil {
 			t.Fatal(err)
 		}
-		pushes := r.carrier.Step(t.Context())
+		pushes := carrying(r.carrier.Step(t.Context()), id)
 		if len(pushes) != 1 || pushes[0].StaleSecret != tc.stale || pushes[0].Status != tc.want {
 			t.Fatalf("%s: pushes %+v, want one answered %d", tc.name, pushes, tc.want)
 		}
@@ -553,5 +565,188 @@ func TestPush_SecretRotation(t *testing.T) {
 	r.poll(t, ref.ID)
 	if got := r.ref(t, ref.ID).Push; len(got.Secrets) != 1 || string(got.Secrets[0].Key) != string(sub.Secret) {
 		t.Fatalf("secrets after the grace: %+v", got.Secrets)
+	}
+}
+
+func TestPush_TerminalPollDeletesTheSubscription(t *testing.T) {
+	tests := []struct {
+		name  string
+		flaky bool // the carrier fails the deletion: the store queues it
+	}{
+		{"CarrierDeletes", false},
+		{"CarrierFailsThenTheQueueDeletes", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPushRig(t, pushRigOptions{})
+			ref := r.track(t, 5)
+			r.poll(t, ref.ID)
+			sub := r.ref(t, ref.ID).Push
+			// The voyage ends: the empty container is returned.
+			r.clock.Advance(80 * 24 * time.Hour)
+			r.flaky.Store(tc.flaky)
+			r.poll(t, ref.ID)
+			got := r.ref(t, ref.ID)
+			if got.Status != references.StatusUnsubscribed || got.UnsubscribeReason != references.ReasonTrackingComplete {
+				t.Fatalf("after the voyage: %s (%s), want unsubscribed for tracking_complete", got.Status, got.UnsubscribeReason)
+			}
+			if tc.flaky {
+				if got.Push == nil || got.Push.ID != sub.ID {
+					t.Fatalf("a subscription the carrier did not delete is no longer recorded: %+v", got.Push)
+				}
+				ds := r.deletions(t)
+				if len(ds) != 1 || ds[0].SubscriptionID != sub.ID || ds[0].Source != "MAEU" || ds[0].ReferenceID != ref.ID {
+					t.Fatalf("queued deletions: %+v", ds)
+				}
+				if len(r.carrier.Deleted()) != 0 {
+					t.Fatalf("deleted at the carrier: %+v", r.carrier.Deleted())
+				}
+				r.flaky.Store(false)
+				if n, err := r.p.WorkPushDeletions(t.Context()); err != nil || n != 1 {
+					t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+				}
+			} else if got.Push != nil {
+				t.Fatalf("a subscription deleted at the carrier is still recorded: %+v", got.Push)
+			}
+			if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+				t.Fatalf("deleted at the carrier: %v, want %s", ids, sub.ID)
+			}
+			if ds := r.deletions(t); len(ds) != 0 {
+				t.Fatalf("deletions left in the queue: %+v", ds)
+			}
+			if len(r.carrier.Subscriptions()) != 0 {
+				t.Fatalf("live subscriptions: %+v", r.carrier.Subscriptions())
+			}
+		})
+	}
+}
+
+func TestPush_UnsubscribedReferenceIsDeletedThroughTheQueue(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{poller: poller.Options{Push: poller.PushOptions{DeleteBackoffBase: time.Minute, DeleteBackoffMax: 4 * time.Minute}}})
+	ref := r.track(t, 6)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	if _, err := r.svc.Unsubscribe(ctx, "acct", ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ds := r.deletions(t); len(ds) != 1 || ds[0].SubscriptionID != sub.ID {
+		t.Fatalf("queued deletions after the unsubscribe: %+v", ds)
+	}
+
+	// The carrier fails: the deletion is put off, longer after each failure.
+	r.flaky.Store(true)
+	for i, wait := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute} {
+		if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+			t.Fatalf("failure %d: WorkPushDeletions = %d, %v", i+1, n, err)
+		}
+		ds := r.deletions(t)
+		if len(ds) != 1 || ds[0].Attempts != i+1 || !strings.Contains(ds[0].LastError, "503") {
+			t.Fatalf("failure %d: %+v", i+1, ds)
+		}
+		r.clock.Advance(wait - time.Second)
+		if n, _ := r.p.WorkPushDeletions(ctx); n != 0 {
+			t.Fatalf("failure %d: tried again %v before its backoff of %v ended", i+1, time.Second, wait)
+		}
+		r.clock.Advance(time.Second)
+	}
+	r.flaky.Store(false)
+	if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v, want %s", ids, sub.ID)
+	}
+	if ds := r.deletions(t); len(ds) != 0 {
+		t.Fatalf("deletions left: %+v", ds)
+	}
+
+	// A deletion the carrier had already forgotten is done too.
+	ref2 := r.track(t, 7)
+	r.poll(t, ref2.ID)
+	r.carrier.LoseSubscription(r.ref(t, ref2.ID).Push.ID)
+	if _, err := r.svc.Unsubscribe(ctx, "acct", ref2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ds := r.deletions(t); len(ds) != 0 {
+		t.Fatalf("a deletion of a subscription the carrier lost is left: %+v", ds)
+	}
+}
+
+func TestPush_DeletionOfASourceNoLongerConfiguredWaits(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 8)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	if _, err := r.svc.Unsubscribe(ctx, "acct", ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Restarted with a sources file without MAEU.
+	other := r.newPoller(t, poller.Options{Router: poller.Router{Default: newScripted()}, Push: poller.PushOptions{Sources: map[string]poller.PushConfig{}}})
+	if n, err := other.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	ds := r.deletions(t)
+	if len(ds) != 1 || ds[0].Attempts != 1 || !strings.Contains(ds[0].LastError, "source MAEU is not configured") {
+		t.Fatalf("the deletion of a source no longer configured: %+v", ds)
+	}
+	// Configured again, it is deleted when its backoff ends.
+	r.clock.Advance(time.Hour)
+	again := r.newPoller(t, poller.Options{})
+	if n, err := again.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v", ids)
+	}
+}
+
+func TestPush_StartedPollerWorksTheDeletionQueueAndStopDrainsIt(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	refs := []references.Reference{r.track(t, 9), r.track(t, 10), r.track(t, 11)}
+	var subs []string
+	for _, ref := range refs {
+		r.poll(t, ref.ID)
+		subs = append(subs, r.ref(t, ref.ID).Push.ID)
+		if _, err := r.svc.Unsubscribe(t.Context(), "acct", ref.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.p.Start(t.Context()) // the loops scan at once
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.carrier.Deleted()) < len(subs) && time.Now().Before(deadline) { // a safety net, not a wait for time
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.p.Stop(t.Context())
+	got := r.deletedIDs()
+	slices.Sort(got)
+	slices.Sort(subs)
+	if !slices.Equal(got, subs) {
+		t.Fatalf("deleted at the carrier: %v, want %v", got, subs)
+	}
+	if ds := r.deletions(t); len(ds) != 0 {
+		t.Fatalf("deletions left: %+v", ds)
+	}
+}
+
+func TestPush_SourceThatStopsPushingEndsTheSubscription(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 12)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	// The sources file says push: false now.
+	r.newPoller(t, poller.Options{Push: poller.PushOptions{Sources: map[string]poller.PushConfig{}}})
+	r.clock.Advance(time.Hour)
+	r.poll(t, ref.ID)
+	got := r.ref(t, ref.ID)
+	if got.Push != nil || got.Status != references.StatusActive || !got.NextPollAt.Equal(r.clock.Now().Add(15*time.Minute)) {
+		t.Fatalf("after push was turned off: push %+v, status %s, next poll %v", got.Push, got.Status, got.NextPollAt)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v, want %s", ids, sub.ID)
 	}
 }
