@@ -750,3 +750,295 @@ func TestPush_SourceThatStopsPushingEndsTheSubscription(t *testing.T) {
 		t.Fatalf("deleted at the carrier: %v, want %s", ids, sub.ID)
 	}
 }
+
+// addEvents is a merge that adds events to the stored snapshot (see unionPushed).
+func addEvents(events ...references.Event) poller.PushMerge { return unionPushed(events) }
+
+func TestApplyPush_RecordsThroughTheFeedAndADuplicateAppendsNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 20)
+	r.poll(t, ref.ID)
+	polled := r.ref(t, ref.ID)
+	before := len(r.feed(t, ref.ID))
+
+	r.clock.Advance(time.Minute)
+	first := r.clock.Now()
+	e := pushedEvent("push-1", first)
+	n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(e))
+	if err != nil || n != 1 {
+		t.Fatalf("ApplyPush = %d, %v; want 1 update", n, err)
+	}
+	ups := r.feed(t, ref.ID)
+	if len(ups) != before+1 || ups[before].Type != references.UpdateShipment || ups[before].Changes[0].Type != references.ChangeEventAdded {
+		t.Fatalf("feed after a push: %+v", ups[before:])
+	}
+	got := r.ref(t, ref.ID)
+	if got.Push.LastPushAt == nil || !got.Push.LastPushAt.Equal(first) || got.Push.ID != polled.Push.ID ||
+		!got.NextPollAt.Equal(*polled.NextPollAt) || !got.LastPolledAt.Equal(first) {
+		t.Fatalf("after a push: push %+v, next poll %v (was %v), last polled %v", got.Push, got.NextPollAt, polled.NextPollAt, got.LastPolledAt)
+	}
+
+	// The carrier's retry: the same event again.
+	r.clock.Advance(time.Minute)
+	n, err = r.p.ApplyPush(ctx, ref.ID, addEvents(e))
+	if err != nil || n != 0 {
+		t.Fatalf("ApplyPush of a duplicate = %d, %v; want 0 updates", n, err)
+	}
+	if ups := r.feed(t, ref.ID); len(ups) != before+1 {
+		t.Fatalf("a duplicate push appended %+v", ups[before+1:])
+	}
+	if got := r.ref(t, ref.ID); !got.Push.LastPushAt.Equal(r.clock.Now()) || !got.NextPollAt.Equal(*polled.NextPollAt) {
+		t.Fatalf("after a duplicate: last push %v, next poll %v", got.Push.LastPushAt, got.NextPollAt)
+	}
+}
+
+func TestApplyPush_NotTracked(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, id string)
+	}{
+		{"Paused", func(t *testing.T, id string) {
+			if _, err := r.svc.Pause(ctx, "acct", id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Unsubscribed", func(t *testing.T, id string) {
+			if _, err := r.svc.Unsubscribe(ctx, "acct", id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := r.track(t, 30+i)
+			r.poll(t, ref.ID)
+			tc.setup(t, ref.ID)
+			before := r.ref(t, ref.ID)
+			n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("ignored", r.clock.Now())))
+			if !errors.Is(err, poller.ErrNotTracked) || n != 0 {
+				t.Fatalf("ApplyPush = %d, %v; want ErrNotTracked", n, err)
+			}
+			got := r.ref(t, ref.ID)
+			if slices.Contains(r.snapshotIDs(t, ref.ID), "ignored") || got.LastSequence != before.LastSequence ||
+				(got.Push == nil) != (before.Push == nil) || got.Push != nil && got.Push.LastPushAt != nil {
+				t.Fatalf("a push for a %s reference changed it: %+v", tc.name, got)
+			}
+		})
+	}
+	t.Run("Unknown", func(t *testing.T) {
+		if _, err := r.p.ApplyPush(ctx, "ref_NOSUCHREFERENCE", addEvents()); !errors.Is(err, poller.ErrNotTracked) {
+			t.Fatalf("ApplyPush of an unknown reference: %v, want ErrNotTracked", err)
+		}
+	})
+}
+
+func TestApplyPush_MergeErrorRecordsNothingAndGivesTheLeaseBack(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 40)
+	r.poll(t, ref.ID)
+	before := r.ref(t, ref.ID)
+	bad := errors.New("the push is not for this reference")
+	_, err := r.p.ApplyPush(ctx, ref.ID, func(*references.Shipment) (*references.Shipment, error) { return nil, bad })
+	if !errors.Is(err, bad) {
+		t.Fatalf("ApplyPush = %v, want the merge's error", err)
+	}
+	if got := r.ref(t, ref.ID); got.Push.LastPushAt != nil || got.LastSequence != before.LastSequence || !got.LastPolledAt.Equal(*before.LastPolledAt) {
+		t.Fatalf("a failed merge changed the reference: %+v", got)
+	}
+	// The lease was given back: a poll and a push go through at once.
+	r.poll(t, ref.ID)
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("after", r.clock.Now()))); err != nil || n != 1 {
+		t.Fatalf("ApplyPush after a failed one = %d, %v", n, err)
+	}
+}
+
+func TestApplyPush_PushThatCompletesTheShipmentEndsTracking(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 41)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	// The carrier pushes the rest of the voyage at once.
+	r.clock.Advance(80 * 24 * time.Hour)
+	client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: r.api.URL}, dcsa.WithClock(r.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	voyage, err := client.Fetch(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(voyage.Events...)); err != nil || n != 2 {
+		t.Fatalf("ApplyPush = %d, %v; want the shipment's update and reference.unsubscribed", n, err)
+	}
+	got := r.ref(t, ref.ID)
+	if got.Status != references.StatusUnsubscribed || got.UnsubscribeReason != references.ReasonTrackingComplete {
+		t.Fatalf("after the last push: %s (%s)", got.Status, got.UnsubscribeReason)
+	}
+	if ds := r.deletions(t); len(ds) != 1 || ds[0].SubscriptionID != sub.ID {
+		t.Fatalf("queued deletions: %+v", ds)
+	}
+	if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v", ids)
+	}
+}
+
+func TestApplyPush_WaitsForAPollInFlightAndKeepsBothResults(t *testing.T) {
+	ctx := context.Background()
+	p, b := setup(t, poller.Options{})
+	ref := b.create(t, "MSCU1234566")
+	polledEvent := ev("DEPA", references.ClassifierActual, b.clock.Now().Add(-time.Hour))
+	b.source.set(shipment(polledEvent), nil)
+	b.source.block = make(chan struct{})
+	polled := make(chan error, 1)
+	go func() { polled <- p.PollOne(ctx, ref.ID) }()
+	b.source.waitEntered(t)
+
+	timers := b.clock.Timers()
+	type result struct {
+		n   int
+		err error
+	}
+	pushed := make(chan result, 1)
+	var sawStored atomic.Pointer[references.Shipment]
+	go func() {
+		n, err := p.ApplyPush(ctx, ref.ID, func(stored *references.Shipment) (*references.Shipment, error) {
+			sawStored.Store(stored)
+			return addEvents(pushedEvent("pushed", b.clock.Now()))(stored)
+		})
+		pushed <- result{n, err}
+	}()
+	// The push found the poll's lease and waits on the clock for it.
+	waitFor(t, func() bool { return b.clock.Timers() > timers })
+	select {
+	case res := <-pushed:
+		t.Fatalf("ApplyPush returned while the poll held the reference: %+v", res)
+	default:
+	}
+	close(b.source.block)
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(time.Second)
+	res := <-pushed
+	if res.err != nil || res.n != 1 {
+		t.Fatalf("ApplyPush after the poll = %d, %v", res.n, res.err)
+	}
+	if s := sawStored.Load(); s == nil || len(s.Events) != 1 || s.Events[0].ID != polledEvent.ID {
+		t.Fatalf("the push merged into %+v, not the poll's snapshot", s)
+	}
+	stored, err := b.db.Shipment(ctx, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range stored.Events {
+		ids = append(ids, e.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{polledEvent.ID, "pushed"}) {
+		t.Fatalf("snapshot events %v, want the poll's and the push's", ids)
+	}
+	if ups := b.feed(t, ref.ID); len(ups) != 2 {
+		t.Fatalf("%d updates, want the poll's and the push's", len(ups))
+	}
+}
+
+func TestApplyPush_GivesUpWhenAPollHoldsTheReferenceTooLong(t *testing.T) {
+	ctx := context.Background()
+	p, b := setup(t, poller.Options{Push: poller.PushOptions{BusyWait: 3 * time.Second}})
+	ref := b.create(t, "MSCU1234566")
+	b.source.set(shipment(ev("DEPA", references.ClassifierActual, b.clock.Now())), nil)
+	b.source.block = make(chan struct{})
+	polled := make(chan error, 1)
+	go func() { polled <- p.PollOne(ctx, ref.ID) }()
+	b.source.waitEntered(t)
+
+	pushed := make(chan error, 1)
+	go func() {
+		_, err := p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("pushed", b.clock.Now())))
+		pushed <- err
+	}()
+	var err error
+	for done := false; !done; {
+		timers := b.clock.Timers()
+		waitFor(t, func() bool {
+			select {
+			case err = <-pushed:
+				done = true
+				return true
+			default:
+				return b.clock.Timers() > timers
+			}
+		})
+		if !done {
+			b.clock.Advance(time.Second)
+		}
+	}
+	if !errors.Is(err, references.ErrBusy) {
+		t.Fatalf("ApplyPush while a poll held the reference past BusyWait: %v, want ErrBusy", err)
+	}
+	close(b.source.block)
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(snapshotIDsOf(t, b.db, ref.ID), "pushed") {
+		t.Fatal("a push given up on was recorded")
+	}
+}
+
+func snapshotIDsOf(t *testing.T, db *store.DB, id string) []string {
+	t.Helper()
+	s, err := db.Shipment(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if s != nil {
+		for _, e := range s.Events {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
+}
+
+// waitFor waits until cond holds: for another goroutine to reach a point, not for
+// time to pass (the deadline is a safety net).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("the condition never held")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestApplyPush_PushedEventHealsNotFound(t *testing.T) {
+	ctx := context.Background()
+	p, b := setup(t, poller.Options{})
+	ref := b.create(t, "MSCU1234566")
+	b.source.set(nil, fmt.Errorf("carrier: %w", references.ErrShipmentNotFound))
+	if err := p.PollOne(ctx, ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.db.Reference(ctx, ref.ID); got.NotFoundSince == nil {
+		t.Fatal("not found was not recorded")
+	}
+	if n, err := p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("pushed", b.clock.Now()))); err != nil || n != 1 {
+		t.Fatalf("ApplyPush = %d, %v", n, err)
+	}
+	got, _ := b.db.Reference(ctx, ref.ID)
+	if got.NotFoundSince != nil || got.ConsecutiveFailures != 1 || got.LastPollError == "" {
+		t.Fatalf("after a push with events: not found since %v, failures %d, error %q; want the count of not found reset and the poll's error kept",
+			got.NotFoundSince, got.ConsecutiveFailures, got.LastPollError)
+	}
+}
