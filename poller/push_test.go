@@ -1042,3 +1042,178 @@ func TestApplyPush_PushedEventHealsNotFound(t *testing.T) {
 			got.NotFoundSince, got.ConsecutiveFailures, got.LastPollError)
 	}
 }
+
+func TestPush_MergeOnPollKeepsPushedEventsTheGETLacks(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 50)
+	r.poll(t, ref.ID)
+	r.clock.Advance(6 * time.Hour)
+	// A push brings an event the carrier's GET does not show (yet), and another
+	// version of an event the GET shows.
+	client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: r.api.URL}, dcsa.WithClock(r.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := client.Fetch(ctx, ref)
+	if err != nil || len(listed.Events) == 0 {
+		t.Fatalf("the carrier's GET: %+v, %v", listed, err)
+	}
+	revised := listed.Events[0]
+	revised.Time = revised.Time.Add(time.Hour)
+	if _, err := r.p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("only-pushed", r.clock.Now()), revised)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(r.feed(t, ref.ID))
+
+	r.poll(t, ref.ID)
+	after, err := r.db.Shipment(ctx, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept bool
+	for _, e := range after.Events {
+		switch e.ID {
+		case "only-pushed":
+			kept = true
+		case revised.ID:
+			if !e.Time.Equal(listed.Events[0].Time) {
+				t.Fatalf("event %s at %v after the poll, want the fetched version's %v", e.ID, e.Time, listed.Events[0].Time)
+			}
+		}
+	}
+	if !kept {
+		t.Fatal("the safety-net poll took back an event the carrier pushed")
+	}
+	for _, u := range r.feed(t, ref.ID)[before:] {
+		for _, c := range u.Changes {
+			if c.Event != nil && c.Event.ID == "only-pushed" {
+				t.Fatalf("the poll reported the pushed event changed: %+v", c)
+			}
+		}
+	}
+
+	// Without a subscription, a poll replaces the snapshot as before.
+	plain := r.newPoller(t, poller.Options{Push: poller.PushOptions{Sources: map[string]poller.PushConfig{}}})
+	r.clock.Advance(time.Hour)
+	if err := plain.PollOne(ctx, ref.ID); err != nil { // ends the subscription
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Hour)
+	if err := plain.PollOne(ctx, ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(r.snapshotIDs(t, ref.ID), "only-pushed") {
+		t.Fatal("a poll of a reference that is not pushed kept an event its source does not list")
+	}
+}
+
+func TestPush_SafetyNetInterval(t *testing.T) {
+	long := references.Duration(12 * time.Hour)
+	short := references.Duration(time.Hour)
+	tests := []struct {
+		name     string
+		sources  string
+		interval *references.Duration
+		want     time.Duration
+	}{
+		{"SubscriptionMade", "", nil, 6 * time.Hour},
+		{"OwnIntervalLonger", "", &long, 12 * time.Hour},
+		{"OwnIntervalShorter", "", &short, 6 * time.Hour},
+		{"PushNotConfigured", `
+  MAEU:
+    type: dcsa
+    base_url: ${API}`, nil, 15 * time.Minute},
+		{"ContainerTracking3Receiver", `
+  MAEU:
+    type: dcsa-ct
+    base_url: ${API}
+    push: true
+    push_poll_interval: 8h
+    inbound_auth:
+      bearer: a-secret-of-the-carrier-and-us`, nil, 8 * time.Hour},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPushRig(t, pushRigOptions{sources: tc.sources})
+			ref := r.trackAt(t, 60+i, "MAEU", tc.interval)
+			r.poll(t, ref.ID)
+			got := r.ref(t, ref.ID)
+			if got.LastPollError != "" {
+				t.Fatalf("poll error: %s", got.LastPollError)
+			}
+			if want := r.clock.Now().Add(tc.want); !got.NextPollAt.Equal(want) {
+				t.Fatalf("next poll at %v, want %v (%v)", got.NextPollAt, want, tc.want)
+			}
+			subscribed := tc.sources == ""
+			if (got.Push != nil) != subscribed || len(r.carrier.Subscriptions()) != map[bool]int{true: 1}[subscribed] {
+				t.Fatalf("subscription: stored %+v, at the carrier %+v", got.Push, r.carrier.Subscriptions())
+			}
+		})
+	}
+}
+
+func TestPush_ContainerTracking3PushIsMergedAndDuplicatesRecordNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{sources: `
+  MAEU:
+    type: dcsa-ct
+    base_url: ${API}
+    push: true
+    inbound_auth:
+      bearer: a-secret-of-the-carrier-and-us`})
+	ref := r.track(t, 70)
+	r.poll(t, ref.ID)
+	polled := r.ref(t, ref.ID)
+	e := pushedEvent("ct-pushed", r.clock.Now())
+	r.clock.Advance(time.Minute)
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(e)); err != nil || n != 1 {
+		t.Fatalf("ApplyPush = %d, %v", n, err)
+	}
+	got := r.ref(t, ref.ID)
+	if got.Push != nil || !got.NextPollAt.Equal(*polled.NextPollAt) || !got.LastPolledAt.Equal(r.clock.Now()) {
+		t.Fatalf("after a CT push: push %+v, next poll %v (was %v), last polled %v", got.Push, got.NextPollAt, polled.NextPollAt, got.LastPolledAt)
+	}
+	r.clock.Advance(time.Minute)
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(e)); err != nil || n != 0 {
+		t.Fatalf("ApplyPush of a duplicate = %d, %v", n, err)
+	}
+	// The safety-net poll, whose GET lacks the event, keeps it.
+	r.clock.Advance(6 * time.Hour)
+	r.poll(t, ref.ID)
+	if !slices.Contains(r.snapshotIDs(t, ref.ID), "ct-pushed") {
+		t.Fatal("the safety-net poll of a CT 3.0 reference took back a pushed event")
+	}
+	if len(r.carrier.Subscriptions()) != 0 {
+		t.Fatalf("subscriptions made for a CT 3.0 source: %+v", r.carrier.Subscriptions())
+	}
+}
+
+func TestNew_RefusesPushSettingsItCannotWorkWith(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	router, err := r.sources.Router(poller.SourceEnv{Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relative, _ := url.Parse("/callbacks")
+	tests := []struct {
+		name string
+		opts poller.Options
+		want string
+	}{
+		{"NoPublicURL", poller.Options{Router: router, Push: poller.PushOptions{Sources: r.sources.Push}}, "public URL"},
+		{"RelativePublicURL", poller.Options{Router: router, Push: poller.PushOptions{Sources: r.sources.Push, PublicURL: relative}}, "public URL"},
+		{"SourceWithoutSubscriptions", poller.Options{
+			Router: poller.Router{ByCarrier: map[string]poller.Source{"MAEU": poller.Guard("MAEU", newScripted(), poller.GuardOptions{})}},
+			Push:   poller.PushOptions{Sources: r.sources.Push, PublicURL: r.public},
+		}, "cannot make them"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := poller.New(r.db, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "MAEU") {
+				t.Fatalf("New = %v, want an error naming MAEU and %q", err, tc.want)
+			}
+		})
+	}
+}
