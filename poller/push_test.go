@@ -961,6 +961,7 @@ func TestApplyPush_GivesUpWhenAPollHoldsTheReferenceTooLong(t *testing.T) {
 	go func() { polled <- p.PollOne(ctx, ref.ID) }()
 	b.source.waitEntered(t)
 
+	timers := b.clock.Timers() // without the push's wait
 	pushed := make(chan error, 1)
 	go func() {
 		_, err := p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("pushed", b.clock.Now())))
@@ -968,14 +969,14 @@ func TestApplyPush_GivesUpWhenAPollHoldsTheReferenceTooLong(t *testing.T) {
 	}()
 	var err error
 	for done := false; !done; {
-		timers := b.clock.Timers()
+		// Each wait of the push arms a timer; moving the clock past it fires it.
 		waitFor(t, func() bool {
 			select {
 			case err = <-pushed:
 				done = true
 				return true
 			default:
-				return b.clock.Timers() > timers
+				return b.clock.Timers() == timers+1
 			}
 		})
 		if !done {
