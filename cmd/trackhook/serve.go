@@ -22,7 +22,6 @@ import (
 	"github.com/trackhook/trackhook/inbound"
 	"github.com/trackhook/trackhook/internal/keyuse"
 	"github.com/trackhook/trackhook/internal/retention"
-	"github.com/trackhook/trackhook/metrics"
 	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/references"
@@ -195,8 +194,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 
 // Defaults of --push-rotate-every and --push-secret-grace.
 const (
-	defaultPushRotateEvery = 30 * 24 * time.Hour
-	defaultPushSecretGrace = time.Hour
+	defaultPushRotateEvery = poller.DefaultPushRotateEvery
+	defaultPushSecretGrace = poller.DefaultPushSecretGrace
 )
 
 // minPushRotateEvery is the shortest --push-rotate-every: each rotation is a request
@@ -391,6 +390,7 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
 		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Terminal: c.terminal, Logger: log.With("component", "poller"),
 		Owner: "poller " + instance, Lease: c.lease,
+		Push: pushOptions(c),
 		Observe: func(r poller.PollReport) {
 			meters.ObservePoll(r)
 			if r.Updates > 0 {
@@ -424,7 +424,13 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	}); err != nil {
 		return nil, err
 	}
-	if err := registerInbound(handler, c, db, s.polls, meters, log.With("component", "inbound")); err != nil {
+	observePush := func(r inbound.Report) {
+		meters.ObserveInbound(r)
+		if r.Updates > 0 {
+			s.deliveries.Wake() // deliver now, as after a poll
+		}
+	}
+	if err := registerInbound(handler, c, db, s.polls, observePush, log.With("component", "inbound")); err != nil {
 		return nil, err
 	}
 	if c.metricsAddr != "" {
@@ -442,10 +448,20 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	return s, nil
 }
 
+// pushOptions are the poller's carrier push settings: the carriers of --sources that
+// push, where they call back, and how their subscriptions' secrets rotate.
+func pushOptions(c serveConfig) poller.PushOptions {
+	o := poller.PushOptions{PublicURL: c.publicURL, RotateEvery: c.pushRotateEvery, Grace: c.pushSecretGrace}
+	if c.sources != nil {
+		o.Sources = c.sources.Push
+	}
+	return o
+}
+
 // registerInbound adds the routes carriers push to, on the API's server, when a
 // carrier of --sources pushes; they authenticate carriers by signature or by the
 // source's inbound_auth, not by API key. It logs where each carrier must push.
-func registerInbound(handler *echo.Echo, c serveConfig, db backend, polls *poller.Poller, meters *metrics.Metrics, log *slog.Logger) error {
+func registerInbound(handler *echo.Echo, c serveConfig, db backend, polls *poller.Poller, observe func(inbound.Report), log *slog.Logger) error {
 	carriers := pushCarriers(c.sources)
 	if len(carriers) == 0 {
 		return nil
@@ -455,7 +471,7 @@ func registerInbound(handler *echo.Echo, c serveConfig, db backend, polls *polle
 		return err
 	}
 	if err := inbound.Register(handler, inbound.Options{
-		Applier: polls, Store: db, Sources: sources, Logger: log, Observe: meters.ObserveInbound,
+		Applier: polls, Store: db, Sources: sources, Logger: log, Observe: observe,
 	}); err != nil {
 		return err
 	}
