@@ -1,9 +1,10 @@
 // Package store is the bbolt backend of the storage contract (references.Backend):
 // references and their indexes, shipment snapshots, update feeds, the delivery outbox
-// and log, accounts and API keys, in one file. It stores the domain types of package
-// references and nothing else, in encodings of its own (codec.go, records.go), so that
-// the file's format changes only here; every logical change is one transaction, and
-// the state rules it applies are the domain's (references/rules.go).
+// and log, accounts and API keys, the queue of carrier push subscriptions to delete,
+// in one file. It stores the domain types of package references and nothing else, in
+// encodings of its own (codec.go, records.go), so that the file's format changes only
+// here; every logical change is one transaction, and the state rules it applies are
+// the domain's (references/rules.go).
 //
 // Work is handed out by claims with leases (lease.go): a bbolt file has one process,
 // so leases live in memory. The poll schedule is also held in memory, so that a poll
@@ -33,8 +34,10 @@ import (
 // a version 1 binary would not keep: it refuses the file. Version 3 added account
 // endpoints, and keyed the outbox by destination (a version 2 binary would misread it).
 // Version 4 numbered every update in its account (the account feed), which an older
-// binary would not keep.
-const SchemaVersion = 4
+// binary would not keep. Version 5 counts each account's references by status
+// (counts.go) and keeps a shipment summary in the search facts (search.go), which a
+// version 4 binary would neither keep nor read.
+const SchemaVersion = 5
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")
@@ -81,6 +84,12 @@ var allBuckets = [][]byte{
 	bucketAudit, bucketAuditSeq,
 	// Added without a schema change: see search.go.
 	bucketRefFacts, bucketRefsByETA, bucketRefsByNumbr,
+	// Since schema 5, see counts.go.
+	bucketStatusCount,
+	// Added without a schema change: see sessions.go.
+	bucketSessions, bucketSessionsByAcct,
+	// Added without a schema change: see push.go.
+	bucketPushDeletions, bucketPushDue,
 }
 
 // Options configures Open.

@@ -101,7 +101,11 @@ func (l *loader) load(tx *bolt.Tx, r storecopy.Record) error {
 		if err := tx.Bucket(bucketShipments).Put([]byte(ref.ID), encodeShipment(&v.Shipment)); err != nil {
 			return err
 		}
-		return indexSnapshot(tx, &ref, &v.Shipment)
+		var prev *references.ShipmentSummary // the summary's first ETA is the snapshot's...
+		if v.FirstETA != nil {
+			prev = &references.ShipmentSummary{FirstETA: v.FirstETA} // ...unless the record says otherwise
+		}
+		return indexSnapshotAfter(tx, &ref, &v.Shipment, searchFacts{}, prev)
 	case storecopy.Update:
 		return loadUpdate(tx, &v)
 	case storecopy.Idempotency:
@@ -139,6 +143,13 @@ func (l *loader) load(tx *bolt.Tx, r storecopy.Record) error {
 			bucket, key = bucketRedeliver, join(str(v.Stream), []byte(v.MessageID))
 		}
 		return tx.Bucket(bucket).Put(key, timeKey(v.RequestedAt))
+	case storecopy.PushDeletion:
+		d := &v.Deletion
+		key := deletionKey(d.Source, d.SubscriptionID)
+		if err := putJSON(tx.Bucket(bucketPushDeletions), key, newPushDeletionRecord(d, v.DueAt)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPushDue).Put(join(timeKey(v.DueAt), key), nil)
 	case storecopy.Sequences:
 		for _, c := range []struct {
 			bucket []byte
@@ -169,6 +180,9 @@ func raiseCount(b *bolt.Bucket, id string, n uint64) error {
 // and by search under its identifier.
 func loadReference(tx *bolt.Tx, ref *references.Reference) error {
 	if err := putRef(tx, ref); err != nil {
+		return err
+	}
+	if err := addStatus(tx, ref.AccountID, ref.Status, 1); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketRefsByAcct).Put(acctRefKey(ref.AccountID, ref.CreatedAt, ref.ID), nil); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,6 +44,9 @@ func TestCopy_BoltToPostgresToBolt(t *testing.T) {
 	want := normalise(read(t, src, w))
 	sameView(t, "bbolt -> PostgreSQL -> bbolt", want, normalise(read(t, back, w)))
 	sameView(t, "bbolt -> PostgreSQL", want, normalise(read(t, pg, w)))
+	movedETAs(t, want)
+	sessionLeftBehind(t, src, pg, w)
+	sessionLeftBehind(t, src, back, w)
 	clk.Advance(time.Hour)
 	claims := claimAll(t, src)
 	sameClaims(t, "bbolt -> PostgreSQL -> bbolt", claims, claimAll(t, back))
@@ -92,8 +96,9 @@ func sameCounts(a, b storecopy.Report) bool {
 }
 
 // normalise keeps to the microsecond the times of a view that PostgreSQL keeps in
-// columns of their own: a key's last use, the last prune. A copy through PostgreSQL
-// keeps them to the microsecond (the verification compares them so too).
+// columns of their own: a key's last use, the last prune, a queued push deletion's,
+// a push subscription's. A copy through PostgreSQL keeps them to the microsecond (the
+// verification compares them so too).
 func normalise(v view) view {
 	micro := func(t *time.Time) *time.Time {
 		if t == nil {
@@ -108,5 +113,25 @@ func normalise(v view) view {
 		}
 	}
 	v.Stats.LastPruneAt = micro(v.Stats.LastPruneAt)
+	for i := range v.PushDeletions {
+		v.PushDeletions[i].QueuedAt = *micro(&v.PushDeletions[i].QueuedAt)
+	}
+	refs := append(slices.Concat(v.References...), v.Gets...)
+	refs = append(refs, v.ByID...)
+	for _, r := range refs {
+		if p := r.Push; p != nil {
+			p.CreatedAt, p.RotatedAt, p.CheckedAt = *micro(&p.CreatedAt), *micro(&p.RotatedAt), *micro(&p.CheckedAt)
+			p.LastPushAt = micro(p.LastPushAt)
+			for j := range p.Secrets {
+				p.Secrets[j].Until = micro(p.Secrets[j].Until)
+			}
+		}
+	}
+	for _, sums := range v.Summaries {
+		for id, s := range sums {
+			s.ETA, s.FirstETA = micro(s.ETA), micro(s.FirstETA)
+			sums[id] = s
+		}
+	}
 	return v
 }

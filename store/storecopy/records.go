@@ -12,7 +12,8 @@
 // pending streams, whether a stream waits for a paused reference or a disabled
 // endpoint) is not in the stream: its Load derives it again, and the comparison of
 // Stats checks it. Leases are not copied: the service is stopped during a copy, so
-// none is live.
+// none is live. Nor are console sessions (references.Session): they are sign-ins to
+// the store they were made in, and people sign in again to the copy.
 package storecopy
 
 import (
@@ -41,6 +42,7 @@ const (
 	KindMessage      Kind = "messages"
 	KindStream       Kind = "delivery_streams"
 	KindRedelivery   Kind = "redeliveries"
+	KindPushDeletion Kind = "push_deletions"
 	KindSequences    Kind = "sequences"
 	KindRetention    Kind = "retention"
 )
@@ -49,7 +51,7 @@ const (
 var Kinds = []Kind{
 	KindAccount, KindAPIKey, KindAudit, KindEndpoint, KindReference, KindShipment, KindUpdate,
 	KindIdempotency, KindAttempt, KindAccountEvent, KindMessage, KindStream, KindRedelivery,
-	KindSequences, KindRetention,
+	KindPushDeletion, KindSequences, KindRetention,
 }
 
 // Record is one record of a dump: one of the types of this file.
@@ -84,10 +86,15 @@ type Reference struct {
 	Reference references.Reference
 }
 
-// Shipment is a reference's latest snapshot.
+// Shipment is a reference's latest snapshot, and the first ETA its snapshots gave
+// (see references.ShipmentSummary) when that differs from the snapshot's ETA: the one
+// part of a summary the snapshot cannot give again. Nil when it is the snapshot's ETA
+// or there is none, so that a backend whose summaries are all first snapshots emits
+// nothing more.
 type Shipment struct {
 	ReferenceID string
 	Shipment    references.Shipment
+	FirstETA    *time.Time `json:",omitempty"`
 }
 
 // Update is one update of a reference's feed with its number in the account feed.
@@ -165,6 +172,16 @@ type Redelivery struct {
 	RequestedAt time.Time
 }
 
+// PushDeletion is a subscription at a carrier's push API queued for deletion because
+// its reference ended, with its retry state and when it is next due. It is copied: the
+// queue is all that remembers the subscription once its reference is unsubscribed (or
+// pruned), and one left behind stays alive at the carrier, pushing to a reference
+// that ended.
+type PushDeletion struct {
+	Deletion references.PushDeletion
+	DueAt    time.Time
+}
+
 // Sequences are the last numbers an account gave out: of its account feed, its audit
 // log and its operational feed. They can be above the highest number still stored
 // (retention deletes old updates), and the next number must follow them. A dump emits
@@ -197,6 +214,7 @@ func (AccountEvent) Kind() Kind { return KindAccountEvent }
 func (Message) Kind() Kind      { return KindMessage }
 func (Stream) Kind() Kind       { return KindStream }
 func (Redelivery) Kind() Kind   { return KindRedelivery }
+func (PushDeletion) Kind() Kind { return KindPushDeletion }
 func (Sequences) Kind() Kind    { return KindSequences }
 func (Retention) Kind() Kind    { return KindRetention }
 
@@ -216,11 +234,18 @@ func canonical(r Record) Record {
 	case Redelivery:
 		v.RequestedAt = micro(v.RequestedAt)
 		return v
+	case PushDeletion:
+		v.Deletion.QueuedAt = micro(v.Deletion.QueuedAt)
+		v.DueAt = micro(v.DueAt)
+		return v
 	case Idempotency:
 		v.ExpiresAt = micro(v.ExpiresAt)
 		return v
 	case Retention:
 		v.LastPruneAt = microPtr(v.LastPruneAt)
+		return v
+	case Shipment:
+		v.FirstETA = microPtr(v.FirstETA)
 		return v
 	}
 	return r
