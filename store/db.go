@@ -33,8 +33,10 @@ import (
 // a version 1 binary would not keep: it refuses the file. Version 3 added account
 // endpoints, and keyed the outbox by destination (a version 2 binary would misread it).
 // Version 4 numbered every update in its account (the account feed), which an older
-// binary would not keep.
-const SchemaVersion = 4
+// binary would not keep. Version 5 counts each account's references by status
+// (counts.go) and keeps a shipment summary in the search facts (search.go), which a
+// version 4 binary would neither keep nor read.
+const SchemaVersion = 5
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")
@@ -81,6 +83,10 @@ var allBuckets = [][]byte{
 	bucketAudit, bucketAuditSeq,
 	// Added without a schema change: see search.go.
 	bucketRefFacts, bucketRefsByETA, bucketRefsByNumbr,
+	// Since schema 5, see counts.go.
+	bucketStatusCount,
+	// Added without a schema change: see sessions.go.
+	bucketSessions, bucketSessionsByAcct,
 }
 
 // Options configures Open.

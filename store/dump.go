@@ -13,7 +13,12 @@ package store
 //	derived: refs_by_account, refs_by_ident, due, updates_by_time, account_updates,
 //	  idempotency_by_expiry, outbox, attempts_by_time, unsubscribed_by_time,
 //	  active_by_account, endpoints_by_account, messages_by_time, message_ids,
-//	  ref_search_facts, refs_by_eta, refs_by_number, meta (schema, counts, marks)
+//	  ref_search_facts (from the snapshots, and the first ETA a Shipment record
+//	  carries), refs_by_eta, refs_by_number, refs_by_status, meta (schema, counts,
+//	  marks)
+//	not copied: sessions, sessions_by_account. A session is a console sign-in to
+//	  this store; a copy is made with the service stopped, and people sign in again
+//	  to the store copied to (the key hashes a session names are copied, so they can).
 //
 // What the contract cannot reach is passed over, with a warning in the log: snapshots,
 // updates, delivery states and redeliveries of references that no longer exist,
@@ -172,7 +177,15 @@ func (d *dumper) shipments() error {
 		if err := decodeShipment(v, &s); err != nil {
 			return fmt.Errorf("shipment of %s: %w", k, err)
 		}
-		return d.emit(storecopy.Shipment{ReferenceID: string(k), Shipment: s})
+		f, err := readFacts(d.tx, string(k))
+		if err != nil {
+			return err
+		}
+		r := storecopy.Shipment{ReferenceID: string(k), Shipment: s}
+		if first := f.Summary.FirstETA; first != nil && (s.ETA == nil || !first.Equal(*s.ETA)) {
+			r.FirstETA = first
+		}
+		return d.emit(r)
 	})
 }
 

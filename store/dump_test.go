@@ -3,8 +3,8 @@ package store
 import "testing"
 
 // TestDump_CoversEveryBucket fails when a bucket is added that `store copy` does not
-// know of: Dump must read it, or Load derive it (see the list in dump.go), or a copy
-// would lose it.
+// know of: Dump must read it, or Load derive it, or the copy leave it out on purpose
+// (see the list in dump.go), or a copy would lose it.
 func TestDump_CoversEveryBucket(t *testing.T) {
 	copied := map[string]bool{}
 	for _, name := range []string{
@@ -17,7 +17,10 @@ func TestDump_CoversEveryBucket(t *testing.T) {
 		"refs_by_account", "refs_by_ident", "due", "updates_by_time", "account_updates",
 		"idempotency_by_expiry", "outbox", "attempts_by_time", "unsubscribed_by_time",
 		"active_by_account", "endpoints_by_account", "messages_by_time", "message_ids",
-		"ref_search_facts", "refs_by_eta", "refs_by_number",
+		"ref_search_facts", "refs_by_eta", "refs_by_number", "refs_by_status",
+		// Not copied, on purpose (see dump.go): console sign-ins belong to the store
+		// they were made in; after a copy people sign in again.
+		"sessions", "sessions_by_account",
 	} {
 		copied[name] = true
 	}

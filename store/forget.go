@@ -125,6 +125,9 @@ func (p *pruning) forget(ref *references.Reference) (done bool, err error) {
 	if err := addCount(tx, countUnsubscribed, -1); err != nil {
 		return false, err
 	}
+	if err := addStatus(tx, ref.AccountID, ref.Status, -1); err != nil {
+		return false, err
+	}
 	p.took(&p.got.References, 1)
 	return true, nil
 }

@@ -32,7 +32,8 @@ const (
 )
 
 // ListReferences returns a page of the account's references that pass q's filters
-// (see references.ListQuery.Matches), in creation order or by ETA. An exact identifier
+// (see references.ListQuery.Matches), in creation order or by ETA, with the summary
+// of each one's latest snapshot (from its search facts). An exact identifier
 // is looked up in the indexes; other filters are applied to the account's references
 // read in the order asked, at most minRefScan of them per call (see refScanPerItem).
 // The cursor is the position of the last reference returned, or of the last one read
@@ -45,7 +46,7 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 	l := &lister{db: db, accountID: accountID, q: q, after: after, budget: max(minRefScan, refScanPerItem*q.Limit),
 		page: references.ReferencePage{References: []references.Reference{}}}
 	err = db.view(ctx, func(tx *bolt.Tx) error {
-		l.tx = tx
+		l.tx, l.refs, l.facts = tx, tx.Bucket(bucketRefs), tx.Bucket(bucketRefFacts)
 		if v, prefix := q.IdentifierPrefix(); q.Identifier != "" && !prefix {
 			return l.exact(v)
 		}
@@ -90,6 +91,8 @@ func decodeListCursor(q references.ListQuery) ([]byte, error) {
 type lister struct {
 	db        *DB
 	tx        *bolt.Tx
+	refs      *bolt.Bucket // tx's, looked up once for the many reads of a list
+	facts     *bolt.Bucket
 	accountID string
 	q         references.ListQuery
 	after     []byte // the cursor's position
@@ -98,17 +101,44 @@ type lister struct {
 	last      []byte // position of the last reference returned
 }
 
-// load reads a reference and its search facts, and reports whether it passes the filters.
-func (l *lister) load(id string) (references.Reference, searchFacts, bool, error) {
-	var ref references.Reference
-	if err := getRef(l.tx, l.accountID, id, &ref); err != nil {
-		return ref, searchFacts{}, false, err
-	}
-	f, err := readFacts(l.tx, id)
-	if err != nil {
+// load reads a reference's search facts and, unless they fail the filters already,
+// the reference, and reports whether it passes the filters, which see the summary of
+// its latest snapshot. The reference is not read when ok is false.
+func (l *lister) load(id string) (ref references.Reference, f searchFacts, ok bool, err error) {
+	if f, err = readFactsIn(l.facts, id); err != nil {
 		return ref, f, false, err
 	}
-	return ref, f, l.q.Matches(&ref, &references.ShipmentSummary{ETA: f.ETA}, f.Containers), nil // PLACEHOLDER (helper A): facts keep the summary
+	if !l.factsMatch(&f) {
+		return ref, f, false, nil
+	}
+	if err := getRefIn(l.refs, l.accountID, id, &ref); err != nil {
+		return ref, f, false, err
+	}
+	return ref, f, l.q.Matches(&ref, f.summary(), f.Containers), nil
+}
+
+// factsMatch applies the filters that a reference's facts decide alone, those of
+// references.ListQuery.Matches on the ETA and lateness, so that a list filtered on
+// them decodes only the references that pass: a page of late shipments in an account
+// where few are late reads 10,000 facts, not 10,000 references (see
+// BenchmarkShipmentsPage).
+func (l *lister) factsMatch(f *searchFacts) bool {
+	if l.q.LateAt != nil && (!f.Found || !f.Summary.Late(*l.q.LateAt)) {
+		return false
+	}
+	return l.q.MatchesETA(f.Summary.ETA)
+}
+
+// add puts ref, which passed the filters, on the page with its summary.
+func (l *lister) add(ref *references.Reference, f *searchFacts) {
+	l.db.withSchedule(ref)
+	l.page.References = append(l.page.References, *ref)
+	if f.Found {
+		if l.page.Summaries == nil {
+			l.page.Summaries = map[string]references.ShipmentSummary{}
+		}
+		l.page.Summaries[ref.ID] = f.Summary
+	}
 }
 
 // scan walks bucket's keys under prefix from after the cursor's position, adding the
@@ -137,7 +167,7 @@ func (l *lister) scan(bucket, prefix, tag []byte, refID func(k []byte) []byte) (
 		if err != nil {
 			return true, err
 		}
-		if ok && len(tag) > 1 && tag[1] == etaPhaseUndated && f.ETA != nil {
+		if ok && len(tag) > 1 && tag[1] == etaPhaseUndated && f.Summary.ETA != nil {
 			ok = false // listed among the dated
 		}
 		if ok {
@@ -146,8 +176,7 @@ func (l *lister) scan(bucket, prefix, tag []byte, refID func(k []byte) []byte) (
 				l.page.NextCursor = base64.RawURLEncoding.EncodeToString(l.last)
 				return true, nil
 			}
-			l.db.withSchedule(&ref)
-			l.page.References = append(l.page.References, ref)
+			l.add(&ref, &f)
 			l.last = pos
 		}
 		if l.budget--; l.budget == 0 {
@@ -176,8 +205,9 @@ func (l *lister) exact(value string) error {
 		ids[string(k[len(prefix):])] = true
 	}
 	type found struct {
-		pos []byte
-		ref references.Reference
+		pos   []byte
+		ref   references.Reference
+		facts searchFacts
 	}
 	var all []found
 	for id := range ids {
@@ -190,14 +220,14 @@ func (l *lister) exact(value string) error {
 		}
 		pos := join(timeKey(ref.CreatedAt), []byte(ref.ID))
 		if l.q.Sort == references.SortETA {
-			if f.ETA != nil {
-				pos = join([]byte{etaCursor, etaPhaseDated}, timeKey(*f.ETA), pos)
+			if f.Summary.ETA != nil {
+				pos = join([]byte{etaCursor, etaPhaseDated}, timeKey(*f.Summary.ETA), pos)
 			} else {
 				pos = join([]byte{etaCursor, etaPhaseUndated}, pos)
 			}
 		}
 		if bytes.Compare(pos, l.after) > 0 {
-			all = append(all, found{pos, ref})
+			all = append(all, found{pos, ref, f})
 		}
 	}
 	slices.SortFunc(all, func(a, b found) int { return bytes.Compare(a.pos, b.pos) })
@@ -206,8 +236,7 @@ func (l *lister) exact(value string) error {
 			l.page.NextCursor = base64.RawURLEncoding.EncodeToString(all[i-1].pos)
 			break
 		}
-		l.db.withSchedule(&fd.ref)
-		l.page.References = append(l.page.References, fd.ref)
+		l.add(&fd.ref, &fd.facts)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -48,6 +49,9 @@ func searchStore(b *testing.B, n int) *DB {
 					return err
 				}
 				if err := putRef(tx, &ref); err != nil {
+					return err
+				}
+				if err := addStatus(tx, "a", ref.Status, 1); err != nil {
 					return err
 				}
 				if err := indexSnapshot(tx, &ref, s); err != nil {
@@ -108,6 +112,96 @@ func BenchmarkListReferences(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(found), "refs/op")
+		})
+	}
+}
+
+// BenchmarkCountReferences counts the statuses of an account of 10,000 references,
+// the largest the console's shipments page is measured with: from the counts kept
+// (what CountReferences does), and, for comparison, by walking the account's
+// references reading each one's status alone, or decoding each whole.
+func BenchmarkCountReferences(b *testing.B) {
+	const n = 10_000
+	db := searchStore(b, n)
+	ctx := context.Background()
+	b.Run("kept counts", func(b *testing.B) {
+		for b.Loop() {
+			counts, err := db.CountReferences(ctx, "a")
+			if err != nil || counts[references.StatusActive] != n {
+				b.Fatalf("counts %v, %v; want %d active", counts, err, n)
+			}
+		}
+	})
+	b.Run("scan, status alone", func(b *testing.B) {
+		for b.Loop() {
+			var counts map[references.Status]int64
+			err := db.bolt.View(func(tx *bolt.Tx) error {
+				var err error
+				counts, err = scanStatuses(tx, "a")
+				return err
+			})
+			if err != nil || counts[references.StatusActive] != n {
+				b.Fatalf("counts %v, %v; want %d active", counts, err, n)
+			}
+		}
+	})
+	b.Run("scan, whole decode", func(b *testing.B) {
+		for b.Loop() {
+			counts := map[references.Status]int{}
+			err := db.bolt.View(func(tx *bolt.Tx) error {
+				c := tx.Bucket(bucketRefsByAcct).Cursor()
+				prefix := str("a")
+				for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+					var ref references.Reference
+					if err := getRef(tx, "a", string(k[len(prefix)+8:]), &ref); err != nil {
+						return err
+					}
+					counts[ref.Status]++
+				}
+				return nil
+			})
+			if err != nil || counts[references.StatusActive] != n {
+				b.Fatalf("counts %v, %v; want %d active", counts, err, n)
+			}
+		}
+	})
+}
+
+// BenchmarkShipmentsPage makes the store's reads of the console's shipments page for
+// an account of 10,000 references: the counts, and a page of 50 with its summaries,
+// unfiltered or late: a filter no index serves, which reads references until the page
+// is full, all 10,000 when none is late (the worst case).
+func BenchmarkShipmentsPage(b *testing.B) {
+	const n = 10_000
+	db := searchStore(b, n)
+	ctx := context.Background()
+	lateAt := benchNow.Add(time.Duration(n/2) * time.Minute) // half the ETAs have passed
+	noneLate := benchNow.Add(-time.Hour)                     // no ETA has passed, none moved
+	for _, bc := range []struct {
+		name string
+		q    references.ListQuery
+		want int
+	}{
+		{"unfiltered", references.ListQuery{}, 50},
+		{"late", references.ListQuery{LateAt: &lateAt}, 50},
+		{"late, by ETA", references.ListQuery{LateAt: &lateAt, Sort: references.SortETA}, 50},
+		{"late, none is", references.ListQuery{LateAt: &noneLate}, 0},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q, err := bc.q.Normalize()
+			if err != nil {
+				b.Fatal(err)
+			}
+			q.Limit = 50
+			for b.Loop() {
+				if _, err := db.CountReferences(ctx, "a"); err != nil {
+					b.Fatal(err)
+				}
+				page, err := db.ListReferences(ctx, "a", q)
+				if err != nil || len(page.References) != bc.want || len(page.Summaries) != bc.want {
+					b.Fatalf("%d references, %d summaries, %v; want %d of each", len(page.References), len(page.Summaries), err, bc.want)
+				}
+			}
 		})
 	}
 }

@@ -101,7 +101,11 @@ func (l *loader) load(tx *bolt.Tx, r storecopy.Record) error {
 		if err := tx.Bucket(bucketShipments).Put([]byte(ref.ID), encodeShipment(&v.Shipment)); err != nil {
 			return err
 		}
-		return indexSnapshot(tx, &ref, &v.Shipment)
+		var prev *references.ShipmentSummary // the summary's first ETA is the snapshot's...
+		if v.FirstETA != nil {
+			prev = &references.ShipmentSummary{FirstETA: v.FirstETA} // ...unless the record says otherwise
+		}
+		return indexSnapshotAfter(tx, &ref, &v.Shipment, searchFacts{}, prev)
 	case storecopy.Update:
 		return loadUpdate(tx, &v)
 	case storecopy.Idempotency:
@@ -169,6 +173,9 @@ func raiseCount(b *bolt.Bucket, id string, n uint64) error {
 // and by search under its identifier.
 func loadReference(tx *bolt.Tx, ref *references.Reference) error {
 	if err := putRef(tx, ref); err != nil {
+		return err
+	}
+	if err := addStatus(tx, ref.AccountID, ref.Status, 1); err != nil {
 		return err
 	}
 	if err := tx.Bucket(bucketRefsByAcct).Put(acctRefKey(ref.AccountID, ref.CreatedAt, ref.ID), nil); err != nil {

@@ -21,8 +21,12 @@ func (db *DB) PauseReference(ctx context.Context, accountID, id string, at time.
 		}
 		db.withSchedule(&ref) // keep a last poll the schedule knows of
 		dueKey := db.dueKeyOf(&ref)
+		from := ref.Status
 		changed, err := references.Pause(&ref, at)
 		if err != nil || !changed {
+			return err
+		}
+		if err := moveStatus(tx, ref.AccountID, from, ref.Status); err != nil {
 			return err
 		}
 		if dueKey != nil {
@@ -53,8 +57,12 @@ func (db *DB) ResumeReference(ctx context.Context, accountID, id string, at time
 		if err := getRef(tx, accountID, id, &ref); err != nil {
 			return err
 		}
+		from := ref.Status
 		changed, err := references.Resume(&ref, at)
 		if err != nil || !changed {
+			return err
+		}
+		if err := moveStatus(tx, ref.AccountID, from, ref.Status); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketDue).Put(dueKey(at, ref.ID), nil); err != nil {

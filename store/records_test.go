@@ -68,3 +68,29 @@ func TestRecords_ConvertEveryField(t *testing.T) {
 		check("update", u, func() any { return newUpdateRecord(&u).update() })
 	}
 }
+
+// TestSessionRecord_CoversEveryField: a session's record holds every field of the
+// session but its token hash, which is its key, and converts back to the same session.
+func TestSessionRecord_CoversEveryField(t *testing.T) {
+	var want []string
+	for f := range reflect.TypeFor[references.Session]().Fields() {
+		if f.Name != "TokenHash" {
+			want = append(want, f.Name)
+		}
+	}
+	var got []string
+	for f := range reflect.TypeFor[sessionRecord]().Fields() {
+		got = append(got, f.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("sessionRecord has fields %v, references.Session %v (less TokenHash): add the field to the record and its conversions", got, want)
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for range 20 {
+		var s references.Session
+		fill(rng, reflect.ValueOf(&s).Elem())
+		if back := newSessionRecord(&s).session(s.TokenHash); !reflect.DeepEqual(back, s) {
+			t.Fatalf("session after its record:\n got %+v\nwant %+v", back, s)
+		}
+	}
+}

@@ -100,6 +100,9 @@ func (db *DB) insertRef(tx *bolt.Tx, ref *references.Reference, maxActive int) e
 	if err := addActive(tx, ref.AccountID, 1); err != nil {
 		return err
 	}
+	if err := addStatus(tx, ref.AccountID, ref.Status, 1); err != nil {
+		return err
+	}
 	if ref.NextPollAt != nil {
 		// Not handed to the poller before the reference can be read.
 		db.sched.put(ref.ID, *ref.NextPollAt, true)
@@ -133,7 +136,12 @@ const anyAccount = "\x00"
 
 // getRef loads a reference of the account (or of anyAccount).
 func getRef(tx *bolt.Tx, accountID, id string, ref *references.Reference) error {
-	data := tx.Bucket(bucketRefs).Get([]byte(id))
+	return getRefIn(tx.Bucket(bucketRefs), accountID, id, ref)
+}
+
+// getRefIn is getRef given the refs bucket, for a caller that reads many.
+func getRefIn(refs *bolt.Bucket, accountID, id string, ref *references.Reference) error {
+	data := refs.Get([]byte(id))
 	if data == nil {
 		return notFound(id)
 	}
@@ -226,6 +234,9 @@ func (db *DB) endTracking(tx *bolt.Tx, ref *references.Reference, reason referen
 // drain, so the receiver gets the final reference.unsubscribed update the caller
 // appended.
 func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
+	if err := moveStatus(tx, ref.AccountID, ref.Status, references.StatusUnsubscribed); err != nil {
+		return err
+	}
 	if k := db.dueKeyOf(ref); k != nil {
 		if err := tx.Bucket(bucketDue).Delete(k); err != nil {
 			return err

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -15,9 +14,11 @@ import (
 // Open fills them once for a file written before them (see indexExisting).
 // References still active are found by identifier in refs_by_ident; refs_by_number
 // adds what that index lacks: the containers of each latest snapshot, and the
-// identifiers of unsubscribed references.
+// identifiers of unsubscribed references. Since schema 5 the facts also hold the
+// latest snapshot's summary, which lists show and filter on (see encodeFacts and
+// summarizeSnapshots).
 var (
-	bucketRefFacts    = []byte("ref_search_facts") // ref id -> searchFacts of its latest snapshot
+	bucketRefFacts    = []byte("ref_search_facts") // ref id -> searchFacts of its latest snapshot (see encodeFacts)
 	bucketRefsByETA   = []byte("refs_by_eta")      // account \0 eta(8) created_at(8) ref id -> nil
 	bucketRefsByNumbr = []byte("refs_by_number")   // account \0 number \0 ref id -> nil
 )
@@ -25,44 +26,75 @@ var (
 // searchIndexedKey in bucketMeta marks a file whose search indexes are complete.
 var searchIndexedKey = []byte("search_indexed")
 
-// searchFacts is what a search needs of a reference's latest snapshot, kept apart so
-// a filtered list reads a few bytes instead of the whole snapshot.
+// searchFacts is what a list needs of a reference's latest snapshot, kept apart so
+// that a filtered list, and the summaries of a page, read a few bytes instead of the
+// whole snapshot: the container numbers and the snapshot's summary (see
+// references.Summarize), whose ETA the refs_by_eta index holds too.
 type searchFacts struct {
-	ETA        *time.Time
+	Summary    references.ShipmentSummary
 	Containers []string // numbers, in the snapshot's order
+	// Found is whether the reference has facts: since schema 5, whether it has a
+	// snapshot.
+	Found bool
 }
 
-func factsOf(s *references.Shipment) searchFacts {
-	f := searchFacts{ETA: s.ETA}
+// factsOf returns the facts of snapshot s, given the summary of the snapshot before
+// it (nil for the first).
+func factsOf(prev *references.ShipmentSummary, s *references.Shipment) searchFacts {
+	f := searchFacts{Summary: references.Summarize(prev, s), Found: true}
 	for i := range s.Containers {
 		f.Containers = append(f.Containers, s.Containers[i].Number)
 	}
 	return f
 }
 
-// encodeFacts writes f as a flag byte (1: an ETA follows), the ETA's Unix nanoseconds
-// (8), then the container numbers, each followed by sep.
-func encodeFacts(f searchFacts) []byte {
-	b := []byte{0}
-	if f.ETA != nil {
-		b[0] = 1
-		b = append(b, timeKey(*f.ETA)...)
+// summary returns the summary f holds, nil when there are no facts.
+func (f *searchFacts) summary() *references.ShipmentSummary {
+	if !f.Found {
+		return nil
 	}
-	for _, n := range f.Containers {
-		b = append(b, str(n)...)
-	}
-	return b
+	return &f.Summary
 }
 
+// factsFormat2 starts the facts of schema 5, which hold the summary. The facts written
+// before (format 0 or 1, by their first byte) hold the ETA and the container numbers.
+const factsFormat2 byte = 2
+
+// encodeFacts writes f in format 2: the format byte, then in the binary encoding of
+// codec.go the number of containers and each number, then the summary's status,
+// origin, destination, ETA and first ETA. A field added later goes at the end, read
+// when there are bytes left, so that facts written before it still read.
+func encodeFacts(f searchFacts) []byte {
+	e := encoder{b: make([]byte, 0, 64+16*len(f.Containers))}
+	e.b = append(e.b, factsFormat2)
+	e.uvarint(uint64(len(f.Containers)))
+	for _, n := range f.Containers {
+		e.str(n)
+	}
+	sum := &f.Summary
+	e.str(string(sum.Status))
+	e.location(sum.Origin)
+	e.location(sum.Destination)
+	e.timePtr(sum.ETA)
+	e.timePtr(sum.FirstETA)
+	return e.b
+}
+
+// decodeFacts reads facts in either format. Facts of format 0 or 1, written before
+// summaries, have only the ETA of the summary, taken as the first ETA too: the first
+// is not known (the upgrade to schema 5 rewrites them, see summarizeSnapshots).
 func decodeFacts(b []byte) (searchFacts, error) {
-	var f searchFacts
+	if len(b) > 0 && b[0] == factsFormat2 {
+		return decodeFacts2(b)
+	}
+	f := searchFacts{Found: true}
 	if len(b) == 0 || b[0] > 1 || (b[0] == 1 && len(b) < 9) {
 		return f, fmt.Errorf("search facts are corrupt (%d bytes)", len(b))
 	}
 	rest := b[1:]
 	if b[0] == 1 {
 		eta := keyTime(rest)
-		f.ETA, rest = &eta, rest[8:]
+		f.Summary.ETA, f.Summary.FirstETA, rest = &eta, &eta, rest[8:]
 	}
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, sep)
@@ -74,9 +106,39 @@ func decodeFacts(b []byte) (searchFacts, error) {
 	return f, nil
 }
 
-// readFacts returns the facts of refID's latest snapshot (zero before the first).
+func decodeFacts2(b []byte) (searchFacts, error) {
+	f := searchFacts{Found: true}
+	d := decoder{b: b[1:]}
+	n := d.uvarint()
+	if n > uint64(len(d.b)) { // a number takes a byte at least
+		d.fail("container count")
+		n = 0
+	}
+	if n > 0 {
+		f.Containers = make([]string, n)
+	}
+	for i := range f.Containers {
+		f.Containers[i] = d.str()
+	}
+	f.Summary.Status = references.ShipmentStatus(d.str())
+	f.Summary.Origin = d.location()
+	f.Summary.Destination = d.location()
+	f.Summary.ETA = d.timePtr()
+	f.Summary.FirstETA = d.timePtr()
+	if err := d.finish(b); err != nil {
+		return f, fmt.Errorf("search facts: %w", err)
+	}
+	return f, nil
+}
+
+// readFacts returns the facts of refID's latest snapshot (not Found before the first).
 func readFacts(tx *bolt.Tx, refID string) (searchFacts, error) {
-	data := tx.Bucket(bucketRefFacts).Get([]byte(refID))
+	return readFactsIn(tx.Bucket(bucketRefFacts), refID)
+}
+
+// readFactsIn is readFacts given the facts bucket, for a caller that reads many.
+func readFactsIn(facts *bolt.Bucket, refID string) (searchFacts, error) {
+	data := facts.Get([]byte(refID))
 	if data == nil {
 		return searchFacts{}, nil
 	}
@@ -96,22 +158,28 @@ func numberKey(accountID, number, refID string) []byte {
 }
 
 // indexSnapshot makes s, just stored as ref's latest snapshot, what the search
-// indexes know of ref. An unchanged ETA and container list write nothing.
+// indexes and the summary know of ref. Facts that come out the same write nothing.
 func indexSnapshot(tx *bolt.Tx, ref *references.Reference, s *references.Shipment) error {
 	old, err := readFacts(tx, ref.ID)
 	if err != nil {
 		return err
 	}
-	now := factsOf(s)
-	sameETA := old.ETA == nil && now.ETA == nil || old.ETA != nil && now.ETA != nil && old.ETA.Equal(*now.ETA)
-	if sameETA && slices.Equal(old.Containers, now.Containers) {
-		return nil // no record and empty facts are the same
+	return indexSnapshotAfter(tx, ref, s, old, old.summary())
+}
+
+// indexSnapshotAfter is indexSnapshot given ref's facts as stored (old) and the
+// summary to take as the one before s (see references.Summarize).
+func indexSnapshotAfter(tx *bolt.Tx, ref *references.Reference, s *references.Shipment, old searchFacts, prev *references.ShipmentSummary) error {
+	now := factsOf(prev, s)
+	encoded := encodeFacts(now)
+	if bytes.Equal(tx.Bucket(bucketRefFacts).Get([]byte(ref.ID)), encoded) {
+		return nil
 	}
 	if err := unindexFacts(tx, ref, old); err != nil {
 		return err
 	}
-	if now.ETA != nil {
-		if err := tx.Bucket(bucketRefsByETA).Put(etaKey(ref.AccountID, *now.ETA, ref.CreatedAt, ref.ID), nil); err != nil {
+	if eta := now.Summary.ETA; eta != nil {
+		if err := tx.Bucket(bucketRefsByETA).Put(etaKey(ref.AccountID, *eta, ref.CreatedAt, ref.ID), nil); err != nil {
 			return err
 		}
 	}
@@ -120,13 +188,13 @@ func indexSnapshot(tx *bolt.Tx, ref *references.Reference, s *references.Shipmen
 			return err
 		}
 	}
-	return tx.Bucket(bucketRefFacts).Put([]byte(ref.ID), encodeFacts(now))
+	return tx.Bucket(bucketRefFacts).Put([]byte(ref.ID), encoded)
 }
 
 // unindexFacts removes the index entries of f, ref's facts.
 func unindexFacts(tx *bolt.Tx, ref *references.Reference, f searchFacts) error {
-	if f.ETA != nil {
-		if err := tx.Bucket(bucketRefsByETA).Delete(etaKey(ref.AccountID, *f.ETA, ref.CreatedAt, ref.ID)); err != nil {
+	if eta := f.Summary.ETA; eta != nil {
+		if err := tx.Bucket(bucketRefsByETA).Delete(etaKey(ref.AccountID, *eta, ref.CreatedAt, ref.ID)); err != nil {
 			return err
 		}
 	}

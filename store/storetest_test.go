@@ -14,11 +14,15 @@ import (
 )
 
 // TestBackendConformance runs the storage contract's suite against the bbolt store.
+// Every subtest ends by checking the counts kept by status against the references
+// (checkStatusCounts), so that a write that changes a status and not its count fails
+// whichever subtest makes it.
 func TestBackendConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, clk *clock.Fake) storetest.Harness {
 		h := &boltHarness{clk: clk, dir: t.TempDir()}
 		h.db = h.open(t, filepath.Join(h.dir, "trackhook.db"))
 		t.Cleanup(func() {
+			checkStatusCounts(t, h.db)
 			if err := h.db.Close(); err != nil {
 				t.Errorf("close: %v", err)
 			}

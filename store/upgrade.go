@@ -20,10 +20,12 @@ const upgradeBatch = 10_000
 // (delivery log, idempotency keys, unsubscribed references) and the accounts' counts
 // of active references from what the file holds; from schema 2 it rewrites the
 // outbox's keys in the form of schema 3 (one stream per destination and reference);
-// from schema 3 it numbers every update in its account (numberUpdates).
+// from schema 3 it numbers every update in its account (numberUpdates); from schema 4
+// it counts each account's references by status (countStatuses) and summarises every
+// latest snapshot in its search facts (summarizeSnapshots).
 // Interrupted, it starts again at the next Open, which refuses nothing in between:
 // every step writes the same keys again, the counts are set, not added, and the
-// rewrite of the outbox and the numbering skip what they did already.
+// rewrite of the outbox, the numbering and the summaries skip what they did already.
 func (db *DB) upgrade(from uint64) error {
 	if from < 1 || from >= SchemaVersion {
 		return fmt.Errorf("no upgrade from schema %d to %d", from, SchemaVersion)
@@ -40,8 +42,16 @@ func (db *DB) upgrade(from uint64) error {
 			return fmt.Errorf("upgrade from schema %d: outbox: %w", from, err)
 		}
 	}
-	if err := db.numberUpdates(upgradeBatch); err != nil {
-		return fmt.Errorf("upgrade from schema %d: account feed: %w", from, err)
+	if from < 4 {
+		if err := db.numberUpdates(upgradeBatch); err != nil {
+			return fmt.Errorf("upgrade from schema %d: account feed: %w", from, err)
+		}
+	}
+	if err := db.countStatuses(); err != nil {
+		return fmt.Errorf("upgrade from schema %d: counts by status: %w", from, err)
+	}
+	if err := db.summarizeSnapshots(upgradeBatch); err != nil {
+		return fmt.Errorf("upgrade from schema %d: shipment summaries: %w", from, err)
 	}
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), u64(SchemaVersion))
@@ -253,4 +263,65 @@ func (db *DB) numberUpdates(batch int) error {
 		}
 	}
 	return nil
+}
+
+// summarizeSnapshots gives every latest snapshot facts of format 2, with its summary,
+// in transactions of batch snapshots. The first ETA of a snapshot summarised here is
+// the earliest its reference's feed still holds (the updates carry their snapshots),
+// else its own ETA: the facts written before knew no other. Facts of format 2 are
+// passed over, so an interrupted run goes on where it stopped; snapshots of deleted
+// references too (Dump passes them over as well).
+func (db *DB) summarizeSnapshots(batch int) error {
+	return db.eachInBatches(bucketShipments, batch, func(tx *bolt.Tx, k, v []byte) error {
+		if f := tx.Bucket(bucketRefFacts).Get(k); len(f) > 0 && f[0] == factsFormat2 {
+			return nil
+		}
+		var ref references.Reference
+		switch err := getRef(tx, anyAccount, string(k), &ref); {
+		case errors.Is(err, references.ErrNotFound):
+			return nil
+		case err != nil:
+			return err
+		}
+		var s references.Shipment
+		if err := decodeShipment(v, &s); err != nil {
+			return fmt.Errorf("shipment of %s: %w", k, err)
+		}
+		old, err := readFacts(tx, ref.ID)
+		if err != nil {
+			return err
+		}
+		first, err := firstFeedETA(tx, ref.ID)
+		if err != nil {
+			return err
+		}
+		prev := old.summary()
+		if first != nil {
+			prev = &references.ShipmentSummary{FirstETA: first}
+		}
+		return indexSnapshotAfter(tx, &ref, &s, old, prev)
+	})
+}
+
+// firstETAReads bounds the updates firstFeedETA decodes per reference, so that the
+// upgrade of a long feed that never had an ETA costs no more than that of a short one.
+const firstETAReads = 32
+
+// firstFeedETA returns the ETA of the first snapshot of the reference's feed that has
+// one among its first firstETAReads updates, nil when none has.
+func firstFeedETA(tx *bolt.Tx, refID string) (*time.Time, error) {
+	prefix := str(refID)
+	c := tx.Bucket(bucketUpdates).Cursor()
+	n := 0
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < firstETAReads; k, v = c.Next() {
+		n++
+		var u references.Update
+		if err := decodeUpdate(v, &u); err != nil {
+			return nil, fmt.Errorf("update %q: %w", k, err)
+		}
+		if u.Shipment != nil && u.Shipment.ETA != nil {
+			return u.Shipment.ETA, nil
+		}
+	}
+	return nil, nil
 }

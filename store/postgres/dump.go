@@ -5,16 +5,19 @@ package postgres
 // table is either read here or derived from what is (see load.go, which builds the
 // same tables from the records):
 //
-//	read: accounts, api_keys (data and last_used_at), audit, endpoints, refs (data),
-//	  shipments, updates, idempotency, delivery_attempts, account_events, messages
+//	read: accounts, api_keys (data and last_used_at), audit, endpoints, refs (data,
+//	  and the summary's first ETA when it is not the snapshot's), shipments, updates,
+//	  idempotency, delivery_attempts, account_events, messages
 //	  (data and queued), delivery_streams (but the leases and the two waiting flags),
 //	  redeliveries (but the leases), account_counters.update_seq, audit_counters,
 //	  account_event_counters, store_stats
-//	derived: refs' columns beside data (refColumns', and eta from the latest
-//	  snapshot), ref_numbers, messages' columns beside data, account_counters.active_refs,
-//	  delivery_streams.ref_paused and endpoint_disabled, the sequence numbering
-//	  delivery_attempts
-//	not copied: leases (the services are stopped), lease_tokens
+//	derived: refs' columns beside data (refColumns', and eta, summary, first_eta and
+//	  arrived from the latest snapshot and the first ETA its record carries),
+//	  ref_numbers, ref_status_counts (the triggers of refs), messages' columns beside data,
+//	  account_counters.active_refs, delivery_streams.ref_paused and endpoint_disabled,
+//	  the sequence numbering delivery_attempts
+//	not copied: leases (the services are stopped), lease_tokens, sessions (console
+//	  sign-ins last hours at most: after a copy, people sign in again)
 
 import (
 	"context"
@@ -86,14 +89,26 @@ var dumpQueries = []dumpQuery{
 		err := scanJSON(r, &v.Reference)
 		return v, err
 	}},
-	{storecopy.KindShipment, "SELECT ref_id, data FROM shipments ORDER BY ref_id", func(r pgx.Rows) (storecopy.Record, error) {
+	{storecopy.KindShipment, `SELECT s.ref_id, s.data, r.summary FROM shipments s JOIN refs r ON r.id = s.ref_id
+		ORDER BY s.ref_id`, func(r pgx.Rows) (storecopy.Record, error) {
 		var v storecopy.Shipment
-		var data []byte
-		if err := r.Scan(&v.ReferenceID, &data); err != nil {
+		var data, summary []byte
+		if err := r.Scan(&v.ReferenceID, &data, &summary); err != nil {
 			return nil, err
 		}
-		err := json.Unmarshal(data, &v.Shipment)
-		return v, err
+		if err := json.Unmarshal(data, &v.Shipment); err != nil {
+			return nil, err
+		}
+		// The first ETA, when it is not the snapshot's (read from the summary's JSON,
+		// to the nanosecond, as the snapshot's is).
+		sum, err := decodeSummary(summary)
+		if err != nil {
+			return nil, err
+		}
+		if sum != nil && sum.FirstETA != nil && (v.Shipment.ETA == nil || !sum.FirstETA.Equal(*v.Shipment.ETA)) {
+			v.FirstETA = utcPtr(sum.FirstETA)
+		}
+		return v, nil
 	}},
 	{storecopy.KindUpdate, "SELECT account_id, account_seq, data FROM updates ORDER BY ref_id, seq", func(r pgx.Rows) (storecopy.Record, error) {
 		var v storecopy.Update

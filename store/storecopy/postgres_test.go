@@ -43,6 +43,9 @@ func TestCopy_BoltToPostgresToBolt(t *testing.T) {
 	want := normalise(read(t, src, w))
 	sameView(t, "bbolt -> PostgreSQL -> bbolt", want, normalise(read(t, back, w)))
 	sameView(t, "bbolt -> PostgreSQL", want, normalise(read(t, pg, w)))
+	movedETAs(t, want)
+	sessionLeftBehind(t, src, pg, w)
+	sessionLeftBehind(t, src, back, w)
 	clk.Advance(time.Hour)
 	claims := claimAll(t, src)
 	sameClaims(t, "bbolt -> PostgreSQL -> bbolt", claims, claimAll(t, back))
@@ -108,5 +111,11 @@ func normalise(v view) view {
 		}
 	}
 	v.Stats.LastPruneAt = micro(v.Stats.LastPruneAt)
+	for _, sums := range v.Summaries {
+		for id, s := range sums {
+			s.ETA, s.FirstETA = micro(s.ETA), micro(s.FirstETA)
+			sums[id] = s
+		}
+	}
 	return v
 }

@@ -12,7 +12,8 @@
 // pending streams, whether a stream waits for a paused reference or a disabled
 // endpoint) is not in the stream: its Load derives it again, and the comparison of
 // Stats checks it. Leases are not copied: the service is stopped during a copy, so
-// none is live.
+// none is live. Nor are console sessions (references.Session): they are sign-ins to
+// the store they were made in, and people sign in again to the copy.
 package storecopy
 
 import (
@@ -84,10 +85,15 @@ type Reference struct {
 	Reference references.Reference
 }
 
-// Shipment is a reference's latest snapshot.
+// Shipment is a reference's latest snapshot, and the first ETA its snapshots gave
+// (see references.ShipmentSummary) when that differs from the snapshot's ETA: the one
+// part of a summary the snapshot cannot give again. Nil when it is the snapshot's ETA
+// or there is none, so that a backend whose summaries are all first snapshots emits
+// nothing more.
 type Shipment struct {
 	ReferenceID string
 	Shipment    references.Shipment
+	FirstETA    *time.Time `json:",omitempty"`
 }
 
 // Update is one update of a reference's feed with its number in the account feed.
@@ -221,6 +227,9 @@ func canonical(r Record) Record {
 		return v
 	case Retention:
 		v.LastPruneAt = microPtr(v.LastPruneAt)
+		return v
+	case Shipment:
+		v.FirstETA = microPtr(v.FirstETA)
 		return v
 	}
 	return r

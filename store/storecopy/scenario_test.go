@@ -36,6 +36,7 @@ type world struct {
 	batchKey  references.IdempotencyKey // the key of a batch create
 	paused    string                    // a paused reference of acctA, with streams waiting
 	disabled  string                    // an endpoint of acctA disabled by the user, with messages waiting
+	session   string                    // the token hash of a console session, which a copy leaves behind
 }
 
 // scenario builds, through the contract, a store with every kind of record: accounts
@@ -204,6 +205,12 @@ func (s *scenario) keys() {
 	_, err := s.b.RevokeAPIKey(ctx, references.KeyRevocation{AccountID: acctA, Key: kc.ID, Actor: ka.ID, At: s.now()})
 	s.must("RevokeAPIKey", err)
 	s.must("RecordAPIKeyUse", s.b.RecordAPIKeyUse(ctx, []references.APIKeyUse{{Hash: ka.Hash, At: s.now()}}))
+	sess := references.Session{
+		TokenHash: references.HashAPIKey("console-token"), AccountID: acctA, KeyID: ka.ID, KeyHash: ka.Hash,
+		CSRFToken: "csrf", CreatedAt: s.now(), LastSeenAt: s.now(), Idle: time.Hour, ExpiresAt: s.now().Add(24 * time.Hour),
+	}
+	s.must("CreateSession", s.b.CreateSession(ctx, sess))
+	s.w.session = sess.TokenHash
 }
 
 func (s *scenario) endpoint(acct string, mod func(*references.Endpoint)) string {
@@ -432,6 +439,8 @@ type view struct {
 	BatchReplay    []references.CreateResult
 	KeyLookups     []references.APIKey
 	MessageDetails []references.Message
+	Summaries      []map[string]references.ShipmentSummary // of the unfiltered list, by account
+	Counts         []map[references.Status]int
 }
 
 // read reads w back from b through the contract.
@@ -468,6 +477,10 @@ func read(t *testing.T, b references.Backend, w world) view {
 		refs, err := b.ListReferences(ctx, acct, q)
 		fail("references", err)
 		v.References = append(v.References, refs.References)
+		v.Summaries = append(v.Summaries, refs.Summaries)
+		counts, err := b.CountReferences(ctx, acct)
+		fail("counts", err)
+		v.Counts = append(v.Counts, counts)
 		// By ETA (the latest snapshot's), and found by a container of the snapshots.
 		for _, q := range []references.ListQuery{{Limit: 100, Sort: references.SortETA}, {Limit: 100, Identifier: "MSCU1234566"}} {
 			q, err := q.Normalize()
