@@ -255,7 +255,10 @@ func (e *encoder) reference(r *references.Reference) {
 	// without it is stored byte for byte as before.
 	// The pause and refresh fields follow in the same way, only when one is set;
 	// the flag above is then written whatever its value.
-	extra := r.PausedAt != nil || r.PausedFor != 0 || r.LastRefreshAt != nil
+	// Push, added after them, follows them in the same way: a presence byte and the
+	// subscription, only when there is one, so a reference without one is stored as
+	// before and one stored before Push existed reads without.
+	extra := r.PausedAt != nil || r.PausedFor != 0 || r.LastRefreshAt != nil || r.Push != nil
 	if r.CarrierDetected || extra {
 		e.present(r.CarrierDetected)
 	}
@@ -264,6 +267,25 @@ func (e *encoder) reference(r *references.Reference) {
 		e.varint(int64(r.PausedFor))
 		e.timePtr(r.LastRefreshAt)
 	}
+	if r.Push != nil {
+		e.present(true)
+		e.push(r.Push)
+	}
+}
+
+func (e *encoder) push(p *references.PushSubscription) {
+	e.str(p.Source)
+	e.str(p.ID)
+	e.length(len(p.Secrets), p.Secrets == nil)
+	for _, s := range p.Secrets {
+		e.length(len(s.Key), s.Key == nil)
+		e.b = append(e.b, s.Key...)
+		e.timePtr(s.Until)
+	}
+	e.time(p.CreatedAt)
+	e.time(p.RotatedAt)
+	e.time(p.CheckedAt)
+	e.timePtr(p.LastPushAt)
 }
 
 func (e *encoder) metadata(m map[string]string) {
@@ -811,6 +833,47 @@ func (d *decoder) reference(r *references.Reference) {
 	r.PausedAt = d.timePtr()
 	r.PausedFor = time.Duration(d.varint())
 	r.LastRefreshAt = d.timePtr()
+	if len(d.b) == 0 {
+		return
+	}
+	if !d.present() {
+		d.fail("push presence") // written only for a subscription
+		return
+	}
+	r.Push = d.push()
+}
+
+// minSecretSize is the fewest bytes an encoded push secret takes.
+const minSecretSize = 2
+
+func (d *decoder) push() *references.PushSubscription {
+	p := &references.PushSubscription{Source: d.str(), ID: d.str()}
+	n, isNil := d.length(minSecretSize)
+	if !isNil {
+		p.Secrets = make([]references.PushSecret, n)
+	}
+	for i := range p.Secrets {
+		p.Secrets[i].Key = d.bytes()
+		p.Secrets[i].Until = d.timePtr()
+	}
+	p.CreatedAt = d.time()
+	p.RotatedAt = d.time()
+	p.CheckedAt = d.time()
+	p.LastPushAt = d.timePtr()
+	return p
+}
+
+// bytes reads a byte slice written with its length (nil or not) and copies it: the
+// value being decoded may be the file's memory, which is gone after the transaction.
+func (d *decoder) bytes() []byte {
+	n, isNil := d.length(1)
+	if isNil || d.err != nil {
+		return nil
+	}
+	b := make([]byte, n)
+	copy(b, d.b[:n])
+	d.b = d.b[n:]
+	return b
 }
 
 func (d *decoder) change(c *references.Change) {

@@ -38,8 +38,10 @@ func TestCodec_CoversEveryField(t *testing.T) {
 			"Status", "UnsubscribeReason", "UnsubscribedAt", "CreatedAt", "UpdatedAt",
 			"LastPolledAt", "NextPollAt", "LastPollError", "ConsecutiveFailures", "NotFoundSince",
 			"LastSequence", "DeliveredSequence", "DeliveryState", "FailingSince",
-			"PausedAt", "PausedFor", "LastRefreshAt",
+			"PausedAt", "PausedFor", "LastRefreshAt", "Push",
 		},
+		reflect.TypeFor[references.PushSubscription](): {"Source", "ID", "Secrets", "CreatedAt", "RotatedAt", "CheckedAt", "LastPushAt"},
+		reflect.TypeFor[references.PushSecret]():       {"Key", "Until"},
 	}
 	for typ, want := range known {
 		var got []string
@@ -60,6 +62,8 @@ func fill(rng *rand.Rand, v reflect.Value) {
 		v.SetString(string(rune('a'+rng.IntN(26))) + "\x00é" + string(rune('0'+rng.IntN(10))))
 	case reflect.Bool:
 		v.SetBool(true)
+	case reflect.Uint8:
+		v.SetUint(uint64(rng.IntN(256)))
 	case reflect.Int, reflect.Int64:
 		v.SetInt(rng.Int64N(1<<40) - 1<<39)
 	case reflect.Uint64:
@@ -316,6 +320,7 @@ func TestCodec_CarrierDetectedIsOptionalAtTheEnd(t *testing.T) {
 	ref := &references.Reference{}
 	fill(rand.New(rand.NewPCG(15, 16)), reflect.ValueOf(ref).Elem())
 	ref.PausedAt, ref.PausedFor, ref.LastRefreshAt = nil, 0, nil // see TestCodec_PauseFieldsAreOptionalAtTheEnd
+	ref.Push = nil                                               // see TestCodec_PushIsOptionalAtTheEnd
 	ref.CarrierDetected = false
 	before := encodeReference(ref) // what earlier versions wrote for ref
 	ref.CarrierDetected = true
@@ -364,6 +369,7 @@ func TestCodec_CarrierDetectedIsOptionalAtTheEnd(t *testing.T) {
 func TestCodec_PauseFieldsAreOptionalAtTheEnd(t *testing.T) {
 	base := &references.Reference{}
 	fill(rand.New(rand.NewPCG(17, 18)), reflect.ValueOf(base).Elem())
+	base.Push = nil // see TestCodec_PushIsOptionalAtTheEnd
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
@@ -390,5 +396,108 @@ func TestCodec_PauseFieldsAreOptionalAtTheEnd(t *testing.T) {
 				t.Fatalf("round trip:\n got %s\nwant %s", a, b)
 			}
 		})
+	}
+}
+
+// TestCodec_PushIsOptionalAtTheEnd: a push subscription follows the pause fields (so
+// the carrier flag and those are then written, zero or not) after a presence byte, and
+// only when there is one: a reference without one is stored as before, and every
+// reference stored before it existed reads with Push nil.
+func TestCodec_PushIsOptionalAtTheEnd(t *testing.T) {
+	base := &references.Reference{}
+	fill(rand.New(rand.NewPCG(19, 20)), reflect.ValueOf(base).Elem())
+	sub := base.Push
+	base.Push = nil
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	plain := *base
+	plain.CarrierDetected, plain.PausedAt, plain.PausedFor, plain.LastRefreshAt = false, nil, 0, nil
+	plain.Metadata = map[string]string{"po": "1"} // one entry: encoded in one order
+	old := encodeReference(&plain) // what a version before pause and push wrote
+
+	withPush := plain
+	withPush.Push = sub
+	encoded := encodeReference(&withPush)
+	// The flag (false), no pause, no duration, no refresh, then the subscription.
+	if prefix := append(slices.Clip(old), 0, 0, 0, 0, 1); !bytes.HasPrefix(encoded, prefix) {
+		t.Fatalf("a subscription is not written after the earlier form and empty optional fields:\n%x\n%x", encoded, prefix)
+	}
+
+	emptySecrets := *sub
+	emptySecrets.Secrets = []references.PushSecret{}
+	nilKey := *sub
+	nilKey.Secrets = []references.PushSecret{{Key: nil, Until: &at}, {Key: []byte{}}}
+	roundTrips := []struct {
+		name string
+		mod  func(*references.Reference)
+	}{
+		{"alone", func(r *references.Reference) { r.Push = sub }},
+		{"with a detected carrier", func(r *references.Reference) { r.Push, r.CarrierDetected = sub, true }},
+		{"with pause and refresh", func(r *references.Reference) { r.Push, r.PausedAt, r.PausedFor, r.LastRefreshAt = sub, &at, time.Hour, &at }},
+		{"nothing set", func(r *references.Reference) { r.Push = &references.PushSubscription{} }},
+		{"no secrets, not nil", func(r *references.Reference) { r.Push = &emptySecrets }},
+		{"nil and empty keys", func(r *references.Reference) { r.Push = &nilKey }},
+	}
+	for _, tt := range roundTrips {
+		t.Run(tt.name, func(t *testing.T) {
+			ref := plain
+			tt.mod(&ref)
+			var got references.Reference
+			if err := decodeReference(encodeReference(&ref), &got); err != nil {
+				t.Fatal(err)
+			}
+			if a, b := asJSON(t, &got), asJSON(t, &ref); !bytes.Equal(a, b) {
+				t.Fatalf("round trip:\n got %s\nwant %s", a, b)
+			}
+		})
+	}
+
+	pausedOnly := plain
+	pausedOnly.PausedAt = &at
+	paused := encodeReference(&pausedOnly)
+	reads := []struct {
+		name    string
+		data    []byte
+		corrupt bool
+	}{
+		{"binary of an earlier version", old, false},
+		{"binary with pause fields, from before push", paused, false},
+		{"JSON of an earlier version", []byte(`{"id":"ref_1","carrier_code":"MSCU"}`), false},
+		{"presence 0 (never written)", append(slices.Clip(paused), 0), true},
+		{"presence 2", append(slices.Clip(paused), 2), true},
+		{"a subscription cut short", encoded[:len(encoded)-1], true},
+		{"a byte after the subscription", append(slices.Clip(encoded), 0), true},
+	}
+	for _, tt := range reads {
+		t.Run(tt.name, func(t *testing.T) {
+			var got references.Reference
+			err := decodeReference(tt.data, &got)
+			if tt.corrupt {
+				if !errors.Is(err, errCorrupt) {
+					t.Fatalf("decode: %v, want errCorrupt", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Push != nil {
+				t.Errorf("Push = %+v, want nil", got.Push)
+			}
+		})
+	}
+}
+
+// TestCodec_PushKeysDoNotShareTheFilesMemory: a secret's bytes are copied out of the
+// value decoded, which for a read transaction is the file's mapped memory.
+func TestCodec_PushKeysDoNotShareTheFilesMemory(t *testing.T) {
+	ref := &references.Reference{Push: &references.PushSubscription{ID: "sub", Secrets: []references.PushSecret{{Key: []byte("key")}}}}
+	data := encodeReference(ref)
+	var got references.Reference
+	if err := decodeReference(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	clear(data)
+	if string(got.Push.Secrets[0].Key) != "key" {
+		t.Fatalf("the key changed with the encoded value: %q", got.Push.Secrets[0].Key)
 	}
 }

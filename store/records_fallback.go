@@ -46,6 +46,11 @@ type referenceRecord struct {
 	PausedAt      *time.Time     `json:"paused_at,omitempty"`
 	PausedFor     durationRecord `json:"paused_for,omitempty"`
 	LastRefreshAt *time.Time     `json:"last_refresh_at,omitempty"`
+
+	// Push came after references were stored in binary: no JSON value holds one. It
+	// is here so that the JSON form says everything the binary one does, which the
+	// codec's tests compare.
+	Push *references.PushSubscription `json:"push,omitempty"`
 }
 
 // durationRecord is a duration written as a Go duration string ("15m0s").
@@ -82,6 +87,7 @@ func newReferenceRecord(r *references.Reference) *referenceRecord {
 		LastSequence: r.LastSequence, DeliveredSequence: r.DeliveredSequence,
 		DeliveryState: r.DeliveryState, FailingSince: r.FailingSince,
 		PausedAt: r.PausedAt, PausedFor: durationRecord(r.PausedFor), LastRefreshAt: r.LastRefreshAt,
+		Push: r.Push,
 	}
 }
 
@@ -97,6 +103,7 @@ func (r *referenceRecord) reference() references.Reference {
 		LastSequence: r.LastSequence, DeliveredSequence: r.DeliveredSequence,
 		DeliveryState: r.DeliveryState, FailingSince: r.FailingSince,
 		PausedAt: r.PausedAt, PausedFor: time.Duration(r.PausedFor), LastRefreshAt: r.LastRefreshAt,
+		Push: r.Push,
 	}
 }
 
