@@ -198,8 +198,11 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		}
 		ref = held.ref
 		now := held.now
-		if !ref.Active() {
-			return endPollLease(ctx, tx, refID) // unsubscribed or paused while polled: left as it is
+		if !ref.Active() { // unsubscribed or paused while polled: left as it is
+			if err := db.queueStrayPush(ctx, tx, &ref, &res); err != nil {
+				return err
+			}
+			return endPollLease(ctx, tx, refID)
 		}
 		polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
 		ref.LastPolledAt, ref.NextPollAt = &polled, &next
@@ -207,6 +210,7 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		ref.ConsecutiveFailures = res.ConsecutiveFailures
 		ref.NotFoundSince = res.NotFoundSince
 		ref.UpdatedAt = polled
+		applyPush(&ref, &res) // before an unsubscribe, which queues the subscription left
 		if len(res.Updates) > 0 {
 			ups := slices.Clone(res.Updates) // this function may run again
 			if err := db.appendUpdates(ctx, tx, &ref, ups, now); err != nil {
@@ -245,18 +249,38 @@ type quietPollFields struct {
 	ConsecutiveFailures int
 	NotFoundSince       *time.Time
 	UpdatedAt           time.Time
+	// Push is the subscription the poll brought (JSON null removes it); left out, the
+	// stored one stays.
+	Push json.RawMessage `json:",omitempty"`
+}
+
+// quietPush is quietPollFields.Push for res: empty when res leaves the reference's
+// subscription as it is.
+func quietPush(res *references.PollResult) (json.RawMessage, error) {
+	switch {
+	case res.Push == nil:
+		return nil, nil
+	case res.Push.ID == "":
+		return json.RawMessage("null"), nil
+	}
+	return json.Marshal(res.Push)
 }
 
 // recordQuietPoll records a poll that brought nothing to store (no snapshot, update or
-// unsubscribe) in one statement, without a transaction: the polling fields merged
+// unsubscribe; a push subscription at most) in one statement, without a transaction: the polling fields merged
 // into data, the next due time, the lease ended, provided the lease is held and the
 // reference active. done is false when it is not; RecordPoll's transaction then says
 // why (a lost lease, or a reference unsubscribed or paused while it was polled).
 func (db *DB) recordQuietPoll(ctx context.Context, refID string, lease references.Lease, res references.PollResult) (references.Reference, bool, error) {
 	polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
+	push, err := quietPush(&res)
+	if err != nil {
+		return references.Reference{}, false, fmt.Errorf("postgres: encode push subscription: %w", err)
+	}
 	patch, err := json.Marshal(quietPollFields{
 		LastPolledAt: &polled, NextPollAt: &next, LastPollError: res.Error,
 		ConsecutiveFailures: res.ConsecutiveFailures, NotFoundSince: res.NotFoundSince, UpdatedAt: polled,
+		Push: push,
 	})
 	if err != nil {
 		return references.Reference{}, false, fmt.Errorf("postgres: encode poll: %w", err)
