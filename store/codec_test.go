@@ -412,7 +412,7 @@ func TestCodec_PushIsOptionalAtTheEnd(t *testing.T) {
 	plain := *base
 	plain.CarrierDetected, plain.PausedAt, plain.PausedFor, plain.LastRefreshAt = false, nil, 0, nil
 	plain.Metadata = map[string]string{"po": "1"} // one entry: encoded in one order
-	old := encodeReference(&plain) // what a version before pause and push wrote
+	old := encodeReference(&plain)                // what a version before pause and push wrote
 
 	withPush := plain
 	withPush.Push = sub
@@ -432,7 +432,9 @@ func TestCodec_PushIsOptionalAtTheEnd(t *testing.T) {
 	}{
 		{"alone", func(r *references.Reference) { r.Push = sub }},
 		{"with a detected carrier", func(r *references.Reference) { r.Push, r.CarrierDetected = sub, true }},
-		{"with pause and refresh", func(r *references.Reference) { r.Push, r.PausedAt, r.PausedFor, r.LastRefreshAt = sub, &at, time.Hour, &at }},
+		{"with pause and refresh", func(r *references.Reference) {
+			r.Push, r.PausedAt, r.PausedFor, r.LastRefreshAt = sub, &at, time.Hour, &at
+		}},
 		{"nothing set", func(r *references.Reference) { r.Push = &references.PushSubscription{} }},
 		{"no secrets, not nil", func(r *references.Reference) { r.Push = &emptySecrets }},
 		{"nil and empty keys", func(r *references.Reference) { r.Push = &nilKey }},

@@ -87,6 +87,8 @@ var allBuckets = [][]byte{
 	bucketStatusCount,
 	// Added without a schema change: see sessions.go.
 	bucketSessions, bucketSessionsByAcct,
+	// Added without a schema change: see push.go.
+	bucketPushDeletions, bucketPushDue,
 }
 
 // Options configures Open.

@@ -143,12 +143,14 @@ func (db *DB) Shipment(ctx context.Context, refID string) (*references.Shipment,
 // RecordPoll writes the outcome of one poll in one transaction: the polling fields and
 // next due time, the new snapshot, the updates appended to the feed (and queued for
 // delivery to the callback and, as messages, to the account's endpoints that match
-// them), and an unsubscribe. A reference that was unsubscribed while it was being
-// polled is left as it is, and the returned reference says so. Concurrent calls are
-// committed together (see groupCommit).
+// them), the push subscription, and an unsubscribe (which queues the deletion of the
+// subscription as the result leaves it). A reference that was unsubscribed or paused
+// while it was being polled is left as it is, and the returned reference says so; a
+// subscription the poll made meanwhile is queued for deletion (queueOrphanPush).
+// Concurrent calls are committed together (see groupCommit).
 //
-// A poll that changed nothing (no snapshot, no update, and the same error state as
-// stored) is not written at all: only its next due time moves, in memory (see
+// A poll that changed nothing (no snapshot, no update, no subscription, and the same
+// error state as stored) is not written at all: only its next due time moves, in memory (see
 // schedule). If the process crashes before the reference's next write, it is polled
 // again.
 func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res references.PollResult) (references.Reference, error) {
@@ -160,7 +162,9 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		return references.Reference{}, fmt.Errorf("record poll of %s: %w", refID, references.ErrLeaseLost)
 	}
 	defer db.leases.release(lease) // after the commit: see leases
-	if res.Quiet() {
+	// A poll that changed only the push subscription is not quiet: it must be written.
+	// (PollResult.Quiet does not look at Push.)
+	if res.Quiet() && res.Push == nil {
 		ref, done, err := db.recordQuietPoll(ctx, refID, res)
 		if err != nil {
 			return references.Reference{}, fmt.Errorf("record poll of %s: %w", refID, err)
@@ -181,7 +185,7 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		}
 		if !ref.Active() {
 			db.sched.remove(refID)
-			return nil
+			return queueOrphanPush(tx, &ref, res.Push, res.PolledAt)
 		}
 		due := tx.Bucket(bucketDue)
 		if k := db.dueKeyOf(&ref); k != nil {
@@ -195,6 +199,7 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		ref.ConsecutiveFailures = res.ConsecutiveFailures
 		ref.NotFoundSince = res.NotFoundSince
 		ref.UpdatedAt = polled
+		applyPush(&ref, res.Push) // before an unsubscribe, which queues what it leaves
 		if res.Shipment != nil {
 			if err := tx.Bucket(bucketShipments).Put([]byte(ref.ID), shipment); err != nil {
 				return err

@@ -229,7 +229,7 @@ func (db *DB) endTracking(tx *bolt.Tx, ref *references.Reference, reason referen
 }
 
 // unsubscribe marks ref unsubscribed and removes it from the due and identifier
-// indexes. The receiver's unsubscribe (gone, failing) also stops delivery of what is
+// indexes, and queues the deletion of its push subscription, if it has one. The receiver's unsubscribe (gone, failing) also stops delivery of what is
 // pending; any other (the user's, tracking complete, not found, max age) lets the feed
 // drain, so the receiver gets the final reference.unsubscribed update the caller
 // appended.
@@ -265,6 +265,10 @@ func (db *DB) unsubscribe(tx *bolt.Tx, ref *references.Reference, reason referen
 		}
 	}
 	if err := indexUnsubscribed(tx, ref); err != nil {
+		return err
+	}
+	// Its subscription at the carrier goes with it, whichever way tracking ended.
+	if err := queueHeldPush(tx, ref, at); err != nil {
 		return err
 	}
 	ref.Status = references.StatusUnsubscribed

@@ -325,8 +325,14 @@ func runPush(t *testing.T, open Opener) {
 					held := f.create(acctA, nil)
 					old := f.pushSub("sub-held", false)
 					f.poll(held.ID, references.PollResult{Push: &old})
-					c := f.claimPoll("poller", ref.ID)
-					cHeld := f.claimPoll("poller", held.ID)
+					c, err := f.b.ClaimPoll(f.ctx, "poller", ref.ID, time.Hour)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cHeld, err := f.b.ClaimPoll(f.ctx, "poller", held.ID, time.Hour)
+					if err != nil {
+						t.Fatal(err)
+					}
 					f.clk.Advance(time.Minute)
 					for _, id := range []string{ref.ID, held.ID} {
 						if err := tc.stop(f, id); err != nil {
