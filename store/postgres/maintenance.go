@@ -60,6 +60,16 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 			got.Messages += deleted
 			got.ExpiredMessages += expired
 		}
+		if !req.Sessions.IsZero() && left() > 0 {
+			tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE token_hash IN (
+				SELECT token_hash FROM sessions
+				WHERE expires_at <= $1 OR last_seen_at + (idle_ns / 1000) * interval '1 microsecond' <= $1
+				LIMIT $2)`, req.Sessions, left())
+			if err != nil {
+				return fmt.Errorf("postgres: prune sessions: %w", err)
+			}
+			got.Sessions += tag.RowsAffected()
+		}
 		var sum references.PruneCounts
 		if err := json.Unmarshal(total, &sum); err != nil {
 			return fmt.Errorf("postgres: decode store_stats: %w", err)
