@@ -9,13 +9,13 @@ package store
 //	  through updates_by_time), account_update_seq, idempotency, attempts,
 //	  account_events, account_event_seq, messages, endpoint_pending (the Pending flag),
 //	  delivery_state, endpoint_streams, redeliver, endpoint_resend (with its stream
-//	  through message_ids), meta (retention's counts)
+//	  through message_ids), push_deletions, meta (retention's counts)
 //	derived: refs_by_account, refs_by_ident, due, updates_by_time, account_updates,
 //	  idempotency_by_expiry, outbox, attempts_by_time, unsubscribed_by_time,
 //	  active_by_account, endpoints_by_account, messages_by_time, message_ids,
 //	  ref_search_facts (from the snapshots, and the first ETA a Shipment record
-//	  carries), refs_by_eta, refs_by_number, refs_by_status, meta (schema, counts,
-//	  marks)
+//	  carries), refs_by_eta, refs_by_number, refs_by_status, push_deletions_due,
+//	  meta (schema, counts, marks)
 //	not copied: sessions, sessions_by_account. A session is a console sign-in to
 //	  this store; a copy is made with the service stopped, and people sign in again
 //	  to the store copied to (the key hashes a session names are copied, so they can).
@@ -46,7 +46,7 @@ func (db *DB) Dump(ctx context.Context, emit func(storecopy.Record) error) error
 		for _, step := range []func() error{
 			d.accounts, d.apiKeys, d.audit, d.endpoints, d.references, d.shipments, d.updates,
 			d.idempotency, d.attempts, d.accountEvents, d.messages, d.streams, d.redeliveries,
-			d.sequences, d.retention,
+			d.pushDeletions, d.sequences, d.retention,
 		} {
 			if err := step(); err != nil {
 				return err
@@ -443,4 +443,16 @@ func (d *dumper) retention() error {
 		r.LastPruneAt = &at
 	}
 	return d.emit(r)
+}
+
+// pushDeletions emits the queued deletions of carrier subscriptions, with when each is
+// next due (push_deletions_due is derived from that).
+func (d *dumper) pushDeletions() error {
+	return d.each(bucketPushDeletions, func(k, v []byte) error {
+		var rec pushDeletionRecord
+		if err := unmarshal(v, &rec); err != nil {
+			return fmt.Errorf("push deletion %x: %w", k, err)
+		}
+		return d.emit(storecopy.PushDeletion{Deletion: rec.deletion(), DueAt: rec.DueAt})
+	})
 }

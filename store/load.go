@@ -143,6 +143,13 @@ func (l *loader) load(tx *bolt.Tx, r storecopy.Record) error {
 			bucket, key = bucketRedeliver, join(str(v.Stream), []byte(v.MessageID))
 		}
 		return tx.Bucket(bucket).Put(key, timeKey(v.RequestedAt))
+	case storecopy.PushDeletion:
+		d := &v.Deletion
+		key := deletionKey(d.Source, d.SubscriptionID)
+		if err := putJSON(tx.Bucket(bucketPushDeletions), key, newPushDeletionRecord(d, v.DueAt)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPushDue).Put(join(timeKey(v.DueAt), key), nil)
 	case storecopy.Sequences:
 		for _, c := range []struct {
 			bucket []byte

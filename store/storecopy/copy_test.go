@@ -69,6 +69,12 @@ func sameClaims(t *testing.T, what string, want, got claimView) {
 	if len(want.Deliveries) == 0 || len(want.Polls) == 0 {
 		t.Errorf("%s: the source hands out %d deliveries and %d polls; the scenario should leave both due", what, len(want.Deliveries), len(want.Polls))
 	}
+	if len(want.PushDeletions) == 0 {
+		t.Errorf("%s: the source hands out no push deletion; the scenario should leave some due", what)
+	}
+	if !reflect.DeepEqual(want.PushDeletions, got.PushDeletions) {
+		t.Errorf("%s: push deletions due %+v in the source, %+v in the copy", what, want.PushDeletions, got.PushDeletions)
+	}
 	if !reflect.DeepEqual(want.Polls, got.Polls) {
 		t.Errorf("%s: polls due %v in the source, %v in the copy", what, want.Polls, got.Polls)
 	}

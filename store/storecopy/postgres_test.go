@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,8 +96,9 @@ func sameCounts(a, b storecopy.Report) bool {
 }
 
 // normalise keeps to the microsecond the times of a view that PostgreSQL keeps in
-// columns of their own: a key's last use, the last prune. A copy through PostgreSQL
-// keeps them to the microsecond (the verification compares them so too).
+// columns of their own: a key's last use, the last prune, a queued push deletion's,
+// a push subscription's. A copy through PostgreSQL keeps them to the microsecond (the
+// verification compares them so too).
 func normalise(v view) view {
 	micro := func(t *time.Time) *time.Time {
 		if t == nil {
@@ -111,6 +113,20 @@ func normalise(v view) view {
 		}
 	}
 	v.Stats.LastPruneAt = micro(v.Stats.LastPruneAt)
+	for i := range v.PushDeletions {
+		v.PushDeletions[i].QueuedAt = *micro(&v.PushDeletions[i].QueuedAt)
+	}
+	refs := append(slices.Concat(v.References...), v.Gets...)
+	refs = append(refs, v.ByID...)
+	for _, r := range refs {
+		if p := r.Push; p != nil {
+			p.CreatedAt, p.RotatedAt, p.CheckedAt = *micro(&p.CreatedAt), *micro(&p.RotatedAt), *micro(&p.CheckedAt)
+			p.LastPushAt = micro(p.LastPushAt)
+			for j := range p.Secrets {
+				p.Secrets[j].Until = micro(p.Secrets[j].Until)
+			}
+		}
+	}
 	for _, sums := range v.Summaries {
 		for id, s := range sums {
 			s.ETA, s.FirstETA = micro(s.ETA), micro(s.FirstETA)

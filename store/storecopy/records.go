@@ -42,6 +42,7 @@ const (
 	KindMessage      Kind = "messages"
 	KindStream       Kind = "delivery_streams"
 	KindRedelivery   Kind = "redeliveries"
+	KindPushDeletion Kind = "push_deletions"
 	KindSequences    Kind = "sequences"
 	KindRetention    Kind = "retention"
 )
@@ -50,7 +51,7 @@ const (
 var Kinds = []Kind{
 	KindAccount, KindAPIKey, KindAudit, KindEndpoint, KindReference, KindShipment, KindUpdate,
 	KindIdempotency, KindAttempt, KindAccountEvent, KindMessage, KindStream, KindRedelivery,
-	KindSequences, KindRetention,
+	KindPushDeletion, KindSequences, KindRetention,
 }
 
 // Record is one record of a dump: one of the types of this file.
@@ -171,6 +172,16 @@ type Redelivery struct {
 	RequestedAt time.Time
 }
 
+// PushDeletion is a subscription at a carrier's push API queued for deletion because
+// its reference ended, with its retry state and when it is next due. It is copied: the
+// queue is all that remembers the subscription once its reference is unsubscribed (or
+// pruned), and one left behind stays alive at the carrier, pushing to a reference
+// that ended.
+type PushDeletion struct {
+	Deletion references.PushDeletion
+	DueAt    time.Time
+}
+
 // Sequences are the last numbers an account gave out: of its account feed, its audit
 // log and its operational feed. They can be above the highest number still stored
 // (retention deletes old updates), and the next number must follow them. A dump emits
@@ -203,6 +214,7 @@ func (AccountEvent) Kind() Kind { return KindAccountEvent }
 func (Message) Kind() Kind      { return KindMessage }
 func (Stream) Kind() Kind       { return KindStream }
 func (Redelivery) Kind() Kind   { return KindRedelivery }
+func (PushDeletion) Kind() Kind { return KindPushDeletion }
 func (Sequences) Kind() Kind    { return KindSequences }
 func (Retention) Kind() Kind    { return KindRetention }
 
@@ -221,6 +233,10 @@ func canonical(r Record) Record {
 		return v
 	case Redelivery:
 		v.RequestedAt = micro(v.RequestedAt)
+		return v
+	case PushDeletion:
+		v.Deletion.QueuedAt = micro(v.Deletion.QueuedAt)
+		v.DueAt = micro(v.DueAt)
 		return v
 	case Idempotency:
 		v.ExpiresAt = micro(v.ExpiresAt)

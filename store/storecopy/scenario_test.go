@@ -164,6 +164,17 @@ func (s *scenario) run() {
 	s.must("RotateEndpointSecret", err)
 	_, err = b.UnsubscribeReference(ctx, acctA, r4, references.ReasonUser, s.now())
 	s.must("UnsubscribeReference", err)
+	// r4's subscription is queued for deletion, and a first deletion failed; the
+	// batch's first reference is unsubscribed too, its deletion still due.
+	s.clk.Advance(time.Second)
+	_, err = b.UnsubscribeReference(ctx, acctA, batch[0], references.ReasonUser, s.now())
+	s.must("UnsubscribeReference", err)
+	deletions, err := b.ClaimPushDeletions(ctx, "deleter", 1, lease)
+	s.must("ClaimPushDeletions", err)
+	if len(deletions) != 1 || deletions[0].Deletion.ReferenceID != r4 {
+		t.Fatalf("ClaimPushDeletions = %+v, want r4's deletion", deletions)
+	}
+	s.must("RetryPushDeletion", b.RetryPushDeletion(ctx, deletions[0].Lease, s.now().Add(30*time.Minute), "carrier answered 503"))
 	_, err = b.RequestPoll(ctx, acctA, r2, s.now())
 	s.must("RequestPoll", err)
 	_, err = b.PatchReference(ctx, acctA, r1, references.Patch{EventTypes: &[]string{"shipment.updated", "tracking.failed"}}, s.now())
@@ -303,8 +314,33 @@ func (s *scenario) recordPoll(c references.PollClaim, round int) {
 			ID: references.NewID("upd_"), Type: references.UpdateTrackingFailed, CreatedAt: now, Changes: []references.Change{}, Error: "source unavailable",
 		})
 	}
+	// Every reference subscribes at its carrier's push API in the first round; those
+	// with a callback rotate its secret in the second.
+	switch {
+	case round == 0:
+		res.Push = pushSub(c.Reference.ID, now, false)
+	case c.Reference.CallbackURL != "":
+		res.Push = pushSub(c.Reference.ID, now, true)
+	}
 	_, err := s.b.RecordPoll(s.ctx, c.Lease, res)
 	s.must("RecordPoll", err)
+}
+
+// pushSub is the push subscription of a reference, made at now; rotated, it has a new
+// secret and the previous one, good for another hour.
+func pushSub(refID string, now time.Time, rotated bool) *references.PushSubscription {
+	p := &references.PushSubscription{
+		Source: "dcsa-push", ID: "sub-" + refID,
+		Secrets:   []references.PushSecret{{Key: []byte("first secret of " + refID)}},
+		CreatedAt: now, RotatedAt: now, CheckedAt: now,
+	}
+	if rotated {
+		until := now.Add(time.Hour)
+		p.Secrets = []references.PushSecret{{Key: []byte("second secret of " + refID)}, {Key: p.Secrets[0].Key, Until: &until}}
+		p.CreatedAt = now.Add(-16 * time.Minute)
+		p.LastPushAt = &now
+	}
+	return p
 }
 
 // shipment is a snapshot with containers, an ETA and an event in a time zone of its
@@ -441,6 +477,8 @@ type view struct {
 	MessageDetails []references.Message
 	Summaries      []map[string]references.ShipmentSummary // of the unfiltered list, by account
 	Counts         []map[references.Status]int
+	ByID           []references.Reference // ReferenceByID of every reference
+	PushDeletions  []references.PushDeletion
 }
 
 // read reads w back from b through the contract.
@@ -502,6 +540,9 @@ func read(t *testing.T, b references.Backend, w world) view {
 			ref, err := b.GetReference(ctx, acct, id)
 			fail("reference", err)
 			v.Gets = append(v.Gets, ref)
+			byID, err := b.ReferenceByID(ctx, id)
+			fail("reference by id", err)
+			v.ByID = append(v.ByID, byID)
 			ship, err := b.Shipment(ctx, id)
 			fail("shipment", err)
 			v.Shipments = append(v.Shipments, ship)
@@ -527,6 +568,8 @@ func read(t *testing.T, b references.Backend, w world) view {
 			v.EndpointStats = append(v.EndpointStats, st)
 		}
 	}
+	v.PushDeletions, err = b.ListPushDeletions(ctx, 1000)
+	fail("push deletions", err)
 	v.Stats, err = b.Stats(ctx)
 	fail("stats", err)
 	v.Stats.FileBytes, v.Stats.Commits = 0, 0 // the file's own
@@ -547,8 +590,9 @@ func read(t *testing.T, b references.Backend, w world) view {
 // claimView is what the stores hand out next: every due delivery (with its job) and
 // poll, by lease key.
 type claimView struct {
-	Deliveries map[string]references.DeliveryJob
-	Polls      []string
+	Deliveries    map[string]references.DeliveryJob
+	Polls         []string
+	PushDeletions []references.PushDeletion
 }
 
 // claimAll claims every due delivery and poll of b.
@@ -585,6 +629,15 @@ func claimAll(t *testing.T, b references.Backend) claimView {
 		v.Polls = append(v.Polls, c.Reference.ID)
 	}
 	slices.Sort(v.Polls)
+	deletions, err := b.ClaimPushDeletions(ctx, "checker", 1000, lease)
+	if err != nil {
+		t.Fatalf("ClaimPushDeletions: %v", err)
+	}
+	for _, c := range deletions {
+		d := c.Deletion
+		d.QueuedAt = d.QueuedAt.UTC().Truncate(time.Microsecond) // see normalise
+		v.PushDeletions = append(v.PushDeletions, d)
+	}
 	return v
 }
 
