@@ -249,38 +249,18 @@ type quietPollFields struct {
 	ConsecutiveFailures int
 	NotFoundSince       *time.Time
 	UpdatedAt           time.Time
-	// Push is the subscription the poll brought (JSON null removes it); left out, the
-	// stored one stays.
-	Push json.RawMessage `json:",omitempty"`
 }
 
-// quietPush is quietPollFields.Push for res: empty when res leaves the reference's
-// subscription as it is.
-func quietPush(res *references.PollResult) (json.RawMessage, error) {
-	switch {
-	case res.Push == nil:
-		return nil, nil
-	case res.Push.ID == "":
-		return json.RawMessage("null"), nil
-	}
-	return json.Marshal(res.Push)
-}
-
-// recordQuietPoll records a poll that brought nothing to store (no snapshot, update or
-// unsubscribe; a push subscription at most) in one statement, without a transaction: the polling fields merged
+// recordQuietPoll records a poll that brought nothing to store (see
+// references.PollResult.Quiet) in one statement, without a transaction: the polling fields merged
 // into data, the next due time, the lease ended, provided the lease is held and the
 // reference active. done is false when it is not; RecordPoll's transaction then says
 // why (a lost lease, or a reference unsubscribed or paused while it was polled).
 func (db *DB) recordQuietPoll(ctx context.Context, refID string, lease references.Lease, res references.PollResult) (references.Reference, bool, error) {
 	polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
-	push, err := quietPush(&res)
-	if err != nil {
-		return references.Reference{}, false, fmt.Errorf("postgres: encode push subscription: %w", err)
-	}
 	patch, err := json.Marshal(quietPollFields{
 		LastPolledAt: &polled, NextPollAt: &next, LastPollError: res.Error,
 		ConsecutiveFailures: res.ConsecutiveFailures, NotFoundSince: res.NotFoundSince, UpdatedAt: polled,
-		Push: push,
 	})
 	if err != nil {
 		return references.Reference{}, false, fmt.Errorf("postgres: encode poll: %w", err)
