@@ -73,6 +73,9 @@ type refHeader struct {
 	PollError         string
 	Failures          int
 	PausedAt          *time.Time
+	// Push is the reference's subscription at its carrier's push API; nil when it is
+	// only polled.
+	Push *references.PushSubscription
 }
 
 type keyValue struct{ Key, Value string }
@@ -85,6 +88,7 @@ func headerOf(ref *references.Reference) refHeader {
 		Callback: ref.CallbackURL, DeliveryState: string(ref.DeliveryState),
 		Created: ref.CreatedAt, PollInterval: time.Duration(ref.PollInterval),
 		LastPoll: ref.LastPolledAt, PollError: ref.LastPollError, Failures: ref.ConsecutiveFailures, PausedAt: ref.PausedAt,
+		Push: ref.Push,
 	}
 	if ref.Active() {
 		h.NextPoll = ref.NextPollAt

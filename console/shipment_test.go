@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"regexp"
 	"strings"
@@ -266,5 +267,40 @@ func TestShipment_FeedPagesNewestFirst(t *testing.T) {
 	}
 	if res := b.get("/ui/shipments/" + ref.ID + "?feed_before=abc"); res.status != http.StatusBadRequest {
 		t.Errorf("feed_before=abc: %d", res.status)
+	}
+}
+
+// TestShipment_ShowsThePushSubscription: a reference its carrier pushes for shows
+// the subscription and its last push, never its secrets; one only polled shows none.
+func TestShipment_ShowsThePushSubscription(t *testing.T) {
+	r := newRig(t)
+	ref := r.container(accountA, "MSCU1234566")
+	b := r.signIn(r.keyA)
+	if p := b.get("/ui/shipments/" + ref.ID); strings.Contains(p.body, `id="push"`) {
+		t.Error("a reference only polled shows a push subscription")
+	}
+	ctx := context.Background()
+	now := r.clock.Now()
+	last := now.Add(-5 * time.Minute)
+	secret := []byte("carrier-push-secret-0123456789ab")
+	claim, err := r.db.ClaimPoll(ctx, testOwner, ref.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &references.PushSubscription{
+		Source: "MAEU", ID: "sub-7f3a", Secrets: []references.PushSecret{{Key: secret}},
+		CreatedAt: now.Add(-time.Hour), RotatedAt: now.Add(-time.Hour), CheckedAt: now, LastPushAt: &last,
+	}
+	if _, err := r.db.RecordPoll(ctx, claim.Lease, references.PollResult{PolledAt: now, NextPollAt: now.Add(6 * time.Hour), Push: sub}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.get("/ui/shipments/" + ref.ID)
+	for _, want := range []string{`id="push"`, "<code>sub-7f3a</code> at MAEU", "last push", "5 min ago"} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(p.body, string(secret)) || strings.Contains(p.body, base64.StdEncoding.EncodeToString(secret)) {
+		t.Error("the page shows the subscription's secret")
 	}
 }

@@ -71,7 +71,7 @@ func (h *handler) ct(c echo.Context) error {
 	case err != nil:
 		return h.ctRefuse(c, rep, http.StatusInternalServerError, OutcomeError, "", nil, err)
 	}
-	matched, failed := 0, 0
+	matched, failed, busy := 0, 0, 0
 	var lastErr error
 	for _, ref := range refs {
 		records := push.For(ref)
@@ -83,6 +83,9 @@ func (h *handler) ct(c echo.Context) error {
 		case errors.Is(err, poller.ErrNotTracked):
 		case err != nil:
 			failed++
+			if errors.Is(err, references.ErrBusy) {
+				busy++
+			}
 			lastErr = fmt.Errorf("reference %s: %w", ref.ID, err)
 		default:
 			matched++
@@ -90,8 +93,15 @@ func (h *handler) ct(c echo.Context) error {
 		}
 	}
 	if failed > 0 {
-		return h.ctRefuse(c, rep, http.StatusInternalServerError, OutcomeError, "", nil,
-			fmt.Errorf("record the push for %d of its references: %w", failed, lastErr))
+		status := http.StatusInternalServerError
+		if busy == failed {
+			// Polls held the references past ApplyPush's wait: the carrier sends the
+			// push again after Retry-After.
+			status = http.StatusServiceUnavailable
+			c.Response().Header().Set("Retry-After", retryAfterBusy)
+		}
+		return h.ctRefuse(c, rep, status, OutcomeError, "", nil,
+			fmt.Errorf("record the push for %d of its %d references: %w", failed, len(refs), lastErr))
 	}
 	switch {
 	case rep.Updates > 0:

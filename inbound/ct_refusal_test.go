@@ -19,7 +19,7 @@ import (
 // and changes nothing.
 func TestCT_RefusalsChangeNothing(t *testing.T) {
 	t.Parallel()
-	r := setup(t, nil)
+	r := setup(t, &recordingApplier{})
 	now := r.clk.Now()
 	ref := r.track(acctA, references.CreateRequest{ContainerID: "MSCU1234566", CarrierCode: srcCT})
 	good := mustJSON(t, map[string]any{"events": []any{ctEvent("ev-1", "GTIN", now, now, "MSCU1234566", "")}})
@@ -82,7 +82,7 @@ func TestCT_RefusalsChangeNothing(t *testing.T) {
 // says which and why, by their path in the request.
 func TestCT_UnusableEventsAreNamed(t *testing.T) {
 	t.Parallel()
-	r := setup(t, nil)
+	r := setup(t, &recordingApplier{})
 	body := []byte(`{"events": [{"eventID": "a"}, {"eventID": "b", "eventDateTime": 7}]}`)
 	got := r.post("/inbound/dcsa-ct/"+srcCT+"/events", body, http.Header{"Authorization": {"Bearer " + ctBearer}}, false)
 	if got.status != http.StatusBadRequest {
@@ -100,7 +100,7 @@ func TestCT_UnusableEventsAreNamed(t *testing.T) {
 // need, nor for a receiver without a credential, which would let anyone push.
 func TestRegister_RefusesIncompleteOptions(t *testing.T) {
 	t.Parallel()
-	r := setup(t, nil)
+	r := setup(t, &recordingApplier{})
 	cases := []struct {
 		name string
 		opts inbound.Options

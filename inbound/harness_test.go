@@ -71,6 +71,13 @@ func (r *rig) on(t *testing.T) *rig {
 	return &c
 }
 
+// notPolled is the rig's tracking source: the tests record polls themselves.
+type notPolled struct{}
+
+func (notPolled) Fetch(context.Context, references.Reference) (*references.Shipment, error) {
+	return nil, fmt.Errorf("the test polls nothing")
+}
+
 // recordingApplier counts ApplyPush calls and records nothing: for the refusal
 // tests, where a push must not get that far.
 type recordingApplier struct {
@@ -91,7 +98,8 @@ func (a *recordingApplier) Calls() int {
 	return a.calls
 }
 
-// setup builds the rig; applier nil means a recordingApplier.
+// setup builds the rig; applier nil means the real poller (not started: pushes
+// need no polls).
 func setup(t *testing.T, applier inbound.Applier) *rig {
 	t.Helper()
 	r := &rig{t: t, ctx: context.Background(), clk: clock.NewFake(time.Date(2025, 2, 10, 12, 0, 0, 0, time.UTC)), out: &output{}}
@@ -108,7 +116,11 @@ func setup(t *testing.T, applier inbound.Applier) *rig {
 	}
 	r.svc = references.NewService(db, references.ServiceOptions{AllowInsecureCallbacks: true, Now: r.clk.Now})
 	if applier == nil {
-		applier = &recordingApplier{}
+		polls, err := poller.New(db, poller.Options{Router: poller.Router{Default: notPolled{}}, Clock: r.clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		applier = polls
 	}
 	r.applier = applier
 	e := echo.New()

@@ -127,6 +127,12 @@ func (h *handler) tntAnswer(c echo.Context, rep Report, refID, outcome string, e
 		slog.String("ref_id", clip(refID)), slog.String("outcome", outcome),
 	}
 	status := dcsa.CallbackStatus(err)
+	if errors.Is(err, references.ErrBusy) {
+		// A poll held the reference past ApplyPush's wait: the carrier sends the
+		// notification again after Retry-After.
+		status = http.StatusServiceUnavailable
+		c.Response().Header().Set("Retry-After", retryAfterBusy)
+	}
 	if err == nil {
 		h.log.LogAttrs(ctx, slog.LevelDebug, "inbound push", append(attrs, slog.Int("updates", rep.Updates))...)
 		return c.NoContent(status)
@@ -139,6 +145,10 @@ func (h *handler) tntAnswer(c echo.Context, rep Report, refID, outcome string, e
 		Errors:        []tntSubError{{Reason: tntReason(outcome), Message: tntMessage(outcome, err)}},
 	})
 }
+
+// retryAfterBusy is the Retry-After of a push answered 503 because a poll held its
+// reference: polls take seconds.
+const retryAfterBusy = "5"
 
 // refusalLevel is the log level of a refused push: warn for what an operator must
 // look at (a carrier signing with a secret trackhook no longer has, a failure to

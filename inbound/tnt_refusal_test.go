@@ -20,7 +20,7 @@ import (
 // and its feed are as before. The logs name no secret and hold no body.
 func TestTNT_RefusalsChangeNothing(t *testing.T) {
 	t.Parallel()
-	r := setup(t, nil)
+	r := setup(t, &recordingApplier{})
 	now := r.clk.Now()
 	ref := r.track(acctA, references.CreateRequest{ContainerID: "MSCU1234566"})
 	other := r.track(acctB, references.CreateRequest{ContainerID: "CSQU3054383"})
@@ -99,7 +99,7 @@ func TestTNT_RefusalsChangeNothing(t *testing.T) {
 // lower, does not apply to carriers' bundles.
 func TestTNT_BodyBounds(t *testing.T) {
 	t.Parallel()
-	r := setup(t, nil)
+	r := setup(t, &recordingApplier{})
 	ref := r.track(acctA, references.CreateRequest{})
 	sub := r.subscribe(ref, srcTNT, "sub-1", secret("secret-new-0123456789", nil))
 	big := bytes.Repeat([]byte(" "), dcsa.MaxNotificationBytes+1)

@@ -40,6 +40,7 @@ type Store interface {
 	ClaimPushDeletions(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.PushDeletionClaim, error)
 	FinishPushDeletion(ctx context.Context, lease references.Lease) error
 	RetryPushDeletion(ctx context.Context, lease references.Lease, until time.Time, lastError string) error
+	ListPushDeletions(ctx context.Context, limit int) ([]references.PushDeletion, error)
 }
 
 // Options configures a Poller. Zero values take the defaults in parentheses.
@@ -140,8 +141,10 @@ type Poller struct {
 	log      *slog.Logger
 	failures *failureLog
 	loop     *workloop.Loop[references.PollClaim]
-	// deletions works the store's queue of subscriptions to delete at carriers.
+	// deletions works the store's queue of subscriptions to delete at carriers;
+	// deleting is whether Start started it.
 	deletions *workloop.Loop[references.PushDeletionClaim]
+	deleting  bool
 }
 
 // PollReport describes one finished poll, for metrics and logs.
@@ -188,17 +191,27 @@ func New(store Store, opts Options) (*Poller, error) {
 		Clock:      opts.Clock,
 		Logger:     opts.Logger,
 	})
+	p.deletions = p.newDeletionLoop()
 	return p, nil
 }
 
-// Start launches the workers and the scan. They run until Stop; ctx is the parent
-// of every poll.
-func (p *Poller) Start(ctx context.Context) { p.loop.Start(ctx) }
+// Start launches the workers and the scan and, when a source makes push
+// subscriptions, the loop that deletes those of ended references at their carriers.
+// They run until Stop; ctx is the parent of every poll and deletion.
+func (p *Poller) Start(ctx context.Context) {
+	p.loop.Start(ctx)
+	p.startDeletions(ctx)
+}
 
-// Stop stops scanning, lets the polls already running or queued finish (until ctx is
-// done, then cancels them and gives back their claims) and waits. Polls that did not
-// run stay due in the store and run after the next start.
-func (p *Poller) Stop(ctx context.Context) { p.loop.Stop(ctx) }
+// Stop stops scanning, lets the polls and deletions already running or queued finish
+// (until ctx is done, then cancels them and gives back their claims) and waits. Polls
+// and deletions that did not run stay due in the store and run after the next start.
+func (p *Poller) Stop(ctx context.Context) {
+	p.loop.Stop(ctx)
+	if p.deleting {
+		p.deletions.Stop(ctx)
+	}
+}
 
 // Wake asks for a scan of due polls now rather than at the next tick (a reference
 // was made due at once: a refresh, a resume). It never blocks.
@@ -220,9 +233,13 @@ func (p *Poller) work(ctx context.Context, c references.PollClaim) {
 // longer active (references.ErrConflict), or ctx ended (then nothing is recorded and
 // the reference stays due).
 func (p *Poller) PollOne(ctx context.Context, id string) error {
-	// Nothing renews this claim: it outlives the fetch's own timeout, and that of the
-	// subscription requests after it (see keepPush), instead.
-	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, 2*p.opts.PollTimeout+p.opts.Lease)
+	// Nothing renews this claim: it outlives the fetch's own timeout instead, and that
+	// of the subscription requests after it (see keepPush) where there are any.
+	lease := p.opts.PollTimeout + p.opts.Lease
+	if p.opts.Push.subscribes() {
+		lease += p.opts.PollTimeout
+	}
+	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, lease)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", id, err)
 	}

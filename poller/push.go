@@ -95,6 +95,16 @@ func (o *PushOptions) check(r Router) error {
 	return nil
 }
 
+// subscribes reports whether a source makes push subscriptions.
+func (o *PushOptions) subscribes() bool {
+	for _, cfg := range o.Sources {
+		if cfg.Model == PushSubscription {
+			return true
+		}
+	}
+	return false
+}
+
 // PushCallbackURL is the callback URL of a subscription: where the carrier of source
 // pushes the events of reference refID.
 func PushCallbackURL(public *url.URL, source, refID string) string {

@@ -17,14 +17,19 @@ import (
 // newMetrics builds the metrics served at /metrics: trackhook's own, read from the
 // store, the poller's sources and the notifier's breakers, plus the Go runtime's and
 // the process's.
-func newMetrics(db backend, router poller.Router, breakers *notifier.Breakers, log *slog.Logger) (*metrics.Metrics, error) {
+func newMetrics(db backend, router poller.Router, breakers *notifier.Breakers, sources *poller.Sources, log *slog.Logger) (*metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
+	pushSources := map[string]string{}
+	for _, code := range pushCarriers(sources) {
+		pushSources[code] = string(sources.Push[code].Model)
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return metrics.New(reg, metrics.Options{
 		Stats:        db.Stats,
 		Destinations: breakers,
 		Sources:      guardedSources(router),
 		SourceLabel:  sourceLabel(router),
+		PushSources:  pushSources,
 		Logger:       log,
 	})
 }

@@ -14,10 +14,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/console"
+	"github.com/trackhook/trackhook/inbound"
 	"github.com/trackhook/trackhook/internal/keyuse"
 	"github.com/trackhook/trackhook/internal/retention"
 	"github.com/trackhook/trackhook/notifier"
@@ -80,6 +82,11 @@ type serveConfig struct {
 	// given.
 	publicURL                    *url.URL
 	sessionIdle, sessionLifetime time.Duration
+	// sources is the --sources file as read, nil without one.
+	sources *poller.Sources
+	// pushRotateEvery is how often carrier push subscriptions get a new secret (0:
+	// never); pushSecretGrace how long the previous one still verifies.
+	pushRotateEvery, pushSecretGrace time.Duration
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -118,6 +125,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	publicURL := fs.String("public-url", "", "the URL outsiders reach this server at (e.g. https://trackhook.example.com), for anything it tells them: with https, the console's cookies are sent over HTTPS only, even when TLS ends in a proxy in front")
 	fs.DurationVar(&c.sessionIdle, "session-idle", references.DefaultSessionIdle, "sign a console session out after this long without use")
 	fs.DurationVar(&c.sessionLifetime, "session-lifetime", references.DefaultSessionLifetime, "sign a console session out this long after sign-in, however much it is used")
+	fs.DurationVar(&c.pushRotateEvery, "push-rotate-every", defaultPushRotateEvery, "give each carrier push subscription (DCSA T&T 2.2, push: true in --sources) a new secret this often (0: never)")
+	fs.DurationVar(&c.pushSecretGrace, "push-secret-grace", defaultPushSecretGrace, "after a push subscription's secret is replaced, the previous one still verifies the carrier's pushes this long")
 	terminal := fs.String("terminal-events", "GTIN:EMPTY", "actual events that end tracking after arrival: CODE or CODE:EMPTY|LADEN, comma-separated")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return c, err
@@ -134,6 +143,9 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, err
 	}
 	if err := checkSessionTimes(c.sessionIdle, c.sessionLifetime); err != nil {
+		return c, err
+	}
+	if err := checkPushSecrets(c.pushRotateEvery, c.pushSecretGrace); err != nil {
 		return c, err
 	}
 	if c.terminal, err = tracking.ParseTerminalRule(*terminal); err != nil {
@@ -169,7 +181,38 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	if c.deliveryLease, err = leases(c.lease, given["lease"], c.deliveryTimeout); err != nil {
 		return c, err
 	}
+	// Read now, before the store is opened: a file serve cannot run with leaves
+	// nothing behind.
+	if c.sources, err = loadSources(c, e); err != nil {
+		return c, err
+	}
+	if err := checkPush(c); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// Defaults of --push-rotate-every and --push-secret-grace.
+const (
+	defaultPushRotateEvery = poller.DefaultPushRotateEvery
+	defaultPushSecretGrace = poller.DefaultPushSecretGrace
+)
+
+// minPushRotateEvery is the shortest --push-rotate-every: each rotation is a request
+// to the carrier for every pushed reference.
+const minPushRotateEvery = time.Hour
+
+// checkPushSecrets checks --push-rotate-every and --push-secret-grace.
+func checkPushSecrets(rotateEvery, grace time.Duration) error {
+	switch {
+	case rotateEvery < 0 || rotateEvery > 0 && rotateEvery < minPushRotateEvery:
+		return fmt.Errorf("--push-rotate-every must be 0 (never) or at least %v, not %v: each rotation is a request to the carrier for every pushed reference", minPushRotateEvery, rotateEvery)
+	case grace < 0:
+		return fmt.Errorf("--push-secret-grace must not be negative, not %v", grace)
+	case rotateEvery > 0 && grace >= rotateEvery:
+		return fmt.Errorf("--push-secret-grace (%v) must be shorter than --push-rotate-every (%v): a secret's grace ends before the next rotation", grace, rotateEvery)
+	}
+	return nil
 }
 
 // parsePublicURL checks --public-url: empty, or an absolute http or https URL of a
@@ -301,7 +344,7 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	open := &openBreakers{}
 	breakers := notifier.NewBreakers(notifier.BreakerSettings{OnStateChange: open.change})
 	open.breakers = breakers
-	meters, err := newMetrics(db, router, breakers, log.With("component", "metrics"))
+	meters, err := newMetrics(db, router, breakers, c.sources, log.With("component", "metrics"))
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +390,7 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 		Router: router, Workers: c.pollWorkers, DefaultInterval: c.pollInterval,
 		MaxAge: c.maxAge, NotFoundFor: c.notFoundFor, Terminal: c.terminal, Logger: log.With("component", "poller"),
 		Owner: "poller " + instance, Lease: c.lease,
+		Push: pushOptions(c),
 		Observe: func(r poller.PollReport) {
 			meters.ObservePoll(r)
 			if r.Updates > 0 {
@@ -380,6 +424,15 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	}); err != nil {
 		return nil, err
 	}
+	observePush := func(r inbound.Report) {
+		meters.ObserveInbound(r)
+		if r.Updates > 0 {
+			s.deliveries.Wake() // deliver now, as after a poll
+		}
+	}
+	if err := registerInbound(handler, c, db, s.polls, observePush, log.With("component", "inbound")); err != nil {
+		return nil, err
+	}
 	if c.metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", meters.Handler())
@@ -393,6 +446,47 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 		IdleTimeout:       c.idleTimeout,
 	}
 	return s, nil
+}
+
+// pushOptions are the poller's carrier push settings: the carriers of --sources that
+// push, where they call back, and how their subscriptions' secrets rotate.
+func pushOptions(c serveConfig) poller.PushOptions {
+	o := poller.PushOptions{PublicURL: c.publicURL, RotateEvery: c.pushRotateEvery, Grace: c.pushSecretGrace}
+	if c.sources != nil {
+		o.Sources = c.sources.Push
+	}
+	return o
+}
+
+// registerInbound adds the routes carriers push to, on the API's server, when a
+// carrier of --sources pushes; they authenticate carriers by signature or by the
+// source's inbound_auth, not by API key. It logs where each carrier must push.
+func registerInbound(handler *echo.Echo, c serveConfig, db backend, polls *poller.Poller, observe func(inbound.Report), log *slog.Logger) error {
+	carriers := pushCarriers(c.sources)
+	if len(carriers) == 0 {
+		return nil
+	}
+	sources, err := inboundSources(c.sources, log)
+	if err != nil {
+		return err
+	}
+	if err := inbound.Register(handler, inbound.Options{
+		Applier: polls, Store: db, Sources: sources, Logger: log, Observe: observe,
+	}); err != nil {
+		return err
+	}
+	public := c.publicURL.String()
+	for _, code := range carriers {
+		switch sources[code].Model {
+		case poller.PushSubscription:
+			log.Info("carrier push: trackhook subscribes at the carrier for each reference, with callbacks under this URL",
+				"carrier", code, "model", "DCSA T&T 2.2", "callback_url", inbound.TNTCallbackURL(public, code, "{reference id}"))
+		case poller.PushReceiver:
+			log.Info("carrier push: register this URL at the carrier as the subscriber's POST /events, with the inbound_auth credential",
+				"carrier", code, "model", "DCSA CT 3.0", "url", inbound.CTEventsURL(public, code))
+		}
+	}
+	return nil
 }
 
 // run listens, starts the background work and serves until ctx ends or the server

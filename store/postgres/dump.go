@@ -9,7 +9,8 @@ package postgres
 //	  and the summary's first ETA when it is not the snapshot's), shipments, updates,
 //	  idempotency, delivery_attempts, account_events, messages
 //	  (data and queued), delivery_streams (but the leases and the two waiting flags),
-//	  redeliveries (but the leases), account_counters.update_seq, audit_counters,
+//	  redeliveries (but the leases), push_deletions (but the leases and the ids, given
+//	  again in the order queued), account_counters.update_seq, audit_counters,
 //	  account_event_counters, store_stats
 //	derived: refs' columns beside data (refColumns', and eta, summary, first_eta and
 //	  arrived from the latest snapshot and the first ETA its record carries),
@@ -185,6 +186,13 @@ var dumpQueries = []dumpQuery{
 		v.RequestedAt = v.RequestedAt.UTC()
 		return v, nil
 	}},
+	{storecopy.KindPushDeletion, "SELECT due_at, " + pushDeletionColumns + " FROM push_deletions ORDER BY queued_at, id",
+		func(r pgx.Rows) (storecopy.Record, error) {
+			var v storecopy.PushDeletion
+			d, err := scanPushDeletion(r, &v.DueAt)
+			v.Deletion, v.DueAt = d, v.DueAt.UTC()
+			return v, err
+		}},
 	{storecopy.KindSequences, `SELECT account_id, max(u), max(a), max(e) FROM (
 			SELECT account_id, update_seq AS u, 0 AS a, 0 AS e FROM account_counters
 			UNION ALL SELECT account_id, 0, seq, 0 FROM audit_counters

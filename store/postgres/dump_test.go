@@ -22,7 +22,7 @@ func TestDump_CoversEveryTable(t *testing.T) {
 		// Read by Dump.
 		"accounts", "api_keys", "audit", "audit_counters", "endpoints", "refs", "shipments", "updates",
 		"account_counters", "idempotency", "delivery_attempts", "account_events", "account_event_counters",
-		"messages", "delivery_streams", "redeliveries", "store_stats",
+		"messages", "delivery_streams", "redeliveries", "push_deletions", "store_stats",
 		// Derived by Load.
 		"ref_numbers",
 		// Kept by the triggers of refs, whatever writes it (Load's COPY too).

@@ -88,6 +88,8 @@ var (
 		"last_attempt_at", "data"}
 	copyStreamColumns     = []string{"destination", "stream", "account_id", "due_at", "attempts", "first_attempt_at", "batch_id", "batch_end"}
 	copyRedeliveryColumns = []string{"destination", "stream", "message_id", "account_id", "requested_at"}
+	copyPushDelColumns    = []string{"source", "subscription_id", "reference_id", "account_id", "queued_at", "due_at",
+		"attempts", "last_error"}
 )
 
 // add turns a record into its row (or keeps it for finish).
@@ -173,6 +175,10 @@ func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 			v.Attempts, v.FirstAttemptAt, batchID, batchEnd)
 	case storecopy.Redelivery:
 		return l.row(ctx, "redeliveries", copyRedeliveryColumns, v.Destination, v.Stream, v.MessageID, v.AccountID, v.RequestedAt)
+	case storecopy.PushDeletion:
+		d := &v.Deletion
+		return l.row(ctx, "push_deletions", copyPushDelColumns, d.Source, d.SubscriptionID, d.ReferenceID, d.AccountID,
+			d.QueuedAt, v.DueAt, d.Attempts, d.LastError)
 	case storecopy.Sequences:
 		l.sequences = append(l.sequences, v)
 		return nil

@@ -16,8 +16,9 @@ import (
 // Prune deletes what retention no longer keeps (see references.PruneRequest) in one
 // transaction of at most req.Max records: expired idempotency keys, unsubscribed
 // references with everything of theirs and updates (pruneReferences), then the
-// delivery log (pruneAttempts), then endpoint messages (pruneMessages), each oldest
-// first, as the bbolt store does. It adds what it deleted to store_stats and records
+// delivery log (pruneAttempts), then endpoint messages (pruneMessages), then ended
+// console sessions of every account (pruneSessions), each oldest first, as the bbolt
+// store does. It adds what it deleted to store_stats and records
 // the prune's time there, the backend's clock.
 //
 // The store_stats row is locked first: every instance runs retention, and their
@@ -61,14 +62,11 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 			got.ExpiredMessages += expired
 		}
 		if !req.Sessions.IsZero() && left() > 0 {
-			tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE token_hash IN (
-				SELECT token_hash FROM sessions
-				WHERE expires_at <= $1 OR last_seen_at + (idle_ns / 1000) * interval '1 microsecond' <= $1
-				LIMIT $2)`, req.Sessions, left())
+			n, err := pruneSessions(ctx, tx, req.Sessions, left())
 			if err != nil {
-				return fmt.Errorf("postgres: prune sessions: %w", err)
+				return err
 			}
-			got.Sessions += tag.RowsAffected()
+			got.Sessions += n
 		}
 		var sum references.PruneCounts
 		if err := json.Unmarshal(total, &sum); err != nil {

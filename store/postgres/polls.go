@@ -198,8 +198,11 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		}
 		ref = held.ref
 		now := held.now
-		if !ref.Active() {
-			return endPollLease(ctx, tx, refID) // unsubscribed or paused while polled: left as it is
+		if !ref.Active() { // unsubscribed or paused while polled: left as it is
+			if err := db.queueStrayPush(ctx, tx, &ref, &res); err != nil {
+				return err
+			}
+			return endPollLease(ctx, tx, refID)
 		}
 		polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
 		ref.LastPolledAt, ref.NextPollAt = &polled, &next
@@ -207,6 +210,7 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		ref.ConsecutiveFailures = res.ConsecutiveFailures
 		ref.NotFoundSince = res.NotFoundSince
 		ref.UpdatedAt = polled
+		applyPush(&ref, &res) // before an unsubscribe, which queues the subscription left
 		if len(res.Updates) > 0 {
 			ups := slices.Clone(res.Updates) // this function may run again
 			if err := db.appendUpdates(ctx, tx, &ref, ups, now); err != nil {
@@ -247,8 +251,8 @@ type quietPollFields struct {
 	UpdatedAt           time.Time
 }
 
-// recordQuietPoll records a poll that brought nothing to store (no snapshot, update or
-// unsubscribe) in one statement, without a transaction: the polling fields merged
+// recordQuietPoll records a poll that brought nothing to store (see
+// references.PollResult.Quiet) in one statement, without a transaction: the polling fields merged
 // into data, the next due time, the lease ended, provided the lease is held and the
 // reference active. done is false when it is not; RecordPoll's transaction then says
 // why (a lost lease, or a reference unsubscribed or paused while it was polled).

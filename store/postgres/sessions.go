@@ -94,3 +94,21 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 func sessionNotFound() error {
 	return references.Errorf(references.CodeNotFound, "session not found")
 }
+
+// pruneSessions deletes up to limit sessions of any account that have ended at at,
+// those that ended first first, in tx, and returns how many: an account whose people
+// never sign in again keeps none, since CreateSession clears only the signing-in
+// account's. Sessions are a few per person signed in within a lifetime, so reading
+// them all to order them costs little. The end is checked again on the row deleted,
+// so that a session touched meanwhile is not deleted.
+func pruneSessions(ctx context.Context, tx pgx.Tx, at time.Time, limit int) (int64, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE token_hash IN (
+			SELECT token_hash FROM sessions WHERE `+expiredSession+`
+			ORDER BY LEAST(expires_at, last_seen_at + (idle_ns / 1000) * interval '1 microsecond'), token_hash
+			LIMIT $1)
+		AND `+expiredSession, limit, at)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: prune sessions: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -134,3 +134,44 @@ func wantCode(t *testing.T, what string, err error, code string) {
 		t.Fatalf("%s: error %v (code %q), want code %q", what, err, got, code)
 	}
 }
+
+// Retention deletes ended sessions in the order they ended, whichever end came first
+// (idle or absolute), as many as Max lets it, and keeps a live one.
+func TestPruneSessions_EndedFirstGoFirst(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	mk := func(hash string, lastSeen time.Time, idle time.Duration, expires time.Time) {
+		t.Helper()
+		s := references.Session{TokenHash: hash, AccountID: "acct_" + hash, KeyID: "key", KeyHash: "khash", CSRFToken: "csrf",
+			CreatedAt: lastSeen, LastSeenAt: lastSeen, Idle: idle, ExpiresAt: expires}
+		if err := db.CreateSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("idle_3h_ago", at.Add(-4*time.Hour), time.Hour, at.Add(8*time.Hour))
+	mk("expired_2h_ago", at.Add(-10*time.Minute), time.Hour, at.Add(-2*time.Hour))
+	mk("idle_1h_ago", at.Add(-90*time.Minute), 30*time.Minute, at.Add(8*time.Hour))
+	mk("live", at.Add(-10*time.Minute), time.Hour, at.Add(8*time.Hour))
+	for _, tc := range []struct {
+		max  int
+		gone []string
+	}{
+		{1, []string{"idle_3h_ago"}},
+		{1, []string{"expired_2h_ago"}},
+		{10, []string{"idle_1h_ago"}},
+		{10, nil},
+	} {
+		got, err := db.Prune(ctx, references.PruneRequest{Sessions: at, Max: tc.max})
+		if err != nil || got.Sessions != int64(len(tc.gone)) {
+			t.Fatalf("Prune(max %d) = %+v, %v; want %d sessions", tc.max, got, err, len(tc.gone))
+		}
+		for _, h := range tc.gone {
+			_, err := db.GetSession(ctx, h)
+			wantCode(t, "GetSession of pruned "+h, err, references.CodeNotFound)
+		}
+	}
+	if _, err := db.GetSession(ctx, "live"); err != nil {
+		t.Fatalf("the live session: %v", err)
+	}
+}
