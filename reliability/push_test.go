@@ -627,9 +627,20 @@ func sameStanding(p *pushRef, snap *references.Shipment, carrier []references.Ev
 	}
 	var out []string
 	for _, c := range tracking.Diff(tracking.Derive(snap), tracking.Derive(&references.Shipment{Events: carrier})) {
-		if c.Event != nil {
-			out = append(out, fmt.Sprintf("%s: after a poll, the snapshot differs from the carrier's events: %s (%s)", p, c.Description, c.Type))
+		if c.Event == nil {
+			continue
 		}
+		// The snapshot's events of that milestone, to tell a stale version from a
+		// missing one.
+		var held []string
+		for _, e := range snap.Events {
+			if e.Type == c.Event.Type && e.Code == c.Event.Code && strings.EqualFold(e.EquipmentReference, c.Event.EquipmentReference) &&
+				(e.Location == nil) == (c.Event.Location == nil) && (e.Location == nil || e.Location.UNLocode == c.Event.Location.UNLocode) {
+				held = append(held, describeEvent(e))
+			}
+		}
+		out = append(out, fmt.Sprintf("%s: after a poll, the snapshot differs from the carrier's events: %s (%s); the carrier has %s, the snapshot %v",
+			p, c.Description, c.Type, describeEvent(*c.Event), held))
 	}
 	return out
 }
