@@ -44,6 +44,11 @@ The web console is at /ui/ on --addr (the root redirects there): sign in with an
 key. Behind a proxy that ends TLS, give --public-url https://... so its session cookie
 is only ever sent over HTTPS.
 
+Carriers that push events (push: true in --sources) call back under --public-url,
+which they must reach: /inbound/dcsa/... for DCSA T&T 2.2 subscriptions, which
+trackhook makes for each reference, and /inbound/dcsa-ct/CODE/events for a DCSA
+Container Tracking 3.0 carrier, registered with it. serve logs both at start.
+
 To know the admin key in advance (for scripts), set TRACKHOOK_API_KEY to a key of 16
 or more characters: serve registers it for account "default" at start.
 
