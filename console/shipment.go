@@ -14,6 +14,7 @@ import (
 
 	"github.com/trackhook/trackhook/console/chart"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 // Sizes of the detail page's lists.
@@ -139,7 +140,7 @@ func (s *Server) shipment(c echo.Context) error {
 		d.HasSnapshot = true
 		d.ShipmentStatus = words(string(snap.Status))
 		d.CurrentLocation = placeOf(snap.CurrentLocation)
-		d.CurrentVessel = vesselText(snap.CurrentVessel)
+		d.CurrentVessel = tracking.VesselLabel(snap.CurrentVessel)
 		d.Route = routeOf(&snap)
 		d.Timeline = timelineOf(&snap)
 	}
@@ -346,7 +347,7 @@ func milestoneOf(e *references.Event, withContainer bool) milestoneView {
 		m.ClassWord = "reported"
 	}
 	if tc := e.TransportCall; tc != nil {
-		m.Vessel, m.Voyage = vesselText(tc), strings.TrimSpace(tc.Voyage)
+		m.Vessel, m.Voyage = tracking.VesselLabel(tc), strings.TrimSpace(tc.Voyage)
 		if mode := strings.ToUpper(strings.TrimSpace(tc.ModeOfTransport)); mode != "" && mode != references.ModeVessel {
 			m.Mode = strings.ToLower(mode)
 		}
@@ -375,21 +376,6 @@ func eventWords(e *references.Event) string {
 		}
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// vesselText names a vessel: "NORDIC AURORA (IMO 9434761)".
-func vesselText(tc *references.TransportCall) string {
-	if tc == nil {
-		return ""
-	}
-	name, imo := strings.TrimSpace(tc.VesselName), strings.TrimSpace(tc.VesselIMO)
-	switch {
-	case name != "" && imo != "":
-		return name + " (IMO " + imo + ")"
-	case imo != "":
-		return "IMO " + imo
-	}
-	return name
 }
 
 // etaDrift reads the feed (at most maxChartUpdates, the newest) for its ETA changes:

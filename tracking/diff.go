@@ -223,7 +223,7 @@ func diffShipment(changes []references.Change, old, cur *references.Shipment) []
 	}
 	if o, n := vesselKey(old.CurrentVessel), vesselKey(cur.CurrentVessel); o != n {
 		changes = append(changes, fieldChange(references.ChangeVesselChanged, "current vessel",
-			vesselLabel(old.CurrentVessel), vesselLabel(cur.CurrentVessel)))
+			VesselLabel(old.CurrentVessel), VesselLabel(cur.CurrentVessel)))
 	}
 	if o, n := voyageOf(old.CurrentVessel), voyageOf(cur.CurrentVessel); norm(o) != norm(n) {
 		changes = append(changes, fieldChange(references.ChangeVoyageChanged, "current voyage", o, n))
