@@ -70,7 +70,7 @@ func VesselLabel(tc *references.TransportCall) string {
 // AURORA 412W)".
 func milestone(e *references.Event) string {
 	s := eventName(e)
-	if code := locationKey(e.Location); code != "" {
+	if code := LocationKey(e.Location); code != "" {
 		s += " at " + code
 	}
 	if tc := e.TransportCall; tc != nil {
