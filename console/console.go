@@ -12,11 +12,13 @@ package console
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/references"
 )
@@ -44,14 +46,23 @@ type Options struct {
 	// shown.
 	OpenBreakers func() []string
 	Now          func() time.Time
+	// SignInFailureLimit is the sustained failed sign-ins per second allowed per
+	// client address (default DefaultSignInFailureLimit), SignInFailureBurst its
+	// bucket (default DefaultSignInFailureBurst); rate.Inf turns the limit off. Over
+	// it, sign-ins from the address are refused with 429.
+	SignInFailureLimit rate.Limit
+	SignInFailureBurst int
 }
 
 // Server holds what the console's handlers share.
 type Server struct {
-	svc   *references.Service
-	opts  Options
-	log   *slog.Logger
-	pages pages
+	svc    *references.Service
+	opts   Options
+	log    *slog.Logger
+	pages  pages
+	assets assets
+	// signInFailures counts wrong keys per client address; nil when unlimited.
+	signInFailures *failureLimiter
 }
 
 // Register adds the console's routes to e, which serves the API too (see
@@ -64,11 +75,22 @@ func Register(e *echo.Echo, svc *references.Service, opts Options) (*Server, err
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	p, err := parsePages()
+	if opts.SignInFailureLimit <= 0 {
+		opts.SignInFailureLimit = DefaultSignInFailureLimit
+	}
+	if opts.SignInFailureBurst <= 0 {
+		opts.SignInFailureBurst = DefaultSignInFailureBurst
+	}
+	a, err := loadAssets()
+	if err != nil {
+		return nil, fmt.Errorf("console: assets: %w", err)
+	}
+	p, err := parsePages(funcs(opts.Now, a.url))
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{svc: svc, opts: opts, log: opts.Logger, pages: p}
+	s := &Server{svc: svc, opts: opts, log: opts.Logger, pages: p, assets: a,
+		signInFailures: newFailureLimiter(opts.SignInFailureLimit, opts.SignInFailureBurst, opts.Now)}
 	s.routes(e)
 	return s, nil
 }

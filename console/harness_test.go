@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -40,7 +41,9 @@ const (
 	accountB = "acct_b"
 )
 
-func newRig(t *testing.T) *rig {
+// newRig builds the rig; each option may change the console's Options (a sign-in
+// limit, a public URL) before it is registered.
+func newRig(t *testing.T, options ...func(*Options)) *rig {
 	t.Helper()
 	r := &rig{t: t, clock: clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
 	db, err := store.Open(filepath.Join(t.TempDir(), "trackhook.db"), store.Options{NoSync: true, Clock: r.clock})
@@ -70,7 +73,11 @@ func newRig(t *testing.T) *rig {
 	r.svc = references.NewService(db, references.ServiceOptions{Now: r.clock.Now, AllowInsecureCallbacks: true})
 	log := slog.New(slog.DiscardHandler)
 	e := api.New(r.svc, api.Options{Logger: log, RateLimit: rate.Inf, RotationLimit: rate.Inf, AuthFailureLimit: rate.Inf, Now: r.clock.Now})
-	if _, err := Register(e, r.svc, Options{Logger: log, Operator: db, Now: r.clock.Now}); err != nil {
+	opts := Options{Logger: log, Operator: db, Now: r.clock.Now}
+	for _, o := range options {
+		o(&opts)
+	}
+	if _, err := Register(e, r.svc, opts); err != nil {
 		t.Fatal(err)
 	}
 	r.srv = httptest.NewServer(e)
@@ -103,7 +110,7 @@ func (r *rig) signIn(key string) *browser {
 	if res.status != http.StatusSeeOther {
 		r.t.Fatalf("sign in: %d %s", res.status, res.body)
 	}
-	b.get("/ui/") // reads the CSRF token
+	b.get("/ui/account") // reads the CSRF token (every page's sign-out form has it)
 	if b.csrf == "" {
 		r.t.Fatal("sign in: no CSRF token on the first page")
 	}
@@ -133,6 +140,12 @@ func (b *browser) do(req *http.Request) page {
 	}
 	if m := csrfField.FindSubmatch(body); m != nil {
 		b.csrf = string(m[1])
+	}
+	// No page ever shows a key someone signs in with.
+	for _, key := range []string{b.r.keyA, b.r.adminA, b.r.keyB} {
+		if key != "" && strings.Contains(string(body), key) {
+			b.r.t.Errorf("%s %s: the answer shows an API key", req.Method, req.URL.Path)
+		}
 	}
 	return page{status: res.StatusCode, location: res.Header.Get("Location"), header: res.Header, body: string(body)}
 }
@@ -174,4 +187,23 @@ func cloneValues(v url.Values) url.Values {
 		out[k] = append([]string(nil), vs...)
 	}
 	return out
+}
+
+var noticeText = regexp.MustCompile(`<p class="notice" role="status">([^<]*)</p>`)
+
+// followNotice checks that p is a 303 to path and returns the notice the page there
+// shows (unescaped), following the redirect as a browser does.
+func (b *browser) followNotice(p page, path string) string {
+	b.r.t.Helper()
+	if p.status != http.StatusSeeOther {
+		b.r.t.Fatalf("%d, want 303: %s", p.status, p.body)
+	}
+	if p.location != path {
+		b.r.t.Fatalf("Location %q, want %q", p.location, path)
+	}
+	m := noticeText.FindStringSubmatch(b.get(p.location).body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
 }

@@ -25,12 +25,12 @@ var templateFiles embed.FS
 // define "title").
 type pages map[string]*template.Template
 
-func parsePages() (pages, error) {
+func parsePages(fm template.FuncMap) (pages, error) {
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
-	base := template.New("").Funcs(funcs())
+	base := template.New("").Funcs(fm)
 	var pageFiles []string
 	for _, n := range names {
 		file := path.Base(n)
@@ -59,7 +59,7 @@ type view struct {
 	Title   string
 	Section string // "shipments", "webhooks", "account", "operator"
 	Viewer  *Viewer
-	Notice  string // a one-line result of the last action, from ?notice=
+	Notice  string // the one-line result of the last action (see redirectNotice)
 	Data    any
 }
 
@@ -70,7 +70,7 @@ func (s *Server) render(c echo.Context, status int, page, title, section string,
 	if !ok {
 		return fmt.Errorf("console: no page %s", page)
 	}
-	v := view{Title: title, Section: section, Viewer: viewerOf(c), Notice: noticeOf(c), Data: data}
+	v := view{Title: title, Section: section, Viewer: viewerOf(c), Notice: s.takeNotice(c), Data: data}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		return fmt.Errorf("console: render %s: %w", page, err)
@@ -123,4 +123,15 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnprocessableEntity, e.Error()
 	}
 	return http.StatusBadRequest, e.Message
+}
+
+// fieldError returns the field and message of an invalid-input error of the Service,
+// for a form to show next to the control at fault (p.field-error#error-<field>); ok is
+// false for any other error, which is an error page.
+func fieldError(err error) (field, msg string, ok bool) {
+	var e *references.Error
+	if !errors.As(err, &e) || e.Code != references.CodeInvalid {
+		return "", "", false
+	}
+	return e.Field, e.Message, true
 }

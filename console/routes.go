@@ -24,8 +24,8 @@ func (s *Server) routes(e *echo.Echo) {
 	// shipments.go, shipment.go
 	g.GET("/", s.shipments)
 	g.GET("/shipments.csv", s.shipmentsCSV)
-	g.GET("/track", s.trackForm)
-	g.POST("/track", s.track)
+	g.GET("/track", s.trackForm, s.requireWrite)
+	g.POST("/track", s.track, s.requireWrite)
 	g.GET("/shipments/:id", s.shipment)
 	g.POST("/shipments/:id/refresh", s.refresh, s.requireWrite)
 	g.POST("/shipments/:id/pause", s.pause, s.requireWrite)

@@ -306,7 +306,10 @@ type SessionStore interface {
 // PushStore keeps what carrier push needs besides Reference.Push: a way to find a
 // reference from an inbound push, and the queue of subscriptions to delete at carriers.
 // Whenever a reference whose Push has an ID is unsubscribed (any reason, any path),
-// the same transaction queues a PushDeletion of it, due at once.
+// the same transaction queues a PushDeletion of it, due at once; one subscription is
+// queued at most once. A poll result recorded after its reference was unsubscribed or
+// paused applies nothing, but a subscription it names that the reference does not
+// hold was just made at the carrier and nothing else would delete it: it is queued.
 type PushStore interface {
 	// ReferenceByID returns a reference of any account, or ErrNotFound: an inbound
 	// push names its reference, not its account.

@@ -22,6 +22,10 @@ type PruneRequest struct {
 	// entry in its log and leaves its stream (counted in ExpiredMessages); one
 	// finished, whose last attempt was before it too, is deleted (counted in Messages).
 	Messages time.Time
+	// Sessions: console sessions that have ended at it (see Session.ExpiredAt), of
+	// every account: those of an account that never signs in again are not cleared
+	// by CreateSession.
+	Sessions time.Time
 	// Max bounds the records one call deletes, all kinds together (a reference with
 	// its updates and attempts counts each of them), so that one transaction stays
 	// small; 0 deletes nothing. A call that deleted Max may have left more to delete.
@@ -41,14 +45,16 @@ type PruneCounts struct {
 	// expired (kept, with the entry saying so, until they are deleted in turn).
 	Messages        int64
 	ExpiredMessages int64
+	Sessions        int64 // ended console sessions deleted
 }
 
 // Total is the number of records counted, all kinds together.
 func (c PruneCounts) Total() int64 {
-	return c.Updates + c.Attempts + c.IdempotencyKeys + c.References + c.Messages + c.ExpiredMessages
+	return c.Updates + c.Attempts + c.IdempotencyKeys + c.References + c.Messages + c.ExpiredMessages + c.Sessions
 }
 
-// Add adds o to c.
+// Add adds o to c, but for Sessions: the totals Stats keeps are of what the feed and
+// the logs held, and a session is neither.
 func (c *PruneCounts) Add(o PruneCounts) {
 	c.Updates += o.Updates
 	c.Attempts += o.Attempts

@@ -41,11 +41,12 @@ func (r *Reference) OwesDelivery() bool {
 // EndsTracking reports whether recording the poll result unsubscribes the reference.
 func (res *PollResult) EndsTracking() bool { return res.Unsubscribe != "" }
 
-// Quiet reports whether the poll brought nothing to store: no snapshot, no update and
-// no unsubscribe. A backend may then keep only its schedule, if the reference's stored
-// error state is the one res carries (see SameErrorState).
+// Quiet reports whether the poll brought nothing to store: no snapshot, no update, no
+// unsubscribe and no change of the push subscription. A backend may then keep only its
+// schedule, if the reference's stored error state is the one res carries (see
+// SameErrorState).
 func (res *PollResult) Quiet() bool {
-	return res.Shipment == nil && len(res.Updates) == 0 && res.Unsubscribe == ""
+	return res.Shipment == nil && len(res.Updates) == 0 && res.Unsubscribe == "" && res.Push == nil
 }
 
 // SameErrorState reports whether recording res would leave the reference's polling

@@ -205,6 +205,7 @@ func TestPollResult_QuietAndEndsTracking(t *testing.T) {
 		{"Update", PollResult{Updates: []Update{{Type: UpdateShipment}}}, false, false},
 		{"Unsubscribe", PollResult{Unsubscribe: ReasonTrackingComplete}, false, true},
 		{"UpdatesAndUnsubscribe", PollResult{Updates: []Update{{}}, Unsubscribe: ReasonNotFound}, false, true},
+		{"PushSubscriptionOnly", PollResult{Push: &PushSubscription{ID: "sub-1"}}, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,9 +1,10 @@
 // Package store is the bbolt backend of the storage contract (references.Backend):
 // references and their indexes, shipment snapshots, update feeds, the delivery outbox
-// and log, accounts and API keys, in one file. It stores the domain types of package
-// references and nothing else, in encodings of its own (codec.go, records.go), so that
-// the file's format changes only here; every logical change is one transaction, and
-// the state rules it applies are the domain's (references/rules.go).
+// and log, accounts and API keys, the queue of carrier push subscriptions to delete,
+// in one file. It stores the domain types of package references and nothing else, in
+// encodings of its own (codec.go, records.go), so that the file's format changes only
+// here; every logical change is one transaction, and the state rules it applies are
+// the domain's (references/rules.go).
 //
 // Work is handed out by claims with leases (lease.go): a bbolt file has one process,
 // so leases live in memory. The poll schedule is also held in memory, so that a poll

@@ -8,7 +8,8 @@ import (
 	"github.com/trackhook/trackhook/references"
 )
 
-// leases are the claims on work handed out by ClaimDuePolls and ClaimDueDeliveries.
+// leases are the claims on work handed out by ClaimDuePolls, ClaimDueDeliveries and
+// ClaimPushDeletions.
 // A bbolt file has one process, so they live in memory: after a restart nothing is
 // claimed, which is what a lease that ran out means anyway.
 //

@@ -162,9 +162,7 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		return references.Reference{}, fmt.Errorf("record poll of %s: %w", refID, references.ErrLeaseLost)
 	}
 	defer db.leases.release(lease) // after the commit: see leases
-	// A poll that changed only the push subscription is not quiet: it must be written.
-	// (PollResult.Quiet does not look at Push.)
-	if res.Quiet() && res.Push == nil {
+	if res.Quiet() {
 		ref, done, err := db.recordQuietPoll(ctx, refID, res)
 		if err != nil {
 			return references.Reference{}, fmt.Errorf("record poll of %s: %w", refID, err)

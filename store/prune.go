@@ -48,6 +48,7 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 			{req.Updates, p.updates},
 			{req.Attempts, p.attempts},
 			{req.Messages, func(cutoff time.Time) error { return p.messages(cutoff, now) }},
+			{req.Sessions, p.sessions},
 		}
 		for _, s := range steps {
 			if s.cutoff.IsZero() || p.left == 0 {

@@ -106,6 +106,41 @@ func deleteExpiredSessions(tx *bolt.Tx, accountID string, now time.Time) error {
 	return nil
 }
 
+// sessions deletes the sessions of every account that have ended at at, while the
+// prune may delete more. It reads every session: there are a few per person who
+// signed in within a session's lifetime, not thousands.
+func (p *pruning) sessions(at time.Time) error {
+	b := p.tx.Bucket(bucketSessions)
+	var ended []*sessionRecord
+	var hashes [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		if int64(len(ended)) == p.left {
+			return nil
+		}
+		var rec sessionRecord
+		if _, err := getJSON(b, k, &rec); err != nil {
+			return err
+		}
+		if s := rec.session(string(k)); s.ExpiredAt(at) {
+			ended, hashes = append(ended, &rec), append(hashes, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, rec := range ended {
+		if err := b.Delete(hashes[i]); err != nil {
+			return err
+		}
+		if err := p.tx.Bucket(bucketSessionsByAcct).Delete(sessionAcctKey(rec.AccountID, string(hashes[i]))); err != nil {
+			return err
+		}
+		p.took(&p.got.Sessions, 1)
+	}
+	return nil
+}
+
 // getSession reads the session of tokenHash, or returns CodeNotFound.
 func getSession(tx *bolt.Tx, tokenHash string) (*sessionRecord, error) {
 	var rec sessionRecord

@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/trackhook/trackhook/api"
+	"github.com/trackhook/trackhook/console"
 	"github.com/trackhook/trackhook/internal/keyuse"
 	"github.com/trackhook/trackhook/internal/retention"
 	"github.com/trackhook/trackhook/notifier"
@@ -24,7 +27,7 @@ import (
 	"github.com/trackhook/trackhook/tracking"
 )
 
-const serveUsage = `trackhook serve runs the API, the poller and the webhook notifier on one store.
+const serveUsage = `trackhook serve runs the API, the web console, the poller and the webhook notifier on one store.
 
 With no flags it listens on :8080, keeps its data in ./trackhook.db and tracks every
 carrier with the built-in demo carrier. On a store without API keys it creates one for
@@ -34,6 +37,10 @@ With --db postgres://user:password@host:5432/dbname (or TRACKHOOK_DB) it keeps i
 data in PostgreSQL instead, where several serve processes share the work: each
 claims polls and deliveries for --lease, and another takes over a dead one's after
 it. The schema is created or upgraded at start (see trackhook migrate).
+
+The web console is at /ui/ on --addr (the root redirects there): sign in with an API
+key. Behind a proxy that ends TLS, give --public-url https://... so its session cookie
+is only ever sent over HTTPS.
 
 To know the admin key in advance (for scripts), set TRACKHOOK_API_KEY to a key of 16
 or more characters: serve registers it for account "default" at start.
@@ -69,6 +76,10 @@ type serveConfig struct {
 	// deliveryLease a claimed delivery stream's (lease, raised to 3x
 	// --delivery-timeout when --lease is not given).
 	lease, deliveryLease time.Duration
+	// publicURL is where outsiders reach this server (--public-url), nil when not
+	// given.
+	publicURL                    *url.URL
+	sessionIdle, sessionLifetime time.Duration
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
@@ -104,6 +115,9 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.DurationVar(&c.unsubscribedRetention, "unsubscribed-retention", retention.DefaultKeep, "how long an unsubscribed reference is kept, with its feed and delivery log, once nothing of it is left to deliver")
 	fs.IntVar(&c.maxActivePerAccount, "max-active-references-per-account", 0, "most active references an account may have; a create beyond it answers 403 quota_exceeded (0: no limit)")
 	fs.IntVar(&c.maxEndpointsPerAccount, "max-endpoints-per-account", references.MaxEndpointsPerAccount, "most webhook endpoints an account may have; a create beyond it answers 403 quota_exceeded (0: no limit)")
+	publicURL := fs.String("public-url", "", "the URL outsiders reach this server at (e.g. https://trackhook.example.com), for anything it tells them: with https, the console's cookies are sent over HTTPS only, even when TLS ends in a proxy in front")
+	fs.DurationVar(&c.sessionIdle, "session-idle", references.DefaultSessionIdle, "sign a console session out after this long without use")
+	fs.DurationVar(&c.sessionLifetime, "session-lifetime", references.DefaultSessionLifetime, "sign a console session out this long after sign-in, however much it is used")
 	terminal := fs.String("terminal-events", "GTIN:EMPTY", "actual events that end tracking after arrival: CODE or CODE:EMPTY|LADEN, comma-separated")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return c, err
@@ -116,6 +130,12 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, err
 	}
 	var err error
+	if c.publicURL, err = parsePublicURL(*publicURL); err != nil {
+		return c, err
+	}
+	if err := checkSessionTimes(c.sessionIdle, c.sessionLifetime); err != nil {
+		return c, err
+	}
 	if c.terminal, err = tracking.ParseTerminalRule(*terminal); err != nil {
 		return c, fmt.Errorf("--terminal-events: %w", err)
 	}
@@ -150,6 +170,47 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// parsePublicURL checks --public-url: empty, or an absolute http or https URL of a
+// host, without credentials, query or fragment (it is a base others append paths to).
+// A trailing slash is dropped.
+func parsePublicURL(raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	const want = "an absolute http:// or https:// URL such as https://trackhook.example.com"
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("--public-url %q is not %s: %w", raw, want, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("--public-url %q is not %s", raw, want)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("--public-url %q has no host: give %s", raw, want)
+	case u.User != nil:
+		return nil, fmt.Errorf("--public-url must not hold a user name or password")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("--public-url %q must not have a query or fragment", raw)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// minSessionIdle is the shortest --session-idle: a session is marked used at most
+// once a minute, so a shorter idle time would sign out people who are busy.
+const minSessionIdle = 2 * time.Minute
+
+// checkSessionTimes checks --session-idle and --session-lifetime.
+func checkSessionTimes(idle, lifetime time.Duration) error {
+	switch {
+	case idle < minSessionIdle:
+		return fmt.Errorf("--session-idle must be at least %v (a session is marked used at most once a minute), not %v", minSessionIdle, idle)
+	case lifetime < idle:
+		return fmt.Errorf("--session-lifetime (%v) must be at least --session-idle (%v)", lifetime, idle)
+	}
+	return nil
 }
 
 // defaultLease is the default of --lease.
@@ -237,7 +298,9 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	if err != nil {
 		return nil, err
 	}
-	breakers := notifier.NewBreakers(notifier.BreakerSettings{})
+	open := &openBreakers{}
+	breakers := notifier.NewBreakers(notifier.BreakerSettings{OnStateChange: open.change})
+	open.breakers = breakers
 	meters, err := newMetrics(db, router, breakers, log.With("component", "metrics"))
 	if err != nil {
 		return nil, err
@@ -261,6 +324,8 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 		CheckSource:            router.Check, // an identifier the carrier's API cannot take is a 422
 		TestEndpoint:           endpointTest(s.deliveries),
 		KeyUsed:                s.keyUse.Seen,
+		SessionIdle:            c.sessionIdle,
+		SessionLifetime:        c.sessionLifetime,
 		// A refresh or a resume made a poll due now (and a resume the reference's
 		// pending deliveries): scan now. s.polls is set below, before serving.
 		PollRequested: func() {
@@ -309,6 +374,12 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 		apiOpts.Metrics, apiOpts.PublicMetrics = meters.Handler(), c.metricsPublic
 	}
 	handler := api.New(svc, apiOpts)
+	if _, err := console.Register(handler, svc, console.Options{
+		Logger: log.With("component", "console"), PublicURL: c.publicURL, Operator: db,
+		OpenBreakers: open.hosts,
+	}); err != nil {
+		return nil, err
+	}
 	if c.metricsAddr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", meters.Handler())

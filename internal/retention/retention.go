@@ -114,6 +114,7 @@ func (p *Pruner) Request(now time.Time) references.PruneRequest {
 		Messages:        now.Add(-p.opts.KeepDeliveryLog),
 		IdempotencyKeys: now,
 		Unsubscribed:    now.Add(-p.opts.KeepUnsubscribed),
+		Sessions:        now,
 		Max:             p.opts.Batch,
 	}
 }

@@ -5,16 +5,20 @@ package postgres
 // table is either read here or derived from what is (see load.go, which builds the
 // same tables from the records):
 //
-//	read: accounts, api_keys (data and last_used_at), audit, endpoints, refs (data),
-//	  shipments, updates, idempotency, delivery_attempts, account_events, messages
+//	read: accounts, api_keys (data and last_used_at), audit, endpoints, refs (data,
+//	  and the summary's first ETA when it is not the snapshot's), shipments, updates,
+//	  idempotency, delivery_attempts, account_events, messages
 //	  (data and queued), delivery_streams (but the leases and the two waiting flags),
-//	  redeliveries (but the leases), account_counters.update_seq, audit_counters,
+//	  redeliveries (but the leases), push_deletions (but the leases and the ids, given
+//	  again in the order queued), account_counters.update_seq, audit_counters,
 //	  account_event_counters, store_stats
-//	derived: refs' columns beside data (refColumns', and eta from the latest
-//	  snapshot), ref_numbers, messages' columns beside data, account_counters.active_refs,
-//	  delivery_streams.ref_paused and endpoint_disabled, the sequence numbering
-//	  delivery_attempts
-//	not copied: leases (the services are stopped), lease_tokens
+//	derived: refs' columns beside data (refColumns', and eta, summary, first_eta and
+//	  arrived from the latest snapshot and the first ETA its record carries),
+//	  ref_numbers, ref_status_counts (the triggers of refs), messages' columns beside data,
+//	  account_counters.active_refs, delivery_streams.ref_paused and endpoint_disabled,
+//	  the sequence numbering delivery_attempts
+//	not copied: leases (the services are stopped), lease_tokens, sessions (console
+//	  sign-ins last hours at most: after a copy, people sign in again)
 
 import (
 	"context"
@@ -86,14 +90,26 @@ var dumpQueries = []dumpQuery{
 		err := scanJSON(r, &v.Reference)
 		return v, err
 	}},
-	{storecopy.KindShipment, "SELECT ref_id, data FROM shipments ORDER BY ref_id", func(r pgx.Rows) (storecopy.Record, error) {
+	{storecopy.KindShipment, `SELECT s.ref_id, s.data, r.summary FROM shipments s JOIN refs r ON r.id = s.ref_id
+		ORDER BY s.ref_id`, func(r pgx.Rows) (storecopy.Record, error) {
 		var v storecopy.Shipment
-		var data []byte
-		if err := r.Scan(&v.ReferenceID, &data); err != nil {
+		var data, summary []byte
+		if err := r.Scan(&v.ReferenceID, &data, &summary); err != nil {
 			return nil, err
 		}
-		err := json.Unmarshal(data, &v.Shipment)
-		return v, err
+		if err := json.Unmarshal(data, &v.Shipment); err != nil {
+			return nil, err
+		}
+		// The first ETA, when it is not the snapshot's (read from the summary's JSON,
+		// to the nanosecond, as the snapshot's is).
+		sum, err := decodeSummary(summary)
+		if err != nil {
+			return nil, err
+		}
+		if sum != nil && sum.FirstETA != nil && (v.Shipment.ETA == nil || !sum.FirstETA.Equal(*v.Shipment.ETA)) {
+			v.FirstETA = utcPtr(sum.FirstETA)
+		}
+		return v, nil
 	}},
 	{storecopy.KindUpdate, "SELECT account_id, account_seq, data FROM updates ORDER BY ref_id, seq", func(r pgx.Rows) (storecopy.Record, error) {
 		var v storecopy.Update
@@ -170,6 +186,13 @@ var dumpQueries = []dumpQuery{
 		v.RequestedAt = v.RequestedAt.UTC()
 		return v, nil
 	}},
+	{storecopy.KindPushDeletion, "SELECT due_at, " + pushDeletionColumns + " FROM push_deletions ORDER BY queued_at, id",
+		func(r pgx.Rows) (storecopy.Record, error) {
+			var v storecopy.PushDeletion
+			d, err := scanPushDeletion(r, &v.DueAt)
+			v.Deletion, v.DueAt = d, v.DueAt.UTC()
+			return v, err
+		}},
 	{storecopy.KindSequences, `SELECT account_id, max(u), max(a), max(e) FROM (
 			SELECT account_id, update_seq AS u, 0 AS a, 0 AS e FROM account_counters
 			UNION ALL SELECT account_id, 0, seq, 0 FROM audit_counters

@@ -146,6 +146,40 @@ func TestExplainHotQueries(t *testing.T) {
 		_, err := db.ListReferences(ctx, acct, references.ListQuery{Limit: 50, Status: references.StatusActive, Sort: references.SortETA})
 		return err
 	})
+	late := time.Now()
+	ex.run("list with the console's filters (has callback, failing, late), in creation order and by ETA", func() error {
+		yes := true
+		q := references.ListQuery{Limit: 50, HasCallback: &yes, LateAt: &late}
+		_, err := db.ListReferences(ctx, acct, q)
+		if err == nil {
+			q.Sort = references.SortETA
+			_, err = db.ListReferences(ctx, acct, q)
+		}
+		if err == nil {
+			_, err = db.ListReferences(ctx, acct, references.ListQuery{Limit: 50, Failing: true})
+		}
+		return err
+	})
+	ex.run("counts by status (CountReferences)", func() error {
+		_, err := db.CountReferences(ctx, acct)
+		return err
+	})
+	ex.run("console session: sign-in, read, touch, sign-out", func() error {
+		now := time.Now().UTC()
+		s := references.Session{TokenHash: references.NewID("explain_"), AccountID: acct, KeyID: "key", KeyHash: "khash",
+			CSRFToken: "csrf", CreatedAt: now, LastSeenAt: now, Idle: 30 * time.Minute, ExpiresAt: now.Add(12 * time.Hour)}
+		err := db.CreateSession(ctx, s)
+		if err == nil {
+			_, err = db.GetSession(ctx, s.TokenHash)
+		}
+		if err == nil {
+			err = db.TouchSession(ctx, s.TokenHash, now.Add(time.Minute))
+		}
+		if err == nil {
+			err = db.DeleteSession(ctx, s.TokenHash)
+		}
+		return err
+	})
 	ex.run("search by identifier, exact and prefix", func() error {
 		g := n/2 + 1
 		ident := explainContainer(g)
@@ -471,6 +505,11 @@ func fillExplainDB(t *testing.T, ctx context.Context, db *DB, n int) {
 			WHEN m.nth % 100 = 3 THEN now() - (m.g % 60) * interval '1 second'
 			ELSE now() + ((m.g::bigint * 7919) % 21600 + 60) * interval '1 second' END`,
 		"eta": "t.eta + (m.g % 90) * interval '1 day'",
+		// The summary moves with the ETA; the first ETA by a little less, so that
+		// about a third of the references are late (their ETA moved over a day).
+		"first_eta": "t.first_eta + (m.g % 90 - m.g % 3) * interval '1 day'",
+		"summary": `t.summary || jsonb_build_object('ETA', t.eta + (m.g % 90) * interval '1 day',
+			'FirstETA', t.first_eta + (m.g % 90 - m.g % 3) * interval '1 day')`,
 		// What retention reads from the reference's JSON moves with its columns.
 		"data": `t.data || jsonb_build_object('ID', m.dst, 'AccountID', m.account, 'ContainerID', m.container,
 			'CreatedAt', t.created_at + m.shift, 'UpdatedAt', t.updated_at + m.shift)

@@ -13,7 +13,8 @@ import (
 )
 
 // Leases live in the rows of the work they cover: a poll's in refs, a delivery
-// stream's in delivery_streams, a redelivery's in redeliveries. A lease is held while
+// stream's in delivery_streams, a redelivery's in redeliveries, a push subscription's
+// deletion in push_deletions. A lease is held while
 // its token is the row's and its end is after the clock's now (the database's): an
 // owner that stopped renewing loses it without anyone releasing it, and a token from
 // the lease_tokens sequence is never granted twice, so an old grant can't record.
@@ -43,6 +44,11 @@ func rowOfLease(key string) (leaseRow, error) {
 		if len(parts) == 3 {
 			return leaseRow{table: "redeliveries", owner: "lease_owner", token: "lease_token", until: "lease_until",
 				where: "destination = $1 AND stream = $2 AND message_id = $3", args: []any{parts[0], parts[1], parts[2]}}, nil
+		}
+	case "pushdel":
+		if id, err := pushDeletionID(key); err == nil {
+			return leaseRow{table: "push_deletions", owner: "lease_owner", token: "lease_token", until: "lease_until",
+				where: "id = $1", args: []any{id}}, nil
 		}
 	}
 	return leaseRow{}, fmt.Errorf("postgres: unknown lease key %q: %w", key, references.ErrLeaseLost)

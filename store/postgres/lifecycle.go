@@ -59,10 +59,17 @@ func (db *DB) endTracking(ctx context.Context, tx pgx.Tx, ref *references.Refere
 // and takes it out of the poll schedule and the quota's count; the caller writes ref.
 // A paused reference's streams are let go first, so that what is pending (and a
 // final update appended after this) is delivered. The receiver's unsubscribe (gone,
-// failing) also drops what is pending for the callback.
+// failing) also drops what is pending for the callback. The reference's push
+// subscription, if it has one, is queued for deletion at its carrier: every end of
+// tracking comes here, so none leaves a subscription alive there.
 func (db *DB) unsubscribe(ctx context.Context, tx pgx.Tx, ref *references.Reference, reason references.UnsubscribeReason, at time.Time) error {
 	if err := addActive(ctx, tx, ref.AccountID, -1); err != nil {
 		return err
+	}
+	if ref.Push != nil && ref.Push.ID != "" {
+		if err := db.queuePushDeletion(ctx, tx, ref.Push, ref.ID, ref.AccountID); err != nil {
+			return err
+		}
 	}
 	if ref.Paused() {
 		if _, err := references.Resume(ref, at); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store/storecopy"
 )
 
@@ -54,10 +55,12 @@ type loader struct {
 	// counts.
 	sequences []storecopy.Sequences
 	retention *storecopy.Retention
-	// What the search knows of the snapshots of the batch being gathered: each one's
-	// ETA, and its container numbers.
+	// What the list and the search know of the snapshots of the batch being
+	// gathered: each one's ETA and summary, and its container numbers.
 	etaRefs, numberRefs, numbers []string
-	etas                         []*time.Time
+	etas, firstETAs              []*time.Time
+	summaries                    [][]byte
+	arrived                      []bool
 }
 
 // tableRows are rows waiting to be copied into table.
@@ -85,6 +88,8 @@ var (
 		"last_attempt_at", "data"}
 	copyStreamColumns     = []string{"destination", "stream", "account_id", "due_at", "attempts", "first_attempt_at", "batch_id", "batch_end"}
 	copyRedeliveryColumns = []string{"destination", "stream", "message_id", "account_id", "requested_at"}
+	copyPushDelColumns    = []string{"source", "subscription_id", "reference_id", "account_id", "queued_at", "due_at",
+		"attempts", "last_error"}
 )
 
 // add turns a record into its row (or keeps it for finish).
@@ -116,7 +121,18 @@ func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 		if err := l.row(ctx, "shipments", copyShipmentColumns, v.ReferenceID, &v.Shipment); err != nil {
 			return err
 		}
+		// The summary of the snapshot, after the first ETA the record carries when it
+		// is not the snapshot's own.
+		var prev *references.ShipmentSummary
+		if v.FirstETA != nil {
+			prev = &references.ShipmentSummary{FirstETA: v.FirstETA}
+		}
+		sum, err := summarize(prev, &v.Shipment)
+		if err != nil {
+			return err
+		}
 		l.etaRefs, l.etas = append(l.etaRefs, v.ReferenceID), append(l.etas, v.Shipment.ETA)
+		l.summaries, l.firstETAs, l.arrived = append(l.summaries, sum.json), append(l.firstETAs, sum.firstETA), append(l.arrived, sum.arrived)
 		for i := range v.Shipment.Containers {
 			l.numberRefs, l.numbers = append(l.numberRefs, v.ReferenceID), append(l.numbers, v.Shipment.Containers[i].Number)
 		}
@@ -159,6 +175,10 @@ func (l *loader) add(ctx context.Context, r storecopy.Record) error {
 			v.Attempts, v.FirstAttemptAt, batchID, batchEnd)
 	case storecopy.Redelivery:
 		return l.row(ctx, "redeliveries", copyRedeliveryColumns, v.Destination, v.Stream, v.MessageID, v.AccountID, v.RequestedAt)
+	case storecopy.PushDeletion:
+		d := &v.Deletion
+		return l.row(ctx, "push_deletions", copyPushDelColumns, d.Source, d.SubscriptionID, d.ReferenceID, d.AccountID,
+			d.QueuedAt, v.DueAt, d.Attempts, d.LastError)
 	case storecopy.Sequences:
 		l.sequences = append(l.sequences, v)
 		return nil
@@ -208,14 +228,16 @@ func (l *loader) flush(ctx context.Context) error {
 	return nil
 }
 
-// searchFacts writes what the search knows of the snapshots just copied, as
-// storeSnapshot does for one: each reference's ETA in refs.eta, its container numbers
-// in ref_numbers.
+// searchFacts writes what the list and the search know of the snapshots just copied,
+// as RecordPoll does for one: each reference's ETA and summary in its row, its
+// container numbers in ref_numbers.
 func (l *loader) searchFacts(ctx context.Context) error {
-	_, err := l.tx.Exec(ctx, `UPDATE refs SET eta = s.eta
-		FROM unnest($1::text[], $2::timestamptz[]) AS s(ref_id, eta) WHERE refs.id = s.ref_id`, l.etaRefs, l.etas)
+	_, err := l.tx.Exec(ctx, `UPDATE refs SET eta = s.eta, summary = s.summary, first_eta = s.first_eta, arrived = s.arrived
+		FROM unnest($1::text[], $2::timestamptz[], $3::jsonb[], $4::timestamptz[], $5::boolean[])
+			AS s(ref_id, eta, summary, first_eta, arrived)
+		WHERE refs.id = s.ref_id`, l.etaRefs, l.etas, l.summaries, l.firstETAs, l.arrived)
 	if err != nil {
-		return fmt.Errorf("the ETAs of snapshots: %w", err)
+		return fmt.Errorf("the ETAs and summaries of snapshots: %w", err)
 	}
 	_, err = l.tx.Exec(ctx, `INSERT INTO ref_numbers (account_id, number, ref_id)
 		SELECT DISTINCT r.account_id, s.number, r.id
@@ -225,6 +247,7 @@ func (l *loader) searchFacts(ctx context.Context) error {
 		return fmt.Errorf("the container numbers of snapshots: %w", err)
 	}
 	l.etaRefs, l.etas, l.numberRefs, l.numbers = nil, nil, nil, nil
+	l.summaries, l.firstETAs, l.arrived = nil, nil, nil
 	return nil
 }
 

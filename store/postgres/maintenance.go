@@ -16,8 +16,9 @@ import (
 // Prune deletes what retention no longer keeps (see references.PruneRequest) in one
 // transaction of at most req.Max records: expired idempotency keys, unsubscribed
 // references with everything of theirs and updates (pruneReferences), then the
-// delivery log (pruneAttempts), then endpoint messages (pruneMessages), each oldest
-// first, as the bbolt store does. It adds what it deleted to store_stats and records
+// delivery log (pruneAttempts), then endpoint messages (pruneMessages), then ended
+// console sessions of every account (pruneSessions), each oldest first, as the bbolt
+// store does. It adds what it deleted to store_stats and records
 // the prune's time there, the backend's clock.
 //
 // The store_stats row is locked first: every instance runs retention, and their
@@ -60,6 +61,13 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 			got.Messages += deleted
 			got.ExpiredMessages += expired
 		}
+		if !req.Sessions.IsZero() && left() > 0 {
+			n, err := pruneSessions(ctx, tx, req.Sessions, left())
+			if err != nil {
+				return err
+			}
+			got.Sessions += n
+		}
 		var sum references.PruneCounts
 		if err := json.Unmarshal(total, &sum); err != nil {
 			return fmt.Errorf("postgres: decode store_stats: %w", err)
@@ -85,11 +93,10 @@ func (db *DB) Prune(ctx context.Context, req references.PruneRequest) (reference
 //   - ActiveReferences sums the per-account counters of active (and paused) references
 //     that creates and unsubscribes keep in account_counters for the quota: a row per
 //     account.
-//   - UnsubscribedReferences counts refs_unsubscribed, the partial index of
-//     unsubscribed references retention walks (an index-only scan): it grows with
-//     the references unsubscribed within the retention period, not with the store
-//     (18 ms for 100,000 of them, on a store of a million; explain_test.go). A count
-//     per account in account_counters would make it a row per account.
+//   - UnsubscribedReferences sums the per-account counts by status that the
+//     triggers of refs keep in ref_status_counts (migration 00005): a row per
+//     account. (Counting refs_unsubscribed, as before them, took 18 ms for 100,000
+//     unsubscribed references on a store of a million.)
 //   - PendingDeliveries counts delivery_streams, which holds a row only while a
 //     stream has something to deliver (an index-only scan of its primary key): the
 //     queue's depth, not the store's size.
@@ -109,7 +116,7 @@ func (db *DB) Stats(ctx context.Context) (references.Stats, error) {
 	var lastPrune *time.Time
 	err := db.pool.QueryRow(ctx, `SELECT
 		(SELECT coalesce(sum(active_refs), 0) FROM account_counters),
-		(SELECT count(*) FROM refs WHERE status = 'unsubscribed'),
+		(SELECT coalesce(sum(n), 0) FROM ref_status_counts WHERE status = 'unsubscribed'),
 		(SELECT count(*) FROM delivery_streams),
 		pg_database_size(current_database()),
 		pg_snapshot_xmax(pg_current_snapshot())::text::bigint,

@@ -140,24 +140,32 @@ func pollSubject(lease references.Lease) (string, error) {
 	return id, nil
 }
 
+// heldPoll is a reference whose poll lease holdPoll checked: the reference, the
+// clock's now, and the summary of its latest snapshot (JSON, nil without one).
+type heldPoll struct {
+	ref     references.Reference
+	now     time.Time
+	summary []byte
+}
+
 // holdPoll checks in tx that the poll lease is held, locks its reference's row until
-// tx ends and returns the reference with the clock's now; ErrLeaseLost otherwise. One
-// round trip.
-func (db *DB) holdPoll(ctx context.Context, tx pgx.Tx, refID string, lease references.Lease) (references.Reference, time.Time, error) {
+// tx ends and returns the reference; ErrLeaseLost otherwise. One round trip.
+func (db *DB) holdPoll(ctx context.Context, tx pgx.Tx, refID string, lease references.Lease) (heldPoll, error) {
 	var data []byte
-	var now time.Time
+	var h heldPoll
 	err := tx.QueryRow(ctx, `
-		SELECT data, COALESCE($3::timestamptz, now()) FROM refs
+		SELECT data, summary, COALESCE($3::timestamptz, now()) FROM refs
 		WHERE id = $1 AND poll_token = $2 AND poll_lease_until > COALESCE($3::timestamptz, now())
-		FOR UPDATE`, refID, int64(lease.Token), db.clockArg()).Scan(&data, &now)
+		FOR UPDATE`, refID, int64(lease.Token), db.clockArg()).Scan(&data, &h.summary, &h.now)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return references.Reference{}, now, references.ErrLeaseLost
+		return h, references.ErrLeaseLost
 	}
 	if err != nil {
-		return references.Reference{}, now, fmt.Errorf("postgres: check lease %s: %w", lease.Key, err)
+		return h, fmt.Errorf("postgres: check lease %s: %w", lease.Key, err)
 	}
-	ref, err := decodeReference(data)
-	return ref, now.UTC(), err
+	h.now = h.now.UTC()
+	h.ref, err = decodeReference(data)
+	return h, err
 }
 
 // RecordPoll writes the outcome of one claimed poll and ends its lease, in one
@@ -184,14 +192,17 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 	}
 	var ref references.Reference
 	err = db.inTx(ctx, func(tx pgx.Tx) error {
-		var now time.Time
-		var err error
-		ref, now, err = db.holdPoll(ctx, tx, refID, lease)
+		held, err := db.holdPoll(ctx, tx, refID, lease)
 		if err != nil {
 			return err
 		}
-		if !ref.Active() {
-			return endPollLease(ctx, tx, refID) // unsubscribed or paused while polled: left as it is
+		ref = held.ref
+		now := held.now
+		if !ref.Active() { // unsubscribed or paused while polled: left as it is
+			if err := db.queueStrayPush(ctx, tx, &ref, &res); err != nil {
+				return err
+			}
+			return endPollLease(ctx, tx, refID)
 		}
 		polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
 		ref.LastPolledAt, ref.NextPollAt = &polled, &next
@@ -199,14 +210,20 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		ref.ConsecutiveFailures = res.ConsecutiveFailures
 		ref.NotFoundSince = res.NotFoundSince
 		ref.UpdatedAt = polled
+		applyPush(&ref, &res) // before an unsubscribe, which queues the subscription left
 		if len(res.Updates) > 0 {
 			ups := slices.Clone(res.Updates) // this function may run again
 			if err := db.appendUpdates(ctx, tx, &ref, ups, now); err != nil {
 				return err
 			}
 		}
+		var snapshot *summaryRow
 		if res.Shipment != nil {
-			if err := storeSnapshot(ctx, tx, &ref, res.Shipment, shipment); err != nil {
+			prev, err := decodeSummary(held.summary)
+			if err != nil {
+				return err
+			}
+			if snapshot, err = storeSnapshot(ctx, tx, &ref, prev, res.Shipment, shipment); err != nil {
 				return err
 			}
 		}
@@ -215,7 +232,7 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 				return err
 			}
 		}
-		return savePolled(ctx, tx, &ref)
+		return savePolled(ctx, tx, &ref, snapshot)
 	})
 	if err != nil {
 		return references.Reference{}, fmt.Errorf("postgres: record poll of %s: %w", refID, err)
@@ -234,8 +251,8 @@ type quietPollFields struct {
 	UpdatedAt           time.Time
 }
 
-// recordQuietPoll records a poll that brought nothing to store (no snapshot, update or
-// unsubscribe) in one statement, without a transaction: the polling fields merged
+// recordQuietPoll records a poll that brought nothing to store (see
+// references.PollResult.Quiet) in one statement, without a transaction: the polling fields merged
 // into data, the next due time, the lease ended, provided the lease is held and the
 // reference active. done is false when it is not; RecordPoll's transaction then says
 // why (a lost lease, or a reference unsubscribed or paused while it was polled).
@@ -272,35 +289,44 @@ func endPollLease(ctx context.Context, tx pgx.Tx, refID string) error {
 	return nil
 }
 
-// savePolled is saveReference for a recorded poll: it also ends the poll's lease, in
-// the same statement.
-func savePolled(ctx context.Context, tx pgx.Tx, ref *references.Reference) error {
-	return updateReference(ctx, tx, ref, ", poll_owner = NULL, poll_token = NULL, poll_lease_until = NULL")
+// savePolled is saveReference for a recorded poll: it also ends the poll's lease
+// and, when the poll stored a snapshot, writes its ETA and summary, in the same
+// statement.
+func savePolled(ctx context.Context, tx pgx.Tx, ref *references.Reference, snapshot *summaryRow) error {
+	const endLease = ", poll_owner = NULL, poll_token = NULL, poll_lease_until = NULL"
+	if snapshot == nil {
+		return updateReference(ctx, tx, ref, endLease)
+	}
+	return updateReference(ctx, tx, ref, endLease+", eta = $10, summary = $11, first_eta = $12, arrived = $13",
+		snapshot.sum.ETA, snapshot.json, snapshot.firstETA, snapshot.arrived)
 }
 
-// storeSnapshot makes s (encoded: data) ref's latest snapshot, with what the search
-// knows of it: its ETA in refs.eta and its container numbers in ref_numbers.
-func storeSnapshot(ctx context.Context, tx pgx.Tx, ref *references.Reference, s *references.Shipment, data []byte) error {
+// storeSnapshot makes s (encoded: data) ref's latest snapshot, with its container
+// numbers in ref_numbers for the search, and returns its summary (after prev, the
+// stored one), which the caller writes with ref's row (see savePolled).
+func storeSnapshot(ctx context.Context, tx pgx.Tx, ref *references.Reference, prev *references.ShipmentSummary, s *references.Shipment, data []byte) (*summaryRow, error) {
+	sum, err := summarize(prev, s)
+	if err != nil {
+		return nil, err
+	}
 	numbers := make([]string, 0, len(s.Containers))
 	for i := range s.Containers {
 		numbers = append(numbers, s.Containers[i].Number)
 	}
-	_, err := tx.Exec(ctx, `
+	_, err = tx.Exec(ctx, `
 		WITH s AS (
 			INSERT INTO shipments (ref_id, data) VALUES ($1, $2)
 			ON CONFLICT (ref_id) DO UPDATE SET data = EXCLUDED.data),
-		e AS (
-			UPDATE refs SET eta = $3 WHERE id = $1 AND eta IS DISTINCT FROM $3),
 		d AS (
-			DELETE FROM ref_numbers WHERE ref_id = $1 AND NOT (number = ANY($5::text[])))
+			DELETE FROM ref_numbers WHERE ref_id = $1 AND NOT (number = ANY($4::text[])))
 		INSERT INTO ref_numbers (account_id, number, ref_id)
-		SELECT DISTINCT $4, n, $1 FROM unnest($5::text[]) AS n
+		SELECT DISTINCT $3, n, $1 FROM unnest($4::text[]) AS n
 		ON CONFLICT DO NOTHING`,
-		ref.ID, data, s.ETA, ref.AccountID, numbers)
+		ref.ID, data, ref.AccountID, numbers)
 	if err != nil {
-		return fmt.Errorf("postgres: store the snapshot of %s: %w", ref.ID, err)
+		return nil, fmt.Errorf("postgres: store the snapshot of %s: %w", ref.ID, err)
 	}
-	return nil
+	return &sum, nil
 }
 
 // Shipment returns the reference's last stored snapshot, or nil before the first

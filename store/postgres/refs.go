@@ -85,14 +85,14 @@ func saveReference(ctx context.Context, tx pgx.Tx, ref *references.Reference) er
 }
 
 // updateReference writes ref's changeable columns and data over its row, with extra
-// assignments (SQL) in the same statement.
-func updateReference(ctx context.Context, tx pgx.Tx, ref *references.Reference, extra string) error {
+// assignments (SQL) in the same statement, whose arguments args are $10 on.
+func updateReference(ctx context.Context, tx pgx.Tx, ref *references.Reference, extra string, args ...any) error {
 	cols, err := refColumns(ref)
 	if err != nil {
 		return err
 	}
 	_, err = tx.Exec(ctx, `UPDATE refs SET status = $2, updated_at = $3, next_poll_at = $4, unsubscribed_at = $5,
-		delivers = $6, delivered_seq = $7, last_seq = $8, data = $9`+extra+` WHERE id = $1`, cols...)
+		delivers = $6, delivered_seq = $7, last_seq = $8, data = $9`+extra+` WHERE id = $1`, append(cols, args...)...)
 	if err != nil {
 		return fmt.Errorf("postgres: save reference %s: %w", ref.ID, err)
 	}

@@ -19,7 +19,8 @@ import (
 // wants. An identifier filter is looked up in refs_by_identifier (the reference's own
 // identifier, whatever its status) and ref_numbers (the latest snapshot's
 // containers), exactly or as a prefix with the pattern operators that
-// text_pattern_ops indexes answer.
+// text_pattern_ops indexes answer. Each reference comes with the summary of its
+// latest snapshot, kept in its row (see summary.go), so a page reads no snapshot.
 
 // Cursors: "c" or "e" (the sort), then the position of the last reference returned:
 // for "c", created_at (Unix microseconds) and id; for "e", the ETA (Unix microseconds,
@@ -114,9 +115,10 @@ func (s *listStatement) cond(c string) { s.where = append(s.where, c) }
 
 // Bounds on the references one filtered list reads, as bbolt's, so that a request
 // costs about the same whatever the account's size: a filter the indexes cannot answer
-// (status, carrier, metadata, updated since, an ETA bound in creation order) reads at
-// most max(minRefScan, refScanPerItem×limit) references in the order asked, and returns
-// a cursor to go on from there, with a short (even empty) page.
+// (status, carrier, metadata, updated since, has callback, failing, late, an ETA bound
+// in creation order) reads at most max(minRefScan, refScanPerItem×limit) references in
+// the order asked, and returns a cursor to go on from there, with a short (even empty)
+// page.
 const (
 	minRefScan     = 10_000
 	refScanPerItem = 20
@@ -156,6 +158,20 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 		}
 		filters = append(filters, "data->'Metadata' @> "+scan.arg(string(m))+"::jsonb")
 	}
+	if q.HasCallback != nil {
+		filters = append(filters, "(coalesce(data->>'CallbackURL', '') <> '') = "+scan.arg(*q.HasCallback))
+	}
+	if q.Failing {
+		// Reference.Failing.
+		filters = append(filters, "(coalesce(data->>'LastPollError', '') <> '' OR data->>'DeliveryState' = "+
+			scan.arg(string(references.DeliveryFailing))+")")
+	}
+	if q.LateAt != nil {
+		// ShipmentSummary.Late: the ETA moved more than LateAfter past the first, or
+		// passed without arrival; never without an ETA.
+		filters = append(filters, fmt.Sprintf("coalesce(eta > first_eta + %s::interval OR eta < %s AND NOT arrived, false)",
+			scan.arg(references.LateAfter), scan.arg(*q.LateAt)))
+	}
 	for _, b := range []struct {
 		bound *time.Time
 		op    string
@@ -183,11 +199,13 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 			UNION ALL SELECT ref_id FROM ref_numbers WHERE account_id = %s AND %s)`,
 			acct, match("ident_value"), acct, match("number")))
 	}
+	// Only references with an ETA can pass an ETA bound, or be late.
+	dated := q.FiltersETA() || q.LateAt != nil
 	budget := max(minRefScan, refScanPerItem*limit)
 	if q.Identifier != "" || len(filters) == 0 {
 		// The indexes find the references: no bound needed.
-		src := orderedSource(scan, append(scan.where, filters...), "eta, created_at, id, data", byETA, q.FiltersETA(), after, limit+1)
-		sql := "SELECT true, eta, created_at, id, data, 0 FROM (" + src + ") s"
+		src := orderedSource(scan, append(scan.where, filters...), "eta, created_at, id, data, summary", byETA, dated, after, limit+1)
+		sql := "SELECT true, eta, created_at, id, data, summary, 0 FROM (" + src + ") s"
 		return db.listPage(ctx, q.Sort, limit, sql, scan.args, budget)
 	}
 	reverse := "created_at DESC, id DESC"
@@ -195,25 +213,25 @@ func (db *DB) ListReferences(ctx context.Context, accountID string, q references
 		reverse = "eta DESC, created_at DESC, id DESC" // NULLs first: the reverse of the order
 	}
 	src := orderedSource(scan, scan.where, "id, eta, created_at, ("+strings.Join(filters, " AND ")+") AS ok",
-		byETA, q.FiltersETA(), after, budget)
+		byETA, dated, after, budget)
 	// The references read (at most budget), those of them that pass, and the last one
 	// read, where the next page starts when the read stopped at its bound.
 	sql := fmt.Sprintf(`WITH scan AS (%s),
 			hits AS (SELECT id, eta, created_at FROM scan WHERE ok LIMIT %s),
 			last AS (SELECT id, eta, created_at FROM scan ORDER BY %s LIMIT 1)
-		SELECT true, h.eta, h.created_at, h.id, r.data, 0 FROM hits h JOIN refs r ON r.id = h.id
+		SELECT true, h.eta, h.created_at, h.id, r.data, r.summary, 0 FROM hits h JOIN refs r ON r.id = h.id
 		UNION ALL
-		SELECT false, eta, created_at, id, NULL, (SELECT count(*) FROM scan) FROM last`,
+		SELECT false, eta, created_at, id, NULL, NULL, (SELECT count(*) FROM scan) FROM last`,
 		src, scan.arg(limit+1), reverse)
 	return db.listPage(ctx, q.Sort, limit, sql, scan.args, budget)
 }
 
 // orderedSource returns a statement of s reading cols of at most n references that
 // pass where, after the cursor's position, in the order of the list. By ETA, the
-// dated come first, in ETA order from refs_by_eta, then (unless the ETA is bounded)
-// the undated in creation order from refs_undated: two index scans that each stop
-// early, where one ordering NULLs last would filter rather than seek.
-func orderedSource(s *listStatement, where []string, cols string, byETA, etaBounded bool, after *listPosition, n int) string {
+// dated come first, in ETA order from refs_by_eta, then (unless only the dated can
+// pass: datedOnly) the undated in creation order from refs_undated: two index scans
+// that each stop early, where one ordering NULLs last would filter rather than seek.
+func orderedSource(s *listStatement, where []string, cols string, byETA, datedOnly bool, after *listPosition, n int) string {
 	limit := s.arg(n)
 	branch := func(extra []string, order string) string {
 		w := append(slices.Clip(where), extra...)
@@ -234,7 +252,7 @@ func orderedSource(s *listStatement, where []string, cols string, byETA, etaBoun
 		}
 		parts = append(parts, "("+branch(dated, "eta, created_at, id")+")")
 	}
-	if !etaBounded {
+	if !datedOnly {
 		undated := []string{"eta IS NULL"}
 		if after != nil && after.eta == nil {
 			undated = append(undated, fmt.Sprintf("(created_at, id) > (%s, %s)", s.arg(after.created), s.arg(after.id)))
@@ -242,7 +260,7 @@ func orderedSource(s *listStatement, where []string, cols string, byETA, etaBoun
 		parts = append(parts, "("+branch(undated, "created_at, id")+")")
 	}
 	if len(parts) == 0 {
-		return branch([]string{"false"}, "created_at, id") // an undated position, and an ETA bound
+		return branch([]string{"false"}, "created_at, id") // an undated position, and only the dated pass
 	}
 	return fmt.Sprintf("SELECT * FROM (%s) u ORDER BY eta, created_at, id LIMIT %s", strings.Join(parts, " UNION ALL "), limit)
 }
@@ -259,6 +277,7 @@ func (db *DB) listPage(ctx context.Context, sort references.ListSort, limit int,
 	type hit struct {
 		pos listPosition
 		ref references.Reference
+		sum *references.ShipmentSummary
 	}
 	var hits []hit
 	var last *listPosition
@@ -266,9 +285,9 @@ func (db *DB) listPage(ctx context.Context, sort references.ListSort, limit int,
 	for rows.Next() {
 		var isHit bool
 		var p listPosition
-		var data []byte
+		var data, summary []byte
 		var n int64
-		if err := rows.Scan(&isHit, &p.eta, &p.created, &p.id, &data, &n); err != nil {
+		if err := rows.Scan(&isHit, &p.eta, &p.created, &p.id, &data, &summary, &n); err != nil {
 			return references.ReferencePage{}, fmt.Errorf("postgres: list references: %w", err)
 		}
 		if !isHit {
@@ -279,19 +298,26 @@ func (db *DB) listPage(ctx context.Context, sort references.ListSort, limit int,
 		if err != nil {
 			return references.ReferencePage{}, err
 		}
-		hits = append(hits, hit{p, ref})
+		sum, err := decodeSummary(summary)
+		if err != nil {
+			return references.ReferencePage{}, err
+		}
+		hits = append(hits, hit{p, ref, sum})
 	}
 	if err := rows.Err(); err != nil {
 		return references.ReferencePage{}, fmt.Errorf("postgres: list references: %w", err)
 	}
 	slices.SortFunc(hits, func(a, b hit) int { return comparePositions(sort, a.pos, b.pos) })
-	page := references.ReferencePage{References: []references.Reference{}}
+	page := references.ReferencePage{References: []references.Reference{}, Summaries: map[string]references.ShipmentSummary{}}
 	for i, h := range hits {
 		if i == limit {
 			page.NextCursor = encodeListCursor(sort, hits[i-1].pos) // at least one more
 			return page, nil
 		}
 		page.References = append(page.References, h.ref)
+		if h.sum != nil {
+			page.Summaries[h.ref.ID] = *h.sum
+		}
 	}
 	if last != nil && scanned >= int64(budget) {
 		page.NextCursor = encodeListCursor(sort, *last) // the read stopped at its bound

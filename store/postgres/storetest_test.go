@@ -15,13 +15,17 @@ import (
 )
 
 // TestBackendConformance runs the storage contract's suite against PostgreSQL, each
-// subtest on a migrated database of its own, emptied for it.
+// subtest on a migrated database of its own, emptied for it. Every subtest ends by
+// checking the counts by status that the triggers of refs keep against the rows
+// (checkStatusCounts), so that a way of writing refs they miss fails whichever
+// subtest takes it.
 func TestBackendConformance(t *testing.T) {
 	dbs := newTestDatabases(t)
 	storetest.Run(t, func(t *testing.T, clk *clock.Fake) storetest.Harness {
 		h := &pgHarness{clk: clk, url: dbs.take(t)}
 		h.db = h.open(t)
 		t.Cleanup(func() {
+			checkStatusCounts(t, h.db)
 			h.db.Close()
 			dbs.give(h.url)
 		})
@@ -103,6 +107,8 @@ func emptyDatabase(ctx context.Context, url string) error {
 	for _, table := range tables {
 		sql.WriteString("DELETE FROM " + table + ";\n")
 	}
+	// Deleting refs counted the deletions (its triggers): the counts go last.
+	sql.WriteString("DELETE FROM ref_status_counts;\n")
 	sql.WriteString("INSERT INTO store_stats DEFAULT VALUES;")
 	_, err = conn.Exec(ctx, sql.String())
 	return err
@@ -152,5 +158,33 @@ func (h *pgHarness) DeleteUpdate(t *testing.T, refID, updateID string) {
 	t.Helper()
 	if _, err := h.db.pool.Exec(context.Background(), "DELETE FROM updates WHERE ref_id = $1 AND id = $2", refID, updateID); err != nil {
 		t.Fatalf("delete update: %v", err)
+	}
+}
+
+// checkStatusCounts fails the test where ref_status_counts disagrees with counting the
+// rows of refs.
+func checkStatusCounts(t *testing.T, db *DB) {
+	t.Helper()
+	rows, err := db.pool.Query(context.Background(), `
+		SELECT account_id, status, coalesce(c.n, 0), coalesce(r.n, 0)
+		FROM (SELECT account_id, status, n FROM ref_status_counts WHERE n <> 0) c
+		FULL JOIN (SELECT account_id, status, count(*) AS n FROM refs GROUP BY account_id, status) r USING (account_id, status)
+		WHERE coalesce(c.n, 0) <> coalesce(r.n, 0)`)
+	if err != nil {
+		t.Errorf("check the counts by status: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var account, status string
+		var kept, counted int64
+		if err := rows.Scan(&account, &status, &kept, &counted); err != nil {
+			t.Errorf("check the counts by status: %v", err)
+			return
+		}
+		t.Errorf("account %s has %d %s references; its count by status says %d", account, counted, status, kept)
+	}
+	if err := rows.Err(); err != nil {
+		t.Errorf("check the counts by status: %v", err)
 	}
 }

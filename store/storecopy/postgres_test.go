@@ -49,6 +49,7 @@ func TestCopy_BoltToPostgresToBolt(t *testing.T) {
 	sessionLeftBehind(t, src, back, w)
 	clk.Advance(time.Hour)
 	claims := claimAll(t, src)
+	somePushDeletionsDue(t, claims)
 	sameClaims(t, "bbolt -> PostgreSQL -> bbolt", claims, claimAll(t, back))
 	sameClaims(t, "bbolt -> PostgreSQL", claims, claimAll(t, pg))
 

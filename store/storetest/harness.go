@@ -70,6 +70,7 @@ func Run(t *testing.T, open Opener) {
 	runAccounts(t, open)
 	runKeys(t, open)
 	runSessions(t, open)
+	runSessionPrune(t, open)
 	runPush(t, open)
 	runAudit(t, open)
 	runIsolation(t, open)

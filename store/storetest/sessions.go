@@ -205,3 +205,57 @@ func sameSession(a, b references.Session) bool {
 		a.CSRFToken == b.CSRFToken && a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) &&
 		a.Idle == b.Idle && a.ExpiresAt.Equal(b.ExpiresAt)
 }
+
+// runSessionPrune: retention deletes the ended sessions of every account, as many as
+// its Max lets it, and no live one.
+func runSessionPrune(t *testing.T, open Opener) {
+	t.Run("PruneDeletesEndedSessionsOfEveryAccount", func(t *testing.T) {
+		f := setup(t, open)
+		idle, life := 30*time.Minute, 12*time.Hour
+		var ended, live []references.Session
+		for _, acct := range []string{acctA, acctB} {
+			for range 2 {
+				s := f.newSession(acct, idle, life)
+				f.createSession(s)
+				ended = append(ended, s)
+			}
+		}
+		f.clk.Set(Start.Add(time.Hour)) // the four above are idle for an hour
+		for _, acct := range []string{acctA, acctB} {
+			s := f.newSession(acct, idle, life)
+			if err := f.b.CreateSession(f.ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			live = append(live, s)
+		}
+		// CreateSession cleared the ended ones of both accounts: make more, ended at
+		// the prune, that no sign-in will clear.
+		ended = ended[:0]
+		for _, acct := range []string{acctA, acctB} {
+			for range 2 {
+				s := f.newSession(acct, idle, time.Minute)
+				f.createSession(s)
+				ended = append(ended, s)
+			}
+		}
+		at := f.now().Add(time.Minute)
+		got, err := f.b.Prune(f.ctx, references.PruneRequest{Sessions: at, Max: 3})
+		if err != nil || got.Sessions != 3 || got.Total() != 3 {
+			t.Fatalf("Prune(max 3) = %+v, %v; want 3 sessions", got, err)
+		}
+		got, err = f.b.Prune(f.ctx, references.PruneRequest{Sessions: at, Max: 100})
+		if err != nil || got.Sessions != 1 {
+			t.Fatalf("second Prune = %+v, %v; want the last ended session", got, err)
+		}
+		for _, s := range ended {
+			if _, err := f.b.GetSession(f.ctx, s.TokenHash); !errors.Is(err, references.ErrNotFound) {
+				t.Errorf("ended session of %s: %v, want ErrNotFound", s.AccountID, err)
+			}
+		}
+		for _, s := range live {
+			if got := f.session(s.TokenHash); !sameSession(got, s) {
+				t.Errorf("live session of %s = %+v, want it kept", s.AccountID, got)
+			}
+		}
+	})
+}
