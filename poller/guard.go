@@ -167,3 +167,7 @@ func (g *GuardedSource) CheckReference(ref references.Reference) error {
 	}
 	return nil
 }
+
+// Unwrap returns the guarded source, so that what it offers besides Fetch (a
+// Subscriber) can be found through the guard.
+func (g *GuardedSource) Unwrap() Source { return g.src }

@@ -34,6 +34,13 @@ type Store interface {
 	RecordPoll(ctx context.Context, lease references.Lease, res references.PollResult) (references.Reference, error)
 	RenewLease(ctx context.Context, lease references.Lease, d time.Duration) (references.Lease, error)
 	ReleaseLease(ctx context.Context, lease references.Lease) error
+
+	// The queue of subscriptions to delete at carriers (see references.PushStore),
+	// which the poller works.
+	ClaimPushDeletions(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.PushDeletionClaim, error)
+	FinishPushDeletion(ctx context.Context, lease references.Lease) error
+	RetryPushDeletion(ctx context.Context, lease references.Lease, until time.Time, lastError string) error
+	ListPushDeletions(ctx context.Context, limit int) ([]references.PushDeletion, error)
 }
 
 // Options configures a Poller. Zero values take the defaults in parentheses.
@@ -72,8 +79,12 @@ type Options struct {
 	// failureLogBurst); nil discards.
 	Logger *slog.Logger
 	// Observe, when set, is called after every recorded poll: for metrics, and to wake
-	// the notifier when updates were appended.
+	// the notifier when updates were appended. ApplyPush does not call it: a push is
+	// not a poll.
 	Observe func(PollReport)
+	// Push sets up carrier push: the subscriptions of the sources that push, their
+	// safety-net polls, and the queue of subscriptions to delete.
+	Push PushOptions
 }
 
 func (o *Options) defaults() {
@@ -120,6 +131,7 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Push.defaults()
 }
 
 // Poller schedules and runs polls. Start it once; Stop drains in-flight polls.
@@ -129,6 +141,10 @@ type Poller struct {
 	log      *slog.Logger
 	failures *failureLog
 	loop     *workloop.Loop[references.PollClaim]
+	// deletions works the store's queue of subscriptions to delete at carriers;
+	// deleting is whether Start started it.
+	deletions *workloop.Loop[references.PushDeletionClaim]
+	deleting  bool
 }
 
 // PollReport describes one finished poll, for metrics and logs.
@@ -140,13 +156,17 @@ type PollReport struct {
 	Duration    time.Duration
 }
 
-// New returns a Poller over store. It does nothing until Start; a TickSchedule that
-// is not a cron spec is an error.
+// New returns a Poller over store. It does nothing until Start. A TickSchedule that
+// is not a cron spec is an error, and so are push settings the poller cannot work
+// with (see PushOptions).
 func New(store Store, opts Options) (*Poller, error) {
 	opts.defaults()
 	schedule, err := workloop.ParseSchedule(opts.TickSchedule)
 	if err != nil {
 		return nil, fmt.Errorf("poll %w", err)
+	}
+	if err := opts.Push.check(opts.Router); err != nil {
+		return nil, err
 	}
 	p := &Poller{store: store, opts: opts, log: opts.Logger, failures: newFailureLog(opts.Logger, opts.Clock)}
 	p.loop = workloop.New(workloop.Config[references.PollClaim]{
@@ -171,17 +191,27 @@ func New(store Store, opts Options) (*Poller, error) {
 		Clock:      opts.Clock,
 		Logger:     opts.Logger,
 	})
+	p.deletions = p.newDeletionLoop()
 	return p, nil
 }
 
-// Start launches the workers and the scan. They run until Stop; ctx is the parent
-// of every poll.
-func (p *Poller) Start(ctx context.Context) { p.loop.Start(ctx) }
+// Start launches the workers and the scan and, when a source makes push
+// subscriptions, the loop that deletes those of ended references at their carriers.
+// They run until Stop; ctx is the parent of every poll and deletion.
+func (p *Poller) Start(ctx context.Context) {
+	p.loop.Start(ctx)
+	p.startDeletions(ctx)
+}
 
-// Stop stops scanning, lets the polls already running or queued finish (until ctx is
-// done, then cancels them and gives back their claims) and waits. Polls that did not
-// run stay due in the store and run after the next start.
-func (p *Poller) Stop(ctx context.Context) { p.loop.Stop(ctx) }
+// Stop stops scanning, lets the polls and deletions already running or queued finish
+// (until ctx is done, then cancels them and gives back their claims) and waits. Polls
+// and deletions that did not run stay due in the store and run after the next start.
+func (p *Poller) Stop(ctx context.Context) {
+	p.loop.Stop(ctx)
+	if p.deleting {
+		p.deletions.Stop(ctx)
+	}
+}
 
 // Wake asks for a scan of due polls now rather than at the next tick (a reference
 // was made due at once: a refresh, a resume). It never blocks.
@@ -203,8 +233,13 @@ func (p *Poller) work(ctx context.Context, c references.PollClaim) {
 // longer active (references.ErrConflict), or ctx ended (then nothing is recorded and
 // the reference stays due).
 func (p *Poller) PollOne(ctx context.Context, id string) error {
-	// Nothing renews this claim: it outlives the fetch's own timeout instead.
-	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, p.opts.PollTimeout+p.opts.Lease)
+	// Nothing renews this claim: it outlives the fetch's own timeout instead, and that
+	// of the subscription requests after it (see keepPush) where there are any.
+	lease := p.opts.PollTimeout + p.opts.Lease
+	if p.opts.Push.subscribes() {
+		lease += p.opts.PollTimeout
+	}
+	c, err := p.store.ClaimPoll(ctx, p.opts.Owner, id, lease)
 	if err != nil {
 		return fmt.Errorf("poll %s: %w", id, err)
 	}
@@ -219,12 +254,18 @@ func (p *Poller) pollClaimed(ctx context.Context, c references.PollClaim) error 
 	res, outcome, err := p.poll(ctx, ref, start)
 	if err == nil {
 		_, err = p.store.RecordPoll(ctx, c.Lease, res)
+		if err != nil {
+			p.undoPush(ctx, ref, res.Push) // a subscription made for a result that is not recorded
+		}
 	}
 	if err != nil {
 		if rerr := p.store.ReleaseLease(context.WithoutCancel(ctx), c.Lease); rerr != nil {
 			p.log.Warn("releasing a claimed poll", "reference_id", ref.ID, "err", rerr)
 		}
 		return fmt.Errorf("poll %s: %w", ref.ID, err)
+	}
+	if res.EndsTracking() {
+		p.deletions.Wake() // the store may have queued the deletion of its subscription
 	}
 	if outcome == "failed" || outcome == "not_found" {
 		p.failures.poll(ctx, ref, p.opts.Router.SourceName(ref.CarrierCode), outcome, res)
@@ -235,11 +276,15 @@ func (p *Poller) pollClaimed(ctx context.Context, c references.PollClaim) error 
 	return nil
 }
 
-// poll fetches and diffs; it returns the result to record and the outcome name.
+// poll fetches and diffs; it returns the result to record and the outcome name. For a
+// reference whose source pushes, it also keeps the carrier subscription (see
+// keepPush), merges the fetch into the stored snapshot rather than replacing it, and
+// schedules the next poll as the push's safety net.
 func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Time) (references.PollResult, string, error) {
 	res := references.PollResult{PolledAt: now, NextPollAt: p.nextPoll(ref, now)}
 	if ref.TrackedFor(now) >= p.opts.MaxAge { // time paused does not count
 		p.unsubscribe(&res, references.ReasonMaxAge, now)
+		p.endPush(ctx, ref, &res)
 		return res, "unsubscribed", nil
 	}
 	src := p.opts.Router.For(ref.CarrierCode)
@@ -259,6 +304,7 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		}
 		if now.Sub(since) >= p.opts.NotFoundFor {
 			p.unsubscribe(&res, references.ReasonNotFound, now)
+			p.endPush(ctx, ref, &res)
 			return res, "unsubscribed", nil
 		}
 		res = p.failed(ref, res, now, err)
@@ -269,14 +315,36 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		return p.failed(ref, res, now, err), "failed", nil
 	}
 
-	cur := tracking.Derive(fetched)
 	old, err := p.store.Shipment(ctx, ref.ID)
 	if err != nil {
 		return res, "", err
 	}
+	target := p.pushTarget(ref)
+	if target.merges(ref) {
+		fetched = unionEvents(old, fetched)
+	}
+	outcome := p.settle(old, fetched, &res, now)
+	if outcome == "unsubscribed" {
+		p.endPush(ctx, ref, &res)
+		return res, outcome, nil
+	}
+	p.keepPush(ctx, ref, target, &res, now)
+	if target.pushing(ref, res.Push) {
+		res.NextPollAt = p.safetyNetPoll(ref, target.config, now)
+	}
+	return res, outcome, nil
+}
+
+// settle is what a poll and a push share once they have the reference's events: it
+// derives the snapshot from them, diffs it against the stored one (old, nil before
+// any) and fills res with the new snapshot and its update, and with the end of
+// tracking when the snapshot is complete. It returns the outcome: unchanged, changed
+// or unsubscribed.
+func (p *Poller) settle(old, events *references.Shipment, res *references.PollResult, now time.Time) string {
+	cur := tracking.Derive(events)
 	changes := tracking.Diff(old, cur)
 	if len(changes) == 0 {
-		return res, "unchanged", nil
+		return "unchanged"
 	}
 	res.Shipment = cur
 	res.Updates = append(res.Updates, references.Update{
@@ -284,10 +352,10 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		Changes: changes, Shipment: cur,
 	})
 	if tracking.IsComplete(cur, p.opts.Terminal) {
-		p.unsubscribe(&res, references.ReasonTrackingComplete, now)
-		return res, "unsubscribed", nil
+		p.unsubscribe(res, references.ReasonTrackingComplete, now)
+		return "unsubscribed"
 	}
-	return res, "changed", nil
+	return "changed"
 }
 
 // failed records a failed poll: backoff, the error on the reference and, when the
@@ -321,11 +389,15 @@ func (p *Poller) unsubscribe(res *references.PollResult, reason references.Unsub
 }
 
 func (p *Poller) nextPoll(ref references.Reference, now time.Time) time.Time {
-	interval := time.Duration(ref.PollInterval)
-	if interval <= 0 {
-		interval = p.opts.DefaultInterval
+	return now.Add(p.jitter(p.interval(ref)))
+}
+
+// interval is the reference's own poll interval, or the default.
+func (p *Poller) interval(ref references.Reference) time.Duration {
+	if interval := time.Duration(ref.PollInterval); interval > 0 {
+		return interval
 	}
-	return now.Add(p.jitter(interval))
+	return p.opts.DefaultInterval
 }
 
 // jitter scales d by a random factor in [1-Jitter, 1+Jitter].
