@@ -16,6 +16,9 @@ func unionEvents(stored, fetched *references.Shipment) *references.Shipment {
 	if stored == nil || len(stored.Events) == 0 {
 		return fetched
 	}
+	if fetched == nil {
+		fetched = &references.Shipment{}
+	}
 	ids := make(map[string]bool, len(fetched.Events))
 	alike := map[eventKey]bool{}
 	for i := range fetched.Events {

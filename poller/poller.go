@@ -40,6 +40,7 @@ type Store interface {
 	ClaimPushDeletions(ctx context.Context, owner string, limit int, lease time.Duration) ([]references.PushDeletionClaim, error)
 	FinishPushDeletion(ctx context.Context, lease references.Lease) error
 	RetryPushDeletion(ctx context.Context, lease references.Lease, until time.Time, lastError string) error
+	ListPushDeletions(ctx context.Context, limit int) ([]references.PushDeletion, error)
 }
 
 // Options configures a Poller. Zero values take the defaults in parentheses.
@@ -140,8 +141,10 @@ type Poller struct {
 	log      *slog.Logger
 	failures *failureLog
 	loop     *workloop.Loop[references.PollClaim]
-	// deletions works the store's queue of subscriptions to delete at carriers.
+	// deletions works the store's queue of subscriptions to delete at carriers;
+	// deleting is whether Start started it.
 	deletions *workloop.Loop[references.PushDeletionClaim]
+	deleting  bool
 }
 
 // PollReport describes one finished poll, for metrics and logs.
@@ -192,12 +195,12 @@ func New(store Store, opts Options) (*Poller, error) {
 	return p, nil
 }
 
-// Start launches the workers and the scan, and the loop that deletes the
-// subscriptions of ended references at their carriers. They run until Stop; ctx is
-// the parent of every poll and deletion.
+// Start launches the workers and the scan and, when a source makes push
+// subscriptions, the loop that deletes those of ended references at their carriers.
+// They run until Stop; ctx is the parent of every poll and deletion.
 func (p *Poller) Start(ctx context.Context) {
 	p.loop.Start(ctx)
-	p.deletions.Start(ctx)
+	p.startDeletions(ctx)
 }
 
 // Stop stops scanning, lets the polls and deletions already running or queued finish
@@ -205,7 +208,9 @@ func (p *Poller) Start(ctx context.Context) {
 // and deletions that did not run stay due in the store and run after the next start.
 func (p *Poller) Stop(ctx context.Context) {
 	p.loop.Stop(ctx)
-	p.deletions.Stop(ctx)
+	if p.deleting {
+		p.deletions.Stop(ctx)
+	}
 }
 
 // Wake asks for a scan of due polls now rather than at the next tick (a reference

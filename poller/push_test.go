@@ -305,6 +305,18 @@ func (r *pushRig) deletedIDs() []string {
 	return ids
 }
 
+// carrying returns the pushes that carry one of the events ids: the others are the
+// voyage's own, which the clock moved on.
+func carrying(pushes []fakecarrier.Push, ids ...string) []fakecarrier.Push {
+	var out []fakecarrier.Push
+	for _, p := range pushes {
+		if slices.ContainsFunc(p.EventIDs, func(id string) bool { return slices.Contains(ids, id) }) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // pushedEvent is an actual inspection the carrier publishes of its own (Inject), at
 // at, in a place of its own (an inspection per place is a milestone of its own).
 func pushedEvent(id string, at time.Time) references.Event {
@@ -358,7 +370,7 @@ func TestPush_FirstPollSubscribesAndPushesReachTheFeedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pushes := r.carrier.Step(t.Context())
+	pushes := carrying(r.carrier.Step(t.Context()), "pushed-0", "pushed-1", "pushed-2")
 	if len(pushes) != 6 {
 		t.Fatalf("%d pushes, want 3 sent twice", len(pushes))
 	}
@@ -398,7 +410,7 @@ func TestPush_SafetyNetPollChecksAndRepairsALostSubscription(t *testing.T) {
 	if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent("before-loss", pushedAt)); err != nil {
 		t.Fatal(err)
 	}
-	if pushes := r.carrier.Step(t.Context()); len(pushes) != 1 || !pushes[0].Accepted() {
+	if pushes := carrying(r.carrier.Step(t.Context()), "before-loss"); len(pushes) != 1 || !pushes[0].Accepted() {
 		t.Fatalf("pushes before the loss: %+v", pushes)
 	}
 
@@ -436,7 +448,7 @@ func TestPush_SafetyNetPollChecksAndRepairsALostSubscription(t *testing.T) {
 	if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent("after-repair", r.clock.Now())); err != nil {
 		t.Fatal(err)
 	}
-	if pushes := r.carrier.Step(t.Context()); len(pushes) != 1 || pushes[0].Target != sub.ID || !pushes[0].Accepted() {
+	if pushes := carrying(r.carrier.Step(t.Context()), "after-repair"); len(pushes) != 1 || pushes[0].Target != sub.ID || !pushes[0].Accepted() {
 		t.Fatalf("pushes after the repair: %+v", pushes)
 	}
 	if !slices.Contains(r.snapshotIDs(t, ref.ID), "after-repair") {
@@ -540,7 +552,7 @@ func TestPush_SecretRotation(t *testing.T) {
 		if _, err := r.carrier.Inject(ref.ContainerID, pushedEvent(id, r.clock.Now())); err != nil {
 			t.Fatal(err)
 		}
-		pushes := r.carrier.Step(t.Context())
+		pushes := carrying(r.carrier.Step(t.Context()), id)
 		if len(pushes) != 1 || pushes[0].StaleSecret != tc.stale || pushes[0].Status != tc.want {
 			t.Fatalf("%s: pushes %+v, want one answered %d", tc.name, pushes, tc.want)
 		}
@@ -553,5 +565,678 @@ func TestPush_SecretRotation(t *testing.T) {
 	r.poll(t, ref.ID)
 	if got := r.ref(t, ref.ID).Push; len(got.Secrets) != 1 || string(got.Secrets[0].Key) != string(sub.Secret) {
 		t.Fatalf("secrets after the grace: %+v", got.Secrets)
+	}
+}
+
+func TestPush_TerminalPollDeletesTheSubscription(t *testing.T) {
+	tests := []struct {
+		name  string
+		flaky bool // the carrier fails the deletion: the store queues it
+	}{
+		{"CarrierDeletes", false},
+		{"CarrierFailsThenTheQueueDeletes", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPushRig(t, pushRigOptions{})
+			ref := r.track(t, 5)
+			r.poll(t, ref.ID)
+			sub := r.ref(t, ref.ID).Push
+			// The voyage ends: the empty container is returned.
+			r.clock.Advance(80 * 24 * time.Hour)
+			r.flaky.Store(tc.flaky)
+			r.poll(t, ref.ID)
+			got := r.ref(t, ref.ID)
+			if got.Status != references.StatusUnsubscribed || got.UnsubscribeReason != references.ReasonTrackingComplete {
+				t.Fatalf("after the voyage: %s (%s), want unsubscribed for tracking_complete", got.Status, got.UnsubscribeReason)
+			}
+			if tc.flaky {
+				if got.Push == nil || got.Push.ID != sub.ID {
+					t.Fatalf("a subscription the carrier did not delete is no longer recorded: %+v", got.Push)
+				}
+				ds := r.deletions(t)
+				if len(ds) != 1 || ds[0].SubscriptionID != sub.ID || ds[0].Source != "MAEU" || ds[0].ReferenceID != ref.ID {
+					t.Fatalf("queued deletions: %+v", ds)
+				}
+				if len(r.carrier.Deleted()) != 0 {
+					t.Fatalf("deleted at the carrier: %+v", r.carrier.Deleted())
+				}
+				r.flaky.Store(false)
+				if n, err := r.p.WorkPushDeletions(t.Context()); err != nil || n != 1 {
+					t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+				}
+			} else if got.Push != nil {
+				t.Fatalf("a subscription deleted at the carrier is still recorded: %+v", got.Push)
+			}
+			if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+				t.Fatalf("deleted at the carrier: %v, want %s", ids, sub.ID)
+			}
+			if ds := r.deletions(t); len(ds) != 0 {
+				t.Fatalf("deletions left in the queue: %+v", ds)
+			}
+			if len(r.carrier.Subscriptions()) != 0 {
+				t.Fatalf("live subscriptions: %+v", r.carrier.Subscriptions())
+			}
+		})
+	}
+}
+
+func TestPush_UnsubscribedReferenceIsDeletedThroughTheQueue(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{poller: poller.Options{Push: poller.PushOptions{DeleteBackoffBase: time.Minute, DeleteBackoffMax: 4 * time.Minute}}})
+	ref := r.track(t, 6)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	if _, err := r.svc.Unsubscribe(ctx, "acct", ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ds := r.deletions(t); len(ds) != 1 || ds[0].SubscriptionID != sub.ID {
+		t.Fatalf("queued deletions after the unsubscribe: %+v", ds)
+	}
+
+	// The carrier fails: the deletion is put off, longer after each failure.
+	r.flaky.Store(true)
+	for i, wait := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute} {
+		if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+			t.Fatalf("failure %d: WorkPushDeletions = %d, %v", i+1, n, err)
+		}
+		ds := r.deletions(t)
+		if len(ds) != 1 || ds[0].Attempts != i+1 || !strings.Contains(ds[0].LastError, "503") {
+			t.Fatalf("failure %d: %+v", i+1, ds)
+		}
+		r.clock.Advance(wait - time.Second)
+		if n, _ := r.p.WorkPushDeletions(ctx); n != 0 {
+			t.Fatalf("failure %d: tried again %v before its backoff of %v ended", i+1, time.Second, wait)
+		}
+		r.clock.Advance(time.Second)
+	}
+	r.flaky.Store(false)
+	if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v, want %s", ids, sub.ID)
+	}
+	if ds := r.deletions(t); len(ds) != 0 {
+		t.Fatalf("deletions left: %+v", ds)
+	}
+
+	// A deletion the carrier had already forgotten is done too.
+	ref2 := r.track(t, 7)
+	r.poll(t, ref2.ID)
+	r.carrier.LoseSubscription(r.ref(t, ref2.ID).Push.ID)
+	if _, err := r.svc.Unsubscribe(ctx, "acct", ref2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ds := r.deletions(t); len(ds) != 0 {
+		t.Fatalf("a deletion of a subscription the carrier lost is left: %+v", ds)
+	}
+}
+
+func TestPush_DeletionOfASourceNoLongerConfiguredWaits(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 8)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	if _, err := r.svc.Unsubscribe(ctx, "acct", ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Restarted with a sources file without MAEU.
+	other := r.newPoller(t, poller.Options{Router: poller.Router{Default: newScripted()}, Push: poller.PushOptions{Sources: map[string]poller.PushConfig{}}})
+	if n, err := other.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	ds := r.deletions(t)
+	if len(ds) != 1 || ds[0].Attempts != 1 || !strings.Contains(ds[0].LastError, "source MAEU is not configured") {
+		t.Fatalf("the deletion of a source no longer configured: %+v", ds)
+	}
+	// Configured again, it is deleted when its backoff ends.
+	r.clock.Advance(time.Hour)
+	again := r.newPoller(t, poller.Options{})
+	if n, err := again.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v", ids)
+	}
+}
+
+func TestPush_StartedPollerWorksTheDeletionQueueAndStopDrainsIt(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	refs := []references.Reference{r.track(t, 9), r.track(t, 10), r.track(t, 11)}
+	var subs []string
+	for _, ref := range refs {
+		r.poll(t, ref.ID)
+		subs = append(subs, r.ref(t, ref.ID).Push.ID)
+		if _, err := r.svc.Unsubscribe(t.Context(), "acct", ref.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.p.Start(t.Context()) // the loops scan at once
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.carrier.Deleted()) < len(subs) && time.Now().Before(deadline) { // a safety net, not a wait for time
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.p.Stop(t.Context())
+	got := r.deletedIDs()
+	slices.Sort(got)
+	slices.Sort(subs)
+	if !slices.Equal(got, subs) {
+		t.Fatalf("deleted at the carrier: %v, want %v", got, subs)
+	}
+	if ds := r.deletions(t); len(ds) != 0 {
+		t.Fatalf("deletions left: %+v", ds)
+	}
+}
+
+func TestPush_SourceThatStopsPushingEndsTheSubscription(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 12)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	// The sources file says push: false now.
+	r.newPoller(t, poller.Options{Push: poller.PushOptions{Sources: map[string]poller.PushConfig{}}})
+	r.clock.Advance(time.Hour)
+	r.poll(t, ref.ID)
+	got := r.ref(t, ref.ID)
+	if got.Push != nil || got.Status != references.StatusActive || !got.NextPollAt.Equal(r.clock.Now().Add(15*time.Minute)) {
+		t.Fatalf("after push was turned off: push %+v, status %s, next poll %v", got.Push, got.Status, got.NextPollAt)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v, want %s", ids, sub.ID)
+	}
+}
+
+// addEvents is a merge that adds events to the stored snapshot (see unionPushed).
+func addEvents(events ...references.Event) poller.PushMerge { return unionPushed(events) }
+
+func TestApplyPush_RecordsThroughTheFeedAndADuplicateAppendsNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 20)
+	r.poll(t, ref.ID)
+	polled := r.ref(t, ref.ID)
+	before := len(r.feed(t, ref.ID))
+
+	r.clock.Advance(time.Minute)
+	first := r.clock.Now()
+	e := pushedEvent("push-1", first)
+	n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(e))
+	if err != nil || n != 1 {
+		t.Fatalf("ApplyPush = %d, %v; want 1 update", n, err)
+	}
+	ups := r.feed(t, ref.ID)
+	if len(ups) != before+1 || ups[before].Type != references.UpdateShipment || ups[before].Changes[0].Type != references.ChangeEventAdded {
+		t.Fatalf("feed after a push: %+v", ups[before:])
+	}
+	got := r.ref(t, ref.ID)
+	if got.Push.LastPushAt == nil || !got.Push.LastPushAt.Equal(first) || got.Push.ID != polled.Push.ID ||
+		!got.NextPollAt.Equal(*polled.NextPollAt) || !got.LastPolledAt.Equal(first) {
+		t.Fatalf("after a push: push %+v, next poll %v (was %v), last polled %v", got.Push, got.NextPollAt, polled.NextPollAt, got.LastPolledAt)
+	}
+
+	// The carrier's retry: the same event again.
+	r.clock.Advance(time.Minute)
+	n, err = r.p.ApplyPush(ctx, ref.ID, addEvents(e))
+	if err != nil || n != 0 {
+		t.Fatalf("ApplyPush of a duplicate = %d, %v; want 0 updates", n, err)
+	}
+	if ups := r.feed(t, ref.ID); len(ups) != before+1 {
+		t.Fatalf("a duplicate push appended %+v", ups[before+1:])
+	}
+	if got := r.ref(t, ref.ID); !got.Push.LastPushAt.Equal(r.clock.Now()) || !got.NextPollAt.Equal(*polled.NextPollAt) {
+		t.Fatalf("after a duplicate: last push %v, next poll %v", got.Push.LastPushAt, got.NextPollAt)
+	}
+}
+
+func TestApplyPush_NotTracked(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, id string)
+	}{
+		{"Paused", func(t *testing.T, id string) {
+			if _, err := r.svc.Pause(ctx, "acct", id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"Unsubscribed", func(t *testing.T, id string) {
+			if _, err := r.svc.Unsubscribe(ctx, "acct", id); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := r.track(t, 30+i)
+			r.poll(t, ref.ID)
+			tc.setup(t, ref.ID)
+			before := r.ref(t, ref.ID)
+			n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("ignored", r.clock.Now())))
+			if !errors.Is(err, poller.ErrNotTracked) || n != 0 {
+				t.Fatalf("ApplyPush = %d, %v; want ErrNotTracked", n, err)
+			}
+			got := r.ref(t, ref.ID)
+			if slices.Contains(r.snapshotIDs(t, ref.ID), "ignored") || got.LastSequence != before.LastSequence ||
+				(got.Push == nil) != (before.Push == nil) || got.Push != nil && got.Push.LastPushAt != nil {
+				t.Fatalf("a push for a %s reference changed it: %+v", tc.name, got)
+			}
+		})
+	}
+	t.Run("Unknown", func(t *testing.T) {
+		if _, err := r.p.ApplyPush(ctx, "ref_NOSUCHREFERENCE", addEvents()); !errors.Is(err, poller.ErrNotTracked) {
+			t.Fatalf("ApplyPush of an unknown reference: %v, want ErrNotTracked", err)
+		}
+	})
+}
+
+func TestApplyPush_MergeErrorRecordsNothingAndGivesTheLeaseBack(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 40)
+	r.poll(t, ref.ID)
+	before := r.ref(t, ref.ID)
+	bad := errors.New("the push is not for this reference")
+	_, err := r.p.ApplyPush(ctx, ref.ID, func(*references.Shipment) (*references.Shipment, error) { return nil, bad })
+	if !errors.Is(err, bad) {
+		t.Fatalf("ApplyPush = %v, want the merge's error", err)
+	}
+	if got := r.ref(t, ref.ID); got.Push.LastPushAt != nil || got.LastSequence != before.LastSequence || !got.LastPolledAt.Equal(*before.LastPolledAt) {
+		t.Fatalf("a failed merge changed the reference: %+v", got)
+	}
+	// The lease was given back: a poll and a push go through at once.
+	r.poll(t, ref.ID)
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("after", r.clock.Now()))); err != nil || n != 1 {
+		t.Fatalf("ApplyPush after a failed one = %d, %v", n, err)
+	}
+}
+
+func TestApplyPush_PushThatCompletesTheShipmentEndsTracking(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 41)
+	r.poll(t, ref.ID)
+	sub := r.ref(t, ref.ID).Push
+	// The carrier pushes the rest of the voyage at once.
+	r.clock.Advance(80 * 24 * time.Hour)
+	client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: r.api.URL}, dcsa.WithClock(r.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	voyage, err := client.Fetch(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(voyage.Events...)); err != nil || n != 2 {
+		t.Fatalf("ApplyPush = %d, %v; want the shipment's update and reference.unsubscribed", n, err)
+	}
+	got := r.ref(t, ref.ID)
+	if got.Status != references.StatusUnsubscribed || got.UnsubscribeReason != references.ReasonTrackingComplete {
+		t.Fatalf("after the last push: %s (%s)", got.Status, got.UnsubscribeReason)
+	}
+	if ds := r.deletions(t); len(ds) != 1 || ds[0].SubscriptionID != sub.ID {
+		t.Fatalf("queued deletions: %+v", ds)
+	}
+	if n, err := r.p.WorkPushDeletions(ctx); err != nil || n != 1 {
+		t.Fatalf("WorkPushDeletions = %d, %v", n, err)
+	}
+	if ids := r.deletedIDs(); !slices.Equal(ids, []string{sub.ID}) {
+		t.Fatalf("deleted at the carrier: %v", ids)
+	}
+}
+
+func TestApplyPush_WaitsForAPollInFlightAndKeepsBothResults(t *testing.T) {
+	ctx := context.Background()
+	p, b := setup(t, poller.Options{})
+	ref := b.create(t, "MSCU1234566")
+	polledEvent := ev("DEPA", references.ClassifierActual, b.clock.Now().Add(-time.Hour))
+	b.source.set(shipment(polledEvent), nil)
+	b.source.block = make(chan struct{})
+	polled := make(chan error, 1)
+	go func() { polled <- p.PollOne(ctx, ref.ID) }()
+	b.source.waitEntered(t)
+
+	timers := b.clock.Timers()
+	type result struct {
+		n   int
+		err error
+	}
+	pushed := make(chan result, 1)
+	var sawStored atomic.Pointer[references.Shipment]
+	go func() {
+		n, err := p.ApplyPush(ctx, ref.ID, func(stored *references.Shipment) (*references.Shipment, error) {
+			sawStored.Store(stored)
+			return addEvents(pushedEvent("pushed", b.clock.Now()))(stored)
+		})
+		pushed <- result{n, err}
+	}()
+	// The push found the poll's lease and waits on the clock for it.
+	waitFor(t, func() bool { return b.clock.Timers() > timers })
+	select {
+	case res := <-pushed:
+		t.Fatalf("ApplyPush returned while the poll held the reference: %+v", res)
+	default:
+	}
+	close(b.source.block)
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+	b.clock.Advance(time.Second)
+	res := <-pushed
+	if res.err != nil || res.n != 1 {
+		t.Fatalf("ApplyPush after the poll = %d, %v", res.n, res.err)
+	}
+	if s := sawStored.Load(); s == nil || len(s.Events) != 1 || s.Events[0].ID != polledEvent.ID {
+		t.Fatalf("the push merged into %+v, not the poll's snapshot", s)
+	}
+	stored, err := b.db.Shipment(ctx, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range stored.Events {
+		ids = append(ids, e.ID)
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{polledEvent.ID, "pushed"}) {
+		t.Fatalf("snapshot events %v, want the poll's and the push's", ids)
+	}
+	if ups := b.feed(t, ref.ID); len(ups) != 2 {
+		t.Fatalf("%d updates, want the poll's and the push's", len(ups))
+	}
+}
+
+func TestApplyPush_GivesUpWhenAPollHoldsTheReferenceTooLong(t *testing.T) {
+	ctx := context.Background()
+	p, b := setup(t, poller.Options{Push: poller.PushOptions{BusyWait: 3 * time.Second}})
+	ref := b.create(t, "MSCU1234566")
+	b.source.set(shipment(ev("DEPA", references.ClassifierActual, b.clock.Now())), nil)
+	b.source.block = make(chan struct{})
+	polled := make(chan error, 1)
+	go func() { polled <- p.PollOne(ctx, ref.ID) }()
+	b.source.waitEntered(t)
+
+	timers := b.clock.Timers() // without the push's wait
+	pushed := make(chan error, 1)
+	go func() {
+		_, err := p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("pushed", b.clock.Now())))
+		pushed <- err
+	}()
+	var err error
+	for done := false; !done; {
+		// Each wait of the push arms a timer; moving the clock past it fires it.
+		waitFor(t, func() bool {
+			select {
+			case err = <-pushed:
+				done = true
+				return true
+			default:
+				return b.clock.Timers() == timers+1
+			}
+		})
+		if !done {
+			b.clock.Advance(time.Second)
+		}
+	}
+	if !errors.Is(err, references.ErrBusy) {
+		t.Fatalf("ApplyPush while a poll held the reference past BusyWait: %v, want ErrBusy", err)
+	}
+	close(b.source.block)
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(snapshotIDsOf(t, b.db, ref.ID), "pushed") {
+		t.Fatal("a push given up on was recorded")
+	}
+}
+
+func snapshotIDsOf(t *testing.T, db *store.DB, id string) []string {
+	t.Helper()
+	s, err := db.Shipment(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if s != nil {
+		for _, e := range s.Events {
+			ids = append(ids, e.ID)
+		}
+	}
+	return ids
+}
+
+// waitFor waits until cond holds: for another goroutine to reach a point, not for
+// time to pass (the deadline is a safety net).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("the condition never held")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestApplyPush_PushedEventHealsNotFound(t *testing.T) {
+	ctx := context.Background()
+	p, b := setup(t, poller.Options{})
+	ref := b.create(t, "MSCU1234566")
+	b.source.set(nil, fmt.Errorf("carrier: %w", references.ErrShipmentNotFound))
+	if err := p.PollOne(ctx, ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.db.Reference(ctx, ref.ID); got.NotFoundSince == nil {
+		t.Fatal("not found was not recorded")
+	}
+	if n, err := p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("pushed", b.clock.Now()))); err != nil || n != 1 {
+		t.Fatalf("ApplyPush = %d, %v", n, err)
+	}
+	got, _ := b.db.Reference(ctx, ref.ID)
+	if got.NotFoundSince != nil || got.ConsecutiveFailures != 1 || got.LastPollError == "" {
+		t.Fatalf("after a push with events: not found since %v, failures %d, error %q; want the count of not found reset and the poll's error kept",
+			got.NotFoundSince, got.ConsecutiveFailures, got.LastPollError)
+	}
+}
+
+func TestPush_MergeOnPollKeepsPushedEventsTheGETLacks(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 50)
+	r.poll(t, ref.ID)
+	r.clock.Advance(6 * time.Hour)
+	// A push brings an event the carrier's GET does not show (yet), and another
+	// version of an event the GET shows.
+	client, err := dcsa.New("MAEU", dcsa.Config{BaseURL: r.api.URL}, dcsa.WithClock(r.clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := client.Fetch(ctx, ref)
+	if err != nil || len(listed.Events) == 0 {
+		t.Fatalf("the carrier's GET: %+v, %v", listed, err)
+	}
+	revised := listed.Events[0]
+	revised.Time = revised.Time.Add(time.Hour)
+	if _, err := r.p.ApplyPush(ctx, ref.ID, addEvents(pushedEvent("only-pushed", r.clock.Now()), revised)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(r.feed(t, ref.ID))
+
+	r.poll(t, ref.ID)
+	after, err := r.db.Shipment(ctx, ref.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept bool
+	for _, e := range after.Events {
+		switch e.ID {
+		case "only-pushed":
+			kept = true
+		case revised.ID:
+			if !e.Time.Equal(listed.Events[0].Time) {
+				t.Fatalf("event %s at %v after the poll, want the fetched version's %v", e.ID, e.Time, listed.Events[0].Time)
+			}
+		}
+	}
+	if !kept {
+		t.Fatal("the safety-net poll took back an event the carrier pushed")
+	}
+	for _, u := range r.feed(t, ref.ID)[before:] {
+		for _, c := range u.Changes {
+			if c.Event != nil && c.Event.ID == "only-pushed" {
+				t.Fatalf("the poll reported the pushed event changed: %+v", c)
+			}
+		}
+	}
+
+	// Without a subscription, a poll replaces the snapshot as before.
+	plain := r.newPoller(t, poller.Options{Push: poller.PushOptions{Sources: map[string]poller.PushConfig{}}})
+	r.clock.Advance(time.Hour)
+	if err := plain.PollOne(ctx, ref.ID); err != nil { // ends the subscription
+		t.Fatal(err)
+	}
+	r.clock.Advance(time.Hour)
+	if err := plain.PollOne(ctx, ref.ID); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(r.snapshotIDs(t, ref.ID), "only-pushed") {
+		t.Fatal("a poll of a reference that is not pushed kept an event its source does not list")
+	}
+}
+
+func TestPush_SafetyNetInterval(t *testing.T) {
+	long := references.Duration(12 * time.Hour)
+	short := references.Duration(time.Hour)
+	tests := []struct {
+		name     string
+		sources  string
+		interval *references.Duration
+		want     time.Duration
+	}{
+		{"SubscriptionMade", "", nil, 6 * time.Hour},
+		{"OwnIntervalLonger", "", &long, 12 * time.Hour},
+		{"OwnIntervalShorter", "", &short, 6 * time.Hour},
+		{"PushNotConfigured", `
+  MAEU:
+    type: dcsa
+    base_url: ${API}`, nil, 15 * time.Minute},
+		{"ContainerTracking3Receiver", `
+  MAEU:
+    type: dcsa-ct
+    base_url: ${API}
+    push: true
+    push_poll_interval: 8h
+    inbound_auth:
+      bearer: a-secret-of-the-carrier-and-us`, nil, 8 * time.Hour},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newPushRig(t, pushRigOptions{sources: tc.sources})
+			ref := r.trackAt(t, 60+i, "MAEU", tc.interval)
+			r.poll(t, ref.ID)
+			got := r.ref(t, ref.ID)
+			if got.LastPollError != "" {
+				t.Fatalf("poll error: %s", got.LastPollError)
+			}
+			if want := r.clock.Now().Add(tc.want); !got.NextPollAt.Equal(want) {
+				t.Fatalf("next poll at %v, want %v (%v)", got.NextPollAt, want, tc.want)
+			}
+			subscribed := tc.sources == ""
+			if (got.Push != nil) != subscribed || len(r.carrier.Subscriptions()) != map[bool]int{true: 1}[subscribed] {
+				t.Fatalf("subscription: stored %+v, at the carrier %+v", got.Push, r.carrier.Subscriptions())
+			}
+		})
+	}
+}
+
+func TestPush_ContainerTracking3PushIsMergedAndDuplicatesRecordNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{sources: `
+  MAEU:
+    type: dcsa-ct
+    base_url: ${API}
+    push: true
+    inbound_auth:
+      bearer: a-secret-of-the-carrier-and-us`})
+	ref := r.track(t, 70)
+	r.poll(t, ref.ID)
+	polled := r.ref(t, ref.ID)
+	e := pushedEvent("ct-pushed", r.clock.Now())
+	r.clock.Advance(time.Minute)
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(e)); err != nil || n != 1 {
+		t.Fatalf("ApplyPush = %d, %v", n, err)
+	}
+	got := r.ref(t, ref.ID)
+	if got.Push != nil || !got.NextPollAt.Equal(*polled.NextPollAt) || !got.LastPolledAt.Equal(r.clock.Now()) {
+		t.Fatalf("after a CT push: push %+v, next poll %v (was %v), last polled %v", got.Push, got.NextPollAt, polled.NextPollAt, got.LastPolledAt)
+	}
+	r.clock.Advance(time.Minute)
+	if n, err := r.p.ApplyPush(ctx, ref.ID, addEvents(e)); err != nil || n != 0 {
+		t.Fatalf("ApplyPush of a duplicate = %d, %v", n, err)
+	}
+	// The safety-net poll, whose GET lacks the event, keeps it.
+	r.clock.Advance(6 * time.Hour)
+	r.poll(t, ref.ID)
+	if !slices.Contains(r.snapshotIDs(t, ref.ID), "ct-pushed") {
+		t.Fatal("the safety-net poll of a CT 3.0 reference took back a pushed event")
+	}
+	if len(r.carrier.Subscriptions()) != 0 {
+		t.Fatalf("subscriptions made for a CT 3.0 source: %+v", r.carrier.Subscriptions())
+	}
+}
+
+func TestNew_RefusesPushSettingsItCannotWorkWith(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{})
+	router, err := r.sources.Router(poller.SourceEnv{Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relative, _ := url.Parse("/callbacks")
+	tests := []struct {
+		name string
+		opts poller.Options
+		want string
+	}{
+		{"NoPublicURL", poller.Options{Router: router, Push: poller.PushOptions{Sources: r.sources.Push}}, "public URL"},
+		{"RelativePublicURL", poller.Options{Router: router, Push: poller.PushOptions{Sources: r.sources.Push, PublicURL: relative}}, "public URL"},
+		{"SourceWithoutSubscriptions", poller.Options{
+			Router: poller.Router{ByCarrier: map[string]poller.Source{"MAEU": poller.Guard("MAEU", newScripted(), poller.GuardOptions{})}},
+			Push:   poller.PushOptions{Sources: r.sources.Push, PublicURL: r.public},
+		}, "cannot make them"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := poller.New(r.db, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "MAEU") {
+				t.Fatalf("New = %v, want an error naming MAEU and %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPush_RotationFindsTheSubscriptionLostAndMakesItAgain(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{poller: poller.Options{Push: poller.PushOptions{RotateEvery: time.Hour}}})
+	ref := r.track(t, 80)
+	r.poll(t, ref.ID)
+	lost := r.ref(t, ref.ID).Push
+	r.carrier.LoseSubscription(lost.ID)
+	// Rotation is due before the check (every 3h at a 6h safety net).
+	r.clock.Advance(time.Hour)
+	r.poll(t, ref.ID)
+	if n := r.carrier.Requests("GET /v2/event-subscriptions/{id}"); n != 0 {
+		t.Fatalf("%d checks before the check was due", n)
+	}
+	if n := r.carrier.Requests("PUT /v2/event-subscriptions/{id}/secret"); n != 1 {
+		t.Fatalf("%d secret updates, want the one that found the subscription gone", n)
+	}
+	sub := r.liveSub(t, ref)
+	got := r.ref(t, ref.ID).Push
+	if sub.ID == lost.ID || got.ID != sub.ID || len(got.Secrets) != 1 || string(got.Secrets[0].Key) != string(sub.Secret) {
+		t.Fatalf("after the rotation found it lost: stored %+v, carrier %+v", got, sub)
 	}
 }

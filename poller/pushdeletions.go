@@ -16,6 +16,35 @@ import (
 // even when trackhook stops right after. A poll that ends tracking deletes its
 // subscription itself when the carrier answers, and the queue gets nothing.
 
+// deletes reports whether a source of the router can delete subscriptions: without
+// one, the deletion loop could only fail every deletion, and is not started.
+func (p *Poller) deletes() bool {
+	if subscriberOf(p.opts.Router.Default) != nil {
+		return true
+	}
+	for _, src := range p.opts.Router.ByCarrier {
+		if subscriberOf(src) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// startDeletions starts the deletion loop when a source can delete subscriptions;
+// otherwise it warns of the deletions that wait in the queue for one.
+func (p *Poller) startDeletions(ctx context.Context) {
+	if p.deletes() {
+		p.deletions.Start(ctx)
+		p.deleting = true
+		return
+	}
+	waiting, err := p.store.ListPushDeletions(ctx, 1)
+	if err == nil && len(waiting) > 0 {
+		p.log.Warn("subscriptions of ended references wait to be deleted at their carriers, but no configured source makes push subscriptions",
+			"first_source", waiting[0].Source, "first_subscription_id", waiting[0].SubscriptionID)
+	}
+}
+
 // deletionWorkers is how many deletions run at once: the queue is short, and each
 // deletion is one request to a carrier.
 const deletionWorkers = 2

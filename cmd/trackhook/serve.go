@@ -346,9 +346,7 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	if err != nil {
 		return nil, err
 	}
-	open := &openBreakers{}
-	breakers := notifier.NewBreakers(notifier.BreakerSettings{OnStateChange: open.change})
-	open.breakers = breakers
+	breakers := notifier.NewBreakers(notifier.BreakerSettings{})
 	meters, err := newMetrics(db, router, breakers, c.sources, log.With("component", "metrics"))
 	if err != nil {
 		return nil, err
@@ -425,7 +423,7 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	handler := api.New(svc, apiOpts)
 	if _, err := console.Register(handler, svc, console.Options{
 		Logger: log.With("component", "console"), PublicURL: c.publicURL, Operator: db,
-		OpenBreakers: open.hosts,
+		OpenBreakers: breakers.OpenHosts,
 	}); err != nil {
 		return nil, err
 	}
