@@ -42,6 +42,10 @@ type Options struct {
 	// BatchBodyLimit those of POST /references/batch (default DefaultBatchBodyLimit).
 	BodyLimit      int64
 	BatchBodyLimit int64
+	// OwnBodyLimits are path prefixes of routes the caller adds that bound their
+	// bodies themselves (carrier pushes, larger than the API's JSON, answered in the
+	// formats of their standards): BodyLimit does not apply to them.
+	OwnBodyLimits []string
 	// RateLimit is the sustained requests per second allowed per API key (default
 	// DefaultRateLimit); rate.Inf turns limiting off. RateBurst is the bucket size
 	// (default DefaultRateBurst).

@@ -413,6 +413,8 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 		Logger: log.With("component", "api"), Backup: db, Status: db,
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
 		Ready: s.ready,
+		// Carrier pushes are larger than the API's JSON and bounded by their routes.
+		OwnBodyLimits: []string{inbound.Prefix + "/"},
 	}
 	// Metrics name receivers' hosts: on the API's port they need an admin key, unless
 	// --metrics-public opens them; --metrics-addr gives them a port of their own,
