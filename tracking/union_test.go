@@ -1,4 +1,4 @@
-package poller
+package tracking
 
 import (
 	"slices"
@@ -29,15 +29,8 @@ func TestUnionEvents(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var stored, fetched *references.Shipment
-			if tc.stored != nil {
-				stored = &references.Shipment{Events: tc.stored}
-			}
-			if tc.fetched != nil {
-				fetched = &references.Shipment{Events: tc.fetched}
-			}
 			var got []string
-			for _, ev := range unionEvents(stored, fetched).Events {
+			for _, ev := range UnionEvents(tc.stored, tc.fetched) {
 				got = append(got, ev.ID+"@"+strconv.Itoa(int(ev.Time.Sub(at)/time.Minute)))
 			}
 			if !slices.Equal(got, tc.want) {

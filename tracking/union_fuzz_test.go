@@ -1,4 +1,4 @@
-package inbound
+package tracking
 
 import (
 	"slices"
@@ -24,7 +24,7 @@ func events(b []byte) []references.Event {
 	return out
 }
 
-// FuzzUnionEvents: the merge of a notification keeps every stored event whose id it
+// FuzzUnionEvents: merging a notification (newer) into a snapshot (base) keeps every stored event whose id it
 // does not bring, takes the pushed version of each id it brings, holds each id once
 // (when the stored snapshot did), is sorted by time, and changes nothing when the same
 // notification comes again.
@@ -40,7 +40,7 @@ func FuzzUnionEvents(f *testing.F) {
 		stored = uniqueIDs(stored)
 		pushed = uniqueIDs(pushed)
 		storedCopy := slices.Clone(stored)
-		got := unionEvents(stored, pushed)
+		got := UnionEvents(stored, pushed)
 		if !slices.EqualFunc(stored, storedCopy, sameEvent) {
 			t.Fatal("the stored events were modified")
 		}
@@ -65,7 +65,7 @@ func FuzzUnionEvents(f *testing.F) {
 				t.Fatalf("stored event %+v lost", s)
 			}
 		}
-		if again := unionEvents(got, pushed); !slices.EqualFunc(again, got, sameEvent) {
+		if again := UnionEvents(got, pushed); !slices.EqualFunc(again, got, sameEvent) {
 			t.Fatalf("the same notification again changed the snapshot:\n%+v\n%+v", got, again)
 		}
 	})
@@ -81,4 +81,19 @@ func uniqueIDs(in []references.Event) []references.Event {
 		seen[e.ID] = true
 		return dup
 	})
+}
+
+// sameEvent reports whether a and b tell the same fact alike.
+func sameEvent(a, b references.Event) bool {
+	return a.ID == b.ID && a.Type == b.Type && a.Classifier == b.Classifier && a.Code == b.Code && a.Time.Equal(b.Time) &&
+		equalPtr(a.Location, b.Location) && equalPtr(a.TransportCall, b.TransportCall) &&
+		a.EquipmentReference == b.EquipmentReference && a.ISOEquipmentCode == b.ISOEquipmentCode &&
+		a.EmptyIndicator == b.EmptyIndicator && a.Description == b.Description
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
