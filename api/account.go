@@ -50,7 +50,7 @@ func (s *server) rotateWebhookSecret(c echo.Context) error {
 	}
 	accountID := apiKey(c).AccountID
 	if s.rotations != nil {
-		if d := s.rotations.wait(accountID); d > 0 {
+		if d := s.rotations.Wait(accountID); d > 0 {
 			return retryLater(c, d, "too many webhook secret rotations for this account")
 		}
 	}

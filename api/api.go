@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/keylimit"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -29,10 +30,6 @@ const (
 	DefaultAuthFailureBurst = 20
 )
 
-// maxAuthFailureAddrs bounds the client addresses whose failed authentications are
-// counted, so a flood from many addresses cannot grow the table without end.
-const maxAuthFailureAddrs = 16384
-
 // Backuper writes a consistent copy of the database to w. store.DB implements it.
 type Backuper interface {
 	Backup(ctx context.Context, w io.Writer) (int64, error)
@@ -45,6 +42,10 @@ type Options struct {
 	// BatchBodyLimit those of POST /references/batch (default DefaultBatchBodyLimit).
 	BodyLimit      int64
 	BatchBodyLimit int64
+	// OwnBodyLimits are path prefixes of routes the caller adds that bound their
+	// bodies themselves (carrier pushes, larger than the API's JSON, answered in the
+	// formats of their standards): BodyLimit does not apply to them.
+	OwnBodyLimits []string
 	// RateLimit is the sustained requests per second allowed per API key (default
 	// DefaultRateLimit); rate.Inf turns limiting off. RateBurst is the bucket size
 	// (default DefaultRateBurst).
@@ -117,9 +118,9 @@ type server struct {
 	opts         Options
 	log          *slog.Logger
 	now          func() time.Time
-	limiter      *keyLimiters // per API key; nil when rate limiting is off
-	rotations    *keyLimiters // per account; nil when off
-	authFailures *keyLimiters // per client address; nil when off
+	limiter      *keylimit.Limiters // per API key; nil when rate limiting is off
+	rotations    *keylimit.Limiters // per account (and endpoint); nil when off
+	authFailures *keylimit.Limiters // per client address; nil when off
 }
 
 // New returns the API as an *echo.Echo ready to serve. Routes added to it later get
@@ -130,16 +131,11 @@ type server struct {
 func New(svc *references.Service, opts Options) *echo.Echo {
 	opts = opts.withDefaults()
 	s := &server{svc: svc, opts: opts, log: opts.Logger, now: opts.Now}
-	if opts.RateLimit != rate.Inf {
-		s.limiter = newKeyLimiters(opts.RateLimit, opts.RateBurst, opts.Now)
-	}
-	if opts.RotationLimit != rate.Inf {
-		s.rotations = newKeyLimiters(opts.RotationLimit, opts.RotationBurst, opts.Now)
-	}
-	if opts.AuthFailureLimit != rate.Inf {
-		s.authFailures = newKeyLimiters(opts.AuthFailureLimit, opts.AuthFailureBurst, opts.Now)
-		s.authFailures.max = maxAuthFailureAddrs
-	}
+	// keylimit.New gives nil, no limit, for rate.Inf.
+	s.limiter = keylimit.New(keylimit.Config{Limit: opts.RateLimit, Burst: opts.RateBurst, Now: opts.Now})
+	s.rotations = keylimit.New(keylimit.Config{Limit: opts.RotationLimit, Burst: opts.RotationBurst, Now: opts.Now})
+	s.authFailures = keylimit.New(keylimit.Config{Limit: opts.AuthFailureLimit, Burst: opts.AuthFailureBurst,
+		MaxKeys: keylimit.MaxAddrs, Now: opts.Now})
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

@@ -1,13 +1,12 @@
 package api
 
 import (
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/trackhook/trackhook/internal/keylimit"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -19,8 +18,8 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		var addr string
 		if s.authFailures != nil {
-			addr = clientAddr(c.Request())
-			if d := s.authFailures.delay(addr); d > 0 {
+			addr = keylimit.ClientAddr(c.Request())
+			if d := s.authFailures.Delay(addr); d > 0 {
 				return retryLater(c, d, "too many failed authentications from this address")
 			}
 		}
@@ -36,35 +35,13 @@ func (s *server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if references.ErrorCode(err) == references.CodeUnauthorized {
 			if s.authFailures != nil {
-				s.authFailures.take(addr)
+				s.authFailures.Take(addr)
 			}
 			// RFC 6750: tell the client which scheme to use.
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="trackhook"`)
 		}
 		return err
 	}
-}
-
-// clientAddr names the client whose failed authentications are counted: the address
-// of the connection. trackhook has no trusted-proxy setting, so no header a client
-// can write (X-Forwarded-For, X-Real-IP) is believed. An IPv6 client counts by its
-// /64, the block one host usually has to pick addresses from.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.WithZone("").Unmap()
-	if ip.Is6() {
-		if p, err := ip.Prefix(64); err == nil {
-			return p.String()
-		}
-	}
-	return ip.String()
 }
 
 // bearerToken extracts the key from an Authorization header value. An empty header

@@ -199,21 +199,3 @@ func TestAuth_SuccessfulRequestsUseUpNoFailures(t *testing.T) {
 		t.Errorf("failure %d: %d, want 429", DefaultAuthFailureBurst+1, rec.Code)
 	}
 }
-
-func TestClientAddr(t *testing.T) {
-	tests := []struct{ remote, want string }{
-		{"192.0.2.1:5000", "192.0.2.1"},
-		{"[::ffff:192.0.2.1]:5000", "192.0.2.1"},
-		{"[2001:db8:1:2:3:4:5:6]:443", "2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:ffff::9]:443", "2001:db8:1:2::/64"},
-		{"[fe80::1%eth0]:80", "fe80::/64"},
-		{"not an address", "not an address"},
-	}
-	for _, tt := range tests {
-		req := httptest.NewRequest(http.MethodGet, "/", nil)
-		req.RemoteAddr = tt.remote
-		if got := clientAddr(req); got != tt.want {
-			t.Errorf("clientAddr(%q) = %q, want %q", tt.remote, got, tt.want)
-		}
-	}
-}

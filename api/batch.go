@@ -54,8 +54,8 @@ func (s *server) createBatch(c echo.Context) error {
 	}
 	if s.limiter != nil && n > itemsPerToken {
 		// At most the bucket's size in all, or the batch could never pass.
-		extra := min((n+itemsPerToken-1)/itemsPerToken, s.limiter.burst) - 1
-		if d := s.limiter.waitN(apiKey(c).ID, extra); d > 0 {
+		extra := min((n+itemsPerToken-1)/itemsPerToken, s.limiter.Burst()) - 1
+		if d := s.limiter.WaitN(apiKey(c).ID, extra); d > 0 {
 			return retryLater(c, d, "too many requests for this API key (a batch counts one request per 100 items)")
 		}
 	}

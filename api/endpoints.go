@@ -124,7 +124,7 @@ func (s *server) rotateEndpointSecret(c echo.Context) error {
 		if _, err := s.svc.GetEndpoint(ctx, accountID, id); err != nil {
 			return err
 		}
-		if d := s.rotations.wait("endpoint/" + accountID + "/" + id); d > 0 {
+		if d := s.rotations.Wait("endpoint/" + accountID + "/" + id); d > 0 {
 			return retryLater(c, d, "too many secret rotations for this endpoint")
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -101,6 +102,11 @@ func recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
+		for _, prefix := range s.opts.OwnBodyLimits {
+			if strings.HasPrefix(req.URL.Path, prefix) {
+				return next(c)
+			}
+		}
 		limit := s.opts.BodyLimit
 		if c.Path() == "/references/batch" && req.Method == http.MethodPost {
 			limit = s.opts.BatchBodyLimit

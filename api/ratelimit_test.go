@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/trackhook/trackhook/internal/clock"
 )
 
 func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
@@ -47,37 +45,6 @@ func TestRateLimit_PerKeyWithRetryAfter(t *testing.T) {
 	b.clock.Advance(time.Second)
 	if resp, body := get(b.keyA); resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the wait: %d %s", resp.StatusCode, body)
-	}
-}
-
-func TestKeyLimiters_EvictsIdleBuckets(t *testing.T) {
-	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	k := newKeyLimiters(10, 5, clk.Now)
-	if k.idleAfter != minIdleEviction {
-		t.Fatalf("idleAfter %v, want %v", k.idleAfter, minIdleEviction)
-	}
-	for _, id := range []string{"key_1", "key_2", "key_3"} {
-		if d := k.wait(id); d != 0 {
-			t.Fatalf("first request of %s waits %v", id, d)
-		}
-	}
-	clk.Advance(minIdleEviction / 2)
-	k.wait("key_1") // key_1 stays busy
-	clk.Advance(minIdleEviction/2 + time.Second)
-	k.wait("key_4")
-	if got := k.size(); got != 2 {
-		t.Errorf("%d buckets after eviction, want 2 (key_1 and key_4)", got)
-	}
-}
-
-func TestKeyLimiters_IdleLongerThanRefill(t *testing.T) {
-	// A bucket that takes an hour to refill must not be dropped, and so refilled, sooner.
-	k := newKeyLimiters(rate.Every(time.Hour), 2, time.Now)
-	if k.idleAfter < 2*time.Hour {
-		t.Errorf("idleAfter %v, want at least the 2 h refill time", k.idleAfter)
-	}
-	if k := newKeyLimiters(1e-12, 100, time.Now); k.idleAfter != maxIdleEviction {
-		t.Errorf("idleAfter %v for a near-zero rate, want the cap %v", k.idleAfter, maxIdleEviction)
 	}
 }
 
@@ -132,23 +99,5 @@ func TestRateLimit_ConcurrentKeys(t *testing.T) {
 	// Two keys, 30 requests each, a burst of 20 each: exactly 40 pass.
 	if total.ok != 40 || total.limited != 20 {
 		t.Errorf("%d passed and %d limited, want 40 and 20", total.ok, total.limited)
-	}
-}
-
-func TestKeyLimiters_KeepsAtMostMaxBuckets(t *testing.T) {
-	clk := clock.NewFake(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	k := newKeyLimiters(rate.Every(time.Minute), 1, clk.Now)
-	k.max = 100
-	for i := range 10_000 {
-		k.take(strconv.Itoa(i))
-		if n := k.size(); n > k.max {
-			t.Fatalf("%d buckets after %d keys, want at most %d", n, i+1, k.max)
-		}
-	}
-	if d := k.delay("9999"); d <= 0 {
-		t.Errorf("the newest key's bucket was dropped: delay %v", d)
-	}
-	if d := k.delay("never seen"); d != 0 {
-		t.Errorf("delay of a key without a bucket = %v, want 0", d)
 	}
 }

@@ -45,6 +45,30 @@ type Reference struct {
 	// refresh asked for (POST /references/:id/refresh).
 	PausedAt      *time.Time `json:"paused_at,omitempty"`
 	LastRefreshAt *time.Time `json:"last_refresh_at,omitempty"`
+
+	Push *PushSubscription `json:"push,omitempty"`
+}
+
+// PushSubscription is a reference's subscription at its carrier's push API, without
+// its secrets.
+type PushSubscription struct {
+	Source     string     `json:"source"`
+	ID         string     `json:"subscription_id"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RotatedAt  time.Time  `json:"rotated_at"`
+	CheckedAt  time.Time  `json:"checked_at"`
+	LastPushAt *time.Time `json:"last_push_at,omitempty"`
+}
+
+// newPushSubscription returns the wire form of p, nil for none.
+func newPushSubscription(p *references.PushSubscription) *PushSubscription {
+	if p == nil {
+		return nil
+	}
+	return &PushSubscription{
+		Source: p.Source, ID: p.ID, CreatedAt: p.CreatedAt, RotatedAt: p.RotatedAt,
+		CheckedAt: p.CheckedAt, LastPushAt: p.LastPushAt,
+	}
 }
 
 // newReference returns the wire form of r. It shares r's slices and maps.
@@ -77,6 +101,7 @@ func newReference(r references.Reference) Reference {
 		FailingSince:        r.FailingSince,
 		PausedAt:            r.PausedAt,
 		LastRefreshAt:       r.LastRefreshAt,
+		Push:                newPushSubscription(r.Push),
 	}
 }
 

@@ -79,6 +79,14 @@ func TestResponses_CoverEveryField(t *testing.T) {
 			omit:    []string{"AccountID"}, // the key's
 		},
 		{
+			domain: references.PushSubscription{}, wire: PushSubscription{},
+			convert: func(v any) any {
+				p := v.(references.PushSubscription)
+				return *newPushSubscription(&p)
+			},
+			omit: []string{"Secrets"}, // never leave the server
+		},
+		{
 			domain: references.AccountEvent{}, wire: webhook.OperationalEventData{},
 			convert: func(v any) any { return webhook.NewOperationalEvent(v.(references.AccountEvent)).Data },
 			// The account is the endpoint's; the rest is the event's envelope
@@ -144,6 +152,10 @@ func nonZero(t *testing.T, typ reflect.Type) reflect.Value {
 	case typ.Kind() == reflect.Map:
 		v.Set(reflect.MakeMapWithSize(typ, 1))
 		v.SetMapIndex(nonZero(t, typ.Key()), nonZero(t, typ.Elem()))
+	case typ.Kind() == reflect.Pointer && typ.Elem().Kind() == reflect.Struct:
+		p := reflect.New(typ.Elem())
+		p.Elem().Set(nonZero(t, typ.Elem()))
+		v.Set(p)
 	default:
 		t.Fatalf("nonZero: no rule for %s", typ)
 	}

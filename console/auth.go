@@ -5,9 +5,7 @@ package console
 import (
 	"crypto/subtle"
 	"errors"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/trackhook/trackhook/internal/keylimit"
 	"github.com/trackhook/trackhook/references"
 )
 
@@ -191,9 +190,9 @@ func (s *Server) signIn(c echo.Context) error {
 	if req.Header.Get("Sec-Fetch-Site") == "cross-site" {
 		return s.errorPage(c, echo.NewHTTPError(http.StatusForbidden, "Sign in from this console's own page."))
 	}
-	addr := clientAddr(req)
-	if d := s.signInFailures.delay(addr); d > 0 {
-		c.Response().Header().Set("Retry-After", strconv.Itoa(int(d.Round(time.Second)/time.Second)+1))
+	addr := keylimit.ClientAddr(req)
+	if d := s.signInFailures.Delay(addr); d > 0 {
+		c.Response().Header().Set("Retry-After", strconv.FormatInt(keylimit.RetryAfter(d), 10))
 		return s.render(c, http.StatusTooManyRequests, "sign_in.html", "Sign in", "", signInData{
 			Next: next, Error: "Too many failed sign-ins from this address: wait a minute and try again.",
 		})
@@ -210,7 +209,7 @@ func (s *Server) signIn(c echo.Context) error {
 		if !errors.As(err, &e) || e.Code != references.CodeUnauthorized {
 			return s.errorPage(c, err)
 		}
-		s.signInFailures.take(addr)
+		s.signInFailures.Take(addr)
 		s.log.InfoContext(req.Context(), "console sign-in refused", "addr", addr, "reason", e.Message)
 		return s.render(c, http.StatusUnauthorized, "sign_in.html", "Sign in", "", signInData{
 			Next: next, Error: "Not signed in: " + e.Message + ".",
@@ -274,25 +273,4 @@ func safeNext(next string) string {
 		return home
 	}
 	return u.RequestURI()
-}
-
-// clientAddr names the client whose failed sign-ins are counted: the address of the
-// connection, as the API counts failed authentications. No header a client can write
-// (X-Forwarded-For) is believed. An IPv6 client counts by its /64.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.WithZone("").Unmap()
-	if ip.Is6() {
-		if p, err := ip.Prefix(64); err == nil {
-			return p.String()
-		}
-	}
-	return ip.String()
 }

@@ -20,11 +20,19 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/internal/keylimit"
 	"github.com/trackhook/trackhook/references"
 )
 
 // Prefix is where the console is served.
 const Prefix = "/ui"
+
+// Defaults of the sign-in failure limit, the API's for failed authentications: a
+// burst of 20 wrong keys per client address, then one every 6 seconds.
+const (
+	DefaultSignInFailureLimit = rate.Limit(1.0 / 6)
+	DefaultSignInFailureBurst = 20
+)
 
 // OperatorStatus is what the operator view reads of the whole store; both backends
 // implement it.
@@ -61,8 +69,9 @@ type Server struct {
 	log    *slog.Logger
 	pages  pages
 	assets assets
-	// signInFailures counts wrong keys per client address; nil when unlimited.
-	signInFailures *failureLimiter
+	// signInFailures counts wrong keys per client address, as the API counts failed
+	// authentications; nil when unlimited.
+	signInFailures *keylimit.Limiters
 }
 
 // Register adds the console's routes to e, which serves the API too (see
@@ -90,7 +99,8 @@ func Register(e *echo.Echo, svc *references.Service, opts Options) (*Server, err
 		return nil, err
 	}
 	s := &Server{svc: svc, opts: opts, log: opts.Logger, pages: p, assets: a,
-		signInFailures: newFailureLimiter(opts.SignInFailureLimit, opts.SignInFailureBurst, opts.Now)}
+		signInFailures: keylimit.New(keylimit.Config{Limit: opts.SignInFailureLimit, Burst: opts.SignInFailureBurst,
+			MaxKeys: keylimit.MaxAddrs, Now: opts.Now})}
 	s.routes(e)
 	return s, nil
 }

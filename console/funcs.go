@@ -77,9 +77,6 @@ func funcs(now func() time.Time, assetURL func(string) string) template.FuncMap 
 		// asset returns the URL of an embedded asset (console.css, console.js), which
 		// changes with its content so browsers may cache it for long.
 		"asset": assetURL,
-		// deref returns what a pointer points to, or "" for nil (for optional strings
-		// and numbers in forms).
-		"deref": deref,
 		// dict builds a map of key/value pairs, to pass several values to a partial.
 		"dict": dict,
 	}
@@ -318,38 +315,6 @@ func query(path string, pairs ...any) (string, error) {
 		return path, nil
 	}
 	return path + "?" + q.Encode(), nil
-}
-
-func deref(v any) any {
-	switch x := v.(type) {
-	case *string:
-		if x != nil {
-			return *x
-		}
-	case *int:
-		if x != nil {
-			return *x
-		}
-	case *int64:
-		if x != nil {
-			return *x
-		}
-	case *bool:
-		if x != nil {
-			return *x
-		}
-	case *float64:
-		if x != nil {
-			return *x
-		}
-	case *time.Duration:
-		if x != nil {
-			return *x
-		}
-	default:
-		return v
-	}
-	return ""
 }
 
 func dict(pairs ...any) (map[string]any, error) {

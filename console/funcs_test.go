@@ -57,7 +57,6 @@ func TestFuncs(t *testing.T) {
 		}{"MSCU 1", "", 40, true}, `<a href="/ui/?after=40&amp;late=true&amp;q=MSCU&#43;1">`},
 		{"query empty", `{{query "/ui/" "q" ""}}`, nil, "/ui/"},
 		{"asset", `{{asset "console.css"}}`, nil, "/ui/assets/console.css?v=1"},
-		{"deref", `{{deref .}}|{{deref .}}`, func() *string { s := "x"; return &s }(), "x|x"},
 		{"dict", `{{with dict "a" 1 "b" "two"}}{{.a}} {{.b}}{{end}}`, nil, "1 two"},
 		{"can nil viewer", `{{can . "read"}}`, (*Viewer)(nil), "false"},
 	}

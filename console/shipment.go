@@ -14,6 +14,7 @@ import (
 
 	"github.com/trackhook/trackhook/console/chart"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 // Sizes of the detail page's lists.
@@ -143,7 +144,7 @@ func (s *Server) shipment(c echo.Context) error {
 		d.HasSnapshot = true
 		d.ShipmentStatus = words(string(snap.Status))
 		d.CurrentLocation = placeOf(snap.CurrentLocation)
-		d.CurrentVessel = vesselText(snap.CurrentVessel)
+		d.CurrentVessel = tracking.VesselLabel(snap.CurrentVessel)
 		d.Route = routeOf(&snap)
 		d.Timeline = timelineOf(&snap)
 	}
@@ -186,17 +187,17 @@ func routeOf(s *references.Shipment) []routeStop {
 	if s.Origin == nil && s.Destination == nil {
 		return nil
 	}
-	originKey, destKey := placeKey(s.Origin), placeKey(s.Destination)
+	originKey, destKey := tracking.LocationKey(s.Origin), tracking.LocationKey(s.Destination)
 	reached := map[string]bool{}
 	for i := range s.Events {
 		if e := &s.Events[i]; e.Classifier == references.ClassifierActual && e.Location != nil {
-			reached[placeKey(e.Location)] = true
+			reached[tracking.LocationKey(e.Location)] = true
 		}
 	}
 	var route []routeStop
 	if s.Origin != nil {
 		st := routeStop{Role: "origin", Place: placeOf(s.Origin), Reached: reached[originKey]}
-		if e := definite(s.Events, originKey, references.CodeDeparture, references.CodeLoad); e != nil {
+		if e := tracking.MostDefinite(s.Events, s.Origin, references.CodeDeparture, references.CodeLoad); e != nil {
 			st.When, st.Time = milestoneWhen("departure", e), &e.Time
 		}
 		route = append(route, st)
@@ -208,13 +209,13 @@ func routeOf(s *references.Shipment) []routeStop {
 		if e.Location == nil || code != references.CodeLoad && code != references.CodeDischarge {
 			continue
 		}
-		k := placeKey(e.Location)
+		k := tracking.LocationKey(e.Location)
 		if k == "" || seen[k] {
 			continue
 		}
 		seen[k] = true
 		st := routeStop{Role: "transshipment", Place: placeOf(e.Location), Reached: reached[k]}
-		if a := definite(s.Events, k, references.CodeDischarge, references.CodeArrival); a != nil {
+		if a := tracking.MostDefinite(s.Events, e.Location, references.CodeDischarge, references.CodeArrival); a != nil {
 			st.When, st.Time = milestoneWhen("arrival", a), &a.Time
 		}
 		route = append(route, st)
@@ -223,46 +224,13 @@ func routeOf(s *references.Shipment) []routeStop {
 		st := routeStop{Role: "destination", Place: placeOf(s.Destination), Reached: reached[destKey]}
 		if s.ETA != nil {
 			st.When, st.Time = "ETA", s.ETA
-			if e := definite(s.Events, destKey, references.CodeArrival, references.CodeDischarge); e != nil && e.Classifier == references.ClassifierActual {
+			if e := tracking.MostDefinite(s.Events, s.Destination, references.CodeArrival, references.CodeDischarge); e != nil && e.Classifier == references.ClassifierActual {
 				st.When = "arrived"
 			}
 		}
 		route = append(route, st)
 	}
 	return route
-}
-
-// definite returns the most definite (ACT over EST over PLN) event at the place with
-// the first of codes that has any, the latest among equals.
-func definite(events []references.Event, key string, codes ...string) *references.Event {
-	for _, code := range codes {
-		var best *references.Event
-		for i := range events {
-			e := &events[i]
-			if !strings.EqualFold(e.Code, code) || placeKey(e.Location) != key {
-				continue
-			}
-			if best == nil || classRank(e.Classifier) >= classRank(best.Classifier) {
-				best = e
-			}
-		}
-		if best != nil {
-			return best
-		}
-	}
-	return nil
-}
-
-func classRank(c references.Classifier) int {
-	switch c {
-	case references.ClassifierActual:
-		return 3
-	case references.ClassifierEstimated:
-		return 2
-	case references.ClassifierPlanned:
-		return 1
-	}
-	return 0
 }
 
 // milestoneWhen says what the time of e at a stop is: "departed", "estimated
@@ -278,17 +246,6 @@ func milestoneWhen(what string, e *references.Event) string {
 		return w + " " + what
 	}
 	return what
-}
-
-// placeKey identifies a place: its UN/LOCODE, else its name, upper case ("" for nil).
-func placeKey(l *references.Location) string {
-	if l == nil {
-		return ""
-	}
-	if c := strings.TrimSpace(l.UNLocode); c != "" {
-		return strings.ToUpper(c)
-	}
-	return strings.ToUpper(strings.TrimSpace(l.Name))
 }
 
 // timelineGroup is a list of milestones: all of them, or with several containers
@@ -350,7 +307,7 @@ func milestoneOf(e *references.Event, withContainer bool) milestoneView {
 		m.ClassWord = "reported"
 	}
 	if tc := e.TransportCall; tc != nil {
-		m.Vessel, m.Voyage = vesselText(tc), strings.TrimSpace(tc.Voyage)
+		m.Vessel, m.Voyage = tracking.VesselLabel(tc), strings.TrimSpace(tc.Voyage)
 		if mode := strings.ToUpper(strings.TrimSpace(tc.ModeOfTransport)); mode != "" && mode != references.ModeVessel {
 			m.Mode = strings.ToLower(mode)
 		}
@@ -379,21 +336,6 @@ func eventWords(e *references.Event) string {
 		}
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// vesselText names a vessel: "NORDIC AURORA (IMO 9434761)".
-func vesselText(tc *references.TransportCall) string {
-	if tc == nil {
-		return ""
-	}
-	name, imo := strings.TrimSpace(tc.VesselName), strings.TrimSpace(tc.VesselIMO)
-	switch {
-	case name != "" && imo != "":
-		return name + " (IMO " + imo + ")"
-	case imo != "":
-		return "IMO " + imo
-	}
-	return name
 }
 
 // etaDrift reads the feed (at most maxChartUpdates, the newest) for its ETA changes:

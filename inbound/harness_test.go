@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 
+	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/inbound"
 	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/poller"
@@ -123,17 +125,10 @@ func setup(t *testing.T, applier inbound.Applier) *rig {
 		applier = polls
 	}
 	r.applier = applier
-	e := echo.New()
-	// The API's body limit, as api.New sets it: the routes must not be held to it.
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			req := c.Request()
-			if req.ContentLength > 64<<10 {
-				return c.String(http.StatusRequestEntityTooLarge, "the API's limit")
-			}
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, 64<<10)
-			return next(c)
-		}
+	// The API's server, as serve builds it: its body limit must not hold the routes.
+	e := api.New(r.svc, api.Options{
+		Logger: slog.New(slog.DiscardHandler), RateLimit: rate.Inf, Now: r.clk.Now,
+		OwnBodyLimits: []string{inbound.Prefix + "/"},
 	})
 	err = inbound.Register(e, inbound.Options{
 		Applier: applier,

@@ -174,7 +174,6 @@ func Register(e *echo.Echo, opts Options) error {
 	if h.observe == nil {
 		h.observe = func(Report) {}
 	}
-	e.Pre(keepBody)
 	e.POST(PathTNT, h.tnt)
 	e.POST(PathCT, h.ct)
 	return nil
@@ -200,49 +199,16 @@ func (h *handler) source(name string, model poller.PushModel) (Source, string, b
 	return src, name, true
 }
 
-// bodyKey is the request context key of the request's own body (see keepBody).
-type bodyKey struct{}
-
-// rawBody is a request's body and length as the client sent them.
-type rawBody struct {
-	r      io.ReadCloser
-	length int64
-}
-
-// keepBody keeps the body of inbound requests out of the API's body limit: the API
-// caps every body at a size fit for its JSON requests (api.DefaultBodyLimit), below
-// the bundles carriers push, and refuses a longer one in its own error format. Run
-// before routing (echo's Pre), it puts the body aside in the request's context and
-// hides its length from the API's check; the routes read it with bounds of their
-// own, dcsa.MaxNotificationBytes and dcsa3.MaxPushBytes, and answer in the
-// standards' formats. Other paths are left alone.
-func keepBody(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		req := c.Request()
-		if strings.HasPrefix(req.URL.Path, Prefix+"/") {
-			ctx := context.WithValue(req.Context(), bodyKey{}, rawBody{r: req.Body, length: req.ContentLength})
-			req = req.WithContext(ctx)
-			req.ContentLength = -1
-			c.SetRequest(req)
-		}
-		return next(c)
-	}
-}
-
 // errTooLarge is a body over a route's bound.
 var errTooLarge = errors.New("body too large")
 
 // readBody reads the request's body, at most max bytes: a longer one is errTooLarge
 // (refused from its Content-Length without reading it when it says so).
 func readBody(req *http.Request, max int64) ([]byte, error) {
-	raw, ok := req.Context().Value(bodyKey{}).(rawBody)
-	if !ok { // registered without keepBody: the request as it is
-		raw = rawBody{r: req.Body, length: req.ContentLength}
-	}
-	if raw.length > max {
+	if req.ContentLength > max {
 		return nil, errTooLarge
 	}
-	body, err := io.ReadAll(io.LimitReader(raw.r, max+1))
+	body, err := io.ReadAll(io.LimitReader(req.Body, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("read the body: %w", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,6 +13,7 @@ import (
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/dcsa"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 // maxRefIDLen bounds the :ref_id looked up: trackhook's ids are far shorter, and a
@@ -218,46 +218,6 @@ func unionMerge(pushed []references.Event) poller.PushMerge {
 		if stored != nil {
 			events = stored.Events
 		}
-		return &references.Shipment{Events: unionEvents(events, pushed)}, nil
+		return &references.Shipment{Events: tracking.UnionEvents(events, pushed)}, nil
 	}
-}
-
-// unionEvents returns stored with pushed merged in (see unionMerge), sorted by time;
-// stored is not modified.
-func unionEvents(stored, pushed []references.Event) []references.Event {
-	out := slices.Clone(stored)
-	for _, e := range pushed {
-		if e.ID == "" {
-			if !slices.ContainsFunc(out, func(s references.Event) bool { return sameEvent(s, e) }) {
-				out = append(out, e)
-			}
-			continue
-		}
-		i := slices.IndexFunc(out, func(s references.Event) bool { return s.ID == e.ID })
-		if i < 0 {
-			out = append(out, e)
-			continue
-		}
-		// In its place, so that events of one time keep their order.
-		out[i] = e
-		rest := slices.DeleteFunc(out[i+1:], func(s references.Event) bool { return s.ID == e.ID })
-		out = out[:i+1+len(rest)]
-	}
-	slices.SortStableFunc(out, func(a, b references.Event) int { return a.Time.Compare(b.Time) })
-	return out
-}
-
-// sameEvent reports whether a and b tell the same fact alike.
-func sameEvent(a, b references.Event) bool {
-	return a.ID == b.ID && a.Type == b.Type && a.Classifier == b.Classifier && a.Code == b.Code && a.Time.Equal(b.Time) &&
-		equalPtr(a.Location, b.Location) && equalPtr(a.TransportCall, b.TransportCall) &&
-		a.EquipmentReference == b.EquipmentReference && a.ISOEquipmentCode == b.ISOEquipmentCode &&
-		a.EmptyIndicator == b.EmptyIndicator && a.Description == b.Description
-}
-
-func equalPtr[T comparable](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return *a == *b
 }

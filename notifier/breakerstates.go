@@ -26,6 +26,20 @@ func (b *Breakers) StateCounts() map[gobreaker.State]int {
 	return b.states.snapshot()
 }
 
+// OpenHosts returns the hosts whose breaker is open now, sorted, for the console's
+// operator view. Like StateCounts it asks only the open breakers whether their OpenFor
+// has passed, so a breaker that became half-open is not listed.
+func (b *Breakers) OpenHosts() []string {
+	var out []string
+	for _, host := range b.states.openHosts() {
+		if b.State(host) == gobreaker.StateOpen { // outside b.mu, as in StateCounts
+			out = append(out, host)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // sweep forgets the breakers that are idle (see Breakers), looking for them at most
 // every half IdleFor: a breaker is forgotten between IdleFor and 1.5 IdleFor after its
 // last attempt. b.mu is held; asking a breaker its state locks it (and may call

@@ -3,6 +3,7 @@ package notifier
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -124,5 +125,39 @@ func BenchmarkDestinationState_HeapPerHost(bb *testing.B) {
 		bb.ReportMetric(float64(int64(idle.HeapAlloc)-int64(before.HeapAlloc))/hosts, "B/host-after-idle")
 		runtime.KeepAlive(b)
 		runtime.KeepAlive(s)
+	}
+}
+
+// TestBreakers_OpenHostsListsTheBreakersOpenNow: the hosts whose breaker is open,
+// sorted; one whose OpenFor passed is half-open once asked, and no longer listed.
+func TestBreakers_OpenHostsListsTheBreakersOpenNow(t *testing.T) {
+	tests := []struct {
+		name    string
+		openFor time.Duration
+		want    []string
+	}{
+		{"open", time.Hour, []string{"a.example:443", "b.example:443"}},
+		{"open time over", time.Nanosecond, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := NewBreakers(BreakerSettings{FailuresToOpen: 2, OpenFor: tt.openFor})
+			for _, host := range []string{"b.example:443", "a.example:443"} {
+				for range 2 {
+					if _, err := b.Do(host, func() Result { return Result{StatusCode: 503} }); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if _, err := b.Do("ok.example:443", func() Result { return Result{StatusCode: 200} }); err != nil {
+				t.Fatal(err)
+			}
+			if tt.openFor == time.Nanosecond {
+				time.Sleep(time.Millisecond) // gobreaker times OpenFor by the wall clock
+			}
+			if got := b.OpenHosts(); !slices.Equal(got, tt.want) {
+				t.Errorf("OpenHosts() = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

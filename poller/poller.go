@@ -320,8 +320,9 @@ func (p *Poller) poll(ctx context.Context, ref references.Reference, now time.Ti
 		return res, "", err
 	}
 	target := p.pushTarget(ref)
-	if target.merges(ref) {
-		fetched = unionEvents(old, fetched)
+	if target.merges(ref) && old != nil {
+		// A GET that lags the carrier's pushes must not take back a pushed event.
+		fetched = &references.Shipment{Events: tracking.UnionEvents(old.Events, fetched.Events)}
 	}
 	outcome := p.settle(old, fetched, &res, now)
 	if outcome == "unsubscribed" {

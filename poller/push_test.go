@@ -1218,3 +1218,25 @@ func TestNew_RefusesPushSettingsItCannotWorkWith(t *testing.T) {
 		})
 	}
 }
+
+func TestPush_RotationFindsTheSubscriptionLostAndMakesItAgain(t *testing.T) {
+	r := newPushRig(t, pushRigOptions{poller: poller.Options{Push: poller.PushOptions{RotateEvery: time.Hour}}})
+	ref := r.track(t, 80)
+	r.poll(t, ref.ID)
+	lost := r.ref(t, ref.ID).Push
+	r.carrier.LoseSubscription(lost.ID)
+	// Rotation is due before the check (every 3h at a 6h safety net).
+	r.clock.Advance(time.Hour)
+	r.poll(t, ref.ID)
+	if n := r.carrier.Requests("GET /v2/event-subscriptions/{id}"); n != 0 {
+		t.Fatalf("%d checks before the check was due", n)
+	}
+	if n := r.carrier.Requests("PUT /v2/event-subscriptions/{id}/secret"); n != 1 {
+		t.Fatalf("%d secret updates, want the one that found the subscription gone", n)
+	}
+	sub := r.liveSub(t, ref)
+	got := r.ref(t, ref.ID).Push
+	if sub.ID == lost.ID || got.ID != sub.ID || len(got.Secrets) != 1 || string(got.Secrets[0].Key) != string(sub.Secret) {
+		t.Fatalf("after the rotation found it lost: stored %+v, carrier %+v", got, sub)
+	}
+}

@@ -526,18 +526,25 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-func (d *decoder) str() string {
+// rawStr reads a string's bytes without copying them: they alias the stored data.
+// nil when its length runs past the end (d failed).
+func (d *decoder) rawStr() []byte {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.fail("string length")
-		return ""
+		return nil
 	}
 	b := d.b[:n]
 	d.b = d.b[n:]
+	return b
+}
+
+func (d *decoder) str() string {
+	b := d.rawStr()
 	if s, ok := known(b); ok {
 		return s
 	}
-	if n > 64 {
+	if len(b) > 64 {
 		return string(b)
 	}
 	for _, s := range d.recent {
@@ -552,25 +559,12 @@ func (d *decoder) str() string {
 }
 
 // skipStr passes over a string.
-func (d *decoder) skipStr() {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string length")
-		return
-	}
-	d.b = d.b[n:]
-}
+func (d *decoder) skipStr() { d.rawStr() }
 
 // statusBytes reads a reference's status, as one of the known values without
 // allocating.
 func (d *decoder) statusBytes() references.Status {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail("string length")
-		return ""
-	}
-	b := d.b[:n]
-	d.b = d.b[n:]
+	b := d.rawStr()
 	for _, st := range []references.Status{references.StatusActive, references.StatusPaused, references.StatusUnsubscribed} {
 		if string(b) == string(st) {
 			return st

@@ -143,7 +143,7 @@ func diffContainers(changes []references.Change, old, cur []references.Container
 				ch.Container = n
 				changes = append(changes, ch)
 			}
-			if ol, cl := locationKey(o.CurrentLocation), locationKey(c.CurrentLocation); ol != cl {
+			if ol, cl := LocationKey(o.CurrentLocation), LocationKey(c.CurrentLocation); ol != cl {
 				ch := fieldChange(references.ChangeLocationChanged, "current location of "+n,
 					locationLabel(o.CurrentLocation), locationLabel(c.CurrentLocation))
 				ch.Old, ch.New, ch.Container = ol, cl, n

@@ -120,10 +120,7 @@ func deriveETA(events []references.Event, dest *references.Location) *time.Time 
 	if dest == nil {
 		return nil
 	}
-	best := bestAt(events, dest, references.CodeArrival)
-	if best == nil {
-		best = bestAt(events, dest, references.CodeDischarge)
-	}
+	best := MostDefinite(events, dest, references.CodeArrival, references.CodeDischarge)
 	if best == nil {
 		return nil
 	}
@@ -131,19 +128,28 @@ func deriveETA(events []references.Event, dest *references.Location) *time.Time 
 	return &t
 }
 
-// bestAt returns the most definite event with code at loc, the latest among equals.
-func bestAt(events []references.Event, loc *references.Location, code string) *references.Event {
-	var best *references.Event
-	for i := range events {
-		e := &events[i]
-		if !strings.EqualFold(e.Code, code) || !sameLocation(e.Location, loc) {
-			continue
+// MostDefinite returns the most definite event (actual over estimated over planned)
+// at loc with the first of codes that any event at loc has, the latest of the events
+// equally definite; nil when there is none. The derived ETA and the console's route
+// pick the time of a port alike with it: MostDefinite(events, dest, "ARRI", "DISC")
+// is the arrival, else the discharge.
+func MostDefinite(events []references.Event, loc *references.Location, codes ...string) *references.Event {
+	for _, code := range codes {
+		var best *references.Event
+		for i := range events {
+			e := &events[i]
+			if !strings.EqualFold(e.Code, code) || !sameLocation(e.Location, loc) {
+				continue
+			}
+			if best == nil || classifierRank(e.Classifier) >= classifierRank(best.Classifier) {
+				best = e
+			}
 		}
-		if best == nil || classifierRank(e.Classifier) >= classifierRank(best.Classifier) {
-			best = e
+		if best != nil {
+			return best
 		}
 	}
-	return best
+	return nil
 }
 
 // sameLocation compares by UN/LOCODE when both have one, else by name.
@@ -151,12 +157,14 @@ func sameLocation(a, b *references.Location) bool {
 	if a == nil || b == nil {
 		return false
 	}
-	ka, kb := locationKey(a), locationKey(b)
+	ka, kb := LocationKey(a), LocationKey(b)
 	return ka != "" && ka == kb
 }
 
-// locationKey identifies a location: its UN/LOCODE, or its name where it has none.
-func locationKey(l *references.Location) string {
+// LocationKey identifies a location: its UN/LOCODE, or its name where it has none,
+// upper case; "" for nil. Two locations are the same place when their keys are equal
+// and not empty.
+func LocationKey(l *references.Location) string {
 	if l == nil {
 		return ""
 	}

@@ -132,13 +132,13 @@ func TestDerive_Fields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			d := Derive(mkShipment(tt.events...))
-			if got := locationKey(d.Origin); got != tt.origin {
+			if got := LocationKey(d.Origin); got != tt.origin {
 				t.Errorf("origin = %q, want %q", got, tt.origin)
 			}
-			if got := locationKey(d.Destination); got != tt.dest {
+			if got := LocationKey(d.Destination); got != tt.dest {
 				t.Errorf("destination = %q, want %q", got, tt.dest)
 			}
-			if got := locationKey(d.CurrentLocation); got != tt.where {
+			if got := LocationKey(d.CurrentLocation); got != tt.where {
 				t.Errorf("current location = %q, want %q", got, tt.where)
 			}
 			if got := vesselKey(d.CurrentVessel); got != tt.vessel {
@@ -221,5 +221,41 @@ func TestDerive_OfDerivedIsTheSame(t *testing.T) {
 	}
 	if d := Derive(nil); d.Status != references.ShipmentUnknown || d.Events == nil {
 		t.Errorf("Derive(nil) = %+v, want unknown status and empty events", d)
+	}
+}
+
+func TestMostDefinite(t *testing.T) {
+	rtm := &references.Location{UNLocode: "nlrtm", Name: "Rotterdam"}
+	events := mkShipment(
+		mkEvent("ARRI", clsPLN, 690).at("NLRTM").id("arri-pln-late"),
+		mkEvent("ARRI", clsEST, 700).at("NLRTM").id("arri-est"),
+		mkEvent("ARRI", clsEST, 705).at("NLRTM").id("arri-est-later"),
+		mkEvent("ARRI", clsACT, 650).at("SGSIN").id("arri-act-sin"),
+		mkEvent("ARRI", clsEST, 660).at("SGSIN").id("arri-est-sin-later"),
+		mkEvent("DISC", clsACT, 710).at("NLRTM").id("disc-act"),
+		mkEvent("DEPA", clsACT, 50).id("depa-nowhere"),
+	).Events
+	tests := []struct {
+		name  string
+		loc   *references.Location
+		codes []string
+		want  string // event id, "" for none
+	}{
+		{"estimated over planned, the latest of equals, only at the place", rtm, []string{"ARRI", "DISC"}, "arri-est-later"},
+		{"actual over a later estimate", &references.Location{UNLocode: "SGSIN"}, []string{"ARRI"}, "arri-act-sin"},
+		{"the first code that has any", rtm, []string{"DISC", "ARRI"}, "disc-act"},
+		{"codes without events are passed over", rtm, []string{"GTOT", "disc"}, "disc-act"},
+		{"none", rtm, []string{"DEPA"}, ""},
+		{"an event without a location is at no place", &references.Location{}, []string{"DEPA"}, ""},
+		{"nil location", nil, []string{"ARRI"}, ""},
+	}
+	for _, tt := range tests {
+		var got string
+		if e := MostDefinite(events, tt.loc, tt.codes...); e != nil {
+			got = e.ID
+		}
+		if got != tt.want {
+			t.Errorf("%s: MostDefinite = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

@@ -88,7 +88,7 @@ func keyOf(e *references.Event) milestoneKey {
 	k := milestoneKey{
 		typ:       norm(string(e.Type)),
 		code:      norm(e.Code),
-		location:  locationKey(e.Location),
+		location:  LocationKey(e.Location),
 		equipment: norm(e.EquipmentReference),
 		empty:     norm(e.EmptyIndicator),
 	}
@@ -215,7 +215,7 @@ func diffShipment(changes []references.Change, old, cur *references.Shipment) []
 		o, n := string(old.Status), string(cur.Status)
 		changes = append(changes, fieldChange(references.ChangeStatusChanged, "status", o, n))
 	}
-	if o, n := locationKey(old.CurrentLocation), locationKey(cur.CurrentLocation); o != n {
+	if o, n := LocationKey(old.CurrentLocation), LocationKey(cur.CurrentLocation); o != n {
 		c := fieldChange(references.ChangeLocationChanged, "current location",
 			locationLabel(old.CurrentLocation), locationLabel(cur.CurrentLocation))
 		c.Old, c.New = o, n
@@ -223,7 +223,7 @@ func diffShipment(changes []references.Change, old, cur *references.Shipment) []
 	}
 	if o, n := vesselKey(old.CurrentVessel), vesselKey(cur.CurrentVessel); o != n {
 		changes = append(changes, fieldChange(references.ChangeVesselChanged, "current vessel",
-			vesselLabel(old.CurrentVessel), vesselLabel(cur.CurrentVessel)))
+			VesselLabel(old.CurrentVessel), VesselLabel(cur.CurrentVessel)))
 	}
 	if o, n := voyageOf(old.CurrentVessel), voyageOf(cur.CurrentVessel); norm(o) != norm(n) {
 		changes = append(changes, fieldChange(references.ChangeVoyageChanged, "current voyage", o, n))
@@ -234,7 +234,7 @@ func diffShipment(changes []references.Change, old, cur *references.Shipment) []
 		if dest == nil {
 			dest = old.Destination
 		}
-		if code := locationKey(dest); code != "" {
+		if code := LocationKey(dest); code != "" {
 			what += " at " + code
 		}
 		changes = append(changes, fieldChange(references.ChangeETAChanged, what, stampPtr(old.ETA), stampPtr(cur.ETA)))

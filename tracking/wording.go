@@ -49,8 +49,10 @@ func locationLabel(l *references.Location) string {
 	return name
 }
 
-// vesselLabel names a vessel for people and receivers: "NORDIC AURORA (IMO 9434761)".
-func vesselLabel(tc *references.TransportCall) string {
+// VesselLabel names a vessel for people and receivers: "NORDIC AURORA (IMO 9434761)",
+// the name or "IMO 9434761" alone when only one is known, "" for nil. The change
+// summaries and the console's shipment page write vessels alike with it.
+func VesselLabel(tc *references.TransportCall) string {
 	if tc == nil {
 		return ""
 	}
@@ -68,7 +70,7 @@ func vesselLabel(tc *references.TransportCall) string {
 // AURORA 412W)".
 func milestone(e *references.Event) string {
 	s := eventName(e)
-	if code := locationKey(e.Location); code != "" {
+	if code := LocationKey(e.Location); code != "" {
 		s += " at " + code
 	}
 	if tc := e.TransportCall; tc != nil {

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sony/gobreaker/v2"
-
-	"github.com/trackhook/trackhook/notifier"
 	"github.com/trackhook/trackhook/store"
 )
 
@@ -154,40 +151,5 @@ func TestServe_ConsoleCookieIsSecureWithAnHTTPSPublicURL(t *testing.T) {
 		if ck := res.Cookies()[i]; ck.Secure != tc.secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
 			t.Errorf("%q: cookie %+v, want Secure %v, HttpOnly, SameSite=Strict", tc.flags, ck, tc.secure)
 		}
-	}
-}
-
-func TestOpenBreakers_ListsHostsWhoseBreakerIsOpenNow(t *testing.T) {
-	tests := []struct {
-		name    string
-		openFor time.Duration
-		want    []string
-	}{
-		{"open", time.Hour, []string{"a.example:443", "b.example:443"}},
-		// A breaker whose OpenFor passed is half-open once asked: no longer listed.
-		{"open time over", time.Nanosecond, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			open := &openBreakers{}
-			b := notifier.NewBreakers(notifier.BreakerSettings{FailuresToOpen: 2, OpenFor: tt.openFor, OnStateChange: open.change})
-			open.breakers = b
-			for _, host := range []string{"b.example:443", "a.example:443"} {
-				for range 2 {
-					if _, err := b.Do(host, func() notifier.Result { return notifier.Result{StatusCode: 503} }); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			if _, err := b.Do("ok.example:443", func() notifier.Result { return notifier.Result{StatusCode: 200} }); err != nil {
-				t.Fatal(err)
-			}
-			if got := open.hosts(); !slices.Equal(got, tt.want) {
-				t.Errorf("hosts() = %q, want %q", got, tt.want)
-			}
-			if tt.want != nil && b.State(tt.want[0]) != gobreaker.StateOpen {
-				t.Errorf("%s: %v, want open", tt.want[0], b.State(tt.want[0]))
-			}
-		})
 	}
 }

@@ -44,6 +44,11 @@ The web console is at /ui/ on --addr (the root redirects there): sign in with an
 key. Behind a proxy that ends TLS, give --public-url https://... so its session cookie
 is only ever sent over HTTPS.
 
+Carriers that push events (push: true in --sources) call back under --public-url,
+which they must reach: /inbound/dcsa/... for DCSA T&T 2.2 subscriptions, which
+trackhook makes for each reference, and /inbound/dcsa-ct/CODE/events for a DCSA
+Container Tracking 3.0 carrier, registered with it. serve logs both at start.
+
 To know the admin key in advance (for scripts), set TRACKHOOK_API_KEY to a key of 16
 or more characters: serve registers it for account "default" at start.
 
@@ -341,9 +346,7 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	if err != nil {
 		return nil, err
 	}
-	open := &openBreakers{}
-	breakers := notifier.NewBreakers(notifier.BreakerSettings{OnStateChange: open.change})
-	open.breakers = breakers
+	breakers := notifier.NewBreakers(notifier.BreakerSettings{})
 	meters, err := newMetrics(db, router, breakers, c.sources, log.With("component", "metrics"))
 	if err != nil {
 		return nil, err
@@ -410,6 +413,8 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 		Logger: log.With("component", "api"), Backup: db, Status: db,
 		RateLimit: rateLimit(c.rateLimit), RateBurst: c.rateBurst,
 		Ready: s.ready,
+		// Carrier pushes are larger than the API's JSON and bounded by their routes.
+		OwnBodyLimits: []string{inbound.Prefix + "/"},
 	}
 	// Metrics name receivers' hosts: on the API's port they need an admin key, unless
 	// --metrics-public opens them; --metrics-addr gives them a port of their own,
@@ -420,7 +425,7 @@ func build(c serveConfig, e env, db backend, log *slog.Logger) (*service, error)
 	handler := api.New(svc, apiOpts)
 	if _, err := console.Register(handler, svc, console.Options{
 		Logger: log.With("component", "console"), PublicURL: c.publicURL, Operator: db,
-		OpenBreakers: open.hosts,
+		OpenBreakers: breakers.OpenHosts,
 	}); err != nil {
 		return nil, err
 	}
