@@ -264,6 +264,9 @@ func (r *pushRig) awaitFirstPolls(refs ...*pushRef) {
 			if sub.CallbackURL != r.callbackURL(p) {
 				r.t.Fatalf("%s subscribed with callback %s, want %s", p, sub.CallbackURL, r.callbackURL(p))
 			}
+			if ref.Push == nil || ref.Push.ID != sub.ID || ref.Push.Source != pushTNT {
+				return false, fmt.Sprintf("%s: the API shows the subscription %+v, the carrier has %s", p, ref.Push, sub.ID)
+			}
 		}
 		return true, ""
 	})
@@ -445,6 +448,13 @@ func TestPush_EveryEventOnceHealedAndUnsubscribed(t *testing.T) {
 	})
 	if !slices.ContainsFunc(r.fc.Deleted(), func(s fakecarrier.Subscription) bool { return s.ID == firstSub[deleted.name].ID }) {
 		t.Errorf("the subscription of %s was not deleted at the carrier (DELETE /v2/event-subscriptions)", deleted)
+	}
+	// The API shows which references the carrier's pushes reached.
+	for _, p := range []*pushRef{chaos[0], chaos[1], chaos[2], dropped} {
+		ref := r.reference(p)
+		if reached := ref.Push != nil && ref.Push.LastPushAt != nil; reached != (p != dropped) {
+			t.Errorf("%s: the API shows the subscription %+v; a push reached it: %v", p, ref.Push, p != dropped)
+		}
 	}
 	repaired, _ := r.subscriptionOf(lost)
 	if repaired.CallbackURL != r.callbackURL(lost) {
@@ -921,7 +931,13 @@ func (r *pushRig) post(req pushRequest) (int, string) {
 func (r *pushRig) state(p *pushRef) string {
 	r.t.Helper()
 	ref := r.reference(p)
-	ref.NextPollAt, ref.UpdatedAt, ref.LastPolledAt = nil, time.Time{}, nil // a safety-net poll that finds nothing new moves these
+	// A safety-net poll that finds nothing new moves these.
+	ref.NextPollAt, ref.UpdatedAt, ref.LastPolledAt = nil, time.Time{}, nil
+	if ref.Push != nil {
+		sub := *ref.Push
+		sub.CheckedAt = time.Time{}
+		ref.Push = &sub
+	}
 	feed, _ := json.Marshal(r.feed(p))
 	snap, _ := json.Marshal(r.snapshot(p))
 	refJSON, _ := json.Marshal(ref)
