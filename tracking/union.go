@@ -13,27 +13,44 @@ import (
 // a push must not lose what a poll saw, nor a poll that lags the carrier a pushed
 // event. An event is matched by its id, and newer's version wins; one without an id
 // by its type, classifier, code, time, place and container, as close as it can be.
-// Neither input is modified.
+// A plan or an estimate of newer also replaces base's plans or estimates of the same
+// milestone: carriers publish a revised estimate under a new id, and the old one
+// kept would stand for the milestone if its time were later. Actual events are
+// facts and stay. Neither input is modified.
 func UnionEvents(base, newer []references.Event) []references.Event {
 	ids := make(map[string]bool, len(newer))
 	alike := map[eventKey]bool{}
+	revised := map[revisionKey]bool{}
 	for i := range newer {
-		if e := &newer[i]; e.ID != "" {
+		e := &newer[i]
+		if e.ID != "" {
 			ids[e.ID] = true
 		} else {
 			alike[keyOfEvent(e)] = true
+		}
+		if e.Classifier != references.ClassifierActual {
+			revised[revisionKey{keyOf(e), e.Classifier}] = true
 		}
 	}
 	out := slices.Clone(newer)
 	for i := range base {
 		e := &base[i]
-		if e.ID != "" && ids[e.ID] || e.ID == "" && alike[keyOfEvent(e)] {
-			continue
+		switch {
+		case e.ID != "" && ids[e.ID], e.ID == "" && alike[keyOfEvent(e)]:
+		case e.Classifier != references.ClassifierActual && revised[revisionKey{keyOf(e), e.Classifier}]:
+		default:
+			out = append(out, *e)
 		}
-		out = append(out, *e)
 	}
 	slices.SortStableFunc(out, func(a, b references.Event) int { return a.Time.Compare(b.Time) })
 	return out
+}
+
+// revisionKey is what a revised plan or estimate has in common with the one it
+// replaces: the milestone and the classifier.
+type revisionKey struct {
+	milestone  milestoneKey
+	classifier references.Classifier
 }
 
 // eventKey is what tells apart two events that have no id.

@@ -15,6 +15,11 @@ func TestUnionEvents(t *testing.T) {
 		return references.Event{ID: id, Type: references.EventTransport, Classifier: references.ClassifierActual, Code: code,
 			Time: at.Add(time.Duration(minutes) * time.Minute), Location: &references.Location{UNLocode: "NLRTM"}}
 	}
+	est := func(id, code string, minutes int) references.Event {
+		ev := e(id, code, minutes)
+		ev.Classifier = references.ClassifierEstimated
+		return ev
+	}
 	tests := []struct {
 		name            string
 		stored, fetched []references.Event
@@ -26,6 +31,11 @@ func TestUnionEvents(t *testing.T) {
 		{"FetchedVersionWins", []references.Event{e("a", "DEPA", 5)}, []references.Event{e("a", "DEPA", 0)}, []string{"a@0"}},
 		{"WithoutIDAlikeOnce", []references.Event{e("", "DEPA", 0)}, []references.Event{e("", "DEPA", 0)}, []string{"@0"}},
 		{"WithoutIDOtherKept", []references.Event{e("", "DEPA", 3)}, []references.Event{e("", "DEPA", 0)}, []string{"@0", "@3"}},
+		// A revised estimate under a new id, earlier than the one it revises.
+		{"RevisedEstimateReplaces", []references.Event{est("e1", "ARRI", 60)}, []references.Event{est("e2", "ARRI", 30)}, []string{"e2@30"}},
+		{"EstimateOfAnotherMilestoneKept", []references.Event{est("e1", "DEPA", 60)}, []references.Event{est("e2", "ARRI", 30)}, []string{"e2@30", "e1@60"}},
+		{"ActualKeepsTheEstimate", []references.Event{est("e1", "ARRI", 60)}, []references.Event{e("a1", "ARRI", 50)}, []string{"a1@50", "e1@60"}},
+		{"EstimateKeepsTheActual", []references.Event{e("a1", "ARRI", 50)}, []references.Event{est("e2", "ARRI", 70)}, []string{"a1@50", "e2@70"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
