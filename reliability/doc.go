@@ -17,6 +17,11 @@
 //	                         and the carrier's poll log shows no reference polled by two
 //	                         processes at once (needs TRACKHOOK_TEST_POSTGRES; restarts a
 //	                         private server it starts with initdb/pg_ctl when installed)
+//	push_test.go             carrier push against internal/fakecarrier (T&T v2.2 subscriptions
+//	                         and CT 3.0): every event once in each feed whatever the pushes'
+//	                         duplicates and order, dropped pushes healed by the safety-net
+//	                         poll, lost subscriptions made again, subscriptions deleted when
+//	                         references end; refused pushes change nothing and are counted
 //	shutdown_test.go         SIGTERM under load: exit 0 in time, nothing lost after restart
 //	receiver_chaos_test.go   receivers that time out, reset, answer 5xx/429, drip, send huge
 //	                         bodies or flap, against the real notifier; no leaks
