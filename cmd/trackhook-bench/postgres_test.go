@@ -81,7 +81,8 @@ func TestRun_PostgresRefusesADatabaseWithData(t *testing.T) {
 	url := pgtest.NewDatabase(t)
 	exec(t, url, "CREATE TABLE precious (id int)", "INSERT INTO precious VALUES (1)")
 	tiny := []string{"--db", url, "--refs", "5", "--poll-duration", "100ms", "--delivery-duration", "100ms",
-		"--latency-rate", "0", "--fanout-endpoints", "0", "--poll-workers", "2", "--delivery-workers", "2"}
+		"--latency-rate", "0", "--fanout-endpoints", "0", "--poll-workers", "2", "--delivery-workers", "2",
+		"--push-rate", "0"} // what is tested is the database's refusal, not the phases
 
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), tiny, &stdout, &stderr)
