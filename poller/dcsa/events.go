@@ -118,11 +118,11 @@ func parseEvents(r io.Reader, maxEvents int) (*page, error) {
 	dec := json.NewDecoder(r)
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, readError(err)
+		return nil, ReadError(err)
 	}
 	p := &page{}
 	if tok == nil {
-		return p, expectEOF(dec)
+		return p, ExpectEnd(dec, "the event array")
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return nil, errors.New("malformed response: expected a JSON array of events")
@@ -136,7 +136,7 @@ func parseEvents(r io.Reader, maxEvents int) (*page, error) {
 		if err := dec.Decode(&w); err != nil {
 			var typeErr *json.UnmarshalTypeError
 			if !errors.As(err, &typeErr) && !errors.Is(err, errNotString) {
-				return nil, readError(err)
+				return nil, ReadError(err)
 			}
 			// A value of the wrong type: the decoder has consumed the element, so the
 			// rest of the array can still be read.
@@ -151,25 +151,27 @@ func parseEvents(r io.Reader, maxEvents int) (*page, error) {
 		p.events = append(p.events, ev)
 	}
 	if _, err := dec.Token(); err != nil { // the closing ']'
-		return nil, readError(err)
+		return nil, ReadError(err)
 	}
-	return p, expectEOF(dec)
+	return p, ExpectEnd(dec, "the event array")
 }
 
-func expectEOF(dec *json.Decoder) error {
+// ExpectEnd reads the end of a body whose JSON value (what) dec has read: anything
+// after it is malformed JSON. The dcsa3 parser shares it.
+func ExpectEnd(dec *json.Decoder, what string) error {
 	switch _, err := dec.Token(); {
 	case err == io.EOF:
 		return nil
 	case err == nil:
-		return errors.New("malformed JSON: data after the event array")
+		return errors.New("malformed JSON: data after " + what)
 	default:
-		return readError(err)
+		return ReadError(err)
 	}
 }
 
-// readError describes an error met while reading the body. Reader errors such as
-// errBodyTooLarge pass through as they are.
-func readError(err error) error {
+// ReadError describes an error met while reading a JSON body. Reader errors such as
+// errBodyTooLarge pass through as they are. The dcsa3 parser shares it.
+func ReadError(err error) error {
 	var syntax *json.SyntaxError
 	switch {
 	case errors.As(err, &syntax):

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/trackhook/trackhook/poller/dcsa"
 )
 
 // page is the result of parsing one body: a GET /events answer or a POST /events
@@ -42,7 +44,7 @@ func parseBody(r io.Reader, maxEvents int) (*page, error) {
 	p := &page{}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, readError(err)
+		return nil, dcsa.ReadError(err)
 	}
 	switch tok {
 	case nil:
@@ -57,7 +59,7 @@ func parseBody(r io.Reader, maxEvents int) (*page, error) {
 	default:
 		return nil, errors.New(`malformed body: expected an object with "events"`)
 	}
-	return p, expectEOF(dec)
+	return p, dcsa.ExpectEnd(dec, "the body")
 }
 
 // readObject reads the members of the body's object, its opening brace read.
@@ -66,13 +68,13 @@ func (p *page) readObject(dec *json.Decoder, maxEvents int) error {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return readError(err)
+			return dcsa.ReadError(err)
 		}
 		key, _ := tok.(string)
 		if !strings.EqualFold(key, "events") { // case-insensitive, as encoding/json matches
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return readError(err)
+				return dcsa.ReadError(err)
 			}
 			continue
 		}
@@ -83,7 +85,7 @@ func (p *page) readObject(dec *json.Decoder, maxEvents int) error {
 		tok, err = dec.Token()
 		switch {
 		case err != nil:
-			return readError(err)
+			return dcsa.ReadError(err)
 		case tok == nil:
 		case tok == json.Delim('['):
 			if err := p.readArray(dec, maxEvents); err != nil {
@@ -94,7 +96,7 @@ func (p *page) readObject(dec *json.Decoder, maxEvents int) error {
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing '}'
-		return readError(err)
+		return dcsa.ReadError(err)
 	}
 	return nil
 }
@@ -110,7 +112,7 @@ func (p *page) readArray(dec *json.Decoder, maxEvents int) error {
 		p.total++
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return readError(err)
+			return dcsa.ReadError(err)
 		}
 		rec, err := decodeRecord(raw)
 		switch {
@@ -126,7 +128,7 @@ func (p *page) readArray(dec *json.Decoder, maxEvents int) error {
 		}
 	}
 	if _, err := dec.Token(); err != nil { // the closing ']'
-		return readError(err)
+		return dcsa.ReadError(err)
 	}
 	return nil
 }
@@ -138,29 +140,4 @@ func (p *page) skipped() []string {
 		out[i] = fmt.Sprintf("event %d: %s", s.index+1, s.reason)
 	}
 	return out
-}
-
-func expectEOF(dec *json.Decoder) error {
-	switch _, err := dec.Token(); {
-	case err == io.EOF:
-		return nil
-	case err == nil:
-		return errors.New("malformed JSON: data after the body")
-	default:
-		return readError(err)
-	}
-}
-
-// readError describes an error met while reading the body. Reader errors, such as
-// the body limit's, pass through as they are.
-func readError(err error) error {
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Errorf("malformed JSON: %w", err)
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return errors.New("malformed JSON: unexpected end of the body")
-	default:
-		return err
-	}
 }
