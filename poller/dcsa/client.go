@@ -250,7 +250,7 @@ func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int)
 
 	u := *c.events
 	u.RawQuery = query.Encode()
-	resp, err := c.do(ctx, http.MethodGet, u.String(), nil)
+	resp, err := c.do(ctx, http.MethodGet, u.String(), nil, "")
 	if err != nil {
 		return nil, "", err
 	}
@@ -276,11 +276,12 @@ func (c *Client) fetchPage(ctx context.Context, query url.Values, maxEvents int)
 	return p, next, nil
 }
 
-// do sends one request to the carrier with the API-Version and credential headers, and
-// drops a cached OAuth2 token the carrier refused with 401. The caller must already
-// hold a slot (see acquire) and close the response body. Transport errors come back
-// as requestError describes them, named after the method and the path.
-func (c *Client) do(ctx context.Context, method, rawURL string, body []byte) (*http.Response, error) {
+// do sends one request to the carrier with the API-Version (T&T's "2" when empty:
+// GetPage names CT's) and credential headers, and drops a cached OAuth2 token the
+// carrier refused with 401. The caller must already hold a slot (see acquire) and
+// close the response body. Transport errors come back as requestError describes them,
+// named after the method and the path.
+func (c *Client) do(ctx context.Context, method, rawURL string, body []byte, apiVersion string) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -293,7 +294,10 @@ func (c *Client) do(ctx context.Context, method, rawURL string, body []byte) (*h
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("API-Version", "2")
+	if apiVersion == "" {
+		apiVersion = "2"
+	}
+	req.Header.Set("API-Version", apiVersion)
 	for name, value := range c.cfg.Auth.Headers {
 		req.Header.Set(name, value)
 	}

@@ -26,7 +26,7 @@ type PageRequest struct {
 	// URL is the full URL, query included; its host should be the base_url's, where
 	// the credentials are meant to go.
 	URL *url.URL
-	// APIVersion is sent as the API-Version header ("3.0.0").
+	// APIVersion is sent as the API-Version header ("3.0.0"; T&T's "2" when empty).
 	APIVersion string
 	// ErrorDetails, when set, reads the details of an error answer whose body is not
 	// in T&T 2.2's form ({"errors": [{"reason", "message"}]}), such as CT 3.0's
@@ -73,34 +73,12 @@ func (c *Client) GetPage(ctx context.Context, r PageRequest) (*PageResponse, err
 		}
 	}()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL.String(), nil)
+	resp, err := c.do(ctx, http.MethodGet, r.URL.String(), nil, r.APIVersion)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if r.APIVersion != "" {
-		req.Header.Set("API-Version", r.APIVersion)
-	}
-	for name, value := range c.cfg.Auth.Headers {
-		req.Header.Set(name, value)
-	}
-	tok, err := c.authorize(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = fmt.Errorf("GET %s: %w", r.URL.Path, ue.Err)
-		}
-		return nil, requestError(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		if resp.StatusCode == http.StatusUnauthorized && tok != nil {
-			c.tokens.invalidate(ctx, tok)
-		}
 		if r.ErrorDetails != nil {
 			resp.Body = c.asV2ErrorBody(resp, r.ErrorDetails)
 		}

@@ -409,7 +409,7 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, n
 		return nil, nil, err
 	}
 	defer c.release()
-	resp, err := c.do(ctx, method, rawURL, body)
+	resp, err := c.do(ctx, method, rawURL, body, "")
 	if err != nil {
 		return nil, nil, err
 	}
