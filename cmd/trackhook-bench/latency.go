@@ -18,6 +18,7 @@ import (
 // having the webhook in hand and answering 2xx.
 type latencyFigures struct {
 	References int     `json:"references"`
+	Rate       float64 `json:"rate"`          // updates a second asked for (--latency-rate)
 	Offered    rate    `json:"offered_polls"` // polls started at the fixed rate
 	Updates    rate    `json:"updates"`       // updates those polls appended
 	Late       int64   `json:"late_polls"`    // polls started behind schedule (workers all busy)
@@ -27,6 +28,11 @@ type latencyFigures struct {
 	P99Ms      float64 `json:"p99_ms"`
 	MaxMs      float64 `json:"max_ms"`
 	Missing    int64   `json:"missing"`
+	// OfferedFraction is the updates a second appended over Rate; RateOffered says
+	// that the rate was held (at least 95 % of it): when the machine cannot start
+	// the polls as fast, the tool waits for a worker and the rate falls.
+	OfferedFraction float64 `json:"offered_fraction"`
+	RateOffered     bool    `json:"rate_offered"`
 }
 
 // runLatency offers updates at a fixed rate on a fresh store and measures how long each
@@ -75,6 +81,9 @@ func runLatency(ctx context.Context, cfg config, st storage, rcv *receiver, prog
 	f.Offered = newRate(offered.Load(), d)
 	f.Updates = newRate(r.polls.updates.Load()-updates0, d)
 	f.Late = late.Load()
+	f.Rate = cfg.latencyRate
+	f.OfferedFraction = f.Updates.PerSec / cfg.latencyRate
+	f.RateOffered = f.OfferedFraction >= 0.95
 
 	prog.begin("latency: drain")
 	if err := drain(ctx, r); err != nil {

@@ -1,9 +1,11 @@
 // Command trackhook-bench measures trackhook on this machine: it runs the real store,
 // poller and notifier in one process against loopback webhook receivers and reports
-// polls per second (with and without changes), deliveries per second against a raw
-// net/http baseline, detect -> 2xx latency at a fixed rate, fan-out to account
-// endpoints (with one of them down), store size, memory and start-up time. See
-// BENCHMARKS.md for the figures and how to reproduce them.
+// polls per second (with and without changes, and the CPU ceiling of changed polls
+// with the tool's own share taken out), deliveries per second against a raw net/http
+// baseline to one receiver and to many, detect -> 2xx latency at a fixed rate,
+// fan-out to account endpoints (with one of them down), the store's size after full
+// voyages with retention, memory and start-up time. See BENCHMARKS.md for the figures
+// and how to reproduce them.
 package main
 
 import (
@@ -29,15 +31,39 @@ it is polled, and prints what it measured.
 Phases: create the references; poll them all once (first polls), then with a change on
 every poll, then with nothing changed; deliver the backlog of webhooks, after a raw
 net/http POST loop to the same receiver as the baseline, and check that every update
-arrived in order; detect -> 2xx latency at a fixed rate of updates on a fresh store;
+arrived in order; the same with the callbacks of --spread-refs references spread over
+--receivers receivers, each on a loopback port of its own (a host of its own to the
+notifier's per-host caps and breakers), the whole backlog delivered against the raw
+loop to the same receivers; detect -> 2xx latency at a fixed rate of updates on a
+fresh store, and whether the rate was held;
 fan-out: references of an account with --fanout-endpoints endpoints, each on a receiver
 (a loopback port) of its own, their updates delivered to one endpoint and then to all,
 against the raw loop, and the healthy endpoints' latency with all up and with one
 answering 503 or hanging; carrier push: a DCSA T&T 2.2 carrier (the fake carrier of
 internal/fakecarrier) pushing new events at --push-rate to the inbound route, each
 measured from the carrier sending it to the receiver having its webhook, the medians
-of --push-runs runs; and, with --startup-refs, start-up time and memory on a store
-of that many references.
+of --push-runs runs; the voyage phase: --voyage-refs references tracked through
+their whole demo voyage in rounds of --step of simulated time, polled at each change,
+with retention pruning after each round through the call trackhook serve makes
+(--voyage-retention for the feed, the delivery log and unsubscribed references), until
+the last voyage ended; then the store file's size and bbolt's statistics of its
+buckets, per reference kept and per update kept (bbolt only; the references have no
+callback, so every update may be pruned once old enough); and, with --startup-refs,
+start-up time and memory on a store of that many references.
+
+The tool's own share of a changed poll: the demo carrier runs in this process and
+steps each voyage on until something changed, which is the carrier's work, not the
+service's. While the changed polls are measured, the tool keeps a uniform sample of
+the carrier's fetches; after the poll phases it makes those fetches again on one
+goroutine with nothing else running and times them with the process's CPU clock
+(garbage collection included). That time per fetch, times the fetches per poll, is
+the tool's share; the CPU time per poll less it is the service's, and the CPU ceiling
+is GOMAXPROCS / the service's CPU time per poll. No receiver or notifier works during
+the poll phases. Anonymous memory per reference is read after dropping the carrier's
+step counters, less the size of the tool's list of ids.
+
+The JSON output ends with "targets": the figures of issue 17's targets under names
+that stay the same from run to run (null where their phase did not run).
 
 Stores: bbolt files in --dir, one per phase; or, with --db postgres://..., a schema per
 phase in that database, dropped when the phase ends. The database must hold nothing
@@ -48,7 +74,9 @@ notifier of its own, sharing the load; CPU time per operation then also counts t
 server's processes, read from /proc when the server runs on this machine.
 
 Examples:
-  trackhook-bench                                   # 100,000 references, about 2 minutes
+  trackhook-bench                                   # 100,000 references, about 3 minutes
+  trackhook-bench --refs 0 --latency-rate 0 --fanout-endpoints 0 --push-rate 0 --receivers 0 --voyage-refs 100000   # store size after full voyages
+  trackhook-bench --refs 0 --fanout-endpoints 0 --push-rate 0 --receivers 0 --voyage-refs 0 --latency-rate 5000 --latency-refs 50000   # p99 at 5,000 updates/s
   trackhook-bench --refs 10000 --poll-duration 5s --json
   trackhook-bench --refs 0 --startup-refs 1000000   # start-up and memory at a million
   trackhook-bench --refs 0 --latency-rate 0 --fanout-refs 2000 --push-rate 0   # the fan-out phase alone
@@ -91,6 +119,11 @@ type config struct {
 	pushRefs        int
 	pushCount       int
 	pushRuns        int
+	receivers       int
+	spreadRefs      int
+	spreadRounds    int
+	voyageRefs      int
+	voyageRetention time.Duration
 	json            bool
 	progressEvery   time.Duration
 	profileDir      string
@@ -131,6 +164,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.pushRefs, "push-refs", 100, "references of the push phase, each with a subscription at the fake carrier; the pushes go to each in turn")
 	fs.IntVar(&c.pushCount, "push-count", 500, "pushes of each run of the push phase, each a new event of its reference")
 	fs.IntVar(&c.pushRuns, "push-runs", 3, "runs of the push phase, each on a fresh store; the figures are their medians")
+	fs.IntVar(&c.receivers, "receivers", 100, "receivers the callbacks of the spread deliveries phase are spread over, each on a loopback port of its own: a host of its own to the notifier's caps and breakers (0 skips the phase)")
+	fs.IntVar(&c.spreadRefs, "spread-refs", 20_000, "references of the spread deliveries phase, the i-th one's callback on receiver i mod --receivers")
+	fs.IntVar(&c.spreadRounds, "spread-rounds", 2, "polls of each reference of the spread deliveries phase, each appending an update: the backlog delivered")
+	fs.IntVar(&c.voyageRefs, "voyage-refs", 2000, "references of the voyage phase, tracked through their whole demo voyage with retention, then the store's size is read (0 skips it; bbolt only)")
+	fs.DurationVar(&c.voyageRetention, "voyage-retention", 30*24*time.Hour, "retention of the voyage phase: of delivered updates, of the delivery log and of unsubscribed references (trackhook serve's defaults)")
 	down := fs.String("fanout-down", "503,hang", "how one endpoint is down in the fan-out's latency runs after the one with all healthy: 503 (answers 503 at once), hang (holds each request until --delivery-timeout); comma-separated, empty for none")
 	fs.StringVar(&c.startupStore, "startup-store", "", "measure start-up and memory on this existing store (e.g. main.db of a run with --keep) instead of one made with --startup-refs")
 	fs.BoolVar(&c.deliveries, "deliveries", true, "measure deliveries after the polls (off: store size and memory only, for very large runs)")
@@ -175,6 +213,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--startup-store is a bbolt file: not with --db")
 	case c.dbReset && c.db == "":
 		return c, errors.New("--db-reset goes with --db")
+	case c.receivers < 0 || c.voyageRefs < 0:
+		return c, errors.New("--receivers and --voyage-refs cannot be negative")
+	case c.receivers > 0 && (c.spreadRefs < c.receivers || c.spreadRounds <= 0):
+		return c, errors.New("--spread-refs must be at least --receivers, and --spread-rounds above 0, when --receivers is above 0")
+	case c.voyageRefs > 0 && c.voyageRetention <= 0:
+		return c, errors.New("--voyage-retention must be above 0")
 	case c.instances < 1 || c.accounts < 1:
 		return c, errors.New("--instances and --accounts must be 1 or more")
 	case c.instances > 1 && c.db == "":
@@ -243,6 +287,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	if err != nil {
 		return err
 	}
+	res.gather()
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -257,6 +302,13 @@ func runPhases(ctx context.Context, cfg config, st storage, rcv *receiver, prog 
 		if err := mainRun(ctx, cfg, st, rcv, prog, res); err != nil {
 			return err
 		}
+	}
+	if cfg.receivers > 0 {
+		spread, err := runSpread(ctx, cfg, st, prog)
+		if err != nil {
+			return fmt.Errorf("deliveries to %d receivers: %w", cfg.receivers, err)
+		}
+		res.Spread = &spread
 	}
 	if cfg.latencyRate > 0 {
 		lat, err := runLatency(ctx, cfg, st, rcv, prog)
@@ -278,6 +330,13 @@ func runPhases(ctx context.Context, cfg config, st storage, rcv *receiver, prog 
 			return fmt.Errorf("push: %w", err)
 		}
 		res.Push = &push
+	}
+	if cfg.voyageRefs > 0 && cfg.db == "" {
+		voy, err := runVoyage(ctx, cfg, st, prog)
+		if err != nil {
+			return fmt.Errorf("voyage: %w", err)
+		}
+		res.Voyage = &voy
 	}
 	if cfg.startupRefs > 0 || cfg.startupStore != "" {
 		su, err := runStartup(ctx, cfg, st, prog)

@@ -28,6 +28,7 @@ func TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives(t *testing.T) {
 		"--startup-refs", "200", "--poll-workers", "4", "--delivery-workers", "4",
 		"--fanout-endpoints", "0", "--drain-timeout", "30s", "--json",
 		"--push-rate", "100", "--push-refs", "5", "--push-count", "30", "--push-runs", "3",
+		"--receivers", "3", "--spread-refs", "12", "--spread-rounds", "2", "--voyage-refs", "20",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -74,6 +75,42 @@ func TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives(t *testing.T) {
 	if ps.P50Ms != p50s[1] || ps.PollingAverageMs != 450_000 {
 		t.Errorf("push: p50 %v is not the median of the runs' %v, or polling's average %v is not 7.5 min", ps.P50Ms, p50s, ps.PollingAverageMs)
 	}
+	if sv := p.Service; sv.Cores == 0 || sv.FetchesPerPoll <= 0 || sv.ToolCPUMicro <= 0 || sv.ServiceCPUMicro <= 0 || sv.CeilingPerSec <= 0 {
+		t.Errorf("the changed polls' service share: %+v", sv)
+	}
+	if st := res.Store; st == nil || st.ToolBytes == 0 || st.AnonBytesPerRef <= 0 {
+		t.Errorf("store and memory: %+v", st)
+	}
+	sp := res.Spread
+	if sp == nil || sp.Receivers != 3 || sp.Baseline.Count == 0 || sp.Updates != 24 || sp.Trackhook.Count != sp.Updates || sp.Trackhook.CPUMicro <= 0 {
+		t.Fatalf("deliveries to 3 receivers: %+v", sp)
+	}
+	if sp.Missing != 0 || sp.Duplicates != 0 || sp.OutOfOrder != 0 || sp.Failed != 0 {
+		t.Errorf("deliveries to 3 receivers: missing %d, duplicates %d, out of order %d, failed %d", sp.Missing, sp.Duplicates, sp.OutOfOrder, sp.Failed)
+	}
+	if l.Rate != 100 || l.OfferedFraction <= 0 {
+		t.Errorf("latency: rate %v, offered fraction %v", l.Rate, l.OfferedFraction)
+	}
+	// Every voyage ended (the simulated month was passed); retention deleted updates
+	// older than 30 days; the store's counts of references kept and deleted add up.
+	v := res.Voyage
+	if v == nil || v.Ended != 20 || v.NotEnded != 0 || v.Polls.Count < 20 || v.Days < 30 {
+		t.Fatalf("voyage: %+v", v)
+	}
+	if v.UpdatesPruned == 0 || v.UpdatesKept <= 0 || v.ReferencesKept+v.ReferencesPruned != 20 {
+		t.Errorf("voyage retention: %+v", v)
+	}
+	if v.InuseBytes <= 0 || v.InuseBytes > v.AllocBytes || v.AllocBytes > v.FileBytes || v.InuseBytesPerRef <= 0 || v.InuseBytesPerUpd <= 0 || len(v.Buckets) == 0 {
+		t.Errorf("voyage store: %+v", v)
+	}
+	tg := res.Targets
+	if tg.ChangedPollsPerSec == nil || tg.CeilingRatio == nil || tg.StoreInuseBytesPerRef == nil || tg.DeliveryRatioOne == nil ||
+		tg.DeliveryRatioMany == nil || tg.P99DetectTo2xxMs == nil || tg.AnonBytesPerRef == nil || tg.StartupAnonBytesPerRef == nil {
+		t.Errorf("targets: a figure of a phase that ran is missing: %+v", tg)
+	}
+	if tg.RestartSecondsAfterCrash != nil {
+		t.Errorf("targets: a restart time without the crash phase: %v", *tg.RestartSecondsAfterCrash)
+	}
 	s := res.Startup
 	if s == nil || s.References != 200 || s.StartupSeconds <= 0 || s.FileBytes == 0 {
 		t.Fatalf("start-up: %+v", s)
@@ -82,7 +119,7 @@ func TestRun_SmokeEveryPhaseCompletesAndEveryUpdateArrives(t *testing.T) {
 		t.Errorf("machine: %+v", res.Machine)
 	}
 	// The progress went to stderr, one line per phase as it is not a terminal.
-	for _, phase := range []string{"polls: changed", "deliveries: drain", "latency: offered", "push 3/3: offered", "start-up: open"} {
+	for _, phase := range []string{"polls: changed", "polls: tool's share", "deliveries: drain", "deliveries to 3: trackhook", "latency: offered", "push 3/3: offered", "voyage: polls", "start-up: open"} {
 		if !strings.Contains(stderr.String(), phase) {
 			t.Errorf("no progress line for %q in:\n%s", phase, stderr.String())
 		}
@@ -103,6 +140,7 @@ func TestRun_TextOutputAndTemporaryFilesRemoved(t *testing.T) {
 		"--fanout-endpoints", "2", "--fanout-refs", "5", "--fanout-rounds", "1", "--fanout-duration", "100ms",
 		"--fanout-rate", "20", "--fanout-down", "503",
 		"--push-rate", "100", "--push-refs", "3", "--push-count", "10", "--push-runs", "1",
+		"--receivers", "2", "--spread-refs", "4", "--spread-rounds", "1", "--voyage-refs", "5",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -110,7 +148,8 @@ func TestRun_TextOutputAndTemporaryFilesRemoved(t *testing.T) {
 	for _, want := range []string{
 		"machine", "polls: unchanged", "deliveries: trackhook", "of the baseline", "per 100,000 references",
 		"fan-out to 1: deliveries", "fan-out to 2: checks", "fan-out: CPU per update", "fan-out latency, all healthy", "fan-out latency, one answering 503",
-		"push: carrier->2xx", "push: run 1",
+		"push: carrier->2xx", "push: run 1", "polls: changed, service", "memory per reference",
+		"deliveries to 2: trackhook", "voyage: store",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("text output lacks %q:\n%s", want, stdout.String())
@@ -134,6 +173,7 @@ func TestRun_FanoutDeliversEveryUpdateToEveryEndpointWhileOneIsDown(t *testing.T
 		"--fanout-endpoints", fmt.Sprint(endpoints), "--fanout-refs", fmt.Sprint(refs), "--fanout-rounds", fmt.Sprint(rounds),
 		"--fanout-duration", "300ms", "--fanout-rate", "40", "--delivery-timeout", "1s",
 		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "30s", "--json", "--push-rate", "0",
+		"--receivers", "0", "--voyage-refs", "0",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -264,6 +304,11 @@ func TestParseFlags_Rejects(t *testing.T) {
 		{"push without references", []string{"--push-refs", "0"}},
 		{"push without pushes", []string{"--push-count", "0"}},
 		{"push without runs", []string{"--push-runs", "0"}},
+		{"negative receivers", []string{"--receivers", "-1"}},
+		{"fewer spread references than receivers", []string{"--receivers", "10", "--spread-refs", "9"}},
+		{"spread without rounds", []string{"--spread-rounds", "0"}},
+		{"negative voyage references", []string{"--voyage-refs", "-1"}},
+		{"voyage without retention", []string{"--voyage-retention", "0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -42,6 +43,52 @@ type pollFigures struct {
 	UnchangedCommits int64 `json:"unchanged_commits"`
 	Unsubscribed     int64 `json:"unsubscribed"` // voyages that ended during the run
 	Updates          int64 `json:"updates"`      // appended to the feeds in all
+	// Service is the changed polls' CPU time with the tool's own share taken out,
+	// and the ceiling it sets on this machine (see ceilingOf).
+	Service serviceCPU `json:"changed_service"`
+}
+
+// serviceCPU splits the CPU time per poll of a poll phase between the tool (the demo
+// carrier's simulation, measured by replaying a sample of its fetches: toolshare.go)
+// and the service (the rest), and says what rate the service's share allows.
+type serviceCPU struct {
+	// FetchesPerPoll is how many fetches the carrier answered per poll (1 but for
+	// retries of a poll that lost its claim).
+	FetchesPerPoll float64 `json:"fetches_per_poll"`
+	// ToolCPUMicro is the carrier's CPU time per fetch, replayed, times
+	// FetchesPerPoll; ServiceCPUMicro is the CPU time per poll less it (with
+	// PostgreSQL on this machine, the server's counted in).
+	ToolCPUMicro    float64 `json:"tool_cpu_us_per_poll"`
+	ServiceCPUMicro float64 `json:"service_cpu_us_per_poll"`
+	// Cores is what the ceiling counts: GOMAXPROCS, the cores the process may use.
+	Cores int `json:"cores"`
+	// CeilingPerSec is Cores / ServiceCPUMicro: the polls a second the service could
+	// make with every core to itself. Ratio is the measured rate over it.
+	CeilingPerSec float64 `json:"cpu_ceiling_per_second"`
+	Ratio         float64 `json:"ceiling_ratio"`
+	// Utilization is the CPU time the process (and the server) used over the
+	// phase's wall time times Cores: near 1, the cores were busy, the tool's
+	// share included, and the ratio cannot reach 1.
+	Utilization float64 `json:"cpu_utilization"`
+}
+
+// ceilingOf splits r's CPU time per poll given the tool's CPU time per fetch and the
+// fetches made over r.
+func ceilingOf(r rate, toolPerFetch time.Duration, fetches int64, cores int) serviceCPU {
+	s := serviceCPU{Cores: cores}
+	if r.Count <= 0 || r.Seconds <= 0 {
+		return s
+	}
+	s.FetchesPerPoll = float64(fetches) / float64(r.Count)
+	s.ToolCPUMicro = s.FetchesPerPoll * float64(toolPerFetch) / float64(time.Microsecond)
+	total := r.totalCPUMicro()
+	s.ServiceCPUMicro = total - s.ToolCPUMicro
+	if s.ServiceCPUMicro > 0 {
+		s.CeilingPerSec = float64(cores) * 1e6 / s.ServiceCPUMicro
+		s.Ratio = r.PerSec / s.CeilingPerSec
+	}
+	s.Utilization = total * r.PerSec / 1e6 / float64(cores)
+	return s
 }
 
 // mainRun creates the references, runs the poll phases, measures the store and the
@@ -75,11 +122,18 @@ func mainRun(ctx context.Context, cfg config, st storage, rcv *receiver, prog *p
 	if err != nil {
 		return err
 	}
+	// The carrier's step counters are the tool's, not the service's: gone before the
+	// memory is read. The list of ids stays (the deliveries check every reference):
+	// its size is taken out of the figure per reference.
+	r.source.forget()
 	mem := measureMemory()
+	tool := idsBytes(ids)
 	res.Store = &storeFigures{
 		References: len(ids), FileBytes: size, Updates: polls.Updates,
 		FileBytesPer100k: size * 100_000 / int64(len(ids)),
 		Memory:           mem, MemoryPer100k: mem.per(100_000, len(ids)),
+		ToolBytes:       tool,
+		AnonBytesPerRef: (mem.RSSAnonBytes - tool) / int64(len(ids)),
 	}
 
 	if !cfg.deliveries {
@@ -91,6 +145,16 @@ func mainRun(ctx context.Context, cfg config, st storage, rcv *receiver, prog *p
 	}
 	res.Deliveries = &deliveries
 	return nil
+}
+
+// idsBytes is about what a list of ids takes on the heap: a string header each, and
+// its bytes rounded up to the allocator's 16-byte classes.
+func idsBytes(ids []string) int64 {
+	n := int64(cap(ids)) * 16
+	for _, id := range ids {
+		n += int64(len(id)+15) / 16 * 16
+	}
+	return n
 }
 
 // runPolls runs the poller flat out on every reference: first polls until each has
@@ -118,6 +182,7 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 	f.First = newRate(c.total.Load(), time.Since(start))
 
 	prog.begin("polls: changed")
+	r.source.startSample()
 	total0, changed0, start, cpu0 := c.total.Load(), c.changed.Load(), time.Now(), r.markCPU()
 	prog.show(func() string { return rateOf(total0, start) })
 	if err := measure(ctx, r.cfg, "polls-changed", r.cfg.pollDuration, round(c, total0, n)); err != nil {
@@ -127,6 +192,7 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 	f.Changed = newRate(c.total.Load()-total0, d)
 	cpu0.fill(&f.Changed)
 	f.ChangedOnly = newRate(c.changed.Load()-changed0, d)
+	fetches := r.source.stopSample()
 
 	// Polls that started before the switch may still find a change: let them end.
 	r.source.advance.Store(false)
@@ -152,6 +218,13 @@ func runPolls(ctx context.Context, r *rig, n int, prog *progress) (pollFigures, 
 	f.UnchangedCommits = commits1 - commits0
 	stop() // the polls under way finish: count their updates too
 	f.Unsubscribed, f.Updates = c.unsubscribed.Load(), c.updates.Load()
+
+	prog.begin("polls: tool's share")
+	perFetch, err := r.source.replayCPU(ctx, fetches)
+	if err != nil {
+		return f, fmt.Errorf("replaying the carrier's fetches: %w", err)
+	}
+	f.Service = ceilingOf(f.Changed, perFetch, fetches.seen, runtime.GOMAXPROCS(0))
 	return f, nil
 }
 

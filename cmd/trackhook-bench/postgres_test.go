@@ -28,6 +28,7 @@ func TestRun_PostgresInstancesDeliverEveryUpdateOnceInOrder(t *testing.T) {
 		"--fanout-endpoints", "2", "--fanout-refs", "6", "--fanout-rounds", "1", "--fanout-duration", "200ms",
 		"--fanout-rate", "20", "--fanout-down", "503", "--startup-refs", "50",
 		"--poll-workers", "4", "--delivery-workers", "4", "--drain-timeout", "60s", "--json", "--push-rate", "0",
+		"--receivers", "3", "--spread-refs", "6", "--spread-rounds", "1",
 	}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
@@ -82,7 +83,7 @@ func TestRun_PostgresRefusesADatabaseWithData(t *testing.T) {
 	exec(t, url, "CREATE TABLE precious (id int)", "INSERT INTO precious VALUES (1)")
 	tiny := []string{"--db", url, "--refs", "5", "--poll-duration", "100ms", "--delivery-duration", "100ms",
 		"--latency-rate", "0", "--fanout-endpoints", "0", "--poll-workers", "2", "--delivery-workers", "2",
-		"--push-rate", "0"} // what is tested is the database's refusal, not the phases
+		"--push-rate", "0", "--receivers", "0"} // what is tested is the database's refusal, not the phases
 
 	var stdout, stderr bytes.Buffer
 	err := run(context.Background(), tiny, &stdout, &stderr)

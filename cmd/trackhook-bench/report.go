@@ -19,6 +19,11 @@ type result struct {
 	Fanout     *fanoutFigures   `json:"fanout,omitempty"`
 	Push       *pushFigures     `json:"push,omitempty"`
 	Startup    *startupFigures  `json:"startup,omitempty"`
+	Spread     *spreadFigures   `json:"spread_deliveries,omitempty"`
+	Voyage     *voyageFigures   `json:"voyage,omitempty"`
+	// Targets gathers the figures of issue 17's targets from the sections above,
+	// under names that stay the same from run to run (targets.go).
+	Targets targets `json:"targets"`
 }
 
 // configSummary is the configuration as the result records it.
@@ -49,6 +54,11 @@ type configSummary struct {
 	PushRefs        int      `json:"push_references"`
 	PushCount       int      `json:"push_count"`
 	PushRuns        int      `json:"push_runs"`
+	Receivers       int      `json:"receivers"`
+	SpreadRefs      int      `json:"spread_references"`
+	SpreadRounds    int      `json:"spread_rounds"`
+	VoyageRefs      int      `json:"voyage_references"`
+	VoyageRetention string   `json:"voyage_retention"`
 }
 
 func (c config) summary() configSummary {
@@ -61,6 +71,8 @@ func (c config) summary() configSummary {
 		FanoutEndpoints: c.fanoutEndpoints, FanoutRefs: c.fanoutRefs, FanoutRounds: c.fanoutRounds,
 		FanoutDuration: c.fanoutDuration.String(), FanoutRate: c.fanoutRate, FanoutDown: c.fanoutDown,
 		PushRate: c.pushRate, PushRefs: c.pushRefs, PushCount: c.pushCount, PushRuns: c.pushRuns,
+		Receivers: c.receivers, SpreadRefs: c.spreadRefs, SpreadRounds: c.spreadRounds,
+		VoyageRefs: c.voyageRefs, VoyageRetention: c.voyageRetention.String(),
 	}
 }
 
@@ -72,6 +84,11 @@ type storeFigures struct {
 	FileBytesPer100k int64  `json:"file_bytes_per_100k_references"`
 	Memory           memory `json:"memory"`
 	MemoryPer100k    memory `json:"memory_per_100k_references"`
+	// ToolBytes is the tool's own list of the references' ids, which Memory holds
+	// (the carrier's step counters were dropped before reading it);
+	// AnonBytesPerRef is anonymous RSS less ToolBytes, per reference.
+	ToolBytes       int64 `json:"tool_bytes"`
+	AnonBytesPerRef int64 `json:"anon_bytes_per_reference"`
 }
 
 // writeText writes the result as a table for people.
@@ -89,6 +106,9 @@ func (r result) writeText(w io.Writer) error {
 		p := r.Polls
 		line("polls: first", "%s", p.First)
 		line("polls: changed", "%s (%.0f/s found a change)", p.Changed, p.ChangedOnly.PerSec)
+		sv := p.Service
+		line("polls: changed, service", "%.0f µs CPU each without the tool's %.0f µs (the demo carrier's simulation, replayed); ceiling %.0f/s on %d cores, reached %.0f%%; CPU %.0f%% busy",
+			sv.ServiceCPUMicro, sv.ToolCPUMicro, sv.CeilingPerSec, sv.Cores, 100*sv.Ratio, 100*sv.Utilization)
 		line("polls: unchanged", "%s, %d %s meanwhile", p.Unchanged, p.UnchangedCommits, r.commits())
 		line("updates appended", "%d (%d voyages ended)", p.Updates, p.Unsubscribed)
 	}
@@ -99,6 +119,7 @@ func (r result) writeText(w io.Writer) error {
 		}
 		line(name, "%s (%s per 100,000 references)", bytesOf(s.FileBytes), bytesOf(s.FileBytesPer100k))
 		line("memory", "%s per 100,000 references (%s)", s.MemoryPer100k, s.Memory)
+		line("memory per reference", "%d B anonymous, the tool's list of ids (%s) taken out", s.AnonBytesPerRef, bytesOf(s.ToolBytes))
 	}
 	if d := r.Deliveries; d != nil {
 		line("deliveries: baseline", "%s (raw net/http POST, %d-byte payloads)", d.Baseline, d.PayloadBytes)
@@ -108,8 +129,20 @@ func (r result) writeText(w io.Writer) error {
 		}
 		line("deliveries: drain", "%s; missing %d, duplicates %d, out of order %d, failed attempts %d", d.Drain, d.Missing, d.Duplicates, d.OutOfOrder, d.Failed)
 	}
+	if s := r.Spread; s != nil {
+		name := fmt.Sprintf("deliveries to %d: ", s.Receivers)
+		line(name+"baseline", "%s (raw net/http POST to the same %d receivers, %d-byte payloads)", s.Baseline, s.Receivers, s.PayloadBytes)
+		line(name+"trackhook", "%s = %.0f%% of the baseline (%.0f%% by CPU time), %.1f attempts per commit; %d updates of %d references",
+			s.Trackhook, 100*s.Ratio, 100*s.CPURatio, s.AttemptsPerCommit, s.Updates, s.References)
+		line(name+"checks", "missing %d, duplicates %d, out of order %d, failed attempts %d", s.Missing, s.Duplicates, s.OutOfOrder, s.Failed)
+	}
 	if l := r.Latency; l != nil {
-		line("latency: offered", "%.0f polls/s, %.0f updates/s on %d references (%d polls late)", l.Offered.PerSec, l.Updates.PerSec, l.References, l.Late)
+		held := "held"
+		if !l.RateOffered {
+			held = "NOT held"
+		}
+		line("latency: offered", "%.0f polls/s, %.0f updates/s on %d references (%d polls late): %.0f/s asked, %s (%.0f%%)",
+			l.Offered.PerSec, l.Updates.PerSec, l.References, l.Late, l.Rate, held, 100*l.OfferedFraction)
 		line("latency: detect->2xx", "p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (%d webhooks, %d missing)", l.P50Ms, l.P90Ms, l.P99Ms, l.MaxMs, l.Delivered, l.Missing)
 	}
 	if f := r.Fanout; f != nil {
@@ -123,6 +156,15 @@ func (r result) writeText(w io.Writer) error {
 		for i, run := range p.Runs {
 			line(fmt.Sprintf("push: run %d", i+1), "p50 %.1f ms, p99 %.1f ms; %s in %d carrier steps (%d waited for a step), %d accepted, %d webhooks, %d missing",
 				run.P50Ms, run.P99Ms, run.Offered, run.Steps, run.Batched, run.Accepted, run.Delivered, run.Missing)
+		}
+	}
+	if v := r.Voyage; v != nil {
+		line("voyage: polls", "%s over %d rounds of %s (%d simulated days), %.0f s; %d voyages ended, %d not", v.Polls, v.Rounds, v.Step, v.Days, v.Seconds, v.Ended, v.NotEnded)
+		line("voyage: retention", "%s: %d of %d updates and %d of %d references deleted", v.Retention, v.UpdatesPruned, v.Updates, v.ReferencesPruned, v.References)
+		line("voyage: store", "file %s, in use %s, unused %s: per reference kept %.0f B of file, %.0f B in use; %.0f B in use per update kept",
+			bytesOf(v.FileBytes), bytesOf(v.InuseBytes), bytesOf(v.UnusedBytes), v.FileBytesPerRef, v.InuseBytesPerRef, v.InuseBytesPerUpd)
+		for _, b := range v.Buckets[:min(len(v.Buckets), 6)] {
+			line("voyage: bucket "+b.Name, "%s in use, %d keys", bytesOf(b.InuseBytes), b.Keys)
 		}
 	}
 	if s := r.Startup; s != nil {

@@ -213,6 +213,11 @@ func (r *rig) markCPU() cpuMark { return markCPU(r.st) }
 // accountOf), from many goroutines (the store commits them together). It returns
 // their ids.
 func seed(ctx context.Context, db benchStore, n, accounts int, callback string, prog *progress) ([]string, error) {
+	return seedWith(ctx, db, n, accounts, func(int) string { return callback }, prog)
+}
+
+// seedWith is seed with the i-th reference's callback callbackOf(i).
+func seedWith(ctx context.Context, db benchStore, n, accounts int, callbackOf func(i int) string, prog *progress) ([]string, error) {
 	now := time.Now().UTC()
 	for i := range min(max(accounts, 1), max(n, 1)) {
 		if _, err := db.EnsureAccount(ctx, accountOf(i, accounts), references.NewWebhookSecret(), now); err != nil {
@@ -238,7 +243,7 @@ func seed(ctx context.Context, db benchStore, n, accounts int, callback string, 
 				ref := references.Reference{
 					ID: references.NewID("ref_"), AccountID: accountOf(i, accounts),
 					ContainerID: fmt.Sprintf("BNCU%07d", i), CarrierCode: demo.CarrierCode,
-					CallbackURL: callback, Status: references.StatusActive,
+					CallbackURL: callbackOf(i), Status: references.StatusActive,
 					CreatedAt: now, UpdatedAt: now, NextPollAt: &at,
 				}
 				if _, _, err := db.CreateReference(ctx, ref, references.CreateOptions{}); err != nil {

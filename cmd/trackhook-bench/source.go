@@ -32,6 +32,9 @@ type stepSource struct {
 
 	mu     sync.Mutex
 	clocks map[string]*voyageClock
+	// sample, while set, keeps a uniform sample of the fetches made (see
+	// fetchSample), for the tool to time its own share of a poll afterwards.
+	sample *fetchSample
 }
 
 // voyageClock is where one reference's voyage stands: k steps, and the fingerprint of
@@ -57,27 +60,51 @@ func (s *stepSource) Fetch(ctx context.Context, ref references.Reference) (*refe
 		s.clocks[ref.ID] = c
 	}
 	k, fp := c.k, c.fp
+	advance := s.advance.Load() || k == 0
+	if s.sample != nil {
+		s.sample.add(fetchState{ref: ref, k: k, fp: fp, advance: advance})
+	}
 	s.mu.Unlock()
 
-	if !s.advance.Load() && k > 0 {
-		return s.at(ctx, ref, k)
+	sh, k, fp, err := s.next(ctx, ref, k, fp, advance)
+	if err != nil || !advance {
+		return sh, err
+	}
+	s.mu.Lock()
+	c.k, c.fp = k, fp
+	s.mu.Unlock()
+	return sh, nil
+}
+
+// next is the carrier's side of a fetch from where the reference's voyage stands (k
+// steps, fingerprint fp): the same moment again, or, with advance, the next step that
+// reports something new.
+func (s *stepSource) next(ctx context.Context, ref references.Reference, k int, fp uint64, advance bool) (*references.Shipment, int, uint64, error) {
+	if !advance {
+		sh, err := s.at(ctx, ref, k)
+		return sh, k, fp, err
 	}
 	var sh *references.Shipment
 	for range maxSteps {
 		k++
 		var err error
 		if sh, err = s.at(ctx, ref, k); err != nil {
-			return nil, err
+			return nil, k, fp, err
 		}
 		if f := fingerprint(sh.Events); f != fp {
 			fp = f
 			break
 		}
 	}
+	return sh, k, fp, nil
+}
+
+// forget drops what the source keeps per reference, so that the process's memory
+// measured afterwards is the service's.
+func (s *stepSource) forget() {
 	s.mu.Lock()
-	c.k, c.fp = k, fp
+	s.clocks = map[string]*voyageClock{}
 	s.mu.Unlock()
-	return sh, nil
 }
 
 // at asks the demo carrier for the voyage k steps after the reference was created.
