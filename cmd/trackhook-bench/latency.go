@@ -29,8 +29,9 @@ type latencyFigures struct {
 	MaxMs      float64 `json:"max_ms"`
 	Missing    int64   `json:"missing"`
 	// OfferedFraction is the updates a second appended over Rate; RateOffered says
-	// that the rate was held (at least 95 % of it): when the machine cannot start
-	// the polls as fast, the tool waits for a worker and the rate falls.
+	// that the rate was held (at least 95 % of it): the tool starts the polls from
+	// --poll-workers goroutines, as the poller runs that many at once; when they are
+	// all busy (Late), it waits for one and the rate falls.
 	OfferedFraction float64 `json:"offered_fraction"`
 	RateOffered     bool    `json:"rate_offered"`
 }

@@ -58,7 +58,8 @@ the carrier's fetches; after the poll phases it makes those fetches again on one
 goroutine with nothing else running and times them with the process's CPU clock
 (garbage collection included). That time per fetch, times the fetches per poll, is
 the tool's share; the CPU time per poll less it is the service's, and the CPU ceiling
-is GOMAXPROCS / the service's CPU time per poll. No receiver or notifier works during
+is GOMAXPROCS / the service's CPU time per poll (replayed alone, the fetches find
+warmer caches: if anything, the tool's share is counted short, the ceiling low). No receiver or notifier works during
 the poll phases. Anonymous memory per reference is read after dropping the carrier's
 step counters, less the size of the tool's list of ids.
 

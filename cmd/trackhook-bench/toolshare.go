@@ -25,7 +25,9 @@ import (
 // one goroutine, with nothing else running, and the process's CPU time over them
 // (garbage collection of what they allocate included) divided by their number is the
 // carrier's CPU time per fetch. Times the fetches of the phase over its polls, it is
-// the tool's share of a poll; the service's is the rest.
+// the tool's share of a poll; the service's is the rest. Replayed alone, the fetches
+// run with warmer caches than among the polls, so if anything the tool's share is
+// counted short and the service's long: the ceiling is not flattered.
 
 // fetchSampleSize is how many fetches the replay makes at most.
 const fetchSampleSize = 4096
