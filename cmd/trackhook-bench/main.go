@@ -35,8 +35,7 @@ arrived in order; the same with the callbacks of --spread-refs references spread
 --receivers receivers, each on a loopback port of its own (a host of its own to the
 notifier's per-host caps and breakers), the whole backlog delivered against the raw
 loop to the same receivers; detect -> 2xx latency at a fixed rate of updates on a
-fresh store, and whether the rate was held;
-fan-out: references of an account with --fanout-endpoints endpoints, each on a receiver
+fresh store, and whether the rate was held; fan-out: references of an account with --fanout-endpoints endpoints, each on a receiver
 (a loopback port) of its own, their updates delivered to one endpoint and then to all,
 against the raw loop, and the healthy endpoints' latency with all up and with one
 answering 503 or hanging; carrier push: a DCSA T&T 2.2 carrier (the fake carrier of
@@ -59,9 +58,10 @@ goroutine with nothing else running and times them with the process's CPU clock
 (garbage collection included). That time per fetch, times the fetches per poll, is
 the tool's share; the CPU time per poll less it is the service's, and the CPU ceiling
 is GOMAXPROCS / the service's CPU time per poll (replayed alone, the fetches find
-warmer caches: if anything, the tool's share is counted short, the ceiling low). No receiver or notifier works during
-the poll phases. Anonymous memory per reference is read after dropping the carrier's
-step counters, less the size of the tool's list of ids.
+warmer caches: if anything, the tool's share is counted short, the ceiling low). No
+receiver or notifier works during the poll phases. Anonymous memory per reference is
+read after dropping the carrier's step counters, less the size of the tool's list of
+ids.
 
 The JSON output ends with "targets": the figures of issue 17's targets under names
 that stay the same from run to run (null where their phase did not run).
@@ -80,8 +80,8 @@ Examples:
   trackhook-bench --refs 0 --fanout-endpoints 0 --push-rate 0 --receivers 0 --voyage-refs 0 --latency-rate 5000 --latency-refs 50000   # p99 at 5,000 updates/s
   trackhook-bench --refs 10000 --poll-duration 5s --json
   trackhook-bench --refs 0 --startup-refs 1000000   # start-up and memory at a million
-  trackhook-bench --refs 0 --latency-rate 0 --fanout-refs 2000 --push-rate 0   # the fan-out phase alone
-  trackhook-bench --refs 0 --latency-rate 0 --fanout-endpoints 0 --json         # the push phase alone
+  trackhook-bench --refs 0 --latency-rate 0 --fanout-refs 2000 --push-rate 0 --receivers 0 --voyage-refs 0   # the fan-out phase alone
+  trackhook-bench --refs 0 --latency-rate 0 --fanout-endpoints 0 --receivers 0 --voyage-refs 0 --json         # the push phase alone
   trackhook-bench --db postgres://localhost/trackhook_bench --instances 3 --refs 20000
 
 Flags:
