@@ -188,7 +188,7 @@ func setupPolls(ctx context.Context, db benchStore, ids []string, cfg config, ro
 	}
 	prog.show(func() string { return fmt.Sprintf("%d polls, %d updates", counts.total.Load(), counts.updates.Load()) })
 	for range rounds {
-		if err := pollAll(ctx, []*poller.Poller{p}, ids, cfg.pollWorkers); err != nil {
+		if err := pollAll(ctx, []*poller.Poller{p}, ids, batchWorkers); err != nil {
 			return counts.updates.Load(), err
 		}
 	}

@@ -41,10 +41,11 @@ import (
 // The references have no callback: every update counts as delivered, so retention may
 // delete it once old enough, as it would once delivered.
 
-// voyageWorkers is how many references the tool steps and polls at once in a round.
-// The polls commit together (the store's group commit): many at once keep the
-// phase's commits few and large, as under load, rather than one small commit a poll.
-const voyageWorkers = 256
+// batchWorkers is how many polls the tool runs at once where the polls are not what
+// is measured (set-up polls, the voyage phase's rounds): they commit together (the
+// store's group commit), and many at once keep the commits few and large, as under
+// load, rather than one small commit a poll.
+const batchWorkers = 256
 
 // voyageMaxDays bounds the simulated time of the phase: past it, the voyages left are
 // counted as not ended. Demo voyages take 20 to 70 days.
@@ -175,7 +176,7 @@ func runVoyage(ctx context.Context, cfg config, st storage, prog *progress) (f v
 			break
 		}
 		v.clk.Set(at)
-		if err := v.round(ctx, p, ids, voyageWorkers, &left); err != nil {
+		if err := v.round(ctx, p, ids, batchWorkers, &left); err != nil {
 			return f, err
 		}
 		pruner.Prune(ctx, at)
