@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"sync"
@@ -154,8 +155,11 @@ func runVoyage(ctx context.Context, cfg config, st storage, prog *progress) (f v
 	if err != nil {
 		return f, err
 	}
+	// Prune logs a failed prune and goes on, as the service must; the phase fails.
+	pruneErrs := &errorLog{}
 	pruner := retention.New(db, retention.Options{
 		Keep: cfg.voyageRetention, KeepDeliveryLog: cfg.voyageRetention, KeepUnsubscribed: cfg.voyageRetention, Clock: v.clk,
+		Logger: slog.New(pruneErrs),
 	})
 
 	prog.begin("voyage: polls")
@@ -180,7 +184,7 @@ func runVoyage(ctx context.Context, cfg config, st storage, prog *progress) (f v
 			return f, err
 		}
 		pruner.Prune(ctx, at)
-		if err := ctx.Err(); err != nil {
+		if err := errors.Join(ctx.Err(), pruneErrs.first()); err != nil {
 			return f, err
 		}
 	}
@@ -343,4 +347,37 @@ func (v *voyage) step(ctx context.Context, p *poller.Poller, src *demo.Source, i
 		left.Add(-1)
 	}
 	return err
+}
+
+// errorLog is a slog handler that keeps the first record logged at error level.
+type errorLog struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (l *errorLog) Enabled(_ context.Context, level slog.Level) bool { return level >= slog.LevelError }
+
+func (l *errorLog) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err == nil {
+		msg := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			msg += " " + a.String()
+			return true
+		})
+		l.err = errors.New(msg)
+	}
+	return nil
+}
+
+func (l *errorLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+
+func (l *errorLog) WithGroup(string) slog.Handler { return l }
+
+// first returns the first error logged, or nil.
+func (l *errorLog) first() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
 }
