@@ -282,7 +282,22 @@ func (r *pushRig) reference(p *pushRef) api.Reference {
 // feed reads p's whole feed.
 func (r *pushRig) feed(p *pushRef) []references.Update {
 	r.t.Helper()
-	return r.svc.feeds([]api.Reference{{ID: p.id}})[p.id]
+	// Pages of 50 rather than svc.feeds' 500: a bill of five containers ends with some
+	// 200 updates, each with its snapshot, over 10 MB in one page, which a machine
+	// busy with other tests may not serve within the client's timeout.
+	var feed []references.Update
+	after := uint64(0)
+	for {
+		var page api.UpdatePage
+		r.svc.get(fmt.Sprintf("/references/%s/updates?limit=50&after=%d", p.id, after), &page)
+		for _, u := range page.Updates {
+			feed = append(feed, u.Domain())
+		}
+		if len(page.Updates) == 0 {
+			return feed
+		}
+		after = page.NextAfter
+	}
 }
 
 // snapshot reads p's stored shipment; nil before the first poll.

@@ -23,54 +23,63 @@ import (
 // source does not say when it revised its events (references.Event.RevisedAt).
 // Where both sides say, the later revision wins whichever side it is on, so that an
 // older revision pushed after a newer one does not replace it: base's version of an
-// event stays when it was revised later than newer's, and base's plans or estimates
-// of a milestone stay, and newer's go, when base's latest revision of them is later
-// than newer's latest. A time that either side lacks, or an equal one, leaves
-// newer's.
+// event stays when it was revised later than newer's (CT 3.0 revises under the same
+// id), and base's plans or estimates of a milestone stay, and newer's go, when
+// base's latest revision of them is later than newer's latest (T&T 2.2 revises under
+// a new id). A time that either side lacks, or an equal one, leaves newer's.
 func UnionEvents(base, newer []references.Event) []references.Event {
-	// Plans and estimates: of a milestone both sides revise, one side's stand.
-	baseRev, newerRev := latestRevisions(base), latestRevisions(newer)
 	keepBase, keepNewer := make([]bool, len(base)), make([]bool, len(newer))
-	for i := range newer {
-		k, ok := revisionKeyOf(&newer[i])
-		_, both := baseRev[k]
-		keepNewer[i] = !ok || !both || !laterRevision(baseRev[k], newerRev[k])
-	}
-	for i := range base {
-		k, ok := revisionKeyOf(&base[i])
-		_, both := newerRev[k]
-		keepBase[i] = !ok || !both || laterRevision(baseRev[k], newerRev[k])
-	}
+	shared := make([]bool, len(base)+len(newer)) // base's, then newer's: the id is on both sides
 
-	// One version of each event.
+	// One version of each id the two sides share.
 	newerByID := make(map[string]int, len(newer))
-	alike := map[eventKey]bool{}
 	for i := range newer {
-		if e := &newer[i]; e.ID != "" {
-			newerByID[e.ID] = i
-		} else if keepNewer[i] {
-			alike[keyOfEvent(e)] = true
+		keepNewer[i] = true
+		if id := newer[i].ID; id != "" {
+			newerByID[id] = i
 		}
 	}
 	for i := range base {
-		e := &base[i]
-		if e.ID == "" {
-			keepBase[i] = keepBase[i] && !alike[keyOfEvent(e)]
+		keepBase[i] = true
+		j, ok := newerByID[base[i].ID]
+		if base[i].ID == "" || !ok {
 			continue
 		}
-		j, ok := newerByID[e.ID]
-		switch {
-		case !ok:
-		case keepBase[i] && keepNewer[j]: // both stand: the later revision
-			if laterRevision(e.RevisedAt, newer[j].RevisedAt) {
-				keepNewer[j] = false
-			} else {
-				keepBase[i] = false
-			}
-		case !keepBase[i] && !keepNewer[j]:
-			// Only where an id moved to another milestone, each side's revised
-			// by the other: the event stays, as newer has it.
-			keepNewer[j] = true
+		shared[i], shared[len(base)+j] = true, true
+		if laterRevision(base[i].RevisedAt, newer[j].RevisedAt) {
+			keepNewer[j] = false
+		} else {
+			keepBase[i] = false
+		}
+	}
+
+	// Plans and estimates of a milestone that both sides revise: one side's stand.
+	// An event whose id both sides share stays as chosen above, so that no id is
+	// lost and the same events again change nothing.
+	baseRev, newerRev := latestRevisions(base, keepBase), latestRevisions(newer, keepNewer)
+	for i := range newer {
+		if k, ok := revisionKeyOf(&newer[i]); ok && keepNewer[i] && !shared[len(base)+i] {
+			_, both := baseRev[k]
+			keepNewer[i] = !both || !laterRevision(baseRev[k], newerRev[k])
+		}
+	}
+	for i := range base {
+		if k, ok := revisionKeyOf(&base[i]); ok && keepBase[i] && !shared[i] {
+			_, both := newerRev[k]
+			keepBase[i] = !both || laterRevision(baseRev[k], newerRev[k])
+		}
+	}
+
+	// Events without an id: base's go where newer has one alike.
+	alike := map[eventKey]bool{}
+	for i := range newer {
+		if newer[i].ID == "" && keepNewer[i] {
+			alike[keyOfEvent(&newer[i])] = true
+		}
+	}
+	for i := range base {
+		if base[i].ID == "" && alike[keyOfEvent(&base[i])] {
+			keepBase[i] = false
 		}
 	}
 
@@ -96,12 +105,13 @@ func laterRevision(a, b time.Time) bool {
 }
 
 // latestRevisions returns, for each milestone and classifier of the plans and
-// estimates among events, the latest RevisedAt (zero when none of them has one).
-func latestRevisions(events []references.Event) map[revisionKey]time.Time {
+// estimates among the events kept, the latest RevisedAt (zero when none of them has
+// one).
+func latestRevisions(events []references.Event, keep []bool) map[revisionKey]time.Time {
 	out := map[revisionKey]time.Time{}
 	for i := range events {
 		k, ok := revisionKeyOf(&events[i])
-		if !ok {
+		if !ok || !keep[i] {
 			continue
 		}
 		if at := events[i].RevisedAt; at.After(out[k]) {

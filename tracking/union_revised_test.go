@@ -123,3 +123,64 @@ func TestDiff_ARevisionAloneIsNoChange(t *testing.T) {
 		t.Error("RevisionsMoved does not read nil as an empty snapshot")
 	}
 }
+
+// revisedEvents decodes a fuzzer's bytes into events as events does, each with a
+// revision time from a third byte (0 for none).
+func revisedEvents(b []byte) []references.Event {
+	base := time.Date(2025, 2, 10, 0, 0, 0, 0, time.UTC)
+	var out []references.Event
+	for i := 0; i+2 < len(b) && len(out) < 64; i += 3 {
+		e := events(b[i : i+2])[0]
+		if r := b[i+2] % 6; r != 0 {
+			e.RevisedAt = base.Add(-time.Duration(r) * time.Minute)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// FuzzUnionEvents_Revisions: with revision times, the union still holds each id
+// once, sorted, in the later revision where both sides date it (else newer's), loses
+// no actual event, and changes nothing when the same events come again.
+func FuzzUnionEvents_Revisions(f *testing.F) {
+	f.Add([]byte{1, 0, 2, 10, 1, 3}, []byte{9, 0, 1, 2, 3, 4})
+	f.Add([]byte{9, 1, 5}, []byte{9, 2, 4})
+	f.Fuzz(func(t *testing.T, baseBytes, newerBytes []byte) {
+		base, newer := uniqueIDs(revisedEvents(baseBytes)), uniqueIDs(revisedEvents(newerBytes))
+		got := UnionEvents(base, newer)
+		if !slices.IsSortedFunc(got, func(a, b references.Event) int { return a.Time.Compare(b.Time) }) {
+			t.Fatal("not sorted by time")
+		}
+		byID := map[string]references.Event{}
+		for _, e := range got {
+			if _, twice := byID[e.ID]; e.ID != "" && twice {
+				t.Fatalf("id %s twice", e.ID)
+			}
+			byID[e.ID] = e
+		}
+		// Each id stands in the version the later revision, else newer, gives it,
+		// unless that is a plan or an estimate revised by another of its milestone.
+		winner := map[string]references.Event{}
+		for _, e := range newer {
+			winner[e.ID] = e
+		}
+		for _, b := range base {
+			if n, ok := winner[b.ID]; !ok || laterRevision(b.RevisedAt, n.RevisedAt) {
+				winner[b.ID] = b
+			}
+		}
+		for id, want := range winner {
+			g, ok := byID[id]
+			switch {
+			case id == "":
+			case ok && (!sameEvent(g, want) || !g.RevisedAt.Equal(want.RevisedAt)):
+				t.Fatalf("id %s: got %+v, want %+v", id, g, want)
+			case !ok && want.Classifier == references.ClassifierActual:
+				t.Fatalf("actual event %+v lost", want)
+			}
+		}
+		if again := UnionEvents(got, newer); !slices.EqualFunc(again, got, sameEvent) {
+			t.Fatalf("the same events again changed the union:\n%+v\n%+v", got, again)
+		}
+	})
+}
