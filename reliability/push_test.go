@@ -282,14 +282,15 @@ func (r *pushRig) reference(p *pushRef) api.Reference {
 // feed reads p's whole feed.
 func (r *pushRig) feed(p *pushRef) []references.Update {
 	r.t.Helper()
-	// Pages of 50 rather than svc.feeds' 500: a bill of five containers ends with some
-	// 200 updates, each with its snapshot, over 10 MB in one page, which a machine
-	// busy with other tests may not serve within the client's timeout.
+	// Pages of 10 rather than svc.feeds' 500: a bill of five containers ends with some
+	// 200 updates, each with its snapshot of some 70 KB, 14 MB in one page, which a
+	// machine busy with other tests did not serve within the client's 10 s timeout
+	// (nor 50 of them).
 	var feed []references.Update
 	after := uint64(0)
 	for {
 		var page api.UpdatePage
-		r.svc.get(fmt.Sprintf("/references/%s/updates?limit=50&after=%d", p.id, after), &page)
+		r.svc.get(fmt.Sprintf("/references/%s/updates?limit=10&after=%d", p.id, after), &page)
 		for _, u := range page.Updates {
 			feed = append(feed, u.Domain())
 		}
