@@ -208,6 +208,10 @@ func benchDeliveries(b *testing.B, receivers int) {
 		dones[i] = r.reach(r.got.Load() + int64(share))
 	}
 	n := notifier.New(db, notifier.NewSender(notifier.SenderOptions{AllowPrivate: true}), notifier.Options{Workers: workers})
+	stats0, err := db.Stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 	stopProfile := startBenchProfile(b, receivers)
 	start := time.Now()
 	cpu2 := cpuTime()
@@ -220,6 +224,10 @@ func benchDeliveries(b *testing.B, receivers int) {
 	b.StopTimer()
 	stopProfile()
 	n.Stop(ctx)
+	stats1, err := db.Stats(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 
 	rate := float64(b.N) / took.Seconds()
 	b.ReportMetric(float64(took.Nanoseconds())/float64(b.N), "ns/op")
@@ -228,6 +236,7 @@ func benchDeliveries(b *testing.B, receivers int) {
 	b.ReportMetric(rate/baseline, "ratio")
 	b.ReportMetric(float64((cpu3-cpu2).Microseconds())/float64(b.N), "cpu-µs/delivery")
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/baseline")
+	b.ReportMetric(float64(b.N)/float64(max(stats1.Commits-stats0.Commits, 1)), "deliveries/commit")
 }
 
 // startBenchProfile starts the CPU profile of a delivery window when
