@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -191,9 +192,9 @@ func benchDeliveries(b *testing.B, receivers int) {
 	}
 
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0, mem0 := cpuTime(), allocs()
 	baseline := rawPosts(b, urls, bodies, workers, b.N)
-	cpu1 := cpuTime()
+	cpu1, mem1 := cpuTime(), allocs()
 
 	// Each receiver gets its references' share of b.N.
 	dones := make([]<-chan struct{}, receivers)
@@ -214,13 +215,13 @@ func benchDeliveries(b *testing.B, receivers int) {
 	}
 	stopProfile := startBenchProfile(b, receivers)
 	start := time.Now()
-	cpu2 := cpuTime()
+	cpu2, mem2 := cpuTime(), allocs()
 	n.Start(ctx)
 	for _, done := range dones {
 		<-done
 	}
 	took := time.Since(start)
-	cpu3 := cpuTime()
+	cpu3, mem3 := cpuTime(), allocs()
 	b.StopTimer()
 	stopProfile()
 	n.Stop(ctx)
@@ -237,6 +238,10 @@ func benchDeliveries(b *testing.B, receivers int) {
 	b.ReportMetric(float64((cpu3-cpu2).Microseconds())/float64(b.N), "cpu-µs/delivery")
 	b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "cpu-µs/baseline")
 	b.ReportMetric(float64(b.N)/float64(max(stats1.Commits-stats0.Commits, 1)), "deliveries/commit")
+	// Allocations vary far less than CPU time on a shared machine: a steadier figure
+	// to compare two versions by.
+	b.ReportMetric(float64(mem3-mem2)/float64(b.N), "allocs/delivery")
+	b.ReportMetric(float64(mem1-mem0)/float64(b.N), "allocs/baseline")
 }
 
 // startBenchProfile starts the CPU profile of a delivery window when
@@ -268,6 +273,13 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// allocs is how many heap objects the process has allocated.
+func allocs() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.Mallocs
 }
 
 // rawPosts POSTs n bodies to urls in turn from workers goroutines through a client
