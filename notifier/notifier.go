@@ -94,6 +94,8 @@ type Notifier struct {
 	log    *slog.Logger
 	slots  *slots
 	loop   *workloop.Loop[references.DeliveryClaim]
+	// payloads are the bodies of recent updates sent to endpoints (see payloads).
+	payloads *payloads
 }
 
 // streamsPerWorker is how many streams are worked on per delivery slot. A stream
@@ -150,7 +152,8 @@ func New(store Store, sender *Sender, opts Options) *Notifier {
 	}
 	n := &Notifier{
 		store: store, sender: sender, opts: opts, log: opts.Logger,
-		slots: newSlots(opts.Workers, opts.MaxInFlightPerHost, opts.HostWait, opts.Clock),
+		slots:    newSlots(opts.Workers, opts.MaxInFlightPerHost, opts.HostWait, opts.Clock),
+		payloads: newPayloads(),
 	}
 	n.loop = workloop.New(workloop.Config[references.DeliveryClaim]{
 		Name: "notifier",
@@ -247,7 +250,7 @@ func (n *Notifier) DeliverNext(ctx context.Context, refID string) (references.At
 // postpones the delivery without an attempt; a shutdown during the POST records
 // nothing.
 func (n *Notifier) attempt(ctx context.Context, lease references.Lease, job references.DeliveryJob) (references.AttemptOutcome, error) {
-	body, err := encodeJob(&job)
+	body, err := n.encode(&job)
 	if err != nil {
 		return "", err
 	}
@@ -273,6 +276,23 @@ func (n *Notifier) attempt(ctx context.Context, lease references.Lease, job refe
 		return "", n.store.PostponeDelivery(ctx, lease, n.opts.Clock.Now().Add(n.opts.BreakerWait))
 	}
 	return "", err
+}
+
+// encode returns the body of the job's POST (encodeJob); the body of an update sent
+// to an endpoint is encoded once for all endpoints (see payloads).
+func (n *Notifier) encode(job *references.DeliveryJob) ([]byte, error) {
+	shared := job.Endpoint != nil && job.Event == nil && job.Batch == nil
+	if !shared {
+		return encodeJob(job)
+	}
+	if body := n.payloads.get(job.Update.ID); body != nil {
+		return body, nil
+	}
+	body, err := encodeJob(job)
+	if err == nil {
+		n.payloads.put(job.Update.ID, body)
+	}
+	return body, err
 }
 
 // encodeJob returns the body of the job's POST: an operational event, a batch of

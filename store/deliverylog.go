@@ -24,7 +24,7 @@ func appendAttempt(tx *bolt.Tx, a *references.DeliveryAttempt) error {
 	if err := tx.Bucket(bucketAttemptsAge).Put(attemptKeyAge(a.At, key), nil); err != nil {
 		return err
 	}
-	return putJSON(b, key, newAttemptRecord(a))
+	return b.Put(key, encodeAttempt(a))
 }
 
 // ListDeliveries returns a page of the reference's delivery log, newest first.
@@ -59,11 +59,11 @@ func (db *DB) ListDeliveries(ctx context.Context, accountID, refID string, q ref
 				page.NextCursor = encodeCursor(lastN)
 				return nil
 			}
-			var a attemptRecord
-			if err := unmarshal(v, &a); err != nil {
-				return err
+			var a references.DeliveryAttempt
+			if err := decodeAttempt(v, &a); err != nil {
+				return fmt.Errorf("attempt %q: %w", k, err)
 			}
-			page.Deliveries = append(page.Deliveries, a.attempt())
+			page.Deliveries = append(page.Deliveries, a)
 			lastN = binary.BigEndian.Uint64(k[len(prefix):])
 		}
 		return nil

@@ -255,11 +255,11 @@ func (d *dumper) attempts() error {
 		if err != nil {
 			return fmt.Errorf("delivery log: %w", err)
 		}
-		var rec attemptRecord
-		if err := unmarshal(v, &rec); err != nil {
+		var a references.DeliveryAttempt
+		if err := decodeAttempt(v, &a); err != nil {
 			return fmt.Errorf("delivery attempt %q: %w", k, err)
 		}
-		return d.emit(storecopy.Attempt{N: n, Attempt: rec.attempt()})
+		return d.emit(storecopy.Attempt{N: n, Attempt: a})
 	})
 }
 

@@ -117,7 +117,7 @@ func (l *loader) load(tx *bolt.Tx, r storecopy.Record) error {
 			return err
 		}
 		l.lastAttempt = max(l.lastAttempt, v.N)
-		return putJSON(tx.Bucket(bucketAttempts), key, newAttemptRecord(a))
+		return tx.Bucket(bucketAttempts).Put(key, encodeAttempt(a))
 	case storecopy.AccountEvent:
 		e := &v.Event
 		if err := raiseCount(tx.Bucket(bucketAccountEventN), e.AccountID, e.Sequence); err != nil {

@@ -151,6 +151,13 @@ func attemptKeyAge(at time.Time, key []byte) []byte { return join(timeKey(at), k
 
 // attemptTime reads when the stored attempt v was made, without the rest of it.
 func attemptTime(v []byte) (time.Time, error) {
+	if !isJSON(v) {
+		var a references.DeliveryAttempt
+		if err := decodeAttempt(v, &a); err != nil {
+			return time.Time{}, fmt.Errorf("decode attempt: %w", err)
+		}
+		return a.At, nil
+	}
 	var r struct {
 		At time.Time `json:"attempted_at"`
 	}

@@ -92,8 +92,32 @@ func newEvents(es []references.Event) []Event {
 		return nil
 	}
 	out := make([]Event, len(es))
+	// The events' locations and transport calls go in one array each rather than one
+	// allocation apiece: a snapshot has dozens, and the notifier converts one for
+	// every delivery.
+	nl, nc := 0, 0
 	for i := range es {
-		out[i] = newEvent(&es[i])
+		if es[i].Location != nil {
+			nl++
+		}
+		if es[i].TransportCall != nil {
+			nc++
+		}
+	}
+	locs, calls := make([]Location, nl), make([]TransportCall, nc)
+	for i := range es {
+		e := &es[i]
+		bare := *e
+		bare.Location, bare.TransportCall = nil, nil // set below, from the arrays
+		out[i] = newEvent(&bare)
+		if l := e.Location; l != nil {
+			locs[0] = Location{UNLocode: l.UNLocode, Name: l.Name}
+			out[i].Location, locs = &locs[0], locs[1:]
+		}
+		if tc := e.TransportCall; tc != nil {
+			calls[0] = TransportCall{VesselName: tc.VesselName, VesselIMO: tc.VesselIMO, Voyage: tc.Voyage, ModeOfTransport: tc.ModeOfTransport}
+			out[i].TransportCall, calls = &calls[0], calls[1:]
+		}
 	}
 	return out
 }

@@ -36,10 +36,15 @@ func NewPayload(u references.Update) Payload {
 	return Payload{Type: u.Type, Timestamp: u.CreatedAt.UTC(), Data: NewUpdate(u)}
 }
 
-// Encode returns the webhook body for an update: [NewPayload] as compact JSON. Sign and
-// send these exact bytes.
+// Encode returns the webhook body for an update: [NewPayload] as compact JSON, the
+// bytes json.Marshal would give. Sign and send these exact bytes.
 func Encode(u references.Update) ([]byte, error) {
-	b, err := json.Marshal(NewPayload(u))
+	p := NewPayload(u)
+	size := 1024
+	if u.Shipment != nil {
+		size += 400 * (len(u.Shipment.Events) + len(u.Changes)) // about one event's JSON each
+	}
+	b, err := appendPayload(make([]byte, 0, size), &p)
 	if err != nil {
 		return nil, fmt.Errorf("encode webhook payload for %s: %w", u.ID, err)
 	}
