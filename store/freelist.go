@@ -284,10 +284,21 @@ func readBoltMeta(f io.ReaderAt, size int64) (boltMeta, error) {
 	if ps < 1024 || ps > 1<<24 || bits.OnesCount32(ps) != 1 {
 		return boltMeta{}, fmt.Errorf("unexpected page size %d", ps)
 	}
-	txid0 := boltMetaTxid(read(0))
-	m0, ok0 := parseBoltMeta(page)
-	txid1 := boltMetaTxid(read(int64(ps)))
-	m1, ok1 := parseBoltMeta(page)
+	var (
+		txid [2]uint64
+		ms   [2]boltMeta
+		oks  [2]bool
+	)
+	for slot := range 2 {
+		p := read(int64(slot) * int64(ps))
+		// bbolt checks the headers only when asked to (tx.Check): stricter here.
+		if p == nil || native.Uint64(p) != uint64(slot) || native.Uint16(p[8:]) != boltMetaPage {
+			return boltMeta{}, fmt.Errorf("meta page %d has a damaged header", slot)
+		}
+		txid[slot] = boltMetaTxid(p)
+		ms[slot], oks[slot] = parseBoltMeta(p)
+	}
+	txid0, m0, ok0, txid1, m1, ok1 := txid[0], ms[0], oks[0], txid[1], ms[1], oks[1]
 	a, aok, b, bok := m0, ok0, m1, ok1
 	if txid1 > txid0 {
 		a, aok, b, bok = m1, ok1, m0, ok0
@@ -498,6 +509,9 @@ func pageRefs(page []byte, kids []uint64) ([]uint64, bool) {
 	}
 	switch flags {
 	case boltBranchPage:
+		if count == 0 { // bbolt never writes one, and cannot read one
+			return kids, false
+		}
 		for i := range count {
 			at := boltPageHeader + i*boltElementSize
 			el := page[at : at+boltElementSize]

@@ -87,7 +87,7 @@ var boltShapes = []boltShape{
 
 // put writes n keys of vsize bytes into the bucket at path, creating the buckets, in
 // transactions of 500 keys.
-func put(t *testing.T, db *bolt.DB, path [][]byte, n, vsize int) {
+func put(t testing.TB, db *bolt.DB, path [][]byte, n, vsize int) {
 	t.Helper()
 	for start := 0; start == 0 || start < n; start += 500 {
 		err := db.Update(func(tx *bolt.Tx) error {
@@ -115,7 +115,7 @@ func put(t *testing.T, db *bolt.DB, path [][]byte, n, vsize int) {
 }
 
 // del deletes every keep-th key of the top-level bucket name.
-func del(t *testing.T, db *bolt.DB, name []byte, keep int) {
+func del(t testing.TB, db *bolt.DB, name []byte, keep int) {
 	t.Helper()
 	err := db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(name).Cursor()

@@ -19,6 +19,7 @@ type result struct {
 	Fanout     *fanoutFigures   `json:"fanout,omitempty"`
 	Push       *pushFigures     `json:"push,omitempty"`
 	Startup    *startupFigures  `json:"startup,omitempty"`
+	Crash      *crashFigures    `json:"crash,omitempty"`
 }
 
 // configSummary is the configuration as the result records it.
@@ -129,6 +130,9 @@ func (r result) writeText(w io.Writer) error {
 		line("start-up: store", "%d references, %s, created at %.0f/s", s.References, bytesOf(s.FileBytes), s.Create.PerSec)
 		line("start-up: time", "%.2fs (open %.2fs, first scans %.3fs)", s.StartupSeconds, s.OpenSeconds, s.FirstScanSeconds)
 		line("start-up: memory", "%s per reference (%s in all)", s.PerReference.bytesPlain(), s.Memory)
+	}
+	if r.Crash != nil {
+		r.Crash.writeText(line)
 	}
 	return tw.Flush()
 }
