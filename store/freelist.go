@@ -30,7 +30,6 @@ import (
 	"os"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -229,7 +228,20 @@ func repairFreelist(path string, workers int) (freelistRepair, error) {
 	if meta.pgid < 3 || meta.pgid > uint64(info.Size())/ps {
 		return r, fmt.Errorf("high water mark %d beyond the file's %d pages", meta.pgid, uint64(info.Size())/ps)
 	}
-	free, err := freePages(f, meta, workers)
+	// Each worker reads a part of the file in order through a file of its own, so that
+	// the kernel sees as many sequential readers and reads ahead for each: read in
+	// turns through one file, a store not in the page cache was read at a quarter of
+	// the disk's speed.
+	files := []io.ReaderAt{f}
+	for range max(workers, 1) - 1 {
+		g, err := os.Open(path)
+		if err != nil {
+			return r, fmt.Errorf("open: %w", err)
+		}
+		defer g.Close()
+		files = append(files, g)
+	}
+	free, err := freePages(files, meta)
 	if err != nil {
 		return r, err
 	}
@@ -325,10 +337,10 @@ func readBoltMeta(f io.ReaderAt, size int64) (boltMeta, error) {
 // nearly all of it the first touch of each page (a TLB miss and a cache miss, in a
 // virtual machine). Reading the whole file in order with large reads and parsing each
 // page where it lies costs a tenth of that, so the pages are read in order first, by
-// workers goroutines, keeping of each only what the walk needs (pageScan); the walk
-// then runs in memory.
-func freePages(f io.ReaderAt, meta boltMeta, workers int) ([]uint64, error) {
-	scan, err := scanPages(f, meta, max(workers, 1))
+// a goroutine per file in files (the same file opened as many times), keeping of each
+// only what the walk needs (pageScan); the walk then runs in memory.
+func freePages(files []io.ReaderAt, meta boltMeta) ([]uint64, error) {
+	scan, err := scanPages(files, meta)
 	if err != nil {
 		return nil, err
 	}
@@ -409,24 +421,22 @@ func (s *pageScan) page(id uint64) (overflow uint64, kids []uint64, err error) {
 	}
 }
 
-// scanPages reads pages 0 to meta's high water mark in chunks, workers at a time.
-func scanPages(f io.ReaderAt, meta boltMeta, workers int) (*pageScan, error) {
+// scanPages reads pages 0 to meta's high water mark in chunks, a goroutine per file
+// in files, each reading its part of the file in order.
+func scanPages(files []io.ReaderAt, meta boltMeta) (*pageScan, error) {
 	ps := uint64(meta.pageSize)
 	s := &pageScan{hwm: meta.pgid, perPart: max(scanChunk/ps, 1)}
 	s.parts = make([]scanPart, (meta.pgid+s.perPart-1)/s.perPart)
 	var (
-		next atomic.Int64
-		wg   sync.WaitGroup
-		errs = make([]error, workers)
+		wg      sync.WaitGroup
+		errs    = make([]error, len(files))
+		workers = uint64(len(files))
+		parts   = uint64(len(s.parts))
 	)
-	for w := range workers {
+	for w, f := range files {
 		wg.Go(func() {
 			buf := make([]byte, s.perPart*ps)
-			for {
-				n := uint64(next.Add(1) - 1)
-				if n >= uint64(len(s.parts)) || errs[w] != nil {
-					return
-				}
+			for n := parts * uint64(w) / workers; n < parts*uint64(w+1)/workers; n++ {
 				first := n * s.perPart
 				count := min(s.perPart, meta.pgid-first)
 				chunk := buf[:count*ps]
