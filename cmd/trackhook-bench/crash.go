@@ -68,6 +68,9 @@ type crashTime struct {
 
 // runCrash runs the crash phase.
 func runCrash(ctx context.Context, cfg crashConfig, prog *progress) (crashFigures, error) {
+	if cfg.runs < 1 || cfg.killAfter <= 0 || cfg.timeout <= 0 {
+		return crashFigures{}, errors.New("--crash-runs, --crash-kill-after and --crash-timeout must be above 0")
+	}
 	bin, err := trackhookBinary(cfg.binary)
 	if err != nil {
 		return crashFigures{}, err
