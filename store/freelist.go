@@ -374,7 +374,7 @@ func freePages(files []io.ReaderAt, meta boltMeta) ([]uint64, error) {
 }
 
 // scanChunk is how many bytes a worker reads at once.
-const scanChunk = 8 << 20
+const scanChunk = 1 << 20
 
 // pageScan is what the walk needs of every page, read in order: whether it is a branch
 // or leaf page as bbolt writes them, its overflow pages, and the pages it refers to (a
