@@ -130,6 +130,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	// After a crash bbolt would rebuild its free page list by checking the whole file
+	// (see NoFreelistSync below): write it first, much faster (freelist.go).
+	repairFreelistAfterCrash(path, opts.Logger)
 	b, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      opts.Timeout,
 		NoSync:       opts.NoSync,

@@ -128,6 +128,7 @@ type config struct {
 	json            bool
 	progressEvery   time.Duration
 	profileDir      string
+	crash           crashConfig // crash.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -177,6 +178,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.DurationVar(&c.progressEvery, "progress-every", 500*time.Millisecond, "how often the progress line is redrawn")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "write a CPU profile of each measured phase to this directory (cpu-<phase>.pprof)")
+	c.crash.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -345,6 +347,13 @@ func runPhases(ctx context.Context, cfg config, st storage, rcv *receiver, prog 
 			return fmt.Errorf("start-up: %w", err)
 		}
 		res.Startup = &su
+	}
+	if cfg.crash.store != "" {
+		crash, err := runCrash(ctx, cfg.crash, prog)
+		if err != nil {
+			return fmt.Errorf("crash: %w", err)
+		}
+		res.Crash = &crash
 	}
 	return nil
 }

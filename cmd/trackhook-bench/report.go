@@ -21,6 +21,7 @@ type result struct {
 	Startup    *startupFigures  `json:"startup,omitempty"`
 	Spread     *spreadFigures   `json:"spread_deliveries,omitempty"`
 	Voyage     *voyageFigures   `json:"voyage,omitempty"`
+	Crash      *crashFigures    `json:"crash,omitempty"`
 	// Targets gathers the figures of issue 17's targets from the sections above,
 	// under names that stay the same from run to run (targets.go).
 	Targets targets `json:"targets"`
@@ -171,6 +172,9 @@ func (r result) writeText(w io.Writer) error {
 		line("start-up: store", "%d references, %s, created at %.0f/s", s.References, bytesOf(s.FileBytes), s.Create.PerSec)
 		line("start-up: time", "%.2fs (open %.2fs, first scans %.3fs)", s.StartupSeconds, s.OpenSeconds, s.FirstScanSeconds)
 		line("start-up: memory", "%s per reference (%s in all)", s.PerReference.bytesPlain(), s.Memory)
+	}
+	if r.Crash != nil {
+		r.Crash.writeText(line)
 	}
 	return tw.Flush()
 }

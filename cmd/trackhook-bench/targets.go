@@ -18,8 +18,7 @@ type targets struct {
 	CPUUtilization           *float64 `json:"changed_polls_cpu_utilization"`
 
 	// Target 2: seconds from restarting `trackhook serve` after a SIGKILL to its
-	// first due scan. Set by the crash phase (crash.go), which the gathering below
-	// leaves as it is.
+	// first poll (the crash phase, crash.go).
 	RestartSecondsAfterCrash *float64 `json:"restart_seconds_after_crash"`
 
 	// Target 3: the store after a full voyage with retention (the voyage phase):
@@ -74,6 +73,9 @@ func (r *result) gather() {
 		t.StoreFileBytesPerRef = ptr(v.FileBytesPerRef)
 		t.StoreInuseBytesPerRef = ptr(v.InuseBytesPerRef)
 		t.StoreBytesPerUpdate = ptr(v.InuseBytesPerUpd)
+	}
+	if c := r.Crash; c != nil {
+		t.RestartSecondsAfterCrash = ptr(c.RestartSeconds)
 	}
 	if d := r.Deliveries; d != nil {
 		t.DeliveryRatioOne = ptr(d.Ratio)
