@@ -59,8 +59,12 @@ func encodeShipment(s *references.Shipment) []byte {
 	return e.b
 }
 
-// decodeShipment reads a snapshot in either stored form.
+// decodeShipment reads a snapshot in any stored form: a reference's value of format 3
+// (see formatTable) gives its current snapshot, or errNoSnapshot.
 func decodeShipment(data []byte, s *references.Shipment) error {
+	if len(data) > 0 && data[0] == formatTable {
+		return decodeTableShipment(data, s)
+	}
 	if isJSON(data) {
 		var r shipmentRecord
 		err := json.Unmarshal(data, &r)
@@ -106,8 +110,13 @@ func updateNeeds2(u *references.Update) bool {
 	return u.Shipment != nil && shipmentNeeds2(u.Shipment)
 }
 
-// decodeUpdate reads an update in either stored form.
+// decodeUpdate reads an update in any stored form. An update of format 3 refers to
+// its reference's event table: decodeStoredUpdate reads it with it; here its events
+// are missing (an error, unless it has none).
 func decodeUpdate(data []byte, u *references.Update) error {
+	if len(data) > 0 && data[0] == formatTable {
+		return decodeTableUpdate(data, &eventTable{}, u)
+	}
 	if isJSON(data) {
 		var r updateRecord
 		err := json.Unmarshal(data, &r)
@@ -200,7 +209,7 @@ func decodeDeliveryState(data []byte, st *deliveryState) error {
 // isJSON tells a JSON value from a binary one by its first byte; an empty value is
 // handed to the JSON decoder, which says what is wrong with it.
 func isJSON(data []byte) bool {
-	return len(data) == 0 || (data[0] != formatBinary1 && data[0] != formatBinary2)
+	return len(data) == 0 || (data[0] != formatBinary1 && data[0] != formatBinary2 && data[0] != formatTable)
 }
 
 type encoder struct {

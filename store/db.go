@@ -36,8 +36,11 @@ import (
 // Version 4 numbered every update in its account (the account feed), which an older
 // binary would not keep. Version 5 counts each account's references by status
 // (counts.go) and keeps a shipment summary in the search facts (search.go), which a
-// version 4 binary would neither keep nor read.
-const SchemaVersion = 5
+// version 4 binary would neither keep nor read. Version 6 stores each event of a
+// reference once, in a table its snapshot and its updates refer to (eventtable.go):
+// a version 5 binary would misread those values. Nothing is converted at the upgrade:
+// the values of version 5 are read as they are, and only new ones take the new form.
+const SchemaVersion = 6
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")
