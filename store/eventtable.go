@@ -395,3 +395,47 @@ func updateHead(data []byte) (id string, created time.Time, err error) {
 	}
 	return id, created, nil
 }
+
+// reclaimEvents empties the slots of the reference's event table that neither its
+// current snapshot nor any update left in its feed refers to: retention calls it
+// after deleting some of the reference's updates, so that the table holds the events
+// of the feed it keeps, not of every snapshot the reference ever had. The slots stay,
+// empty (a byte each), so that every number keeps naming the same event.
+func reclaimEvents(tx *bolt.Tx, refID string) error {
+	data := tx.Bucket(bucketShipments).Get([]byte(refID))
+	if len(data) == 0 || data[0] != formatTable {
+		return nil
+	}
+	t, d := readTable(data)
+	t.used = make([]bool, len(t.slots))
+	cur := d.b
+	if d.present() {
+		var s references.Shipment
+		d.snapshotRefs(&s, t)
+	}
+	if err := d.finish(data); err != nil {
+		return fmt.Errorf("event table of %s: %w", refID, err)
+	}
+	prefix := str(refID)
+	c := tx.Bucket(bucketUpdates).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(v) == 0 || v[0] != formatTable {
+			continue // carries its snapshot itself
+		}
+		var u references.Update
+		if err := decodeTableUpdate(v, t, &u); err != nil {
+			return fmt.Errorf("update %q: %w", k, err)
+		}
+	}
+	reclaimed := false
+	for i, used := range t.used {
+		if !used && t.slots[i] != nil {
+			t.slots[i], reclaimed = nil, true
+		}
+	}
+	if !reclaimed {
+		return nil
+	}
+	v := appendTable([]byte{formatTable}, t)
+	return tx.Bucket(bucketShipments).Put([]byte(refID), append(v, cur...))
+}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -140,8 +142,24 @@ func decodeStoredUpdate(tx *bolt.Tx, fk, data []byte, u *references.Update) erro
 }
 
 // updates deletes feed entries created before cutoff, oldest first, keeping those
-// still waiting for delivery or queued for redelivery.
+// still waiting for delivery or queued for redelivery, then reclaims the events that
+// only the deleted ones used (reclaimEvents).
 func (p *pruning) updates(cutoff time.Time) error {
+	touched := map[string]bool{} // references some of whose updates went
+	if err := p.deleteUpdates(cutoff, touched); err != nil {
+		return err
+	}
+	for _, refID := range slices.Sorted(maps.Keys(touched)) {
+		if err := reclaimEvents(p.tx, refID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteUpdates is updates without the reclaiming; it adds the ids of the
+// references whose updates it deleted to touched.
+func (p *pruning) deleteUpdates(cutoff time.Time, touched map[string]bool) error {
 	tx := p.tx
 	age := tx.Bucket(bucketUpdatesAge)
 	feed := tx.Bucket(bucketUpdates)
@@ -176,6 +194,9 @@ func (p *pruning) updates(cutoff time.Time) error {
 		}
 		if err := feed.Delete(fk); err != nil {
 			return err
+		}
+		if ref != nil {
+			touched[refID] = true
 		}
 		if err := unindexUpdate(tx, k); err != nil {
 			return err
