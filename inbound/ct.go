@@ -224,10 +224,12 @@ func storable(kind references.IdentifierKind, value string) bool {
 }
 
 // recordsMerge returns the merge of a push's records that concern one reference
-// into its stored snapshot (see dcsa3.Merge). The versions of the stored events are
-// not kept with the snapshot, so each pushed record counts as newer than the stored
-// event of its id: a retried push changes nothing, and a retraction removes the
-// event.
+// into its stored snapshot (see dcsa3.Merge). The stored events say their version
+// (their RevisedAt, the eventUpdatedDateTime), so a pushed record replaces the stored
+// event of its id only when it is a later version, or either has no time: a retried
+// or late push changes nothing, and a retraction removes the event. Retractions are
+// not kept with the snapshot: an older version pushed after one brings the event
+// back, until the next push or poll.
 func recordsMerge(records []dcsa3.Record) poller.PushMerge {
 	return func(stored *references.Shipment) (*references.Shipment, error) {
 		var events []references.Event

@@ -345,6 +345,9 @@ func (p *Poller) settle(old, events *references.Shipment, res *references.PollRe
 	cur := tracking.Derive(events)
 	changes := tracking.Diff(old, cur)
 	if len(changes) == 0 {
+		if tracking.RevisionsMoved(old, cur) {
+			res.Shipment = cur // no news, but the next merge must see the latest revisions
+		}
 		return "unchanged"
 	}
 	res.Shipment = cur

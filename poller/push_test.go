@@ -22,6 +22,7 @@ import (
 	"github.com/trackhook/trackhook/poller/dcsa3"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store"
+	"github.com/trackhook/trackhook/tracking"
 )
 
 // pushRig is trackhook's side of carrier push as the poller sees it, against the
@@ -1238,5 +1239,71 @@ func TestPush_RotationFindsTheSubscriptionLostAndMakesItAgain(t *testing.T) {
 	got := r.ref(t, ref.ID).Push
 	if sub.ID == lost.ID || got.ID != sub.ID || len(got.Secrets) != 1 || string(got.Secrets[0].Key) != string(sub.Secret) {
 		t.Fatalf("after the rotation found it lost: stored %+v, carrier %+v", got, sub)
+	}
+}
+
+// TestApplyPush_AnOlderRevisionPushedLateChangesNothing: the carrier revises an
+// estimate (RevisedAt) and its pushes arrive out of order. A revision that says the
+// same is no update but is stored, so that an older revision arriving after it, which
+// says something else, is seen as older and changes nothing; a later one does.
+func TestApplyPush_AnOlderRevisionPushedLateChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := newPushRig(t, pushRigOptions{})
+	ref := r.track(t, 21)
+	r.poll(t, ref.ID)
+	before := len(r.feed(t, ref.ID))
+	now := r.clock.Now()
+	estimate := func(hours, revisedMinutes int) references.Event {
+		return references.Event{ID: "est-1", Type: references.EventTransport, Classifier: references.ClassifierEstimated, Code: "ARRI",
+			Time: now.Add(time.Duration(hours) * time.Hour), RevisedAt: now.Add(time.Duration(revisedMinutes) * time.Minute),
+			Location: &references.Location{UNLocode: "ZZLTE", Name: "Late port"}}
+	}
+	stored := func() references.Event {
+		t.Helper()
+		s, err := r.db.Shipment(ctx, ref.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range s.Events {
+			if e.ID == "est-1" {
+				return e
+			}
+		}
+		t.Fatalf("the snapshot lacks est-1")
+		return references.Event{}
+	}
+	steps := []struct {
+		name        string
+		pushed      references.Event
+		updates     int
+		wantHours   int
+		wantRevised int
+	}{
+		{"first", estimate(48, 1), 1, 48, 1},
+		{"revised, saying the same", estimate(48, 3), 0, 48, 3},
+		{"an older revision, late", estimate(60, 2), 0, 48, 3},
+		{"a later revision", estimate(72, 4), 1, 72, 4},
+	}
+	for _, s := range steps {
+		r.clock.Advance(time.Minute)
+		// The merge of inbound's T&T route: the union that keeps the later revision.
+		merge := func(stored *references.Shipment) (*references.Shipment, error) {
+			var events []references.Event
+			if stored != nil {
+				events = stored.Events
+			}
+			return &references.Shipment{Events: tracking.UnionEvents(events, []references.Event{s.pushed})}, nil
+		}
+		n, err := r.p.ApplyPush(ctx, ref.ID, merge)
+		if err != nil || n != s.updates {
+			t.Fatalf("%s: ApplyPush = %d, %v; want %d updates", s.name, n, err, s.updates)
+		}
+		got := stored()
+		if !got.Time.Equal(now.Add(time.Duration(s.wantHours)*time.Hour)) || !got.RevisedAt.Equal(now.Add(time.Duration(s.wantRevised)*time.Minute)) {
+			t.Fatalf("%s: stored estimate at %v revised %v; want +%dh revised +%dm", s.name, got.Time, got.RevisedAt, s.wantHours, s.wantRevised)
+		}
+	}
+	if got := len(r.feed(t, ref.ID)) - before; got != 2 {
+		t.Errorf("%d updates in the feed, want 2", got)
 	}
 }

@@ -68,6 +68,13 @@ type Event struct {
 	Classifier Classifier
 	Code       string
 	Time       time.Time
+	// RevisedAt is when the source last revised this event, where it says so: DCSA
+	// T&T's eventCreatedDateTime (a revised estimate comes as a new event), Container
+	// Tracking's eventUpdatedDateTime (a revision keeps the event's id); zero when the
+	// source gives none. Of two revisions of one fact, the later RevisedAt wins,
+	// whatever order they arrive in (tracking.UnionEvents); a revision alone is not a
+	// change (tracking.Diff compares the facts, not this).
+	RevisedAt time.Time
 
 	Location      *Location
 	TransportCall *TransportCall

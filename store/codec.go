@@ -399,7 +399,15 @@ func sameEvent(a, b *references.Event) bool {
 		(a.Location == nil) == (b.Location == nil) && (a.Location == nil || *a.Location == *b.Location) &&
 		(a.TransportCall == nil) == (b.TransportCall == nil) && (a.TransportCall == nil || *a.TransportCall == *b.TransportCall) &&
 		a.EquipmentReference == b.EquipmentReference && a.ISOEquipmentCode == b.ISOEquipmentCode &&
-		a.EmptyIndicator == b.EmptyIndicator && a.Description == b.Description
+		a.EmptyIndicator == b.EmptyIndicator && a.Description == b.Description &&
+		sameTime(a.RevisedAt, b.RevisedAt)
+}
+
+// sameTime reports whether a and b encode alike: the same instant and zone offset.
+func sameTime(a, b time.Time) bool {
+	_, oa := a.Zone()
+	_, ob := b.Zone()
+	return a.Equal(b) && oa == ob
 }
 
 func (e *encoder) event(ev *references.Event) {
@@ -408,7 +416,23 @@ func (e *encoder) event(ev *references.Event) {
 	e.str(string(ev.Classifier))
 	e.str(ev.Code)
 	e.time(ev.Time)
-	e.location(ev.Location)
+	// The Location's presence byte also says whether RevisedAt follows at the end
+	// (eventRevised): it came after format 2, and this way an event without one is
+	// written byte for byte as before and an event of either format reads as
+	// unrevised, with no format of its own.
+	flags := byte(0)
+	if ev.Location != nil {
+		flags |= eventLocation
+	}
+	revised := !ev.RevisedAt.IsZero()
+	if revised {
+		flags |= eventRevised
+	}
+	e.b = append(e.b, flags)
+	if ev.Location != nil {
+		e.str(ev.Location.UNLocode)
+		e.str(ev.Location.Name)
+	}
 	e.transportCall(ev.TransportCall)
 	e.str(ev.EquipmentReference)
 	e.str(ev.EmptyIndicator)
@@ -416,7 +440,17 @@ func (e *encoder) event(ev *references.Event) {
 	if e.format2 {
 		e.str(ev.ISOEquipmentCode)
 	}
+	if revised {
+		e.time(ev.RevisedAt)
+	}
 }
+
+// The bits of an event's flags byte, which stands where a presence byte of its
+// Location stood before RevisedAt.
+const (
+	eventLocation byte = 1 << iota // a Location follows
+	eventRevised                   // a RevisedAt ends the event
+)
 
 func (e *encoder) location(l *references.Location) {
 	if e.present(l != nil) {
@@ -713,13 +747,26 @@ func (d *decoder) event(ev *references.Event) {
 	ev.Classifier = references.Classifier(d.str())
 	ev.Code = d.str()
 	ev.Time = d.time()
-	ev.Location = d.location()
+	var flags byte
+	if len(d.b) == 0 || d.b[0]&^(eventLocation|eventRevised) != 0 {
+		d.fail("event flags")
+	} else {
+		flags, d.b = d.b[0], d.b[1:]
+	}
+	ev.Location = nil
+	if flags&eventLocation != 0 {
+		ev.Location = &references.Location{UNLocode: d.str(), Name: d.str()}
+	}
 	ev.TransportCall = d.transportCall()
 	ev.EquipmentReference = d.str()
 	ev.EmptyIndicator = d.str()
 	ev.Description = d.str()
 	if d.format2 {
 		ev.ISOEquipmentCode = d.str()
+	}
+	ev.RevisedAt = time.Time{}
+	if flags&eventRevised != 0 {
+		ev.RevisedAt = d.time()
 	}
 }
 

@@ -21,7 +21,7 @@ func TestCodec_CoversEveryField(t *testing.T) {
 	known := map[reflect.Type][]string{
 		reflect.TypeFor[references.Shipment]():         {"Events", "Status", "Origin", "Destination", "CurrentLocation", "CurrentVessel", "ETA", "Containers"},
 		reflect.TypeFor[references.Container]():        {"Number", "ISOEquipmentCode", "Status", "CurrentLocation", "LastEvent", "Milestones"},
-		reflect.TypeFor[references.Event]():            {"ID", "Type", "Classifier", "Code", "Time", "Location", "TransportCall", "EquipmentReference", "ISOEquipmentCode", "EmptyIndicator", "Description"},
+		reflect.TypeFor[references.Event]():            {"ID", "Type", "Classifier", "Code", "Time", "RevisedAt", "Location", "TransportCall", "EquipmentReference", "ISOEquipmentCode", "EmptyIndicator", "Description"},
 		reflect.TypeFor[references.Location]():         {"UNLocode", "Name"},
 		reflect.TypeFor[references.TransportCall]():    {"VesselName", "VesselIMO", "Voyage", "ModeOfTransport"},
 		reflect.TypeFor[references.Update]():           {"ID", "ReferenceID", "Sequence", "Type", "CreatedAt", "Reference", "Changes", "Shipment", "Error", "UnsubscribeReason"},

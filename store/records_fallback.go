@@ -134,6 +134,7 @@ type eventRecord struct {
 	Classifier         references.Classifier `json:"classifier"`
 	Code               string                `json:"code"`
 	Time               time.Time             `json:"event_time"`
+	RevisedAt          time.Time             `json:"revised_at,omitzero"`
 	Location           *locationRecord       `json:"location,omitempty"`
 	TransportCall      *transportCallRecord  `json:"transport_call,omitempty"`
 	EquipmentReference string                `json:"equipment_reference,omitempty"`
@@ -225,7 +226,7 @@ func newEventRecord(e *references.Event) *eventRecord {
 		return nil
 	}
 	return &eventRecord{
-		ID: e.ID, Type: e.Type, Classifier: e.Classifier, Code: e.Code, Time: e.Time,
+		ID: e.ID, Type: e.Type, Classifier: e.Classifier, Code: e.Code, Time: e.Time, RevisedAt: e.RevisedAt,
 		Location: newLocationRecord(e.Location), TransportCall: newTransportCallRecord(e.TransportCall),
 		EquipmentReference: e.EquipmentReference, ISOEquipmentCode: e.ISOEquipmentCode,
 		EmptyIndicator: e.EmptyIndicator, Description: e.Description,
@@ -237,7 +238,7 @@ func (r *eventRecord) event() *references.Event {
 		return nil
 	}
 	return &references.Event{
-		ID: r.ID, Type: r.Type, Classifier: r.Classifier, Code: r.Code, Time: r.Time,
+		ID: r.ID, Type: r.Type, Classifier: r.Classifier, Code: r.Code, Time: r.Time, RevisedAt: r.RevisedAt,
 		Location: r.Location.location(), TransportCall: r.TransportCall.transportCall(),
 		EquipmentReference: r.EquipmentReference, ISOEquipmentCode: r.ISOEquipmentCode,
 		EmptyIndicator: r.EmptyIndicator, Description: r.Description,

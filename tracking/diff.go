@@ -268,3 +268,23 @@ func eventCopy(e *references.Event) *references.Event {
 	c := cloneEvent(e)
 	return &c
 }
+
+// RevisionsMoved reports whether cur's events carry other revision times
+// (references.Event.RevisedAt) than old's, event by event in canonical order, or are
+// not the same events at all. Diff does not report a revision alone (it is not news),
+// but the snapshot is stored all the same, so that the next push is merged against
+// the latest revision: kept back, an older revision pushed later would look newer
+// than the stored one and replace it. Both are snapshots as Derive returns them; nil
+// is an empty one.
+func RevisionsMoved(old, cur *references.Shipment) bool {
+	var before, after []references.Event
+	if old != nil {
+		before = old.Events
+	}
+	if cur != nil {
+		after = cur.Events
+	}
+	return !slices.EqualFunc(before, after, func(a, b references.Event) bool {
+		return a.ID == b.ID && a.RevisedAt.Equal(b.RevisedAt)
+	})
+}

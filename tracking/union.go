@@ -3,6 +3,7 @@ package tracking
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trackhook/trackhook/references"
 )
@@ -17,32 +18,108 @@ import (
 // milestone: carriers publish a revised estimate under a new id, and the old one
 // kept would stand for the milestone if its time were later. Actual events are
 // facts and stay. Neither input is modified.
+//
+// Newer wins because it arrived later, which is all there is to go by where the
+// source does not say when it revised its events (references.Event.RevisedAt).
+// Where both sides say, the later revision wins whichever side it is on, so that an
+// older revision pushed after a newer one does not replace it: base's version of an
+// event stays when it was revised later than newer's (CT 3.0 revises under the same
+// id), and base's plans or estimates of a milestone stay, and newer's go, when
+// base's latest revision of them is later than newer's latest (T&T 2.2 revises under
+// a new id). A time that either side lacks, or an equal one, leaves newer's.
 func UnionEvents(base, newer []references.Event) []references.Event {
-	ids := make(map[string]bool, len(newer))
-	alike := map[eventKey]bool{}
-	revised := map[revisionKey]bool{}
+	keepBase, keepNewer := make([]bool, len(base)), make([]bool, len(newer))
+	shared := make([]bool, len(base)+len(newer)) // base's, then newer's: the id is on both sides
+
+	// One version of each id the two sides share.
+	newerByID := make(map[string]int, len(newer))
 	for i := range newer {
-		e := &newer[i]
-		if e.ID != "" {
-			ids[e.ID] = true
-		} else {
-			alike[keyOfEvent(e)] = true
-		}
-		if e.Classifier != references.ClassifierActual {
-			revised[revisionKey{keyOf(e), e.Classifier}] = true
+		keepNewer[i] = true
+		if id := newer[i].ID; id != "" {
+			newerByID[id] = i
 		}
 	}
-	out := slices.Clone(newer)
 	for i := range base {
-		e := &base[i]
-		switch {
-		case e.ID != "" && ids[e.ID], e.ID == "" && alike[keyOfEvent(e)]:
-		case e.Classifier != references.ClassifierActual && revised[revisionKey{keyOf(e), e.Classifier}]:
-		default:
-			out = append(out, *e)
+		keepBase[i] = true
+		j, ok := newerByID[base[i].ID]
+		if base[i].ID == "" || !ok {
+			continue
+		}
+		shared[i], shared[len(base)+j] = true, true
+		if laterRevision(base[i].RevisedAt, newer[j].RevisedAt) {
+			keepNewer[j] = false
+		} else {
+			keepBase[i] = false
+		}
+	}
+
+	// Plans and estimates of a milestone that both sides revise: one side's stand.
+	// An event whose id both sides share stays as chosen above, so that no id is
+	// lost and the same events again change nothing.
+	baseRev, newerRev := latestRevisions(base, keepBase), latestRevisions(newer, keepNewer)
+	for i := range newer {
+		if k, ok := revisionKeyOf(&newer[i]); ok && keepNewer[i] && !shared[len(base)+i] {
+			_, both := baseRev[k]
+			keepNewer[i] = !both || !laterRevision(baseRev[k], newerRev[k])
+		}
+	}
+	for i := range base {
+		if k, ok := revisionKeyOf(&base[i]); ok && keepBase[i] && !shared[i] {
+			_, both := newerRev[k]
+			keepBase[i] = !both || laterRevision(baseRev[k], newerRev[k])
+		}
+	}
+
+	// Events without an id: base's go where newer has one alike.
+	alike := map[eventKey]bool{}
+	for i := range newer {
+		if newer[i].ID == "" && keepNewer[i] {
+			alike[keyOfEvent(&newer[i])] = true
+		}
+	}
+	for i := range base {
+		if base[i].ID == "" && alike[keyOfEvent(&base[i])] {
+			keepBase[i] = false
+		}
+	}
+
+	out := make([]references.Event, 0, len(newer)+len(base))
+	for i := range newer {
+		if keepNewer[i] {
+			out = append(out, newer[i])
+		}
+	}
+	for i := range base {
+		if keepBase[i] {
+			out = append(out, base[i])
 		}
 	}
 	slices.SortStableFunc(out, func(a, b references.Event) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// laterRevision reports whether a revision made at a is later than one made at b,
+// both known.
+func laterRevision(a, b time.Time) bool {
+	return !a.IsZero() && !b.IsZero() && a.After(b)
+}
+
+// latestRevisions returns, for each milestone and classifier of the plans and
+// estimates among the events kept, the latest RevisedAt (zero when none of them has
+// one).
+func latestRevisions(events []references.Event, keep []bool) map[revisionKey]time.Time {
+	out := map[revisionKey]time.Time{}
+	for i := range events {
+		k, ok := revisionKeyOf(&events[i])
+		if !ok || !keep[i] {
+			continue
+		}
+		if at := events[i].RevisedAt; at.After(out[k]) {
+			out[k] = at
+		} else if _, seen := out[k]; !seen {
+			out[k] = time.Time{}
+		}
+	}
 	return out
 }
 
@@ -51,6 +128,15 @@ func UnionEvents(base, newer []references.Event) []references.Event {
 type revisionKey struct {
 	milestone  milestoneKey
 	classifier references.Classifier
+}
+
+// revisionKeyOf returns the revision key of a plan or an estimate; an actual event
+// has none (ok false): it is a fact, not revised by another.
+func revisionKeyOf(e *references.Event) (k revisionKey, ok bool) {
+	if e.Classifier == references.ClassifierActual {
+		return revisionKey{}, false
+	}
+	return revisionKey{keyOf(e), e.Classifier}, true
 }
 
 // eventKey is what tells apart two events that have no id.

@@ -22,6 +22,9 @@ type wireEvent struct {
 	EventType           text `json:"eventType"`
 	EventClassifierCode text `json:"eventClassifierCode"`
 	EventDateTime       text `json:"eventDateTime"`
+	// EventCreatedDateTime is when the carrier made this event: a revised estimate
+	// comes as a new event, so it orders the revisions of one milestone.
+	EventCreatedDateTime text `json:"eventCreatedDateTime"`
 
 	TransportEventTypeCode text `json:"transportEventTypeCode"`
 	EquipmentEventTypeCode text `json:"equipmentEventTypeCode"`
@@ -219,6 +222,11 @@ func (w *wireEvent) event() (references.Event, error) {
 	ev.Code = code
 	if ev.Time, err = parseTime(string(w.EventDateTime)); err != nil {
 		return ev, fmt.Errorf("eventDateTime: %w", err)
+	}
+	// One that does not parse counts as none: it only orders revisions, and the
+	// event is still a fact.
+	if created, err := parseTime(string(w.EventCreatedDateTime)); err == nil {
+		ev.RevisedAt = created
 	}
 	if e := string(w.EmptyIndicatorCode); e == references.EmptyIndicatorEmpty || e == references.EmptyIndicatorLaden {
 		ev.EmptyIndicator = e

@@ -22,11 +22,11 @@ func TestParseEvents_MapsEachEvent(t *testing.T) {
 		{
 			name: "equipment event with its own location",
 			json: `{"eventID": "e1", "eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "eventDateTime": "2024-03-05T18:00:00+08:00",
-				"equipmentEventTypeCode": "LOAD", "equipmentReference": "MSKU7261948", "ISOEquipmentCode": " 45g1", "emptyIndicatorCode": "LADEN",
+				"eventCreatedDateTime": "2024-03-05T18:05:00+08:00", "equipmentEventTypeCode": "LOAD", "equipmentReference": "MSKU7261948", "ISOEquipmentCode": " 45g1", "emptyIndicatorCode": "LADEN",
 				"eventLocation": {"locationName": "Yangshan", "UNLocationCode": "CNSHA"},
 				"transportCall": {"transportCallID": "tc", "modeOfTransport": "VESSEL", "exportVoyageNumber": "412W", "importVoyageNumber": "412E",
 					"UNLocationCode": "CNSGH", "vessel": {"vesselIMONumber": "9784207", "vesselName": "NORDIC HORIZON"}}}`,
-			want: references.Event{ID: "e1", Type: "EQUIPMENT", Classifier: "ACT", Code: "LOAD", Time: at,
+			want: references.Event{ID: "e1", Type: "EQUIPMENT", Classifier: "ACT", Code: "LOAD", Time: at, RevisedAt: at.Add(5 * time.Minute),
 				Location:           &references.Location{UNLocode: "CNSHA", Name: "Yangshan"},
 				TransportCall:      &references.TransportCall{VesselName: "NORDIC HORIZON", VesselIMO: "9784207", Voyage: "412W", ModeOfTransport: "VESSEL"},
 				EquipmentReference: "MSKU7261948", ISOEquipmentCode: "45G1", EmptyIndicator: "LADEN"},
@@ -48,8 +48,9 @@ func TestParseEvents_MapsEachEvent(t *testing.T) {
 				TransportCall: &references.TransportCall{Voyage: "9W"}},
 		},
 		{
-			name: "deprecated eventTypeCode, time without seconds, unknown fields, a size and type that is not ISO's",
+			name: "deprecated eventTypeCode, time without seconds, unknown fields, a size and type that is not ISO's, a creation time that does not parse",
 			json: `{"eventType": "EQUIPMENT", "eventClassifierCode": "ACT", "eventDateTime": "2024-03-05T11:00+01:00", "eventTypeCode": "GTIN",
+				"eventCreatedDateTime": "yesterday",
 				"emptyIndicatorCode": "HALF", "ISOEquipmentCode": "40ft HC", "seals": [{"sealNumber": "1"}], "x-carrier": {"deep": [1, 2, {"a": null}]}}`,
 			want: references.Event{Type: "EQUIPMENT", Classifier: "ACT", Code: "GTIN", Time: at},
 		},
@@ -100,7 +101,14 @@ func describeEvent(e references.Event) string {
 	if e.TransportCall != nil {
 		tc = strings.Join([]string{e.TransportCall.VesselName, e.TransportCall.VesselIMO, e.TransportCall.Voyage, e.TransportCall.ModeOfTransport}, "/")
 	}
-	return strings.Join([]string{e.ID, string(e.Type), string(e.Classifier), e.Code, "loc=" + loc, "tc=" + tc,
+	var revised string
+	if !e.RevisedAt.IsZero() {
+		revised = e.RevisedAt.Format(time.RFC3339Nano)
+		if e.RevisedAt.Location() != time.UTC {
+			revised += " (not UTC)"
+		}
+	}
+	return strings.Join([]string{e.ID, string(e.Type), string(e.Classifier), e.Code, "revised=" + revised, "loc=" + loc, "tc=" + tc,
 		e.EquipmentReference, e.ISOEquipmentCode, e.EmptyIndicator, e.Description}, " | ")
 }
 

@@ -129,7 +129,8 @@ type Record struct {
 	// read.
 	ID string
 	// UpdatedAt is the eventUpdatedDateTime, in UTC; zero when the event has none (or
-	// one that does not parse).
+	// one that does not parse). Event.RevisedAt holds it too, so that it stays with
+	// the event in the stored snapshot.
 	UpdatedAt time.Time
 	// Retracted is the isRetracted flag. Event is then the zero Event.
 	Retracted bool
@@ -213,9 +214,10 @@ func decodeRecord(raw json.RawMessage) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	ev.RevisedAt = updatedAt(string(w.EventUpdatedDateTime))
 	return Record{
 		ID:          eventKey(string(w.EventID)),
-		UpdatedAt:   updatedAt(string(w.EventUpdatedDateTime)),
+		UpdatedAt:   ev.RevisedAt,
 		Event:       ev,
 		Identifiers: w.identifiers(),
 	}, nil

@@ -32,7 +32,7 @@ func TestDecodeRecord_MapsEachEvent(t *testing.T) {
 					"exportVoyageNumberOrReference": {"carrierVoyageNumber": "412W", "universalVoyageReference": "2501W"},
 					"vesselTransport": {"vesselIMONumber": 9784207, "vesselName": "NORDIC HORIZON"}}}}`,
 			want: Record{ID: "e1", UpdatedAt: at.Add(time.Minute),
-				Event: references.Event{ID: "e1", Type: "EQUIPMENT", Classifier: "ACT", Code: "LOAD", Time: at,
+				Event: references.Event{ID: "e1", Type: "EQUIPMENT", Classifier: "ACT", Code: "LOAD", Time: at, RevisedAt: at.Add(time.Minute),
 					Location:           &references.Location{UNLocode: "CNSHA", Name: "Yangshan"},
 					TransportCall:      &references.TransportCall{VesselName: "NORDIC HORIZON", VesselIMO: "9784207", Voyage: "412W", ModeOfTransport: "VESSEL"},
 					EquipmentReference: "apzu 4812090", ISOEquipmentCode: "45G1", EmptyIndicator: "LADEN"},

@@ -80,7 +80,8 @@ func snapshotOf(resolved []Record) ([]references.Event, Versions) {
 //
 // A record replaces the stored event of its id unless it is an older or the same
 // version of it (see Version): a retried push, or one overtaken by a later one,
-// changes nothing. A retraction removes the event and is remembered, so that an
+// changes nothing. Where versions does not know an event, the stored event's
+// RevisedAt (its eventUpdatedDateTime) says which version it is. A retraction removes the event and is remembered, so that an
 // earlier version pushed late does not bring it back; one that names no identifier
 // (see Push.For) is remembered only where the event was known. A record without an
 // id is added unless the snapshot already holds the same event.
@@ -98,7 +99,12 @@ func Merge(stored []references.Event, versions Versions, pushed []Record) ([]ref
 			continue
 		}
 		cur, known := next[r.ID]
-		held := slices.ContainsFunc(events, func(e references.Event) bool { return e.ID == r.ID })
+		at := slices.IndexFunc(events, func(e references.Event) bool { return e.ID == r.ID })
+		held := at >= 0
+		if !known && held && !events[at].RevisedAt.IsZero() {
+			// The stored event says which version it is.
+			cur, known = Version{UpdatedAt: events[at].RevisedAt}, true
+		}
 		if known && !supersedes(r.version(), cur) {
 			continue
 		}

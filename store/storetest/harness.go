@@ -72,6 +72,7 @@ func Run(t *testing.T, open Opener) {
 	runSessions(t, open)
 	runSessionPrune(t, open)
 	runPush(t, open)
+	runRevisions(t, open)
 	runAudit(t, open)
 	runIsolation(t, open)
 	runMaintenance(t, open)
