@@ -109,18 +109,19 @@ func appendTable(b []byte, t *eventTable) []byte {
 }
 
 // snapshotRefs writes a snapshot whose events are in the table: their slot numbers in
-// idx, then the snapshot's own fields as encoder.shipment writes them (containers
-// included, their events written as indexes into s.Events).
+// idx, then the snapshot's own fields, its places and vessel as those of its events
+// (see place), its containers as encoder.shipment writes them (their events as
+// indexes into s.Events).
 func (e *encoder) snapshotRefs(s *references.Shipment, idx []uint64) {
 	e.length(len(s.Events), s.Events == nil)
 	for _, i := range idx {
 		e.uvarint(i)
 	}
-	e.str(string(s.Status))
-	e.location(s.Origin)
-	e.location(s.Destination)
-	e.location(s.CurrentLocation)
-	e.transportCall(s.CurrentVessel)
+	e.word(string(s.Status))
+	e.place(s.Origin, s.Events)
+	e.place(s.Destination, s.Events)
+	e.place(s.CurrentLocation, s.Events)
+	e.vessel(s.CurrentVessel, s.Events)
 	e.timePtr(s.ETA)
 	e.containers(s.Containers, s.Events)
 }
@@ -139,11 +140,12 @@ func (d *decoder) snapshotRefs(s *references.Shipment, t *eventTable) {
 		}
 		s.Events[i] = ev
 	}
-	s.Status = references.ShipmentStatus(d.str())
-	s.Origin = d.location()
-	s.Destination = d.location()
-	s.CurrentLocation = d.location()
-	s.CurrentVessel = d.transportCall()
+	marking := t.used != nil
+	s.Status = references.ShipmentStatus(d.word())
+	s.Origin = d.place(s.Events, marking)
+	s.Destination = d.place(s.Events, marking)
+	s.CurrentLocation = d.place(s.Events, marking)
+	s.CurrentVessel = d.vessel(s.Events, marking)
 	s.ETA = d.timePtr()
 	s.Containers = d.containers(s.Events)
 }
@@ -290,18 +292,21 @@ func (w *eventWriter) encodeUpdate(u *references.Update) ([]byte, error) {
 	e := encoder{b: make([]byte, 0, 192+96*len(u.Changes)), format2: true}
 	e.b = append(e.b, formatTable)
 	e.str(u.ID)
-	e.str(u.ReferenceID)
 	e.uvarint(u.Sequence)
-	e.str(string(u.Type))
+	e.word(string(u.Type))
 	e.time(u.CreatedAt)
 	e.summary(&u.Reference)
+	// The reference's id, only where it is not the summary's (it always is).
+	if e.present(u.ReferenceID != u.Reference.ID) {
+		e.str(u.ReferenceID)
+	}
 	e.length(len(u.Changes), u.Changes == nil)
 	for i := range u.Changes {
 		c := &u.Changes[i]
-		e.str(string(c.Type))
-		e.str(c.Description)
-		e.str(c.Old)
-		e.str(c.New)
+		e.word(string(c.Type))
+		e.text(c.Description)
+		e.text(c.Old)
+		e.text(c.New)
 		if c.Event == nil {
 			e.uvarint(0)
 		} else {
@@ -312,8 +317,8 @@ func (w *eventWriter) encodeUpdate(u *references.Update) ([]byte, error) {
 	if e.present(u.Shipment != nil) {
 		e.b = append(e.b, w.refs(u.Shipment)...)
 	}
-	e.str(u.Error)
-	e.str(string(u.UnsubscribeReason))
+	e.text(u.Error)
+	e.word(string(u.UnsubscribeReason))
 	return e.b, nil
 }
 
@@ -341,21 +346,24 @@ func (w *eventWriter) flush() error {
 func decodeTableUpdate(data []byte, t *eventTable, u *references.Update) error {
 	d := decoder{b: data[1:], format2: true}
 	u.ID = d.str()
-	u.ReferenceID = d.str()
 	u.Sequence = d.uvarint()
-	u.Type = references.UpdateType(d.str())
+	u.Type = references.UpdateType(d.word())
 	u.CreatedAt = d.time()
 	d.summary(&u.Reference)
+	u.ReferenceID = u.Reference.ID
+	if d.present() {
+		u.ReferenceID = d.str()
+	}
 	n, isNil := d.length(minChangeSize)
 	if !isNil {
 		u.Changes = make([]references.Change, n)
 	}
 	for i := range u.Changes {
 		c := &u.Changes[i]
-		c.Type = references.ChangeType(d.str())
-		c.Description = d.str()
-		c.Old = d.str()
-		c.New = d.str()
+		c.Type = references.ChangeType(d.word())
+		c.Description = d.text()
+		c.Old = d.text()
+		c.New = d.text()
 		if n := d.uvarint(); n > 0 {
 			ev, err := t.event(n - 1)
 			if err != nil {
@@ -369,8 +377,8 @@ func decodeTableUpdate(data []byte, t *eventTable, u *references.Update) error {
 		u.Shipment = &references.Shipment{}
 		d.snapshotRefs(u.Shipment, t)
 	}
-	u.Error = d.str()
-	u.UnsubscribeReason = references.UnsubscribeReason(d.str())
+	u.Error = d.text()
+	u.UnsubscribeReason = references.UnsubscribeReason(d.word())
 	return d.finish(data)
 }
 
@@ -386,9 +394,8 @@ func updateHead(data []byte) (id string, created time.Time, err error) {
 	}
 	d := decoder{b: data[1:], format2: true}
 	id = d.str()
-	d.skipStr() // ReferenceID
 	d.uvarint() // Sequence
-	d.skipStr() // Type
+	d.word()    // Type
 	created = d.time()
 	if d.err != nil {
 		return "", time.Time{}, fmt.Errorf("%w (%d bytes)", d.err, len(data))

@@ -7,8 +7,10 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -255,4 +257,35 @@ func TestPrune_ReclaimsTheEventsOfPrunedUpdates(t *testing.T) {
 		t.Fatalf("after a poll: %d slots, %d live; want %d and %d", all, live, 7*n, 3*n)
 	}
 	checkIndexes(t, db)
+}
+
+func TestEventTable_TextsPackTheirTimes(t *testing.T) {
+	for _, s := range []string{
+		"", "no time", "2026-07-15T09:00:00Z",
+		"Estimated vessel arrival at BEANR moved from 2026-07-15T09:00:00Z to 2026-07-17T21:00:00Z",
+		"2026-07-15T09:00:00Z2026-07-17T21:00:00Z", "at 2026-07-15T09:00:00Z.",
+		"2026-02-30T00:00:00Z",      // no such day: kept as it is
+		"0001-01-01T00:00:00Z",      // before 1970: kept as it is
+		"2026-07-15T09:00:00+02:00", // not UTC
+		"\xff 2026-07-15T09:00:00Z", // not UTF-8
+		"2026-07-15T09:00:00.5Z", "9999-12-31T23:59:59Z",
+	} {
+		var e encoder
+		e.text(s)
+		d := decoder{b: e.b}
+		if got := d.text(); got != s || d.err != nil || len(d.b) != 0 {
+			t.Errorf("%q reads back as %q (%v, %d bytes left)", s, got, d.err, len(d.b))
+		}
+		if n := len(e.b); strings.Contains(s, "2026-07-15T09:00:00Z") && utf8.ValidString(s) && n > len(s)-10 {
+			t.Errorf("%q takes %d bytes: its times are not packed", s, n)
+		}
+	}
+	for _, w := range append(storedWords[:], "", "other") {
+		var e encoder
+		e.word(w)
+		d := decoder{b: e.b}
+		if got := d.word(); got != w || d.err != nil {
+			t.Errorf("word %q reads back as %q, %v", w, got, d.err)
+		}
+	}
 }

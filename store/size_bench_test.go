@@ -26,7 +26,8 @@ var (
 
 // BenchmarkStoreSize measures the bytes a store takes per reference after a full
 // voyage: -bench.refs references of the demo carrier (three containers for every bill
-// of lading, which has 1 to 5), all created at once, each polled by the real poller
+// of lading, which has 1 to 5; their ids, and so their voyages, are the same from run
+// to run), all created at once, each polled by the real poller
 // every -bench.step of simulated time (a fake clock) until its voyage ends and the
 // poller unsubscribes it, with retention run at every step (updates older than
 // -bench.retention are pruned). It runs once whatever b.N: use -benchtime 1x.
@@ -54,7 +55,7 @@ func BenchmarkStoreSize(b *testing.B) {
 	for i := range ids {
 		next := start
 		ref := references.Reference{
-			ID: references.NewID("ref_"), AccountID: "a", CarrierCode: demo.CarrierCode,
+			ID: fmt.Sprintf("ref_size%022d", i), AccountID: "a", CarrierCode: demo.CarrierCode,
 			Status: references.StatusActive, CreatedAt: start, UpdatedAt: start, NextPollAt: &next,
 			PollInterval: references.Duration(15 * time.Minute), Metadata: map[string]string{"po": fmt.Sprint(4700 + i)},
 		}
