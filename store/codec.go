@@ -35,6 +35,11 @@ import (
 // is written as its index there (plus one), or as 0 followed by the event where it is
 // not among them, so that containers do not double the size of a snapshot.
 //
+// Format 3 (schema 6, eventtable.go) is the form of a reference's value in the
+// shipments bucket, its event table and current snapshot, and of the updates that
+// refer to that table instead of carrying their snapshot's events; its events are
+// encoded here, with the fields of format 2.
+//
 // Encoding: strings and byte counts as uvarint lengths and bytes; integers as varints;
 // a pointer as a presence byte then the value; a slice as uvarint(len+1), 0 for nil,
 // so that nil and empty come back as they went in (JSON tells "null" from "[]"); a

@@ -56,8 +56,8 @@ var (
 	bucketRefsByAcct  = []byte("refs_by_account") // account \0 created_at(8) ref id -> nil
 	bucketRefsByIdent = []byte("refs_by_ident")   // account \0 kind \0 value \0 carrier -> ref id (active only)
 	bucketDue         = []byte("due")             // next_poll_at(8) ref id -> nil (active only; may lag, see schedule)
-	bucketShipments   = []byte("shipments")       // ref id -> Shipment (the last snapshot)
-	bucketUpdates     = []byte("updates")         // ref id \0 seq(8) -> Update
+	bucketShipments   = []byte("shipments")       // ref id -> its event table and last snapshot (format 3, eventtable.go), or the last Shipment (formats 1, 2)
+	bucketUpdates     = []byte("updates")         // ref id \0 seq(8) -> Update (format 3: its events as numbers in its reference's table)
 	bucketUpdatesAge  = []byte("updates_by_time") // created_at(8) ref id \0 seq(8) -> its account_updates key (nil before schema 4), for retention
 	bucketIdempotency = []byte("idempotency")     // account \0 key -> idempotencyRecord
 	bucketOutbox      = []byte("outbox")          // deliver_at(8) destination \0 stream -> nil: delivery streams due (schema 2: deliver_at(8) ref id)
