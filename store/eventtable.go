@@ -279,7 +279,11 @@ func (w *eventWriter) setCurrent(s *references.Shipment) error {
 	if err := w.load(); err != nil {
 		return err
 	}
-	w.cur = append([]byte{1}, w.refs(s)...)
+	refs := w.refs(s)
+	if len(w.cur) == 1+len(refs) && w.cur[0] == 1 && bytes.Equal(w.cur[1:], refs) {
+		return nil // the same snapshot: the value changes only if the table does
+	}
+	w.cur = append([]byte{1}, refs...)
 	w.dirty = true
 	return nil
 }
