@@ -36,7 +36,9 @@ var (
 //
 // It reports the file's size and the bytes the buckets' pages take (bbolt's
 // Bucket.Stats: branch and leaf pages allocated, free pages left out), per reference
-// and per update kept, and logs the pages of each bucket.
+// and per update kept, the most the pages took after any step (all voyages start
+// together, so their feeds are longest together; the file grows to hold that peak and
+// never shrinks), and logs the pages of each bucket at the end.
 func BenchmarkStoreSize(b *testing.B) {
 	ctx := context.Background()
 	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -76,6 +78,7 @@ func BenchmarkStoreSize(b *testing.B) {
 	b.ResetTimer()
 	active := ids
 	steps := 0
+	var peak int64 // the most bytes the buckets' pages took after a step
 	for ; len(active) > 0 && steps < 200; steps++ {
 		clk.Set(start.Add(time.Duration(steps) * *sizeStep))
 		if active, err = pollAll(ctx, db, p, active); err != nil {
@@ -90,12 +93,37 @@ func BenchmarkStoreSize(b *testing.B) {
 				break
 			}
 		}
+		b.StopTimer()
+		pages, _, _, err := bucketPages(db)
+		if err != nil {
+			b.Fatal(err)
+		}
+		peak = max(peak, pages)
+		b.StartTimer()
 	}
 	b.StopTimer()
 	if len(active) > 0 {
 		b.Fatalf("%d voyages still under way after %d steps", len(active), steps)
 	}
 	reportSize(b, db, n, steps)
+	b.ReportMetric(float64(peak)/float64(n), "peak-pages-B/ref")
+}
+
+// bucketPages returns the bytes of the pages of every bucket, and the updates with
+// the bytes of the pages of the feed.
+func bucketPages(db *DB) (total, updates, updateBytes int64, err error) {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			s := bk.Stats()
+			alloc := int64(s.BranchAlloc + s.LeafAlloc)
+			total += alloc
+			if string(name) == string(bucketUpdates) {
+				updates, updateBytes = int64(s.KeyN), alloc
+			}
+			return nil
+		})
+	})
+	return total, updates, updateBytes, err
 }
 
 // pollAll polls every reference of ids once, from a few goroutines (their records
