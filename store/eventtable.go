@@ -48,6 +48,9 @@ type eventTable struct {
 	// used, when not nil, collects the slots a decoding refers to instead of decoding
 	// them (see reclaimEvents).
 	used []bool
+	// dec decodes the events, one after the other: its strings read last are shared
+	// (the same ports and vessels come back in event after event).
+	dec decoder
 }
 
 // event returns the event of slot i.
@@ -64,10 +67,14 @@ func (t *eventTable) event(i uint64) (references.Event, error) {
 		t.decoded = make([]bool, len(t.slots))
 	}
 	if !t.decoded[i] {
-		d := decoder{b: t.slots[i], format2: true}
+		d := &t.dec
+		d.b, d.format2, d.err = t.slots[i], true, nil
 		d.event(&t.events[i])
-		if err := d.finish(t.slots[i]); err != nil {
-			return references.Event{}, fmt.Errorf("event %d: %w", i, err)
+		if d.err == nil && len(d.b) != 0 {
+			d.fail("event length")
+		}
+		if d.err != nil {
+			return references.Event{}, fmt.Errorf("event %d: %w", i, d.err)
 		}
 		t.decoded[i] = true
 	}
