@@ -199,7 +199,7 @@ func (d *dumper) updates() error {
 	var ref references.Reference
 	found := false
 	age := d.tx.Bucket(bucketUpdatesAge)
-	feed := feedReader{tx: d.tx}
+	feed := feedReader{tx: d.tx, many: true}
 	return d.each(bucketUpdates, func(k, v []byte) error {
 		refID, seq, err := splitLast(k)
 		if err != nil {

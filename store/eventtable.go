@@ -41,8 +41,10 @@ var errNoSnapshot = errors.New("no current snapshot")
 // eventTable is a reference's event table, read from its stored value or being built.
 type eventTable struct {
 	slots [][]byte // each event's encoding; nil for a reclaimed slot
-	// events are the slots decoded, where decoded says so: each event is decoded once
-	// for all the snapshots of a page of updates.
+	// cache keeps the events decoded, in events where decoded says so, so that each
+	// is decoded once for all the snapshots of a page of updates; without, an event
+	// is decoded where it goes, as one update alone needs it.
+	cache   bool
 	events  []references.Event
 	decoded []bool
 	// used, when not nil, collects the slots a decoding refers to instead of decoding
@@ -53,32 +55,44 @@ type eventTable struct {
 	dec decoder
 }
 
-// event returns the event of slot i.
-func (t *eventTable) event(i uint64) (references.Event, error) {
+// event sets *ev to the event of slot i.
+func (t *eventTable) event(i uint64, ev *references.Event) error {
 	if i >= uint64(len(t.slots)) || t.slots[i] == nil {
-		return references.Event{}, fmt.Errorf("%w: no event %d in a table of %d", errCorrupt, i, len(t.slots))
+		return fmt.Errorf("%w: no event %d in a table of %d", errCorrupt, i, len(t.slots))
 	}
 	if t.used != nil {
 		t.used[i] = true
-		return references.Event{}, nil
+		return nil
+	}
+	if !t.cache {
+		return t.decode(i, ev)
 	}
 	if t.events == nil {
 		t.events = make([]references.Event, len(t.slots))
 		t.decoded = make([]bool, len(t.slots))
 	}
 	if !t.decoded[i] {
-		d := &t.dec
-		d.b, d.format2, d.err = t.slots[i], true, nil
-		d.event(&t.events[i])
-		if d.err == nil && len(d.b) != 0 {
-			d.fail("event length")
-		}
-		if d.err != nil {
-			return references.Event{}, fmt.Errorf("event %d: %w", i, d.err)
+		if err := t.decode(i, &t.events[i]); err != nil {
+			return err
 		}
 		t.decoded[i] = true
 	}
-	return t.events[i], nil
+	*ev = t.events[i]
+	return nil
+}
+
+// decode decodes the event of slot i into ev.
+func (t *eventTable) decode(i uint64, ev *references.Event) error {
+	d := &t.dec
+	d.b, d.format2, d.err = t.slots[i], true, nil
+	d.event(ev)
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("event length")
+	}
+	if d.err != nil {
+		return fmt.Errorf("event %d: %w", i, d.err)
+	}
+	return nil
 }
 
 // table reads an event table (see formatTable). The slots alias the decoded bytes.
@@ -140,12 +154,10 @@ func (d *decoder) snapshotRefs(s *references.Shipment, t *eventTable) {
 		s.Events = make([]references.Event, n)
 	}
 	for i := range s.Events {
-		ev, err := t.event(d.uvarint())
-		if err != nil {
+		if err := t.event(d.uvarint(), &s.Events[i]); err != nil {
 			d.fail("event number")
 			return
 		}
-		s.Events[i] = ev
 	}
 	marking := t.used != nil
 	s.Status = references.ShipmentStatus(d.word())
@@ -376,11 +388,10 @@ func decodeTableUpdate(data []byte, t *eventTable, u *references.Update) error {
 		c.Old = d.text()
 		c.New = d.text()
 		if n := d.uvarint(); n > 0 {
-			ev, err := t.event(n - 1)
-			if err != nil {
+			c.Event = &references.Event{}
+			if err := t.event(n-1, c.Event); err != nil {
 				d.fail("event number")
 			}
-			c.Event = &ev
 		}
 		c.Container = d.str()
 	}

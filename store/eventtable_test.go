@@ -289,3 +289,48 @@ func TestEventTable_TextsPackTheirTimes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeStoredUpdate compares reading one update as a delivery does
+// (getUpdate): of format 2, which carries its 15-event snapshot, and of format 3,
+// which reads its reference's table (here the 15 events and 15 more) first.
+func BenchmarkDecodeStoredUpdate(b *testing.B) {
+	db, _ := mustOpen(b)
+	s := benchShipment(b)
+	u := changedPoll(s, benchNow).Updates[0]
+	u.ID, u.ReferenceID, u.Sequence = "upd_2KWPBgLlAfxdpx2AI54pPJ85f4W", "ref_t", 7
+	u.Reference = references.ReferenceSummary{ID: u.ReferenceID, ContainerID: "MSCU1234566", CarrierCode: "MAEU"}
+	older := *s
+	older.Events = slices.Clone(s.Events)
+	for i := range older.Events {
+		older.Events[i].Time = older.Events[i].Time.Add(-time.Hour)
+	}
+	writeTable(b, db, &older, nil)
+	vals, _ := writeTable(b, db, s, []*references.Update{&u})
+	old := encodeUpdate(&u)
+	b.Run("format2", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var got references.Update
+			if err := decodeUpdate(old, &got); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(old)), "bytes")
+	})
+	b.Run("format3", func(b *testing.B) {
+		b.ReportAllocs()
+		err := db.view(context.Background(), func(tx *bolt.Tx) error {
+			for b.Loop() {
+				var got references.Update
+				if err := decodeStoredUpdate(tx, updateKey("ref_t", 7), vals[0], &got); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(vals[0])), "bytes")
+	})
+}

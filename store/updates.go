@@ -77,7 +77,7 @@ func (db *DB) ListUpdates(ctx context.Context, accountID, refID string, after ui
 			return nil // nothing newer (and after+1 would wrap at the largest sequence)
 		}
 		prefix := str(refID)
-		r := feedReader{tx: tx}
+		r := feedReader{tx: tx, many: true}
 		c := tx.Bucket(bucketUpdates).Cursor()
 		for k, v := c.Seek(updateKey(refID, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Next() {
 			var u references.Update
@@ -111,7 +111,10 @@ func getUpdate(tx *bolt.Tx, refID string, seq uint64, u *references.Update) (boo
 // feedReader decodes stored updates of any format, reading the event table of a
 // reference once for all the updates of it read in a row.
 type feedReader struct {
-	tx    *bolt.Tx
+	tx *bolt.Tx
+	// many says that the reader reads many updates of one reference in a row: it then
+	// keeps their events decoded (see eventTable.cache).
+	many  bool
 	refID string
 	tab   *eventTable
 }
@@ -126,6 +129,7 @@ func (r *feedReader) decode(refID string, data []byte, u *references.Update) err
 		if err != nil {
 			return err
 		}
+		t.cache = r.many
 		r.tab, r.refID = t, refID
 	}
 	return decodeTableUpdate(data, r.tab, u)
