@@ -436,14 +436,16 @@ func reclaimEvents(tx *bolt.Tx, refID string) error {
 		return nil
 	}
 	t, d := readTable(data)
+	if d.err != nil {
+		return fmt.Errorf("event table of %s: %w (%d bytes)", refID, d.err, len(data))
+	}
 	t.used = make([]bool, len(t.slots))
 	cur := d.b
 	if d.present() {
-		var s references.Shipment
-		d.snapshotRefs(&s, t)
+		d.markEvents(t)
 	}
-	if err := d.finish(data); err != nil {
-		return fmt.Errorf("event table of %s: %w", refID, err)
+	if d.err != nil {
+		return fmt.Errorf("event table of %s: %w (%d bytes)", refID, d.err, len(data))
 	}
 	prefix := str(refID)
 	c := tx.Bucket(bucketUpdates).Cursor()
@@ -451,8 +453,7 @@ func reclaimEvents(tx *bolt.Tx, refID string) error {
 		if len(v) == 0 || v[0] != formatTable {
 			continue // carries its snapshot itself
 		}
-		var u references.Update
-		if err := decodeTableUpdate(v, t, &u); err != nil {
+		if err := markUpdateEvents(v, t); err != nil {
 			return fmt.Errorf("update %q: %w", k, err)
 		}
 	}
@@ -467,4 +468,63 @@ func reclaimEvents(tx *bolt.Tx, refID string) error {
 	}
 	v := appendTable([]byte{formatTable}, t)
 	return tx.Bucket(bucketShipments).Put([]byte(refID), append(v, cur...))
+}
+
+// markEvents marks in t.used the slots of the events of a snapshot written by
+// encoder.snapshotRefs, and reads no further: the rest refers to those events by
+// their place in the snapshot, not to the table.
+func (d *decoder) markEvents(t *eventTable) {
+	n, _ := d.length(1)
+	for range n {
+		if err := t.event(d.uvarint(), nil); err != nil {
+			d.fail("event number")
+			return
+		}
+	}
+}
+
+// markUpdateEvents marks in t.used the slots an update of format 3 refers to, reading
+// only what comes before them and allocating nothing: retention runs it on every
+// update its reference keeps (see reclaimEvents).
+func markUpdateEvents(data []byte, t *eventTable) error {
+	d := decoder{b: data[1:], format2: true}
+	d.skipStr()  // ID
+	d.uvarint()  // Sequence
+	d.skipWord() // Type
+	d.varint()   // CreatedAt
+	d.uvarint()
+	d.varint()
+	for range 5 { // the summary's ID to CarrierCode
+		d.skipStr()
+	}
+	n := d.uvarint() // its Metadata
+	if n > uint64(len(d.b)/2) {
+		d.fail("map length")
+	}
+	for range 2 * n {
+		d.skipStr()
+	}
+	if d.present() {
+		d.skipStr() // ReferenceID
+	}
+	changes, _ := d.length(minChangeSize)
+	for range changes {
+		d.skipWord()
+		for range 3 { // Description, Old, New
+			d.skipText()
+		}
+		if i := d.uvarint(); i > 0 {
+			if err := t.event(i-1, nil); err != nil {
+				d.fail("event number")
+			}
+		}
+		d.skipStr() // Container
+	}
+	if d.present() {
+		d.markEvents(t)
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w (%d bytes)", d.err, len(data))
+	}
+	return nil
 }

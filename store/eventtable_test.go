@@ -170,6 +170,9 @@ func FuzzDecodeTable(f *testing.F) {
 		if d.err != nil {
 			return
 		}
+		tab.used = make([]bool, len(tab.slots))
+		_ = markUpdateEvents(update, tab) // what retention reads of it
+		tab.used = nil
 		var u references.Update
 		if err := decodeTableUpdate(update, tab, &u); err != nil {
 			return

@@ -215,3 +215,20 @@ func (d *decoder) vessel(events []references.Event, marking bool) *references.Tr
 	d.fail("vessel")
 	return nil
 }
+
+// skipWord passes over what encoder.word wrote.
+func (d *decoder) skipWord() {
+	if d.uvarint() == 0 {
+		d.skipStr()
+	}
+}
+
+// skipText passes over what encoder.text wrote.
+func (d *decoder) skipText() {
+	size := d.uvarint() >> 1
+	if size > uint64(len(d.b)) {
+		d.fail("text length")
+		return
+	}
+	d.b = d.b[size:]
+}
