@@ -47,8 +47,8 @@ type eventTable struct {
 	cache   bool
 	events  []references.Event
 	decoded []bool
-	// used, when not nil, collects the slots a decoding refers to instead of decoding
-	// them (see reclaimEvents).
+	// used, when not nil, collects the slots event is asked for instead of decoding
+	// them (see markUpdateEvents).
 	used []bool
 	// dec decodes the events, one after the other: its strings read last are shared
 	// (the same ports and vessels come back in event after event).
@@ -159,12 +159,11 @@ func (d *decoder) snapshotRefs(s *references.Shipment, t *eventTable) {
 			return
 		}
 	}
-	marking := t.used != nil
 	s.Status = references.ShipmentStatus(d.word())
-	s.Origin = d.place(s.Events, marking)
-	s.Destination = d.place(s.Events, marking)
-	s.CurrentLocation = d.place(s.Events, marking)
-	s.CurrentVessel = d.vessel(s.Events, marking)
+	s.Origin = d.place(s.Events)
+	s.Destination = d.place(s.Events)
+	s.CurrentLocation = d.place(s.Events)
+	s.CurrentVessel = d.vessel(s.Events)
 	s.ETA = d.timePtr()
 	s.Containers = d.containers(s.Events)
 }

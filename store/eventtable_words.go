@@ -168,15 +168,13 @@ func (e *encoder) place(l *references.Location, events []references.Event) {
 }
 
 // place reads what encoder.place wrote; a location of an event is shared with it.
-// While a table only marks the events used (eventTable.used), events are empty and
-// the number is only checked against their count.
-func (d *decoder) place(events []references.Event, marking bool) *references.Location {
+func (d *decoder) place(events []references.Event) *references.Location {
 	switch i := d.uvarint(); {
 	case i == 0:
 		return nil
 	case i == 1:
 		return &references.Location{UNLocode: d.str(), Name: d.str()}
-	case i-2 < uint64(len(events)) && (marking || events[i-2].Location != nil):
+	case i-2 < uint64(len(events)) && events[i-2].Location != nil:
 		return events[i-2].Location
 	}
 	d.fail("place")
@@ -203,13 +201,13 @@ func (e *encoder) vessel(tc *references.TransportCall, events []references.Event
 }
 
 // vessel reads what encoder.vessel wrote.
-func (d *decoder) vessel(events []references.Event, marking bool) *references.TransportCall {
+func (d *decoder) vessel(events []references.Event) *references.TransportCall {
 	switch i := d.uvarint(); {
 	case i == 0:
 		return nil
 	case i == 1:
 		return &references.TransportCall{VesselName: d.str(), VesselIMO: d.str(), Voyage: d.str(), ModeOfTransport: d.str()}
-	case i-2 < uint64(len(events)) && (marking || events[i-2].TransportCall != nil):
+	case i-2 < uint64(len(events)) && events[i-2].TransportCall != nil:
 		return events[i-2].TransportCall
 	}
 	d.fail("vessel")
