@@ -111,7 +111,7 @@ func listAccountUpdates(tx *bolt.Tx, accountID string, q references.AccountUpdat
 			continue // removed behind the index's back: a hole
 		}
 		var u references.Update
-		if err := decodeUpdate(data, &u); err != nil {
+		if err := decodeStoredUpdate(tx, v, data, &u); err != nil {
 			return page, fmt.Errorf("update %q: %w", v, err)
 		}
 		if references.UpdateMatchesTypes(&u, q.Types) {

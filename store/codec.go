@@ -35,6 +35,11 @@ import (
 // is written as its index there (plus one), or as 0 followed by the event where it is
 // not among them, so that containers do not double the size of a snapshot.
 //
+// Format 3 (schema 6, eventtable.go) is the form of a reference's value in the
+// shipments bucket, its event table and current snapshot, and of the updates that
+// refer to that table instead of carrying their snapshot's events; its events are
+// encoded here, with the fields of format 2.
+//
 // Encoding: strings and byte counts as uvarint lengths and bytes; integers as varints;
 // a pointer as a presence byte then the value; a slice as uvarint(len+1), 0 for nil,
 // so that nil and empty come back as they went in (JSON tells "null" from "[]"); a
@@ -59,8 +64,12 @@ func encodeShipment(s *references.Shipment) []byte {
 	return e.b
 }
 
-// decodeShipment reads a snapshot in either stored form.
+// decodeShipment reads a snapshot in any stored form: a reference's value of format 3
+// (see formatTable) gives its current snapshot, or errNoSnapshot.
 func decodeShipment(data []byte, s *references.Shipment) error {
+	if len(data) > 0 && data[0] == formatTable {
+		return decodeTableShipment(data, s)
+	}
 	if isJSON(data) {
 		var r shipmentRecord
 		err := json.Unmarshal(data, &r)
@@ -106,8 +115,13 @@ func updateNeeds2(u *references.Update) bool {
 	return u.Shipment != nil && shipmentNeeds2(u.Shipment)
 }
 
-// decodeUpdate reads an update in either stored form.
+// decodeUpdate reads an update in any stored form. An update of format 3 refers to
+// its reference's event table: decodeStoredUpdate reads it with it; here its events
+// are missing (an error, unless it has none).
 func decodeUpdate(data []byte, u *references.Update) error {
+	if len(data) > 0 && data[0] == formatTable {
+		return decodeTableUpdate(data, &eventTable{}, u)
+	}
 	if isJSON(data) {
 		var r updateRecord
 		err := json.Unmarshal(data, &r)
@@ -200,7 +214,7 @@ func decodeDeliveryState(data []byte, st *deliveryState) error {
 // isJSON tells a JSON value from a binary one by its first byte; an empty value is
 // handed to the JSON decoder, which says what is wrong with it.
 func isJSON(data []byte) bool {
-	return len(data) == 0 || (data[0] != formatBinary1 && data[0] != formatBinary2)
+	return len(data) == 0 || (data[0] != formatBinary1 && data[0] != formatBinary2 && data[0] != formatTable)
 }
 
 type encoder struct {

@@ -36,8 +36,11 @@ import (
 // Version 4 numbered every update in its account (the account feed), which an older
 // binary would not keep. Version 5 counts each account's references by status
 // (counts.go) and keeps a shipment summary in the search facts (search.go), which a
-// version 4 binary would neither keep nor read.
-const SchemaVersion = 5
+// version 4 binary would neither keep nor read. Version 6 stores each event of a
+// reference once, in a table its snapshot and its updates refer to (eventtable.go):
+// a version 5 binary would misread those values. Nothing is converted at the upgrade:
+// the values of version 5 are read as they are, and only new ones take the new form.
+const SchemaVersion = 6
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")
@@ -53,8 +56,8 @@ var (
 	bucketRefsByAcct  = []byte("refs_by_account") // account \0 created_at(8) ref id -> nil
 	bucketRefsByIdent = []byte("refs_by_ident")   // account \0 kind \0 value \0 carrier -> ref id (active only)
 	bucketDue         = []byte("due")             // next_poll_at(8) ref id -> nil (active only; may lag, see schedule)
-	bucketShipments   = []byte("shipments")       // ref id -> Shipment (the last snapshot)
-	bucketUpdates     = []byte("updates")         // ref id \0 seq(8) -> Update
+	bucketShipments   = []byte("shipments")       // ref id -> its event table and last snapshot (format 3, eventtable.go), or the last Shipment (formats 1, 2)
+	bucketUpdates     = []byte("updates")         // ref id \0 seq(8) -> Update (format 3: its events as numbers in its reference's table)
 	bucketUpdatesAge  = []byte("updates_by_time") // created_at(8) ref id \0 seq(8) -> its account_updates key (nil before schema 4), for retention
 	bucketIdempotency = []byte("idempotency")     // account \0 key -> idempotencyRecord
 	bucketOutbox      = []byte("outbox")          // deliver_at(8) destination \0 stream -> nil: delivery streams due (schema 2: deliver_at(8) ref id)

@@ -174,7 +174,10 @@ func (d *dumper) shipments() error {
 			return nil
 		}
 		var s references.Shipment
-		if err := decodeShipment(v, &s); err != nil {
+		switch err := decodeShipment(v, &s); {
+		case errors.Is(err, errNoSnapshot):
+			return nil // events of updates only: they come with the updates
+		case err != nil:
 			return fmt.Errorf("shipment of %s: %w", k, err)
 		}
 		f, err := readFacts(d.tx, string(k))
@@ -196,6 +199,7 @@ func (d *dumper) updates() error {
 	var ref references.Reference
 	found := false
 	age := d.tx.Bucket(bucketUpdatesAge)
+	feed := feedReader{tx: d.tx, many: true}
 	return d.each(bucketUpdates, func(k, v []byte) error {
 		refID, seq, err := splitLast(k)
 		if err != nil {
@@ -213,7 +217,7 @@ func (d *dumper) updates() error {
 			return nil
 		}
 		u := storecopy.Update{AccountID: ref.AccountID}
-		if err := decodeUpdate(v, &u.Update); err != nil {
+		if err := feed.decode(refID, v, &u.Update); err != nil {
 			return fmt.Errorf("update %d of %s: %w", seq, refID, err)
 		}
 		ak := age.Get(join(timeKey(u.Update.CreatedAt), k))

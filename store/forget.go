@@ -76,11 +76,11 @@ func (p *pruning) forget(ref *references.Reference) (done bool, err error) {
 		return false, err
 	}
 	err = p.deleteChildren(bucketUpdates, prefix, &p.got.Updates, func(k, v []byte) error {
-		var u references.Update
-		if err := decodeUpdate(v, &u); err != nil {
+		_, created, err := updateHead(v)
+		if err != nil {
 			return fmt.Errorf("update %q: %w", k, err)
 		}
-		return unindexUpdate(p.tx, join(timeKey(u.CreatedAt), k))
+		return unindexUpdate(p.tx, join(timeKey(created), k))
 	})
 	if err != nil || p.left == 0 {
 		return false, err

@@ -98,7 +98,11 @@ func (l *loader) load(tx *bolt.Tx, r storecopy.Record) error {
 		if err := getRef(tx, anyAccount, v.ReferenceID, &ref); err != nil {
 			return fmt.Errorf("shipment of %s: %w", v.ReferenceID, err)
 		}
-		if err := tx.Bucket(bucketShipments).Put([]byte(ref.ID), encodeShipment(&v.Shipment)); err != nil {
+		w := newEventWriter(tx, ref.ID)
+		if err := w.setCurrent(&v.Shipment); err != nil {
+			return err
+		}
+		if err := w.flush(); err != nil {
 			return err
 		}
 		var prev *references.ShipmentSummary // the summary's first ETA is the snapshot's...
@@ -227,7 +231,15 @@ func loadUpdate(tx *bolt.Tx, v *storecopy.Update) error {
 		return fmt.Errorf("update %d of %s has no number in the account feed", u.Sequence, u.ReferenceID)
 	}
 	fk := updateKey(u.ReferenceID, u.Sequence)
-	if err := tx.Bucket(bucketUpdates).Put(fk, encodeUpdate(u)); err != nil {
+	w := newEventWriter(tx, u.ReferenceID) // the update's events go to its reference's table
+	data, err := w.encodeUpdate(u)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketUpdates).Put(fk, data); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
 		return err
 	}
 	ak := accountUpdateKey(v.AccountID, v.AccountSequence)

@@ -132,7 +132,11 @@ func (db *DB) Shipment(ctx context.Context, refID string) (*references.Shipment,
 			return nil
 		}
 		s = &references.Shipment{}
-		return decodeShipment(data, s)
+		err := decodeShipment(data, s)
+		if errors.Is(err, errNoSnapshot) {
+			s, err = nil, nil
+		}
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shipment of %s: %w", refID, err)
@@ -171,10 +175,6 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 			return ref, nil
 		}
 	}
-	var shipment []byte
-	if res.Shipment != nil {
-		shipment = encodeShipment(res.Shipment) // before the transaction: it is shared
-	}
 	var ref references.Reference
 	err = db.batch(ctx, func(tx *bolt.Tx) error {
 		ref = references.Reference{}
@@ -198,8 +198,9 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		ref.NotFoundSince = res.NotFoundSince
 		ref.UpdatedAt = polled
 		applyPush(&ref, res.Push) // before an unsubscribe, which queues what it leaves
+		w := newEventWriter(tx, ref.ID)
 		if res.Shipment != nil {
-			if err := tx.Bucket(bucketShipments).Put([]byte(ref.ID), shipment); err != nil {
+			if err := w.setCurrent(res.Shipment); err != nil {
 				return err
 			}
 			if err := indexSnapshot(tx, &ref, res.Shipment); err != nil {
@@ -215,13 +216,12 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 		}
 		for i := range res.Updates {
 			u := res.Updates[i] // a copy: Batch may run this function again
-			var encoded []byte
-			if u.Shipment == res.Shipment {
-				encoded = shipment // the snapshot it carries is encoded already
-			}
-			if err := appendUpdate(tx, &ref, &u, encoded, eps); err != nil {
+			if err := appendUpdate(tx, &ref, &u, w, eps); err != nil {
 				return err
 			}
+		}
+		if err := w.flush(); err != nil {
+			return err
 		}
 		if res.EndsTracking() {
 			return db.unsubscribe(tx, &ref, res.Unsubscribe, polled)

@@ -49,7 +49,7 @@ func findUpdate(tx *bolt.Tx, refID, updateID string, last uint64) (references.Up
 		if !bytes.Contains(v, []byte(updateID)) {
 			continue
 		}
-		if err := decodeUpdate(v, &u); err != nil {
+		if err := decodeStoredUpdate(tx, k, v, &u); err != nil {
 			return u, err
 		}
 		if u.ID == updateID {

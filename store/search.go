@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 
@@ -254,7 +255,10 @@ func (db *DB) indexExisting() error {
 				return nil
 			}
 			var s references.Shipment
-			if err := decodeShipment(data, &s); err != nil {
+			switch err := decodeShipment(data, &s); {
+			case errors.Is(err, errNoSnapshot):
+				return nil
+			case err != nil:
 				return fmt.Errorf("decode the shipment of %s: %w", k, err)
 			}
 			return indexSnapshot(tx, &ref, &s)

@@ -22,7 +22,8 @@ const upgradeBatch = 10_000
 // outbox's keys in the form of schema 3 (one stream per destination and reference);
 // from schema 3 it numbers every update in its account (numberUpdates); from schema 4
 // it counts each account's references by status (countStatuses) and summarises every
-// latest snapshot in its search facts (summarizeSnapshots).
+// latest snapshot in its search facts (summarizeSnapshots); from schema 5 it only
+// writes the new version, so that an older binary refuses the values of format 3.
 // Interrupted, it starts again at the next Open, which refuses nothing in between:
 // every step writes the same keys again, the counts are set, not added, and the
 // rewrite of the outbox, the numbering and the summaries skip what they did already.
@@ -47,12 +48,16 @@ func (db *DB) upgrade(from uint64) error {
 			return fmt.Errorf("upgrade from schema %d: account feed: %w", from, err)
 		}
 	}
-	if err := db.countStatuses(); err != nil {
-		return fmt.Errorf("upgrade from schema %d: counts by status: %w", from, err)
+	if from < 5 {
+		if err := db.countStatuses(); err != nil {
+			return fmt.Errorf("upgrade from schema %d: counts by status: %w", from, err)
+		}
+		if err := db.summarizeSnapshots(upgradeBatch); err != nil {
+			return fmt.Errorf("upgrade from schema %d: shipment summaries: %w", from, err)
+		}
 	}
-	if err := db.summarizeSnapshots(upgradeBatch); err != nil {
-		return fmt.Errorf("upgrade from schema %d: shipment summaries: %w", from, err)
-	}
+	// From schema 5, nothing to do: the values of format 1 and 2 stay readable, and
+	// the snapshots and updates written from now on take format 3 (see formatTable).
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), u64(SchemaVersion))
 	})
@@ -316,7 +321,7 @@ func firstFeedETA(tx *bolt.Tx, refID string) (*time.Time, error) {
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && n < firstETAReads; k, v = c.Next() {
 		n++
 		var u references.Update
-		if err := decodeUpdate(v, &u); err != nil {
+		if err := decodeStoredUpdate(tx, k, v, &u); err != nil {
 			return nil, fmt.Errorf("update %q: %w", k, err)
 		}
 		if u.Shipment != nil && u.Shipment.ETA != nil {
