@@ -38,8 +38,9 @@ import (
 // (counts.go) and keeps a shipment summary in the search facts (search.go), which a
 // version 4 binary would neither keep nor read. Version 6 stores each event of a
 // reference once, in a table its snapshot and its updates refer to (eventtable.go):
-// a version 5 binary would misread those values. Nothing is converted at the upgrade:
-// the values of version 5 are read as they are, and only new ones take the new form.
+// a version 5 binary would misread those values, as it would the delivery log entries
+// now written in binary (codec_attempts.go). Nothing is converted at the upgrade: the
+// values of version 5 are read as they are, and only new ones take the new form.
 const SchemaVersion = 6
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
