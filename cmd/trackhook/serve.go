@@ -313,7 +313,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
-	defer sizeFromMachine(c, e, log)()
+	defer sizeFromMachine(ctx, c, e, log)()
 	db, err := openBackend(ctx, c.dbPath, openOptions{command: "serve", logger: log})
 	if errors.Is(err, errStoreInUse) {
 		return fmt.Errorf("serve: %w: stop it, or give this one another --db", err)

@@ -65,35 +65,64 @@ type GC struct {
 	// Percent is GOGC: the heap may grow this many percent over the live heap
 	// before the next collection.
 	Percent int
+	// Headroom is the least the heap may grow between collections, in bytes,
+	// however small the live heap: Tune raises GOGC above Percent until the
+	// growth it allows is Headroom. 0: none.
+	Headroom int64
 	// MemoryLimit is GOMEMLIMIT, a soft limit on the memory of the Go runtime in
-	// bytes: near it the collector runs more often whatever Percent says. 0 leaves
+	// bytes: near it the collector runs more often whatever GOGC says. 0 leaves
 	// the runtime's (none).
 	MemoryLimit int64
 }
 
-// gcPercent is the default GOGC. Polls and deliveries allocate a few hundred kB per
-// second per poll worker that die young, while the live heap (the poll schedule,
-// caches) is small per reference: at Go's 100 the collector took a fifth of the CPU
-// time of changed polls; at 200 it collects half as often. Higher would save a little
-// more CPU time for a lot of memory: the heap peaks near (1+gcPercent/100) times the
-// live heap, about 200 B per reference at a million, which must stay under 1 KiB.
-const gcPercent = 200
+// The collector's cost is its number of cycles (bytes allocated / growth allowed)
+// times the work of one (the live heap). Polls and deliveries allocate a few hundred
+// kB per second per worker that die young, while the live heap (the poll schedule,
+// caches) is a few hundred bytes per reference. At Go's GOGC of 100 and 100,000
+// references the heap grows only some 40 MB between collections, and collection
+// took a fifth of the CPU time of changed polls. A fixed headroom makes small heaps
+// collect rarely; a large heap keeps GOGC 100, so the process's memory stays about
+// twice the live heap (under 1 KiB per reference at a million) rather than growing
+// with a larger GOGC.
+const (
+	gcPercent = 100
+	// headroomPerCPU is the headroom per CPU: the allocation rate grows with the
+	// CPUs that run polls and deliveries.
+	headroomPerCPU = 64 << 20
+	// maxTunedPercent bounds GOGC as Tune raises it, for a heap that is nearly
+	// empty (at start-up).
+	maxTunedPercent = 800
+)
 
 // memoryLimitShare is the part of the machine's memory the Go heap may fill before
-// the collector works harder than gcPercent asks (the soft limit): the rest is for
-// the store's pages, which bbolt maps into the process and the kernel caches.
+// the collector works harder than GOGC asks (the soft limit): the rest is for the
+// store's pages, which bbolt maps into the process and the kernel caches.
 const memoryLimitShare = 0.5
 
-// GCSetting returns the default setting of the collector for m: gcPercent, and a
-// soft limit of memoryLimitShare of the memory when it is known, so that on a small
-// machine or in a small container the larger heap growth gives way before memory
-// runs out.
+// GCSetting returns the default setting of the collector for m: Go's GOGC, a
+// headroom of headroomPerCPU per CPU (at most an eighth of the memory), and a soft
+// limit of memoryLimitShare of the memory when it is known, so that in a small
+// container the collector gives way before memory runs out.
 func GCSetting(m Machine) GC {
-	gc := GC{Percent: gcPercent}
+	gc := GC{Percent: gcPercent, Headroom: int64(max(m.CPUs, 1)) * headroomPerCPU}
 	if m.Memory > 0 {
+		gc.Headroom = min(gc.Headroom, m.Memory/8)
 		gc.MemoryLimit = int64(float64(m.Memory) * memoryLimitShare)
 	}
 	return gc
+}
+
+// PercentFor returns the GOGC that gives a live heap of live bytes the growth gc
+// asks for: gc.Percent, or more when that is less than gc.Headroom (up to
+// maxTunedPercent).
+func PercentFor(gc GC, live int64) int {
+	if gc.Headroom <= 0 {
+		return gc.Percent
+	}
+	if live <= 0 {
+		return max(gc.Percent, maxTunedPercent)
+	}
+	return max(gc.Percent, int(min(gc.Headroom*100/live, maxTunedPercent)))
 }
 
 // Apply sets the collector to gc and returns a function that sets back what was

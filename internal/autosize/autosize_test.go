@@ -1,8 +1,11 @@
 package autosize
 
 import (
+	"context"
 	"runtime/debug"
+	"slices"
 	"testing"
+	"time"
 )
 
 const gib = 1 << 30
@@ -55,9 +58,9 @@ func TestGCSetting(t *testing.T) {
 		m    Machine
 		want GC
 	}{
-		{"half the memory is the soft limit", Machine{CPUs: 2, Memory: 24 * gib}, GC{Percent: 200, MemoryLimit: 12 * gib}},
-		{"a container's limit", Machine{CPUs: 1, Memory: 512 << 20}, GC{Percent: 200, MemoryLimit: 256 << 20}},
-		{"no limit when the memory is unknown", Machine{CPUs: 2}, GC{Percent: 200}},
+		{"64 MiB headroom per CPU, half the memory the soft limit", Machine{CPUs: 2, Memory: 24 * gib}, GC{Percent: 100, Headroom: 128 << 20, MemoryLimit: 12 * gib}},
+		{"a container's limit bounds both", Machine{CPUs: 4, Memory: 512 << 20}, GC{Percent: 100, Headroom: 64 << 20, MemoryLimit: 256 << 20}},
+		{"no limit when the memory is unknown", Machine{CPUs: 2}, GC{Percent: 100, Headroom: 128 << 20}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,5 +129,47 @@ func TestApply_SetsAndRestores(t *testing.T) {
 	}
 	if p, l := debug.SetGCPercent(percent), debug.SetMemoryLimit(-1); p != percent || l != limit {
 		t.Errorf("after restore: GOGC %d, limit %d; want %d, %d", p, l, percent, limit)
+	}
+}
+
+func TestPercentFor(t *testing.T) {
+	gc := GC{Percent: 100, Headroom: 128 << 20}
+	tests := []struct {
+		name string
+		gc   GC
+		live int64
+		want int
+	}{
+		{"a small heap grows by the headroom", gc, 32 << 20, 400},
+		{"a large heap grows by GOGC", gc, 512 << 20, 100},
+		{"at the headroom GOGC stays", gc, 128 << 20, 100},
+		{"a nearly empty heap stops at the most", gc, 1 << 10, 800},
+		{"nothing measured yet", gc, 0, 800},
+		{"no headroom", GC{Percent: 150}, 1 << 20, 150},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PercentFor(tt.gc, tt.live); got != tt.want {
+				t.Errorf("PercentFor(%+v, %d) = %d, want %d", tt.gc, tt.live, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTune_SetsGOGCForTheLiveHeapAndLeavesItAsFound(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // one round: tune reads, sets, sees ctx done and sets back
+	var calls []int
+	set := func(p int) int { calls = append(calls, p); return 100 }
+	read := func() (int64, bool) { return 32 << 20, true }
+	tune(ctx, GC{Percent: 100, Headroom: 128 << 20}, time.Hour, read, set)
+	if want := []int{400, 100}; !slices.Equal(calls, want) {
+		t.Errorf("GOGC set to %v, want %v", calls, want)
+	}
+
+	calls = nil
+	tune(ctx, GC{Percent: 100}, time.Hour, read, set)
+	if len(calls) != 0 {
+		t.Errorf("without headroom GOGC set to %v, want untouched", calls)
 	}
 }
