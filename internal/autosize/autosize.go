@@ -2,7 +2,7 @@
 // how many polls and webhook deliveries run at once, and how the Go garbage collector
 // trades memory for CPU time. Each choice is a plain function of a Machine, so the
 // rules can be read and tested without the machine; Read gathers the facts of the
-// real one, and Apply sets the collector.
+// real one, Apply sets the collector and Tune keeps GOGC fitted to the live heap.
 package autosize
 
 import "runtime/debug"
