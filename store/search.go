@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -176,20 +177,50 @@ func indexSnapshotAfter(tx *bolt.Tx, ref *references.Reference, s *references.Sh
 	if bytes.Equal(tx.Bucket(bucketRefFacts).Get([]byte(ref.ID)), encoded) {
 		return nil
 	}
-	if err := unindexFacts(tx, ref, old); err != nil {
+	// Only the entries that change are written: an entry deleted and put back
+	// would still make its page dirty, a page more for the commit to write (the
+	// containers of a shipment hardly ever change, its ETA now and then).
+	if err := unindexFacts(tx, ref, old.without(now)); err != nil {
 		return err
 	}
-	if eta := now.Summary.ETA; eta != nil {
+	if eta := now.Summary.ETA; eta != nil && !sameTime(eta, old.Summary.ETA) {
 		if err := tx.Bucket(bucketRefsByETA).Put(etaKey(ref.AccountID, *eta, ref.CreatedAt, ref.ID), nil); err != nil {
 			return err
 		}
 	}
 	for _, n := range now.Containers {
+		if slices.Contains(old.Containers, n) {
+			continue
+		}
 		if err := tx.Bucket(bucketRefsByNumbr).Put(numberKey(ref.AccountID, n, ref.ID), nil); err != nil {
 			return err
 		}
 	}
 	return tx.Bucket(bucketRefFacts).Put([]byte(ref.ID), encoded)
+}
+
+// without returns the part of f's index entries that now does not have: f's ETA
+// unless now has the same, and f's containers that now does not list.
+func (f searchFacts) without(now searchFacts) searchFacts {
+	var gone searchFacts
+	if !sameTime(f.Summary.ETA, now.Summary.ETA) {
+		gone.Summary.ETA = f.Summary.ETA
+	}
+	for _, n := range f.Containers {
+		if !slices.Contains(now.Containers, n) {
+			gone.Containers = append(gone.Containers, n)
+		}
+	}
+	return gone
+}
+
+// sameTime reports whether a and b are both nil or the same instant (as etaKey
+// writes it).
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // unindexFacts removes the index entries of f, ref's facts.

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trackhook/trackhook/internal/autosize"
 	"github.com/trackhook/trackhook/references"
 	"github.com/trackhook/trackhook/store/postgres"
 )
@@ -146,7 +147,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.dbReset, "db-reset", false, "with --db, delete everything in the database first (every schema and all it holds)")
 	fs.IntVar(&c.instances, "instances", 1, "instances of the service on the store, each with its own connection pool, poller and notifier (above 1: --db only)")
 	fs.IntVar(&c.accounts, "accounts", 1, "accounts the references of the main run and the latency phase are spread over (the fan-out's are in one account, with its endpoints)")
-	fs.IntVar(&c.pollWorkers, "poll-workers", 16, "polls running at once (trackhook serve --poll-workers)")
+	fs.IntVar(&c.pollWorkers, "poll-workers", autosize.PollWorkers(autosize.Read()), "polls running at once (trackhook serve --poll-workers; the default is its default on this machine)")
 	fs.IntVar(&c.deliveryWorkers, "delivery-workers", 32, "deliveries running at once (trackhook serve --delivery-workers)")
 	fs.DurationVar(&c.pollInterval, "poll-interval", time.Millisecond, "poll interval of the references: the default keeps every reference due, so the poller runs flat out")
 	fs.DurationVar(&c.step, "step", 24*time.Hour, "simulated time the demo carrier moves on per step; a poll takes as many steps as it needs to see a change")

@@ -20,6 +20,7 @@ import (
 	"github.com/trackhook/trackhook/api"
 	"github.com/trackhook/trackhook/console"
 	"github.com/trackhook/trackhook/inbound"
+	"github.com/trackhook/trackhook/internal/autosize"
 	"github.com/trackhook/trackhook/internal/keyuse"
 	"github.com/trackhook/trackhook/internal/retention"
 	"github.com/trackhook/trackhook/notifier"
@@ -92,10 +93,15 @@ type serveConfig struct {
 	// pushRotateEvery is how often carrier push subscriptions get a new secret (0:
 	// never); pushSecretGrace how long the previous one still verifies.
 	pushRotateEvery, pushSecretGrace time.Duration
+	// machine is what the defaults of --poll-workers, --delivery-workers and the
+	// garbage collector were sized from (see internal/autosize); given holds the
+	// names of the flags set on the command line or in the environment.
+	machine autosize.Machine
+	given   map[string]bool
 }
 
 func parseServeFlags(args []string, e env) (serveConfig, error) {
-	var c serveConfig
+	c := serveConfig{machine: autosize.Read()}
 	fs := newFlagSet("serve", serveUsage, e.stdout)
 	fs.StringVar(&c.addr, "addr", ":8080", "address the API listens on")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics on this address (e.g. 127.0.0.1:9090), without an API key, instead of on --addr")
@@ -113,8 +119,8 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.DurationVar(&c.maxAge, "max-tracking-age", 90*24*time.Hour, "unsubscribe references older than this")
 	fs.DurationVar(&c.notFoundFor, "not-found-for", 72*time.Hour, "unsubscribe references the source has not known for this long")
 	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "how long delivered updates stay in the feed")
-	fs.IntVar(&c.pollWorkers, "poll-workers", 16, "polls running at once")
-	fs.IntVar(&c.deliveryWorkers, "delivery-workers", 32, "webhook deliveries running at once")
+	fs.IntVar(&c.pollWorkers, "poll-workers", autosize.PollWorkers(c.machine), "polls running at once; the default is 64 per CPU, at least 64 and at most 1024 (fewer in little memory)")
+	fs.IntVar(&c.deliveryWorkers, "delivery-workers", autosize.DeliveryWorkers(c.machine), "webhook deliveries running at once; the default is 16 per CPU, at least 32 and at most 512")
 	fs.DurationVar(&c.deliveryTimeout, "delivery-timeout", 10*time.Second, "timeout of one webhook attempt")
 	fs.DurationVar(&c.retryWindow, "retry-window", 72*time.Hour, "how long a failing webhook is retried before it is given up")
 	fs.DurationVar(&c.failingUnsubscribeAfter, "unsubscribe-failing-after", 5*24*time.Hour, "unsubscribe references whose callback has failed for this long")
@@ -181,9 +187,9 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	case c.deliveryTimeout <= 0:
 		return c, errors.New("--delivery-timeout must be above 0")
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true }) // the command line's and the environment's
-	if c.deliveryLease, err = leases(c.lease, given["lease"], c.deliveryTimeout); err != nil {
+	c.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.given[f.Name] = true }) // the command line's and the environment's
+	if c.deliveryLease, err = leases(c.lease, c.given["lease"], c.deliveryTimeout); err != nil {
 		return c, err
 	}
 	// Read now, before the store is opened: a file serve cannot run with leaves
@@ -307,6 +313,7 @@ func serve(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	defer sizeFromMachine(ctx, c, e, log)()
 	db, err := openBackend(ctx, c.dbPath, openOptions{command: "serve", logger: log})
 	if errors.Is(err, errStoreInUse) {
 		return fmt.Errorf("serve: %w: stop it, or give this one another --db", err)

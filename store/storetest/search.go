@@ -92,6 +92,38 @@ func runSearch(t *testing.T, open Opener) {
 			}
 		})
 
+		t.Run("NewSnapshotKeepsWhatStaysAndDropsWhatGoes", func(t *testing.T) {
+			f := setup(t, open)
+			s := newSearchSet(f)
+			bolETA := s.eta.Add(3 * time.Hour) // as newSearchSet polled it
+			later := s.eta.Add(48 * time.Hour)
+			for _, eta := range []time.Time{bolETA, bolETA, later, later} { // the same ETA, then a new one, twice each
+				f.clk.Advance(time.Minute)
+				f.poll(s.bol, references.PollResult{Shipment: &references.Shipment{ETA: &eta,
+					Containers: []references.Container{{Number: "MSCU7777777"}, {Number: "MSCU8888888"}}}})
+			}
+			for _, tc := range []struct {
+				q    references.ListQuery
+				want []string
+			}{
+				{references.ListQuery{Identifier: "MSCU6666666"}, nil},
+				{references.ListQuery{Identifier: "MSCU7777777"}, []string{s.bol}},
+				{references.ListQuery{Identifier: "MSCU8888888"}, []string{s.bol}},
+				{references.ListQuery{Identifier: "MSCU*"}, []string{s.c1, s.bol, s.c2, s.gone}},
+				{references.ListQuery{Sort: references.SortETA}, []string{s.c1, s.bol, s.c2, s.gone}},
+				{references.ListQuery{ETABefore: ptr(s.eta.Add(24 * time.Hour))}, []string{s.c1}},
+				{references.ListQuery{ETAAfter: ptr(s.eta.Add(24 * time.Hour))}, []string{s.bol}},
+			} {
+				tc.q.Limit = 10
+				if tc.q.Sort == "" {
+					tc.q.Sort = references.SortCreated
+				}
+				if got, _ := f.listAll(acctA, tc.q); !slices.Equal(got, tc.want) {
+					t.Errorf("after snapshots that keep a container and an ETA, %+v = %q, want %q", tc.q, got, tc.want)
+				}
+			}
+		})
+
 		t.Run("FiltersNeverShowAnotherAccount", func(t *testing.T) {
 			f := setup(t, open)
 			newSearchSet(f)
