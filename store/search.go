@@ -183,7 +183,7 @@ func indexSnapshotAfter(tx *bolt.Tx, ref *references.Reference, s *references.Sh
 	if err := unindexFacts(tx, ref, old.without(now)); err != nil {
 		return err
 	}
-	if eta := now.Summary.ETA; eta != nil && !sameTime(eta, old.Summary.ETA) {
+	if eta := now.Summary.ETA; eta != nil && !sameETA(eta, old.Summary.ETA) {
 		if err := tx.Bucket(bucketRefsByETA).Put(etaKey(ref.AccountID, *eta, ref.CreatedAt, ref.ID), nil); err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func indexSnapshotAfter(tx *bolt.Tx, ref *references.Reference, s *references.Sh
 // unless now has the same, and f's containers that now does not list.
 func (f searchFacts) without(now searchFacts) searchFacts {
 	var gone searchFacts
-	if !sameTime(f.Summary.ETA, now.Summary.ETA) {
+	if !sameETA(f.Summary.ETA, now.Summary.ETA) {
 		gone.Summary.ETA = f.Summary.ETA
 	}
 	for _, n := range f.Containers {
@@ -214,9 +214,9 @@ func (f searchFacts) without(now searchFacts) searchFacts {
 	return gone
 }
 
-// sameTime reports whether a and b are both nil or the same instant (as etaKey
+// sameETA reports whether a and b are both nil or the same instant (as etaKey
 // writes it).
-func sameTime(a, b *time.Time) bool {
+func sameETA(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
