@@ -286,6 +286,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	prog := startProgress(stderr, cfg.progressEvery, isTerminal(stderr))
 	res := result{Machine: thisMachine(), Config: cfg.summary()}
 	res.Config.Store = st.describe()
+	var stopGC func()
+	res.Config.GC, stopGC = sizeCollector(ctx)
+	defer stopGC()
 	err = runPhases(ctx, cfg, st, rcv, prog, &res)
 	prog.close()
 	if err != nil {

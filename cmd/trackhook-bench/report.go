@@ -34,6 +34,7 @@ type configSummary struct {
 	Accounts        int      `json:"accounts"`
 	References      int      `json:"references"`
 	PollWorkers     int      `json:"poll_workers"`
+	GC              string   `json:"gc"` // the garbage collector's setting: serve's default, or the environment's
 	DeliveryWorkers int      `json:"delivery_workers"`
 	PollInterval    string   `json:"poll_interval"`
 	Step            string   `json:"step"`

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/trackhook/trackhook/internal/autosize"
@@ -31,16 +30,9 @@ func sizeFromMachine(ctx context.Context, c serveConfig, e env, log *slog.Logger
 		return func() {}
 	}
 	gc := autosize.GCSetting(m)
-	undo := autosize.Apply(gc)
-	ctx, stop := context.WithCancel(ctx)
-	var tuning sync.WaitGroup
-	tuning.Go(func() { autosize.Tune(ctx, gc, gcTuneEvery) })
+	stop := autosize.Start(ctx, gc, gcTuneEvery)
 	attrs = append(attrs, slog.String("gc", "sized from the machine"), slog.Int("gogc", gc.Percent),
 		slog.Int64("gc_headroom_bytes", gc.Headroom), slog.Int64("gomemlimit_bytes", gc.MemoryLimit))
 	log.Info("sized from the machine (flags and GOGC/GOMEMLIMIT override)", attrs...)
-	return func() {
-		stop()
-		tuning.Wait()
-		undo()
-	}
+	return stop
 }

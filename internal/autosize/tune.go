@@ -55,3 +55,21 @@ func tune(ctx context.Context, gc GC, every time.Duration, read func() (int64, b
 		}
 	}
 }
+
+// Start applies gc (Apply) and keeps GOGC tuned to the live heap (Tune, every
+// interval) until the returned stop is called, which ends the tuning and restores
+// the collector's settings from before.
+func Start(ctx context.Context, gc GC, every time.Duration) (stop func()) {
+	undo := Apply(gc)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Tune(ctx, gc, every)
+	}()
+	return func() {
+		cancel()
+		<-done
+		undo()
+	}
+}
