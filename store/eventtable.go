@@ -499,6 +499,7 @@ func markUpdateEvents(data []byte, t *eventTable) error {
 	n := d.uvarint() // its Metadata
 	if n > uint64(len(d.b)/2) {
 		d.fail("map length")
+		n = 0 // and skip nothing: a corrupt length can be any number
 	}
 	for range 2 * n {
 		d.skipStr()
