@@ -39,13 +39,53 @@ type tableDict struct {
 	decoded []bool
 	// index finds the number of a string, for the writer; made on its first use.
 	index map[string]uint64
+	// last is, per field of an event (see appendDictEvent), the string numbered last
+	// and its number: events in a row mostly repeat the vessel, the place, the
+	// container of the one before, and a comparison costs less than a map lookup.
+	last [eventFields]struct {
+		s string
+		n uint64
+	}
 }
+
+// eventFields is the number of string fields of an event that appendDictEvent writes
+// as numbers.
+const eventFields = 13
+
+// numberAt is number for the string s of the event field f (0 to eventFields-1).
+func (t *tableDict) numberAt(f int, s string) uint64 {
+	if s == "" {
+		return 0
+	}
+	if l := &t.last[f]; l.n != 0 && l.s == s {
+		return l.n
+	}
+	n := t.number(s)
+	t.last[f].s, t.last[f].n = s, n
+	return n
+}
+
+// dictScan is the size of a dictionary up to which number looks strings up one by
+// one rather than in a map: a voyage's table has some 40, and making the map (a
+// string of each) cost a changed poll more than the scans.
+const dictScan = 64
 
 // number returns the number of s in the dictionary plus one, adding s when it is not
 // there, or 0 for the empty string.
 func (t *tableDict) number(s string) uint64 {
 	if s == "" {
 		return 0
+	}
+	if t.index == nil && len(t.raw) < dictScan {
+		for i, b := range t.raw {
+			if len(b) == len(s) && string(b) == s {
+				return uint64(i) + 1
+			}
+		}
+		t.raw = append(t.raw, []byte(s))
+		t.strs = append(t.strs, s)
+		t.decoded = append(t.decoded, true)
+		return uint64(len(t.raw))
 	}
 	if t.index == nil {
 		t.index = make(map[string]uint64, len(t.raw)+8)
@@ -129,9 +169,9 @@ func appendUvarint(b []byte, v uint64) []byte {
 func appendDictEvent(b []byte, ev *references.Event, dict *tableDict) []byte {
 	e := encoder{b: b, format2: true}
 	e.eventID(ev.ID)
-	e.uvarint(dict.number(string(ev.Type)))
-	e.uvarint(dict.number(string(ev.Classifier)))
-	e.uvarint(dict.number(ev.Code))
+	e.uvarint(dict.numberAt(0, string(ev.Type)))
+	e.uvarint(dict.numberAt(1, string(ev.Classifier)))
+	e.uvarint(dict.numberAt(2, ev.Code))
 	e.time(ev.Time)
 	flags := byte(0)
 	if ev.Location != nil {
@@ -143,19 +183,19 @@ func appendDictEvent(b []byte, ev *references.Event, dict *tableDict) []byte {
 	}
 	e.b = append(e.b, flags)
 	if ev.Location != nil {
-		e.uvarint(dict.number(ev.Location.UNLocode))
-		e.uvarint(dict.number(ev.Location.Name))
+		e.uvarint(dict.numberAt(3, ev.Location.UNLocode))
+		e.uvarint(dict.numberAt(4, ev.Location.Name))
 	}
 	if tc := ev.TransportCall; e.present(tc != nil) {
-		e.uvarint(dict.number(tc.VesselName))
-		e.uvarint(dict.number(tc.VesselIMO))
-		e.uvarint(dict.number(tc.Voyage))
-		e.uvarint(dict.number(tc.ModeOfTransport))
+		e.uvarint(dict.numberAt(5, tc.VesselName))
+		e.uvarint(dict.numberAt(6, tc.VesselIMO))
+		e.uvarint(dict.numberAt(7, tc.Voyage))
+		e.uvarint(dict.numberAt(8, tc.ModeOfTransport))
 	}
-	e.uvarint(dict.number(ev.EquipmentReference))
-	e.uvarint(dict.number(ev.EmptyIndicator))
-	e.uvarint(dict.number(ev.Description))
-	e.uvarint(dict.number(ev.ISOEquipmentCode))
+	e.uvarint(dict.numberAt(9, ev.EquipmentReference))
+	e.uvarint(dict.numberAt(10, ev.EmptyIndicator))
+	e.uvarint(dict.numberAt(11, ev.Description))
+	e.uvarint(dict.numberAt(12, ev.ISOEquipmentCode))
 	if revised {
 		e.time(ev.RevisedAt)
 	}
