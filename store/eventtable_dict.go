@@ -82,10 +82,7 @@ func (t *tableDict) number(s string) uint64 {
 				return uint64(i) + 1
 			}
 		}
-		t.raw = append(t.raw, []byte(s))
-		t.strs = append(t.strs, s)
-		t.decoded = append(t.decoded, true)
-		return uint64(len(t.raw))
+		return t.add(s)
 	}
 	if t.index == nil {
 		t.index = make(map[string]uint64, len(t.raw)+8)
@@ -98,10 +95,18 @@ func (t *tableDict) number(s string) uint64 {
 	if i, ok := t.index[s]; ok {
 		return i + 1
 	}
+	t.index[s] = uint64(len(t.raw))
+	return t.add(s)
+}
+
+// add appends s to the dictionary and returns its number plus one. The strings
+// decoded so far, if any, stay in step with the dictionary.
+func (t *tableDict) add(s string) uint64 {
 	t.raw = append(t.raw, []byte(s))
-	t.strs = append(t.strs, s)
-	t.decoded = append(t.decoded, true)
-	t.index[s] = uint64(len(t.raw) - 1)
+	if t.strs != nil {
+		t.strs = append(t.strs, s)
+		t.decoded = append(t.decoded, true)
+	}
 	return uint64(len(t.raw))
 }
 

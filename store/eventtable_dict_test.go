@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -164,4 +165,50 @@ func TestPrune_RebuildsTheDictionaryOfATable(t *testing.T) {
 		t.Fatalf("dictionary after the prune: %v; want the strings of the events kept only", d)
 	}
 	checkIndexes(t, db)
+}
+
+// TestTableDict_NumbersAndReadsBackItsStrings: strings added to a stored dictionary,
+// before any was read and past the size at which it makes its map, read back by their
+// numbers, as the stored ones do; each string is numbered once.
+func TestTableDict_NumbersAndReadsBackItsStrings(t *testing.T) {
+	var d decoder
+	e := encoder{}
+	for _, s := range []string{"NLRTM", "Rotterdam"} {
+		e.str(s)
+	}
+	d.b = append([]byte{2}, e.b...)
+	dict := d.dict()
+	if d.err != nil {
+		t.Fatal(d.err)
+	}
+	numbers := map[string]uint64{}
+	check := func() {
+		t.Helper()
+		for s, n := range numbers {
+			if got, ok := dict.str(n); !ok || got != s {
+				t.Fatalf("string %d = %q, %t; want %q", n, got, ok, s)
+			}
+		}
+	}
+	for i := range 2 * dictScan {
+		s := fmt.Sprintf("s%d", i%(dictScan+10))
+		n := dict.numberAt(i%eventFields, s)
+		if was, ok := numbers[s]; ok && was != n {
+			t.Fatalf("%q numbered %d, then %d", s, was, n)
+		}
+		numbers[s] = n
+		check()
+	}
+	if got, _ := dict.str(2); got != "Rotterdam" {
+		t.Errorf("string 2 = %q, want Rotterdam", got)
+	}
+	if n := dict.number("NLRTM"); n != 1 {
+		t.Errorf("NLRTM numbered %d, want 1", n)
+	}
+	if n := dict.number(""); n != 0 {
+		t.Errorf("the empty string numbered %d, want 0", n)
+	}
+	if _, ok := dict.str(uint64(len(dict.raw)) + 1); ok {
+		t.Error("a number past the dictionary reads as a string")
+	}
 }
