@@ -67,7 +67,7 @@ func encodeShipment(s *references.Shipment) []byte {
 // decodeShipment reads a snapshot in any stored form: a reference's value of format 3
 // (see formatTable) gives its current snapshot, or errNoSnapshot.
 func decodeShipment(data []byte, s *references.Shipment) error {
-	if len(data) > 0 && data[0] == formatTable {
+	if isTable(data) {
 		return decodeTableShipment(data, s)
 	}
 	if isJSON(data) {
@@ -214,7 +214,7 @@ func decodeDeliveryState(data []byte, st *deliveryState) error {
 // isJSON tells a JSON value from a binary one by its first byte; an empty value is
 // handed to the JSON decoder, which says what is wrong with it.
 func isJSON(data []byte) bool {
-	return len(data) == 0 || (data[0] != formatBinary1 && data[0] != formatBinary2 && data[0] != formatTable)
+	return len(data) == 0 || (data[0] != formatBinary1 && data[0] != formatBinary2 && data[0] != formatTable && data[0] != formatDict)
 }
 
 type encoder struct {

@@ -41,7 +41,10 @@ import (
 // a version 5 binary would misread those values, as it would the delivery log entries
 // now written in binary (codec_attempts.go). Nothing is converted at the upgrade: the
 // values of version 5 are read as they are, and only new ones take the new form.
-const SchemaVersion = 6
+// Version 7 writes event tables with a dictionary of their strings (format 4,
+// eventtable_dict.go), which a version 6 binary would misread; as from 5 to 6, the
+// upgrade writes the version only.
+const SchemaVersion = 7
 
 // ErrNewerSchema is returned by Open for a file written by a newer trackhook.
 var ErrNewerSchema = errors.New("store was written by a newer trackhook")

@@ -41,6 +41,9 @@ var errNoSnapshot = errors.New("no current snapshot")
 // eventTable is a reference's event table, read from its stored value or being built.
 type eventTable struct {
 	slots [][]byte // each event's encoding; nil for a reclaimed slot
+	// dict is the dictionary of a table of format 4 (see formatDict), nil in one of
+	// format 3.
+	dict *tableDict
 	// cache keeps the events decoded, in events where decoded says so, so that each
 	// is decoded once for all the snapshots of a page of updates; without, an event
 	// is decoded where it goes, as one update alone needs it.
@@ -85,7 +88,11 @@ func (t *eventTable) event(i uint64, ev *references.Event) error {
 func (t *eventTable) decode(i uint64, ev *references.Event) error {
 	d := &t.dec
 	d.b, d.format2, d.err = t.slots[i], true, nil
-	d.event(ev)
+	if t.dict != nil {
+		d.dictEvent(ev, t.dict)
+	} else {
+		d.event(ev)
+	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("event length")
 	}
@@ -117,8 +124,20 @@ func (d *decoder) table() *eventTable {
 	return t
 }
 
-// appendTable writes the table's slots as decoder.table reads them.
+// format is the format byte of a value holding the table.
+func (t *eventTable) format() byte {
+	if t.dict != nil {
+		return formatDict
+	}
+	return formatTable
+}
+
+// appendTable writes the table's dictionary, if it has one, and its slots as
+// readTable reads them.
 func appendTable(b []byte, t *eventTable) []byte {
+	if t.dict != nil {
+		b = appendDict(b, t.dict)
+	}
 	var e encoder
 	e.b = b
 	e.uvarint(uint64(len(t.slots)))
@@ -168,14 +187,26 @@ func (d *decoder) snapshotRefs(s *references.Shipment, t *eventTable) {
 	s.Containers = d.containers(s.Events)
 }
 
-// readTable reads a reference's value of the shipments bucket of format 3: its
+// readTable reads a reference's value of the shipments bucket of format 3 or 4: its
 // table, and the decoder positioned at its current snapshot.
 func readTable(data []byte) (*eventTable, decoder) {
 	d := decoder{b: data[1:], format2: true}
-	return d.table(), d
+	var dict *tableDict
+	if data[0] == formatDict {
+		dict = d.dict()
+	}
+	t := d.table()
+	t.dict = dict
+	return t, d
 }
 
-// decodeTableShipment reads the current snapshot of a value of format 3; it returns
+// isTable reports whether data, a value of the shipments bucket, holds an event
+// table (format 3 or 4).
+func isTable(data []byte) bool {
+	return len(data) > 0 && (data[0] == formatTable || data[0] == formatDict)
+}
+
+// decodeTableShipment reads the current snapshot of a value of format 3 or 4; it returns
 // errNoSnapshot when there is none.
 func decodeTableShipment(data []byte, s *references.Shipment) error {
 	t, d := readTable(data)
@@ -193,7 +224,7 @@ func decodeTableShipment(data []byte, s *references.Shipment) error {
 // snapshot yet, or one of format 1 or 2).
 func loadTable(tx *bolt.Tx, refID string) (*eventTable, error) {
 	data := tx.Bucket(bucketShipments).Get([]byte(refID))
-	if len(data) == 0 || data[0] != formatTable {
+	if !isTable(data) {
 		return &eventTable{}, nil
 	}
 	t, d := readTable(data)
@@ -228,7 +259,8 @@ func newEventWriter(tx *bolt.Tx, refID string) *eventWriter {
 }
 
 // load reads the stored table and current snapshot. A snapshot of format 1 or 2 is
-// taken into the table, so that the value written back keeps it.
+// taken into the table, and a table of format 3 rewritten in format 4 (the same
+// events in the same slots), so that the value written back is of format 4.
 func (w *eventWriter) load() error {
 	if w.loaded {
 		return nil
@@ -237,19 +269,26 @@ func (w *eventWriter) load() error {
 	data := w.tx.Bucket(bucketShipments).Get([]byte(w.refID))
 	switch {
 	case data == nil:
-		w.tab, w.cur = &eventTable{}, []byte{0}
-	case data[0] == formatTable:
+		w.tab, w.cur = &eventTable{dict: &tableDict{}}, []byte{0}
+	case isTable(data):
 		t, d := readTable(data)
 		if d.err != nil {
 			return fmt.Errorf("event table of %s: %w (%d bytes)", w.refID, d.err, len(data))
 		}
 		w.tab, w.cur = t, d.b
+		if t.dict == nil {
+			var err error
+			if w.tab, err = rebuildTable(t); err != nil {
+				return fmt.Errorf("event table of %s: %w", w.refID, err)
+			}
+			w.dirty = true
+		}
 	default:
 		var s references.Shipment
 		if err := decodeShipment(data, &s); err != nil {
 			return fmt.Errorf("shipment of %s: %w", w.refID, err)
 		}
-		w.tab = &eventTable{}
+		w.tab = &eventTable{dict: &tableDict{}}
 		w.cur = append([]byte{1}, w.refs(&s)...)
 		w.dirty = true
 	}
@@ -260,8 +299,7 @@ func (w *eventWriter) load() error {
 // The search starts where the last one ended: a snapshot's events are in the order
 // of the one before, so it usually finds them at once.
 func (w *eventWriter) intern(ev *references.Event) uint64 {
-	w.scratch.b, w.scratch.format2 = w.scratch.b[:0], true
-	w.scratch.event(ev)
+	w.scratch.b = appendDictEvent(w.scratch.b[:0], ev, w.tab.dict)
 	enc := w.scratch.b
 	slots := w.tab.slots
 	for k := range slots {
@@ -353,8 +391,11 @@ func (w *eventWriter) flush() error {
 	for _, s := range w.tab.slots {
 		size += len(s) + 2
 	}
+	for _, s := range w.tab.dict.raw {
+		size += len(s) + 1
+	}
 	v := make([]byte, 1, size)
-	v[0] = formatTable
+	v[0] = w.tab.format()
 	v = appendTable(v, w.tab)
 	v = append(v, w.cur...)
 	if err := w.tx.Bucket(bucketShipments).Put([]byte(w.refID), v); err != nil {
@@ -431,7 +472,7 @@ func updateHead(data []byte) (id string, created time.Time, err error) {
 // empty (a byte each), so that every number keeps naming the same event.
 func reclaimEvents(tx *bolt.Tx, refID string) error {
 	data := tx.Bucket(bucketShipments).Get([]byte(refID))
-	if len(data) == 0 || data[0] != formatTable {
+	if !isTable(data) {
 		return nil
 	}
 	t, d := readTable(data)
@@ -465,7 +506,15 @@ func reclaimEvents(tx *bolt.Tx, refID string) error {
 	if !reclaimed {
 		return nil
 	}
-	v := appendTable([]byte{formatTable}, t)
+	if t.dict != nil {
+		// The dictionary keeps the strings of the events left only.
+		t.used = nil
+		var err error
+		if t, err = rebuildTable(t); err != nil {
+			return fmt.Errorf("event table of %s: %w", refID, err)
+		}
+	}
+	v := appendTable([]byte{t.format()}, t)
 	return tx.Bucket(bucketShipments).Put([]byte(refID), append(v, cur...))
 }
 
@@ -499,6 +548,7 @@ func markUpdateEvents(data []byte, t *eventTable) error {
 	n := d.uvarint() // its Metadata
 	if n > uint64(len(d.b)/2) {
 		d.fail("map length")
+		n = 0 // and skip nothing: a corrupt length can be any number
 	}
 	for range 2 * n {
 		d.skipStr()

@@ -159,11 +159,25 @@ func FuzzDecodeTable(f *testing.F) {
 	s := containerShipment()
 	vals, table := writeTable(f, db, s, []*references.Update{{Shipment: s, Changes: []references.Change{{Event: &s.Events[1]}}}})
 	f.Add(table[1:], vals[0][1:])
+	s.Events[0].ID = "84c726e3-0a61-48e2-9e7e-4518a1b81a15" // packed (see encoder.eventID)
+	vals, table = writeTable(f, db, s, []*references.Update{{Shipment: s}})
+	f.Add(table[1:], vals[0][1:])
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}, []byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	// An update whose summary's metadata claims billions of entries: retention's
+	// reading of it (markUpdateEvents) went on skipping them after the error.
+	f.Add([]byte{0}, []byte("\x00\x00\x00\x00\xffۏ\xf9\xce\x03\x00\x00\x00$\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x02\x00\x01\x05\x00\x01\x02\x03\x13\x00\x00\x04\x04\x00\x03\vMSCU1234566\x0445G1\nin_transit\x01\x05N&RTM\tRotterdam\x01\x03\x02\x00\x05evt-1\tEQUIPMENT\x03ACT\x04LOAD\xc0\xb5Ӛ\r\x00\x00\x01\x05NLRTM\tRotterdam\x01\x10PACIFIC MERIDIAN\a9815903\x04412W\x06VESSEL\vMSCU1234566\x05LADEN\x00\x0445G1\vTRHU4716245\x0445G1\nin_transit\x01\x05NLRTM\tRotterdam\x01\x03\x03\x02\x04\x00\x00\x00"))
 	f.Fuzz(func(t *testing.T, table, update []byte) {
-		// Both are read as values of format 3, whatever their first byte.
-		table = append([]byte{formatTable}, table...)
-		update = append([]byte{formatTable}, update...)
+		// The update is read as a value of format 3, the table as one of format 3 and
+		// of format 4 (see formatDict), whatever their first bytes.
+		for _, format := range []byte{formatTable, formatDict} {
+			fuzzTable(t, append([]byte{format}, table...), append([]byte{formatTable}, update...))
+		}
+	})
+}
+
+// fuzzTable is FuzzDecodeTable's check of one table value and one update.
+func fuzzTable(t *testing.T, table, update []byte) {
+	{
 		var s references.Shipment
 		_ = decodeShipment(table, &s)
 		tab, d := readTable(table)
@@ -185,7 +199,7 @@ func FuzzDecodeTable(f *testing.F) {
 		if a, b := asJSON(t, &u), asJSON(t, &again); !bytes.Equal(a, b) {
 			t.Fatalf("re-encoding changed the value:\n%s\n%s", a, b)
 		}
-	})
+	}
 }
 
 // TestPrune_ReclaimsTheEventsOfPrunedUpdates: once retention deleted the old updates

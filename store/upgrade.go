@@ -23,7 +23,8 @@ const upgradeBatch = 10_000
 // from schema 3 it numbers every update in its account (numberUpdates); from schema 4
 // it counts each account's references by status (countStatuses) and summarises every
 // latest snapshot in its search facts (summarizeSnapshots); from schema 5 it only
-// writes the new version, so that an older binary refuses the values of format 3.
+// writes the new version, so that an older binary refuses the values of format 3;
+// from schema 6 likewise, for the tables of format 4.
 // Interrupted, it starts again at the next Open, which refuses nothing in between:
 // every step writes the same keys again, the counts are set, not added, and the
 // rewrite of the outbox, the numbering and the summaries skip what they did already.
@@ -58,6 +59,8 @@ func (db *DB) upgrade(from uint64) error {
 	}
 	// From schema 5, nothing to do: the values of format 1 and 2 stay readable, and
 	// the snapshots and updates written from now on take format 3 (see formatTable).
+	// From schema 6 neither: a table of format 3 stays readable and takes format 4
+	// when its reference next changes (see formatDict).
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte("schema_version"), u64(SchemaVersion))
 	})
