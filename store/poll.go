@@ -175,69 +175,94 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 			return ref, nil
 		}
 	}
+	prep := db.preparePoll(ctx, refID, &res)
 	var ref references.Reference
 	err = db.batch(ctx, func(tx *bolt.Tx) error {
-		ref = references.Reference{}
-		if err := getRef(tx, anyAccount, refID, &ref); err != nil {
-			return err
-		}
-		if !ref.Active() {
-			db.sched.remove(refID)
-			return queueOrphanPush(tx, &ref, res.Push, res.PolledAt)
-		}
-		due := tx.Bucket(bucketDue)
-		if k := db.dueKeyOf(&ref); k != nil {
-			if err := due.Delete(k); err != nil {
-				return err
-			}
-		}
-		polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
-		ref.LastPolledAt, ref.NextPollAt = &polled, &next
-		ref.LastPollError = res.Error
-		ref.ConsecutiveFailures = res.ConsecutiveFailures
-		ref.NotFoundSince = res.NotFoundSince
-		ref.UpdatedAt = polled
-		applyPush(&ref, res.Push) // before an unsubscribe, which queues what it leaves
-		w := newEventWriter(tx, ref.ID)
-		if res.Shipment != nil {
-			if err := w.setCurrent(res.Shipment); err != nil {
-				return err
-			}
-			if err := indexSnapshot(tx, &ref, res.Shipment); err != nil {
-				return err
-			}
-		}
-		var eps []references.Endpoint // read once for all the updates: one seek when there are none
-		if len(res.Updates) > 0 {
-			var err error
-			if eps, err = db.accountEndpoints(tx, ref.AccountID); err != nil {
-				return err
-			}
-		}
-		for i := range res.Updates {
-			u := res.Updates[i] // a copy: Batch may run this function again
-			if err := appendUpdate(tx, &ref, &u, w, eps); err != nil {
-				return err
-			}
-		}
-		if err := w.flush(); err != nil {
-			return err
-		}
-		if res.EndsTracking() {
-			return db.unsubscribe(tx, &ref, res.Unsubscribe, polled)
-		}
-		if err := due.Put(dueKey(next, ref.ID), nil); err != nil {
-			return err
-		}
-		if err := putRef(tx, &ref); err != nil {
-			return err
-		}
-		db.sched.put(ref.ID, next, false)
-		return nil
+		var err error
+		ref, err = db.writePoll(tx, refID, &res, prep)
+		return err
 	})
 	if err != nil {
 		return references.Reference{}, fmt.Errorf("record poll of %s: %w", refID, err)
 	}
+	return ref, nil
+}
+
+// writePoll is RecordPoll's transaction: it writes res, the poll of refID, and
+// returns the reference as written. prep, when not nil, is what preparePoll computed
+// beforehand; the transaction uses it only if it still applies (see preparedPoll).
+// It may run more than once (see groupCommit), so it leaves res as it is.
+func (db *DB) writePoll(tx *bolt.Tx, refID string, res *references.PollResult, prep *preparedPoll) (references.Reference, error) {
+	var ref references.Reference
+	p := prep.take(tx, refID)
+	if p != nil {
+		ref = p.ref // a copy: its fields are set below
+	} else {
+		if err := getRef(tx, anyAccount, refID, &ref); err != nil {
+			return ref, err
+		}
+	}
+	if !ref.Active() {
+		db.sched.remove(refID)
+		return ref, queueOrphanPush(tx, &ref, res.Push, res.PolledAt)
+	}
+	due := tx.Bucket(bucketDue)
+	if k := db.dueKeyOf(&ref); k != nil {
+		if err := due.Delete(k); err != nil {
+			return ref, err
+		}
+	}
+	polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
+	ref.LastPolledAt, ref.NextPollAt = &polled, &next
+	ref.LastPollError = res.Error
+	ref.ConsecutiveFailures = res.ConsecutiveFailures
+	ref.NotFoundSince = res.NotFoundSince
+	ref.UpdatedAt = polled
+	applyPush(&ref, res.Push) // before an unsubscribe, which queues what it leaves
+	var w *eventWriter
+	switch {
+	case p != nil: // the snapshot set current and its facts, beforehand
+		w = p.w
+		if err := writeFacts(tx, &ref, p.factsData, p.oldFacts, p.facts, p.factsEnc); err != nil {
+			return ref, err
+		}
+	case res.Shipment != nil:
+		w = newEventWriter(tx, ref.ID)
+		if err := w.setCurrent(res.Shipment); err != nil {
+			return ref, err
+		}
+		if err := indexSnapshot(tx, &ref, res.Shipment); err != nil {
+			return ref, err
+		}
+	default:
+		w = newEventWriter(tx, ref.ID)
+	}
+	var eps []references.Endpoint // read once for all the updates: one seek when there are none
+	if len(res.Updates) > 0 {
+		var err error
+		if eps, err = db.accountEndpoints(tx, ref.AccountID); err != nil {
+			return ref, err
+		}
+	}
+	for i := range res.Updates {
+		u := res.Updates[i] // a copy: Batch may run this function again
+		if err := appendUpdate(tx, &ref, &u, w, eps); err != nil {
+			return ref, err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return ref, err
+	}
+	if res.EndsTracking() {
+		return ref, db.unsubscribe(tx, &ref, res.Unsubscribe, polled)
+	}
+	if err := due.Put(dueKey(next, ref.ID), nil); err != nil {
+		return ref, err
+	}
+	if err := putRef(tx, &ref); err != nil {
+		return ref, err
+	}
+	db.sched.put(ref.ID, next, false)
 	return ref, nil
 }
 

@@ -173,8 +173,15 @@ func indexSnapshot(tx *bolt.Tx, ref *references.Reference, s *references.Shipmen
 // summary to take as the one before s (see references.Summarize).
 func indexSnapshotAfter(tx *bolt.Tx, ref *references.Reference, s *references.Shipment, old searchFacts, prev *references.ShipmentSummary) error {
 	now := factsOf(prev, s)
-	encoded := encodeFacts(now)
-	if bytes.Equal(tx.Bucket(bucketRefFacts).Get([]byte(ref.ID)), encoded) {
+	return writeFacts(tx, ref, tx.Bucket(bucketRefFacts).Get([]byte(ref.ID)), old, now, encodeFacts(now))
+}
+
+// writeFacts makes now, encoded, ref's facts, and the search indexes follow, where
+// stored is ref's facts value as the transaction holds it (nil for none) and old its
+// decoded form. It is the part of indexSnapshotAfter that needs the transaction: a
+// changed poll computes now before it queues for the writer (see preparedPoll).
+func writeFacts(tx *bolt.Tx, ref *references.Reference, stored []byte, old, now searchFacts, encoded []byte) error {
+	if bytes.Equal(stored, encoded) {
 		return nil
 	}
 	// Only the entries that change are written: an entry deleted and put back
