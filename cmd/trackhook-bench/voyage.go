@@ -87,6 +87,8 @@ type voyageFigures struct {
 	InuseBytesPerUpd float64 `json:"inuse_bytes_per_update"`
 	// Buckets are the store's top-level buckets, largest first.
 	Buckets []bucketSize `json:"buckets"`
+	// File is the file sampled during the voyage (voyage_file.go).
+	File *fileTrace `json:"file,omitempty"`
 }
 
 // bucketSize is one bucket's share of the file, its nested buckets included.
@@ -167,7 +169,22 @@ func runVoyage(ctx context.Context, cfg config, st storage, prog *progress) (f v
 	if err != nil {
 		return f, err
 	}
+	fdb, ok := db.(fileStatser)
+	if !ok {
+		return f, fmt.Errorf("the voyage phase samples a bbolt file: %T does not read its statistics", db)
+	}
+	f.File = &fileTrace{}
 	start, cpu0 := time.Now(), markCPU(st)
+	// sample reads the file after the polls or the prune of a round, its CPU time
+	// left out of the phase's.
+	sample := func(after string, deep bool) error {
+		d, err := f.File.sample(fdb, int(v.clk.Now().Sub(v.t0)/(24*time.Hour)), after, deep)
+		cpu0.proc += d
+		return err
+	}
+	if err := sample("prune", true); err != nil {
+		return f, err
+	}
 	var left atomic.Int64
 	left.Store(int64(len(ids)))
 	prog.show(func() string {
@@ -183,8 +200,14 @@ func runVoyage(ctx context.Context, cfg config, st storage, prog *progress) (f v
 		if err := v.round(ctx, p, ids, batchWorkers, &left); err != nil {
 			return f, err
 		}
+		if err := sample("polls", false); err != nil {
+			return f, err
+		}
 		pruner.Prune(ctx, at)
 		if err := errors.Join(ctx.Err(), pruneErrs.first()); err != nil {
+			return f, err
+		}
+		if err := sample("prune", f.Rounds%deepEvery == 0); err != nil {
 			return f, err
 		}
 	}
