@@ -265,8 +265,14 @@ func (w *eventWriter) load() error {
 	if w.loaded {
 		return nil
 	}
+	return w.loadFrom(w.tx.Bucket(bucketShipments).Get([]byte(w.refID)))
+}
+
+// loadFrom is load from data, the reference's value of the shipments bucket (nil for
+// none), read by the caller: the table aliases data, which must stay as it is while
+// the writer is used.
+func (w *eventWriter) loadFrom(data []byte) error {
 	w.loaded = true
-	data := w.tx.Bucket(bucketShipments).Get([]byte(w.refID))
 	switch {
 	case data == nil:
 		w.tab, w.cur = &eventTable{dict: &tableDict{}}, []byte{0}

@@ -97,21 +97,12 @@ func (p *preparedPoll) take(tx *bolt.Tx, refID string) *preparedPoll {
 }
 
 // writerFrom returns an event writer for refID loaded from stored, its value of the
-// shipments bucket (nil for none) read earlier: what eventWriter.load reads from the
-// transaction. stored must be the caller's own copy, as the table aliases it. ok is
-// false for a value of format 1 or 2, which load converts, and for one it cannot read.
+// shipments bucket (nil for none) read earlier, as eventWriter.load would load it from
+// the transaction. stored must be the caller's own copy, as the table aliases it. ok
+// is false for a value it cannot read: the transaction then reads it and says why.
 func writerFrom(refID string, stored []byte) (w *eventWriter, ok bool) {
-	w = &eventWriter{refID: refID, loaded: true}
-	switch {
-	case stored == nil:
-		w.tab, w.cur = &eventTable{}, []byte{0}
-	case len(stored) > 0 && stored[0] == formatTable:
-		t, d := readTable(stored)
-		if d.err != nil {
-			return nil, false
-		}
-		w.tab, w.cur = t, d.b
-	default:
+	w = &eventWriter{refID: refID}
+	if err := w.loadFrom(stored); err != nil {
 		return nil, false
 	}
 	return w, true
