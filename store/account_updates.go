@@ -49,10 +49,21 @@ func numberUpdate(tx *bolt.Tx, accountID string, fk []byte) ([]byte, error) {
 		return nil, err
 	}
 	key := accountUpdateKey(accountID, seq)
-	if err := tx.Bucket(bucketAccountUpdates).Put(key, fk); err != nil {
+	if err := accountUpdatesForAppend(tx).Put(key, fk); err != nil {
 		return nil, err
 	}
 	return key, nil
+}
+
+// accountUpdatesForAppend returns the account_updates bucket of tx, set to fill its
+// pages before it splits them. Its keys only grow within each account (the account's
+// sequence), so a page is never written into again once a later page holds the
+// account's newer keys; bbolt's default of half-full pages left the bucket at about
+// 50 % of its pages after full voyages (measured with the load tool's voyage phase).
+func accountUpdatesForAppend(tx *bolt.Tx) *bolt.Bucket {
+	b := tx.Bucket(bucketAccountUpdates)
+	b.FillPercent = 1.0
+	return b
 }
 
 // unindexUpdate deletes the updates_by_time entry ageKey and the account_updates entry

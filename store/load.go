@@ -243,7 +243,7 @@ func loadUpdate(tx *bolt.Tx, v *storecopy.Update) error {
 		return err
 	}
 	ak := accountUpdateKey(v.AccountID, v.AccountSequence)
-	if err := tx.Bucket(bucketAccountUpdates).Put(ak, fk); err != nil {
+	if err := accountUpdatesForAppend(tx).Put(ak, fk); err != nil {
 		return err
 	}
 	if err := raiseCount(tx.Bucket(bucketAccountUpdateN), v.AccountID, v.AccountSequence); err != nil {
