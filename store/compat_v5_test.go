@@ -86,10 +86,17 @@ type v5DumpRecord struct {
 
 // readV5 reads back everything the v5 fixture holds, encoded as its golden file is.
 func readV5(t *testing.T, db *DB) []byte {
+	return readContents(t, db, v5, "acct_v5", v5Endpoint)
+}
+
+// readContents reads back everything a fixture of schema 5 or later holds, encoded as
+// the v5 golden file is (v5Contents): fx's references and accounts' feeds, the
+// messages of account's endpoint, and the store's dump.
+func readContents(t *testing.T, db *DB, fx storeFixture, account, endpoint string) []byte {
 	t.Helper()
 	ctx := context.Background()
-	c := v5Contents{Base: encodeV1(t, readFixture(t, db, v5)), AccountFeeds: map[string][]v5FeedEntry{}}
-	for _, acct := range v5.accounts {
+	c := v5Contents{Base: encodeV1(t, readFixture(t, db, fx)), AccountFeeds: map[string][]v5FeedEntry{}}
+	for _, acct := range fx.accounts {
 		page, err := db.ListAccountUpdates(ctx, acct, references.AccountUpdateQuery{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
@@ -98,12 +105,12 @@ func readV5(t *testing.T, db *DB) []byte {
 			c.AccountFeeds[acct] = append(c.AccountFeeds[acct], v5FeedEntry{AccountSequence: au.AccountSequence, UpdateID: au.Update.ID, Update: digest(t, newUpdateRecord(&au.Update))})
 		}
 	}
-	msgs, err := db.ListMessages(ctx, "acct_v5", v5Endpoint, references.MessageQuery{Limit: 1000})
+	msgs, err := db.ListMessages(ctx, account, endpoint, references.MessageQuery{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range msgs.Messages {
-		_, body, err := db.GetMessage(ctx, "acct_v5", v5Endpoint, m.ID)
+		_, body, err := db.GetMessage(ctx, account, endpoint, m.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

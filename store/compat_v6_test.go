@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/references"
-	"github.com/trackhook/trackhook/store/storecopy"
 )
 
 // The v6 fixture is a store file of schema 6, written by trackhook before event tables
@@ -42,58 +40,7 @@ var v6Refs = []struct{ id, account string }{
 // readV6 reads back everything the v6 fixture holds, in the form of the v5 golden file
 // (see v5Contents).
 func readV6(t *testing.T, db *DB) []byte {
-	t.Helper()
-	ctx := context.Background()
-	c := v5Contents{Base: encodeV1(t, readFixture(t, db, v6)), AccountFeeds: map[string][]v5FeedEntry{}}
-	for _, acct := range v6.accounts {
-		page, err := db.ListAccountUpdates(ctx, acct, references.AccountUpdateQuery{Limit: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, au := range page.Updates {
-			c.AccountFeeds[acct] = append(c.AccountFeeds[acct], v5FeedEntry{AccountSequence: au.AccountSequence, UpdateID: au.Update.ID, Update: digest(t, newUpdateRecord(&au.Update))})
-		}
-	}
-	msgs, err := db.ListMessages(ctx, "acct_v6", v6Endpoint, references.MessageQuery{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range msgs.Messages {
-		_, body, err := db.GetMessage(ctx, "acct_v6", v6Endpoint, m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vm := v5Message{Message: m}
-		if body.Update != nil {
-			vm.Update = digest(t, newUpdateRecord(body.Update))
-		}
-		c.Messages = append(c.Messages, vm)
-	}
-	err = db.Dump(ctx, func(r storecopy.Record) error {
-		d := v5DumpRecord{Kind: r.Kind()}
-		switch r := r.(type) {
-		case storecopy.Update:
-			d.Update, d.Account, d.Seq = digest(t, newUpdateRecord(&r.Update)), r.AccountID, r.AccountSequence
-		case storecopy.Shipment:
-			d.Shipment, d.Account = digest(t, newShipmentRecord(&r.Shipment)), r.ReferenceID
-		default:
-			b, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			d.Other = b
-		}
-		c.Dump = append(c.Dump, d)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := json.MarshalIndent(c, "", " ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(b, '\n')
+	return readContents(t, db, v6, "acct_v6", v6Endpoint)
 }
 
 func TestOpen_ReadsAV6StoreFile(t *testing.T) {
