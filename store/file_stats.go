@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"os"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -76,18 +77,7 @@ func (db *DB) fileStats(deep bool) (FileStats, error) {
 		if !deep {
 			return nil
 		}
-		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
-			bs := b.Stats()
-			bf := BucketFileStats{
-				Name: string(name), Keys: bs.KeyN,
-				InuseBytes: int64(bs.BranchInuse + bs.LeafInuse),
-				AllocBytes: int64(bs.BranchAlloc + bs.LeafAlloc),
-			}
-			s.Buckets = append(s.Buckets, bf)
-			s.InuseBytes += bf.InuseBytes
-			s.AllocBytes += bf.AllocBytes
-			return nil
-		})
+		return s.readBuckets(tx)
 	})
 	if err != nil {
 		return s, fmt.Errorf("file stats: %w", err)
@@ -100,5 +90,47 @@ func (db *DB) fileStats(deep bool) (FileStats, error) {
 	s.Spills = bs.TxStats.GetSpill()
 	s.Rebalances = bs.TxStats.GetRebalance()
 	s.LivePages = s.HighWater/int64(s.PageSize) - int64(s.FreePages+s.PendingPages)
+	return s, nil
+}
+
+// readBuckets walks every top-level bucket of tx for its share of the file.
+func (s *FileStats) readBuckets(tx *bolt.Tx) error {
+	return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		bs := b.Stats()
+		bf := BucketFileStats{
+			Name: string(name), Keys: bs.KeyN,
+			InuseBytes: int64(bs.BranchInuse + bs.LeafInuse),
+			AllocBytes: int64(bs.BranchAlloc + bs.LeafAlloc),
+		}
+		s.Buckets = append(s.Buckets, bf)
+		s.InuseBytes += bf.InuseBytes
+		s.AllocBytes += bf.AllocBytes
+		return nil
+	})
+}
+
+// ReadFileStats reads the size and the buckets' shares of a store file that no
+// process has open, opened read-only: after Close, so that the figures count the free
+// list Close writes. Only FileBytes, PageSize, InuseBytes, AllocBytes and Buckets are
+// set.
+func ReadFileStats(path string) (FileStats, error) {
+	var s FileStats
+	fi, err := os.Stat(path)
+	if err != nil {
+		return s, fmt.Errorf("file stats: %w", err)
+	}
+	s.FileBytes = fi.Size()
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return s, fmt.Errorf("file stats: open %s: %w", path, err)
+	}
+	s.PageSize = b.Info().PageSize
+	err = b.View(s.readBuckets)
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return s, fmt.Errorf("file stats of %s: %w", path, err)
+	}
 	return s, nil
 }

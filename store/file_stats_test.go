@@ -8,7 +8,8 @@ import (
 )
 
 func TestFileStats_AccountForTheFilesPages(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "trackhook.db"), Options{NoSync: true})
+	path := filepath.Join(t.TempDir(), "trackhook.db")
+	db, err := Open(path, Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,5 +50,21 @@ func TestFileStats_AccountForTheFilesPages(t *testing.T) {
 	}
 	if refs.Keys != 50 || refs.InuseBytes <= 0 {
 		t.Fatalf("the refs bucket: %+v", refs)
+	}
+
+	// Closed, the file reads the same buckets (Close writes only the free list).
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := ReadFileStats(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if closed.InuseBytes != deep.InuseBytes || closed.AllocBytes != deep.AllocBytes || len(closed.Buckets) != len(deep.Buckets) || closed.PageSize != s.PageSize {
+		t.Fatalf("closed file: in use %d, allocated %d, %d buckets, page %d; open: %d, %d, %d, %d",
+			closed.InuseBytes, closed.AllocBytes, len(closed.Buckets), closed.PageSize, deep.InuseBytes, deep.AllocBytes, len(deep.Buckets), s.PageSize)
+	}
+	if closed.FileBytes < closed.AllocBytes {
+		t.Fatalf("a file of %d bytes holds %d allocated", closed.FileBytes, closed.AllocBytes)
 	}
 }

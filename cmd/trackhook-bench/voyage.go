@@ -5,19 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/trackhook/trackhook/internal/clock"
 	"github.com/trackhook/trackhook/internal/retention"
 	"github.com/trackhook/trackhook/poller"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
+	"github.com/trackhook/trackhook/store"
 )
 
 // The voyage phase: the store's size after every reference has been tracked through
@@ -250,32 +248,15 @@ func runVoyage(ctx context.Context, cfg config, st storage, prog *progress) (f v
 
 // readFile reads the closed store's size and bbolt's statistics of its buckets.
 func (f *voyageFigures) readFile(path string) error {
-	fi, err := os.Stat(path)
+	s, err := store.ReadFileStats(path)
 	if err != nil {
 		return err
 	}
-	f.FileBytes = fi.Size()
-	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return fmt.Errorf("open %s for its statistics: %w", path, err)
-	}
-	err = b.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
-			s := bk.Stats()
-			size := bucketSize{
-				Name: string(name), Keys: s.KeyN,
-				InuseBytes: int64(s.BranchInuse + s.LeafInuse),
-				AllocBytes: int64(s.BranchAlloc + s.LeafAlloc),
-			}
-			f.Buckets = append(f.Buckets, size)
-			f.InuseBytes += size.InuseBytes
-			f.AllocBytes += size.AllocBytes
-			return nil
-		})
-	})
+	f.FileBytes, f.InuseBytes, f.AllocBytes = s.FileBytes, s.InuseBytes, s.AllocBytes
+	f.Buckets = bucketSizes(s.Buckets)
 	f.UnusedBytes = f.FileBytes - f.AllocBytes
 	sort.Slice(f.Buckets, func(i, j int) bool { return f.Buckets[i].InuseBytes > f.Buckets[j].InuseBytes })
-	return errors.Join(err, b.Close())
+	return nil
 }
 
 // voyage is the demo carrier of the voyage phase, at the phase's simulated time: the

@@ -91,9 +91,7 @@ func (t *fileTrace) sample(db fileStatser, day int, after string, deep bool) (ti
 		InuseBytes: s.InuseBytes, OpenReadTxs: s.OpenReadTxs,
 		Commits: s.TxID - t.last.TxID, PagesWritten: s.PagesWritten - t.last.PagesWritten,
 	}
-	for _, b := range s.Buckets {
-		fs.Buckets = append(fs.Buckets, bucketSize{Name: b.Name, Keys: b.Keys, InuseBytes: b.InuseBytes, AllocBytes: b.AllocBytes})
-	}
+	fs.Buckets = bucketSizes(s.Buckets)
 	sort.Slice(fs.Buckets, func(i, j int) bool { return fs.Buckets[i].AllocBytes > fs.Buckets[j].AllocBytes })
 	fs.Buckets = fs.Buckets[:min(len(fs.Buckets), deepBuckets)]
 	if len(t.Samples) == 0 {
@@ -110,4 +108,13 @@ func (t *fileTrace) sample(db fileStatser, day int, after string, deep bool) (ti
 	d := cpuTime() - cpu0
 	t.SampleCPUMicro += float64(d) / float64(time.Microsecond)
 	return d, nil
+}
+
+// bucketSizes turns the store's bucket statistics into the figures' form.
+func bucketSizes(bs []store.BucketFileStats) []bucketSize {
+	out := make([]bucketSize, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, bucketSize{Name: b.Name, Keys: b.Keys, InuseBytes: b.InuseBytes, AllocBytes: b.AllocBytes})
+	}
+	return out
 }
