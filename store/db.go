@@ -156,7 +156,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	db := &DB{
-		bolt: b, sched: &schedule{}, leases: newLeases(), clock: clock.OrReal(opts.Clock), log: opts.Logger,
+		bolt: b, sched: newSchedule(), leases: newLeases(), clock: clock.OrReal(opts.Clock), log: opts.Logger,
 		accounts: newDecodedCache(decodeAccount), endpoints: newDecodedCache(decodeEndpoint),
 	}
 	db.group = &groupCommit{db: b, failed: db.commitFailed}

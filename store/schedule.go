@@ -7,6 +7,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/trackhook/trackhook/internal/idindex"
 )
 
 // schedule is the poll schedule of the active references, kept in memory: when each
@@ -29,23 +31,32 @@ import (
 // its functions succeeded makes the store rebuild the schedule from disk.
 type schedule struct {
 	mu    sync.Mutex
-	slots map[string]*slot
-	heap  []*slot // a binary min-heap ordered by (at, id): the order of the due bucket
+	ids   *idindex.Index // reference id -> number of its slot
+	slots []slot         // by number; a number idindex gave back holds a stale slot
+	heap  []int32        // numbers, a binary min-heap ordered by (at, id): the order of the due bucket
 }
 
-// slot is one reference's place in the schedule.
+// slot is one reference's place in the schedule. Slots hold no pointers and live in
+// one slice, and the ids in an idindex.Index: with a slot and an id allocated apiece,
+// each garbage collection traced two million objects at a million references
+// (BENCHMARKS.md, issue 17, round 4).
 type slot struct {
-	id      string
 	at      int64 // Unix nanoseconds: when the reference is next due
 	durable int64 // the time of its key in the due bucket
 	polled  int64 // the last poll, when it is not on disk (an unchanged one); else 0
-	index   int   // position in schedule.heap
+	index   int32 // position in schedule.heap
 	// pending is set on a reference whose creating transaction has not committed yet:
 	// it is not handed out before it can be read.
 	pending bool
 }
 
-func (a *slot) less(b *slot) bool { return a.at < b.at || (a.at == b.at && a.id < b.id) }
+func newSchedule() *schedule { return &schedule{ids: idindex.New(0)} }
+
+// less orders the slots numbered a and b by (at, id). Callers hold mu.
+func (s *schedule) less(a, b int32) bool {
+	sa, sb := &s.slots[a], &s.slots[b]
+	return sa.at < sb.at || (sa.at == sb.at && s.ids.Compare(a, b) < 0)
+}
 
 // nanos is t as stored in keys (see timeKey).
 func nanos(t time.Time) int64 { return max(t.UnixNano(), 0) }
@@ -55,23 +66,24 @@ func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 // load replaces the schedule with the due bucket's content. The bucket is in time
 // order, which is already a valid heap.
 func (s *schedule) load(tx *bolt.Tx) {
-	// The counter of active references sizes the map and the heap at once: they
-	// hold one slot per active reference.
+	// The counter of active references sizes the index, the slots and the heap at
+	// once: they hold one entry per active reference.
 	n := max(readCount(tx.Bucket(bucketMeta), countActive), 0)
-	slots := make(map[string]*slot, n)
-	heap := make([]*slot, 0, n)
+	ids := idindex.New(int(n))
+	slots := make([]slot, 0, n)
+	heap := make([]int32, 0, n)
 	c := tx.Bucket(bucketDue).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		at := nanos(keyTime(k))
-		sl := &slot{id: string(k[8:]), at: at, durable: at, index: len(heap)}
-		if _, dup := slots[sl.id]; dup {
+		i, added := ids.Insert(string(k[8:]))
+		if !added {
 			continue // not written by this version; the earlier key stands
 		}
-		slots[sl.id] = sl
-		heap = append(heap, sl)
+		at := nanos(keyTime(k))
+		slots = append(slots, slot{at: at, durable: at, index: int32(len(heap))})
+		heap = append(heap, i)
 	}
 	s.mu.Lock()
-	s.slots, s.heap = slots, heap
+	s.ids, s.slots, s.heap = ids, slots, heap
 	s.mu.Unlock()
 }
 
@@ -80,23 +92,28 @@ func (s *schedule) put(id string, at time.Time, pending bool) {
 	n := nanos(at)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sl, ok := s.slots[id]
-	if !ok {
-		sl = &slot{id: id, at: n, durable: n, index: len(s.heap), pending: pending}
-		s.slots[id] = sl
-		s.heap = append(s.heap, sl)
-		s.up(sl.index)
+	i, added := s.ids.Insert(id)
+	if added {
+		sl := slot{at: n, durable: n, index: int32(len(s.heap)), pending: pending}
+		if int(i) == len(s.slots) {
+			s.slots = append(s.slots, sl)
+		} else {
+			s.slots[i] = sl
+		}
+		s.heap = append(s.heap, i)
+		s.up(int(sl.index))
 		return
 	}
+	sl := &s.slots[i]
 	sl.durable, sl.polled, sl.pending = n, 0, pending
-	s.fix(sl, n)
+	s.fix(i, n)
 }
 
 // confirm makes a created reference available to due.
 func (s *schedule) confirm(id string) {
 	s.mu.Lock()
-	if sl, ok := s.slots[id]; ok {
-		sl.pending = false
+	if i, ok := s.ids.Lookup(id); ok {
+		s.slots[i].pending = false
 	}
 	s.mu.Unlock()
 }
@@ -106,12 +123,12 @@ func (s *schedule) confirm(id string) {
 func (s *schedule) move(id string, at, polled time.Time) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sl, ok := s.slots[id]
-	if !ok || sl.pending {
+	i, ok := s.ids.Lookup(id)
+	if !ok || s.slots[i].pending {
 		return false
 	}
-	sl.polled = nanos(polled)
-	s.fix(sl, nanos(at))
+	s.slots[i].polled = nanos(polled)
+	s.fix(i, nanos(at))
 	return true
 }
 
@@ -119,21 +136,19 @@ func (s *schedule) move(id string, at, polled time.Time) bool {
 func (s *schedule) remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sl, ok := s.slots[id]
+	i, ok := s.ids.Delete(id)
 	if !ok {
 		return
 	}
-	delete(s.slots, id)
 	last := len(s.heap) - 1
-	i := sl.index
-	if i != last {
-		s.swap(i, last)
+	at := int(s.slots[i].index)
+	if at != last {
+		s.swap(at, last)
 	}
-	s.heap[last] = nil
 	s.heap = s.heap[:last]
-	if i != last {
-		if !s.down(i) {
-			s.up(i)
+	if at != last {
+		if !s.down(at) {
+			s.up(at)
 		}
 	}
 }
@@ -142,21 +157,22 @@ func (s *schedule) remove(id string) {
 func (s *schedule) durableKey(id string) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sl, ok := s.slots[id]
+	i, ok := s.ids.Lookup(id)
 	if !ok {
 		return nil, false
 	}
-	return join(u64(uint64(sl.durable)), []byte(id)), true
+	return join(u64(uint64(s.slots[i].durable)), []byte(id)), true
 }
 
 // lookup returns when id is next due and, when it is not on disk, its last poll.
 func (s *schedule) lookup(id string) (at, polled time.Time, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sl, ok := s.slots[id]
+	i, ok := s.ids.Lookup(id)
 	if !ok {
 		return at, polled, false
 	}
+	sl := &s.slots[i]
 	if sl.polled != 0 {
 		polled = fromNanos(sl.polled)
 	}
@@ -170,19 +186,19 @@ func (s *schedule) due(now time.Time, limit int) []string {
 	end := nanos(now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if limit <= 0 || len(s.heap) == 0 || s.heap[0].at > end {
+	if limit <= 0 || len(s.heap) == 0 || s.slots[s.heap[0]].at > end {
 		return nil
 	}
 	ids := make([]string, 0, min(limit, len(s.heap)))
-	c := candidates{heap: s.heap, idx: make([]int, 0, 2*min(limit, len(s.heap))+1)}
+	c := candidates{s: s, idx: make([]int, 0, 2*min(limit, len(s.heap))+1)}
 	c.push(0)
 	for len(c.idx) > 0 && len(ids) < limit {
 		i := c.pop()
-		if sl := s.heap[i]; !sl.pending {
-			ids = append(ids, sl.id)
+		if n := s.heap[i]; !s.slots[n].pending {
+			ids = append(ids, s.ids.String(n))
 		}
 		for _, child := range [2]int{2*i + 1, 2*i + 2} {
-			if child < len(s.heap) && s.heap[child].at <= end {
+			if child < len(s.heap) && s.slots[s.heap[child]].at <= end {
 				c.push(child) // nothing below a slot not due is due
 			}
 		}
@@ -192,11 +208,11 @@ func (s *schedule) due(now time.Time, limit int) []string {
 
 // candidates is a min-heap of positions in a schedule's heap, for due.
 type candidates struct {
-	heap []*slot
-	idx  []int
+	s   *schedule
+	idx []int
 }
 
-func (c *candidates) less(a, b int) bool { return c.heap[c.idx[a]].less(c.heap[c.idx[b]]) }
+func (c *candidates) less(a, b int) bool { return c.s.less(c.s.heap[c.idx[a]], c.s.heap[c.idx[b]]) }
 
 func (c *candidates) push(i int) {
 	c.idx = append(c.idx, i)
@@ -241,10 +257,10 @@ func (s *schedule) count(now time.Time) int {
 	for len(stack) > 0 {
 		i := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if i >= len(s.heap) || s.heap[i].at > end {
+		if i >= len(s.heap) || s.slots[s.heap[i]].at > end {
 			continue
 		}
-		if !s.heap[i].pending {
+		if !s.slots[s.heap[i]].pending {
 			n++
 		}
 		stack = append(stack, 2*i+1, 2*i+2)
@@ -263,9 +279,9 @@ type moved struct {
 func (s *schedule) unwritten() []moved {
 	s.mu.Lock()
 	var out []moved
-	for _, sl := range s.heap {
-		if sl.at != sl.durable && !sl.pending {
-			out = append(out, moved{id: sl.id, durable: sl.durable, at: sl.at})
+	for _, i := range s.heap {
+		if sl := &s.slots[i]; sl.at != sl.durable && !sl.pending {
+			out = append(out, moved{id: s.ids.String(i), durable: sl.durable, at: sl.at})
 		}
 	}
 	s.mu.Unlock()
@@ -281,8 +297,8 @@ func (s *schedule) unwritten() []moved {
 // written records that id's due key now holds at, unless it moved again meanwhile.
 func (s *schedule) written(id string, durable, at int64) {
 	s.mu.Lock()
-	if sl, ok := s.slots[id]; ok && sl.durable == durable {
-		sl.durable = at
+	if i, ok := s.ids.Lookup(id); ok && s.slots[i].durable == durable {
+		s.slots[i].durable = at
 	}
 	s.mu.Unlock()
 }
@@ -297,23 +313,25 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// fix changes sl's due time to at and restores the heap order. Callers hold mu.
-func (s *schedule) fix(sl *slot, at int64) {
-	sl.at = at
-	if !s.down(sl.index) {
-		s.up(sl.index)
+// fix changes the due time of the slot numbered i to at and restores the heap
+// order. Callers hold mu.
+func (s *schedule) fix(i int32, at int64) {
+	s.slots[i].at = at
+	if p := int(s.slots[i].index); !s.down(p) {
+		s.up(p)
 	}
 }
 
+// swap exchanges the heap's positions i and j.
 func (s *schedule) swap(i, j int) {
 	s.heap[i], s.heap[j] = s.heap[j], s.heap[i]
-	s.heap[i].index, s.heap[j].index = i, j
+	s.slots[s.heap[i]].index, s.slots[s.heap[j]].index = int32(i), int32(j)
 }
 
 func (s *schedule) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
-		if !s.heap[i].less(s.heap[p]) {
+		if !s.less(s.heap[i], s.heap[p]) {
 			return
 		}
 		s.swap(i, p)
@@ -321,15 +339,16 @@ func (s *schedule) up(i int) {
 	}
 }
 
-// down moves the slot at i down to its place and reports whether it moved.
+// down moves the slot at heap position i down to its place and reports whether it
+// moved.
 func (s *schedule) down(i int) bool {
 	start := i
 	for {
 		l, r, m := 2*i+1, 2*i+2, i
-		if l < len(s.heap) && s.heap[l].less(s.heap[m]) {
+		if l < len(s.heap) && s.less(s.heap[l], s.heap[m]) {
 			m = l
 		}
-		if r < len(s.heap) && s.heap[r].less(s.heap[m]) {
+		if r < len(s.heap) && s.less(s.heap[r], s.heap[m]) {
 			m = r
 		}
 		if m == i {

@@ -19,7 +19,7 @@ import (
 // removes and checks every answer against a plain sorted list of the same entries.
 func TestSchedule_DueAndCountMatchASortedList(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	s := &schedule{slots: map[string]*slot{}}
+	s := newSchedule()
 	model := map[string]int64{} // id -> due, for the references not pending
 	pending := map[string]bool{}
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trackhook/trackhook/internal/clock"
+	"github.com/trackhook/trackhook/internal/idindex"
 	"github.com/trackhook/trackhook/poller/demo"
 	"github.com/trackhook/trackhook/references"
 )
@@ -30,8 +31,12 @@ type stepSource struct {
 	step    time.Duration
 	advance atomic.Bool
 
-	mu     sync.Mutex
-	clocks map[string]*voyageClock
+	mu sync.Mutex
+	// ids numbers the references, clocks[number] is where each one's voyage stands:
+	// kept without pointers, so that the collector does not trace a million of them
+	// at a million references and charge the service for the tool's memory.
+	ids    *idindex.Index
+	clocks []voyageClock
 	// sample, while set, keeps a uniform sample of the fetches made (see
 	// fetchSample), for the tool to time its own share of a poll afterwards.
 	sample *fetchSample
@@ -45,7 +50,7 @@ type voyageClock struct {
 }
 
 func newStepSource(step time.Duration) *stepSource {
-	s := &stepSource{step: step, clocks: map[string]*voyageClock{}}
+	s := &stepSource{step: step, ids: idindex.New(0)}
 	s.advance.Store(true)
 	return s
 }
@@ -54,12 +59,12 @@ func newStepSource(step time.Duration) *stepSource {
 // the last poll when advance is off).
 func (s *stepSource) Fetch(ctx context.Context, ref references.Reference) (*references.Shipment, error) {
 	s.mu.Lock()
-	c, ok := s.clocks[ref.ID]
-	if !ok {
-		c = &voyageClock{}
-		s.clocks[ref.ID] = c
+	ids := s.ids
+	i, added := ids.Insert(ref.ID)
+	if added { // a new number: the tool never deletes an id, so the next one
+		s.clocks = append(s.clocks, voyageClock{})
 	}
-	k, fp := c.k, c.fp
+	k, fp := s.clocks[i].k, s.clocks[i].fp
 	advance := s.advance.Load() || k == 0
 	if s.sample != nil {
 		s.sample.add(fetchState{ref: ref, k: k, fp: fp, advance: advance})
@@ -71,7 +76,9 @@ func (s *stepSource) Fetch(ctx context.Context, ref references.Reference) (*refe
 		return sh, err
 	}
 	s.mu.Lock()
-	c.k, c.fp = k, fp
+	if s.ids == ids { // not forgotten meanwhile: i is still ref's
+		s.clocks[i] = voyageClock{k: k, fp: fp}
+	}
 	s.mu.Unlock()
 	return sh, nil
 }
@@ -103,7 +110,7 @@ func (s *stepSource) next(ctx context.Context, ref references.Reference, k int, 
 // measured afterwards is the service's.
 func (s *stepSource) forget() {
 	s.mu.Lock()
-	s.clocks = map[string]*voyageClock{}
+	s.ids, s.clocks = idindex.New(0), nil
 	s.mu.Unlock()
 }
 
