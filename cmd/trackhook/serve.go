@@ -119,7 +119,7 @@ func parseServeFlags(args []string, e env) (serveConfig, error) {
 	fs.DurationVar(&c.maxAge, "max-tracking-age", 90*24*time.Hour, "unsubscribe references older than this")
 	fs.DurationVar(&c.notFoundFor, "not-found-for", 72*time.Hour, "unsubscribe references the source has not known for this long")
 	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "how long delivered updates stay in the feed")
-	fs.IntVar(&c.pollWorkers, "poll-workers", autosize.PollWorkers(c.machine), "polls running at once; the default is 64 per CPU, at least 64 and at most 1024 (fewer in little memory)")
+	fs.IntVar(&c.pollWorkers, "poll-workers", autosize.PollWorkers(c.machine), "polls running at once; the default is 128 per CPU, at most 1024 (fewer in little memory)")
 	fs.IntVar(&c.deliveryWorkers, "delivery-workers", autosize.DeliveryWorkers(c.machine), "webhook deliveries running at once; the default is 16 per CPU, at least 32 and at most 512")
 	fs.DurationVar(&c.deliveryTimeout, "delivery-timeout", 10*time.Second, "timeout of one webhook attempt")
 	fs.DurationVar(&c.retryWindow, "retry-window", 72*time.Hour, "how long a failing webhook is retried before it is given up")

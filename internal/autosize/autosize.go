@@ -21,10 +21,10 @@ type Machine struct {
 // it shares with the polls that queue meanwhile, and a poll of a real carrier waits
 // tens to hundreds of milliseconds for the answer, so many more polls than CPUs run
 // at once. The more wait at a commit, the more share its fsync and page writes: on 2
-// CPUs, 128 workers polled changed references three times as fast as 16.
+// CPUs, 256 workers polled changed references 18 % faster than 128 and three times as
+// fast as 16; 512 no faster (BENCHMARKS.md, issue 17, round 4).
 const (
-	pollWorkersPerCPU = 64
-	minPollWorkers    = 64
+	pollWorkersPerCPU = 128
 	maxPollWorkers    = 1024
 	// pollWorkerMemory is what one poll under way may hold at worst (the
 	// carrier's answer, the snapshots before and after, the encoded update):
@@ -33,11 +33,11 @@ const (
 )
 
 // PollWorkers returns the default number of polls running at once (trackhook serve
-// --poll-workers): pollWorkersPerCPU per CPU, at least minPollWorkers and at most
-// maxPollWorkers, and no more than the memory holds at pollWorkerMemory each (but
-// never below 16, the old default).
+// --poll-workers): pollWorkersPerCPU per CPU, at most maxPollWorkers, and no more
+// than the memory holds at pollWorkerMemory each (but never below 16, the old
+// default).
 func PollWorkers(m Machine) int {
-	n := min(max(m.CPUs*pollWorkersPerCPU, minPollWorkers), maxPollWorkers)
+	n := min(max(m.CPUs, 1)*pollWorkersPerCPU, maxPollWorkers)
 	if m.Memory > 0 {
 		n = min(n, max(int(m.Memory/8/pollWorkerMemory), 16))
 	}

@@ -16,10 +16,11 @@ func TestPollWorkers(t *testing.T) {
 		m    Machine
 		want int
 	}{
-		{"one CPU gets the least", Machine{CPUs: 1, Memory: 8 * gib}, 64},
-		{"two CPUs", Machine{CPUs: 2, Memory: 24 * gib}, 128},
-		{"memory unknown", Machine{CPUs: 2}, 128},
-		{"eight CPUs", Machine{CPUs: 8, Memory: 32 * gib}, 512},
+		{"one CPU", Machine{CPUs: 1, Memory: 8 * gib}, 128},
+		{"two CPUs", Machine{CPUs: 2, Memory: 24 * gib}, 256},
+		{"memory unknown", Machine{CPUs: 2}, 256},
+		{"four CPUs", Machine{CPUs: 4, Memory: 32 * gib}, 512},
+		{"eight CPUs stop at the most", Machine{CPUs: 8, Memory: 32 * gib}, 1024},
 		{"many CPUs stop at the most", Machine{CPUs: 64, Memory: 256 * gib}, 1024},
 		{"a small container holds fewer", Machine{CPUs: 4, Memory: 512 << 20}, 64},
 		{"a tiny container keeps the old default", Machine{CPUs: 2, Memory: 64 << 20}, 16},
