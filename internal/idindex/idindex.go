@@ -28,7 +28,7 @@ type Index struct {
 	spans  []span                                    // by number: where the id is in names
 	free   []int32                                   // numbers given back, reused first
 	dead   int                                       // bytes of names no id uses any more
-	live   int
+	live   int                                       // ids held
 	// minDead is the fewest dead bytes worth compacting names for (minCompact).
 	minDead int
 }
