@@ -38,16 +38,7 @@ func TestEventTable_DictionaryHoldsEachStringOnce(t *testing.T) {
 			t.Errorf("dictionary %q lacks %q", tab.dict.raw, want)
 		}
 	}
-	old := &eventTable{slots: make([][]byte, len(tab.slots))}
-	for i := range tab.slots {
-		var ev references.Event
-		if err := tab.decode(uint64(i), &ev); err != nil {
-			t.Fatal(err)
-		}
-		e := encoder{format2: true}
-		e.event(&ev)
-		old.slots[i] = e.b
-	}
+	old := inFormat3(t, tab)
 	if v3 := len(appendTable(nil, old)); len(appendTable(nil, tab)) >= v3 {
 		t.Errorf("table of format 4: %d bytes, of format 3: %d", len(appendTable(nil, tab)), v3)
 	}
@@ -90,16 +81,7 @@ func TestEventTable_AFormat3TableTakesFormat4WithItsSlots(t *testing.T) {
 	vals, table := writeTable(t, db, s, ups)
 	// The same table in format 3: its events written by encoder.event.
 	tab, d := readTable(table)
-	old := &eventTable{slots: make([][]byte, len(tab.slots))}
-	for i := range tab.slots {
-		var ev references.Event
-		if err := tab.decode(uint64(i), &ev); err != nil {
-			t.Fatal(err)
-		}
-		e := encoder{format2: true}
-		e.event(&ev)
-		old.slots[i] = e.b
-	}
+	old := inFormat3(t, tab)
 	v3 := append(appendTable([]byte{formatTable}, old), d.b...)
 	err := db.update(context.Background(), func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketShipments).Put([]byte("ref_t"), v3)
@@ -211,4 +193,21 @@ func TestTableDict_NumbersAndReadsBackItsStrings(t *testing.T) {
 	if _, ok := dict.str(uint64(len(dict.raw)) + 1); ok {
 		t.Error("a number past the dictionary reads as a string")
 	}
+}
+
+// inFormat3 returns tab's events as a table of format 3 would hold them: each written
+// by encoder.event, without the dictionary.
+func inFormat3(t *testing.T, tab *eventTable) *eventTable {
+	t.Helper()
+	old := &eventTable{slots: make([][]byte, len(tab.slots))}
+	for i := range tab.slots {
+		var ev references.Event
+		if err := tab.decode(uint64(i), &ev); err != nil {
+			t.Fatal(err)
+		}
+		e := encoder{format2: true}
+		e.event(&ev)
+		old.slots[i] = e.b
+	}
+	return old
 }
