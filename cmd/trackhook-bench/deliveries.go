@@ -56,7 +56,7 @@ func runDeliveries(ctx context.Context, r *rig, ids []string, prog *progress) (d
 	f.PayloadBytes /= max(len(bodies), 1)
 
 	prog.begin("deliveries: baseline")
-	stopProfile, err := profile(r.cfg.profileDir, "baseline")
+	stopProfile, err := r.cfg.profile("baseline")
 	if err != nil {
 		return f, err
 	}

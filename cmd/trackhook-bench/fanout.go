@@ -229,7 +229,7 @@ func (f *fanoutRig) pollRounds(ctx context.Context, profileName string, prog *pr
 	if err != nil {
 		return rate{}, err
 	}
-	stopProfile, err := profile(f.cfg.profileDir, profileName)
+	stopProfile, err := f.cfg.profile(profileName)
 	if err != nil {
 		return rate{}, err
 	}
@@ -305,7 +305,7 @@ func (f *fanoutRig) deliverBacklog(ctx context.Context, run *fanoutRun, profileN
 	if err != nil {
 		return err
 	}
-	stopProfile, err := profile(f.cfg.profileDir, profileName)
+	stopProfile, err := f.cfg.profile(profileName)
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,11 @@ type config struct {
 	json            bool
 	progressEvery   time.Duration
 	profileDir      string
-	crash           crashConfig // crash.go
+	// traceWindow, when above 0, also writes an execution trace of that long of
+	// each measured phase, from traceSkip into it (profile.go).
+	traceWindow time.Duration
+	traceSkip   time.Duration
+	crash       crashConfig // crash.go
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -179,6 +183,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON")
 	fs.DurationVar(&c.progressEvery, "progress-every", 500*time.Millisecond, "how often the progress line is redrawn")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "write a CPU profile of each measured phase to this directory (cpu-<phase>.pprof)")
+	fs.DurationVar(&c.traceWindow, "trace-window", 0, "with --profile-dir, also write an execution trace of this long of each measured phase, from a second into it (trace-<phase>.out; e.g. 2s: go tool trace -pprof=sched, sync or syscall on it says what the goroutines waited for)")
+	c.traceSkip = traceSkip
 	c.crash.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -221,6 +227,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("--receivers and --voyage-refs cannot be negative")
 	case c.receivers > 0 && (c.spreadRefs < c.receivers || c.spreadRounds <= 0):
 		return c, errors.New("--spread-refs must be at least --receivers, and --spread-rounds above 0, when --receivers is above 0")
+	case c.traceWindow < 0:
+		return c, errors.New("--trace-window cannot be negative")
+	case c.traceWindow > 0 && c.profileDir == "":
+		return c, errors.New("--trace-window goes with --profile-dir, where the traces are written")
 	case c.voyageRefs > 0 && c.voyageRetention <= 0:
 		return c, errors.New("--voyage-retention must be above 0")
 	case c.instances < 1 || c.accounts < 1:

@@ -309,6 +309,8 @@ func TestParseFlags_Rejects(t *testing.T) {
 		{"spread without rounds", []string{"--spread-rounds", "0"}},
 		{"negative voyage references", []string{"--voyage-refs", "-1"}},
 		{"voyage without retention", []string{"--voyage-retention", "0s"}},
+		{"negative trace window", []string{"--profile-dir", "p", "--trace-window", "-1s"}},
+		{"trace window without a profile directory", []string{"--trace-window", "2s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

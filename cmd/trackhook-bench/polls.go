@@ -238,7 +238,7 @@ func round(c *pollCounts, since int64, n int) func() bool {
 // profiling it when asked to. A phase of polls lasts a round at least: with few
 // references the poller polls them all, then waits for its next tick.
 func measure(ctx context.Context, cfg config, name string, d time.Duration, done func() bool) error {
-	stop, err := profile(cfg.profileDir, name)
+	stop, err := cfg.profile(name)
 	if err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func runSpread(ctx context.Context, cfg config, st storage, prog *progress) (f s
 	for i, rcv := range rcvs {
 		urls[i] = rcv.url + baselinePath
 	}
-	stopProfile, err := profile(cfg.profileDir, fmt.Sprintf("baseline-%d", k))
+	stopProfile, err := cfg.profile(fmt.Sprintf("baseline-%d", k))
 	if err != nil {
 		return f, err
 	}
@@ -131,7 +131,7 @@ func deliverSpread(ctx context.Context, r *rig, rcvs []*receiver, f *spreadFigur
 	if err != nil {
 		return err
 	}
-	stopProfile, err := profile(r.cfg.profileDir, fmt.Sprintf("deliveries-%d", len(rcvs)))
+	stopProfile, err := r.cfg.profile(fmt.Sprintf("deliveries-%d", len(rcvs)))
 	if err != nil {
 		return err
 	}

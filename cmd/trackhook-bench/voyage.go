@@ -163,7 +163,7 @@ func runVoyage(ctx context.Context, cfg config, st storage, prog *progress) (f v
 	})
 
 	prog.begin("voyage: polls")
-	stopProfile, err := profile(cfg.profileDir, "voyage")
+	stopProfile, err := cfg.profile("voyage")
 	if err != nil {
 		return f, err
 	}
