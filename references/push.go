@@ -1,6 +1,10 @@
 package references
 
-import "time"
+import (
+	"bytes"
+	"slices"
+	"time"
+)
 
 // PushSubscription is a reference's subscription at its carrier's push API (DCSA
 // Track & Trace v2.2 event subscriptions): the carrier POSTs each new event of the
@@ -23,6 +27,16 @@ type PushSubscription struct {
 	CheckedAt time.Time
 	// LastPushAt is when the last verified push arrived; nil before the first.
 	LastPushAt *time.Time
+}
+
+// clone returns a copy of p that shares no secret's bytes with it.
+func (p *PushSubscription) clone() *PushSubscription {
+	c := *p
+	c.Secrets = slices.Clone(p.Secrets)
+	for i := range c.Secrets {
+		c.Secrets[i].Key = bytes.Clone(c.Secrets[i].Key)
+	}
+	return &c
 }
 
 // PushSecret is one secret of a push subscription: raw bytes, valid until Until (nil

@@ -56,6 +56,27 @@ func (res *PollResult) SameErrorState(ref *Reference) bool {
 		sameTime(ref.NotFoundSince, res.NotFoundSince)
 }
 
+// ApplyTo sets what recording res changes on the reference itself: when it was
+// polled and is due next, its polling error state, and its push subscription (a
+// copy, sharing no secret with res; one without an ID ends the subscription, and
+// none leaves it as it is). Snapshots, updates and an unsubscribe are the
+// backend's to write.
+func (res *PollResult) ApplyTo(ref *Reference) {
+	polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
+	ref.LastPolledAt, ref.NextPollAt = &polled, &next
+	ref.LastPollError = res.Error
+	ref.ConsecutiveFailures = res.ConsecutiveFailures
+	ref.NotFoundSince = res.NotFoundSince
+	ref.UpdatedAt = polled
+	switch {
+	case res.Push == nil:
+	case res.Push.ID == "":
+		ref.Push = nil
+	default:
+		ref.Push = res.Push.clone()
+	}
+}
+
 func sameTime(a, b *time.Time) bool {
 	if a == nil || b == nil {
 		return a == b

@@ -268,3 +268,52 @@ func describe(s DeliveryStream) string {
 	return fmt.Sprintf("  delivered %d last %d due %s attempts %d first %s state %q failing since %s",
 		s.DeliveredSequence, s.LastSequence, s.DueAt, s.Attempts, show(s.FirstAttemptAt), s.State, show(s.FailingSince))
 }
+
+func TestPollResult_ApplyTo(t *testing.T) {
+	paris := time.FixedZone("CET", 3600)
+	polled := time.Date(2026, 3, 1, 13, 0, 0, 0, paris)
+	next := polled.Add(time.Hour)
+	since := polled.Add(-24 * time.Hour)
+	old := &PushSubscription{Source: "dcsa", ID: "old"}
+	fresh := func() *PushSubscription {
+		return &PushSubscription{Source: "dcsa", ID: "new", Secrets: []PushSecret{{Key: []byte("k")}}}
+	}
+	tests := []struct {
+		name     string
+		push     *PushSubscription
+		wantPush string // the subscription's ID after, "" for none
+	}{
+		{"no push: the subscription stays", nil, "old"},
+		{"a push without an ID ends it", &PushSubscription{Source: "dcsa"}, ""},
+		{"a new push replaces it", fresh(), "new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := PollResult{PolledAt: polled, NextPollAt: next, Error: "timeout", ConsecutiveFailures: 3,
+				NotFoundSince: &since, Push: tt.push}
+			ref := Reference{LastPollError: "old error", ConsecutiveFailures: 1, Push: old}
+			res.ApplyTo(&ref)
+			if !ref.LastPolledAt.Equal(polled) || ref.LastPolledAt.Location() != time.UTC ||
+				!ref.NextPollAt.Equal(next) || ref.NextPollAt.Location() != time.UTC || !ref.UpdatedAt.Equal(polled) {
+				t.Errorf("times: polled %v, next %v, updated %v; want %v and %v in UTC", ref.LastPolledAt, ref.NextPollAt, ref.UpdatedAt, polled, next)
+			}
+			if !res.SameErrorState(&ref) {
+				t.Errorf("error state %q, %d, %v; want the result's", ref.LastPollError, ref.ConsecutiveFailures, ref.NotFoundSince)
+			}
+			got := ""
+			if ref.Push != nil {
+				got = ref.Push.ID
+			}
+			if got != tt.wantPush {
+				t.Fatalf("push subscription %q, want %q", got, tt.wantPush)
+			}
+			if tt.push != nil && tt.push.ID != "" {
+				// A copy: a later change to the result's secrets is not the reference's.
+				tt.push.Secrets[0].Key[0] = 'x'
+				if ref.Push == tt.push || string(ref.Push.Secrets[0].Key) != "k" {
+					t.Errorf("the reference shares the result's subscription: %+v", ref.Push)
+				}
+			}
+		})
+	}
+}

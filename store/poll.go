@@ -212,13 +212,8 @@ func (db *DB) writePoll(tx *bolt.Tx, refID string, res *references.PollResult, p
 			return ref, err
 		}
 	}
-	polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
-	ref.LastPolledAt, ref.NextPollAt = &polled, &next
-	ref.LastPollError = res.Error
-	ref.ConsecutiveFailures = res.ConsecutiveFailures
-	ref.NotFoundSince = res.NotFoundSince
-	ref.UpdatedAt = polled
-	applyPush(&ref, res.Push) // before an unsubscribe, which queues what it leaves
+	res.ApplyTo(&ref) // before an unsubscribe, which queues the subscription it leaves
+	polled, next := *ref.LastPolledAt, *ref.NextPollAt
 	var w *eventWriter
 	switch {
 	case p != nil: // the snapshot set current and its facts, beforehand

@@ -128,25 +128,6 @@ func queueOrphanPush(tx *bolt.Tx, ref *references.Reference, sub *references.Pus
 	return queuePushDeletion(tx, ref, sub, at)
 }
 
-// applyPush applies a poll result's Push to ref: nil keeps the subscription, an empty
-// ID removes it, any other replaces it (with a copy: the caller keeps its value).
-func applyPush(ref *references.Reference, sub *references.PushSubscription) {
-	switch {
-	case sub == nil:
-	case sub.ID == "":
-		ref.Push = nil
-	default:
-		p := *sub
-		p.Secrets = slices.Clone(sub.Secrets)
-		for i := range p.Secrets {
-			if k := p.Secrets[i].Key; k != nil {
-				p.Secrets[i].Key = bytes.Clone(k)
-			}
-		}
-		ref.Push = &p
-	}
-}
-
 // ReferenceByID returns a reference of any account, or references.ErrNotFound (see
 // references.PushStore).
 func (db *DB) ReferenceByID(ctx context.Context, id string) (references.Reference, error) {

@@ -68,23 +68,3 @@ func TestDeletionKey(t *testing.T) {
 		}
 	}
 }
-
-// TestApplyPush: a poll result's subscription is copied into the reference, so that
-// the caller's value and the stored one never share secrets.
-func TestApplyPush(t *testing.T) {
-	sub := &references.PushSubscription{Source: "dcsa", ID: "sub", Secrets: []references.PushSecret{{Key: []byte("k")}}}
-	var ref references.Reference
-	applyPush(&ref, sub)
-	sub.Secrets[0].Key[0] = 'x'
-	if ref.Push == sub || string(ref.Push.Secrets[0].Key) != "k" {
-		t.Errorf("the reference shares the result's subscription: %+v", ref.Push)
-	}
-	applyPush(&ref, nil)
-	if ref.Push == nil {
-		t.Error("a nil result removed the subscription")
-	}
-	applyPush(&ref, &references.PushSubscription{Source: "dcsa"})
-	if ref.Push != nil {
-		t.Errorf("an empty ID left %+v", ref.Push)
-	}
-}

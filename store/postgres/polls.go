@@ -204,13 +204,8 @@ func (db *DB) RecordPoll(ctx context.Context, lease references.Lease, res refere
 			}
 			return endPollLease(ctx, tx, refID)
 		}
-		polled, next := res.PolledAt.UTC(), res.NextPollAt.UTC()
-		ref.LastPolledAt, ref.NextPollAt = &polled, &next
-		ref.LastPollError = res.Error
-		ref.ConsecutiveFailures = res.ConsecutiveFailures
-		ref.NotFoundSince = res.NotFoundSince
-		ref.UpdatedAt = polled
-		applyPush(&ref, &res) // before an unsubscribe, which queues the subscription left
+		res.ApplyTo(&ref) // before an unsubscribe, which queues the subscription it leaves
+		polled := *ref.LastPolledAt
 		if len(res.Updates) > 0 {
 			ups := slices.Clone(res.Updates) // this function may run again
 			if err := db.appendUpdates(ctx, tx, &ref, ups, now); err != nil {

@@ -209,18 +209,6 @@ func (db *DB) ListPushDeletions(ctx context.Context, limit int) ([]references.Pu
 	return ds, nil
 }
 
-// applyPush makes res's subscription (see references.PollResult.Push) ref's.
-func applyPush(ref *references.Reference, res *references.PollResult) {
-	switch {
-	case res.Push == nil:
-	case res.Push.ID == "":
-		ref.Push = nil
-	default:
-		p := *res.Push
-		ref.Push = &p
-	}
-}
-
 // queueStrayPush queues the deletion of the subscription a poll made at the carrier
 // when its result is not recorded (its reference was unsubscribed or paused while it
 // was polled), so that no subscription is left there that nothing names. One the
