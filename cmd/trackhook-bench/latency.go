@@ -75,8 +75,12 @@ func runLatency(ctx context.Context, cfg config, st storage, rcv *receiver, prog
 	prog.show(func() string {
 		return fmt.Sprintf("%d polls, %d updates, %d late", offered.Load(), r.polls.updates.Load()-updates0, late.Load())
 	})
-	d, err := offerPolls(ctx, ps, ids, cfg.latencyRate, cfg.latencyDuration, cfg.pollWorkers, &offered, &late)
+	stopProfile, err := cfg.profile("latency")
 	if err != nil {
+		return f, err
+	}
+	d, err := offerPolls(ctx, ps, ids, cfg.latencyRate, cfg.latencyDuration, cfg.pollWorkers, &offered, &late)
+	if err = errors.Join(err, stopProfile()); err != nil {
 		return f, err
 	}
 	f.Offered = newRate(offered.Load(), d)
