@@ -14,8 +14,8 @@ import (
 // the phase's first second, where workers start and caches fill.
 const traceSkip = time.Second
 
-// profile starts a CPU profile of one measured phase, written to
-// dir/cpu-<name>.pprof when the returned function is called, and with a trace
+// profile starts a CPU profile of one measured phase, written to cpu-<name>.pprof in
+// the profile directory when the returned function is called, and with a trace
 // window an execution trace of that part of the phase (see traceWindow); with no
 // profile directory it does nothing.
 func (c config) profile(name string) (stop func() error, err error) {
